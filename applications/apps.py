@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ApplicationsConfig(AppConfig):
+    name = "applications"
+    verbose_name = _("電子申請")
+    default_auto_field = "django.db.models.BigAutoField"

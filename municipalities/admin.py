@@ -1,0 +1,374 @@
+"""Admin of the core app: municipalities, departments, staff, roles, residents, logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import Group
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from municipalities import permissions
+from municipalities.fields import mask_secret
+from municipalities.models import (
+    Area,
+    AuditEntry,
+    Department,
+    Interest,
+    Municipality,
+    Resident,
+    Role,
+    StaffRole,
+    StaffUser,
+    TalkMessage,
+    WebhookEvent,
+)
+from municipalities.scoping import DepartmentScopedAdmin
+from municipalities.services import (
+    municipality_update,
+    staff_role_grant,
+    staff_role_revoke,
+)
+
+__all__ = ["DepartmentScopedAdmin"]
+
+# Role groups are kept in sync with the rules in permissions.py; nobody edits them by hand.
+admin.site.unregister(Group)
+
+
+class ReadOnlyAdminMixin:
+    """For logs: visible to those allowed, never added, changed or deleted from the admin."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MunicipalityForm(forms.ModelForm):
+    new_channel_secret = forms.CharField(
+        label=_("チャネルシークレット（変更するときだけ入力）"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    new_channel_access_token = forms.CharField(
+        label=_("チャネルアクセストークン（変更するときだけ入力）"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+
+    class Meta:
+        model = Municipality
+        fields = [
+            "name",
+            "slug",
+            "prefecture",
+            "line_channel_id",
+            "liff_id",
+            "require_two_factor",
+            "talk_log_retention_days",
+            "follow_greeting",
+        ]
+
+
+@admin.register(Municipality)
+class MunicipalityAdmin(DepartmentScopedAdmin):
+    form = MunicipalityForm
+    list_display = ["name", "slug", "prefecture", "line_channel_id", "require_two_factor"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["webhook_url", "channel_secret_masked", "channel_access_token_masked"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [
+            (None, {"fields": ["name", "slug", "prefecture"]}),
+            (
+                _("LINE チャネル"),
+                {
+                    "fields": [
+                        "webhook_url",
+                        "line_channel_id",
+                        "channel_secret_masked",
+                        "new_channel_secret",
+                        "channel_access_token_masked",
+                        "new_channel_access_token",
+                        "liff_id",
+                        "follow_greeting",
+                    ]
+                },
+            ),
+            (_("運用"), {"fields": ["require_two_factor", "talk_log_retention_days"]}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser:
+            fields.append("slug")
+        return fields
+
+    @admin.display(description=_("Webhook URL"))
+    def webhook_url(self, obj: Municipality) -> str:
+        if not obj.pk:
+            return _("保存すると表示されます。")
+        path = reverse("line:webhook", kwargs={"slug": obj.slug})
+        request = getattr(self, "_request", None)
+        url = request.build_absolute_uri(path) if request else path
+        return format_html(
+            '<code id="webhook-url">{}</code> '
+            '<button type="button" class="button" data-copy-target="webhook-url">{}</button>'
+            "<div class='help'>{}</div>",
+            url,
+            _("コピー"),
+            _("LINE Developers コンソールの「Webhook URL」に貼り付けてください。"),
+        )
+
+    @admin.display(description=_("チャネルシークレット"))
+    def channel_secret_masked(self, obj: Municipality) -> str:
+        return mask_secret(obj.channel_secret) or _("未設定")
+
+    @admin.display(description=_("チャネルアクセストークン"))
+    def channel_access_token_masked(self, obj: Municipality) -> str:
+        return mask_secret(obj.channel_access_token) or _("未設定")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        self._request = request
+        return super().get_form(request, obj, change, **kwargs)
+
+    class Media:
+        js = ["cms/admin/copy.js"]
+
+    def save_with_service(self, request: HttpRequest, obj: Municipality, form: Any, formsets: Any, change: bool) -> Any:
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in MunicipalityForm.Meta.fields}
+        if form.cleaned_data.get("new_channel_secret"):
+            data["channel_secret"] = form.cleaned_data["new_channel_secret"]
+        if form.cleaned_data.get("new_channel_access_token"):
+            data["channel_access_token"] = form.cleaned_data["new_channel_access_token"]
+        if not change:
+            from municipalities.services import municipality_create_or_update
+
+            municipality, _created = municipality_create_or_update(
+                slug=obj.slug,
+                name=obj.name,
+                prefecture=obj.prefecture,
+                channel_id=obj.line_channel_id,
+                channel_secret=data.get("channel_secret", ""),
+                channel_access_token=data.get("channel_access_token", ""),
+                actor=request.user,
+            )
+            return municipality
+        return municipality_update(municipality=obj, actor=request.user, data=data)
+
+
+@admin.register(Department)
+class DepartmentAdmin(DepartmentScopedAdmin):
+    list_display = ["name", "code", "municipality", "sort_order"]
+    list_select_related = ["municipality"]
+    list_filter = ["municipality"]
+    search_fields = ["name", "code"]
+
+
+class StaffRoleInline(admin.TabularInline):
+    model = StaffRole
+    fk_name = "user"
+    extra = 0
+    fields = ["department", "role", "granted_by", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = _("役割（付与と取消は「職員の役割」から）")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StaffUserCreationForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = StaffUser
+        fields = ["username", "last_name", "first_name", "email", "municipality"]
+
+
+@admin.register(StaffUser)
+class StaffUserAdmin(DepartmentScopedAdmin, UserAdmin):
+    add_form = StaffUserCreationForm
+    list_display = ["username", "last_name", "first_name", "municipality", "is_active", "last_login"]
+    list_select_related = ["municipality"]
+    list_filter = ["municipality", "is_active"]
+    search_fields = ["username", "last_name", "first_name", "email"]
+    inlines = [StaffRoleInline]
+    readonly_fields = ["last_login", "date_joined"]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["username", "last_name", "first_name", "email", "municipality", "password1", "password2"],
+            },
+        )
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return self.add_fieldsets
+        fieldsets = [
+            (None, {"fields": ["username", "password"]}),
+            (_("氏名・連絡先"), {"fields": ["last_name", "first_name", "email", "line_user_id"]}),
+            (_("所属と状態"), {"fields": ["municipality", "is_active", "last_login", "date_joined"]}),
+        ]
+        if request.user.is_superuser:
+            fieldsets.append((_("システム運用"), {"fields": ["is_staff", "is_superuser"]}))
+        return fieldsets
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("municipality")
+
+
+class StaffRoleForm(forms.ModelForm):
+    class Meta:
+        model = StaffRole
+        fields = ["user", "department", "role"]
+
+    def __init__(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        actor = request.user if request else None
+        if "user" in self.fields and actor is not None:
+            self.fields["user"].queryset = self.fields["user"].queryset.exclude(pk=actor.pk)
+        if "role" in self.fields and actor is not None and not actor.is_superuser:
+            scope = permissions.Scope(actor, "municipalities.add_staffrole")
+            if not scope.admin_municipality_ids:
+                self.fields["role"].choices = [
+                    (value, label) for value, label in self.fields["role"].choices if value in permissions.GRANTABLE_BY_HEAD or value == ""
+                ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        role, department = data.get("role"), data.get("department")
+        if role == Role.MUNICIPALITY_ADMIN and department is not None:
+            self.add_error("department", _("自治体管理者は課を指定せずに付与します。"))
+        if role and role != Role.MUNICIPALITY_ADMIN and department is None:
+            self.add_error("department", _("課を選んでください。"))
+        user = data.get("user") or getattr(self.instance, "user", None)
+        if user is not None and department is not None and user.municipality_id != department.municipality_id:
+            self.add_error("department", _("職員の所属自治体と課の自治体が一致しません。"))
+        return data
+
+    def _post_clean(self) -> None:
+        # The row is built by staff_role_grant(); its municipality comes from the user.
+        user = self.cleaned_data.get("user") or getattr(self.instance, "user", None)
+        if user is not None and user.municipality_id:
+            self.instance.municipality_id = user.municipality_id
+        super()._post_clean()
+
+
+@admin.register(StaffRole)
+class StaffRoleAdmin(DepartmentScopedAdmin):
+    form = StaffRoleForm
+    list_display = ["user", "role", "department", "municipality", "granted_by", "created_at"]
+    list_select_related = ["user", "department", "municipality", "granted_by"]
+    list_filter = ["role", "department"]
+    search_fields = ["user__username", "user__last_name", "user__first_name"]
+    autocomplete_fields: list[str] = []
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form_class = super().get_form(request, obj, change, **kwargs)
+
+        class RequestForm(form_class):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, request=request, **kw)
+
+        return RequestForm
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["user", "department"] if obj is not None else []
+
+    def save_with_service(self, request: HttpRequest, obj: StaffRole, form: Any, formsets: Any, change: bool) -> Any:
+        return staff_role_grant(
+            user=obj.user, role=obj.role, department=obj.department, actor=request.user
+        )
+
+    def delete_model(self, request: HttpRequest, obj: StaffRole) -> None:
+        staff_role_revoke(staff_role=obj, actor=request.user)
+
+
+@admin.register(Interest)
+class InterestAdmin(DepartmentScopedAdmin):
+    list_display = ["name", "code", "municipality", "sort_order"]
+    list_select_related = ["municipality"]
+    list_filter = ["municipality"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(Area)
+class AreaAdmin(DepartmentScopedAdmin):
+    list_display = ["name", "kana", "municipality", "sort_order"]
+    list_select_related = ["municipality"]
+    list_filter = ["municipality"]
+    search_fields = ["name", "kana"]
+
+
+@admin.register(Resident)
+class ResidentAdmin(DepartmentScopedAdmin):
+    list_display = ["__str__", "area", "age_band", "is_following", "followed_at", "unfollowed_at"]
+    list_select_related = ["area"]
+    list_filter = ["is_following", "notices_paused", "age_band", "area"]
+    search_fields = ["display_name", "line_user_id"]
+    fields = [
+        "municipality",
+        "display_name",
+        "line_user_id",
+        "is_following",
+        "followed_at",
+        "unfollowed_at",
+        "area",
+        "age_band",
+        "interests",
+        "notices_paused",
+    ]
+    readonly_fields = ["municipality", "display_name", "line_user_id", "is_following", "followed_at", "unfollowed_at"]
+    filter_horizontal = ["interests"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False  # residents come from LINE (follow events)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
+    list_display = ["created_at", "actor_label", "action", "object_repr", "department"]
+    list_select_related = ["department"]
+    list_filter = ["action", "department"]
+    search_fields = ["object_repr", "actor_label", "action"]
+    date_hierarchy = "created_at"
+    fields = ["created_at", "municipality", "department", "actor_label", "action", "content_type", "object_id", "object_repr", "data"]
+    readonly_fields = fields
+
+
+@admin.register(TalkMessage)
+class TalkMessageAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
+    list_display = ["created_at", "resident", "direction", "kind", "text", "sent_by"]
+    list_select_related = ["resident", "sent_by"]
+    list_filter = ["direction", "kind"]
+    search_fields = ["text", "resident__display_name"]
+    date_hierarchy = "created_at"
+    fields = ["created_at", "municipality", "resident", "direction", "kind", "text", "payload", "sent_by"]
+    readonly_fields = fields
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
+    list_display = ["created_at", "municipality", "event_type", "mode", "status", "line_user_id", "is_redelivery"]
+    list_select_related = ["municipality"]
+    list_filter = ["event_type", "status", "mode"]
+    search_fields = ["webhook_event_id", "line_user_id"]
+    fields = ["created_at", "municipality", "webhook_event_id", "event_type", "mode", "is_redelivery", "line_user_id", "occurred_at", "status", "processed_at", "error", "payload"]
+    readonly_fields = fields

@@ -1,0 +1,1 @@
+"""Everything that talks to LINE. Nothing outside this package imports ``linebot``."""

@@ -1,0 +1,76 @@
+"""The outbound gateway: one client per municipality, two backends.
+
+``get_line_client(municipality)`` returns the backend chosen by ``settings.LINE_BACKEND``:
+
+- ``simulator``: records every outgoing message in ``SimulatedDelivery`` (shown on the
+  simulator page); no network. A retry key is accepted once per recipient, like LINE.
+- ``api``: line-bot-sdk v3 against ``settings.LINE_API_BASE_URL``.
+
+All methods take message dicts in LINE's JSON shape (see messages.py for builders). Push,
+multicast and broadcast take ``retry_key``: a UUID derived deterministically from what is sent
+(``retry_key_for(...)``), so a retry after a crash reuses it. A 409 from LINE means the key was
+already accepted: the call returns normally (``SendResult.already_accepted``).
+
+No method may be called inside a database transaction that can still roll back: callers
+enqueue a task with ``transaction.on_commit`` (STYLE R3).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from municipalities.models import Municipality
+
+# Namespace for deterministic retry keys (uuid5 of a caller's stable description).
+RETRY_KEY_NAMESPACE = uuid.UUID("6f0c3a52-8d7e-4b8f-9a55-2c1f4d0e7b10")
+
+MULTICAST_MAX_RECIPIENTS = 500
+
+
+def retry_key_for(*parts: object) -> uuid.UUID:
+    """A stable X-Line-Retry-Key: ``retry_key_for("broadcast", 12, "batch", 3)``."""
+    return uuid.uuid5(RETRY_KEY_NAMESPACE, "/".join(str(p) for p in parts))
+
+
+@dataclass(frozen=True)
+class SendResult:
+    request_id: str = ""
+    already_accepted: bool = False  # LINE answered 409: this retry key was accepted before
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: str
+    display_name: str
+    picture_url: str = ""
+    status_message: str = ""
+
+
+class LineClient(Protocol):
+    municipality: Municipality
+
+    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult: ...
+
+    def push(self, user_id: str, messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult: ...
+
+    def multicast(
+        self, user_ids: list[str], messages: list[dict[str, Any]], *, retry_key: uuid.UUID
+    ) -> SendResult: ...
+
+    def broadcast(self, messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult: ...
+
+    def get_profile(self, user_id: str) -> Profile | None: ...
+
+
+def get_line_client(municipality: Municipality) -> LineClient:
+    if settings.LINE_USES_SIMULATOR:
+        from municipalities.line.simulator import SimulatorClient
+
+        return SimulatorClient(municipality)
+    from municipalities.line.api import ApiClient
+
+    return ApiClient(municipality)

@@ -1,0 +1,88 @@
+"""The ``simulator`` backend: LINE as a table. No network."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from municipalities.line.client import MULTICAST_MAX_RECIPIENTS, Profile, SendResult
+from municipalities.line.errors import LineClientError, LineReplyTokenExpired
+from municipalities.line.messages import validate_messages
+from municipalities.line.talklog import talk_log_outbound
+from municipalities.models import Municipality, Resident, SimulatedDelivery, WebhookEvent
+
+
+class SimulatorClient:
+    """Records what would be sent; answers as LINE would (409 on a reused retry key)."""
+
+    def __init__(self, municipality: Municipality) -> None:
+        self.municipality = municipality
+
+    def _record(
+        self, endpoint: str, user_ids: list[str], messages: list[dict[str, Any]], retry_key: uuid.UUID | None
+    ) -> SendResult:
+        validate_messages(messages)
+        request_id = uuid.uuid4().hex
+        rows = [
+            SimulatedDelivery(
+                municipality=self.municipality,
+                endpoint=endpoint,
+                line_user_id=user_id,
+                retry_key=retry_key,
+                messages=messages,
+            )
+            for user_id in user_ids
+        ]
+        if retry_key is not None and SimulatedDelivery.objects.filter(
+            municipality=self.municipality, retry_key=retry_key
+        ).exists():
+            return SendResult(request_id=request_id, already_accepted=True)
+        try:
+            with transaction.atomic():
+                SimulatedDelivery.objects.bulk_create(rows)
+        except IntegrityError:  # the same key raced in: LINE answers 409
+            return SendResult(request_id=request_id, already_accepted=True)
+        talk_log_outbound(municipality=self.municipality, line_user_ids=user_ids, messages=messages)
+        return SendResult(request_id=request_id)
+
+    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult:
+        event = (
+            WebhookEvent.objects.filter(municipality=self.municipality, reply_token=reply_token)
+            .only("line_user_id")
+            .first()
+        )
+        if event is None or not event.line_user_id:
+            raise LineReplyTokenExpired("Invalid reply token", status=400)
+        if SimulatedDelivery.objects.filter(
+            municipality=self.municipality, endpoint="reply", retry_key=_reply_key(reply_token)
+        ).exists():
+            raise LineReplyTokenExpired("Invalid reply token", status=400)
+        return self._record("reply", [event.line_user_id], messages, _reply_key(reply_token))
+
+    def push(self, user_id: str, messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult:
+        return self._record("push", [user_id], messages, retry_key)
+
+    def multicast(self, user_ids: list[str], messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult:
+        if not 1 <= len(user_ids) <= MULTICAST_MAX_RECIPIENTS:
+            raise LineClientError(f"multicast takes 1 to {MULTICAST_MAX_RECIPIENTS} user ids", status=400)
+        return self._record("multicast", list(user_ids), messages, retry_key)
+
+    def broadcast(self, messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult:
+        user_ids = list(
+            Resident.objects.filter(municipality=self.municipality, is_following=True).values_list(
+                "line_user_id", flat=True
+            )
+        )
+        return self._record("broadcast", user_ids, messages, retry_key)
+
+    def get_profile(self, user_id: str) -> Profile | None:
+        resident = Resident.objects.filter(municipality=self.municipality, line_user_id=user_id).first()
+        name = resident.display_name if resident and resident.display_name else f"住民{user_id[-4:]}"
+        return Profile(user_id=user_id, display_name=name)
+
+
+def _reply_key(reply_token: str) -> uuid.UUID:
+    # A reply token can be used once; the simulator keeps that rule with a key per token.
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"reply:{reply_token}")

@@ -1,0 +1,306 @@
+"""The one place where staff roles are interpreted.
+
+A role (StaffRole.role) is backed by a Django group of the same name holding the model
+permissions; the StaffRole row says *where* they apply: one department, or — for
+自治体管理者 — every department of the municipality. The policy object has Wagtail's
+interface (``user_has_permission``, ``user_has_permission_for_instance``,
+``instances_user_has_permission_for``) and is used by the admin mixin, the services and
+import-export.
+
+Models say where they live with two class attributes (set by the abstract bases in
+models.py): ``department_path`` (lookup to the owning Department, ``None`` when the model is
+owned by the municipality as a whole) and ``municipality_path``.
+
+What each role may do on a model:
+
+- 閲覧者: view and export.
+- 編集者: every action of the model except those in ``head_only_actions`` (default
+  ``{"approve"}``).
+- 所属長 and 自治体管理者: every action.
+
+Core models that are about the channel and the staff have their own rules (CORE_RULES).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Q, QuerySet
+
+from municipalities.models import Role, StaffRole
+
+PROJECT_APPS = ("municipalities", "broadcasts", "reservations", "applications", "chatbot")
+
+ROLE_GROUP_NAMES: dict[str, str] = {
+    Role.MUNICIPALITY_ADMIN: "自治体管理者",
+    Role.HEAD: "所属長",
+    Role.EDITOR: "編集者",
+    Role.VIEWER: "閲覧者",
+}
+
+DEFAULT_HEAD_ONLY_ACTIONS = frozenset({"approve"})
+VIEWER_ACTIONS = frozenset({"view", "export"})
+ALL = None  # every action the model has
+
+_VIEW = frozenset({"view"})
+CORE_RULES: dict[str, dict[str, frozenset[str] | None]] = {
+    "municipalities.municipality": {
+        Role.MUNICIPALITY_ADMIN: frozenset({"view", "change"}),
+        Role.HEAD: _VIEW,
+        Role.EDITOR: _VIEW,
+        Role.VIEWER: _VIEW,
+    },
+    "municipalities.department": {
+        Role.MUNICIPALITY_ADMIN: ALL,
+        Role.HEAD: _VIEW,
+        Role.EDITOR: _VIEW,
+        Role.VIEWER: _VIEW,
+    },
+    "municipalities.staffuser": {
+        Role.MUNICIPALITY_ADMIN: frozenset({"view", "add", "change"}),
+        Role.HEAD: _VIEW,
+    },
+    "municipalities.staffrole": {Role.MUNICIPALITY_ADMIN: ALL, Role.HEAD: ALL},
+    "municipalities.interest": {
+        Role.MUNICIPALITY_ADMIN: ALL,
+        Role.HEAD: _VIEW,
+        Role.EDITOR: _VIEW,
+        Role.VIEWER: _VIEW,
+    },
+    "municipalities.area": {
+        Role.MUNICIPALITY_ADMIN: ALL,
+        Role.HEAD: _VIEW,
+        Role.EDITOR: _VIEW,
+        Role.VIEWER: _VIEW,
+    },
+    "municipalities.resident": {
+        Role.MUNICIPALITY_ADMIN: frozenset({"view", "change", "export"}),
+        Role.HEAD: _VIEW,
+        Role.EDITOR: _VIEW,
+        Role.VIEWER: _VIEW,
+    },
+    "municipalities.auditentry": {Role.MUNICIPALITY_ADMIN: _VIEW, Role.HEAD: _VIEW},
+    "municipalities.webhookevent": {Role.MUNICIPALITY_ADMIN: _VIEW},
+    "municipalities.talkmessage": {
+        Role.MUNICIPALITY_ADMIN: frozenset({"view", "reply"}),
+        Role.HEAD: frozenset({"view", "reply"}),
+        Role.EDITOR: frozenset({"view", "reply"}),
+        Role.VIEWER: _VIEW,
+    },
+    "municipalities.simulateddelivery": {},
+}
+
+# Roles a department head may grant. 自治体管理者 is granted by 自治体管理者 (or a superuser) only.
+GRANTABLE_BY_HEAD = (Role.HEAD, Role.EDITOR, Role.VIEWER)
+
+
+def permission_action(codename: str, model_name: str) -> str:
+    suffix = f"_{model_name}"
+    return codename[: -len(suffix)] if codename.endswith(suffix) else codename.split("_", 1)[0]
+
+
+def role_allows(model: type[models.Model], role: str, action: str) -> bool:
+    """Whether ``role`` may perform ``action`` on ``model`` at all (ignoring where)."""
+    rules = CORE_RULES.get(model._meta.label_lower)
+    if rules is not None:
+        allowed = rules.get(role, frozenset())
+        return allowed is ALL or action in allowed
+    if role == Role.VIEWER:
+        return action in VIEWER_ACTIONS
+    if role == Role.EDITOR:
+        return action not in getattr(model, "head_only_actions", DEFAULT_HEAD_ONLY_ACTIONS)
+    return True
+
+
+def project_models() -> Iterable[type[models.Model]]:
+    for label in PROJECT_APPS:
+        yield from apps.get_app_config(label).get_models()
+
+
+def sync_role_groups() -> None:
+    """Create the four role groups and give each exactly the permissions the rules allow.
+
+    Runs after every ``migrate`` (post_migrate), so models added later join automatically.
+    """
+    wanted: dict[str, set[int]] = {role: set() for role in ROLE_GROUP_NAMES}
+    for model in project_models():
+        ct = ContentType.objects.get_for_model(model, for_concrete_model=False)
+        for perm_id, codename in Permission.objects.filter(content_type=ct).values_list(
+            "pk", "codename"
+        ):
+            action = permission_action(codename, model._meta.model_name)
+            for role in ROLE_GROUP_NAMES:
+                if role_allows(model, role, action):
+                    wanted[role].add(perm_id)
+    for role, name in ROLE_GROUP_NAMES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(wanted[role])
+
+
+# --- Per-user role data, cached on the user object for the request ---------------------------
+
+
+def _roles(user: Any) -> list[StaffRole]:
+    cached = getattr(user, "_cms_roles", None)
+    if cached is None:
+        cached = list(
+            StaffRole.objects.filter(user_id=user.pk).only(
+                "role", "municipality_id", "department_id"
+            )
+        )
+        user._cms_roles = cached
+    return cached
+
+
+def _role_perms(user: Any) -> dict[str, set[str]]:
+    """{role: {"app.codename", …}} for the roles the user holds."""
+    cached = getattr(user, "_cms_role_perms", None)
+    if cached is None:
+        held = {r.role for r in _roles(user)}
+        cached = {role: set() for role in held}
+        names = {ROLE_GROUP_NAMES[role]: role for role in held}
+        rows = Permission.objects.filter(group__name__in=names).values_list(
+            "group__name", "content_type__app_label", "codename"
+        )
+        for group_name, app_label, codename in rows:
+            cached[names[group_name]].add(f"{app_label}.{codename}")
+        user._cms_role_perms = cached
+    return cached
+
+
+def clear_cache(user: Any) -> None:
+    for attr in ("_cms_roles", "_cms_role_perms", "_perm_cache", "_group_perm_cache"):
+        if hasattr(user, attr):
+            delattr(user, attr)
+
+
+def role_permissions(user: Any) -> set[str]:
+    """Every "app.codename" any of the user's roles grants, wherever it applies."""
+    return set().union(*_role_perms(user).values()) if user.is_active else set()
+
+
+class Scope:
+    """Where a user holds one permission: departments, and towns they administer."""
+
+    def __init__(self, user: Any, perm: str) -> None:
+        perms = _role_perms(user)
+        roles = [r for r in _roles(user) if perm in perms.get(r.role, ())]
+        self.department_ids = {r.department_id for r in roles if r.department_id}
+        self.admin_municipality_ids = {
+            r.municipality_id for r in roles if r.role == Role.MUNICIPALITY_ADMIN
+        }
+        self.municipality_ids = {r.municipality_id for r in roles}
+
+    def q(self, model: type[models.Model]) -> Q:
+        """A filter for ``model`` rows inside this scope."""
+        dept_path = getattr(model, "department_path", None)
+        muni_path = getattr(model, "municipality_path", None)
+        if dept_path is None and muni_path is None:
+            return Q(pk__in=[])  # not a tenant model: nobody but superusers
+        if dept_path is None:
+            return Q(**{_lookup(muni_path, "in"): self.municipality_ids})
+        return Q(**{_lookup(dept_path, "in"): self.department_ids}) | Q(
+            **{_lookup(muni_path, "in"): self.admin_municipality_ids}
+        )
+
+    def contains(self, obj: models.Model) -> bool:
+        model = type(obj)
+        dept_path = getattr(model, "department_path", None)
+        muni_path = getattr(model, "municipality_path", None)
+        if muni_path is None:
+            return False
+        municipality_id = walk_id(obj, muni_path)
+        if dept_path is None:
+            return municipality_id in self.municipality_ids
+        return (
+            walk_id(obj, dept_path) in self.department_ids
+            or municipality_id in self.admin_municipality_ids
+        )
+
+
+def _lookup(path: str, op: str) -> str:
+    return f"{path}__{op}" if path else f"pk__{op}"
+
+
+def walk_id(obj: models.Model, path: str) -> Any:
+    """The primary key at the end of ``path`` ("slot__menu__department") from ``obj``."""
+    if not path:
+        return obj.pk
+    *hops, last = path.split("__")
+    for hop in hops:
+        obj = getattr(obj, hop, None)
+        if obj is None:
+            return None
+    return getattr(obj, f"{last}_id", None)
+
+
+class DepartmentPolicy:
+    """Permission policy for one model (Wagtail's interface)."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.model = model
+
+    def _perm(self, action: str) -> str:
+        return f"{self.model._meta.app_label}.{action}_{self.model._meta.model_name}"
+
+    def user_has_permission(self, user: Any, action: str) -> bool:
+        """Whether the user may perform ``action`` on this model somewhere."""
+        if not (user.is_authenticated and user.is_active):
+            return False
+        if user.is_superuser:
+            return True
+        return self._perm(action) in role_permissions(user)
+
+    def user_has_permission_for_instance(self, user: Any, action: str, obj: models.Model) -> bool:
+        if not (user.is_authenticated and user.is_active):
+            return False
+        if user.is_superuser:
+            return True
+        if isinstance(obj, StaffRole) and obj.user_id == user.pk and action != "view":
+            return False  # nobody changes their own role
+        return Scope(user, self._perm(action)).contains(obj)
+
+    def instances_user_has_permission_for(
+        self, user: Any, action: str, queryset: QuerySet | None = None
+    ) -> QuerySet:
+        qs = queryset if queryset is not None else self.model._default_manager.all()
+        if not (user.is_authenticated and user.is_active):
+            return qs.none()
+        if user.is_superuser:
+            return qs
+        return qs.filter(Scope(user, self._perm(action)).q(self.model))
+
+    def related_choices(
+        self, user: Any, action: str, related_model: type[models.Model], queryset: QuerySet
+    ) -> QuerySet:
+        """Limit a foreign-key choice to rows where the user may ``action`` this model."""
+        if user.is_superuser:
+            return queryset
+        return queryset.filter(Scope(user, self._perm(action)).q(related_model))
+
+    def require(self, user: Any, action: str, obj: models.Model | None = None) -> None:
+        """Raise PermissionDenied unless the user may perform ``action`` (on ``obj``)."""
+        allowed = (
+            self.user_has_permission(user, action)
+            if obj is None
+            else self.user_has_permission_for_instance(user, action, obj)
+        )
+        if not allowed:
+            raise PermissionDenied(f"{self._perm(action)} denied")
+
+
+def policy_for(model: type[models.Model] | models.Model) -> DepartmentPolicy:
+    if isinstance(model, models.Model):
+        model = type(model)
+    return DepartmentPolicy(model)
+
+
+def require(user: Any, action: str, obj: models.Model) -> None:
+    """Services call this when ``actor`` is given: ``require(actor, "approve", broadcast)``."""
+    policy_for(obj).require(user, action, obj)

@@ -1,0 +1,180 @@
+"""The one admin mixin that enforces tenancy (ARCHITECTURE "Boundaries", STYLE R8/R9).
+
+Every admin class of the project inherits ``DepartmentScopedAdmin``. It scopes the changelist
+to what the staff user may see, decides view/add/change/delete per object with the policy in
+permissions.py, limits foreign-key choices the same way, and routes saves and deletes through
+services in one transaction with an audit row. No admin class re-implements any of this.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db import models
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+
+from municipalities.errors import ServiceError
+from municipalities.models import AuditEntry
+from municipalities.permissions import DepartmentPolicy, policy_for
+
+
+def is_tenant_model(model: type[models.Model]) -> bool:
+    return getattr(model, "municipality_path", None) is not None
+
+
+class DepartmentScopedAdmin(admin.ModelAdmin):
+    """Scopes querysets, object permissions and foreign-key choices to the user's roles.
+
+    Saves go through ``save_with_service()`` (default: ``admin_object_save``, which audits);
+    models with their own services override it. Django wraps the change and delete views in
+    ``transaction.atomic()``; this mixin does not, because each service opens its own durable
+    transaction (STYLE R3) and must be the outermost one.
+    """
+
+    # Admin actions are services; QuerySet.delete() would skip them.
+    actions_without_delete = True
+
+    @property
+    def policy(self) -> DepartmentPolicy:
+        return policy_for(self.model)
+
+    # --- what the user sees ---------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        qs = super().get_queryset(request)
+        return self.policy.instances_user_has_permission_for(request.user, "view", qs)
+
+    def has_action_permission(self, request: HttpRequest, action: str, obj: Any = None) -> bool:
+        if obj is None:
+            return self.policy.user_has_permission(request.user, action)
+        return self.policy.user_has_permission_for_instance(request.user, action, obj)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_action_permission(request, "view", obj) or self.has_action_permission(
+            request, "change", obj
+        )
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.has_action_permission(request, "add")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_action_permission(request, "change", obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_action_permission(request, "delete", obj)
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return self.has_action_permission(request, "import")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return self.has_action_permission(request, "export")
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if self.actions_without_delete:
+            actions.pop("delete_selected", None)
+        return actions
+
+    # --- foreign-key choices --------------------------------------------------------------
+
+    def _choice_action(self, request: HttpRequest) -> str:
+        match = getattr(request, "resolver_match", None)
+        return "add" if match and match.url_name and match.url_name.endswith("_add") else "change"
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        related = db_field.remote_field.model
+        if is_tenant_model(related):
+            qs = kwargs.get("queryset") or related._default_manager.all()
+            kwargs["queryset"] = self.policy.related_choices(
+                request.user, self._choice_action(request), related, qs
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        related = db_field.remote_field.model
+        if is_tenant_model(related):
+            qs = kwargs.get("queryset") or related._default_manager.all()
+            kwargs["queryset"] = self.policy.related_choices(
+                request.user, self._choice_action(request), related, qs
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    # --- writes through services ----------------------------------------------------------
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return self._delete_view(request, object_id, extra_context)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        # Saved together with its relations in save_related(), in one service call.
+        pass
+
+    def save_related(self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool) -> None:
+        saved = self.save_with_service(request, form.instance, form, formsets, change)
+        if saved is not None and saved is not form.instance:
+            form.instance.pk = saved.pk
+
+    def save_with_service(
+        self, request: HttpRequest, obj: Any, form: ModelForm, formsets: Any, change: bool
+    ) -> Any:
+        from municipalities.services import admin_object_save
+
+        return admin_object_save(
+            obj=obj, form=form, formsets=formsets, created=not change, actor=request.user
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        from municipalities.services import admin_object_delete
+
+        admin_object_delete(obj=obj, actor=request.user)
+
+    # --- history: the audit log of the object ---------------------------------------------
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_or_change_permission(request, obj):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        from django.contrib.contenttypes.models import ContentType
+
+        entries = AuditEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+            object_id=str(obj.pk),
+        ).select_related("actor")[:200]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("操作履歴: %(obj)s") % {"obj": obj},
+            "subtitle": None,
+            "entries": entries,
+            "module_name": str(self.opts.verbose_name_plural),
+            "object": obj,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/audit_history.html", context)

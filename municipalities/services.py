@@ -1,0 +1,314 @@
+"""Writes of the core app: municipalities, departments, staff roles and residents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from municipalities import permissions
+from municipalities.audit import audit_log, changes, snapshot
+from municipalities.errors import MunicipalityError
+from municipalities.models import (
+    Area,
+    Department,
+    Interest,
+    Municipality,
+    Resident,
+    Role,
+    StaffRole,
+    StaffUser,
+)
+
+_MUNICIPALITY_FIELDS = ["name", "prefecture", "line_channel_id", "channel_secret", "channel_access_token"]
+
+
+@transaction.atomic(durable=True)
+def municipality_create_or_update(
+    *,
+    slug: str,
+    name: str,
+    channel_secret: str,
+    channel_access_token: str,
+    channel_id: str = "",
+    prefecture: str | None = None,
+    actor: StaffUser | None = None,
+) -> tuple[Municipality, bool]:
+    """Create the municipality ``slug`` or update its name and channel credentials.
+
+    Idempotent (the CLI may run it again). Returns (municipality, created). Audited with the
+    secrets masked.
+    """
+    municipality = Municipality.objects.select_for_update().filter(slug=slug).first()
+    created = municipality is None
+    if created:
+        municipality = Municipality(slug=slug)
+    before = snapshot(municipality, _MUNICIPALITY_FIELDS)
+    municipality.name = name
+    municipality.channel_secret = channel_secret
+    municipality.channel_access_token = channel_access_token
+    municipality.line_channel_id = channel_id
+    if prefecture is not None:
+        municipality.prefecture = prefecture
+    municipality.full_clean()
+    municipality.save()
+    audit_log(
+        actor=actor,
+        action="municipalities.municipality." + ("created" if created else "updated"),
+        obj=municipality,
+        data=changes(municipality, _MUNICIPALITY_FIELDS, before),
+    )
+    return municipality, created
+
+
+@transaction.atomic(durable=True)
+def municipality_update(
+    *, municipality: Municipality, actor: StaffUser | None, data: dict[str, Any]
+) -> Municipality:
+    """Change the channel settings of a municipality (自治体管理者 or superuser). Audited."""
+    if actor is not None:
+        permissions.require(actor, "change", municipality)
+    fields = list(data)
+    before = snapshot(Municipality.objects.get(pk=municipality.pk), fields)
+    for name, value in data.items():
+        setattr(municipality, name, value)
+    municipality.full_clean()
+    municipality.save(update_fields=[*fields, "updated_at"])
+    audit_log(
+        actor=actor,
+        action="municipalities.municipality.updated",
+        obj=municipality,
+        data=changes(municipality, fields, before),
+    )
+    return municipality
+
+
+@transaction.atomic(durable=True)
+def department_create(
+    *, municipality: Municipality, code: str, name: str, actor: StaffUser | None = None
+) -> Department:
+    """Create a department (課). Raises MunicipalityError when the code is taken."""
+    department = Department(municipality=municipality, code=code, name=name)
+    if actor is not None and not actor.is_superuser:
+        if municipality.pk not in permissions.Scope(actor, "municipalities.add_department").admin_municipality_ids:
+            raise MunicipalityError(_("この自治体に課を追加する権限がありません。"))
+    try:
+        department.full_clean()
+    except Exception as exc:  # ValidationError: code already used
+        raise MunicipalityError(_("課コード「%(code)s」はすでに使われています。") % {"code": code}) from exc
+    department.save()
+    audit_log(actor=actor, action="municipalities.department.created", obj=department, data={"code": code, "name": name})
+    return department
+
+
+def _check_grant(*, actor: StaffUser | None, user: StaffUser, role: str, department: Department | None) -> None:
+    if role not in Role.values:
+        raise MunicipalityError(_("役割が正しくありません。"))
+    if user.municipality_id is None:
+        raise MunicipalityError(_("システム運用者には役割を付与できません。"))
+    if department is not None and department.municipality_id != user.municipality_id:
+        raise MunicipalityError(_("職員の所属自治体と課の自治体が一致しません。"))
+    if role == Role.MUNICIPALITY_ADMIN and department is not None:
+        raise MunicipalityError(_("自治体管理者は課を指定せずに付与します。"))
+    if role != Role.MUNICIPALITY_ADMIN and department is None:
+        raise MunicipalityError(_("課を選んでください。"))
+    if actor is None or actor.is_superuser:
+        return
+    if actor.pk == user.pk:
+        raise MunicipalityError(_("自分自身の役割は変更できません。"))
+    scope = permissions.Scope(actor, "municipalities.add_staffrole")
+    is_admin = user.municipality_id in scope.admin_municipality_ids
+    if role == Role.MUNICIPALITY_ADMIN and not is_admin:
+        raise MunicipalityError(_("自治体管理者の役割は自治体管理者だけが付与できます。"))
+    if department is not None and not is_admin and department.pk not in scope.department_ids:
+        raise MunicipalityError(_("自分の課以外の役割は付与できません。"))
+
+
+@transaction.atomic(durable=True)
+def staff_role_grant(
+    *, user: StaffUser, role: str, department: Department | None, actor: StaffUser | None
+) -> StaffRole:
+    """Give ``user`` the ``role`` in ``department`` (or the whole town for 自治体管理者).
+
+    A department head grants only in their own department and never 自治体管理者; nobody
+    changes their own role. An existing role in the same department is replaced. Audited.
+    Raises MunicipalityError.
+    """
+    _check_grant(actor=actor, user=user, role=role, department=department)
+    existing = StaffRole.objects.select_for_update().filter(
+        user=user,
+        **({"department": department} if department else {"role": Role.MUNICIPALITY_ADMIN, "municipality_id": user.municipality_id}),
+    ).first()
+    before = existing.role if existing else None
+    if existing:
+        existing.role = role
+        existing.granted_by = actor
+        existing.save(update_fields=["role", "granted_by", "updated_at"])
+        staff_role = existing
+    else:
+        staff_role = StaffRole(
+            user=user, municipality_id=user.municipality_id, department=department, role=role, granted_by=actor
+        )
+        staff_role.full_clean()
+        try:
+            with transaction.atomic():
+                staff_role.save()
+        except IntegrityError:
+            raise MunicipalityError(_("この職員にはすでに役割があります。")) from None
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    audit_log(
+        actor=actor,
+        action="municipalities.staffrole.granted",
+        obj=staff_role,
+        data={
+            "user": user.username,
+            "department": department.code if department else None,
+            "role": [before, role] if before else role,
+        },
+    )
+    permissions.clear_cache(user)
+    return staff_role
+
+
+@transaction.atomic(durable=True)
+def staff_role_revoke(*, staff_role: StaffRole, actor: StaffUser | None) -> StaffRole:
+    """Take a role away. Same limits as granting. Audited."""
+    staff_role = StaffRole.objects.select_for_update().select_related("user", "department").get(pk=staff_role.pk)
+    _check_grant(actor=actor, user=staff_role.user, role=staff_role.role, department=staff_role.department)
+    audit_log(
+        actor=actor,
+        action="municipalities.staffrole.revoked",
+        obj=staff_role,
+        data={
+            "user": staff_role.user.username,
+            "department": staff_role.department.code if staff_role.department else None,
+            "role": staff_role.role,
+        },
+    )
+    staff_role.delete()
+    permissions.clear_cache(staff_role.user)
+    return staff_role
+
+
+# --- Residents --------------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def resident_follow(
+    *, municipality: Municipality, line_user_id: str, display_name: str = "", picture_url: str = ""
+) -> tuple[Resident, bool]:
+    """A LINE user added the account as a friend (or unblocked it).
+
+    Creates the resident or reactivates them, keeping their settings. Returns (resident,
+    created). Safe to run twice.
+    """
+    now = timezone.now()
+    resident, created = Resident.objects.select_for_update().get_or_create(
+        municipality=municipality,
+        line_user_id=line_user_id,
+        defaults={"display_name": display_name, "picture_url": picture_url, "followed_at": now},
+    )
+    if not created:
+        resident.is_following = True
+        resident.followed_at = now
+        resident.unfollowed_at = None
+        fields = ["is_following", "followed_at", "unfollowed_at", "updated_at"]
+        if display_name:
+            resident.display_name = display_name
+            fields.append("display_name")
+        if picture_url:
+            resident.picture_url = picture_url
+            fields.append("picture_url")
+        resident.save(update_fields=fields)
+    return resident, created
+
+
+@transaction.atomic(durable=True)
+def resident_unfollow(*, municipality: Municipality, line_user_id: str) -> Resident | None:
+    """A LINE user blocked the account: mark them as not following, with the time."""
+    resident = Resident.objects.select_for_update().filter(municipality=municipality, line_user_id=line_user_id).first()
+    if resident is None or not resident.is_following:
+        return resident
+    resident.is_following = False
+    resident.unfollowed_at = timezone.now()
+    resident.save(update_fields=["is_following", "unfollowed_at", "updated_at"])
+    return resident
+
+
+@transaction.atomic(durable=True)
+def resident_update_preferences(
+    *,
+    resident: Resident,
+    interests: Iterable[Interest] | None = None,
+    area: Area | None | bool = False,
+    age_band: str | None = None,
+    notices_paused: bool | None = None,
+) -> Resident:
+    """Change what a resident receives. Only the arguments given are changed.
+
+    ``area=None`` clears the area; leave it out (False) to keep it. Interests and the area must
+    belong to the resident's municipality.
+    """
+    resident = Resident.objects.select_for_update().get(pk=resident.pk)
+    fields = ["updated_at"]
+    if area is not False:
+        if area is not None and area.municipality_id != resident.municipality_id:
+            raise MunicipalityError(_("この地区は選べません。"))
+        resident.area = area
+        fields.append("area")
+    if age_band is not None:
+        resident.age_band = age_band
+        fields.append("age_band")
+    if notices_paused is not None:
+        resident.notices_paused = notices_paused
+        fields.append("notices_paused")
+    resident.full_clean(exclude=["interests"])
+    resident.save(update_fields=fields)
+    if interests is not None:
+        interests = list(interests)
+        if any(i.municipality_id != resident.municipality_id for i in interests):
+            raise MunicipalityError(_("この分野は選べません。"))
+        resident.interests.set(interests)
+    return resident
+
+
+# --- Generic admin writes ---------------------------------------------------------------------
+
+
+def _action_code(obj: Any, verb: str) -> str:
+    return f"{obj._meta.app_label}.{obj._meta.model_name}.{verb}"
+
+
+@transaction.atomic(durable=True)
+def admin_object_save(*, obj: Any, form: Any, formsets: Any, created: bool, actor: StaffUser) -> Any:
+    """Save an admin form (and its inlines) for a model without a service of its own.
+
+    Checks the policy on the object as it will be saved, saves everything in one transaction
+    and records which fields changed. Raises MunicipalityError when the user may not.
+    """
+    action = "add" if created else "change"
+    if not created:
+        permissions.require(actor, "change", type(obj).objects.get(pk=obj.pk))
+    if not permissions.policy_for(obj).user_has_permission_for_instance(actor, action, obj):
+        raise MunicipalityError(_("この内容を保存する権限がありません。"))
+    obj.save()
+    form.save_m2m()
+    for formset in formsets:
+        formset.instance = obj
+        formset.save()
+    data = {name: str(form.cleaned_data.get(name)) for name in form.changed_data}
+    audit_log(actor=actor, action=_action_code(obj, "created" if created else "changed"), obj=obj, data=data)
+    return obj
+
+
+@transaction.atomic(durable=True)
+def admin_object_delete(*, obj: Any, actor: StaffUser) -> None:
+    """Delete one object from the admin, checked against the policy and audited."""
+    permissions.require(actor, "delete", obj)
+    audit_log(actor=actor, action=_action_code(obj, "deleted"), obj=obj, data={"repr": str(obj)})
+    obj.delete()

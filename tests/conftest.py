@@ -1,0 +1,149 @@
+"""World fixtures shared by every app's tests.
+
+Two towns: みどり町 (departments 健康福祉課 ``kenko`` and 総務課 ``somu``) and あおば市 (one
+department). Staff with each role, residents. Tests build the rest through the services.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+from django.db import connection
+
+from municipalities.models import Area, Department, Interest, Municipality, Resident, Role, StaffUser
+from municipalities.services import (
+    municipality_create_or_update,
+    resident_follow,
+    staff_role_grant,
+)
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "test-pass-2026"
+
+
+def _redis_reachable() -> bool:
+    from django.conf import settings
+
+    if not settings.HAS_REDIS:
+        return False
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        if IN_CI:
+            pytest.fail("PostgreSQL is required in CI but the suite is not running on it")
+        pytest.skip("needs PostgreSQL")
+    if item.get_closest_marker("redis") and not _redis_reachable():
+        if IN_CI:
+            pytest.fail("Redis is required in CI but is not reachable")
+        pytest.skip("needs Redis")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_town(slug: str, name: str) -> Municipality:
+    municipality, _ = municipality_create_or_update(
+        slug=slug, name=name, channel_secret=f"{slug}-secret", channel_access_token=f"{slug}-token", channel_id="1234567890"
+    )
+    return municipality
+
+
+def make_staff(username: str, municipality: Municipality | None, role: str | None = None, department: Department | None = None) -> StaffUser:
+    user = StaffUser.objects.create_user(
+        username, f"{username}@example.jp", PASSWORD, municipality=municipality, is_staff=True
+    )
+    if role:
+        staff_role_grant(user=user, role=role, department=department, actor=None)
+    return user
+
+
+@pytest.fixture
+def town(db) -> Municipality:
+    return make_town("midori", "みどり町")
+
+
+@pytest.fixture
+def other_town(db) -> Municipality:
+    return make_town("aoba", "あおば市")
+
+
+@pytest.fixture
+def kenko(town) -> Department:
+    return Department.objects.create(municipality=town, code="kenko", name="健康福祉課")
+
+
+@pytest.fixture
+def somu(town) -> Department:
+    return Department.objects.create(municipality=town, code="somu", name="総務課")
+
+
+@pytest.fixture
+def other_department(other_town) -> Department:
+    return Department.objects.create(municipality=other_town, code="kenko", name="あおば健康課")
+
+
+@pytest.fixture
+def interests(town) -> dict[str, Interest]:
+    return {
+        code: Interest.objects.create(municipality=town, code=code, name=name, sort_order=i)
+        for i, (code, name) in enumerate([("kosodate", "子育て"), ("kenko", "健康"), ("bosai", "防災"), ("gomi", "ごみ")])
+    }
+
+
+@pytest.fixture
+def areas(town) -> dict[str, Area]:
+    return {name: Area.objects.create(municipality=town, name=name, sort_order=i) for i, name in enumerate(["本町", "東区", "西区"])}
+
+
+@pytest.fixture
+def superuser(db) -> StaffUser:
+    return StaffUser.objects.create_superuser("root", "root@example.jp", PASSWORD)
+
+
+@pytest.fixture
+def town_admin(town) -> StaffUser:
+    return make_staff("joho", town, Role.MUNICIPALITY_ADMIN)
+
+
+@pytest.fixture
+def kenko_head(town, kenko) -> StaffUser:
+    return make_staff("kenko_head", town, Role.HEAD, kenko)
+
+
+@pytest.fixture
+def kenko_editor(town, kenko) -> StaffUser:
+    return make_staff("kenko_staff", town, Role.EDITOR, kenko)
+
+
+@pytest.fixture
+def kenko_viewer(town, kenko) -> StaffUser:
+    return make_staff("kenko_viewer", town, Role.VIEWER, kenko)
+
+
+@pytest.fixture
+def somu_editor(town, somu) -> StaffUser:
+    return make_staff("somu_staff", town, Role.EDITOR, somu)
+
+
+@pytest.fixture
+def resident(town) -> Resident:
+    resident, _ = resident_follow(municipality=town, line_user_id="U" + "a" * 32, display_name="山田 花子")
+    return resident
+
+
+@pytest.fixture
+def other_resident(town) -> Resident:
+    resident, _ = resident_follow(municipality=town, line_user_id="U" + "b" * 32, display_name="佐藤 一郎")
+    return resident
