@@ -1,0 +1,483 @@
+"""A fake LINE API server for tests and benchmarks (127.0.0.1 only, in a thread).
+
+    with FakeLine() as fake:
+        settings.LINE_API_BASE_URL = fake.base_url
+        ...
+        assert fake.requests_to("push")[0].headers["X-Line-Retry-Key"] == str(key)
+
+It speaks the parts of LINE's API the product uses:
+
+- ``POST /v2/bot/message/reply|push|multicast|broadcast`` (bodies validated against
+  ``shared/line-openapi/messaging-api.yml`` unless ``validate=False``), ``GET
+  /v2/bot/profile/<userId>``, ``POST /oauth2/v2.1/verify`` (LIFF ID tokens: register them with
+  ``fake.add_id_token(token, sub=..., aud=...)``).
+- A reused ``X-Line-Retry-Key`` answers 409 with LINE's body (``sentMessages``) and
+  ``x-line-accepted-request-id``, and delivers nothing.
+- Injected failures: ``fake.fail("multicast", 500, 429)`` queues statuses answered by the next
+  requests to that endpoint (before anything is accepted).
+- Rate limits: ``FakeLine(rate_limits={"multicast": 200})`` answers 429 beyond N requests in
+  any one-second window per endpoint.
+- A multicast with more than 500 ids answers 400; a reply token is usable once.
+- Counting: ``fake.recipients_by_key[retry_key]`` (set of user ids accepted under that key),
+  ``fake.recipients_by_unit[unit]`` (``customAggregationUnits``, a tag the caller may use),
+  ``fake.delivery_count`` (all accepted recipient deliveries) and ``fake.duplicate_deliveries()``.
+
+For benchmarks use ``FakeLine(validate=False, record=False)``: no schema validation and only
+counters are kept (no request list), so it answers a few thousand requests per second.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+# The repository sits next to ``shared/`` (``../shared/line-openapi/``).
+_SPEC_CANDIDATES = [
+    Path(__file__).resolve().parents[2] / "shared" / "line-openapi" / "messaging-api.yml",
+    Path(__file__).resolve().parents[1] / "shared" / "line-openapi" / "messaging-api.yml",
+]
+
+ENDPOINTS = {
+    "/v2/bot/message/reply": ("reply", "ReplyMessageRequest"),
+    "/v2/bot/message/push": ("push", "PushMessageRequest"),
+    "/v2/bot/message/multicast": ("multicast", "MulticastRequest"),
+    "/v2/bot/message/broadcast": ("broadcast", "BroadcastRequest"),
+}
+MULTICAST_MAX = 500
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    endpoint: str
+    headers: dict[str, str]
+    body: Any
+    status: int = 0
+
+    @property
+    def retry_key(self) -> str | None:
+        return self.headers.get("X-Line-Retry-Key")
+
+
+class SchemaError(AssertionError):
+    """A request body does not match LINE's OpenAPI schema."""
+
+
+# --- OpenAPI validation -----------------------------------------------------------------------
+
+
+def _spec_path() -> Path:
+    for candidate in _SPEC_CANDIDATES:
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError("shared/line-openapi/messaging-api.yml not found")
+
+
+@cache
+def _validator_for(schema_name: str) -> Any:
+    """A jsonschema validator for ``#/components/schemas/<schema_name>``.
+
+    LINE's spec puts a ``discriminator`` on base schemas (Message, Action, Template, FlexComponent
+    …) whose subtypes are ``allOf: [base, {...}]``. Plain JSON Schema ignores discriminators, so
+    the subtype fields would go unchecked; the extra keyword below dispatches to the mapped
+    subtype (guarded against the recursion back into the base).
+    """
+    import yaml
+    from jsonschema import ValidationError, validators
+    from openapi_schema_validator import OAS30Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4
+
+    spec = yaml.safe_load(_spec_path().read_text(encoding="utf-8"))
+    uri = "urn:line:messaging-api"
+    active = threading.local()
+
+    def discriminator(validator: Any, disc: dict[str, Any], instance: Any, schema: dict[str, Any]) -> Any:
+        if not validator.is_type(instance, "object"):
+            return
+        prop = disc["propertyName"]
+        value = instance.get(prop)
+        target = (disc.get("mapping") or {}).get(value)
+        if target is None:
+            yield ValidationError(f"{prop}={value!r} is not one of {sorted(disc.get('mapping') or {})}")
+            return
+        stack = active.__dict__.setdefault("stack", set())
+        key = (id(instance), target)
+        if key in stack:  # already validating this object as that subtype (allOf → base)
+            return
+        stack.add(key)
+        try:
+            yield from validator.descend(instance, {"$ref": uri + target})
+        finally:
+            stack.discard(key)
+
+    validator_class = validators.extend(OAS30Validator, {"discriminator": discriminator})
+    registry = Registry().with_resource(uri, Resource(contents=spec, specification=DRAFT4))
+    return validator_class({"$ref": f"{uri}#/components/schemas/{schema_name}"}, registry=registry)
+
+
+def validate_body(schema_name: str, body: Any) -> None:
+    """Raise SchemaError listing every way ``body`` breaks LINE's schema ``schema_name``."""
+    errors = sorted(_validator_for(schema_name).iter_errors(body), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{'/'.join(str(p) for p in e.absolute_path) or '<body>'}: {e.message}" for e in errors[:10]]
+        raise SchemaError(f"{schema_name} does not match LINE's OpenAPI schema:\n" + "\n".join(lines))
+
+
+# --- The server -------------------------------------------------------------------------------
+
+
+@dataclass
+class _IdToken:
+    sub: str
+    aud: str
+    name: str = ""
+    exp: int = 0
+
+
+@dataclass
+class _State:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    schema_errors: list[str] = field(default_factory=list)
+    request_counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    failures: dict[str, collections.deque[int]] = field(default_factory=dict)
+    windows: dict[str, collections.deque[float]] = field(default_factory=dict)
+    accepted_keys: dict[str, str] = field(default_factory=dict)  # retry key → request id
+    used_reply_tokens: set[str] = field(default_factory=set)
+    recipients_by_key: dict[str, set[str]] = field(default_factory=lambda: collections.defaultdict(set))
+    recipients_by_unit: dict[str, set[str]] = field(default_factory=lambda: collections.defaultdict(set))
+    deliveries_per_user: collections.Counter[str] = field(default_factory=collections.Counter)
+    delivery_count: int = 0
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    id_tokens: dict[str, _IdToken] = field(default_factory=dict)
+
+
+class FakeLine:
+    """The fake LINE server. Use as a context manager; ``base_url`` has no trailing slash."""
+
+    def __init__(
+        self,
+        *,
+        validate: bool = True,
+        record: bool = True,
+        rate_limits: dict[str, int] | None = None,
+        access_tokens: set[str] | None = None,
+        latency_seconds: float = 0.0,
+        count_recipients: bool = True,
+    ) -> None:
+        self.validate = validate
+        self.record = record
+        self.rate_limits = dict(rate_limits or {})
+        self.access_tokens = access_tokens  # None: any bearer token is accepted
+        self.latency_seconds = latency_seconds
+        self.count_recipients = count_recipients
+        self.state = _State()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle
+
+    def __enter__(self) -> FakeLine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        handler = type("BoundHandler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._server.request_queue_size = 256
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fakeline", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "FakeLine is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- programming it
+
+    def fail(self, endpoint: str, *statuses: int) -> None:
+        """Answer the next requests to ``endpoint`` (reply/push/multicast/broadcast/profile/verify)
+        with these statuses, in order, before anything is accepted."""
+        with self.state.lock:
+            self.state.failures.setdefault(endpoint, collections.deque()).extend(statuses)
+
+    def add_profile(self, user_id: str, display_name: str, picture_url: str = "") -> None:
+        self.state.profiles[user_id] = {"userId": user_id, "displayName": display_name, "pictureUrl": picture_url}
+
+    def add_id_token(self, token: str, *, sub: str, aud: str, name: str = "", expires_in: int = 3600) -> None:
+        """A LIFF ID token that ``POST /oauth2/v2.1/verify`` accepts for client id ``aud``."""
+        self.state.id_tokens[token] = _IdToken(sub=sub, aud=aud, name=name, exp=int(time.time()) + expires_in)
+
+    # -- reading what happened
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self.state.lock:
+            return list(self.state.requests)
+
+    def requests_to(self, endpoint: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.endpoint == endpoint]
+
+    @property
+    def recipients_by_key(self) -> dict[str, set[str]]:
+        return self.state.recipients_by_key
+
+    @property
+    def recipients_by_unit(self) -> dict[str, set[str]]:
+        return self.state.recipients_by_unit
+
+    @property
+    def delivery_count(self) -> int:
+        return self.state.delivery_count
+
+    def request_count(self, endpoint: str | None = None) -> int:
+        with self.state.lock:
+            if endpoint is None:
+                return sum(self.state.request_counts.values())
+            return self.state.request_counts[endpoint]
+
+    def unique_recipients(self) -> int:
+        return len(self.state.deliveries_per_user)
+
+    def duplicate_deliveries(self) -> dict[str, int]:
+        """User ids that were delivered to more than once (across all keys), with the count."""
+        return {uid: n for uid, n in self.state.deliveries_per_user.items() if n > 1}
+
+    @property
+    def schema_errors(self) -> list[str]:
+        return list(self.state.schema_errors)
+
+    def reset(self) -> None:
+        self.state = _State(profiles=self.state.profiles, id_tokens=self.state.id_tokens)
+
+    # -- the protocol (called from the handler threads)
+
+    def _take_failure(self, endpoint: str) -> int | None:
+        with self.state.lock:
+            queue = self.state.failures.get(endpoint)
+            if queue:
+                return queue.popleft()
+        return None
+
+    def _rate_limited(self, endpoint: str) -> bool:
+        limit = self.rate_limits.get(endpoint)
+        if not limit:
+            return False
+        now = time.monotonic()
+        with self.state.lock:
+            window = self.state.windows.setdefault(endpoint, collections.deque())
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= limit:
+                return True
+            window.append(now)
+        return False
+
+    def handle_message(self, endpoint: str, schema: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if self.validate:
+            try:
+                validate_body(schema, body)
+            except SchemaError as exc:
+                with self.state.lock:
+                    self.state.schema_errors.append(str(exc))
+                return 400, {"message": "The request body has 1 error(s)", "details": [{"message": str(exc)}]}, {}
+        failure = self._take_failure(endpoint)
+        if failure is not None:
+            return failure, _error_body(failure), {}
+        if self._rate_limited(endpoint):
+            return 429, {"message": "Too Many Requests"}, {}
+        if endpoint == "multicast" and not 1 <= len(body.get("to") or []) <= MULTICAST_MAX:
+            return 400, {
+                "message": "The request body has 1 error(s)",
+                "details": [{"message": f"Size must be between 1 and {MULTICAST_MAX}", "property": "to"}],
+            }, {}
+        request_id = uuid.uuid4().hex
+        retry_key = headers.get("X-Line-Retry-Key")
+        if retry_key is not None:
+            try:
+                uuid.UUID(retry_key)
+            except ValueError:
+                return 400, {"message": "The value for the 'X-Line-Retry-Key' header is invalid"}, {}
+        with self.state.lock:
+            if endpoint == "reply":
+                token = body.get("replyToken", "")
+                if token in self.state.used_reply_tokens:
+                    return 400, {"message": "Invalid reply token"}, {}
+                self.state.used_reply_tokens.add(token)
+            if retry_key is not None:
+                accepted = self.state.accepted_keys.get(retry_key)
+                if accepted is not None:
+                    sent = [{"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body.get("messages") or [], 1)]
+                    return 409, {"message": "The retry key is already accepted", "sentMessages": sent}, {
+                        "x-line-accepted-request-id": accepted
+                    }
+                self.state.accepted_keys[retry_key] = request_id
+            if endpoint == "broadcast":
+                recipients = list(self.state.profiles)  # "all friends" the fake knows of
+            elif endpoint == "multicast":
+                recipients = list(body.get("to") or [])
+            else:
+                recipients = [body.get("to", "")] if endpoint == "push" else []
+            self.state.delivery_count += len(recipients) if endpoint != "reply" else 1
+            if self.count_recipients and recipients:
+                self.state.deliveries_per_user.update(recipients)
+                if retry_key is not None:
+                    self.state.recipients_by_key[retry_key].update(recipients)
+                for unit in body.get("customAggregationUnits") or []:
+                    self.state.recipients_by_unit[unit].update(recipients)
+        sent = [{"id": f"{request_id[:8]}{i}", "quoteToken": f"qt{i}"} for i, _ in enumerate(body.get("messages") or [], 1)]
+        return 200, ({"sentMessages": sent} if endpoint in {"reply", "push"} else {}), {}
+
+    def handle_profile(self, user_id: str) -> tuple[int, dict[str, Any]]:
+        failure = self._take_failure("profile")
+        if failure is not None:
+            return failure, _error_body(failure)
+        profile = self.state.profiles.get(user_id)
+        if profile is None:
+            return 404, {"message": "Not found"}
+        return 200, {"language": "ja", **profile}
+
+    def handle_verify(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        failure = self._take_failure("verify")
+        if failure is not None:
+            return failure, {"error": "server_error", "error_description": "injected"}
+        token = self.state.id_tokens.get(form.get("id_token", ""))
+        if token is None:
+            return 400, {"error": "invalid_request", "error_description": "Invalid IdToken."}
+        if token.exp < time.time():
+            return 400, {"error": "invalid_request", "error_description": "IdToken expired."}
+        if form.get("client_id") != token.aud:
+            return 400, {"error": "invalid_request", "error_description": "Invalid IdToken Audience."}
+        now = int(time.time())
+        return 200, {
+            "iss": "https://access.line.me",
+            "sub": token.sub,
+            "aud": token.aud,
+            "exp": token.exp,
+            "iat": now,
+            "amr": ["linesso"],
+            "name": token.name,
+        }
+
+
+def _error_body(status: int) -> dict[str, Any]:
+    if status == 429:
+        return {"message": "Too Many Requests"}
+    if status >= 500:
+        return {"message": "Internal Server Error"}
+    if status == 401:
+        return {"message": "Authentication failed due to the following reason: invalid token."}
+    return {"message": "The request body has 1 error(s)", "details": [{"message": "injected failure"}]}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeLine
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's urllib3 pool expects
+    server_version = "FakeLINE/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        return
+
+    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-line-request-id", uuid.uuid4().hex)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _record(self, endpoint: str, body: Any, status: int) -> None:
+        fake = self.fake
+        with fake.state.lock:
+            fake.state.request_counts[endpoint] += 1
+            if fake.record:
+                fake.state.requests.append(
+                    RecordedRequest(self.command, self.path, endpoint, dict(self.headers.items()), body, status)
+                )
+
+    def _authorised(self) -> bool:
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or len(auth) <= len("Bearer "):
+            return False
+        tokens = self.fake.access_tokens
+        return tokens is None or auth[len("Bearer ") :] in tokens
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server API
+        raw = self._read_body()
+        path = self.path.split("?", 1)[0]
+        if path == "/oauth2/v2.1/verify":
+            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            status, body = self.fake.handle_verify(form)
+            self._record("verify", form, status)
+            self._send(status, body)
+            return
+        route = ENDPOINTS.get(path)
+        if route is None:
+            self._record("unknown", None, 404)
+            self._send(404, {"message": "Not found"})
+            return
+        endpoint, schema = route
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            self._record(endpoint, raw.decode(errors="replace"), 400)
+            self._send(400, {"message": "The request body could not be parsed as JSON"})
+            return
+        if not self._authorised():
+            self._record(endpoint, body, 401)
+            self._send(401, _error_body(401))
+            return
+        if self.fake.latency_seconds:
+            time.sleep(self.fake.latency_seconds)
+        headers = {k: v for k, v in self.headers.items()}
+        # http.server keeps header names as sent; normalise the one we look up.
+        for name in list(headers):
+            if name.lower() == "x-line-retry-key":
+                headers["X-Line-Retry-Key"] = headers.pop(name)
+        status, response, extra = self.fake.handle_message(endpoint, schema, headers, body)
+        self._record(endpoint, body, status)
+        self._send(status, response, extra)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/v2/bot/profile/"):
+            if not self._authorised():
+                self._record("profile", None, 401)
+                self._send(401, _error_body(401))
+                return
+            user_id = unquote(path[len("/v2/bot/profile/") :])
+            status, body = self.fake.handle_profile(user_id)
+            self._record("profile", {"userId": user_id}, status)
+            self._send(status, body)
+            return
+        self._record("unknown", None, 404)
+        self._send(404, {"message": "Not found"})
