@@ -1,0 +1,214 @@
+"""Resident pages (LIFF): menus → calendar → slot → confirm → done, and 「予約の確認・変更」.
+
+Every object is looked up through ``request.resident`` (its municipality, its bookings), so
+another town's menu or another resident's booking is a 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from municipalities.line.liff import resident_required
+
+from .models import Menu, Reservation, Slot
+from .rules import cancel_deadline, closes_at, format_dt, opens_at, window_state
+from .selectors import (
+    menu_list,
+    menu_month_calendar,
+    nearest_alternatives,
+    reservation_get_for_resident,
+    reservations_for_resident,
+    slots_for_menu,
+)
+from .services import ReservationError, reservation_book, reservation_cancel, reservation_change
+
+
+def _menu(request: HttpRequest, menu_id: int) -> Menu:
+    try:
+        return menu_list(municipality=request.resident.municipality).get(pk=menu_id)
+    except Menu.DoesNotExist:
+        raise Http404 from None
+
+
+def _slot(request: HttpRequest, slot_id: int) -> Slot:
+    try:
+        return Slot.objects.select_related("menu__department").get(
+            pk=slot_id, menu__department__municipality=request.resident.municipality
+        )
+    except Slot.DoesNotExist:
+        raise Http404 from None
+
+
+def _reservation(request: HttpRequest, reservation_id: int) -> Reservation:
+    try:
+        return reservation_get_for_resident(resident=request.resident, reservation_id=reservation_id)
+    except Reservation.DoesNotExist:
+        raise Http404 from None
+
+
+@resident_required
+def menus(request: HttpRequest) -> HttpResponse:
+    items = list(menu_list(municipality=request.resident.municipality))
+    upcoming = reservations_for_resident(resident=request.resident).count()
+    return render(request, "liff/reservations/menus.html", {"menus": items, "upcoming": upcoming, "page_title": "予約"})
+
+
+@resident_required
+def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
+    menu = _menu(request, menu_id)
+    today = timezone.localdate()
+    try:
+        year, month = (int(x) for x in request.GET.get("ym", "").split("-"))
+        dt.date(year, month, 1)
+    except ValueError:
+        year, month = today.year, today.month
+    weeks = menu_month_calendar(menu=menu, year=year, month=month)
+    first = dt.date(year, month, 1)
+    prev_month = (first - dt.timedelta(days=1)).replace(day=1)
+    next_month = (first + dt.timedelta(days=32)).replace(day=1)
+    context = {
+        "menu": menu, "weeks": weeks, "month": first, "page_title": menu.name,
+        "prev_ym": f"{prev_month:%Y-%m}" if prev_month >= today.replace(day=1) else "",
+        "next_ym": f"{next_month:%Y-%m}" if next_month <= today + dt.timedelta(days=400) else "",
+        "any_bookable": any(c.bookable for w in weeks for c in w if c.in_month),
+    }
+    if not context["any_bookable"] and not menu.is_suspended:
+        context["alternatives"] = nearest_alternatives(menu=menu, around=timezone.now())
+    return render(request, "liff/reservations/calendar.html", context)
+
+
+@resident_required
+def menu_day(request: HttpRequest, menu_id: int, day: str) -> HttpResponse:
+    menu = _menu(request, menu_id)
+    try:
+        on = dt.date.fromisoformat(day)
+    except ValueError:
+        raise Http404 from None
+    views = slots_for_menu(menu=menu, on=on)
+    context = {"menu": menu, "day": on, "slots": views, "page_title": menu.name}
+    if not any(v.state == "open" for v in views):
+        around = timezone.make_aware(dt.datetime.combine(on, dt.time(12, 0)))
+        context["alternatives"] = nearest_alternatives(menu=menu, around=around)
+    return render(request, "liff/reservations/day.html", context)
+
+
+def _slot_problem(slot: Slot) -> str:
+    now = timezone.now()
+    menu = slot.menu
+    if menu.is_suspended:
+        return f"「{menu.name}」は現在、予約の受付を停止しています。"
+    state = window_state(menu, slot.starts_at, now)
+    if state == "not_yet":
+        return f"この枠の予約受付は {format_dt(opens_at(menu, slot.starts_at))} からです。"
+    if state == "closed":
+        return f"この枠の予約受付は {format_dt(closes_at(menu, slot.starts_at))} で締め切りました。"
+    if not slot.is_open or slot.reserved >= slot.capacity:
+        return "申し訳ありません。この枠は満席です。"
+    return ""
+
+
+@resident_required
+@require_http_methods(["GET", "POST"])
+def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
+    slot = _slot(request, slot_id)
+    menu = slot.menu
+    questions = menu.question_list
+    error = ""
+    error_code = ""
+    answers = {}
+    if request.method == "POST":
+        answers = {q["key"]: request.POST.get(q["key"], "") for q in questions}
+        try:
+            reservation = reservation_book(slot=slot, resident=request.resident, answers=answers)
+        except ReservationError as exc:
+            error, error_code = exc.message, exc.code
+            slot.refresh_from_db()
+        else:
+            return redirect("reservations:done", reservation_id=reservation.pk)
+    else:
+        error = _slot_problem(slot)
+    context = {
+        "slot": slot, "menu": menu, "questions": questions, "answers": answers, "error": error,
+        "error_code": error_code, "page_title": "予約内容の確認",
+        "deadline": format_dt(cancel_deadline(menu, slot.starts_at)),
+        "when": format_dt(slot.starts_at), "ends": timezone.localtime(slot.ends_at),
+    }
+    if error and error_code not in ("answers", "duplicate"):
+        context["alternatives"] = nearest_alternatives(menu=menu, around=slot.starts_at, exclude_slot_id=slot.pk)
+    status = 409 if error and request.method == "POST" else 200
+    return render(request, "liff/reservations/confirm.html", context, status=status)
+
+
+@resident_required
+def done(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    reservation = _reservation(request, reservation_id)
+    return render(
+        request, "liff/reservations/done.html",
+        {"r": reservation, "when": format_dt(reservation.slot.starts_at), "page_title": "予約が確定しました",
+         "deadline": format_dt(cancel_deadline(reservation.slot.menu, reservation.slot.starts_at))},
+    )
+
+
+@resident_required
+def my_list(request: HttpRequest) -> HttpResponse:
+    items = [
+        {"r": r, "when": format_dt(r.slot.starts_at)} for r in reservations_for_resident(resident=request.resident)
+    ]
+    return render(request, "liff/reservations/my_list.html", {"items": items, "page_title": "予約の確認・変更"})
+
+
+@resident_required
+def my_detail(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    reservation = _reservation(request, reservation_id)
+    deadline = cancel_deadline(reservation.slot.menu, reservation.slot.starts_at)
+    can_change = reservation.is_active and timezone.now() < deadline
+    return render(
+        request, "liff/reservations/my_detail.html",
+        {"r": reservation, "when": format_dt(reservation.slot.starts_at), "deadline": format_dt(deadline),
+         "can_change": can_change, "page_title": "予約の内容"},
+    )
+
+
+@resident_required
+@require_POST
+def my_cancel(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    reservation = _reservation(request, reservation_id)
+    try:
+        reservation_cancel(reservation=reservation)
+    except ReservationError as exc:
+        return render(
+            request, "liff/reservations/my_detail.html",
+            {"r": reservation, "when": format_dt(reservation.slot.starts_at), "error": exc.message, "page_title": "予約の内容"},
+            status=409,
+        )
+    return render(request, "liff/reservations/cancelled.html", {"r": reservation, "page_title": "キャンセルしました"})
+
+
+@resident_required
+@require_http_methods(["GET", "POST"])
+def my_change(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    reservation = _reservation(request, reservation_id)
+    menu = reservation.slot.menu
+    error = ""
+    if request.method == "POST":
+        try:
+            new_slot = Slot.objects.get(pk=int(request.POST.get("slot", "0")), menu=menu)
+            reservation_change(reservation=reservation, new_slot=new_slot)
+        except (ValueError, Slot.DoesNotExist):
+            error = "変更先の枠を選んでください。"
+        except ReservationError as exc:
+            error = exc.message
+        else:
+            return redirect("reservations:done", reservation_id=reservation.pk)
+    options = nearest_alternatives(menu=menu, around=reservation.slot.starts_at, limit=12, exclude_slot_id=reservation.slot_id)
+    return render(
+        request, "liff/reservations/change.html",
+        {"r": reservation, "when": format_dt(reservation.slot.starts_at), "options": [(s, format_dt(s.starts_at)) for s in options],
+         "error": error, "page_title": "予約の変更"},
+        status=409 if error else 200,
+    )

@@ -1,0 +1,205 @@
+"""Reads of the reservations app (STYLE R2): calendars, alternatives, rosters."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from municipalities.models import Municipality, Resident
+
+from .models import Menu, Reservation, ReservationStatus, Slot
+from .rules import closes_at, opens_at, window_state
+from .services.booking import availability_version_key
+
+AVAILABILITY_TTL_SECONDS = 300
+
+
+def menu_list(*, municipality: Municipality) -> QuerySet[Menu]:
+    return (
+        Menu.objects.filter(department__municipality=municipality)
+        .select_related("department")
+        .order_by("department__sort_order", "sort_order", "pk")
+    )
+
+
+def menu_get(*, municipality: Municipality, menu_id: int) -> Menu:
+    return menu_list(municipality=municipality).get(pk=menu_id)
+
+
+@dataclass
+class DayCell:
+    day: dt.date
+    symbol: str  # ○ △ × or "" (no slots)
+    label: str
+    bookable: bool
+    in_month: bool
+
+
+def _day_totals(menu: Menu, first: dt.date, last: dt.date) -> dict[str, tuple[int, int, str, str]]:
+    """{iso date: (capacity, reserved, first start iso, last start iso)} of open slots; cached per menu version."""
+    version = cache.get(availability_version_key(menu.pk), 0)
+    key = f"rsv:avail:{menu.pk}:{version}:{first:%Y%m%d}:{last:%Y%m%d}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    tz = timezone.get_current_timezone()
+    start = timezone.make_aware(dt.datetime.combine(first, dt.time(0, 0)), tz)
+    end = timezone.make_aware(dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0, 0)), tz)
+    totals: dict[str, list] = {}
+    for starts_at, capacity, reserved in Slot.objects.filter(
+        menu=menu, is_open=True, starts_at__gte=start, starts_at__lt=end
+    ).values_list("starts_at", "capacity", "reserved"):
+        day = timezone.localtime(starts_at).date().isoformat()
+        row = totals.setdefault(day, [0, 0, starts_at.isoformat(), starts_at.isoformat(), 0])
+        row[0] += capacity
+        row[1] += reserved
+        row[2] = min(row[2], starts_at.isoformat())
+        row[3] = max(row[3], starts_at.isoformat())
+        if reserved < capacity:
+            # the last start that still has room decides whether the day is still bookable
+            row[4] = max(row[4], int(starts_at.timestamp()))
+    result = {k: (v[0], v[1], v[2], v[3], v[4]) for k, v in totals.items()}
+    cache.set(key, result, AVAILABILITY_TTL_SECONDS)
+    return result
+
+
+def symbol_for(capacity: int, reserved: int) -> str:
+    remaining = capacity - reserved
+    if remaining <= 0:
+        return "×"
+    if remaining <= max(2, capacity // 5):
+        return "△"
+    return "○"
+
+
+def menu_month_calendar(*, menu: Menu, year: int, month: int, now: dt.datetime | None = None) -> list[list[DayCell]]:
+    """Weeks (Sunday first) of a month with ○ (空きあり) △ (残りわずか) × (満席・受付外) per day."""
+    now = now or timezone.now()
+    cal = calendar.Calendar(firstweekday=6)
+    weeks = cal.monthdatescalendar(year, month)
+    totals = _day_totals(menu, weeks[0][0], weeks[-1][-1])
+    out = []
+    for week in weeks:
+        row = []
+        for day in week:
+            t = totals.get(day.isoformat())
+            if t is None:
+                row.append(DayCell(day, "", "予約枠なし", False, day.month == month))
+                continue
+            capacity, reserved, _first, _last, last_free_ts = t
+            symbol = symbol_for(capacity, reserved)
+            bookable = False
+            if symbol != "×" and not menu.is_suspended:
+                last_free = dt.datetime.fromtimestamp(last_free_ts, tz=dt.UTC)
+                bookable = window_state(menu, last_free, now) == "open"
+                if not bookable:
+                    symbol = "×"
+            label = {"○": "空きあり", "△": "残りわずか", "×": "満席または受付時間外"}[symbol]
+            row.append(DayCell(day, symbol, label, bookable, day.month == month))
+        out.append(row)
+    return out
+
+
+@dataclass
+class SlotView:
+    slot: Slot
+    state: str  # open / full / not_yet / closed
+    symbol: str
+
+
+def slots_for_menu(*, menu: Menu, on: dt.date, now: dt.datetime | None = None) -> list[SlotView]:
+    """The open slots of one day with what a resident can do with each."""
+    now = now or timezone.now()
+    tz = timezone.get_current_timezone()
+    start = timezone.make_aware(dt.datetime.combine(on, dt.time(0, 0)), tz)
+    qs = Slot.objects.filter(menu=menu, is_open=True, starts_at__gte=start, starts_at__lt=start + dt.timedelta(days=1))
+    views = []
+    for slot in qs.order_by("starts_at", "venue", "pk"):
+        slot.menu = menu
+        state = window_state(menu, slot.starts_at, now)
+        if state == "open" and slot.reserved >= slot.capacity:
+            state = "full"
+        symbol = symbol_for(slot.capacity, slot.reserved) if state == "open" else "×"
+        views.append(SlotView(slot, state, symbol))
+    return views
+
+
+def nearest_alternatives(
+    *, menu: Menu, around: dt.datetime, now: dt.datetime | None = None, limit: int = 3, exclude_slot_id: int | None = None
+) -> list[Slot]:
+    """The bookable slots of the menu closest in time to ``around`` (for 「満席です」 messages)."""
+    now = now or timezone.now()
+    base = Slot.objects.filter(
+        menu=menu, is_open=True, reserved__lt=F("capacity"), starts_at__gt=now + dt.timedelta(hours=menu.closes_hours_before)
+    )
+    if exclude_slot_id:
+        base = base.exclude(pk=exclude_slot_id)
+    after = list(base.filter(starts_at__gte=around).order_by("starts_at", "pk")[: limit * 3])
+    before = list(base.filter(starts_at__lt=around).order_by("-starts_at", "-pk")[: limit * 3])
+    pool = [s for s in after + before if now >= opens_at(menu, s.starts_at) and now < closes_at(menu, s.starts_at)]
+    pool.sort(key=lambda s: abs((s.starts_at - around).total_seconds()))
+    for s in pool:
+        s.menu = menu
+    return sorted(pool[:limit], key=lambda s: s.starts_at)
+
+
+def reservations_for_resident(*, resident: Resident, upcoming: bool = True) -> QuerySet[Reservation]:
+    qs = Reservation.objects.filter(resident=resident).select_related("slot__menu__department")
+    if upcoming:
+        qs = qs.filter(status=ReservationStatus.BOOKED, slot__ends_at__gt=timezone.now()).order_by("slot__starts_at")
+    else:
+        qs = qs.order_by("-slot__starts_at")
+    return qs
+
+
+def reservation_get_for_resident(*, resident: Resident, reservation_id: int) -> Reservation:
+    return reservations_for_resident(resident=resident, upcoming=False).get(pk=reservation_id)
+
+
+def roster_for_slot(*, slot: Slot) -> QuerySet[Reservation]:
+    """Everyone booked in a slot (cancelled last), for the roster and its export."""
+    return (
+        Reservation.objects.filter(slot=slot)
+        .select_related("resident", "booked_by", "slot__menu")
+        .order_by(
+            # active first, then by when they booked
+            F("cancelled_at").asc(nulls_first=True), "created_at", "pk"
+        )
+    )
+
+
+def slots_for_day(*, menus: QuerySet[Menu], on: dt.date) -> QuerySet[Slot]:
+    """Staff day view: every slot of the menus on one day with its counts."""
+    tz = timezone.get_current_timezone()
+    start = timezone.make_aware(dt.datetime.combine(on, dt.time(0, 0)), tz)
+    return (
+        Slot.objects.filter(menu__in=menus, starts_at__gte=start, starts_at__lt=start + dt.timedelta(days=1))
+        .select_related("menu")
+        .annotate(
+            attended=Count("reservations", filter=Q(reservations__status=ReservationStatus.ATTENDED)),
+            no_show=Count("reservations", filter=Q(reservations__status=ReservationStatus.NO_SHOW)),
+        )
+        .order_by("menu__sort_order", "menu_id", "starts_at", "venue")
+    )
+
+
+def menu_day_summary(*, menu: Menu, first: dt.date, days: int = 14) -> list[dict[str, object]]:
+    """Per day of the next ``days``: slots, capacity, reserved (staff overview)."""
+    tz = timezone.get_current_timezone()
+    start = timezone.make_aware(dt.datetime.combine(first, dt.time(0, 0)), tz)
+    end = start + dt.timedelta(days=days)
+    rows = {}
+    for starts_at, capacity, reserved in Slot.objects.filter(
+        menu=menu, starts_at__gte=start, starts_at__lt=end
+    ).values_list("starts_at", "capacity", "reserved"):
+        day = timezone.localtime(starts_at).date()
+        r = rows.setdefault(day, {"day": day, "slots": 0, "capacity": 0, "reserved": 0})
+        r["slots"] += 1
+        r["capacity"] += capacity
+        r["reserved"] += reserved
+    return [rows[d] for d in sorted(rows)]

@@ -1,0 +1,47 @@
+"""Services of the reservations app (STYLE R1–R4), split by topic; public names re-exported here."""
+
+from .booking import (
+    ReservationError,
+    availability_bump,
+    lock_residents,
+    lock_slots,
+    reservation_book,
+    reservation_cancel,
+    reservation_change,
+    reservation_mark_attendance,
+    slot_counters_reconcile,
+)
+from .reminders import reminder_send, reminders_schedule_due, reservation_notify
+from .slots import (
+    ASYNC_THRESHOLD_ROWS,
+    ImportOutcome,
+    slot_delete,
+    slot_import_job_create,
+    slot_import_job_run,
+    slot_save,
+    slots_generate,
+    slots_import,
+)
+
+__all__ = [
+    "ASYNC_THRESHOLD_ROWS",
+    "ImportOutcome",
+    "ReservationError",
+    "availability_bump",
+    "lock_residents",
+    "lock_slots",
+    "reminder_send",
+    "reminders_schedule_due",
+    "reservation_book",
+    "reservation_cancel",
+    "reservation_change",
+    "reservation_mark_attendance",
+    "reservation_notify",
+    "slot_counters_reconcile",
+    "slot_delete",
+    "slot_import_job_create",
+    "slot_import_job_run",
+    "slot_save",
+    "slots_generate",
+    "slots_import",
+]

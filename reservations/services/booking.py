@@ -1,0 +1,380 @@
+"""Booking, changing, cancelling and attendance: the writes that touch a slot's places."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from municipalities.audit import audit_log
+from municipalities.errors import ServiceError
+from municipalities.models import Resident, StaffUser
+from municipalities.permissions import require
+
+from ..models import Menu, Reservation, ReservationStatus, Slot
+from ..parsing import normalize, phone_digits, to_katakana
+from ..rules import cancel_deadline, format_dt, opens_at, reservation_code_new, window_state
+
+HOLDS_PLACE = (ReservationStatus.BOOKED, ReservationStatus.ATTENDED, ReservationStatus.NO_SHOW)
+
+
+class ReservationError(ServiceError):
+    """A booking could not be made or changed; ``code`` tells the edge which alternatives to offer."""
+
+
+def availability_version_key(menu_id: int) -> str:
+    return f"rsv:avail:v:{menu_id}"
+
+
+def availability_bump(menu_id: int) -> None:
+    """Invalidate the cached calendar of a menu (called on commit after any change of places)."""
+    key = availability_version_key(menu_id)
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, None)
+
+
+def _on_commit_bump(menu_id: int) -> None:
+    transaction.on_commit(lambda: availability_bump(menu_id))
+
+
+def lock_residents(resident_ids: list[int]) -> None:
+    """Lock resident rows in pk order (PostgreSQL; a no-op on SQLite, which serialises writers).
+
+    Per-resident limits are recounted while the lock is held, so two concurrent bookings by
+    the same resident cannot both pass the check.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_residents() needs the caller's transaction")
+    ids = sorted(set(resident_ids))
+    if ids:
+        list(Resident.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+
+
+def lock_slots(slot_ids: list[int]) -> dict[int, Slot]:
+    """Lock slot rows in pk order (used when a booking moves between two slots)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_slots() needs the caller's transaction")
+    return {s.pk: s for s in Slot.objects.select_for_update().filter(pk__in=sorted(set(slot_ids))).order_by("pk")}
+
+
+def _validate_answers(menu: Menu, answers: dict[str, Any] | None) -> dict[str, str]:
+    answers = answers or {}
+    cleaned: dict[str, str] = {}
+    for question in menu.question_list:
+        value = normalize(str(answers.get(question["key"], "") or ""))[:500]
+        if question["required"] and not value:
+            raise ReservationError(_("「%(q)s」に答えてください。") % {"q": question["label"]}, code="answers")
+        if value and question["choices"] and value not in question["choices"]:
+            raise ReservationError(_("「%(q)s」は選択肢から選んでください。") % {"q": question["label"]}, code="answers")
+        if value:
+            cleaned[str(question["label"])] = value
+    return cleaned
+
+
+def _check_bookable(slot: Slot, *, now: dt.datetime, staff: bool) -> None:
+    menu = slot.menu
+    if menu.is_suspended:
+        raise ReservationError(_("「%(menu)s」は現在、予約の受付を停止しています。") % {"menu": menu.name}, code="suspended")
+    if not slot.is_open:
+        raise ReservationError(_("この枠は受付を終了しました。"), code="closed")
+    if slot.starts_at <= now:
+        raise ReservationError(_("この枠はすでに始まっています。"), code="closed")
+    if staff:
+        return  # 代理予約: staff may book outside the residents' window (a call the day before)
+    state = window_state(menu, slot.starts_at, now)
+    if state == "not_yet":
+        raise ReservationError(
+            _("この枠の予約受付は %(when)s からです。") % {"when": format_dt(opens_at(menu, slot.starts_at))},
+            code="not_yet",
+        )
+    if state == "closed":
+        raise ReservationError(
+            _("この枠の予約受付は締め切りました（開始の %(h)s 時間前まで）。") % {"h": menu.closes_hours_before},
+            code="window_closed",
+        )
+
+
+def _check_limits(
+    menu: Menu, slot: Slot, *, now: dt.datetime, resident: Resident | None, phone: str, exclude_pk: int | None = None
+) -> None:
+    """Recount the person's bookings (call while holding the resident lock)."""
+    if resident is not None:
+        person = Q(resident=resident)
+    elif phone:
+        person = Q(phone=phone, resident__isnull=True)
+    else:
+        return
+    active = Reservation.objects.filter(person, status=ReservationStatus.BOOKED)
+    if exclude_pk is not None:
+        active = active.exclude(pk=exclude_pk)
+    if active.filter(slot=slot).exists():
+        raise ReservationError(_("この枠はすでに予約済みです。"), code="duplicate")
+    if menu.max_active_per_resident:
+        count = active.filter(menu=menu, slot__starts_at__gt=now).count()
+        if count >= menu.max_active_per_resident:
+            raise ReservationError(
+                _("「%(menu)s」の予約は 1 人 %(n)s 件までです。今の予約を変更するか、キャンセルしてから予約してください。")
+                % {"menu": menu.name, "n": menu.max_active_per_resident},
+                code="limit_menu",
+            )
+    if menu.max_per_resident_per_day:
+        day = timezone.localtime(slot.starts_at).date()
+        if active.filter(menu=menu, slot_date=day).count() >= menu.max_per_resident_per_day:
+            raise ReservationError(
+                _("同じ日の「%(menu)s」の予約は 1 人 %(n)s 件までです。") % {"menu": menu.name, "n": menu.max_per_resident_per_day},
+                code="limit_day",
+            )
+
+
+def _take_place(slot: Slot) -> None:
+    # The conditional UPDATE is the capacity check (STYLE R4): 0 rows means full or closed.
+    if not Slot.objects.filter(pk=slot.pk, is_open=True, reserved__lt=F("capacity")).update(reserved=F("reserved") + 1):
+        raise ReservationError(_("申し訳ありません。この枠は満席になりました。"), code="full")
+
+
+def _release_place(slot_id: int) -> None:
+    Slot.objects.filter(pk=slot_id, reserved__gt=0).update(reserved=F("reserved") - 1)
+
+
+@transaction.atomic(durable=True)
+def reservation_book(
+    *,
+    slot: Slot,
+    resident: Resident | None = None,
+    actor: StaffUser | None = None,
+    answers: dict[str, Any] | None = None,
+    name: str = "",
+    kana: str = "",
+    phone: str = "",
+    now: dt.datetime | None = None,
+) -> Reservation:
+    """Book one place in ``slot`` for a resident, or (staff only) for a caller by name/kana/phone.
+
+    Guarantees: never more bookings than places (conditional UPDATE + CHECK
+    ``reservations_slot_reserved_lte_capacity``); one active booking per resident and slot
+    (partial UNIQUE); the per-menu and per-day limits hold under concurrency (the resident row
+    is locked and the bookings recounted under the lock). Residents must book inside the window;
+    staff (``actor``, 代理予約) may book after it closed but obey capacity and limits.
+    Raises ReservationError (``code`` says why). Enqueues the confirmation push on commit.
+    """
+    now = now or timezone.now()
+    slot = Slot.objects.select_related("menu__department").get(pk=slot.pk)
+    menu = slot.menu
+    if actor is not None:
+        require(actor, "book", slot)
+    if resident is None:
+        if actor is None:
+            raise ReservationError(_("予約する人を指定してください。"), code="person")
+        name = normalize(name)
+        if not name:
+            raise ReservationError(_("氏名を入力してください。"), code="person")
+        kana = to_katakana(kana)
+        try:
+            phone = phone_digits(phone) if phone.strip() else ""
+        except ValueError as exc:
+            raise ReservationError(str(exc), code="person") from None
+        if not phone:
+            raise ReservationError(_("電話番号を入力してください。"), code="person")
+    elif resident.municipality_id != menu.department.municipality_id:
+        raise ReservationError(_("この予約メニューは見つかりません。"), code="not_found")
+    cleaned_answers = _validate_answers(menu, answers)
+    _check_bookable(slot, now=now, staff=actor is not None)
+    if resident is not None:
+        lock_residents([resident.pk])
+    _check_limits(menu, slot, now=now, resident=resident, phone=phone if resident is None else "")
+    _take_place(slot)
+    reservation = None
+    for _attempt in range(3):
+        candidate = Reservation(
+            slot=slot, menu=menu, slot_date=timezone.localtime(slot.starts_at).date(), resident=resident,
+            name=name if resident is None else "", kana=kana if resident is None else "",
+            phone=phone if resident is None else "", code=reservation_code_new(), answers=cleaned_answers,
+            booked_by=actor,
+        )
+        try:
+            with transaction.atomic():
+                candidate.save(force_insert=True)
+        except IntegrityError as exc:
+            if "code" in str(exc):
+                continue  # a code collision (1 in 10^11): draw another
+            raise ReservationError(_("この枠はすでに予約済みです。"), code="duplicate") from None
+        reservation = candidate
+        break
+    if reservation is None:
+        raise ReservationError(_("予約番号を発行できませんでした。もう一度お試しください。"), code="code")
+    audit_log(
+        actor=actor, action="reservations.reservation.booked", obj=reservation,
+        data={"code": reservation.code, "slot": str(slot), "phone_booking": resident is None},
+        actor_label=None if actor is not None else (resident.display_name or _("住民")),
+    )
+    _on_commit_bump(menu.pk)
+    if resident is not None:
+        from ..tasks import reservation_notify_task
+
+        pk = reservation.pk
+        transaction.on_commit(lambda: reservation_notify_task.delay(pk, "booked"))
+    return reservation
+
+
+@transaction.atomic(durable=True)
+def reservation_cancel(
+    *, reservation: Reservation, actor: StaffUser | None = None, now: dt.datetime | None = None
+) -> Reservation:
+    """Cancel a booking and free its place.
+
+    Residents (``actor=None``) may cancel until the menu's cancel deadline; staff any time
+    before the slot ends. Idempotent against races (status flip with a conditional UPDATE).
+    Raises ReservationError. Enqueues a cancellation message to the resident on commit.
+    """
+    now = now or timezone.now()
+    reservation = Reservation.objects.select_related("slot__menu__department", "resident").get(pk=reservation.pk)
+    slot = reservation.slot
+    if actor is not None:
+        require(actor, "book", slot)
+    if reservation.status != ReservationStatus.BOOKED:
+        raise ReservationError(_("この予約はすでにキャンセルされているか、来場済みです。"), code="not_active")
+    if actor is None and now >= cancel_deadline(slot.menu, slot.starts_at):
+        raise ReservationError(
+            _("キャンセルの締切（%(when)s）を過ぎています。お手数ですが担当課へお電話ください。")
+            % {"when": format_dt(cancel_deadline(slot.menu, slot.starts_at))},
+            code="deadline",
+        )
+    flipped = Reservation.objects.filter(pk=reservation.pk, status=ReservationStatus.BOOKED).update(
+        status=ReservationStatus.CANCELLED, cancelled_at=now, cancelled_by=actor, updated_at=now
+    )
+    if not flipped:
+        raise ReservationError(_("この予約はすでにキャンセルされています。"), code="not_active")
+    _release_place(slot.pk)
+    reservation.refresh_from_db()
+    audit_log(
+        actor=actor, action="reservations.reservation.cancelled", obj=reservation, data={"code": reservation.code},
+        actor_label=None if actor is not None else _("住民"),
+    )
+    _on_commit_bump(slot.menu_id)
+    if reservation.resident_id is not None:
+        from ..tasks import reservation_notify_task
+
+        pk = reservation.pk
+        transaction.on_commit(lambda: reservation_notify_task.delay(pk, "cancelled"))
+    return reservation
+
+
+@transaction.atomic(durable=True)
+def reservation_change(
+    *, reservation: Reservation, new_slot: Slot, actor: StaffUser | None = None, now: dt.datetime | None = None
+) -> Reservation:
+    """Move a booking to another slot of the same menu (keeps its code and answers).
+
+    Residents: before the cancel deadline of the old slot and inside the window of the new one.
+    Takes the new place with the conditional UPDATE before freeing the old one; limits are
+    recounted under the resident lock. Raises ReservationError. Enqueues a message on commit.
+    """
+    now = now or timezone.now()
+    reservation = Reservation.objects.select_related("slot__menu__department", "resident").get(pk=reservation.pk)
+    old = reservation.slot
+    new_slot = Slot.objects.select_related("menu__department").get(pk=new_slot.pk)
+    if actor is not None:
+        require(actor, "book", old)
+        require(actor, "book", new_slot)
+    if new_slot.menu_id != old.menu_id:
+        raise ReservationError(_("別のメニューの枠には変更できません。"), code="menu")
+    if new_slot.pk == old.pk:
+        raise ReservationError(_("同じ枠です。"), code="same")
+    if reservation.status != ReservationStatus.BOOKED:
+        raise ReservationError(_("この予約は変更できません。"), code="not_active")
+    if actor is None and now >= cancel_deadline(old.menu, old.starts_at):
+        raise ReservationError(
+            _("変更の締切（%(when)s）を過ぎています。お手数ですが担当課へお電話ください。")
+            % {"when": format_dt(cancel_deadline(old.menu, old.starts_at))},
+            code="deadline",
+        )
+    _check_bookable(new_slot, now=now, staff=actor is not None)
+    if reservation.resident_id is not None:
+        lock_residents([reservation.resident_id])
+    _check_limits(
+        new_slot.menu, new_slot, now=now, resident=reservation.resident,
+        phone=reservation.phone if reservation.resident_id is None else "", exclude_pk=reservation.pk,
+    )
+    _take_place(new_slot)
+    _release_place(old.pk)
+    try:
+        with transaction.atomic():
+            Reservation.objects.filter(pk=reservation.pk, status=ReservationStatus.BOOKED).update(
+                slot=new_slot, slot_date=timezone.localtime(new_slot.starts_at).date(), updated_at=now
+            )
+    except IntegrityError:
+        raise ReservationError(_("この枠はすでに予約済みです。"), code="duplicate") from None
+    # Reminders already sent for the old time do not count for the new one.
+    reservation.reminders.all().delete()
+    reservation.refresh_from_db()
+    audit_log(
+        actor=actor, action="reservations.reservation.changed", obj=reservation,
+        data={"from": str(old), "to": str(new_slot)}, actor_label=None if actor is not None else _("住民"),
+    )
+    _on_commit_bump(old.menu_id)
+    if reservation.resident_id is not None:
+        from ..tasks import reservation_notify_task
+
+        pk = reservation.pk
+        transaction.on_commit(lambda: reservation_notify_task.delay(pk, "changed"))
+    return reservation
+
+
+@transaction.atomic(durable=True)
+def reservation_mark_attendance(*, reservation: Reservation, status: str, actor: StaffUser) -> Reservation:
+    """Record 来場 or 無断キャンセル (or undo it back to 予約済). The place stays taken."""
+    allowed = {ReservationStatus.BOOKED, ReservationStatus.ATTENDED, ReservationStatus.NO_SHOW}
+    if status not in allowed:
+        raise ReservationError(_("この状態には変更できません。"), code="status")
+    reservation = Reservation.objects.select_related("slot__menu__department").get(pk=reservation.pk)
+    require(actor, "change", reservation)
+    if reservation.status == ReservationStatus.CANCELLED:
+        raise ReservationError(_("キャンセルされた予約です。"), code="not_active")
+    before = reservation.status
+    reservation.status = status
+    reservation.attendance_marked_at = timezone.now() if status != ReservationStatus.BOOKED else None
+    try:
+        with transaction.atomic():
+            reservation.save(update_fields=["status", "attendance_marked_at", "updated_at"])
+    except IntegrityError:
+        raise ReservationError(_("同じ枠に有効な予約がもう 1 件あります。"), code="duplicate") from None
+    audit_log(
+        actor=actor, action="reservations.reservation.attendance_marked", obj=reservation,
+        data={"from": before, "to": status},
+    )
+    return reservation
+
+
+@transaction.atomic(durable=True)
+def slot_counters_reconcile() -> list[dict[str, int]]:
+    """Recount ``reserved`` of every slot from its bookings; returns (and logs) what it corrected."""
+    from django.db.models import Count, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    counted = (
+        Reservation.objects.filter(slot=OuterRef("pk"), status__in=HOLDS_PLACE)
+        .order_by()
+        .values("slot")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    wrong = list(
+        Slot.objects.annotate(actual=Coalesce(Subquery(counted), 0))
+        .exclude(reserved=F("actual"))
+        .values("pk", "reserved", "actual", "capacity", "menu_id")
+    )
+    fixed = []
+    for row in wrong:
+        # Never push reserved over capacity (the CHECK would refuse); staff see it in the log.
+        value = min(row["actual"], row["capacity"])
+        Slot.objects.filter(pk=row["pk"]).update(reserved=value)
+        fixed.append({"slot": row["pk"], "was": row["reserved"], "now": value, "actual": row["actual"]})
+        _on_commit_bump(row["menu_id"])
+    return fixed

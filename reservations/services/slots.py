@@ -1,0 +1,260 @@
+"""Creating slots: from a file (import), from a pattern, or one by one; and closing them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from municipalities.audit import audit_log
+from municipalities.models import Department, StaffUser
+from municipalities.permissions import require
+
+from ..models import ImportStatus, Menu, Slot, SlotImportJob
+from ..rules import is_business_day
+from ..slot_import import CheckResult, SlotFileError, check_file
+from .booking import ReservationError, _on_commit_bump
+
+BULK_BATCH = 5000
+ASYNC_THRESHOLD_ROWS = 2000
+
+
+@dataclass
+class ImportOutcome:
+    created: int = 0
+    unchanged: int = 0
+    errors: list[dict[str, object]] = field(default_factory=list)
+    total: int = 0
+    preview: list[dict[str, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {"created": self.created, "unchanged": self.unchanged, "errors": self.errors}
+
+
+def _preview(result: CheckResult, limit: int = 50) -> list[dict[str, str]]:
+    out = []
+    for item in result.to_create[:limit]:
+        start = timezone.localtime(item.starts_at)
+        out.append({
+            "row": str(item.row), "menu": item.menu.name, "venue": item.venue,
+            "date": f"{start:%Y/%m/%d}", "start": f"{start:%H:%M}",
+            "end": f"{timezone.localtime(item.ends_at):%H:%M}", "capacity": str(item.capacity),
+        })
+    return out
+
+
+def _require_import(actor: StaffUser | None, department: Department) -> None:
+    if actor is None or actor.is_superuser:
+        return
+    if department.pk not in _departments_with(actor, "import"):
+        raise ReservationError(_("この課の枠を取り込む権限がありません。"), code="permission")
+
+
+def _departments_with(actor: StaffUser, action: str) -> list[int]:
+    from municipalities.permissions import Scope
+
+    scope = Scope(actor, f"reservations.{action}_slot")
+    ids = set(scope.department_ids)
+    if scope.admin_municipality_ids:
+        ids |= set(Department.objects.filter(municipality_id__in=scope.admin_municipality_ids).values_list("pk", flat=True))
+    return list(ids)
+
+
+def _bulk_create(result: CheckResult) -> int:
+    objs = [
+        Slot(menu=c.menu, venue=c.venue, starts_at=c.starts_at, ends_at=c.ends_at, capacity=c.capacity)
+        for c in result.to_create
+    ]
+    now = timezone.now()
+    for obj in objs:
+        obj.created_at = now
+        obj.updated_at = now
+    Slot.objects.bulk_create(objs, batch_size=BULK_BATCH)
+    return len(objs)
+
+
+def slots_import(
+    *,
+    department: Department,
+    data: bytes,
+    file_name: str = "",
+    actor: StaffUser | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportOutcome:
+    """Check a slot file and, unless ``dry_run`` or any row is bad, create its new slots.
+
+    All or nothing: one rejected row and nothing is written. Rows already present (same menu,
+    venue, start, end and capacity) count as unchanged, so importing a file twice creates
+    nothing new. The department is the caller's, never the file's. The insert is one
+    transaction; the unique constraint ``reservations_slot_natural_key`` backs the check.
+    """
+    _require_import(actor, department)
+    try:
+        result = check_file(department=department, data=data, file_name=file_name, progress=progress)
+    except SlotFileError as exc:
+        return ImportOutcome(errors=[{"row": 0, "message": str(exc)}])
+    outcome = ImportOutcome(
+        created=len(result.to_create), unchanged=result.unchanged, errors=[e.as_dict() for e in result.errors],
+        total=result.total, preview=_preview(result),
+    )
+    if dry_run or not result.ok:
+        if not result.ok:
+            outcome.created = 0
+        return outcome
+    _slots_import_commit(department=department, result=result, actor=actor, file_name=file_name)
+    return outcome
+
+
+@transaction.atomic(durable=True)
+def _slots_import_commit(*, department: Department, result: CheckResult, actor: StaffUser | None, file_name: str) -> None:
+    created = _bulk_create(result)
+    audit_log(
+        actor=actor, action="reservations.slot.imported", obj=department,
+        data={"file": file_name, "created": created, "unchanged": result.unchanged},
+    )
+    for menu_id in {c.menu.pk for c in result.to_create}:
+        _on_commit_bump(menu_id)
+
+
+@transaction.atomic(durable=True)
+def slots_generate(
+    *,
+    menu: Menu,
+    venue: str,
+    date_from: dt.date,
+    date_to: dt.date,
+    weekdays: list[int],
+    times: list[tuple[dt.time, dt.time]],
+    capacity: int,
+    skip_holidays: bool = True,
+    actor: StaffUser | None = None,
+) -> tuple[int, int]:
+    """Create slots for every chosen weekday × time in a date range; existing ones are left alone.
+
+    Returns (created, unchanged). Weekdays are 0 = Monday … 6 = Sunday. With ``skip_holidays``
+    public holidays and 12/29–1/3 are skipped.
+    """
+    if actor is not None:
+        require(actor, "add", Slot(menu=menu))
+    if date_to < date_from:
+        raise ReservationError(_("終了日は開始日以降にしてください。"), code="range")
+    if (date_to - date_from).days > 366:
+        raise ReservationError(_("一度に作れるのは 1 年分までです。"), code="range")
+    if not times or not weekdays:
+        raise ReservationError(_("曜日と時間帯を選んでください。"), code="pattern")
+    if capacity < 1:
+        raise ReservationError(_("定員は 1 以上にしてください。"), code="capacity")
+    for start, end in times:
+        if end <= start:
+            raise ReservationError(_("時間帯の終了は開始より後にしてください。"), code="pattern")
+    tz = ZoneInfo(settings.TIME_ZONE)
+    wanted = []
+    day = date_from
+    while day <= date_to:
+        if day.weekday() in weekdays and not (skip_holidays and day.weekday() < 5 and not is_business_day(day)):
+            for start, end in times:
+                wanted.append((dt.datetime.combine(day, start, tzinfo=tz), dt.datetime.combine(day, end, tzinfo=tz)))
+        day += dt.timedelta(days=1)
+    existing = set(
+        Slot.objects.filter(menu=menu, venue=venue, starts_at__date__gte=date_from - dt.timedelta(days=1),
+                            starts_at__date__lte=date_to + dt.timedelta(days=1)).values_list("starts_at", "ends_at")
+    )
+    new = [Slot(menu=menu, venue=venue, starts_at=s, ends_at=e, capacity=capacity) for s, e in wanted if (s, e) not in existing]
+    Slot.objects.bulk_create(new, batch_size=BULK_BATCH)
+    audit_log(
+        actor=actor, action="reservations.slot.generated", obj=menu,
+        data={"venue": venue, "from": date_from, "to": date_to, "created": len(new), "capacity": capacity},
+    )
+    _on_commit_bump(menu.pk)
+    return len(new), len(wanted) - len(new)
+
+
+@transaction.atomic(durable=True)
+def slot_save(*, slot: Slot, actor: StaffUser | None = None) -> Slot:
+    """Create or change one slot. Capacity may not drop below the places already booked."""
+    if actor is not None:
+        require(actor, "change" if slot.pk else "add", slot)
+    if slot.pk:
+        current = Slot.objects.select_for_update().get(pk=slot.pk)
+        if slot.capacity < current.reserved:
+            raise ReservationError(
+                _("定員を予約数（%(n)s 人）より少なくはできません。") % {"n": current.reserved}, code="capacity"
+            )
+        slot.reserved = current.reserved
+    slot.full_clean()
+    created = slot.pk is None
+    slot.save()
+    audit_log(
+        actor=actor, action="reservations.slot.created" if created else "reservations.slot.changed", obj=slot,
+        data={"capacity": slot.capacity, "is_open": slot.is_open},
+    )
+    _on_commit_bump(slot.menu_id)
+    return slot
+
+
+@transaction.atomic(durable=True)
+def slot_delete(*, slot: Slot, actor: StaffUser | None = None) -> None:
+    """Delete a slot that never had a booking (otherwise close it instead)."""
+    if actor is not None:
+        require(actor, "delete", slot)
+    if slot.reservations.exists():
+        raise ReservationError(_("予約（キャンセル済みを含む）がある枠は削除できません。「受付中」をオフにしてください。"), code="has_reservations")
+    audit_log(actor=actor, action="reservations.slot.deleted", obj=slot, data={"slot": str(slot)})
+    menu_id = slot.menu_id
+    slot.delete()
+    _on_commit_bump(menu_id)
+
+
+# --- large files: a job row + Celery, with progress ------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def slot_import_job_create(*, department: Department, upload, actor: StaffUser) -> SlotImportJob:
+    """Store an uploaded file as a job; the check runs in Celery (enqueued on commit)."""
+    _require_import(actor, department)
+    job = SlotImportJob(department=department, file=upload, file_name=getattr(upload, "name", "slots"), created_by=actor)
+    job.save()
+    audit_log(actor=actor, action="reservations.slotimportjob.created", obj=job, data={"file": job.file_name})
+    from ..tasks import slot_import_job_check_task
+
+    pk = job.pk
+    transaction.on_commit(lambda: slot_import_job_check_task.delay(pk))
+    return job
+
+
+def _job_progress(job_id: int, status: str) -> Callable[[int], None]:
+    def report(done: int) -> None:
+        SlotImportJob.objects.filter(pk=job_id).update(processed_rows=done, status=status)
+
+    return report
+
+
+def slot_import_job_run(*, job: SlotImportJob, commit: bool) -> SlotImportJob:
+    """Check (``commit=False``) or import (``commit=True``) a stored file, writing progress to the job.
+
+    Claims the job with a status flip so a task delivered twice runs once.
+    """
+    from_status, working = (ImportStatus.CHECKED, ImportStatus.IMPORTING) if commit else (ImportStatus.QUEUED, ImportStatus.CHECKING)
+    if not SlotImportJob.objects.filter(pk=job.pk, status=from_status).update(status=working, processed_rows=0):
+        return SlotImportJob.objects.get(pk=job.pk)
+    job = SlotImportJob.objects.select_related("department", "created_by").get(pk=job.pk)
+    with job.file.open("rb") as fh:
+        data = fh.read()
+    outcome = slots_import(
+        department=job.department, data=data, file_name=job.file_name, actor=job.created_by,
+        dry_run=not commit, progress=_job_progress(job.pk, working),
+    )
+    final = ImportStatus.FAILED if outcome.errors else (ImportStatus.DONE if commit else ImportStatus.CHECKED)
+    SlotImportJob.objects.filter(pk=job.pk).update(
+        status=final, total_rows=outcome.total, processed_rows=outcome.total, created_count=outcome.created,
+        unchanged_count=outcome.unchanged, errors=outcome.errors[:500], preview=outcome.preview,
+        finished_at=timezone.now() if final != ImportStatus.CHECKED else None,
+    )
+    return SlotImportJob.objects.get(pk=job.pk)

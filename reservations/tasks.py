@@ -1,0 +1,68 @@
+"""Celery entry points (STYLE R10): take ids, call one service, can run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import transaction
+
+from municipalities.line.errors import LineRateLimited, LineRetryableError
+
+from .models import SlotImportJob
+from .services import (
+    reminder_send,
+    reminders_schedule_due,
+    reservation_notify,
+    slot_counters_reconcile,
+    slot_import_job_run,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True, autoretry_for=(LineRateLimited, LineRetryableError), retry_backoff=True, max_retries=5, acks_late=True
+)
+def reservation_notify_task(self, reservation_id: int, kind: str) -> bool:
+    return reservation_notify(reservation_id=reservation_id, kind=kind)
+
+
+@shared_task
+def reminders_send_due_task() -> int:
+    """Every minute (beat): write the due reminder rows, then send each pending one once."""
+    ids = reminders_schedule_due()
+    for delivery_id in ids:
+        reminder_send_task.delay(delivery_id)
+    return len(ids)
+
+
+@shared_task(
+    bind=True, autoretry_for=(LineRateLimited, LineRetryableError), retry_backoff=True, max_retries=5, acks_late=True
+)
+def reminder_send_task(self, delivery_id: int) -> str:
+    return reminder_send(delivery_id=delivery_id)
+
+
+@shared_task
+def reservation_counters_reconcile_task() -> int:
+    fixed = slot_counters_reconcile()
+    for row in fixed:
+        logger.warning("reservations: slot %(slot)s reserved was %(was)s, recounted %(actual)s, set %(now)s", row)
+    return len(fixed)
+
+
+@shared_task
+def slot_import_job_check_task(job_id: int) -> str:
+    job = SlotImportJob.objects.get(pk=job_id)
+    return slot_import_job_run(job=job, commit=False).status
+
+
+@shared_task
+def slot_import_job_apply_task(job_id: int) -> str:
+    job = SlotImportJob.objects.get(pk=job_id)
+    return slot_import_job_run(job=job, commit=True).status
+
+
+def enqueue_on_commit(task, *args) -> None:  # noqa: ANN001 - a Celery task
+    transaction.on_commit(lambda: task.delay(*args))
