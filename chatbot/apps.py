@@ -6,3 +6,12 @@ class ChatbotConfig(AppConfig):
     name = "chatbot"
     verbose_name = _("チャットボット")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from chatbot import line_handlers
+        from municipalities.line import dispatch
+
+        # Staff keyword rules answer before any other app's text handler (rich-menu buttons).
+        dispatch.register_text(line_handlers.keyword_reply, priority=10)
+        dispatch.register_postback(line_handlers.POSTBACK_PREFIX, line_handlers.on_postback)
+        dispatch.set_text_fallback(line_handlers.answer)

@@ -1,0 +1,190 @@
+"""Collection-day rules of the 5374 format and the dates they give.
+
+A calendar cell of ``area_days.csv`` is a space-separated list of tokens, optionally followed by
+``:`` and the months it applies to::
+
+    月 木                weekly, every Monday and Thursday
+    火2 火4  /  2土       the 2nd and 4th Tuesday  /  the 2nd Saturday
+    金4:4 6 8 10 12 2    the 4th Friday, only in April, June, … February
+    20240301 20240325    irregular dates (always apply)
+    *1                   a remark (remarks.csv), shown with the answer
+
+Center holidays (``center.csv``) cancel the collection days inside the period, as the 5374 app
+does (``isBlankDay``); a holiday with the 「振替」 policy moves them to the first day after it.
+This module is pure: no database access, so the rules are easy to test and cheap to evaluate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+WEEKDAYS = "月火水木金土日"  # date.weekday(): Monday is 0
+WEEKDAY_NAMES = ["月曜日", "火曜日", "水曜日", "木曜日", "金曜日", "土曜日", "日曜日"]
+SEARCH_HORIZON_DAYS = 400
+
+_NTH_AFTER = re.compile(rf"^([{WEEKDAYS}])([1-5])$")
+_NTH_BEFORE = re.compile(rf"^([1-5])([{WEEKDAYS}])$")
+_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_REMARK = re.compile(r"^\*(\d+)$")
+
+
+class RuleSyntaxError(ValueError):
+    """A calendar cell that is not in the 5374 format; the message is Japanese, for staff."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    weekly: frozenset[int] = frozenset()
+    nth: frozenset[tuple[int, int]] = frozenset()  # (weekday, n)
+    dates: frozenset[dt.date] = frozenset()
+    months: frozenset[int] | None = None  # None: every month
+    remarks: tuple[int, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.weekly or self.nth or self.dates)
+
+    def occurs_on(self, day: dt.date) -> bool:
+        """Whether the rule collects on ``day`` (before center holidays)."""
+        if day in self.dates:
+            return True
+        if self.months is not None and day.month not in self.months:
+            return False
+        weekday = day.weekday()
+        if weekday in self.weekly:
+            return True
+        return (weekday, (day.day - 1) // 7 + 1) in self.nth
+
+    def describe(self) -> str:
+        """A reading for residents: 「毎週 月曜日・木曜日」「第2・第4 火曜日」."""
+        parts: list[str] = []
+        if self.weekly:
+            parts.append("毎週 " + "・".join(WEEKDAY_NAMES[w] for w in sorted(self.weekly)))
+        by_weekday: dict[int, list[int]] = {}
+        for weekday, n in sorted(self.nth):
+            by_weekday.setdefault(weekday, []).append(n)
+        for weekday, ns in by_weekday.items():
+            parts.append("・".join(f"第{n}" for n in ns) + " " + WEEKDAY_NAMES[weekday])
+        text = "、".join(parts)
+        if text and self.months is not None:
+            text += "（" + "・".join(f"{m}月" for m in _fiscal_order(self.months)) + "）"
+        if self.dates:
+            text = (text + "、" if text else "") + "・".join(f"{d.month}/{d.day}" for d in sorted(self.dates)[:6])
+            if len(self.dates) > 6:
+                text += " ほか"
+        return text
+
+
+def _fiscal_order(months: Iterable[int]) -> list[int]:
+    return sorted(months, key=lambda m: (m - 4) % 12)
+
+
+def normalize_cell(cell: str) -> str:
+    """Full-width digits/spaces, tabs and stray spaces → one half-width space between tokens."""
+    return " ".join(unicodedata.normalize("NFKC", cell or "").replace("：", ":").split())
+
+
+def parse_rule(cell: str) -> Rule:
+    """Parse one calendar cell. Raises RuleSyntaxError naming the token it cannot read."""
+    text = normalize_cell(cell)
+    if not text:
+        return Rule()
+    months: frozenset[int] | None = None
+    if ":" in text:
+        days_part, _, months_part = text.partition(":")
+        month_values: set[int] = set()
+        for token in months_part.split():
+            if not token.isdigit() or not 1 <= int(token) <= 12:
+                raise RuleSyntaxError(f"月の指定「{token}」が読めません（1〜12 の数字をスペース区切りで）")
+            month_values.add(int(token))
+        if not month_values:
+            raise RuleSyntaxError("「:」の後に月がありません")
+        months = frozenset(month_values)
+    else:
+        days_part = text
+    weekly: set[int] = set()
+    nth: set[tuple[int, int]] = set()
+    dates: set[dt.date] = set()
+    remarks: list[int] = []
+    for token in days_part.split():
+        if len(token) == 1 and token in WEEKDAYS:
+            weekly.add(WEEKDAYS.index(token))
+        elif match := _NTH_AFTER.match(token):
+            nth.add((WEEKDAYS.index(match[1]), int(match[2])))
+        elif match := _NTH_BEFORE.match(token):
+            nth.add((WEEKDAYS.index(match[2]), int(match[1])))
+        elif match := _DATE.match(token):
+            try:
+                dates.add(dt.date(int(match[1]), int(match[2]), int(match[3])))
+            except ValueError:
+                raise RuleSyntaxError(f"日付「{token}」は存在しません") from None
+        elif match := _REMARK.match(token):
+            remarks.append(int(match[1]))
+        else:
+            raise RuleSyntaxError(f"「{token}」が読めません（例: 月 木 / 火2 / 2土 / 20240301 / *1）")
+    return Rule(
+        weekly=frozenset(weekly), nth=frozenset(nth), dates=frozenset(dates), months=months, remarks=tuple(remarks)
+    )
+
+
+@dataclass(frozen=True)
+class Holiday:
+    starts_on: dt.date
+    ends_on: dt.date
+    shift: bool = False
+
+    def covers(self, day: dt.date) -> bool:
+        return self.starts_on <= day <= self.ends_on
+
+
+@dataclass
+class Calendar:
+    """The rules of one area: {category id: Rule} plus its center's holidays."""
+
+    rules: dict[int, Rule]
+    holidays: list[Holiday] = field(default_factory=list)
+
+    def collects_on(self, category_id: int, day: dt.date) -> bool:
+        rule = self.rules.get(category_id)
+        if rule is None or rule.is_empty:
+            return False
+        for holiday in self.holidays:
+            if holiday.covers(day):
+                return False  # cancelled, or moved to the day after the period
+        if rule.occurs_on(day):
+            return True
+        # A shifted holiday: the first day after the period collects what fell inside it.
+        for holiday in self.holidays:
+            if holiday.shift and day == holiday.ends_on + dt.timedelta(days=1):
+                span = (holiday.ends_on - holiday.starts_on).days + 1
+                if any(rule.occurs_on(holiday.starts_on + dt.timedelta(days=i)) for i in range(span)):
+                    return True
+        return False
+
+    def categories_on(self, day: dt.date) -> list[int]:
+        return [category_id for category_id in self.rules if self.collects_on(category_id, day)]
+
+    def days(self, category_id: int, start: dt.date, *, horizon: int = SEARCH_HORIZON_DAYS) -> Iterator[dt.date]:
+        for offset in range(horizon):
+            day = start + dt.timedelta(days=offset)
+            if self.collects_on(category_id, day):
+                yield day
+
+    def next_day(self, category_id: int, start: dt.date, *, horizon: int = SEARCH_HORIZON_DAYS) -> dt.date | None:
+        """The first collection day of the category on or after ``start`` (None: none within ~a year)."""
+        return next(self.days(category_id, start, horizon=horizon), None)
+
+
+def format_day(day: dt.date, *, today: dt.date | None = None) -> str:
+    """「11月24日（火）」, prefixed with 今日/明日 when it is."""
+    label = f"{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）"
+    if today is not None:
+        if day == today:
+            return "今日 " + label
+        if day == today + dt.timedelta(days=1):
+            return "明日 " + label
+    return label

@@ -1,0 +1,329 @@
+"""Import of a town's garbage data in the 5374 (ゴミナシ) format.
+
+``parse_5374(files)`` reads the CSV files tolerantly (BOM, CRLF, Shift_JIS, stray tabs and
+spaces, header variants 地名/地区, センター with or without its note, blank lines, an item under
+two categories) and returns the data plus every problem by file and row; it never guesses a rule
+it cannot read. ``garbage_import()`` then replaces the municipality's garbage data in one
+transaction, or writes nothing when there is a problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from chatbot.collection import RuleSyntaxError, normalize_cell, parse_rule
+from chatbot.errors import ChatbotError
+from chatbot.normalize import key, reading
+from municipalities import permissions
+from municipalities.audit import audit_log
+from municipalities.models import Area, Municipality, StaffUser
+
+FILES = ("area_days.csv", "center.csv", "description.csv", "remarks.csv", "target.csv")
+REQUIRED = ("area_days.csv", "target.csv")
+AREA_HEADERS = {"地名", "地区", "地区名", "地域", "地域名", "町名"}
+_DATE = re.compile(r"^(\d{4})[/\-.年](\d{1,2})[/\-.月](\d{1,2})日?$")
+
+
+@dataclass
+class Problem:
+    file: str
+    row: int  # 1-based line of the CSV record (the header is row 1); 0: the file as a whole
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file} {self.row}行目" if self.row else self.file
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class Parsed:
+    categories: list[dict[str, str]] = field(default_factory=list)  # in display order
+    areas: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # (name, center, {label: cell})
+    holidays: list[tuple[str, dt.date, dt.date]] = field(default_factory=list)
+    remarks: list[tuple[int, str]] = field(default_factory=list)
+    items: list[tuple[str, str, str, str]] = field(default_factory=list)  # (label, name, notice, furigana)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # tolerated oddities, for the staff report
+
+
+def clean(value: str | None) -> str:
+    return " ".join(unicodedata.normalize("NFKC", value or "").split()) if value else ""
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UnicodeDecodeError("utf-8", data, 0, 1, "neither UTF-8 nor Shift_JIS")
+
+
+def _records(name: str, data: bytes, parsed: Parsed) -> list[tuple[int, list[str]]]:
+    """(line, cells) of non-blank records, cells stripped of spaces and tabs. Header included."""
+    try:
+        text = _decode(data)
+    except UnicodeDecodeError:
+        parsed.problems.append(Problem(name, 0, _("文字コードが読めません（UTF-8 か Shift_JIS で保存してください）")))
+        return []
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    rows = []
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    for cells in reader:
+        cells = [c.replace("\ufeff", "").strip(" \t\u3000") for c in cells]
+        if any(cells):
+            rows.append((reader.line_num, cells))
+    return rows
+
+
+def _date(value: str) -> dt.date | None:
+    match = _DATE.match(clean(value).replace(" ", ""))
+    if not match:
+        return None
+    try:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def parse_5374(files: dict[str, bytes]) -> Parsed:
+    """Read the 5374 files given by name. Every problem is reported with its file and row."""
+    parsed = Parsed()
+    for name in REQUIRED:
+        if name not in files:
+            parsed.problems.append(Problem(name, 0, _("ファイルがありません")))
+    labels: dict[str, dict[str, str]] = {}
+
+    def category(label: str) -> None:
+        if label and label not in labels:
+            labels[label] = {"label": label, "sublabel": "", "description": "", "color": ""}
+
+    # description.csv: label, sublabel, description, styles, bgcolor (header case varies)
+    rows = _records("description.csv", files.get("description.csv", b""), parsed)
+    if rows:
+        header = [clean(h).lower() for h in rows[0][1]]
+        col = {h: i for i, h in enumerate(header)}
+        if "label" not in col:
+            parsed.problems.append(Problem("description.csv", rows[0][0], _("見出しに label がありません")))
+        else:
+            for line, cells in rows[1:]:
+                get = lambda h: clean(cells[col[h]]) if h in col and col[h] < len(cells) else ""  # noqa: E731,B023
+                label = get("label")
+                if not label:
+                    parsed.problems.append(Problem("description.csv", line, _("分類名（label）が空です")))
+                    continue
+                category(label)
+                color = get("bgcolor")
+                labels[label].update(sublabel=get("sublabel"), description=get("description"), color=color if re.fullmatch(r"#[0-9a-fA-F]{3,8}", color) else "")
+
+    # area_days.csv: 地名|地区, [センター…], one column per category
+    rows = _records("area_days.csv", files.get("area_days.csv", b""), parsed)
+    columns: list[tuple[int, str]] = []
+    center_col: int | None = None
+    if rows:
+        header = [clean(h) for h in rows[0][1]]
+        if header[0] not in AREA_HEADERS:
+            parsed.problems.append(
+                Problem("area_days.csv", rows[0][0], _("1 列目の見出し「%(h)s」は地名・地区ではありません") % {"h": header[0]})
+            )
+        else:
+            if len(header) > 1 and header[1].startswith("センター"):
+                center_col = 1
+            for i, label in enumerate(header):
+                if i == 0 or i == center_col:
+                    continue
+                if not label:
+                    parsed.problems.append(Problem("area_days.csv", rows[0][0], _("%(n)d 列目の見出しが空です") % {"n": i + 1}))
+                    continue
+                columns.append((i, label))
+                category(label)
+            seen: set[str] = set()
+            for line, cells in rows[1:]:
+                name = clean(cells[0])
+                if not name:
+                    parsed.problems.append(Problem("area_days.csv", line, _("地区名が空です")))
+                    continue
+                if name in seen:
+                    parsed.problems.append(Problem("area_days.csv", line, _("地区「%(a)s」が 2 回あります") % {"a": name}))
+                    continue
+                seen.add(name)
+                center = clean(cells[center_col]) if center_col is not None and center_col < len(cells) else ""
+                cells_by_label: dict[str, str] = {}
+                for i, label in columns:
+                    cell = normalize_cell(cells[i]) if i < len(cells) else ""
+                    try:
+                        parse_rule(cell)
+                    except RuleSyntaxError as exc:
+                        parsed.problems.append(Problem("area_days.csv", line, f"{name}・{label}: {exc}"))
+                        continue
+                    cells_by_label[label] = cell
+                parsed.areas.append((name, center, cells_by_label))
+
+    # center.csv: 名称, 休止開始日, 休止終了日
+    for line, cells in _records("center.csv", files.get("center.csv", b""), parsed)[1:]:
+        if len(cells) < 3:
+            parsed.problems.append(Problem("center.csv", line, _("名称・休止開始日・休止終了日の 3 列が必要です")))
+            continue
+        start, end = _date(cells[1]), _date(cells[2])
+        if not clean(cells[0]) or start is None or end is None:
+            parsed.problems.append(Problem("center.csv", line, _("名称か日付（例: 2024/12/29）が読めません")))
+        elif end < start:
+            parsed.problems.append(Problem("center.csv", line, _("休止終了日が開始日より前です")))
+        else:
+            parsed.holidays.append((clean(cells[0]), start, end))
+
+    # remarks.csv: ID, 注意事項
+    for line, cells in _records("remarks.csv", files.get("remarks.csv", b""), parsed)[1:]:
+        number = clean(cells[0]).lstrip("*")
+        if not number.isdigit() or len(cells) < 2:
+            parsed.problems.append(Problem("remarks.csv", line, _("番号と注意事項の 2 列が必要です")))
+            continue
+        parsed.remarks.append((int(number), cells[1].strip()))
+
+    # target.csv: label|type, name, notice, furigana
+    rows = _records("target.csv", files.get("target.csv", b""), parsed)
+    if rows:
+        header = [clean(h).lower() for h in rows[0][1]]
+        col = {h: i for i, h in enumerate(header)}
+        label_col = col.get("label", col.get("type"))
+        if label_col is None or "name" not in col:
+            parsed.problems.append(Problem("target.csv", rows[0][0], _("見出しに label（または type）と name が必要です")))
+        else:
+            seen_items: set[tuple[str, str]] = set()
+            for line, cells in rows[1:]:
+                get = lambda i: cells[i].strip() if i is not None and i < len(cells) else ""  # noqa: E731,B023
+                label, name = clean(get(label_col)), get(col["name"]).strip()
+                if not label or not name:
+                    parsed.problems.append(Problem("target.csv", line, _("分類か品目が空です")))
+                    continue
+                if (label, name) in seen_items:
+                    parsed.notes.append(f"target.csv {line}行目: 「{name}」は同じ分類に 2 回あるため 1 件にまとめました")
+                    continue
+                seen_items.add((label, name))
+                category(label)
+                parsed.items.append((label, name, get(col.get("notice")), clean(get(col.get("furigana")))))
+    parsed.categories = list(labels.values())
+    return parsed
+
+
+def files_from_directory(path: str | Path) -> dict[str, bytes]:
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ChatbotError(_("フォルダ %(p)s がありません。") % {"p": path})
+    return {name: (directory / name).read_bytes() for name in FILES if (directory / name).is_file()}
+
+
+@dataclass
+class ImportResult:
+    categories: int
+    items: int
+    areas: int
+    areas_created: int
+    holidays: int
+    remarks: int
+    notes: list[str]
+
+
+@transaction.atomic(durable=True)
+def garbage_import(*, municipality: Municipality, files: dict[str, bytes], actor: StaffUser | None = None) -> ImportResult:
+    """Replace ``municipality``'s garbage data with the 5374 files (by file name).
+
+    All or nothing: on any problem raises GarbageImportError listing every problem by file and
+    row, and nothing is written. The areas of ``area_days.csv`` become the town's Areas (missing
+    ones are created; others are kept, since residents may have chosen them). Audited.
+    Invalidates the answer index on commit.
+    """
+    from chatbot.errors import GarbageImportError
+    from chatbot.matching import invalidate
+    from chatbot.models import (
+        AreaCalendar,
+        CenterHoliday,
+        CollectionRule,
+        GarbageCategory,
+        GarbageItem,
+        GarbageRemark,
+    )
+
+    if actor is not None:
+        permissions.require(actor, "import", GarbageItem(municipality=municipality))
+    parsed = parse_5374(files)
+    if parsed.problems:
+        raise GarbageImportError(parsed.problems)
+    # Lock the town so two imports of the same town run one after the other.
+    Municipality.objects.select_for_update().filter(pk=municipality.pk).first()
+
+    GarbageCategory.objects.filter(municipality=municipality).delete()  # cascades to items and rules
+    AreaCalendar.objects.filter(municipality=municipality).delete()
+    GarbageRemark.objects.filter(municipality=municipality).delete()
+    CenterHoliday.objects.filter(municipality=municipality).delete()
+
+    categories = GarbageCategory.objects.bulk_create(
+        GarbageCategory(municipality=municipality, sort_order=i, **c) for i, c in enumerate(parsed.categories)
+    )
+    by_label = {c.label: c for c in categories}
+    GarbageItem.objects.bulk_create(
+        GarbageItem(
+            municipality=municipality,
+            category=by_label[label],
+            name=name,
+            notice=notice,
+            index_letter=furigana[:8],
+            kana=reading(name),
+        )
+        for label, name, notice, furigana in parsed.items
+    )
+    # The core has no service for Area (staff edit areas in the admin through the generic
+    # audited save); the import is the one place that creates them in bulk, by name, and it
+    # never deletes one because residents may have chosen it.
+    existing = {key(a.name): a for a in Area.objects.filter(municipality=municipality)}
+    created = 0
+    next_order = max((a.sort_order for a in existing.values()), default=0) + 1
+    calendars = []
+    for i, (name, center, _cells) in enumerate(parsed.areas):
+        area = existing.get(key(name))
+        if area is None:
+            area = Area.objects.create(municipality=municipality, name=name, kana=reading(name), sort_order=next_order + i)
+            existing[key(name)] = area
+            created += 1
+        calendars.append(AreaCalendar(municipality=municipality, area=area, center=center))
+    calendars = AreaCalendar.objects.bulk_create(calendars)
+    CollectionRule.objects.bulk_create(
+        CollectionRule(municipality=municipality, calendar=calendar, category=by_label[label], rule=cell)
+        for calendar, (_name, _center, cells) in zip(calendars, parsed.areas, strict=True)
+        for label, cell in cells.items()
+        if cell
+    )
+    GarbageRemark.objects.bulk_create(
+        GarbageRemark(municipality=municipality, number=number, text=text) for number, text in dict(parsed.remarks).items()
+    )
+    CenterHoliday.objects.bulk_create(
+        CenterHoliday(municipality=municipality, center=center, starts_on=start, ends_on=end)
+        for center, start, end in parsed.holidays
+    )
+    result = ImportResult(
+        categories=len(categories),
+        items=len(parsed.items),
+        areas=len(parsed.areas),
+        areas_created=created,
+        holidays=len(parsed.holidays),
+        remarks=len(dict(parsed.remarks)),
+        notes=parsed.notes,
+    )
+    audit_log(
+        actor=actor,
+        action="chatbot.garbage.imported",
+        obj=municipality,
+        data={k: v for k, v in result.__dict__.items() if k != "notes"},
+    )
+    municipality_id = municipality.pk
+    transaction.on_commit(lambda: invalidate(municipality_id))
+    return result

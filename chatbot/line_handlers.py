@@ -1,0 +1,323 @@
+"""What the chatbot answers in the talk: keyword rules, garbage sorting, collection days, FAQ.
+
+Registered in ``ChatbotConfig.ready()``: ``keyword_reply`` as an early text handler, ``answer``
+as the text fallback, ``on_postback`` for the ``cb:`` postbacks of candidate quick replies.
+Handlers parse, call services, and build the reply; they never write models themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+
+from chatbot import services
+from chatbot.collection import format_day
+from chatbot.matching import Entry, Index, find_category, get_index, today
+from chatbot.models import ChatState
+from chatbot.normalize import fold, key, reading
+from municipalities.errors import ServiceError
+from municipalities.line import messages as m
+from municipalities.line.dispatch import InboundContext
+from municipalities.models import Area, Resident
+from municipalities.services import resident_update_preferences
+
+Messages = list[dict[str, Any]]
+POSTBACK_PREFIX = "cb"
+MAX_AREA_CHOICES = 12
+
+_TODAY = re.compile(r"(今日|きょう|本日|ほんじつ)(の|は)?(ごみ|収集|しゅうしゅう|何の|なんの|なにの|なに|何)")
+_TOMORROW = re.compile(r"(明日|あした|あす|みょうにち)(の|は)?(ごみ|収集|しゅうしゅう|何の|なんの|なにの|なに|何)")
+_WHEN = re.compile(r"(いつ|次の|つぎの|収集日|しゅうしゅうび|の日|のひ|曜日|ようび)")
+_SCHEDULE = re.compile(r"(ごみの日|ごみのひ|収集日|しゅうしゅうび|ごみかれんだー|収集かれんだー|ごみ出しの日|今週のごみ)")
+_REMINDER_ON = {key("ごみ通知オン"), key("ごみ通知on"), key("ゴミ通知オン")}
+_REMINDER_OFF = {key("ごみ通知オフ"), key("ごみ通知off"), key("ゴミ通知オフ")}
+_AREA_TAIL = re.compile(r"(です|だよ|に住んでいます|にすんでいます|在住|に住んでます|住み)$")
+
+
+# --- entry points -------------------------------------------------------------------------------
+
+
+def keyword_reply(ctx: InboundContext) -> Messages | None:
+    """Staff keyword rules (exact, after normalisation) and the reminder switches, first."""
+    resident = ctx.resident
+    if resident is None or not ctx.text.strip():
+        return None
+    state = services.chat_state_get(resident=resident)
+    if services.is_silenced(state):
+        return []  # a member of staff is talking with this resident
+    normalized = key(ctx.text)
+    if normalized in _REMINDER_ON:
+        return _reminder_on(resident, state)
+    if normalized in _REMINDER_OFF:
+        services.chat_state_update(resident=resident, garbage_reminder=False)
+        return [m.text(_("ごみ収集日の前夜通知を停止しました。再開するときは「ごみ通知オン」と送ってください。"))]
+    reply = get_index(ctx.municipality.pk).keyword_reply(ctx.text)
+    return [m.text(reply)] if reply else None
+
+
+def answer(ctx: InboundContext) -> Messages | None:
+    """The text fallback: pending area, collection days, then garbage items and FAQ."""
+    resident = ctx.resident
+    text = ctx.text.strip()
+    if resident is None or not text:
+        return None
+    state = services.chat_state_get(resident=resident)
+    if services.is_silenced(state):
+        return []
+    index = get_index(ctx.municipality.pk)
+    if state.pending == ChatState.Pending.AREA:
+        reply = _area_answer(resident, index, state, text)
+        if reply is not None:
+            return reply
+    reply = _collection_answer(resident, index, text)
+    if reply is not None:
+        return reply
+    return _match_answer(resident, index, text)
+
+
+def on_postback(ctx: InboundContext) -> Messages | None:
+    """``cb:item:<id>``, ``cb:faq:<id>``, ``cb:area:<id>``, ``cb:askarea``."""
+    resident = ctx.resident
+    if resident is None:
+        return None
+    parts = ctx.postback_data.split(":")
+    index = get_index(ctx.municipality.pk)
+    if len(parts) == 3 and parts[1] in {"item", "faq"} and parts[2].isdigit():
+        entry = index.entry(parts[1], int(parts[2]))
+        if entry is None:
+            return [m.text(_("この情報は更新されたため表示できません。もう一度お尋ねください。"))]
+        return _entries_reply(resident, index, [entry])
+    if len(parts) == 3 and parts[1] == "area" and parts[2].isdigit():
+        area = Area.objects.filter(municipality_id=resident.municipality_id, pk=int(parts[2])).first()
+        if area is None:
+            return [m.text(_("この地区は選べません。"))]
+        state = services.chat_state_get(resident=resident)
+        return _set_area(resident, index, area, state.pending_text)
+    if parts[1:] == ["askarea"]:
+        return _ask_area(resident, "")
+    return [m.text(_("この操作は現在ご利用いただけません。"))]
+
+
+# --- replies ----------------------------------------------------------------------------------
+
+
+def settings_link(resident: Resident) -> str | None:
+    """A signed link to the receive-settings page (where the area is changed), if it exists."""
+    from municipalities.line.liff import resident_link
+
+    try:
+        return resident_link(resident, reverse("line:receive_settings"))
+    except NoReverseMatch:  # the page is not deployed in this build
+        return None
+
+
+def _settings_item(resident: Resident) -> list[dict[str, Any]]:
+    link = settings_link(resident)
+    return [m.quick_reply_item(m.uri_action(_("地区・受信設定"), link))] if link else []
+
+
+def _entries_reply(resident: Resident, index: Index, entries: list[Entry]) -> Messages:
+    faqs = [e for e in entries if e.kind == "faq"]
+    if faqs:
+        faq = faqs[0]
+        items = [m.quick_reply_item(m.uri_action(faq.link_label, faq.link_url))] if faq.link_url else []
+        return [m.text(faq.answer, quick_reply=items or None)]
+    calendar = index.calendars.get(resident.area_id) if resident.area_id else None
+    lines: list[str] = []
+    need_area = False
+    for entry in entries[:3]:
+        category = index.categories.get(entry.category_id or 0)
+        label = category.label if category else _("不明")
+        lines.append(_("「%(name)s」は【%(label)s】です。") % {"name": entry.title, "label": label})
+        if entry.notice:
+            lines.append(_("※ %(notice)s") % {"notice": entry.notice})
+        if category is None or not category.has_calendar:
+            lines.append(_("決まった収集日はありません。出し方は市町村の案内をご確認ください。"))
+        elif calendar is not None:
+            day = calendar.next_day(category.pk, today())
+            lines.append(
+                _("次の収集日: %(day)s") % {"day": format_day(day, today=today())}
+                if day
+                else _("この 1 年、お住まいの地区では収集予定がありません。")
+            )
+        else:
+            need_area = True
+    items: list[dict[str, Any]] = []
+    if need_area:
+        lines.append(_("お住まいの地区を教えていただくと、次の収集日もお知らせします。"))
+        items.append(m.quick_reply_item(m.postback_action(_("地区を設定する"), f"{POSTBACK_PREFIX}:askarea", display_text=_("地区を設定する"))))
+    return [m.text("\n".join(lines), quick_reply=items or None)]
+
+
+def _candidate_items(entries: list[Entry]) -> list[dict[str, Any]]:
+    return [
+        m.quick_reply_item(
+            m.postback_action(e.title[:20], f"{POSTBACK_PREFIX}:{e.kind}:{e.pk}", display_text=e.title[:300])
+        )
+        for e in entries[:3]
+    ]
+
+
+def _match_answer(resident: Resident, index: Index, text: str) -> Messages:
+    match = index.match(text)
+    if match.confident:
+        return _entries_reply(resident, index, match.answer)
+    if match.candidates and match.score >= 65:
+        return [m.text(_("もしかして、次のどれかですか？下から選んでください。"), quick_reply=_candidate_items(match.candidates))]
+    services.unanswered_record(resident=resident, text=text)
+    body = _(
+        "ごめんなさい、「%(q)s」にはまだお答えできません。いただいた質問は職員が確認し、回答を増やしていきます。"
+    ) % {"q": text[:60]}
+    if match.candidates:
+        body += "\n" + _("近いものがあれば下から選んでください。")
+    return [m.text(body, quick_reply=_candidate_items(match.candidates) or None)]
+
+
+# --- collection days --------------------------------------------------------------------------
+
+
+def _collection_answer(resident: Resident, index: Index, text: str) -> Messages | None:
+    folded = fold(text)
+    if not index.calendars:
+        return None
+    kind: str | None = None
+    category = None
+    if _TODAY.search(folded):
+        kind = "today"
+    elif _TOMORROW.search(folded):
+        kind = "tomorrow"
+    elif _WHEN.search(folded) and (category := find_category(index, text)) is not None and category.has_calendar:
+        kind = "next"
+    elif _SCHEDULE.search(key(text)):
+        kind = "schedule"
+    if kind is None:
+        return None
+    if resident.area_id is None or resident.area_id not in index.calendars:
+        return _ask_area(resident, text)
+    return _collection_reply(resident, index, text, kind, category)
+
+
+def _collection_reply(resident: Resident, index: Index, text: str, kind: str, category: Any = None) -> Messages:
+    calendar = index.calendars[resident.area_id]
+    now = today()
+    area_name = resident.area.name if resident.area else ""
+    if kind in {"today", "tomorrow"}:
+        day = now if kind == "today" else now + dt.timedelta(days=1)
+        labels = [index.categories[c].label for c in calendar.categories_on(day) if c in index.categories]
+        if labels:
+            body = _("%(day)s（%(area)s）の収集は\n%(items)s\nです。") % {
+                "day": format_day(day, today=now), "area": area_name, "items": "\n".join(f"・{label}" for label in labels)
+            }
+        else:
+            body = _("%(day)s（%(area)s）はごみの収集がありません。") % {"day": format_day(day, today=now), "area": area_name}
+            upcoming = _upcoming(index, calendar, day + dt.timedelta(days=1))
+            if upcoming:
+                body += "\n" + _("次の収集: %(next)s") % {"next": upcoming}
+    elif kind == "next":
+        day = calendar.next_day(category.pk, now)
+        rule = calendar.rules.get(category.pk)
+        if day is None:
+            body = _("%(area)sでは、この 1 年【%(label)s】の収集予定がありません。") % {"area": area_name, "label": category.label}
+        else:
+            body = _("%(area)sの次の【%(label)s】は %(day)s です。") % {
+                "area": area_name, "label": category.label, "day": format_day(day, today=now)
+            }
+            if rule is not None and rule.describe():
+                body += "\n" + _("（収集日: %(rule)s）") % {"rule": rule.describe()}
+            for number in rule.remarks if rule else ():
+                if number in index.remarks:
+                    body += "\n※ " + index.remarks[number]
+    else:
+        lines = []
+        for category_id in calendar.rules:
+            if category_id not in index.categories:
+                continue
+            day = calendar.next_day(category_id, now)
+            if day:
+                lines.append(f"・{index.categories[category_id].label}: {format_day(day, today=now)}")
+        body = _("%(area)sの次の収集日です。\n%(lines)s") % {"area": area_name, "lines": "\n".join(lines)}
+    body += "\n" + _("前の晩 20 時にお知らせが欲しいときは「ごみ通知オン」と送ってください。")
+    return [m.text(body, quick_reply=_settings_item(resident) or None)]
+
+
+def _upcoming(index: Index, calendar: Any, start: dt.date) -> str:
+    for offset in range(14):
+        day = start + dt.timedelta(days=offset)
+        labels = [index.categories[c].label for c in calendar.categories_on(day) if c in index.categories]
+        if labels:
+            return f"{format_day(day, today=today())} {'・'.join(labels)}"
+    return ""
+
+
+# --- the area conversation --------------------------------------------------------------------
+
+
+def _ask_area(resident: Resident, question: str) -> Messages:
+    services.chat_state_update(resident=resident, pending=ChatState.Pending.AREA, pending_text=question)
+    examples = list(
+        Area.objects.filter(municipality_id=resident.municipality_id, garbage_calendar__isnull=False)
+        .order_by("sort_order", "name")
+        .values_list("name", flat=True)[:2]
+    )
+    body = _("お住まいの地区名を送ってください。")
+    if examples:
+        body += _("（例: %(examples)s）") % {"examples": "、".join(examples)}
+    return [m.text(body, quick_reply=_settings_item(resident) or None)]
+
+
+def find_areas(municipality_id: int, text: str) -> list[Area]:
+    """Areas named by ``text``: an exact name or reading, else the areas whose name contains it."""
+    q = _AREA_TAIL.sub("", key(text))
+    if not q:
+        return []
+    areas = list(Area.objects.filter(municipality_id=municipality_id).order_by("sort_order", "name"))
+    exact = [a for a in areas if q in {key(a.name), key(a.kana or ""), key(reading(a.name))}]
+    if exact:
+        return exact[:1]
+    return [a for a in areas if q in key(a.name) or (a.kana and q in key(a.kana))]
+
+
+def _area_answer(resident: Resident, index: Index, state: ChatState, text: str) -> Messages | None:
+    areas = find_areas(resident.municipality_id, text)
+    if len(areas) == 1:
+        return _set_area(resident, index, areas[0], state.pending_text)
+    if len(areas) > 1:
+        items = [
+            m.quick_reply_item(m.postback_action(a.name[:20], f"{POSTBACK_PREFIX}:area:{a.pk}", display_text=a.name))
+            for a in areas[:MAX_AREA_CHOICES]
+        ]
+        more = _("（ほかにもあります。もう少し詳しく送ってください）") if len(areas) > MAX_AREA_CHOICES else ""
+        return [m.text(_("どの地区ですか？下から選んでください。") + more, quick_reply=items)]
+    # Not an area name: the resident moved on; forget the question and answer this one.
+    services.chat_state_update(resident=resident, pending="")
+    return None
+
+
+def _set_area(resident: Resident, index: Index, area: Area, question: str) -> Messages:
+    try:
+        resident = resident_update_preferences(resident=resident, area=area)
+    except ServiceError as exc:
+        return [m.text(exc.message)]
+    resident.area = area
+    services.chat_state_update(resident=resident, pending="")
+    reply = [m.text(_("お住まいの地区を「%(area)s」に設定しました。変更は「地区・受信設定」からできます。") % {"area": area.name})]
+    if question and area.pk in index.calendars:
+        follow = _collection_answer(resident, index, question)
+        if follow is None:
+            follow = _match_answer(resident, index, question)
+        reply += follow
+    elif area.pk in index.calendars:
+        reply += _collection_reply(resident, index, "", "schedule")
+    return reply[:5]
+
+
+def _reminder_on(resident: Resident, state: ChatState) -> Messages:
+    services.chat_state_update(resident=resident, garbage_reminder=True)
+    body = _("ごみ収集日の前の晩 20 時に、翌日のごみをお知らせします。やめるときは「ごみ通知オフ」と送ってください。")
+    if resident.area_id is None:
+        return [m.text(body), *_ask_area(resident, "")]
+    return [m.text(body, quick_reply=_settings_item(resident) or None)]

@@ -1,0 +1,51 @@
+"""Celery entry points of the chatbot (STYLE R10: ids in, one service call, idempotent)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from chatbot import services
+from municipalities.line.errors import LineRateLimited, LineRetryableError
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def garbage_reminders_dispatch_task() -> int:
+    """Nightly at 20:00 (Asia/Tokyo): claim tomorrow's reminders and send each once.
+
+    Runs twice without harm: the claim is a unique row per resident and day, and a row already
+    sent is skipped by the send task.
+    """
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    reminder_ids = services.garbage_reminders_claim(collection_on=tomorrow)
+    for reminder_id in reminder_ids:  # the claim has committed: enqueueing now is safe
+        garbage_reminder_send_task.delay(reminder_id)
+    logger.info("garbage reminders for %s: %d to send", tomorrow, len(reminder_ids))
+    return len(reminder_ids)
+
+
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(LineRateLimited, LineRetryableError),
+    retry_backoff=30,
+    retry_jitter=True,
+    max_retries=5,
+)
+def garbage_reminder_send_task(reminder_id: int) -> None:
+    services.garbage_reminder_send(reminder_id=reminder_id)
+
+
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(LineRateLimited, LineRetryableError),
+    retry_backoff=10,
+    retry_jitter=True,
+    max_retries=5,
+)
+def talk_reply_push_task(reply_id: int) -> None:
+    services.talk_reply_push(reply_id=reply_id)
