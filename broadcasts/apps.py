@@ -6,3 +6,10 @@ class BroadcastsConfig(AppConfig):
     name = "broadcasts"
     verbose_name = _("配信")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from broadcasts import line_handlers
+        from municipalities.line import dispatch
+
+        dispatch.register_postback(line_handlers.PREFIX, line_handlers.on_postback)
+        dispatch.register_text(line_handlers.on_text, priority=20)

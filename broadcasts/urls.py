@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from broadcasts import liff
 
 app_name = "broadcasts"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("settings/", liff.receive_settings, name="receive_settings"),
+]

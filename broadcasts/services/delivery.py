@@ -1,0 +1,420 @@
+"""Sending a broadcast: start once, fan out in batches, send each batch once, finish.
+
+The data flow (ARCHITECTURE "Data flow, one broadcast"):
+
+1. ``broadcast_start`` claims the broadcast with a status flip (承認済み/予約済み → 配信中); only
+   the caller that flips it continues. In the same transaction it resolves the recipients in
+   one streamed query and writes batches of at most 500 LINE user ids, each with a retry key
+   derived from (broadcast, seq). On commit one task per batch is enqueued.
+2. ``delivery_batch_send`` claims one batch with a status flip (送信待ち → 送信中), calls
+   multicast outside any transaction, and records LINE's answer on the batch row: sent (a 409
+   "already accepted" counts as sent), failed with LINE's message (other 4xx), or back to
+   pending with a back-off (429, 5xx, timeouts) until MAX_ATTEMPTS.
+3. ``broadcast_finish_if_done`` runs after each batch; the last one flips 配信中 → 配信完了 or
+   一部失敗 and writes the final counts.
+
+A task that runs twice finds the batch already claimed and does nothing. A worker killed after
+claiming leaves the batch in 送信中; ``delivery_batches_requeue_stuck`` (beat, every minute)
+re-enqueues it after STUCK_AFTER, and the re-claimed batch is sent with the same retry key, so
+LINE answers 409 if the first attempt had arrived: nobody receives it twice, nobody is skipped.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from broadcasts.models import (
+    BATCH_SIZE,
+    BatchStatus,
+    Broadcast,
+    BroadcastMessage,
+    BroadcastStatus,
+    DeliveryBatch,
+    Recurrence,
+)
+from broadcasts.selectors import STUCK_AFTER, batches_stuck, progress_for_broadcasts, recipients_for_broadcast
+from municipalities.audit import audit_log
+from municipalities.line.client import get_line_client, retry_key_for
+from municipalities.line.errors import (
+    LineClientError,
+    LineError,
+    LineMessageInvalid,
+    LineRateLimited,
+    LineRetryableError,
+)
+from municipalities.models import Municipality, Resident
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8  # 429/5xx/timeouts: then the batch is marked failed
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 300.0
+ROWS_PER_INSERT = 200  # batch rows per INSERT during the fan-out (100,000 ids at most in memory)
+UNFOLLOW_WINDOW = timedelta(hours=24)
+
+
+def backoff_seconds(attempt: int, *, rng: random.Random | None = None) -> float:
+    """Exponential back-off with full jitter (AWS architecture blog): U(0, min(cap, base·2^n)),
+    never below one second so that a burst of 429s spreads out."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(attempt - 1, 0)))
+    return max(1.0, (rng or random).uniform(0, ceiling))
+
+
+def batch_retry_key(broadcast_id: int, seq: int) -> Any:
+    return retry_key_for("broadcast", broadcast_id, "batch", seq)
+
+
+# --- 1. start ---------------------------------------------------------------------------------
+
+
+def _chunks(iterable: Any, size: int) -> Any:
+    iterator = iter(iterable)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+@transaction.atomic(durable=True)
+def broadcast_start(*, broadcast_id: int, now: datetime | None = None) -> Broadcast | None:
+    """Claim a due broadcast and write its batches. Returns None when it was not ours to start.
+
+    Claimed by ``UPDATE … WHERE status IN (approved, scheduled) AND scheduled_at <= now``: of
+    two workers only one gets a row. Recipients are streamed from one query (never a list of
+    all of them) and written ROWS_PER_INSERT batch rows at a time, all in this transaction:
+    a crash rolls the claim back too, and the next beat starts it again. A recurring broadcast
+    schedules its next occurrence here. Enqueues one send task per batch on commit.
+    """
+    now = now or timezone.now()
+    claimed = Broadcast.objects.filter(
+        pk=broadcast_id,
+        status__in=[BroadcastStatus.APPROVED, BroadcastStatus.SCHEDULED],
+        scheduled_at__lte=now,
+    ).update(status=BroadcastStatus.SENDING, started_at=now, updated_at=now)
+    if not claimed:
+        return None
+    broadcast = Broadcast.objects.select_related("department__municipality").get(pk=broadcast_id)
+    user_ids = recipients_for_broadcast(broadcast=broadcast).values_list("line_user_id", flat=True)
+    seq = 0
+    recipients = 0
+    rows: list[DeliveryBatch] = []
+    for ids in _chunks(user_ids.iterator(chunk_size=10_000), BATCH_SIZE):
+        rows.append(
+            DeliveryBatch(
+                broadcast_id=broadcast_id,
+                seq=seq,
+                retry_key=batch_retry_key(broadcast_id, seq),
+                line_user_ids=ids,
+                size=len(ids),
+                created_at=now,
+            )
+        )
+        seq += 1
+        recipients += len(ids)
+        if len(rows) >= ROWS_PER_INSERT:
+            DeliveryBatch.objects.bulk_create(rows)
+            rows = []
+    if rows:
+        DeliveryBatch.objects.bulk_create(rows)
+    broadcast.recipient_count = recipients
+    broadcast.batch_count = seq
+    fields = ["recipient_count", "batch_count", "updated_at"]
+    if seq == 0:  # everyone unfollowed or changed their settings since approval
+        broadcast.status = BroadcastStatus.SENT
+        broadcast.finished_at = now
+        fields += ["status", "finished_at"]
+    broadcast.save(update_fields=fields)
+    audit_log(
+        actor=None,
+        action="broadcasts.broadcast.started",
+        obj=broadcast,
+        data={"recipients": recipients, "batches": seq},
+    )
+    if broadcast.recurrence:
+        _schedule_next_occurrence(broadcast)
+    if seq:
+        transaction.on_commit(lambda: _enqueue_batches(broadcast_id))
+    return broadcast
+
+
+def _enqueue_batches(broadcast_id: int) -> None:
+    from broadcasts.tasks import delivery_batch_send_task
+
+    batch_ids = DeliveryBatch.objects.filter(broadcast_id=broadcast_id, status=BatchStatus.PENDING).values_list(
+        "pk", flat=True
+    )
+    app = delivery_batch_send_task.app
+    with app.producer_or_acquire() as producer:  # one broker connection for thousands of tasks
+        for batch_id in batch_ids.iterator(chunk_size=2000):
+            delivery_batch_send_task.apply_async((batch_id,), producer=producer)
+
+
+def add_month(day: date) -> date:
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def next_occurrence(broadcast: Broadcast) -> datetime | None:
+    """When a weekly or monthly broadcast goes out next (same local time), or None after the end
+    date. A monthly broadcast on the 31st goes out on the last day of shorter months."""
+    if not broadcast.recurrence or broadcast.scheduled_at is None or broadcast.recurrence_until is None:
+        return None
+    local = timezone.localtime(broadcast.scheduled_at)
+    if broadcast.recurrence == Recurrence.WEEKLY:
+        candidate = local + timedelta(days=7)
+    else:
+        origin = broadcast.series_parent.scheduled_at if broadcast.series_parent_id else broadcast.scheduled_at
+        day = timezone.localtime(origin).day
+        nxt = add_month(local.date().replace(day=1))
+        nxt = nxt.replace(day=min(day, calendar.monthrange(nxt.year, nxt.month)[1]))
+        candidate = local.replace(year=nxt.year, month=nxt.month, day=nxt.day)
+    candidate = timezone.make_aware(candidate.replace(tzinfo=None))
+    if candidate.date() > broadcast.recurrence_until:
+        return None
+    return candidate
+
+
+def _schedule_next_occurrence(broadcast: Broadcast) -> Broadcast | None:
+    when = next_occurrence(broadcast)
+    if when is None:
+        return None
+    root_id = broadcast.series_parent_id or broadcast.pk
+    nxt = Broadcast.objects.create(
+        department_id=broadcast.department_id,
+        title=broadcast.title,
+        status=BroadcastStatus.SCHEDULED,
+        is_emergency=broadcast.is_emergency,
+        category_id=broadcast.category_id,
+        age_bands=broadcast.age_bands,
+        send_mode=broadcast.send_mode,
+        scheduled_at=when,
+        recurrence=broadcast.recurrence,
+        recurrence_until=broadcast.recurrence_until,
+        series_parent_id=root_id,
+        rendered_messages=broadcast.rendered_messages,
+        created_by_id=broadcast.created_by_id,
+        submitted_by_id=broadcast.submitted_by_id,
+        submitted_at=broadcast.submitted_at,
+        approved_by_id=broadcast.approved_by_id,
+        approved_at=broadcast.approved_at,
+    )
+    nxt.areas.set(broadcast.areas.all())
+    BroadcastMessage.objects.bulk_create(
+        BroadcastMessage(
+            broadcast=nxt,
+            position=m.position,
+            kind=m.kind,
+            text=m.text,
+            image=m.image.name,
+            preview_image=m.preview_image.name,
+            image_url=m.image_url,
+            card_title=m.card_title,
+            link_label=m.link_label,
+            link_url=m.link_url,
+        )
+        for m in broadcast.messages.all()
+    )
+    audit_log(actor=None, action="broadcasts.broadcast.next_scheduled", obj=nxt, data={"scheduled_at": when, "after": broadcast.pk})
+    return nxt
+
+
+# --- 2. one batch -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    status: str  # "skipped" (not ours), "sent", "failed", "retry"
+    retry_in: float | None = None
+
+
+# Frozen per broadcast once it is sending, so a worker process may keep them.
+_send_cache: dict[int, tuple[float, Municipality, list[dict[str, Any]]]] = {}
+_SEND_CACHE_SECONDS = 60.0
+
+
+def _send_context(broadcast_id: int) -> tuple[Municipality, list[dict[str, Any]]]:
+    cached = _send_cache.get(broadcast_id)
+    if cached and time.monotonic() - cached[0] < _SEND_CACHE_SECONDS:
+        return cached[1], cached[2]
+    broadcast = Broadcast.objects.select_related("department__municipality").only(
+        "rendered_messages", "department__municipality"
+    ).get(pk=broadcast_id)
+    municipality = broadcast.department.municipality
+    if len(_send_cache) > 100:
+        _send_cache.clear()
+    _send_cache[broadcast_id] = (time.monotonic(), municipality, broadcast.rendered_messages)
+    return municipality, broadcast.rendered_messages
+
+
+def delivery_batch_send(*, batch_id: int) -> BatchOutcome:
+    """Send one batch at most once and record LINE's answer on its row.
+
+    Must not run inside a transaction (it calls LINE). Claims the batch with
+    ``UPDATE … SET status=sending WHERE status=pending AND broadcast is sending`` (or a
+    sending batch claimed longer than STUCK_AFTER ago by a worker that died); a second run
+    gets no row and returns "skipped". Transient failures put the batch back to pending and
+    return ``retry_in`` seconds; the caller re-enqueues it. The record is written only if
+    this attempt still owns the batch.
+    """
+    if connection.in_atomic_block:
+        raise RuntimeError("delivery_batch_send() calls LINE and must not run inside a transaction")
+    now = timezone.now()
+    claimed = (
+        DeliveryBatch.objects.filter(pk=batch_id, broadcast__status=BroadcastStatus.SENDING)
+        .filter(Q(status=BatchStatus.PENDING) | Q(status=BatchStatus.SENDING, claimed_at__lt=now - STUCK_AFTER))
+        .update(status=BatchStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1, next_attempt_at=None, updated_at=now)
+    )
+    if not claimed:
+        return BatchOutcome("skipped")
+    batch = DeliveryBatch.objects.only("broadcast_id", "line_user_ids", "retry_key", "attempts").get(pk=batch_id)
+    municipality, messages = _send_context(batch.broadcast_id)
+    mine = DeliveryBatch.objects.filter(pk=batch_id, status=BatchStatus.SENDING, attempts=batch.attempts)
+    try:
+        result = get_line_client(municipality).multicast(batch.line_user_ids, messages, retry_key=batch.retry_key)
+    except (LineRateLimited, LineRetryableError) as exc:
+        if batch.attempts < MAX_ATTEMPTS:
+            delay = backoff_seconds(batch.attempts)
+            mine.update(
+                status=BatchStatus.PENDING,
+                next_attempt_at=timezone.now() + timedelta(seconds=delay),
+                http_status=exc.status,
+                error_message=_error_text(exc),
+                updated_at=timezone.now(),
+            )
+            logger.info("broadcast batch %s: %s, retry %s in %.1fs", batch_id, type(exc).__name__, batch.attempts, delay)
+            return BatchOutcome("retry", retry_in=delay)
+        _record_failure(mine, exc, prefix="再試行の上限に達しました: ")
+    except (LineClientError, LineMessageInvalid, LineError) as exc:
+        _record_failure(mine, exc)
+    else:
+        mine.update(
+            status=BatchStatus.SENT,
+            sent_at=timezone.now(),
+            already_accepted=result.already_accepted,
+            request_id=(result.request_id or "")[:64],
+            http_status=409 if result.already_accepted else 200,
+            error_message="",
+            updated_at=timezone.now(),
+        )
+        broadcast_finish_if_done(broadcast_id=batch.broadcast_id)
+        return BatchOutcome("sent")
+    broadcast_finish_if_done(broadcast_id=batch.broadcast_id)
+    return BatchOutcome("failed")
+
+
+def _error_text(exc: LineError) -> str:
+    text = exc.message or type(exc).__name__
+    if exc.details:
+        text = f"{text} {exc.details}"
+    return text[:2000]
+
+
+def _record_failure(mine: Any, exc: LineError, *, prefix: str = "") -> None:
+    logger.warning("broadcast batch failed: %s %s", exc.status, exc.message)
+    mine.update(
+        status=BatchStatus.FAILED,
+        http_status=exc.status,
+        error_message=prefix + _error_text(exc),
+        updated_at=timezone.now(),
+    )
+
+
+# --- 3. finish --------------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def broadcast_finish_if_done(*, broadcast_id: int) -> Broadcast | None:
+    """When no batch is open any more: 配信中 → 配信完了 (or 一部失敗) with the final counts.
+
+    Runs after every batch, after that batch's record has committed, so the last batch to
+    finish always sees the others finished. The flip is conditional (status=sending), so of
+    two concurrent callers one finishes it. For a broadcast cancelled while sending, only the
+    counts and the end time are written. Returns the broadcast when this call finished it.
+    """
+    if DeliveryBatch.objects.filter(
+        broadcast_id=broadcast_id, status__in=[BatchStatus.PENDING, BatchStatus.SENDING]
+    ).exists():
+        return None
+    progress = progress_for_broadcasts(broadcast_ids=[broadcast_id])[broadcast_id]
+    now = timezone.now()
+    status = BroadcastStatus.PARTIAL if progress.failed else BroadcastStatus.SENT
+    counts = {"delivered_count": progress.sent, "failed_count": progress.failed, "updated_at": now}
+    finished = Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.SENDING).update(
+        status=status, finished_at=now, **counts
+    )
+    if not finished:
+        Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.CANCELLED, started_at__isnull=False).update(
+            finished_at=now, **counts
+        )
+        return None
+    broadcast = Broadcast.objects.select_related("department").get(pk=broadcast_id)
+    audit_log(
+        actor=None,
+        action="broadcasts.broadcast.finished",
+        obj=broadcast,
+        data={"status": status, "delivered": progress.sent, "failed": progress.failed},
+    )
+    return broadcast
+
+
+# --- housekeeping -----------------------------------------------------------------------------
+
+
+def delivery_batches_requeue_stuck(*, now: datetime | None = None) -> int:
+    """Re-enqueue batches a dead worker or a lost message left open; finish broadcasts whose
+    batches are all closed. Returns how many batches were re-enqueued (the send task re-claims
+    them, so a batch that is in fact still in flight is not sent twice)."""
+    from broadcasts.tasks import delivery_batch_send_task
+
+    batch_ids = list(batches_stuck(now=now).values_list("pk", flat=True)[:10_000])
+    for batch_id in batch_ids:
+        delivery_batch_send_task.delay(batch_id)
+    if batch_ids:
+        logger.warning("re-enqueued %d stuck broadcast batches", len(batch_ids))
+    open_broadcasts = Broadcast.objects.filter(status=BroadcastStatus.SENDING).exclude(
+        batches__status__in=[BatchStatus.PENDING, BatchStatus.SENDING]
+    )
+    for broadcast_id in open_broadcasts.values_list("pk", flat=True):
+        broadcast_finish_if_done(broadcast_id=broadcast_id)
+    return len(batch_ids)
+
+
+@transaction.atomic(durable=True)
+def broadcast_unfollows_count(*, broadcast_id: int, now: datetime | None = None) -> Broadcast:
+    """Count the recipients who blocked the account within 24 hours of the start.
+
+    Reads the recipients from the sent batches (500 per query). Until the window has closed the
+    figure is provisional; after it, ``unfollows_counted_at`` marks it final. A resident who
+    blocked and then unblocked within the window is not counted (the core keeps only the
+    latest unfollow time).
+    """
+    now = now or timezone.now()
+    broadcast = Broadcast.objects.select_for_update().select_related("department").get(pk=broadcast_id)
+    start = broadcast.started_at or now
+    window_end = start + UNFOLLOW_WINDOW
+    municipality_id = broadcast.department.municipality_id
+    total = 0
+    sent = broadcast.batches.filter(status=BatchStatus.SENT).values_list("line_user_ids", flat=True)
+    for ids in sent.iterator(chunk_size=50):
+        total += Resident.objects.filter(
+            municipality_id=municipality_id,
+            line_user_id__in=ids,
+            unfollowed_at__gte=start,
+            unfollowed_at__lt=window_end,
+        ).count()
+    broadcast.unfollow_count = total
+    fields = ["unfollow_count", "updated_at"]
+    if now >= window_end:
+        broadcast.unfollows_counted_at = now
+        fields.append("unfollows_counted_at")
+    broadcast.save(update_fields=fields)
+    return broadcast
