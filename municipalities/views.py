@@ -1,13 +1,37 @@
-"""Resident-facing views of the core app: sign-in by signed link."""
+"""Resident-facing views of the core app: sign-in (signed link, LIFF ID token) and the
+receive-settings entry point that the follow greeting links to."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.utils.http import url_has_allowed_host_and_scheme
+import logging
 
-from municipalities.line.liff import login_resident, read_resident_token
-from municipalities.models import Resident
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from municipalities.line.liff import (
+    LiffVerifyError,
+    login_resident,
+    read_resident_token,
+    resident_for_id_token,
+    resident_required,
+)
+from municipalities.models import Municipality, Resident
+
+logger = logging.getLogger(__name__)
+
+
+def _safe_next(request: HttpRequest, next_path: str | None) -> str:
+    if (
+        not next_path
+        or not next_path.startswith("/")
+        or next_path.startswith("//")
+        or not url_has_allowed_host_and_scheme(next_path, allowed_hosts={request.get_host()})
+    ):
+        return reverse("line:receive_settings")
+    return next_path
 
 
 def resident_link_view(request: HttpRequest, token: str) -> HttpResponse:
@@ -21,7 +45,40 @@ def resident_link_view(request: HttpRequest, token: str) -> HttpResponse:
     if resident is None:
         return render(request, "liff/link_expired.html", status=403)
     login_resident(request, resident)
-    next_path = data["n"]
-    if not url_has_allowed_host_and_scheme(next_path, allowed_hosts=None) or not next_path.startswith("/"):
-        next_path = "/"
-    return HttpResponseRedirect(next_path)
+    return HttpResponseRedirect(_safe_next(request, data["n"]))
+
+
+@require_GET
+def liff_entry_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """The LIFF endpoint URL of a town: inside LINE, the page gets an ID token and signs in."""
+    municipality = get_object_or_404(Municipality, slug=slug)
+    next_path = _safe_next(request, request.GET.get("next"))
+    return render(
+        request,
+        "liff/signin.html",
+        {"municipality": municipality, "next": next_path, "page_title": "ログイン"},
+    )
+
+
+@require_POST
+def liff_signin_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """The LIFF page posts its ID token here; LINE verifies it; the resident is signed in."""
+    municipality = get_object_or_404(Municipality, slug=slug)
+    id_token = request.POST.get("id_token", "")
+    try:
+        resident = resident_for_id_token(municipality=municipality, id_token=id_token)
+    except LiffVerifyError as exc:
+        logger.info("LIFF sign-in refused for %s: %s", slug, exc)
+        return JsonResponse({"ok": False, "message": "LINE でのログインを確認できませんでした。もう一度開いてください。"}, status=403)
+    login_resident(request, resident)
+    return JsonResponse({"ok": True, "next": _safe_next(request, request.POST.get("next"))})
+
+
+@resident_required
+def receive_settings_view(request: HttpRequest) -> HttpResponse:
+    """Where the follow greeting points: the broadcasts app's settings page once it exists."""
+    try:
+        return HttpResponseRedirect(reverse("broadcasts:receive_settings"))
+    except NoReverseMatch:
+        pass
+    return render(request, "liff/settings_placeholder.html", {"page_title": "受信設定"})

@@ -481,3 +481,50 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._record("unknown", None, 404)
         self._send(404, {"message": "Not found"})
+
+
+# --- Webhook side: what LINE sends us -----------------------------------------------------------
+
+
+def sign(channel_secret: str, body: bytes) -> str:
+    """X-Line-Signature for ``body``: base64(HMAC-SHA256(channel secret, body))."""
+    import base64
+    import hashlib
+    import hmac
+
+    return base64.b64encode(hmac.new(channel_secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def webhook_event(
+    event_type: str,
+    user_id: str,
+    *,
+    text: str | None = None,
+    data: str | None = None,
+    event_id: str | None = None,
+    redelivery: bool = False,
+    mode: str = "active",
+    reply_token: str | None = None,
+) -> dict[str, Any]:
+    """A webhook event object as LINE sends it (Messaging API reference, "Webhook event objects")."""
+    event: dict[str, Any] = {
+        "type": event_type,
+        "mode": mode,
+        "timestamp": int(time.time() * 1000),
+        "source": {"type": "user", "userId": user_id},
+        "webhookEventId": event_id or uuid.uuid4().hex.upper()[:26],
+        "deliveryContext": {"isRedelivery": redelivery},
+    }
+    if event_type != "unfollow":
+        event["replyToken"] = reply_token or uuid.uuid4().hex
+    if event_type == "follow":
+        event["follow"] = {"isUnblocked": False}
+    if event_type == "message":
+        event["message"] = {"id": str(time.time_ns()), "type": "text", "text": text or "", "quoteToken": "q"}
+    if event_type == "postback":
+        event["postback"] = {"data": data or ""}
+    return event
+
+
+def webhook_body(*events: dict[str, Any], destination: str = "U" + "0" * 32) -> bytes:
+    return json.dumps({"destination": destination, "events": list(events)}, ensure_ascii=False).encode()

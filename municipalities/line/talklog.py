@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from municipalities.line.messages import summary
 from municipalities.models import Municipality, Resident, TalkMessage
@@ -44,3 +47,30 @@ def talk_log_inbound(*, resident: Resident, kind: str, text: str, payload: dict[
         text=text,
         payload=payload,
     )
+
+
+PURGE_BATCH_SIZE = 5000
+
+
+def talk_log_purge(*, now: datetime | None = None, batch_size: int = PURGE_BATCH_SIZE) -> int:
+    """Delete talk-log rows older than each municipality's retention, in batches.
+
+    Batches keep each DELETE short (no long lock on a table residents write to all day) and
+    make the job restartable: a run that dies half way leaves only rows the next run deletes.
+    Returns how many rows were deleted.
+    """
+    now = now or timezone.now()
+    deleted = 0
+    for municipality_id, days in Municipality.objects.values_list("pk", "talk_log_retention_days"):
+        cutoff = now - timedelta(days=days)
+        while True:
+            ids = list(
+                TalkMessage.objects.filter(municipality_id=municipality_id, created_at__lt=cutoff)
+                .order_by()
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            count, _ = TalkMessage.objects.filter(pk__in=ids).delete()
+            deleted += count
+    return deleted

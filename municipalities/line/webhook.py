@@ -1,13 +1,175 @@
-"""Inbound: ``POST /line/webhook/<slug>/``."""
+"""Inbound: ``POST /line/webhook/<slug>/``.
+
+The hot path is deliberately small, because LINE waits for the answer and a busy town sends
+thousands of events a second during an emergency broadcast:
+
+1. look the channel up (a short in-process cache of slug → id and secret);
+2. refuse bodies over 1 MB (413), a bad or missing ``X-Line-Signature`` (400, nothing stored)
+   and bodies that are not LINE's JSON (400);
+3. store the events with one ``INSERT … ON CONFLICT DO NOTHING`` (the unique constraint on
+   ``(municipality, webhook_event_id)`` makes a redelivery or two simultaneous identical
+   posts one row);
+4. enqueue one Celery task for the body after commit and answer 200.
+
+Processing (follow, unfollow, messages, postbacks) happens in ``inbound.py`` through
+``municipalities.tasks.webhook_events_process_task``; it claims each row, so an event is
+processed once however often it arrives.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from linebot.v3.webhook import SignatureValidator
+
+from municipalities.models import Municipality, WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+# slug → (municipality id, channel secret, expires at). A changed secret applies within this.
+CHANNEL_CACHE_SECONDS = 30.0
+_channels: dict[str, tuple[int, str, float]] = {}
+_channels_lock = threading.Lock()
+
+
+def _channel(slug: str) -> tuple[int, str] | None:
+    now = time.monotonic()
+    cached = _channels.get(slug)
+    if cached is not None and cached[2] > now:
+        return cached[0], cached[1]
+    municipality = Municipality.objects.filter(slug=slug).only("pk", "channel_secret").first()
+    if municipality is None:
+        return None
+    with _channels_lock:
+        _channels[slug] = (municipality.pk, municipality.channel_secret or "", now + CHANNEL_CACHE_SECONDS)
+    return municipality.pk, municipality.channel_secret or ""
+
+
+def forget_channel(slug: str | None = None) -> None:
+    """Drop the cached channel secret(s) (after a change, and in tests)."""
+    with _channels_lock:
+        if slug is None:
+            _channels.clear()
+        else:
+            _channels.pop(slug, None)
+
+
+@receiver([post_save, post_delete], sender=Municipality, dispatch_uid="line.webhook.forget_channel")
+def _forget_changed_channel(sender: type[Municipality], instance: Municipality, **kwargs: Any) -> None:
+    # Cache invalidation only (no business logic): this process sees a new secret at once;
+    # other processes within CHANNEL_CACHE_SECONDS.
+    forget_channel(instance.slug)
+
+
+def signature_valid(*, channel_secret: str, body: str, signature: str) -> bool:
+    """LINE's check: base64(HMAC-SHA256(channel secret, raw body)) == X-Line-Signature."""
+    if not channel_secret or not signature:
+        return False
+    return SignatureValidator(channel_secret).validate(body, signature)
+
+
+class BadEvents(ValueError):
+    pass
+
+
+def _occurred_at(timestamp: Any) -> datetime | None:
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool):
+        raise BadEvents("timestamp")
+    return datetime.fromtimestamp(timestamp / 1000, tz=UTC)
+
+
+def parse_events(payload: Any, *, municipality_id: int) -> list[WebhookEvent]:
+    """The rows to store for a webhook body; BadEvents when it is not LINE's shape."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise BadEvents("events")
+    rows = []
+    seen = set()
+    for event in payload["events"]:
+        if not isinstance(event, dict):
+            raise BadEvents("event")
+        event_type = event.get("type")
+        event_id = event.get("webhookEventId")
+        mode = event.get("mode", "active")
+        context = event.get("deliveryContext") or {}
+        source = event.get("source") or {}
+        if not isinstance(event_type, str) or not event_type or len(event_type) > 32:
+            raise BadEvents("type")
+        if not isinstance(event_id, str) or not event_id or len(event_id) > 64:
+            raise BadEvents("webhookEventId")
+        if mode not in {"active", "standby"} or not isinstance(context, dict) or not isinstance(source, dict):
+            raise BadEvents("mode")
+        user_id = source.get("userId", "")
+        reply_token = event.get("replyToken", "")
+        if not isinstance(user_id, str) or len(user_id) > 64 or not isinstance(reply_token, str):
+            raise BadEvents("source")
+        if event_id in seen:  # the same event twice in one body: store it once
+            continue
+        seen.add(event_id)
+        rows.append(
+            WebhookEvent(
+                municipality_id=municipality_id,
+                webhook_event_id=event_id,
+                event_type=event_type,
+                mode=mode,
+                is_redelivery=bool(context.get("isRedelivery")),
+                line_user_id=user_id,
+                reply_token=reply_token[:255],
+                occurred_at=_occurred_at(event.get("timestamp")),
+                payload=event,
+                # standby: another channel (e.g. a chat module) answers; stored, never answered
+                status=WebhookEvent.Status.SKIPPED if mode == "standby" else WebhookEvent.Status.RECEIVED,
+            )
+        )
+    return rows
 
 
 @csrf_exempt
 @require_POST
 def webhook_view(request: HttpRequest, slug: str) -> HttpResponse:
-    return HttpResponse(status=503)
+    channel = _channel(slug)
+    if channel is None:
+        return JsonResponse({"message": "unknown channel"}, status=404)
+    municipality_id, channel_secret = channel
+    limit = settings.LINE_WEBHOOK_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return JsonResponse({"message": "body too large"}, status=413)
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        return JsonResponse({"message": "body too large"}, status=413)
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return JsonResponse({"message": "body is not UTF-8"}, status=400)
+    if not signature_valid(
+        channel_secret=channel_secret, body=body, signature=request.headers.get("X-Line-Signature", "")
+    ):
+        return JsonResponse({"message": "invalid signature"}, status=400)
+    try:
+        rows = parse_events(json.loads(body), municipality_id=municipality_id)
+    except (ValueError, BadEvents) as exc:  # json.JSONDecodeError is a ValueError
+        logger.info("webhook %s: unparsable body (%s)", slug, exc)
+        return JsonResponse({"message": "invalid body"}, status=400)
+    if rows:
+        WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        to_process = [row.webhook_event_id for row in rows if row.status == WebhookEvent.Status.RECEIVED]
+        if to_process:
+            from municipalities.tasks import webhook_events_process_task
+
+            transaction.on_commit(lambda: webhook_events_process_task.delay(municipality_id, to_process))
+    return HttpResponse(status=200)

@@ -1,0 +1,223 @@
+"""Processing stored webhook events: the resident lifecycle and the dispatch to apps.
+
+``webhook_events_process(municipality_id=, webhook_event_ids=)`` is what the Celery task runs.
+Each event is **claimed** first with a conditional UPDATE (``received`` → ``processed``), so a
+redelivery, a second identical post or a task that runs twice does nothing. The handlers call
+durable services (each its own transaction), so processing cannot be one transaction: an event
+is processed at most once, and a failure is recorded on the row (``failed`` + the error) for
+staff to see, rather than retried into a double answer.
+
+Replies go out after the handlers' services have committed, with the event's reply token
+(valid once, for a short time); a reply that fails is recorded, never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from municipalities.errors import ServiceError
+from municipalities.line import dispatch
+from municipalities.line import messages as m
+from municipalities.line.client import LineClient, get_line_client
+from municipalities.line.errors import LineError
+from municipalities.line.liff import resident_link
+from municipalities.line.talklog import talk_log_inbound
+from municipalities.models import Municipality, Resident, WebhookEvent
+from municipalities.services import resident_follow, resident_unfollow
+
+logger = logging.getLogger(__name__)
+
+SIMULATED_PROFILE_KEY = "line:simulator:profile:{municipality_id}:{user_id}"
+
+
+def default_greeting(municipality: Municipality) -> str:
+    return _(
+        "{name}の公式アカウントを友だち追加していただき、ありがとうございます。\n"
+        "子育て・健康・防災・ごみなど、受け取りたいお知らせとお住まいの地区を選べます。"
+        "下の「受信設定」から設定してください。\n"
+        "ご質問はこのトークにメッセージでどうぞ。"
+    ).format(name=municipality.name)
+
+
+def greeting_messages(resident: Resident) -> list[dict[str, Any]]:
+    """What a new (or returning) friend receives: the town's greeting and the settings link."""
+    municipality = resident.municipality
+    body = (municipality.follow_greeting or "").strip() or default_greeting(municipality)
+    link = resident_link(resident, reverse("line:receive_settings"))
+    return [
+        m.text(body[: m.MAX_TEXT_UTF16 // 2]),
+        m.buttons(
+            _("受け取るお知らせと地区を選んでください。"),
+            [m.uri_action(_("受信設定"), link)],
+            alt_text=_("受信設定のご案内"),
+            title=_("受信設定"),
+        ),
+    ]
+
+
+def help_messages(resident: Resident | None) -> list[dict[str, Any]]:
+    """The reply when no app answers: short, friendly, with a way forward."""
+    items = []
+    if resident is not None:
+        items.append(m.quick_reply_item(m.uri_action(_("受信設定"), resident_link(resident, reverse("line:receive_settings")))))
+    return [
+        m.text(
+            _(
+                "メッセージありがとうございます。\n"
+                "申し訳ありませんが、このご質問にはお答えできませんでした。"
+                "メニューから各種サービスをご利用いただくか、役場の窓口までお問い合わせください。"
+            ),
+            quick_reply=items or None,
+        )
+    ]
+
+
+def sorry_messages() -> list[dict[str, Any]]:
+    return [m.text(_("申し訳ありません。ただいま処理できませんでした。時間をおいてもう一度お試しください。"))]
+
+
+def _profile(client: LineClient, municipality: Municipality, user_id: str) -> tuple[str, str]:
+    simulated = cache.get(SIMULATED_PROFILE_KEY.format(municipality_id=municipality.pk, user_id=user_id))
+    if simulated:
+        return simulated, ""
+    try:
+        profile = client.get_profile(user_id)
+    except LineError as exc:  # the greeting matters more than the name
+        logger.warning("profile of %s not available: %s", user_id, exc)
+        return "", ""
+    if profile is None:
+        return "", ""
+    return profile.display_name, profile.picture_url
+
+
+def _claim(event: WebhookEvent) -> bool:
+    return bool(
+        WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.RECEIVED).update(
+            status=WebhookEvent.Status.PROCESSED, processed_at=timezone.now()
+        )
+    )
+
+
+def _record_failure(event: WebhookEvent, error: str) -> None:
+    WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEvent.Status.FAILED, error=error[:2000])
+
+
+def _reply(client: LineClient, event: WebhookEvent, messages: list[dict[str, Any]] | None) -> None:
+    if not messages or not event.reply_token:
+        return
+    try:
+        client.reply(event.reply_token, messages)
+    except LineError as exc:
+        logger.warning("reply to %s failed: %s", event.webhook_event_id, exc)
+        _record_failure(event, f"reply: {type(exc).__name__}: {exc.message}")
+
+
+def _resident_for(client: LineClient, municipality: Municipality, user_id: str) -> Resident:
+    resident = Resident.objects.select_related("municipality").filter(municipality=municipality, line_user_id=user_id).first()
+    if resident is not None and resident.is_following:
+        return resident
+    # A message from someone we have no (active) record of: they are a friend, or LINE would not
+    # deliver their message (e.g. they followed before this system, or a follow was lost).
+    display_name, picture_url = _profile(client, municipality, user_id)
+    resident, _created = resident_follow(
+        municipality=municipality, line_user_id=user_id, display_name=display_name, picture_url=picture_url
+    )
+    return resident
+
+
+def _handle_follow(client: LineClient, municipality: Municipality, event: WebhookEvent) -> list[dict[str, Any]]:
+    display_name, picture_url = _profile(client, municipality, event.line_user_id)
+    resident, _created = resident_follow(
+        municipality=municipality, line_user_id=event.line_user_id, display_name=display_name, picture_url=picture_url
+    )
+    resident.municipality = municipality
+    talk_log_inbound(resident=resident, kind="follow", text=_("友だち追加"), payload=event.payload)
+    return greeting_messages(resident)
+
+
+def _handle_message(
+    client: LineClient, municipality: Municipality, event: WebhookEvent
+) -> list[dict[str, Any]] | None:
+    resident = _resident_for(client, municipality, event.line_user_id)
+    resident.municipality = municipality
+    message = event.payload.get("message") or {}
+    kind = message.get("type", "")
+    text = message.get("text", "") if kind == "text" else ""
+    talk_log_inbound(resident=resident, kind=kind or "message", text=text or f"[{kind}]", payload=message)
+    context = dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload)
+    if kind == "text" and text.strip():
+        for handler in dispatch.text_handlers():
+            answer = handler(context)
+            if answer:
+                return answer
+    return help_messages(resident)
+
+
+def _handle_postback(
+    client: LineClient, municipality: Municipality, event: WebhookEvent
+) -> list[dict[str, Any]] | None:
+    resident = _resident_for(client, municipality, event.line_user_id)
+    resident.municipality = municipality
+    postback = event.payload.get("postback") or {}
+    data = postback.get("data", "")
+    talk_log_inbound(resident=resident, kind="postback", text=data, payload=postback)
+    handler = dispatch.postback_handler(data)
+    if handler is None:
+        logger.info("no postback handler for %r", data.split(":", 1)[0])
+        return [m.text(_("この操作は現在ご利用いただけません。メニューからもう一度お試しください。"))]
+    return handler(dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload))
+
+
+def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, client: LineClient) -> bool:
+    """Process one stored event once. Returns False when it was already claimed (a no-op)."""
+    if not _claim(event):
+        return False
+    source_type = (event.payload.get("source") or {}).get("type")
+    if source_type != "user" or not event.line_user_id:
+        # Group and room talk is not a resident conversation: stored, not answered.
+        WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEvent.Status.SKIPPED)
+        return True
+    try:
+        if event.event_type == "follow":
+            answer = _handle_follow(client, municipality, event)
+        elif event.event_type == "unfollow":
+            resident_unfollow(municipality=municipality, line_user_id=event.line_user_id)
+            answer = None
+        elif event.event_type == "message":
+            answer = _handle_message(client, municipality, event)
+        elif event.event_type == "postback":
+            answer = _handle_postback(client, municipality, event)
+        else:  # join, leave, beacon, accountLink, …: nothing to do yet
+            answer = None
+    except ServiceError as exc:  # a handler's service refused: tell the resident why
+        _record_failure(event, f"{exc.code}: {exc.message}" if exc.code else str(exc.message))
+        answer = [m.text(str(exc.message))]
+    except Exception as exc:  # a bug in a handler must not lose the answer or the record
+        logger.exception("webhook event %s failed", event.webhook_event_id)
+        _record_failure(event, f"{type(exc).__name__}: {exc}")
+        answer = sorry_messages()
+    _reply(client, event, answer)
+    return True
+
+
+def webhook_events_process(*, municipality_id: int, webhook_event_ids: list[str]) -> int:
+    """Process the stored events of one webhook body, in order. Returns how many were processed."""
+    municipality = Municipality.objects.filter(pk=municipality_id).first()
+    if municipality is None:
+        return 0
+    events = WebhookEvent.objects.filter(
+        municipality_id=municipality_id,
+        webhook_event_id__in=webhook_event_ids,
+        status=WebhookEvent.Status.RECEIVED,
+    ).order_by("occurred_at", "pk")
+    events = list(events)
+    if not events:
+        return 0
+    client = get_line_client(municipality)
+    return sum(webhook_event_process(event=event, municipality=municipality, client=client) for event in events)

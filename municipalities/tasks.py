@@ -1,0 +1,26 @@
+"""Celery entry points of the core app (STYLE R10: ids in, one service call, idempotent)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from municipalities.line.inbound import webhook_events_process
+from municipalities.line.talklog import talk_log_purge
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def webhook_events_process_task(municipality_id: int, webhook_event_ids: list[str]) -> int:
+    """Process the events of one webhook body. Each event is claimed first: running twice is a no-op."""
+    return webhook_events_process(municipality_id=municipality_id, webhook_event_ids=webhook_event_ids)
+
+
+@shared_task(ignore_result=True)
+def talk_log_retention_task() -> int:
+    """Daily: delete talk-log rows older than each town's ``talk_log_retention_days``."""
+    deleted = talk_log_purge()
+    logger.info("talk log retention: %d rows deleted", deleted)
+    return deleted

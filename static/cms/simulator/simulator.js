@@ -1,0 +1,265 @@
+/* The LINE simulator page: renders the talk like LINE and sends real webhook events. No libraries. */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("sim-config").textContent);
+  var townSelect = document.getElementById("sim-town");
+  var residentSelect = document.getElementById("sim-resident");
+  var talk = document.getElementById("talk");
+  var quickReplies = document.getElementById("quick-replies");
+  var composer = document.getElementById("composer");
+  var input = document.getElementById("composer-text");
+  var sendButton = document.getElementById("composer-send");
+  var status = document.getElementById("sim-status");
+  var title = document.getElementById("talk-title");
+  var sub = document.getElementById("talk-sub");
+  var state = { town: townSelect.value, userId: "", lastIds: "", busy: false, timer: null };
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+  function setStatus(text, isError) {
+    status.textContent = text || "";
+    status.className = "sim-status" + (isError ? " error" : "");
+  }
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    return node;
+  }
+  function timeLabel(iso) {
+    var d = new Date(iso);
+    return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
+  }
+  function townName() {
+    var option = townSelect.options[townSelect.selectedIndex];
+    return option ? option.textContent : "";
+  }
+
+  // --- actions (buttons, quick replies, flex buttons) ----------------------------------------
+  function runAction(action) {
+    if (!action) { return; }
+    if (action.type === "postback") {
+      send({ type: "postback", data: action.data, displayText: action.displayText || "" });
+    } else if (action.type === "message") {
+      send({ type: "text", text: action.text });
+    } else if (action.type === "uri") {
+      window.open(action.uri, "_blank", "noopener");
+    } else if (action.type === "datetimepicker") {
+      setStatus("日時選択はシミュレーターでは未対応です。", true);
+    }
+  }
+  function actionButton(action, className) {
+    var button = el("button", className, action.label || "");
+    button.type = "button";
+    button.setAttribute("data-action-type", action.type);
+    button.addEventListener("click", function () { runAction(action); });
+    return button;
+  }
+
+  // --- rendering messages --------------------------------------------------------------------
+  function linkify(node, text) {
+    var parts = text.split(/(https?:\/\/[^\s]+|\/r\/[^\s]+)/g);
+    parts.forEach(function (part, i) {
+      if (i % 2 === 1) {
+        var a = el("a", "", part);
+        a.href = part; a.target = "_blank"; a.rel = "noopener";
+        node.appendChild(a);
+      } else if (part) {
+        node.appendChild(document.createTextNode(part));
+      }
+    });
+    return node;
+  }
+  function renderTemplate(message) {
+    var t = message.template || {};
+    var card = el("div", "card");
+    card.setAttribute("data-kind", "template-" + t.type);
+    if (t.thumbnailImageUrl) {
+      var img = el("img", "thumb"); img.src = t.thumbnailImageUrl; img.alt = ""; card.appendChild(img);
+    }
+    var body = el("div", "card-body");
+    if (t.title) { body.appendChild(el("div", "card-title", t.title)); }
+    body.appendChild(el("div", "card-text", t.text || ""));
+    card.appendChild(body);
+    var actions = el("div", "card-actions" + (t.type === "confirm" ? " confirm" : ""));
+    (t.actions || []).forEach(function (a) { actions.appendChild(actionButton(a, "")); });
+    card.appendChild(actions);
+    if (t.type === "carousel") { card.querySelector(".card-text").textContent = message.altText; }
+    return card;
+  }
+  function renderFlexComponent(c) {
+    if (!c) { return el("span"); }
+    if (c.type === "box") {
+      var box = el("div", "flex-box " + (c.layout || "vertical"));
+      (c.contents || []).forEach(function (child) {
+        var node = renderFlexComponent(child);
+        if (child.flex !== undefined) { node.style.flex = String(child.flex); }
+        box.appendChild(node);
+      });
+      return box;
+    }
+    if (c.type === "text") {
+      var text = el("div", "flex-text " + (c.weight === "bold" ? "bold " : "") + (c.size || ""), c.text || "");
+      if (c.color) { text.style.color = c.color; }
+      return text;
+    }
+    if (c.type === "button") {
+      var b = actionButton(c.action || {}, "flex-button " + (c.style || "link"));
+      if (c.color && c.style === "primary") { b.style.background = c.color; }
+      return b;
+    }
+    if (c.type === "image") {
+      var img = el("img", "hero"); img.src = c.url; img.alt = ""; return img;
+    }
+    if (c.type === "separator") { return el("hr"); }
+    return el("span");
+  }
+  function renderFlex(message) {
+    var wrap = el("div", "flex");
+    wrap.setAttribute("data-kind", "flex");
+    var bubble = message.contents || {};
+    if (bubble.type === "carousel") { bubble = (bubble.contents || [])[0] || {}; }
+    ["header", "hero", "body", "footer"].forEach(function (part) {
+      if (!bubble[part]) { return; }
+      if (part === "hero") { wrap.appendChild(renderFlexComponent(bubble[part])); return; }
+      var section = el("div", "flex-section");
+      section.appendChild(renderFlexComponent(bubble[part]));
+      wrap.appendChild(section);
+    });
+    return wrap;
+  }
+  function renderMessage(message) {
+    if (message.type === "text") { return linkify(el("div", "bubble"), message.text || ""); }
+    if (message.type === "template") { return renderTemplate(message); }
+    if (message.type === "flex") { return renderFlex(message); }
+    if (message.type === "image") {
+      var img = el("img", "image-msg"); img.src = message.previewImageUrl || message.originalContentUrl; img.alt = "画像"; return img;
+    }
+    if (message.type === "sticker") { return el("div", "bubble", "（スタンプ）"); }
+    return el("div", "bubble", "[" + message.type + "]");
+  }
+  function renderItem(item) {
+    if (item.side === "user") {
+      if (item.kind === "follow") { return el("div", "system", "友だち追加しました"); }
+      var text = item.text;
+      if (item.kind === "postback") {
+        if (!item.displayText) { return el("div", "system", "ボタンを押しました"); }
+        text = item.displayText;
+      }
+      var row = el("div", "row user");
+      row.setAttribute("data-side", "user");
+      row.appendChild(el("span", "meta", "既読 " + timeLabel(item.at)));
+      row.appendChild(el("div", "bubble", text));
+      return row;
+    }
+    var botRow = el("div", "row bot");
+    botRow.setAttribute("data-side", "bot");
+    botRow.setAttribute("data-endpoint", item.endpoint);
+    botRow.appendChild(el("div", "avatar", "公式"));
+    botRow.appendChild(renderMessage(item.message || {}));
+    botRow.appendChild(el("span", "meta", timeLabel(item.at)));
+    return botRow;
+  }
+  function renderTalk(data) {
+    var ids = data.items.map(function (i) { return i.id; }).join(",");
+    sub.textContent = data.resident.name + (data.resident.following ? "" : "（ブロック中）");
+    if (ids === state.lastIds) { return; }
+    state.lastIds = ids;
+    talk.textContent = "";
+    var lastDay = "";
+    data.items.forEach(function (item) {
+      var day = new Date(item.at).toLocaleDateString("ja-JP", { month: "numeric", day: "numeric", weekday: "short" });
+      if (day !== lastDay) { talk.appendChild(el("div", "system", day)); lastDay = day; }
+      talk.appendChild(renderItem(item));
+    });
+    // Quick replies belong to the last message only, and vanish once the resident answers.
+    quickReplies.textContent = "";
+    var last = data.items[data.items.length - 1];
+    if (last && last.side === "bot" && last.message && last.message.quickReply) {
+      (last.message.quickReply.items || []).forEach(function (qr) {
+        quickReplies.appendChild(actionButton(qr.action || {}, "qr"));
+      });
+    }
+    talk.scrollTop = talk.scrollHeight;
+  }
+
+  // --- talking to the server ----------------------------------------------------------------
+  function loadTalk() {
+    if (!state.userId) { talk.textContent = ""; quickReplies.textContent = ""; state.lastIds = ""; return Promise.resolve(); }
+    var url = config.talkUrl + "?municipality=" + encodeURIComponent(state.town) + "&userId=" + encodeURIComponent(state.userId);
+    return fetch(url, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) { throw new Error(String(r.status)); }
+      return r.json();
+    }).then(renderTalk).catch(function () { setStatus("トークを読み込めませんでした。", true); });
+  }
+  function loadResidents(selectUserId) {
+    return fetch(config.residentsUrl + "?municipality=" + encodeURIComponent(state.town), { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        residentSelect.textContent = "";
+        data.residents.forEach(function (r) {
+          var option = el("option", "", r.name + (r.following ? "" : "（ブロック中）"));
+          option.value = r.userId;
+          residentSelect.appendChild(option);
+        });
+        var wanted = selectUserId || state.userId;
+        if (wanted) { residentSelect.value = wanted; }
+        if (!residentSelect.value && residentSelect.options.length) { residentSelect.selectedIndex = 0; }
+        state.userId = residentSelect.value;
+        return loadTalk();
+      });
+  }
+  function send(payload) {
+    if (state.busy) { return Promise.resolve(); }
+    if (!config.usesSimulator) { setStatus("この環境ではシミュレーターから送信できません。", true); return Promise.resolve(); }
+    payload.municipality = state.town;
+    if (payload.userId === undefined) { payload.userId = state.userId; }
+    if (!payload.userId && payload.type !== "follow") { setStatus("住民を選ぶか、新しい住民で友だち追加してください。", true); return Promise.resolve(); }
+    state.busy = true; sendButton.disabled = true; setStatus("送信中…");
+    quickReplies.textContent = "";
+    return fetch(config.sendUrl, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(payload)
+    }).then(function (r) {
+      return r.json().then(function (data) {
+        if (!r.ok) { throw new Error(data.message || String(r.status)); }
+        setStatus("");
+        if (data.userId && data.userId !== state.userId) { state.userId = data.userId; return loadResidents(data.userId); }
+        if (payload.type === "unfollow" || payload.type === "follow") { return loadResidents(state.userId); }
+        return loadTalk();
+      });
+    }).catch(function (error) {
+      setStatus(error.message || "送信できませんでした。", true);
+    }).then(function () { state.busy = false; sendButton.disabled = false; });
+  }
+
+  // --- wiring -------------------------------------------------------------------------------
+  composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text) { return; }
+    input.value = "";
+    send({ type: "text", text: text });
+  });
+  townSelect.addEventListener("change", function () {
+    state.town = townSelect.value; state.userId = ""; state.lastIds = "";
+    title.textContent = townName();
+    loadResidents();
+  });
+  residentSelect.addEventListener("change", function () { state.userId = residentSelect.value; state.lastIds = ""; loadTalk(); });
+  document.getElementById("sim-follow").addEventListener("click", function () {
+    var name = document.getElementById("sim-new-name").value.trim();
+    send({ type: "follow", userId: "", displayName: name });
+    document.getElementById("sim-new-name").value = "";
+  });
+  document.getElementById("sim-unfollow").addEventListener("click", function () { send({ type: "unfollow" }); });
+  document.getElementById("sim-refollow").addEventListener("click", function () { send({ type: "follow" }); });
+
+  title.textContent = townName() || "公式アカウント";
+  if (state.town) { loadResidents(); }
+  // Multicasts and pushes arrive without the resident doing anything: poll like a phone would.
+  state.timer = window.setInterval(function () { if (!state.busy && document.visibilityState === "visible") { loadTalk(); } }, 2500);
+})();

@@ -1,0 +1,311 @@
+"""The webhook: signature, limits, storing each event once, and what processing does."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from municipalities.line import dispatch
+from municipalities.line import messages as m
+from municipalities.line.webhook import signature_valid
+from municipalities.models import Resident, SimulatedDelivery, TalkMessage, WebhookEvent
+from tests.fakeline import sign, webhook_body, webhook_event
+
+NEW_USER = "U" + "9" * 32
+
+
+_capture = None
+
+
+@pytest.fixture(autouse=True)
+def _run_on_commit(django_capture_on_commit_callbacks):
+    # The webhook enqueues processing on commit; tests run inside a transaction, so run the
+    # callbacks when each post returns (what a commit would do).
+    global _capture
+    _capture = django_capture_on_commit_callbacks
+    yield
+    _capture = None
+
+
+def post(client: Client, town, body: bytes, *, signature: str | None = None, slug: str | None = None):
+    url = reverse("line:webhook", kwargs={"slug": slug or town.slug})
+    headers = {} if signature == "" else {"HTTP_X_LINE_SIGNATURE": signature or sign(town.channel_secret, body)}
+    with _capture(execute=True):
+        return client.post(url, data=body, content_type="application/json", **headers)
+
+
+def replies_to(user_id: str) -> list[SimulatedDelivery]:
+    return list(SimulatedDelivery.objects.filter(line_user_id=user_id, endpoint="reply").order_by("pk"))
+
+
+def test_signature_known_answer():
+    assert signature_valid(
+        channel_secret="channel_secret", body="bodybodybodybody", signature="/gg9a+LvFevTH1sd7XCQycD7tsWclCsInj7MhBHxN7k="
+    )
+    assert not signature_valid(channel_secret="channel_secret", body="bodybodybodybody", signature="AAAA")
+    assert not signature_valid(channel_secret="channel_secret", body="bodybodybodybody", signature="")
+
+
+def test_bad_or_missing_signature_is_400_and_stores_nothing(client, town):
+    body = webhook_body(webhook_event("follow", NEW_USER))
+    assert post(client, town, body, signature="").status_code == 400
+    assert post(client, town, body, signature=sign("another-secret", body)).status_code == 400
+    assert WebhookEvent.objects.count() == 0
+    assert not Resident.objects.filter(line_user_id=NEW_USER).exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b'{"destination": "U1"}',
+        b'{"events": [1]}',
+        b'{"events": [{"type": "follow"}]}',
+        b'{"events": [{"type": "follow", "webhookEventId": "X", "timestamp": "soon", "mode": "active"}]}',
+        b"\xff\xfe",
+    ],
+)
+def test_bodies_that_do_not_parse_are_400(client, town, body):
+    assert post(client, town, body).status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_verify_button_with_no_events_is_200(client, town):
+    assert post(client, town, b'{"destination": "U0", "events": []}').status_code == 200
+
+
+def test_unknown_slug_is_404(client, town):
+    body = webhook_body()
+    assert post(client, town, body, slug="nowhere").status_code == 404
+
+
+def test_bodies_over_a_megabyte_are_413(client, town):
+    event = webhook_event("message", NEW_USER, text="あ" * 600_000)
+    body = webhook_body(event)
+    assert len(body) > 1024 * 1024
+    assert post(client, town, body).status_code == 413
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_only_post_is_allowed(client, town):
+    assert client.get(reverse("line:webhook", kwargs={"slug": town.slug})).status_code == 405
+
+
+def test_follow_creates_the_resident_and_replies_a_greeting_with_the_settings_link(client, town, settings):
+    # given
+    settings.SITE_URL = "https://cms.example.jp"
+    body = webhook_body(webhook_event("follow", NEW_USER))
+    # when
+    response = post(client, town, body)
+    # then
+    assert response.status_code == 200
+    resident = Resident.objects.get(municipality=town, line_user_id=NEW_USER)
+    assert resident.is_following and resident.followed_at is not None
+    assert resident.display_name  # from the (simulated) profile
+    [reply] = replies_to(NEW_USER)
+    greeting, card = reply.messages
+    assert "みどり町" in greeting["text"]
+    link = card["template"]["actions"][0]["uri"]
+    assert link.startswith("https://cms.example.jp/r/")
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+
+
+def test_the_greeting_link_signs_the_resident_in_and_opens_the_settings_page(client, town):
+    # given
+    post(client, town, webhook_body(webhook_event("follow", NEW_USER)))
+    link = replies_to(NEW_USER)[0].messages[1]["template"]["actions"][0]["uri"]
+    # when
+    response = client.get(link, follow=True)
+    # then
+    assert response.status_code == 200
+    assert response.redirect_chain[0][0] == reverse("line:receive_settings")
+
+
+def test_the_towns_own_greeting_is_used(client, town):
+    town.follow_greeting = "ようこそ！みどり町です。"
+    town.save(update_fields=["follow_greeting"])
+    post(client, town, webhook_body(webhook_event("follow", NEW_USER)))
+    assert replies_to(NEW_USER)[0].messages[0]["text"] == "ようこそ！みどり町です。"
+
+
+def test_unfollow_marks_the_resident_blocked_and_follow_reactivates(client, town, resident):
+    # when
+    post(client, town, webhook_body(webhook_event("unfollow", resident.line_user_id)))
+    # then
+    resident.refresh_from_db()
+    assert not resident.is_following and resident.unfollowed_at is not None
+    # when: they unblock
+    post(client, town, webhook_body(webhook_event("follow", resident.line_user_id)))
+    resident.refresh_from_db()
+    assert resident.is_following and resident.unfollowed_at is None
+    assert resident.display_name == "山田 花子"
+
+
+def test_a_redelivery_is_stored_once_and_processed_once(client, town):
+    # given
+    event = webhook_event("follow", NEW_USER)
+    post(client, town, webhook_body(event))
+    # when: LINE redelivers the same event
+    redelivered = dict(event, deliveryContext={"isRedelivery": True})
+    response = post(client, town, webhook_body(redelivered))
+    # then
+    assert response.status_code == 200
+    assert WebhookEvent.objects.count() == 1
+    assert len(replies_to(NEW_USER)) == 1
+
+
+def test_the_same_event_twice_in_one_body_is_stored_once(client, town):
+    event = webhook_event("message", NEW_USER, text="こんにちは")
+    post(client, town, webhook_body(event, event))
+    assert WebhookEvent.objects.count() == 1
+    assert TalkMessage.objects.filter(direction="in", kind="text").count() == 1
+
+
+def test_standby_events_are_stored_and_never_answered(client, town, resident):
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="もしもし", mode="standby")))
+    event = WebhookEvent.objects.get()
+    assert event.mode == "standby" and event.status == WebhookEvent.Status.SKIPPED
+    assert replies_to(resident.line_user_id) == []
+
+
+def test_text_with_no_handler_gets_the_help_message_and_is_in_the_talk_log(client, town, resident, handlers):
+    # when
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="開庁時間は？")))
+    # then
+    [reply] = replies_to(resident.line_user_id)
+    assert "お答えできませんでした" in reply.messages[0]["text"]
+    talk = list(TalkMessage.objects.filter(resident=resident).order_by("pk").values_list("direction", "text"))
+    assert talk[0] == ("in", "開庁時間は？")
+    assert talk[1][0] == "out"
+
+
+@pytest.fixture
+def handlers():
+    """Register test handlers and take them out again afterwards."""
+    saved = (dict(dispatch._postback_handlers), list(dispatch._text_handlers), list(dispatch._text_fallback))
+    # Start from an empty registry: the apps' own handlers (chatbot fallback …) are tested there.
+    dispatch._postback_handlers.clear()
+    dispatch._text_handlers.clear()
+    dispatch._text_fallback.clear()
+    yield dispatch
+    dispatch._postback_handlers.clear()
+    dispatch._postback_handlers.update(saved[0])
+    dispatch._text_handlers[:] = saved[1]
+    dispatch._text_fallback[:] = saved[2]
+
+
+def test_text_handlers_run_in_order_then_the_fallback(client, town, resident, handlers):
+    # given
+    seen = []
+
+    def first(ctx):
+        seen.append("first")
+        return [m.text("ごみの日です")] if "ごみ" in ctx.text else None
+
+    def fallback(ctx):
+        seen.append("fallback")
+        return [m.text(f"{ctx.resident.display_name}さん、わかりません")]
+
+    handlers.register_text(first, priority=10)
+    handlers.set_text_fallback(fallback)
+    # when
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="明日のごみは？")))
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="天気は？")))
+    # then
+    assert seen == ["first", "first", "fallback"]
+    assert [r.messages[0]["text"] for r in replies_to(resident.line_user_id)] == ["ごみの日です", "山田 花子さん、わかりません"]
+
+
+def test_postbacks_go_to_the_handler_of_their_prefix(client, town, resident, handlers):
+    # given
+    handlers.register_postback("test", lambda ctx: [m.text(f"受け付けました: {ctx.postback_data}")])
+    # when
+    post(client, town, webhook_body(webhook_event("postback", resident.line_user_id, data="test:42")))
+    post(client, town, webhook_body(webhook_event("postback", resident.line_user_id, data="other:1")))
+    # then
+    texts = [r.messages[0]["text"] for r in replies_to(resident.line_user_id)]
+    assert texts[0] == "受け付けました: test:42"
+    assert "ご利用いただけません" in texts[1]
+
+
+def test_a_failing_handler_is_recorded_and_the_resident_gets_an_apology(client, town, resident, handlers):
+    def broken(ctx):
+        raise RuntimeError("bug")
+
+    handlers.register_postback("boom", broken)
+    post(client, town, webhook_body(webhook_event("postback", resident.line_user_id, data="boom:1")))
+    event = WebhookEvent.objects.get()
+    assert event.status == WebhookEvent.Status.FAILED and "bug" in event.error
+    assert "申し訳ありません" in replies_to(resident.line_user_id)[0].messages[0]["text"]
+
+
+def test_a_service_error_from_a_handler_is_told_to_the_resident(client, town, resident, handlers):
+    from municipalities.errors import ServiceError
+
+    def full(ctx):
+        raise ServiceError("この枠は満席です。")
+
+    handlers.register_postback("full", full)
+    post(client, town, webhook_body(webhook_event("postback", resident.line_user_id, data="full:1")))
+    assert replies_to(resident.line_user_id)[0].messages[0]["text"] == "この枠は満席です。"
+
+
+def test_a_message_from_an_unknown_friend_creates_the_resident(client, town, handlers):
+    post(client, town, webhook_body(webhook_event("message", NEW_USER, text="はじめまして")))
+    assert Resident.objects.get(line_user_id=NEW_USER).is_following
+    assert len(replies_to(NEW_USER)) == 1
+
+
+def test_processing_twice_is_a_no_op(client, town):
+    # given
+    post(client, town, webhook_body(webhook_event("follow", NEW_USER)))
+    event = WebhookEvent.objects.get()
+    # when: the task runs again (a worker redelivery)
+    from municipalities.tasks import webhook_events_process_task
+
+    processed = webhook_events_process_task(town.pk, [event.webhook_event_id])
+    # then
+    assert processed == 0
+    assert len(replies_to(NEW_USER)) == 1
+
+
+def test_events_of_other_towns_stay_apart(client, town, other_town):
+    event = webhook_event("follow", NEW_USER, event_id="SAMEID")
+    post(client, town, webhook_body(event))
+    post(client, other_town, webhook_body(event))
+    assert WebhookEvent.objects.filter(webhook_event_id="SAMEID").count() == 2
+    assert Resident.objects.filter(line_user_id=NEW_USER).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_identical_posts_store_one_row_and_process_once(town, live_server):
+    # given: eight clients post the same follow at the same moment
+    import requests
+
+    body = webhook_body(webhook_event("follow", NEW_USER))
+    url = live_server.url + reverse("line:webhook", kwargs={"slug": town.slug})
+    headers = {"X-Line-Signature": sign(town.channel_secret, body), "Content-Type": "application/json"}
+    barrier = threading.Barrier(8)
+    statuses = []
+
+    def send():
+        barrier.wait()
+        statuses.append(requests.post(url, data=body, headers=headers, timeout=10).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    # when
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then
+    assert connection.vendor == "postgresql"
+    assert statuses == [200] * 8
+    assert WebhookEvent.objects.count() == 1
+    assert len(replies_to(NEW_USER)) == 1
+    assert Resident.objects.filter(line_user_id=NEW_USER).count() == 1
