@@ -6,3 +6,10 @@ class ApplicationsConfig(AppConfig):
     name = "applications"
     verbose_name = _("電子申請")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from applications import line_handlers
+        from municipalities.line import dispatch
+
+        dispatch.register_postback(line_handlers.POSTBACK_PREFIX, line_handlers.on_postback)
+        dispatch.register_text(line_handlers.on_text, priority=40)

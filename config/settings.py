@@ -210,6 +210,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+# Files residents upload with applications: never under MEDIA_URL, served only through
+# permission-checked views (applications.storage).
+PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", default=str(MEDIA_ROOT.with_name(MEDIA_ROOT.name + "-private"))))
 # Hashed, compressed static files (after `collectstatic`) in production; plain in DEBUG/tests.
 STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
 STORAGES = {

@@ -1,0 +1,103 @@
+"""Tables for staff downloads: submissions (one column per field) and payment reconciliation.
+
+Built with tablib (XLSX through openpyxl, CSV with a BOM so Excel opens it in UTF-8). Cells
+that a spreadsheet would run as a formula are escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import tablib
+from django.http import HttpResponse
+from django.utils import timezone
+
+from applications.forms import display_value
+from applications.models import FieldKind, FormField, PaymentStatus, Submission
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not value.lstrip("-").isdigit():
+        return "'" + value
+    return value
+
+
+def _dt(value: Any) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def submissions_dataset(submissions: Iterable[Submission]) -> tablib.Dataset:
+    """One row per submission; the fields of every form involved, one column each."""
+    rows = list(submissions)
+    columns: list[tuple[int, FormField]] = []
+    seen_forms: set[int] = set()
+    many_forms = len({s.form_id for s in rows}) > 1
+    for s in rows:
+        if s.form_id in seen_forms:
+            continue
+        seen_forms.add(s.form_id)
+        columns += [(s.form_id, f) for f in s.form.fields.all() if f.kind != FieldKind.EXPLANATION]
+    headers = ["受付番号", "フォーム", "課", "状態", "申請日時", "申請者（LINE 表示名）", "手数料", "支払", "担当者", "理由", "職員メモ"]
+    headers += [f"{f.form.title}: {f.label}" if many_forms else f.label for _form_id, f in columns]
+    data = tablib.Dataset(headers=headers)
+    for s in rows:
+        files: dict[str, list[str]] = {}
+        for a in s.attachments.all():
+            files.setdefault(a.field_key, []).append(a.original_name)
+        paid = any(p.status == PaymentStatus.PAID for p in s.payments.all())
+        answers = []
+        for form_id, f in columns:
+            if form_id != s.form_id:
+                answers.append("")
+            elif f.kind == FieldKind.FILE:
+                answers.append("、".join(files.get(f.key, [])))
+            else:
+                answers.append(display_value(f, s.answers.get(f.key)))
+        data.append(
+            [
+                _cell(v)
+                for v in [
+                    s.reference,
+                    s.form.title,
+                    s.form.department.name,
+                    s.get_status_display(),
+                    _dt(s.submitted_at),
+                    s.resident.display_name,
+                    s.fee,
+                    ("支払済み" if paid else "未払い") if s.fee else "無料",
+                    str(s.assignee or ""),
+                    s.status_reason,
+                    s.memo,
+                    *answers,
+                ]
+            ]
+        )
+    return data
+
+
+def reconciliation_dataset(rows: list[dict[str, Any]], unpaid: Iterable[Submission]) -> tablib.Databook:
+    totals = tablib.Dataset(headers=["日付", "課", "フォーム", "支払方法", "件数", "入金額", "返金額", "差引"], title="日別集計")
+    labels = {"counter": "窓口払い", "sandbox": "オンライン決済（テスト環境）"}
+    for r in rows:
+        totals.append([r["day"].isoformat(), r["department"], r["form"], labels.get(r["provider"], r["provider"]), r["count"], r["amount"], r["refunded"], r["net"]])
+    totals.append(["合計", "", "", "", sum(r["count"] for r in rows), sum(r["amount"] for r in rows), sum(r["refunded"] for r in rows), sum(r["net"] for r in rows)])
+    pending = tablib.Dataset(headers=["受付番号", "フォーム", "課", "申請日時", "手数料", "支払方法"], title="未払いの申請")
+    for s in unpaid:
+        pending.append([s.reference, _cell(s.form.title), s.form.department.name, _dt(s.submitted_at), s.fee, s.get_payment_method_display()])
+    return tablib.Databook([totals, pending])
+
+
+def download(data: tablib.Dataset | tablib.Databook, *, fmt: str, filename: str) -> HttpResponse:
+    if fmt == "xlsx":
+        content: Any = data.export("xlsx")
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        sheet = data if isinstance(data, tablib.Dataset) else data.sheets()[0]
+        content = "\ufeff" + sheet.export("csv")
+        content_type = "text/csv; charset=utf-8"
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    return response

@@ -1,0 +1,63 @@
+"""What the applications app answers on LINE: 「申請状況」 and the ``app:`` postbacks."""
+
+from __future__ import annotations
+
+import re
+
+from django.urls import reverse
+
+from applications.selectors import forms_open_for_resident, submissions_for_resident
+from applications.workflow import NEXT_STEP
+from municipalities.line import messages as m
+from municipalities.line.dispatch import InboundContext, Messages
+from municipalities.line.liff import resident_link
+
+POSTBACK_PREFIX = "app"
+STATUS_WORDS = re.compile(r"^\s*(申請状況|申請の状況|しんせいじょうきょう)\s*[?？]?\s*$")
+FORMS_WORDS = re.compile(r"^\s*(電子申請|申請|オンライン申請|しんせい)\s*$")
+
+
+def status_messages(ctx: InboundContext) -> Messages:
+    resident = ctx.resident
+    if resident is None:
+        return [m.text("友だち追加のうえ、もう一度お試しください。")]
+    rows = list(submissions_for_resident(resident=resident)[:5])
+    link = resident_link(resident, reverse("applications:submission_list"))
+    if not rows:
+        return [m.text(f"申請はまだありません。\n申請できる手続き: {resident_link(resident, reverse('applications:form_list'))}")]
+    lines = [f"・{s.form.title}（{s.reference}）: {s.get_status_display()}\n  {NEXT_STEP[s.status]}" for s in rows]
+    return [m.text("最近の申請\n" + "\n".join(lines) + f"\n\nすべての申請: {link}")]
+
+
+def forms_messages(ctx: InboundContext) -> Messages:
+    resident = ctx.resident
+    if resident is None:
+        return [m.text("友だち追加のうえ、もう一度お試しください。")]
+    forms = forms_open_for_resident(municipality=ctx.municipality)[:10]
+    if not forms:
+        return [m.text("現在受け付けている電子申請はありません。")]
+    lines = [f"・{f.title}" + (f"（手数料 {f.fee}円）" if f.fee else "") for f in forms]
+    link = resident_link(resident, reverse("applications:form_list"))
+    return [
+        m.text(
+            "LINE で申請できる手続き\n" + "\n".join(lines) + f"\n\n申請はこちら: {link}",
+            quick_reply=[m.quick_reply_item(m.postback_action("申請状況", "app:status", display_text="申請状況"))],
+        )
+    ]
+
+
+def on_text(ctx: InboundContext) -> Messages | None:
+    if STATUS_WORDS.match(ctx.text):
+        return status_messages(ctx)
+    if FORMS_WORDS.match(ctx.text):
+        return forms_messages(ctx)
+    return None
+
+
+def on_postback(ctx: InboundContext) -> Messages | None:
+    action = ctx.postback_data.split(":", 1)[1] if ":" in ctx.postback_data else ""
+    if action == "status":
+        return status_messages(ctx)
+    if action == "forms":
+        return forms_messages(ctx)
+    return [m.text("この操作は使えなくなりました。「申請状況」と送ってください。")]

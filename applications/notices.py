@@ -1,0 +1,44 @@
+"""The LINE messages a resident gets about a submission (built when sent, from the row)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from applications.models import Submission
+from applications.workflow import NEXT_STEP
+from applications.workflow import SubmissionStatus as S
+from municipalities.line import messages as m
+from municipalities.line.liff import resident_link
+
+
+def submission_message(submission: Submission) -> list[dict[str, Any]]:
+    form = submission.form
+    head = f"【{form.title}】\n受付番号: {submission.reference}\n"
+    detail_path = reverse("applications:submission_detail", kwargs={"reference": submission.reference})
+    status = submission.status
+    if status == S.NEEDS_CORRECTION:
+        path = reverse("applications:submission_edit", kwargs={"reference": submission.reference})
+        body = (
+            head
+            + "申請内容の修正をお願いします。\n\n"
+            + f"理由: {submission.status_reason}\n\n"
+            + f"こちらから入力済みのフォームを開いて修正できます:\n{resident_link(submission.resident, path)}"
+        )
+    elif status == S.REJECTED:
+        body = head + f"申請は却下されました。\n理由: {submission.status_reason}\n\n詳細: {resident_link(submission.resident, detail_path)}"
+    elif status in (S.RECEIVED, S.AWAITING_PAYMENT) and submission.version == 1:
+        body = head + "申請を受け付けました。\n" + str(NEXT_STEP[status])
+        if status == S.AWAITING_PAYMENT:
+            body += f"\n手数料: {submission.fee:,}円"
+        if form.completion_message:
+            body += "\n\n" + form.completion_message
+        body += f"\n\n申請状況: {resident_link(submission.resident, detail_path)}"
+    elif status == S.RECEIVED and submission.paid_at and submission.reviewed_at is None:
+        body = head + f"手数料 {submission.fee:,}円のお支払いを確認しました。申請を受け付けました。"
+        if form.completion_message:
+            body += "\n\n" + form.completion_message
+    else:
+        body = head + f"状態が「{S(status).label}」になりました。\n{NEXT_STEP[status]}\n\n詳細: {resident_link(submission.resident, detail_path)}"
+    return [m.text(body[:4900])]

@@ -1,0 +1,53 @@
+"""Celery entry points of the applications app (ids in, idempotent, retry keys)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from applications.models import Submission
+from applications.notices import submission_message
+from municipalities.line.client import get_line_client, retry_key_for
+from municipalities.line.errors import LineClientError, LineRateLimited, LineRetryableError
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, max_retries=5, acks_late=True)
+def submission_notify_task(self, submission_id: int, version: int) -> str:
+    """Push the resident the notice for ``version`` of a submission, once.
+
+    The retry key is (submission, version): a retried or duplicated task is answered like
+    LINE's 409. A notice for a version that has already moved on is skipped (the newer
+    version sends its own). 429/5xx are retried with back-off; other 4xx are logged.
+    """
+    submission = (
+        Submission.objects.select_related("form__department__municipality", "resident").filter(pk=submission_id).first()
+    )
+    if submission is None or submission.version != version:
+        return "skipped"
+    resident = submission.resident
+    if not resident.is_following:
+        return "not-following"
+    client = get_line_client(submission.form.department.municipality)
+    try:
+        result = client.push(
+            resident.line_user_id,
+            submission_message(submission),
+            retry_key=retry_key_for("applications.submission", submission.pk, version),
+        )
+    except (LineRateLimited, LineRetryableError) as exc:
+        raise self.retry(exc=exc, countdown=min(600, 15 * 2**self.request.retries)) from exc
+    except LineClientError as exc:
+        logger.warning("submission notice %s v%s refused by LINE: %s", submission_id, version, exc.message)
+        return "refused"
+    return "already" if result.already_accepted else "sent"
+
+
+@shared_task
+def attachments_purge_stale_task() -> int:
+    """Daily: remove staged uploads that were never submitted."""
+    from applications.services import attachments_purge_stale
+
+    return attachments_purge_stale()
