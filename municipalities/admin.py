@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from municipalities import permissions
 from municipalities.fields import mask_secret
@@ -29,30 +30,20 @@ from municipalities.models import (
     TalkMessage,
     WebhookEvent,
 )
-from municipalities.scoping import DepartmentScopedAdmin
+from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 from municipalities.services import (
     municipality_update,
     staff_role_grant,
     staff_role_revoke,
 )
 
-__all__ = ["DepartmentScopedAdmin"]
+__all__ = ["DepartmentScopedAdmin", "ReadOnlyAdminMixin"]
 
 # Role groups are kept in sync with the rules in permissions.py; nobody edits them by hand.
 admin.site.unregister(Group)
-
-
-class ReadOnlyAdminMixin:
-    """For logs: visible to those allowed, never added, changed or deleted from the admin."""
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+# TOTP devices are enrolled by each staff member (two_factor) and reset with an action on the
+# staff list; django-otp's own admin would show every device's secret key.
+admin.site.unregister(TOTPDevice)
 
 
 class MunicipalityForm(forms.ModelForm):
@@ -251,9 +242,14 @@ class StaffRoleForm(forms.ModelForm):
                     (value, label) for value, label in self.fields["role"].choices if value in permissions.GRANTABLE_BY_HEAD or value == ""
                 ]
 
+    def add_error(self, field: str | None, error: Any) -> None:
+        # On the change form the department is read-only (not a form field).
+        super().add_error(field if field is None or field in self.fields else None, error)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        role, department = data.get("role"), data.get("department")
+        role = data.get("role")
+        department = data["department"] if "department" in data else getattr(self.instance, "department", None)
         if role == Role.MUNICIPALITY_ADMIN and department is not None:
             self.add_error("department", _("自治体管理者は課を指定せずに付与します。"))
         if role and role != Role.MUNICIPALITY_ADMIN and department is None:

@@ -10,7 +10,17 @@ import random
 
 from django.db import transaction
 
-from municipalities.models import AgeBand, Area, Department, Interest, Municipality, Resident, Role, StaffRole, StaffUser
+from municipalities.models import (
+    AgeBand,
+    Area,
+    Department,
+    Interest,
+    Municipality,
+    Resident,
+    Role,
+    StaffRole,
+    StaffUser,
+)
 from municipalities.services import (
     municipality_create_or_update,
     resident_follow,

@@ -26,6 +26,23 @@ def is_tenant_model(model: type[models.Model]) -> bool:
     return getattr(model, "municipality_path", None) is not None
 
 
+class ReadOnlyAdminMixin:
+    """For logs: visible to those allowed, never added, changed or deleted from the admin.
+
+    Put it before ``DepartmentScopedAdmin`` in the bases. The permission-matrix test expects
+    nobody (not even a superuser) to change or delete the rows of an admin built on it.
+    """
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class DepartmentScopedAdmin(admin.ModelAdmin):
     """Scopes querysets, object permissions and foreign-key choices to the user's roles.
 
@@ -88,7 +105,7 @@ class DepartmentScopedAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         related = db_field.remote_field.model
         if is_tenant_model(related):
-            qs = kwargs.get("queryset") or related._default_manager.all()
+            qs = kwargs["queryset"] if "queryset" in kwargs else self._related_queryset(db_field, request)
             kwargs["queryset"] = self.policy.related_choices(
                 request.user, self._choice_action(request), related, qs
             )
@@ -97,11 +114,16 @@ class DepartmentScopedAdmin(admin.ModelAdmin):
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         related = db_field.remote_field.model
         if is_tenant_model(related):
-            qs = kwargs.get("queryset") or related._default_manager.all()
+            qs = kwargs["queryset"] if "queryset" in kwargs else self._related_queryset(db_field, request)
             kwargs["queryset"] = self.policy.related_choices(
                 request.user, self._choice_action(request), related, qs
             )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _related_queryset(self, db_field: Any, request: HttpRequest) -> models.QuerySet:
+        # The related admin's ordering, as Django's own formfield_for_foreignkey would use.
+        qs = self.get_field_queryset(None, db_field, request)
+        return qs if qs is not None else db_field.remote_field.model._default_manager.all()
 
     # --- writes through services ----------------------------------------------------------
 

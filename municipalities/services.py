@@ -178,7 +178,9 @@ def staff_role_grant(
 @transaction.atomic(durable=True)
 def staff_role_revoke(*, staff_role: StaffRole, actor: StaffUser | None) -> StaffRole:
     """Take a role away. Same limits as granting. Audited."""
-    staff_role = StaffRole.objects.select_for_update().select_related("user", "department").get(pk=staff_role.pk)
+    staff_role = (
+        StaffRole.objects.select_for_update(of=("self",)).select_related("user", "department").get(pk=staff_role.pk)
+    )
     _check_grant(actor=actor, user=staff_role.user, role=staff_role.role, department=staff_role.department)
     audit_log(
         actor=actor,
