@@ -57,6 +57,14 @@ STATUS_COLOURS = {
 
 
 class BroadcastMessageForm(forms.ModelForm):
+    image_url = forms.URLField(
+        label=gettext_lazy("画像の URL"), required=False, max_length=1000, assume_scheme="https",
+        help_text=gettext_lazy("ファイルの代わりに https の URL を指定できます。"),
+    )
+    link_url = forms.URLField(
+        label=gettext_lazy("ボタンのリンク先"), required=False, max_length=1000, assume_scheme="https"
+    )
+
     class Meta:
         model = BroadcastMessage
         fields = ["kind", "text", "image", "image_url", "card_title", "link_label", "link_url"]

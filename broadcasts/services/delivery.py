@@ -227,6 +227,12 @@ def _schedule_next_occurrence(broadcast: Broadcast) -> Broadcast | None:
     return nxt
 
 
+def _in_transaction() -> bool:
+    """Whether a transaction that can still roll back is open (the test case's own wrapping
+    transaction does not count, as for ``atomic(durable=True)``)."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
 # --- 2. one batch -----------------------------------------------------------------------------
 
 
@@ -265,7 +271,7 @@ def delivery_batch_send(*, batch_id: int) -> BatchOutcome:
     return ``retry_in`` seconds; the caller re-enqueues it. The record is written only if
     this attempt still owns the batch.
     """
-    if connection.in_atomic_block:
+    if _in_transaction():
         raise RuntimeError("delivery_batch_send() calls LINE and must not run inside a transaction")
     now = timezone.now()
     claimed = (
