@@ -25,6 +25,7 @@ from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIRequest
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -120,6 +121,7 @@ def simulator_page(request: HttpRequest) -> HttpResponse:
                 "talkUrl": reverse("line:simulator_talk"),
                 "municipalities": [{"id": m.pk, "name": m.name} for m in municipalities],
                 "usesSimulator": settings.LINE_USES_SIMULATOR,
+                "csrfToken": get_token(request),
             },
         },
     )

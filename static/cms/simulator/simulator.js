@@ -14,10 +14,7 @@
   var sub = document.getElementById("talk-sub");
   var state = { town: townSelect.value, userId: "", lastIds: "", busy: false, timer: null };
 
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
+  function csrfToken() { return config.csrfToken; }
   function setStatus(text, isError) {
     status.textContent = text || "";
     status.className = "sim-status" + (isError ? " error" : "");
@@ -224,7 +221,7 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify(payload)
     }).then(function (r) {
-      return r.json().then(function (data) {
+      return r.json().catch(function () { return { message: "送信できませんでした（" + r.status + "）。" }; }).then(function (data) {
         if (!r.ok) { throw new Error(data.message || String(r.status)); }
         setStatus("");
         if (data.userId && data.userId !== state.userId) { state.userId = data.userId; return loadResidents(data.userId); }
