@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -16,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from municipalities import permissions
+from municipalities.errors import ServiceError
 from municipalities.fields import mask_secret
 from municipalities.models import (
     Area,
@@ -35,7 +37,9 @@ from municipalities.services import (
     municipality_update,
     staff_role_grant,
     staff_role_revoke,
+    staff_user_unlock,
 )
+from municipalities.two_factor.services import two_factor_reset
 
 __all__ = ["DepartmentScopedAdmin", "ReadOnlyAdminMixin"]
 
@@ -220,8 +224,46 @@ class StaffUserAdmin(DepartmentScopedAdmin, UserAdmin):
             fieldsets.append((_("システム運用"), {"fields": ["is_staff", "is_superuser"]}))
         return fieldsets
 
+    actions = ["reset_two_factor", "unlock_sign_in"]
+
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).select_related("municipality")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        field = form.base_fields.get("municipality")
+        if field is not None and not request.user.is_superuser:
+            # Only system operators are without a town; nobody else may create one.
+            field.required = True
+            field.empty_label = None
+        return form
+
+    def has_reset_two_factor_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_action_permission(request, "change", obj)
+
+    def has_unlock_sign_in_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_action_permission(request, "change", obj)
+
+    def _each_user(self, request: HttpRequest, queryset: Any, service: Any, done: str) -> None:
+        ok, errors = 0, []
+        for user in queryset:
+            try:
+                service(user=user, actor=request.user)
+                ok += 1
+            except (ServiceError, PermissionDenied) as exc:
+                errors.append(f"{user}: {getattr(exc, 'message', None) or _('権限がありません。')}")
+        if ok:
+            self.message_user(request, done % {"count": ok}, messages.SUCCESS)
+        for error in errors:
+            self.message_user(request, error, messages.ERROR)
+
+    @admin.action(description=_("二段階認証をリセットする（スマートフォンの紛失・機種変更）"), permissions=["reset_two_factor"])
+    def reset_two_factor(self, request: HttpRequest, queryset: Any) -> None:
+        self._each_user(request, queryset, two_factor_reset, _("%(count)d 人の二段階認証をリセットしました。"))
+
+    @admin.action(description=_("ログイン制限を解除する"), permissions=["unlock_sign_in"])
+    def unlock_sign_in(self, request: HttpRequest, queryset: Any) -> None:
+        self._each_user(request, queryset, staff_user_unlock, _("%(count)d 人のログイン制限を解除しました。"))
 
 
 class StaffRoleForm(forms.ModelForm):

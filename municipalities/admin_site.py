@@ -1,15 +1,33 @@
-"""The staff console: Django's admin in Japanese, headed with the staff member's town."""
+"""The staff console: Django's admin in Japanese, headed with the staff member's town.
+
+Two-factor sign-in is enforced here, for every admin page at once: staff who need a code
+(see ``two_factor.policy``) and have not given one in this session are sent to the login
+(to enter it) or, when their town requires two-factor and they have no app yet, to the
+enrolment page.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import update_wrapper
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
 
-# Order of the feature groups on the index page.
+from municipalities.two_factor import policy as two_factor
+from municipalities.two_factor.forms import CmsAuthenticationForm
+
+# Order of the feature groups on the index page and in the side bar: the daily work first,
+# then the town's settings and staff, then the sign-in records of the operators.
 APP_ORDER = ["broadcasts", "reservations", "applications", "chatbot", "municipalities", "axes", "otp_totp", "auth"]
+
+# Admin pages that stay open to a signed-in member of staff who still owes a code.
+TWO_FACTOR_EXEMPT_VIEWS = {"logout", "jsi18n", "two_factor_setup"}
 
 
 class CmsAdminSite(admin.AdminSite):
@@ -17,6 +35,7 @@ class CmsAdminSite(admin.AdminSite):
     site_header = _("自治体LINE管理画面")
     index_title = _("メニュー")
     enable_nav_sidebar = True
+    login_form = CmsAuthenticationForm
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         context = super().each_context(request)
@@ -25,7 +44,36 @@ class CmsAdminSite(admin.AdminSite):
         if municipality is not None:
             context["site_header"] = _("%(name)s LINE 管理画面") % {"name": municipality.name}
             context["site_title"] = context["site_header"]
+            context["municipality"] = municipality
+        if user is not None and user.is_authenticated:
+            context["two_factor_enrolled"] = two_factor.has_confirmed_device(user)
         return context
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return super().has_permission(request) and two_factor.two_factor_satisfied(request)
+
+    def admin_view(self, view: Callable[..., HttpResponse], cacheable: bool = False) -> Callable[..., HttpResponse]:
+        inner = super().admin_view(view, cacheable)
+
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            match = getattr(request, "resolver_match", None)
+            url_name = match.url_name if match else None
+            if url_name not in TWO_FACTOR_EXEMPT_VIEWS and two_factor.must_enrol(request):
+                return HttpResponseRedirect(f"{reverse('admin:two_factor_setup', current_app=self.name)}?next={request.path}")
+            return inner(request, *args, **kwargs)
+
+        return update_wrapper(guarded, view)
+
+    def get_urls(self) -> list[URLPattern]:
+        from municipalities.two_factor.views import setup_view
+
+        def setup(request: HttpRequest) -> HttpResponse:
+            return setup_view(request, self)
+
+        return [
+            path("two-factor/setup/", never_cache(csrf_protect(setup)), name="two_factor_setup"),
+            *super().get_urls(),
+        ]
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         app_list = super().get_app_list(request, app_label)

@@ -197,6 +197,21 @@ def staff_role_revoke(*, staff_role: StaffRole, actor: StaffUser | None) -> Staf
     return staff_role
 
 
+@transaction.atomic(durable=True)
+def staff_user_unlock(*, user: StaffUser, actor: StaffUser | None) -> int:
+    """Lift a sign-in lockout (django-axes) of ``user`` before it expires. Returns attempts cleared.
+
+    Only those who may change the staff account (自治体管理者 of the town, superuser). Audited.
+    """
+    from axes.utils import reset as axes_reset
+
+    if actor is not None:
+        permissions.require(actor, "change", user)
+    cleared = axes_reset(username=user.get_username())
+    audit_log(actor=actor, action="municipalities.staffuser.unlocked", obj=user, data={"attempts": cleared})
+    return cleared
+
+
 # --- Residents --------------------------------------------------------------------------------
 
 
