@@ -13,11 +13,11 @@ from municipalities.line import messages as m
 from municipalities.line.liff import resident_link
 
 
-def submission_message(submission: Submission) -> list[dict[str, Any]]:
+def submission_message(submission: Submission, *, status: str, version: int) -> list[dict[str, Any]]:
+    """The notice of the change that made ``version`` of the submission, which entered ``status``."""
     form = submission.form
     head = f"【{form.title}】\n受付番号: {submission.reference}\n"
     detail_path = reverse("applications:submission_detail", kwargs={"reference": submission.reference})
-    status = submission.status
     if status == S.NEEDS_CORRECTION:
         path = reverse("applications:submission_edit", kwargs={"reference": submission.reference})
         body = (
@@ -28,14 +28,14 @@ def submission_message(submission: Submission) -> list[dict[str, Any]]:
         )
     elif status == S.REJECTED:
         body = head + f"申請は却下されました。\n理由: {submission.status_reason}\n\n詳細: {resident_link(submission.resident, detail_path)}"
-    elif status in (S.RECEIVED, S.AWAITING_PAYMENT) and submission.version == 1:
+    elif status in (S.RECEIVED, S.AWAITING_PAYMENT) and version == 1:
         body = head + "申請を受け付けました。\n" + str(NEXT_STEP[status])
         if status == S.AWAITING_PAYMENT:
             body += f"\n手数料: {submission.fee:,}円"
         if form.completion_message:
             body += "\n\n" + form.completion_message
         body += f"\n\n申請状況: {resident_link(submission.resident, detail_path)}"
-    elif status == S.RECEIVED and submission.paid_at and submission.reviewed_at is None:
+    elif status == S.RECEIVED and submission.fee and version == 2 and submission.paid_at:
         body = head + f"手数料 {submission.fee:,}円のお支払いを確認しました。申請を受け付けました。"
         if form.completion_message:
             body += "\n\n" + form.completion_message

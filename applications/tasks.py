@@ -15,17 +15,17 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, max_retries=5, acks_late=True)
-def submission_notify_task(self, submission_id: int, version: int) -> str:
-    """Push the resident the notice for ``version`` of a submission, once.
+def submission_notify_task(self, submission_id: int, version: int, status: str = "") -> str:
+    """Push the resident the notice of one change (``version``, which entered ``status``), once.
 
     The retry key is (submission, version): a retried or duplicated task is answered like
-    LINE's 409. A notice for a version that has already moved on is skipped (the newer
-    version sends its own). 429/5xx are retried with back-off; other 4xx are logged.
+    LINE's 409, so each change reaches the resident exactly once even when tasks lag behind.
+    429/5xx are retried with back-off; other 4xx are logged.
     """
     submission = (
         Submission.objects.select_related("form__department__municipality", "resident").filter(pk=submission_id).first()
     )
-    if submission is None or submission.version != version:
+    if submission is None:
         return "skipped"
     resident = submission.resident
     if not resident.is_following:
@@ -34,7 +34,7 @@ def submission_notify_task(self, submission_id: int, version: int) -> str:
     try:
         result = client.push(
             resident.line_user_id,
-            submission_message(submission),
+            submission_message(submission, status=status or submission.status, version=version),
             retry_key=retry_key_for("applications.submission", submission.pk, version),
         )
     except (LineRateLimited, LineRetryableError) as exc:

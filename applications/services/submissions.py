@@ -45,8 +45,8 @@ STAMPS = {
 def _notify_on_commit(submission: Submission) -> None:
     from applications.tasks import submission_notify_task
 
-    submission_id, version = submission.pk, submission.version
-    transaction.on_commit(lambda: submission_notify_task.delay(submission_id, version))
+    submission_id, version, status = submission.pk, submission.version, submission.status
+    transaction.on_commit(lambda: submission_notify_task.delay(submission_id, version, status))
 
 
 def _require_atomic() -> None:

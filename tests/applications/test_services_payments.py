@@ -1,0 +1,160 @@
+"""Fees: sandbox success / failure / cancel / forged and stale callbacks, counter payments, refunds."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from applications.errors import ApplicationError
+from applications.models import Payment, PaymentStatus
+from applications.payments import PaymentVerificationError
+from applications.payments.sandbox import signed_result
+from applications.services import (
+    payment_record_callback,
+    payment_record_counter,
+    payment_refund,
+    payment_restart,
+    submission_transition,
+)
+from applications.workflow import SubmissionStatus as S
+from municipalities.models import AuditEntry, SimulatedDelivery
+from tests.applications.factories import submit
+from tests.conftest import make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def somu_head(town, somu):
+    return make_staff("somu_head", town, "head", somu)
+
+
+@pytest.fixture
+def online(fee_form, resident):
+    submission = submit(fee_form, resident, payment_method="sandbox")
+    return submission, submission.payments.get()
+
+
+def callback(payment: Payment, outcome: str, **overrides) -> Payment:
+    params = signed_result(reference=payment.reference, outcome=outcome, amount=payment.amount)
+    params.update(overrides)
+    return payment_record_callback(provider_code="sandbox", params=params)
+
+
+def test_sandbox_checkout_is_created_with_a_redirect(online):
+    submission, payment = online
+    assert submission.status == S.AWAITING_PAYMENT
+    assert payment.reference.startswith("SBX-")
+    assert payment.detail["redirect_url"].endswith(f"/sandbox/checkout/{payment.reference}/")
+
+
+def test_success_moves_to_received_once(online, resident, django_capture_on_commit_callbacks):
+    submission, payment = online
+    with django_capture_on_commit_callbacks(execute=True):
+        paid = callback(payment, "paid")
+        replay = callback(payment, "paid")  # the gateway notifies twice
+    submission.refresh_from_db()
+    assert paid.status == PaymentStatus.PAID and paid.paid_at
+    assert replay.pk == paid.pk
+    assert submission.status == S.RECEIVED and submission.paid_at
+    assert AuditEntry.objects.filter(action="applications.submission.pay", object_id=str(submission.pk)).count() == 1
+    texts = [d.messages[0]["text"] for d in SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id)]
+    assert any("お支払いを確認しました" in t for t in texts)
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("failed", PaymentStatus.FAILED), ("cancelled", PaymentStatus.CANCELLED)])
+def test_failure_and_cancel_keep_waiting_and_allow_a_retry(online, resident, outcome, status):
+    submission, payment = online
+    result = callback(payment, outcome)
+    submission.refresh_from_db()
+    assert result.status == status and result.failed_at
+    assert submission.status == S.AWAITING_PAYMENT
+    retry = payment_restart(submission=submission, resident=resident)
+    assert retry.pk != payment.pk and retry.status == PaymentStatus.PENDING
+    callback(retry, "paid")
+    submission.refresh_from_db()
+    assert submission.status == S.RECEIVED
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"signature": "0" * 64},  # forged
+        {"amount": "1"},  # amount changed after signing
+        {"outcome": "paid", "signature": ""},
+        {"ts": str(int(time.time()) - 7200)},  # re-signed below with an old timestamp
+    ],
+)
+def test_forged_or_stale_callback_changes_nothing(online, overrides):
+    submission, payment = online
+    if "ts" in overrides:
+        params = signed_result(reference=payment.reference, outcome="paid", amount=payment.amount, ts=int(overrides["ts"]))
+    else:
+        params = {**signed_result(reference=payment.reference, outcome="paid", amount=payment.amount), **overrides}
+    with pytest.raises(PaymentVerificationError):
+        payment_record_callback(provider_code="sandbox", params=params)
+    payment.refresh_from_db()
+    submission.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    assert submission.status == S.AWAITING_PAYMENT
+
+
+def test_missing_parameters_are_refused(online):
+    with pytest.raises(PaymentVerificationError):
+        payment_record_callback(provider_code="sandbox", params={"reference": "x"})
+
+
+def test_signed_callback_for_an_unknown_payment(online):
+    with pytest.raises(ApplicationError, match="見つかりません"):
+        payment_record_callback(provider_code="sandbox", params=signed_result(reference="SBX-nope", outcome="paid", amount=300))
+
+
+def test_signed_callback_with_the_wrong_amount(online):
+    _submission, payment = online
+    params = signed_result(reference=payment.reference, outcome="paid", amount=1)
+    with pytest.raises(ApplicationError, match="金額が一致しません"):
+        payment_record_callback(provider_code="sandbox", params=params)
+
+
+def test_counter_payment_recorded_by_staff(fee_form, resident, somu_editor):
+    submission = submit(fee_form, resident, payment_method="counter")
+    with pytest.raises(ApplicationError, match="「支払待ち」の申請は「審査を開始」できません"):
+        submission_transition(submission=submission, name="review", actor=somu_editor)
+    payment = payment_record_counter(submission=submission, actor=somu_editor, receipt_number="R-12")
+    submission.refresh_from_db()
+    assert payment.status == PaymentStatus.PAID and payment.recorded_by == somu_editor
+    assert payment.detail["receipt_number"] == "R-12"
+    assert submission.status == S.RECEIVED
+    with pytest.raises(ApplicationError, match="お支払い待ちではありません"):
+        payment_record_counter(submission=submission, actor=somu_editor)
+
+
+def test_counter_payment_of_another_department_is_denied(fee_form, resident, kenko_editor):
+    submission = submit(fee_form, resident, payment_method="counter")
+    with pytest.raises(PermissionDenied):
+        payment_record_counter(submission=submission, actor=kenko_editor)
+
+
+def test_one_paid_payment_per_submission_constraint(online):
+    submission, payment = online
+    callback(payment, "paid")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payment.objects.create(submission=submission, provider="counter", amount=300, reference="dup", status="paid", paid_at=timezone.now())
+
+
+def test_refund_is_for_heads_with_a_reason(online, somu_editor, somu_head):
+    _submission, payment = online
+    payment = callback(payment, "paid")
+    with pytest.raises(PermissionDenied):
+        payment_refund(payment=payment, actor=somu_editor, reason="誤請求")
+    with pytest.raises(ApplicationError, match="理由"):
+        payment_refund(payment=payment, actor=somu_head, reason="")
+    refunded = payment_refund(payment=payment, actor=somu_head, reason="誤請求")
+    assert refunded.status == PaymentStatus.REFUNDED and refunded.refunded_at
+    assert AuditEntry.objects.filter(action="applications.payment.refunded").exists()
+    with pytest.raises(ApplicationError, match="返金できません"):
+        payment_refund(payment=refunded, actor=somu_head, reason="二重")
