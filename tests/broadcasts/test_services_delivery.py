@@ -1,0 +1,257 @@
+"""Fan-out and delivery: start once, batches of ≤ 500, each batch sent once, retries, failures."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from broadcasts.models import BatchStatus, Broadcast, BroadcastStatus, DeliveryBatch
+from broadcasts.selectors import STUCK_AFTER
+from broadcasts.services import (
+    broadcast_approve,
+    broadcast_cancel,
+    broadcast_start,
+    broadcast_submit,
+    broadcast_unfollows_count,
+    delivery_batch_send,
+    delivery_batches_requeue_stuck,
+)
+from broadcasts.services.delivery import MAX_ATTEMPTS, backoff_seconds, batch_retry_key
+from broadcasts.tasks import delivery_batch_send_task
+from municipalities.line.client import get_line_client
+from municipalities.models import Resident, SimulatedDelivery
+from tests.broadcasts.factories import make_broadcast, make_residents
+
+
+def approved(department, head, editor, **kwargs) -> Broadcast:
+    broadcast = make_broadcast(department, **kwargs)
+    broadcast = broadcast_submit(broadcast=broadcast, actor=editor)
+    # Approve without running the start: the tests drive it step by step.
+    return broadcast_approve(broadcast=broadcast, actor=head)
+
+
+@pytest.fixture
+def many(town, interests):
+    return make_residents(town, 1201, interests=[interests["kenko"]])
+
+
+def test_start_writes_batches_of_at_most_500_with_deterministic_keys(kenko, kenko_head, kenko_editor, interests, many):
+    # given
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    # when
+    started = broadcast_start(broadcast_id=broadcast.pk)
+    # then
+    batches = list(DeliveryBatch.objects.filter(broadcast=broadcast).order_by("seq"))
+    assert [b.size for b in batches] == [500, 500, 201]
+    assert [b.retry_key for b in batches] == [batch_retry_key(broadcast.pk, seq) for seq in range(3)]
+    ids = [uid for b in batches for uid in b.line_user_ids]
+    assert len(ids) == len(set(ids)) == 1201
+    assert set(ids) == {r.line_user_id for r in many}
+    assert (started.status, started.recipient_count, started.batch_count) == (BroadcastStatus.SENDING, 1201, 3)
+
+
+def test_start_is_claimed_once(kenko, kenko_head, kenko_editor, interests, many):
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    assert broadcast_start(broadcast_id=broadcast.pk) is not None
+    assert broadcast_start(broadcast_id=broadcast.pk) is None
+    assert DeliveryBatch.objects.filter(broadcast=broadcast).count() == 3
+
+
+def test_each_batch_task_run_twice_sends_each_resident_once(kenko, kenko_head, kenko_editor, interests, many):
+    # given
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    broadcast_start(broadcast_id=broadcast.pk)
+    batch_ids = list(DeliveryBatch.objects.filter(broadcast=broadcast).values_list("pk", flat=True))
+    # when
+    outcomes = [delivery_batch_send_task(batch_id) for batch_id in batch_ids for _ in range(2)]
+    # then
+    assert outcomes == ["sent", "skipped"] * 3
+    per_user = SimulatedDelivery.objects.filter(endpoint="multicast").values_list("line_user_id", flat=True)
+    assert len(per_user) == len(set(per_user)) == 1201
+    broadcast.refresh_from_db()
+    assert (broadcast.status, broadcast.delivered_count, broadcast.failed_count) == (BroadcastStatus.SENT, 1201, 0)
+    assert broadcast.finished_at is not None
+
+
+def test_a_batch_that_fails_with_500s_is_retried_and_sent_once(kenko, kenko_head, kenko_editor, interests, many, fake_line):
+    # given
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    broadcast_start(broadcast_id=broadcast.pk)
+    fake_line.fail("multicast", 500, 500)
+    # when: eager Celery re-runs the task at once instead of after the back-off
+    for batch_id in DeliveryBatch.objects.filter(broadcast=broadcast).values_list("pk", flat=True):
+        delivery_batch_send_task(batch_id)
+    # then
+    first = DeliveryBatch.objects.get(broadcast=broadcast, seq=0)
+    assert (first.status, first.attempts) == (BatchStatus.SENT, 3)
+    assert fake_line.unique_recipients() == 1201
+    assert fake_line.duplicate_deliveries() == {}
+    assert fake_line.schema_errors == []
+    assert Broadcast.objects.get(pk=broadcast.pk).status == BroadcastStatus.SENT
+
+
+def test_429s_are_retried_and_everyone_receives_it_once(kenko, kenko_head, kenko_editor, interests, many, fake_line):
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    broadcast_start(broadcast_id=broadcast.pk)
+    fake_line.fail("multicast", 429, 429, 429, 429)
+    for batch_id in DeliveryBatch.objects.filter(broadcast=broadcast).values_list("pk", flat=True):
+        delivery_batch_send_task(batch_id)
+    assert fake_line.unique_recipients() == 1201
+    assert fake_line.duplicate_deliveries() == {}
+    assert sum(DeliveryBatch.objects.filter(broadcast=broadcast).values_list("attempts", flat=True)) == 3 + 4
+
+
+def test_a_4xx_fails_the_batch_with_lines_message(kenko, kenko_head, kenko_editor, interests, many, fake_line):
+    # given
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    broadcast_start(broadcast_id=broadcast.pk)
+    fake_line.fail("multicast", 400)
+    # when
+    for batch_id in DeliveryBatch.objects.filter(broadcast=broadcast).order_by("seq").values_list("pk", flat=True):
+        delivery_batch_send_task(batch_id)
+    # then
+    failed = DeliveryBatch.objects.get(broadcast=broadcast, status=BatchStatus.FAILED)
+    assert failed.http_status == 400
+    assert "injected failure" in failed.error_message
+    broadcast.refresh_from_db()
+    assert (broadcast.status, broadcast.delivered_count, broadcast.failed_count) == (BroadcastStatus.PARTIAL, 701, 500)
+
+
+def test_retries_are_bounded(kenko, kenko_head, kenko_editor, interests, town, fake_line):
+    # given
+    make_residents(town, 3, interests=[interests["kenko"]])
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    broadcast_start(broadcast_id=broadcast.pk)
+    fake_line.fail("multicast", *([503] * MAX_ATTEMPTS))
+    # when
+    delivery_batch_send_task(DeliveryBatch.objects.get(broadcast=broadcast).pk)
+    # then
+    batch = DeliveryBatch.objects.get(broadcast=broadcast)
+    assert (batch.status, batch.attempts) == (BatchStatus.FAILED, MAX_ATTEMPTS)
+    assert batch.error_message.startswith("再試行の上限")
+    assert fake_line.unique_recipients() == 0
+    assert Broadcast.objects.get(pk=broadcast.pk).status == BroadcastStatus.PARTIAL
+
+
+def test_worker_killed_after_sending_is_covered_by_the_retry_key(kenko, kenko_head, kenko_editor, interests, many, fake_line):
+    # given: a worker claimed batch 0, LINE accepted it, and the worker died before recording it
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    broadcast_start(broadcast_id=broadcast.pk)
+    batch = DeliveryBatch.objects.get(broadcast=broadcast, seq=0)
+    get_line_client(kenko.municipality).multicast(batch.line_user_ids, [{"type": "text", "text": "x"}], retry_key=batch.retry_key)
+    DeliveryBatch.objects.filter(pk=batch.pk).update(
+        status=BatchStatus.SENDING, attempts=1, claimed_at=timezone.now() - STUCK_AFTER - timedelta(seconds=1)
+    )
+    # when: the periodic sweeper finds it
+    requeued = delivery_batches_requeue_stuck()
+    # then: the stuck batch was re-sent with the same key, LINE answered 409, it counts as sent
+    batch.refresh_from_db()
+    assert requeued == 1
+    assert (batch.status, batch.already_accepted, batch.http_status) == (BatchStatus.SENT, True, 409)
+    assert fake_line.duplicate_deliveries() == {}
+    assert len(fake_line.recipients_by_key[str(batch.retry_key)]) == 500
+
+
+def test_a_freshly_claimed_batch_is_not_taken_over(kenko, kenko_head, kenko_editor, interests, many):
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    broadcast_start(broadcast_id=broadcast.pk)
+    batch = DeliveryBatch.objects.get(broadcast=broadcast, seq=0)
+    DeliveryBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.SENDING, attempts=1, claimed_at=timezone.now())
+    assert delivery_batch_send(batch_id=batch.pk).status == "skipped"
+    assert delivery_batches_requeue_stuck() == 0
+    batch.refresh_from_db()
+    assert (batch.status, batch.attempts) == (BatchStatus.SENDING, 1)
+
+
+def test_cancel_while_sending_stops_the_batches_not_yet_sent(kenko, kenko_head, kenko_editor, interests, many):
+    # given: one batch went out, two are waiting
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    broadcast_start(broadcast_id=broadcast.pk)
+    batches = list(DeliveryBatch.objects.filter(broadcast=broadcast).order_by("seq"))
+    delivery_batch_send(batch_id=batches[0].pk)
+    # when
+    broadcast_cancel(broadcast=broadcast, actor=kenko_head)
+    outcomes = [delivery_batch_send(batch_id=b.pk).status for b in batches[1:]]
+    # then
+    assert outcomes == ["skipped", "skipped"]
+    assert SimulatedDelivery.objects.count() == 500
+    broadcast.refresh_from_db()
+    assert broadcast.status == BroadcastStatus.CANCELLED
+    assert broadcast.finished_at is not None
+
+
+def test_nobody_left_to_send_to_finishes_at_once(kenko, kenko_head, kenko_editor, interests, town):
+    # given: approved, then the only reader blocked the account
+    (reader,) = make_residents(town, 1, interests=[interests["kenko"]])
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    Resident.objects.filter(pk=reader.pk).update(is_following=False)
+    # when
+    started = broadcast_start(broadcast_id=broadcast.pk)
+    # then
+    assert (started.status, started.recipient_count) == (BroadcastStatus.SENT, 0)
+
+
+def test_unfollows_within_24_hours_are_counted(kenko, kenko_head, kenko_editor, interests, many):
+    # given
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    broadcast_start(broadcast_id=broadcast.pk)
+    for batch_id in DeliveryBatch.objects.filter(broadcast=broadcast).values_list("pk", flat=True):
+        delivery_batch_send(batch_id=batch_id)
+    broadcast.refresh_from_db()
+    soon = broadcast.started_at + timedelta(hours=3)
+    late = broadcast.started_at + timedelta(hours=30)
+    Resident.objects.filter(pk__in=[r.pk for r in many[:7]]).update(is_following=False, unfollowed_at=soon)
+    Resident.objects.filter(pk__in=[r.pk for r in many[7:9]]).update(is_following=False, unfollowed_at=late)
+    # when: counted during the window, then after it
+    during = broadcast_unfollows_count(broadcast_id=broadcast.pk, now=broadcast.started_at + timedelta(hours=5))
+    assert (during.unfollow_count, during.unfollows_counted_at) == (7, None)
+    after = broadcast_unfollows_count(broadcast_id=broadcast.pk, now=late)
+    # then
+    assert after.unfollow_count == 7
+    assert after.unfollows_counted_at == late
+
+
+def test_backoff_grows_with_jitter_and_a_cap():
+    import random
+
+    rng = random.Random(1)
+    delays = [backoff_seconds(n, rng=rng) for n in range(1, 12)]
+    assert all(1.0 <= d <= 300.0 for d in delays)
+    assert max(backoff_seconds(10, rng=random.Random(s)) for s in range(50)) > 60
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_starting_the_same_broadcast_write_its_batches_once(town, kenko, kenko_head, kenko_editor, interests):
+    # given
+    make_residents(town, 1100, interests=[interests["kenko"]])
+    broadcast = approved(
+        kenko, kenko_head, kenko_editor, category=interests["kenko"], send_mode="at",
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
+    Broadcast.objects.filter(pk=broadcast.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
+    barrier = threading.Barrier(2)
+    results: list[object] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            with mock.patch("broadcasts.services.delivery._enqueue_batches"):
+                results.append(broadcast_start(broadcast_id=broadcast.pk))
+        finally:
+            connection.close()
+
+    # when
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    # then
+    assert sum(r is not None for r in results) == 1
+    assert DeliveryBatch.objects.filter(broadcast=broadcast).count() == 3
