@@ -8,7 +8,9 @@ from .booking import (
     reservation_book,
     reservation_cancel,
     reservation_change,
+    reservation_delete,
     reservation_mark_attendance,
+    reservation_update_contact,
     slot_counters_reconcile,
 )
 from .reminders import reminder_send, reminders_schedule_due, reservation_notify
@@ -35,6 +37,8 @@ __all__ = [
     "reservation_book",
     "reservation_cancel",
     "reservation_change",
+    "reservation_delete",
+    "reservation_update_contact",
     "reservation_mark_attendance",
     "reservation_notify",
     "slot_counters_reconcile",

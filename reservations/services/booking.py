@@ -378,3 +378,38 @@ def slot_counters_reconcile() -> list[dict[str, int]]:
         fixed.append({"slot": row["pk"], "was": row["reserved"], "now": value, "actual": row["actual"]})
         _on_commit_bump(row["menu_id"])
     return fixed
+
+
+@transaction.atomic(durable=True)
+def reservation_update_contact(
+    *, reservation: Reservation, actor: StaffUser, name: str, kana: str, phone: str
+) -> Reservation:
+    """Correct the name/kana/phone written down for a phone booking (normalised as at booking)."""
+    current = Reservation.objects.select_related("slot__menu__department").get(pk=reservation.pk)
+    require(actor, "change", current)
+    name, kana = normalize(name), to_katakana(kana)
+    try:
+        phone = phone_digits(phone) if phone.strip() else ""
+    except ValueError as exc:
+        raise ReservationError(str(exc), code="person") from None
+    if current.resident_id is None and (not name or not phone):
+        raise ReservationError(_("電話予約には氏名と電話番号が必要です。"), code="person")
+    before = {"name": current.name, "kana": current.kana, "phone": current.phone}
+    current.name, current.kana, current.phone = name, kana, phone
+    current.save(update_fields=["name", "kana", "phone", "updated_at"])
+    audit_log(actor=actor, action="reservations.reservation.changed", obj=current,
+              data={k: [before[k], getattr(current, k)] for k in before if before[k] != getattr(current, k)})
+    return current
+
+
+@transaction.atomic(durable=True)
+def reservation_delete(*, reservation: Reservation, actor: StaffUser) -> None:
+    """Delete a booking entered by mistake; an active one frees its place first. Audited."""
+    current = Reservation.objects.select_related("slot__menu__department").get(pk=reservation.pk)
+    require(actor, "delete", current)
+    if current.status in HOLDS_PLACE:
+        _release_place(current.slot_id)
+    audit_log(actor=actor, action="reservations.reservation.deleted", obj=current,
+              data={"code": current.code, "name": current.display_name, "slot": str(current.slot)})
+    current.delete()
+    _on_commit_bump(current.slot.menu_id)

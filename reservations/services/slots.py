@@ -216,16 +216,19 @@ def slot_delete(*, slot: Slot, actor: StaffUser | None = None) -> None:
 
 
 @transaction.atomic(durable=True)
-def slot_import_job_create(*, department: Department, upload, actor: StaffUser) -> SlotImportJob:
-    """Store an uploaded file as a job; the check runs in Celery (enqueued on commit)."""
+def slot_import_job_create(
+    *, department: Department, upload, actor: StaffUser, run_in_background: bool = True
+) -> SlotImportJob:
+    """Store an uploaded file as a job; with ``run_in_background`` the check runs in Celery (on commit)."""
     _require_import(actor, department)
     job = SlotImportJob(department=department, file=upload, file_name=getattr(upload, "name", "slots"), created_by=actor)
     job.save()
     audit_log(actor=actor, action="reservations.slotimportjob.created", obj=job, data={"file": job.file_name})
-    from ..tasks import slot_import_job_check_task
+    if run_in_background:
+        from ..tasks import slot_import_job_check_task
 
-    pk = job.pk
-    transaction.on_commit(lambda: slot_import_job_check_task.delay(pk))
+        pk = job.pk
+        transaction.on_commit(lambda: slot_import_job_check_task.delay(pk))
     return job
 
 

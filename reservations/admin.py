@@ -1,0 +1,186 @@
+"""Staff console for reservations: menus, slots (day view, roster, import, pattern), bookings.
+
+Thin (STYLE R9): every write is a service call; the custom pages live in admin_views.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ExportMixin
+
+from municipalities.scoping import DepartmentScopedAdmin
+
+from . import admin_views
+from .models import Menu, Reservation, ReservationStatus, Slot
+from .resources import SlotResource
+from .services import (
+    ReservationError,
+    reservation_cancel,
+    reservation_delete,
+    reservation_mark_attendance,
+    reservation_update_contact,
+    slot_delete,
+    slot_save,
+)
+
+
+@admin.register(Menu)
+class MenuAdmin(DepartmentScopedAdmin):
+    list_display = ["name", "department", "is_suspended", "window", "links"]
+    list_select_related = ["department"]
+    list_filter = ["department", "is_suspended"]
+    search_fields = ["name"]
+    fieldsets = [
+        (None, {"fields": ["department", "name", "description", "venues", "sort_order", "is_suspended"]}),
+        (_("受付期間と締切"), {"fields": ["opens_days_before", "window_in_business_days", "closes_hours_before", "cancel_deadline_hours"]}),
+        (_("1 人あたりの上限"), {"fields": ["max_active_per_resident", "max_per_resident_per_day"]}),
+        (_("予約時の質問とお知らせ"), {"fields": ["questions", "confirmation_text", "reminder_offsets"]}),
+    ]
+
+    @admin.display(description=_("受付"))
+    def window(self, obj: Menu) -> str:
+        return f"{obj.opens_days_before}日前〜{obj.closes_hours_before}時間前"
+
+    @admin.display(description=_("操作"))
+    def links(self, obj: Menu) -> str:
+        day = reverse("admin:reservations_slot_day")
+        return format_html(
+            '<a href="{}?menu={}">日別の枠</a> ・ <a href="{}?menu__id__exact={}">枠一覧</a>',
+            day, obj.pk, reverse("admin:reservations_slot_changelist"), obj.pk,
+        )
+
+
+class SlotForm(forms.ModelForm):
+    class Meta:
+        model = Slot
+        fields = ["menu", "venue", "starts_at", "ends_at", "capacity", "is_open"]
+
+
+@admin.register(Slot)
+class SlotAdmin(ExportMixin, DepartmentScopedAdmin):
+    form = SlotForm
+    resource_classes = [SlotResource]
+    list_display = ["starts_at", "ends_at_time", "venue", "menu", "reserved_of_capacity", "is_open", "roster_link"]
+    list_select_related = ["menu"]
+    list_filter = ["menu", "is_open", ("starts_at", admin.DateFieldListFilter)]
+    search_fields = ["venue", "menu__name"]
+    date_hierarchy = "starts_at"
+    ordering = ["starts_at", "venue"]
+    change_list_template = "admin/reservations/slot/change_list.html"
+
+    def get_export_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
+        return {"actor": request.user}
+
+    @admin.display(description=_("終了"))
+    def ends_at_time(self, obj: Slot) -> str:
+        return f"{timezone.localtime(obj.ends_at):%H:%M}"
+
+    @admin.display(description=_("予約 / 定員"))
+    def reserved_of_capacity(self, obj: Slot) -> str:
+        return f"{obj.reserved} / {obj.capacity}"
+
+    @admin.display(description=_("名簿"))
+    def roster_link(self, obj: Slot) -> str:
+        return format_html('<a href="{}">名簿</a>', reverse("admin:reservations_slot_roster", args=[obj.pk]))
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        extra = [
+            path("day/", wrap(admin_views.DayView(self).as_view()), name="reservations_slot_day"),
+            path("<int:slot_id>/roster/", wrap(admin_views.RosterView(self).as_view()), name="reservations_slot_roster"),
+            path("<int:slot_id>/roster.<str:fmt>", wrap(admin_views.RosterExportView(self).as_view()), name="reservations_slot_roster_export"),
+            path("phone-booking/", wrap(admin_views.PhoneBookingView(self).as_view()), name="reservations_slot_phone_booking"),
+            path("generate/", wrap(admin_views.GenerateView(self).as_view()), name="reservations_slot_generate"),
+            path("upload/", wrap(admin_views.UploadView(self).as_view()), name="reservations_slot_upload"),
+            path("upload/<int:job_id>/", wrap(admin_views.UploadJobView(self).as_view()), name="reservations_slot_upload_job"),
+        ]
+        return extra + super().get_urls()
+
+    def save_with_service(self, request: HttpRequest, obj: Slot, form: Any, formsets: Any, change: bool) -> Slot:
+        return slot_save(slot=obj, actor=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Slot) -> None:
+        slot_delete(slot=obj, actor=request.user)
+
+
+class ReservationForm(forms.ModelForm):
+    class Meta:
+        model = Reservation
+        fields = ["name", "kana", "phone"]
+
+
+@admin.register(Reservation)
+class ReservationAdmin(DepartmentScopedAdmin):
+    form = ReservationForm
+    list_display = ["code", "person", "slot", "menu", "status", "channel", "created_at"]
+    list_select_related = ["slot", "menu", "resident", "booked_by"]
+    list_filter = ["status", "menu", ("slot_date", admin.DateFieldListFilter)]
+    search_fields = ["code", "name", "kana", "phone", "resident__display_name"]
+    readonly_fields = ["code", "status", "slot", "menu", "resident", "answers_text", "booked_by", "created_at", "cancelled_at", "cancelled_by"]
+    fields = ["code", "status", "slot", "resident", "name", "kana", "phone", "answers_text", "booked_by", "created_at", "cancelled_at", "cancelled_by"]
+    actions = ["mark_attended", "mark_no_show", "cancel_on_behalf"]
+    date_hierarchy = "slot_date"
+
+    @admin.display(description=_("氏名"))
+    def person(self, obj: Reservation) -> str:
+        return obj.display_name
+
+    @admin.display(description=_("予約方法"))
+    def channel(self, obj: Reservation) -> str:
+        return "代理" if obj.booked_by_id else "LINE"
+
+    @admin.display(description=_("質問への回答"))
+    def answers_text(self, obj: Reservation) -> str:
+        return " / ".join(f"{k}: {v}" for k, v in (obj.answers or {}).items()) or "―"
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:reservations_slot_phone_booking"))
+
+    def save_with_service(self, request: HttpRequest, obj: Reservation, form: Any, formsets: Any, change: bool) -> Reservation:
+        return reservation_update_contact(
+            reservation=obj, actor=request.user, name=obj.name, kana=obj.kana, phone=obj.phone
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Reservation) -> None:
+        reservation_delete(reservation=obj, actor=request.user)
+
+    def has_book_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        from municipalities.permissions import policy_for
+
+        return policy_for(Slot).user_has_permission(request.user, "book")
+
+    def _loop(self, request: HttpRequest, queryset: QuerySet, fn, done_message: str) -> None:
+        done, failed = 0, []
+        for reservation in queryset.select_related("slot__menu__department"):
+            try:
+                fn(reservation)
+                done += 1
+            except ReservationError as exc:
+                failed.append(f"{reservation.code}: {exc.message}")
+        self.message_user(request, done_message % done)
+        for msg in failed:
+            self.message_user(request, msg, messages.ERROR)
+
+    @admin.action(description=_("来場にする"), permissions=["change"])
+    def mark_attended(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._loop(request, queryset, lambda r: reservation_mark_attendance(
+            reservation=r, status=ReservationStatus.ATTENDED, actor=request.user), _("%d 件を来場にしました。"))
+
+    @admin.action(description=_("無断キャンセルにする"), permissions=["change"])
+    def mark_no_show(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._loop(request, queryset, lambda r: reservation_mark_attendance(
+            reservation=r, status=ReservationStatus.NO_SHOW, actor=request.user), _("%d 件を無断キャンセルにしました。"))
+
+    @admin.action(description=_("代理でキャンセルする"), permissions=["book"])
+    def cancel_on_behalf(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._loop(request, queryset, lambda r: reservation_cancel(reservation=r, actor=request.user),
+                   _("%d 件をキャンセルしました。"))

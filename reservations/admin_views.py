@@ -1,0 +1,309 @@
+"""The custom staff pages of the slot admin: day view, roster, 代理予約, pattern, file import.
+
+Each page parses the request, checks the policy, calls one service and reports (STYLE R9).
+Objects are looked up through the policy's queryset, so another department's slot is a 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from municipalities.errors import ServiceError
+from municipalities.models import Department, Resident
+from municipalities.permissions import Scope, policy_for
+
+from .forms import PhoneBookingForm, SlotFileForm, SlotPatternForm
+from .models import ImportStatus, Menu, Reservation, ReservationStatus, Slot, SlotImportJob
+from .parsing import normalize, to_katakana, to_wareki
+from .resources import RosterResource
+from .selectors import menu_day_summary, roster_for_slot, slots_for_day
+from .services import (
+    ASYNC_THRESHOLD_ROWS,
+    ReservationError,
+    reservation_book,
+    reservation_cancel,
+    reservation_mark_attendance,
+    slot_import_job_create,
+    slot_import_job_run,
+    slots_generate,
+)
+from .slot_import import SlotFileError, count_rows
+
+
+class StaffPage:
+    template = ""
+    title = ""
+    action = "view"
+
+    def __init__(self, model_admin: Any) -> None:
+        self.model_admin = model_admin
+
+    def as_view(self):
+        def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+            if not policy_for(Slot).user_has_permission(request.user, self.action) and not (
+                self.action == "view" and policy_for(Slot).user_has_permission(request.user, "change")
+            ):
+                raise PermissionDenied
+            try:
+                return self.handle(request, **kwargs)
+            except ServiceError as exc:
+                messages.error(request, exc.message)
+                return HttpResponseRedirect(request.get_full_path())
+
+        return view
+
+    def render(self, request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
+        opts = Slot._meta
+        base = {
+            **self.model_admin.admin_site.each_context(request),
+            "opts": opts, "app_label": opts.app_label, "title": context.pop("title", self.title),
+            "can_book": policy_for(Slot).user_has_permission(request.user, "book"),
+        }
+        return TemplateResponse(request, self.template, {**base, **context})
+
+    def menus(self, request: HttpRequest, action: str = "view") -> QuerySet[Menu]:
+        return policy_for(Menu).instances_user_has_permission_for(request.user, action, Menu.objects.select_related("department"))
+
+    def slots(self, request: HttpRequest, action: str = "view") -> QuerySet[Slot]:
+        return policy_for(Slot).instances_user_has_permission_for(request.user, action, Slot.objects.select_related("menu__department"))
+
+    def slot(self, request: HttpRequest, slot_id: int, action: str = "view") -> Slot:
+        try:
+            return self.slots(request, action).get(pk=slot_id)
+        except Slot.DoesNotExist:
+            raise Http404 from None
+
+    def departments(self, request: HttpRequest, perm: str) -> QuerySet[Department]:
+        if request.user.is_superuser:
+            return Department.objects.select_related("municipality")
+        scope = Scope(request.user, perm)
+        return Department.objects.filter(
+            Q(pk__in=scope.department_ids) | Q(municipality_id__in=scope.admin_municipality_ids)
+        ).select_related("municipality")
+
+
+class DayView(StaffPage):
+    template = "admin/reservations/day.html"
+    title = "日別の予約枠"
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        menus = self.menus(request)
+        try:
+            day = dt.date.fromisoformat(request.GET.get("date", ""))
+        except ValueError:
+            day = timezone.localdate()
+        selected = menus.filter(pk=request.GET.get("menu")).first() if request.GET.get("menu", "").isdigit() else None
+        shown = menus.filter(pk=selected.pk) if selected else menus
+        slots = list(slots_for_day(menus=shown, on=day))
+        summary = menu_day_summary(menu=selected, first=day, days=14) if selected else []
+        return self.render(request, {
+            "menus": menus, "selected": selected, "day": day, "wareki": to_wareki(day), "slots": slots,
+            "prev": day - dt.timedelta(days=1), "next": day + dt.timedelta(days=1), "summary": summary,
+            "totals": {"capacity": sum(s.capacity for s in slots), "reserved": sum(s.reserved for s in slots)},
+        })
+
+
+class RosterView(StaffPage):
+    template = "admin/reservations/roster.html"
+    title = "名簿"
+
+    def handle(self, request: HttpRequest, slot_id: int) -> HttpResponse:
+        slot = self.slot(request, slot_id)
+        if request.method == "POST":
+            reservation = roster_for_slot(slot=slot).filter(pk=request.POST.get("reservation")).first()
+            op = request.POST.get("op", "")
+            if reservation is None:
+                raise Http404
+            try:
+                if op == "cancel":
+                    reservation_cancel(reservation=reservation, actor=request.user)
+                    messages.success(request, f"{reservation.code} を代理でキャンセルしました。")
+                elif op in (ReservationStatus.ATTENDED, ReservationStatus.NO_SHOW, ReservationStatus.BOOKED):
+                    reservation_mark_attendance(reservation=reservation, status=op, actor=request.user)
+                    messages.success(request, f"{reservation.display_name} さんを「{ReservationStatus(op).label}」にしました。")
+            except ReservationError as exc:
+                messages.error(request, exc.message)
+            return HttpResponseRedirect(request.path)
+        rows = list(roster_for_slot(slot=slot))
+        return self.render(request, {
+            "slot": slot, "rows": rows, "title": f"名簿: {slot.menu.name} {slot}",
+            "can_change": policy_for(Reservation).user_has_permission_for_instance(
+                request.user, "change", Reservation(slot=slot)) if rows else False,
+            "wareki": to_wareki(timezone.localtime(slot.starts_at).date()),
+            "counts": {s: sum(1 for r in rows if r.status == s) for s in ReservationStatus.values},
+        })
+
+
+class RosterExportView(StaffPage):
+    action = "export"
+
+    def handle(self, request: HttpRequest, slot_id: int, fmt: str) -> HttpResponse:
+        slot = self.slot(request, slot_id, "export")
+        dataset = RosterResource().export(roster_for_slot(slot=slot))
+        start = timezone.localtime(slot.starts_at)
+        name = f"roster_{slot.menu_id}_{start:%Y%m%d_%H%M}"
+        if fmt == "csv":
+            # UTF-8 with BOM: Excel on Windows opens it with the Japanese intact.
+            body = "\ufeff" + dataset.export("csv")
+            response = HttpResponse(body.encode("utf-8"), content_type="text/csv; charset=utf-8")
+        elif fmt == "xlsx":
+            dataset.title = "名簿"
+            response = HttpResponse(
+                dataset.export("xlsx"),
+                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )
+        else:
+            raise Http404
+        response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+        return response
+
+
+class PhoneBookingView(StaffPage):
+    """代理予約: pick a slot, then a resident found by name, or name/kana/phone of the caller."""
+
+    template = "admin/reservations/phone_booking.html"
+    title = "代理予約（電話予約）"
+    action = "book"
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        now = timezone.now()
+        slots = self.slots(request, "book").filter(starts_at__gt=now, is_open=True).order_by("starts_at")
+        slot_id = request.POST.get("slot") or request.GET.get("slot")
+        chosen = slots.filter(pk=slot_id).first() if str(slot_id or "").isdigit() else None
+        if chosen is None:
+            menu_id = request.GET.get("menu")
+            shown = slots.filter(menu_id=menu_id) if str(menu_id or "").isdigit() else slots
+            limited = list(shown[:300])
+        else:
+            limited = [chosen]
+        choices = Slot.objects.filter(pk__in=[s.pk for s in limited]).select_related("menu").order_by("starts_at")
+        questions = chosen.menu.question_list if chosen else []
+        form = PhoneBookingForm(request.POST or None, slots=choices, questions=questions, initial={"slot": chosen})
+        query = normalize(request.GET.get("q", ""))
+        residents: list[Resident] = []
+        if query and chosen is not None:
+            municipality_id = chosen.menu.department.municipality_id
+            residents = list(
+                Resident.objects.filter(municipality_id=municipality_id, is_following=True)
+                .filter(Q(display_name__icontains=query) | Q(display_name__icontains=to_katakana(query)))
+                .order_by("display_name")[:20]
+            )
+        if request.method == "POST" and form.is_valid():
+            slot = form.cleaned_data["slot"]
+            resident = None
+            if form.cleaned_data.get("resident"):
+                resident = Resident.objects.filter(
+                    pk=form.cleaned_data["resident"], municipality_id=slot.menu.department.municipality_id
+                ).first()
+            try:
+                reservation = reservation_book(
+                    slot=slot, resident=resident, actor=request.user, answers=form.answers(),
+                    name="" if resident else form.cleaned_data["name"], kana=form.cleaned_data["kana"],
+                    phone=form.cleaned_data["phone"],
+                )
+            except ReservationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(
+                    request, f"予約しました。予約番号 {reservation.code}（{reservation.display_name} さん・{slot}）。"
+                    "予約番号を電話でお伝えください。",
+                )
+                nxt = reverse("admin:reservations_slot_phone_booking") + f"?menu={slot.menu_id}"
+                if request.POST.get("_then") == "roster":
+                    nxt = reverse("admin:reservations_slot_roster", args=[slot.pk])
+                return HttpResponseRedirect(nxt)
+        return self.render(request, {
+            "form": form, "chosen": chosen, "residents": residents, "query": query,
+            "menus": self.menus(request, "view"), "menu_id": request.GET.get("menu", ""),
+        })
+
+
+class GenerateView(StaffPage):
+    template = "admin/reservations/generate.html"
+    title = "パターンから枠を作成"
+    action = "add"
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        form = SlotPatternForm(request.POST or None, menus=self.menus(request, "change"), initial={"menu": request.GET.get("menu")})
+        if request.method == "POST" and form.is_valid():
+            d = form.cleaned_data
+            created, unchanged = slots_generate(
+                menu=d["menu"], venue=normalize(d["venue"]), date_from=d["date_from"], date_to=d["date_to"],
+                weekdays=d["weekdays"], times=d["times"], capacity=d["capacity"], skip_holidays=d["skip_holidays"],
+                actor=request.user,
+            )
+            messages.success(request, f"{created} 件の枠を作成しました（既にあった {unchanged} 件はそのままです）。")
+            return HttpResponseRedirect(reverse("admin:reservations_slot_day") + f"?menu={d['menu'].pk}&date={d['date_from']}")
+        return self.render(request, {"form": form})
+
+
+class UploadView(StaffPage):
+    template = "admin/reservations/upload.html"
+    title = "予約枠の取込（CSV / Excel）"
+    action = "import"
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        departments = self.departments(request, "reservations.import_slot")
+        form = SlotFileForm(request.POST or None, request.FILES or None, departments=departments)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            data = upload.read()
+            try:
+                rows = count_rows(data, upload.name)
+            except SlotFileError as exc:
+                form.add_error("file", str(exc))
+                return self.render(request, {"form": form, "jobs": self._jobs(request)})
+            upload.seek(0)
+            background = rows > ASYNC_THRESHOLD_ROWS
+            job = slot_import_job_create(
+                department=form.cleaned_data["department"], upload=upload, actor=request.user, run_in_background=background
+            )
+            if not background:
+                slot_import_job_run(job=job, commit=False)
+            return HttpResponseRedirect(reverse("admin:reservations_slot_upload_job", args=[job.pk]))
+        return self.render(request, {"form": form, "jobs": self._jobs(request), "threshold": ASYNC_THRESHOLD_ROWS})
+
+    def _jobs(self, request: HttpRequest) -> QuerySet[SlotImportJob]:
+        return policy_for(SlotImportJob).instances_user_has_permission_for(
+            request.user, "view", SlotImportJob.objects.select_related("department", "created_by")
+        )[:10]
+
+
+class UploadJobView(StaffPage):
+    template = "admin/reservations/upload_job.html"
+    title = "予約枠の取込"
+    action = "import"
+
+    def handle(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        job = policy_for(SlotImportJob).instances_user_has_permission_for(
+            request.user, "view", SlotImportJob.objects.select_related("department")
+        ).filter(pk=job_id).first()
+        if job is None:
+            raise Http404
+        if request.GET.get("format") == "json":
+            return JsonResponse({
+                "status": job.status, "percent": job.percent, "processed": job.processed_rows, "total": job.total_rows,
+                "label": job.get_status_display(),
+            })
+        if request.method == "POST" and job.status == ImportStatus.CHECKED:
+            if job.total_rows > ASYNC_THRESHOLD_ROWS:
+                from .tasks import slot_import_job_apply_task
+
+                slot_import_job_apply_task.delay(job.pk)
+                messages.info(request, "取込を開始しました。完了までこの画面でお待ちください。")
+            else:
+                job = slot_import_job_run(job=job, commit=True)
+                if job.status == ImportStatus.DONE:
+                    messages.success(request, f"{job.created_count} 件の枠を作成しました（変更なし {job.unchanged_count} 件）。")
+            return HttpResponseRedirect(request.path)
+        running = job.status in (ImportStatus.QUEUED, ImportStatus.CHECKING, ImportStatus.IMPORTING)
+        return self.render(request, {"job": job, "running": running, "title": f"取込: {job.file_name}"})

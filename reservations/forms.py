@@ -1,0 +1,102 @@
+"""Staff forms: 代理予約 (phone booking), slot pattern, slot file upload, day view."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import Menu, Slot
+from .parsing import parse_time
+
+WEEKDAY_CHOICES = [(0, "月"), (1, "火"), (2, "水"), (3, "木"), (4, "金"), (5, "土"), (6, "日")]
+
+
+class PhoneBookingForm(forms.Form):
+    """Few fields, in the order a caller gives them; Enter submits."""
+
+    slot = forms.ModelChoiceField(queryset=Slot.objects.none(), label=_("予約枠"))
+    name = forms.CharField(label=_("氏名"), max_length=100, required=False)
+    kana = forms.CharField(label=_("フリガナ"), max_length=100, required=False, help_text=_("ひらがな・半角カナでも可"))
+    phone = forms.CharField(label=_("電話番号"), max_length=20, required=False, help_text=_("ハイフンなしでも可"))
+    resident = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, slots=None, questions=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slot"].queryset = slots if slots is not None else Slot.objects.none()
+        self.fields["slot"].label_from_instance = lambda s: f"{s.menu.name} {s}（{s.reserved}/{s.capacity}）"
+        self.questions = list(questions)
+        for q in self.questions:
+            if q["choices"]:
+                field = forms.ChoiceField(label=q["label"], required=False, choices=[("", "―")] + [(c, c) for c in q["choices"]])
+            else:
+                field = forms.CharField(label=q["label"], required=False, max_length=500)
+            self.fields[q["key"]] = field
+        self.fields["name"].widget.attrs.update({"autofocus": True, "autocomplete": "off"})
+        self.fields["phone"].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("resident") and not (data.get("name") or "").strip():
+            raise forms.ValidationError(_("住民を選ぶか、氏名と電話番号を入力してください。"))
+        return data
+
+    def answers(self) -> dict[str, str]:
+        return {q["key"]: self.cleaned_data.get(q["key"], "") for q in self.questions}
+
+
+class SlotPatternForm(forms.Form):
+    menu = forms.ModelChoiceField(queryset=Menu.objects.none(), label=_("予約メニュー"))
+    venue = forms.CharField(label=_("会場"), max_length=100)
+    date_from = forms.DateField(label=_("開始日"), widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("終了日"), widget=forms.DateInput(attrs={"type": "date"}))
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("曜日"), choices=WEEKDAY_CHOICES, coerce=int, widget=forms.CheckboxSelectMultiple, initial=[0, 1, 2, 3, 4]
+    )
+    times = forms.CharField(
+        label=_("時間帯"), widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("1 行に 1 つ「9:00-9:30」の形で。全角や「9時30分」でも可。"), initial="9:00-9:30\n9:30-10:00\n10:00-10:30",
+    )
+    capacity = forms.IntegerField(label=_("定員"), min_value=1, max_value=10000, initial=5)
+    skip_holidays = forms.BooleanField(label=_("祝日・年末年始を除く"), required=False, initial=True)
+
+    def __init__(self, *args, menus=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["menu"].queryset = menus if menus is not None else Menu.objects.none()
+        today = timezone.localdate()
+        self.fields["date_from"].initial = today + dt.timedelta(days=1)
+        self.fields["date_to"].initial = today + dt.timedelta(days=30)
+
+    def clean_times(self) -> list[tuple[dt.time, dt.time]]:
+        import re
+
+        from .parsing import normalize
+
+        out = []
+        for raw in self.cleaned_data["times"].splitlines():
+            line = normalize(raw)
+            if not line:
+                continue
+            parts = re.split(r"\s*[-~〜ー–]\s*", line)
+            try:
+                if len(parts) != 2:
+                    raise ValueError(f"「{raw}」は「9:00-9:30」の形で書いてください。")
+                out.append((parse_time(parts[0]), parse_time(parts[1])))
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        if not out:
+            raise forms.ValidationError(_("時間帯を 1 つ以上入力してください。"))
+        return out
+
+
+class SlotFileForm(forms.Form):
+    file = forms.FileField(label=_("ファイル（CSV または Excel）"), help_text=_("見出し: サービス, 会場, 日付, 開始, 終了, 定員。文字コードは自動判別します。"))
+    department = forms.ModelChoiceField(queryset=None, label=_("取り込む課"))
+
+    def __init__(self, *args, departments=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = departments
+        if departments is not None and departments.count() == 1:
+            self.fields["department"].initial = departments.first()
