@@ -203,6 +203,17 @@ class CollectionRule(TimeStampedModel, MunicipalityOwned):
     def __str__(self) -> str:
         return self.rule
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from chatbot.collection import RuleSyntaxError, normalize_cell, parse_rule
+
+        self.rule = normalize_cell(self.rule)
+        try:
+            parse_rule(self.rule)
+        except RuleSyntaxError as exc:
+            raise ValidationError({"rule": str(exc)}) from None
+
 
 # --- FAQ, keyword rules, unanswered questions -------------------------------------------------
 
