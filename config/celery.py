@@ -21,4 +21,9 @@ app.conf.beat_schedule = {
         "task": "municipalities.tasks.talk_log_retention_task",
         "schedule": crontab(minute=30, hour=3),
     },
+    # "At 20:00" every day (Asia/Tokyo): tell residents who asked which garbage goes out tomorrow.
+    "chatbot-garbage-reminders": {
+        "task": "chatbot.tasks.garbage_reminders_dispatch_task",
+        "schedule": crontab(minute=0, hour=20),
+    },
 }
