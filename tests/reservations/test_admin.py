@@ -1,0 +1,155 @@
+import io
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from reservations.models import Reservation, ReservationStatus, Slot, SlotImportJob
+from reservations.services import reservation_book
+from tests.municipalities.factories import resident_in
+from tests.reservations.factories import MenuFactory, SlotFactory
+
+DATA = Path(__file__).parent / "data"
+BACKEND = "municipalities.auth.RoleBackend"
+
+
+@pytest.fixture
+def staff_client(kenko_editor) -> Client:
+    client = Client()
+    client.force_login(kenko_editor, backend=BACKEND)
+    return client
+
+
+@pytest.fixture
+def booked_slot(slot, town):
+    slot.menu.questions = "アレルギー"
+    slot.menu.save()
+    reservation_book(slot=slot, resident=resident_in(town, display_name="山田 花子"), answers={"q0": "卵"})
+    return slot
+
+
+def test_day_view_shows_reserved_of_capacity(staff_client, booked_slot):
+    day = booked_slot.starts_at.astimezone().date()
+    response = staff_client.get(reverse("admin:reservations_slot_day"), {"menu": booked_slot.menu_id, "date": day.isoformat()})
+    assert response.status_code == 200
+    assert "1 / 5" in response.content.decode()
+
+
+def test_day_view_hides_other_departments(somu_editor, booked_slot):
+    client = Client()
+    client.force_login(somu_editor, backend=BACKEND)
+    day = booked_slot.starts_at.astimezone().date()
+    response = client.get(reverse("admin:reservations_slot_day"), {"date": day.isoformat()})
+    assert response.status_code == 200
+    assert "1 / 5" not in response.content.decode()
+    assert client.get(reverse("admin:reservations_slot_roster", args=[booked_slot.pk])).status_code == 404
+
+
+def test_roster_attendance_and_cancel_on_behalf(staff_client, booked_slot, kenko_editor):
+    url = reverse("admin:reservations_slot_roster", args=[booked_slot.pk])
+    r = Reservation.objects.get(slot=booked_slot)
+    assert "山田 花子" in staff_client.get(url).content.decode()
+    staff_client.post(url, {"reservation": r.pk, "op": "attended"})
+    r.refresh_from_db()
+    assert r.status == ReservationStatus.ATTENDED
+    staff_client.post(url, {"reservation": r.pk, "op": "booked"})
+    staff_client.post(url, {"reservation": r.pk, "op": "cancel"})
+    r.refresh_from_db()
+    assert r.status == ReservationStatus.CANCELLED and r.cancelled_by == kenko_editor
+
+
+def test_roster_exports_csv_with_bom_and_xlsx(staff_client, booked_slot):
+    csv_response = staff_client.get(reverse("admin:reservations_slot_roster_export", args=[booked_slot.pk, "csv"]))
+    assert csv_response.content.startswith(b"\xef\xbb\xbf")
+    text = csv_response.content.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("予約番号,氏名,フリガナ,電話番号,状態")
+    assert "山田 花子" in text and "アレルギー: 卵" in text
+    xlsx = staff_client.get(reverse("admin:reservations_slot_roster_export", args=[booked_slot.pk, "xlsx"]))
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet.cell(1, 1).value == "予約番号" and sheet.cell(2, 2).value == "山田 花子"
+
+
+def test_phone_booking_form_books_with_normalised_contact(staff_client, slot):
+    url = reverse("admin:reservations_slot_phone_booking")
+    response = staff_client.post(url, {"slot": slot.pk, "name": "鈴木 一郎", "kana": "すずき いちろう", "phone": "090-1111-2222"})
+    assert response.status_code == 302
+    r = Reservation.objects.get(slot=slot)
+    assert (r.kana, r.phone, r.resident_id) == ("スズキ イチロウ", "09011112222", None)
+
+
+def test_phone_booking_full_slot_shows_the_error(staff_client, menu, town):
+    slot = SlotFactory(menu=menu, capacity=1)
+    reservation_book(slot=slot, resident=resident_in(town))
+    response = staff_client.post(
+        reverse("admin:reservations_slot_phone_booking"), {"slot": slot.pk, "name": "鈴木", "phone": "0311112222"}
+    )
+    assert response.status_code == 200
+    assert "満席" in response.content.decode()
+
+
+def test_phone_booking_for_an_existing_resident_found_by_search(staff_client, slot, town):
+    someone = resident_in(town, display_name="高橋 ふみ")
+    url = reverse("admin:reservations_slot_phone_booking")
+    page = staff_client.get(url, {"slot": slot.pk, "q": "高橋"}).content.decode()
+    assert "高橋 ふみ" in page
+    staff_client.post(url, {"slot": slot.pk, "resident": someone.pk})
+    assert Reservation.objects.get(slot=slot).resident == someone
+
+
+def test_viewer_cannot_book_on_behalf(kenko_viewer, slot):
+    client = Client()
+    client.force_login(kenko_viewer, backend=BACKEND)
+    response = client.post(reverse("admin:reservations_slot_phone_booking"), {"slot": slot.pk, "name": "a", "phone": "0311112222"})
+    assert response.status_code == 403
+    assert not Reservation.objects.exists()
+
+
+def test_upload_preview_then_confirm(staff_client, kenko):
+    MenuFactory(department=kenko, name="乳幼児歯科健診")
+    url = reverse("admin:reservations_slot_upload")
+    with open(DATA / "slots_forms_cp932.csv", "rb") as fh:
+        response = staff_client.post(url, {"file": fh, "department": kenko.pk})
+    job = SlotImportJob.objects.get()
+    assert response["Location"] == reverse("admin:reservations_slot_upload_job", args=[job.pk])
+    page = staff_client.get(response["Location"]).content.decode()
+    assert "新しく作る枠" in page and Slot.objects.count() == 0
+    staff_client.post(response["Location"])
+    job.refresh_from_db()
+    assert (job.status, job.created_count, Slot.objects.count()) == ("done", 8, 8)
+
+
+def test_upload_with_a_bad_row_lists_the_error_and_imports_nothing(staff_client, kenko):
+    MenuFactory(department=kenko, name="乳幼児歯科健診")
+    with open(DATA / "slots_one_bad_row.csv", "rb") as fh:
+        response = staff_client.post(reverse("admin:reservations_slot_upload"), {"file": fh, "department": kenko.pk})
+    page = staff_client.get(response["Location"]).content.decode()
+    assert "5 行目" in page and "存在しない日付" in page
+    assert "件を取り込む" not in page
+    assert Slot.objects.count() == 0
+
+
+def test_upload_into_another_department_is_refused(staff_client, somu):
+    with open(DATA / "slots_forms_utf8.csv", "rb") as fh:
+        response = staff_client.post(reverse("admin:reservations_slot_upload"), {"file": fh, "department": somu.pk})
+    assert response.status_code == 200  # the form refuses the choice
+    assert not SlotImportJob.objects.exists()
+
+
+def test_generate_from_pattern(staff_client, menu):
+    response = staff_client.post(reverse("admin:reservations_slot_generate"), {
+        "menu": menu.pk, "venue": "保健センター", "date_from": "2026-12-07", "date_to": "2026-12-11",
+        "weekdays": ["0", "2", "4"], "times": "9:00-9:30\n１０：００〜１０：３０", "capacity": "6", "skip_holidays": "on",
+    })
+    assert response.status_code == 302
+    assert Slot.objects.filter(menu=menu, capacity=6).count() == 6
+
+
+@pytest.mark.parametrize("model", ["slot", "reservation", "menu"])
+def test_changelists_use_a_fixed_number_of_queries(staff_client, menu, town, model, django_assert_max_num_queries):
+    for _ in range(3):
+        reservation_book(slot=SlotFactory(menu=MenuFactory(department=menu.department)), resident=resident_in(town))
+    url = reverse(f"admin:reservations_{model}_changelist")
+    with django_assert_max_num_queries(20):
+        assert staff_client.get(url).status_code == 200
