@@ -26,4 +26,14 @@ app.conf.beat_schedule = {
         "task": "chatbot.tasks.garbage_reminders_dispatch_task",
         "schedule": crontab(minute=0, hour=20),
     },
+    # "At every minute": send the reservation reminders that are due (each once; state in the DB).
+    "reservations-reminders": {
+        "task": "reservations.tasks.reminders_send_due_task",
+        "schedule": crontab(minute="*"),
+    },
+    # "At 04:10" every day: recount each slot's reserved places from its bookings and log fixes.
+    "reservations-counters-reconcile": {
+        "task": "reservations.tasks.reservation_counters_reconcile_task",
+        "schedule": crontab(minute=10, hour=4),
+    },
 }
