@@ -57,7 +57,11 @@ def main() -> None:
     from chatbot.models import Faq
     from municipalities.line.dispatch import InboundContext
     from municipalities.models import Area, Department, Municipality
-    from municipalities.services import municipality_create_or_update, resident_follow, resident_update_preferences
+    from municipalities.services import (
+        municipality_create_or_update,
+        resident_follow,
+        resident_update_preferences,
+    )
 
     town = Municipality.objects.filter(slug="bench-chatbot").first()
     if town is None:
