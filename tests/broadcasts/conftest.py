@@ -29,5 +29,5 @@ def fake_line(settings) -> Iterator[FakeLine]:
         settings.LINE_USES_SIMULATOR = False
         settings.LINE_API_BASE_URL = server.base_url
         settings.HAS_REDIS = False
-        settings.LINE_API_TIMEOUT_SECONDS = 2.0
+        settings.LINE_API_TIMEOUT_SECONDS = 10.0
         yield server
