@@ -66,7 +66,13 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
         year, month = (int(x) for x in request.GET.get("ym", "").split("-"))
         dt.date(year, month, 1)
     except ValueError:
-        year, month = today.year, today.month
+        # Open on the month of the first slot still bookable, so a resident never starts on an empty month.
+        first_open = (
+            Slot.objects.filter(menu=menu, is_open=True, starts_at__gt=timezone.now() + dt.timedelta(hours=menu.closes_hours_before))
+            .order_by("starts_at").values_list("starts_at", flat=True).first()
+        )
+        start_day = timezone.localtime(first_open).date() if first_open else today
+        year, month = start_day.year, start_day.month
     weeks = menu_month_calendar(menu=menu, year=year, month=month)
     first = dt.date(year, month, 1)
     prev_month = (first - dt.timedelta(days=1)).replace(day=1)
