@@ -76,9 +76,9 @@ def payments_reconciliation(*, user: Any, start: date, end: date) -> list[dict[s
         .annotate(day=TruncDate("paid_at", tzinfo=timezone.get_current_timezone()))
         .values("day", "submission__form__title", "submission__form__department__name", "provider")
         .annotate(
-            count=Count("pk"),
-            amount=Sum("amount"),
-            refunded=Sum("amount", filter=Q(status=PaymentStatus.REFUNDED)),
+            n=Count("pk"),
+            total=Sum("amount"),
+            refunded_total=Sum("amount", filter=Q(status=PaymentStatus.REFUNDED)),
         )
         .order_by("day", "submission__form__department__name", "submission__form__title", "provider")
     )
@@ -88,10 +88,10 @@ def payments_reconciliation(*, user: Any, start: date, end: date) -> list[dict[s
             "department": r["submission__form__department__name"],
             "form": r["submission__form__title"],
             "provider": r["provider"],
-            "count": r["count"],
-            "amount": r["amount"] or 0,
-            "refunded": r["refunded"] or 0,
-            "net": (r["amount"] or 0) - (r["refunded"] or 0),
+            "count": r["n"],
+            "amount": r["total"] or 0,
+            "refunded": r["refunded_total"] or 0,
+            "net": (r["total"] or 0) - (r["refunded_total"] or 0),
         }
         for r in rows
     ]
