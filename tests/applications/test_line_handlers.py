@@ -1,0 +1,55 @@
+"""「申請状況」 and the app: postbacks, through the real webhook."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from municipalities.models import SimulatedDelivery
+from tests.applications.factories import submit
+from tests.fakeline import sign, webhook_body, webhook_event
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client, town, body: bytes, capture):
+    with capture(execute=True):
+        return client.post(
+            reverse("line:webhook", kwargs={"slug": town.slug}),
+            data=body,
+            content_type="application/json",
+            HTTP_X_LINE_SIGNATURE=sign(town.channel_secret, body),
+        )
+
+
+def last_reply(resident) -> str:
+    reply = SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id, endpoint="reply").order_by("pk").last()
+    return reply.messages[0]["text"]
+
+
+def test_status_text_lists_the_residents_own_submissions(client, town, form, resident, other_resident, django_capture_on_commit_callbacks):
+    mine = submit(form, resident)
+    theirs = submit(form, other_resident)
+    response = post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="申請状況")), django_capture_on_commit_callbacks)
+    assert response.status_code == 200
+    text = last_reply(resident)
+    assert mine.reference in text and "受付" in text and "/r/" in text
+    assert theirs.reference not in text
+
+
+def test_status_with_no_submissions(client, town, form, resident, django_capture_on_commit_callbacks):
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="申請状況？")), django_capture_on_commit_callbacks)
+    assert "申請はまだありません" in last_reply(resident)
+
+
+def test_forms_text_and_status_postback(client, town, form, resident, django_capture_on_commit_callbacks):
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="電子申請")), django_capture_on_commit_callbacks)
+    assert "犬の登録申請" in last_reply(resident)
+    submit(form, resident)
+    post(client, town, webhook_body(webhook_event("postback", resident.line_user_id, data="app:status")), django_capture_on_commit_callbacks)
+    assert "最近の申請" in last_reply(resident)
+
+
+def test_unknown_postback_gets_a_help_text(client, town, resident, django_capture_on_commit_callbacks):
+    post(client, town, webhook_body(webhook_event("postback", resident.line_user_id, data="app:zzz")), django_capture_on_commit_callbacks)
+    assert "申請状況" in last_reply(resident)
