@@ -36,4 +36,9 @@ app.conf.beat_schedule = {
         "task": "reservations.tasks.reservation_counters_reconcile_task",
         "schedule": crontab(minute=10, hour=4),
     },
+    # "At 04:40" every day: delete uploads residents staged but never submitted (older than a day).
+    "applications-attachments-purge": {
+        "task": "applications.tasks.attachments_purge_stale_task",
+        "schedule": crontab(minute=40, hour=4),
+    },
 }
