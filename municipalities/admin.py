@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserCreationForm
@@ -12,11 +14,12 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from municipalities import permissions
+from municipalities.audit import action_label, data_lines
 from municipalities.errors import ServiceError
 from municipalities.fields import mask_secret
 from municipalities.models import (
@@ -40,6 +43,8 @@ from municipalities.services import (
     staff_user_unlock,
 )
 from municipalities.two_factor.services import two_factor_reset
+
+_current_request: ContextVar[HttpRequest | None] = ContextVar("cms_admin_request", default=None)
 
 __all__ = ["DepartmentScopedAdmin", "ReadOnlyAdminMixin"]
 
@@ -115,12 +120,12 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
         if not obj.pk:
             return _("保存すると表示されます。")
         path = reverse("line:webhook", kwargs={"slug": obj.slug})
-        request = getattr(self, "_request", None)
-        url = request.build_absolute_uri(path) if request else path
+        request = _current_request.get()
+        url = f"{settings.SITE_URL}{path}" if settings.SITE_URL else (request.build_absolute_uri(path) if request else path)
         return format_html(
-            '<code id="webhook-url">{}</code> '
-            '<button type="button" class="button" data-copy-target="webhook-url">{}</button>'
-            "<div class='help'>{}</div>",
+            '<div class="cms-copy-row"><code id="webhook-url">{}</code>'
+            '<button type="button" class="button" data-copy-target="webhook-url">{}</button></div>'
+            '<div class="help">{}</div>',
             url,
             _("コピー"),
             _("LINE Developers コンソールの「Webhook URL」に貼り付けてください。"),
@@ -134,9 +139,15 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
     def channel_access_token_masked(self, obj: Municipality) -> str:
         return mask_secret(obj.channel_access_token) or _("未設定")
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        self._request = request
-        return super().get_form(request, obj, change, **kwargs)
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        token = _current_request.set(request)  # for webhook_url(); admin instances are shared
+        try:
+            response = super().changeform_view(request, *args, **kwargs)
+            if hasattr(response, "render"):
+                response.render()  # while the request is known to webhook_url()
+            return response
+        finally:
+            _current_request.reset(token)
 
     class Media:
         js = ["cms/admin/copy.js"]
@@ -277,6 +288,10 @@ class StaffRoleForm(forms.ModelForm):
         actor = request.user if request else None
         if "user" in self.fields and actor is not None:
             self.fields["user"].queryset = self.fields["user"].queryset.exclude(pk=actor.pk)
+        if "department" in self.fields and self.instance.pk is None:
+            departments = list(self.fields["department"].queryset[:2])
+            if len(departments) == 1:  # a head grants in their one department: preselect it
+                self.initial.setdefault("department", departments[0].pk)
         if "role" in self.fields and actor is not None and not actor.is_superuser:
             scope = permissions.Scope(actor, "municipalities.add_staffrole")
             if not scope.admin_municipality_ids:
@@ -382,13 +397,44 @@ class ResidentAdmin(DepartmentScopedAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
-    list_display = ["created_at", "actor_label", "action", "object_repr", "department"]
+    """The audit log: read-only; each object's own entries are also its 「履歴」 page."""
+
+    list_display = ["created_at", "actor_label", "action_display", "object_repr", "department"]
     list_select_related = ["department"]
     list_filter = ["action", "department"]
     search_fields = ["object_repr", "actor_label", "action"]
     date_hierarchy = "created_at"
-    fields = ["created_at", "municipality", "department", "actor_label", "action", "content_type", "object_id", "object_repr", "data"]
+    fields = [
+        "created_at",
+        "municipality",
+        "department",
+        "actor_label",
+        "action_display",
+        "content_type",
+        "object_link",
+        "data_display",
+    ]
     readonly_fields = fields
+
+    @admin.display(description=_("操作"), ordering="action")
+    def action_display(self, obj: AuditEntry) -> str:
+        return action_label(obj.action)
+
+    @admin.display(description=_("対象"))
+    def object_link(self, obj: AuditEntry) -> str:
+        # The link opens the object only for those who may see it (the admin checks).
+        model = obj.content_type.model_class()
+        if model is not None and model in self.admin_site._registry:
+            url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.object_id])
+            return format_html('<a href="{}">{}</a>', url, obj.object_repr)
+        return obj.object_repr
+
+    @admin.display(description=_("内容"))
+    def data_display(self, obj: AuditEntry) -> str:
+        lines = data_lines(obj)
+        if not lines:
+            return "—"
+        return format_html_join("", "<div><strong>{}</strong>: {}</div>", lines)
 
 
 @admin.register(TalkMessage)

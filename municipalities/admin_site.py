@@ -26,6 +26,20 @@ from municipalities.two_factor.forms import CmsAuthenticationForm
 # then the town's settings and staff, then the sign-in records of the operators.
 APP_ORDER = ["broadcasts", "reservations", "applications", "chatbot", "municipalities", "axes", "otp_totp", "auth"]
 
+# Order of the core models inside 「自治体・職員・住民」: settings, people, then logs.
+CORE_MODEL_ORDER = [
+    "municipality",
+    "department",
+    "staffuser",
+    "staffrole",
+    "interest",
+    "area",
+    "resident",
+    "talkmessage",
+    "auditentry",
+    "webhookevent",
+]
+
 # Admin pages that stay open to a signed-in member of staff who still owes a code.
 TWO_FACTOR_EXEMPT_VIEWS = {"logout", "jsi18n", "two_factor_setup"}
 
@@ -35,6 +49,7 @@ class CmsAdminSite(admin.AdminSite):
     site_header = _("自治体LINE管理画面")
     index_title = _("メニュー")
     enable_nav_sidebar = True
+    site_url = None  # there is no public site to "view": residents use LINE
     login_form = CmsAuthenticationForm
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
@@ -78,4 +93,16 @@ class CmsAdminSite(admin.AdminSite):
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         app_list = super().get_app_list(request, app_label)
         order = {label: i for i, label in enumerate(APP_ORDER)}
+        core_order = {name: i for i, name in enumerate(CORE_MODEL_ORDER)}
+        for app in app_list:
+            if app["app_label"] == "municipalities":
+                app["models"].sort(key=lambda m: core_order.get(m["object_name"].lower(), len(core_order)))
         return sorted(app_list, key=lambda app: order.get(app["app_label"], len(order)))
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        from municipalities.models import AuditEntry
+
+        # The side box shows the user's own latest changes from the audit log (Django's
+        # LogEntry is not written: services audit instead).
+        recent = AuditEntry.objects.filter(actor_id=request.user.pk).select_related("content_type")[:10]
+        return super().index(request, {"recent_audit_entries": recent, **(extra_context or {})})

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils.translation import gettext as _
@@ -47,11 +49,13 @@ def audit_log(
     obj: models.Model,
     data: dict[str, Any] | None = None,
     actor_label: str | None = None,
+    object_repr: str | None = None,
 ) -> AuditEntry:
     """Record that ``actor`` did ``action`` (dotted: "broadcasts.broadcast.approved") to ``obj``.
 
     Must run inside the service's transaction, so the entry exists exactly when the change
-    does. Secret-looking keys in ``data`` are masked.
+    does. Secret-looking keys in ``data`` are masked. ``object_repr`` replaces ``str(obj)``
+    when that alone would not tell staff which object it was.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_log() must be called inside the service's transaction")
@@ -67,7 +71,7 @@ def audit_log(
         action=action,
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
         object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
+        object_repr=(object_repr or str(obj))[:200],
         data=json.loads(clean),
     )
 
@@ -84,3 +88,83 @@ def changes(instance: models.Model, fields: list[str], before: dict[str, Any]) -
 
 def snapshot(instance: models.Model, fields: list[str]) -> dict[str, Any]:
     return {name: getattr(instance, name) for name in fields}
+
+
+# --- Showing entries to staff ------------------------------------------------------------------
+
+# The last part of an action code, in words. Apps add their own verbs with register_verbs().
+VERB_LABELS: dict[str, str] = {
+    "created": "作成",
+    "changed": "変更",
+    "updated": "変更",
+    "deleted": "削除",
+    "granted": "役割を付与",
+    "revoked": "役割を取消",
+    "submitted": "申請",
+    "approved": "承認",
+    "rejected": "差し戻し",
+    "cancelled": "取消",
+    "canceled": "取消",
+    "published": "公開",
+    "unpublished": "公開停止",
+    "scheduled": "予約",
+    "sent": "送信",
+    "imported": "取込",
+    "exported": "書き出し",
+    "replied": "返信",
+    "unlocked": "ログイン制限を解除",
+    "two_factor_enrolled": "二段階認証を設定",
+    "two_factor_reset": "二段階認証をリセット",
+}
+
+
+def register_verbs(labels: dict[str, str]) -> None:
+    """Let an app name its own action verbs ("reserved": "予約") in the audit log."""
+    VERB_LABELS.update(labels)
+
+
+def action_label(action: str) -> str:
+    """ "municipalities.staffrole.granted" → "職員の役割: 役割を付与" (falls back to the code)."""
+    parts = action.split(".")
+    if len(parts) != 3:
+        return action
+    app_label, model_name, verb = parts
+    try:
+        model_label = str(apps.get_model(app_label, model_name)._meta.verbose_name)
+    except LookupError:
+        model_label = model_name
+    return f"{model_label}: {VERB_LABELS.get(verb, verb)}"
+
+
+def _value_text(value: Any) -> str:
+    if value is None or value == "":
+        return "（空）"
+    if isinstance(value, bool):
+        return "はい" if value else "いいえ"
+    if isinstance(value, list | tuple):
+        return "、".join(_value_text(v) for v in value)
+    return str(value)
+
+
+def data_lines(entry: AuditEntry) -> list[tuple[str, str]]:
+    """The entry's data as (label, text) for staff: field names in Japanese, "before → after"."""
+    model = entry.content_type.model_class() if entry.content_type_id else None
+    lines = []
+    for key, value in (entry.data or {}).items():
+        label, choices = key, {}
+        if model is not None:
+            try:
+                field = model._meta.get_field(key)
+            except FieldDoesNotExist:
+                field = None
+            if field is not None and hasattr(field, "verbose_name"):
+                label = str(field.verbose_name)
+                choices = {k: str(v) for k, v in getattr(field, "flatchoices", []) or []}
+        if choices:
+            value = [choices.get(v, v) for v in value] if isinstance(value, list) else choices.get(value, value)
+        if isinstance(value, list) and len(value) == 2 and not any(isinstance(v, list | dict) for v in value):
+            text = f"{_value_text(value[0])} → {_value_text(value[1])}"
+        else:
+            text = _value_text(value)
+        lines.append((label, text))
+    return lines

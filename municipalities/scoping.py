@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -24,6 +25,19 @@ from municipalities.permissions import DepartmentPolicy, policy_for
 
 def is_tenant_model(model: type[models.Model]) -> bool:
     return getattr(model, "municipality_path", None) is not None
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """The related-object filter of the changelist, offering only rows the user may see."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        related = field.related_model
+        qs = related._default_manager.all()
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            qs = qs.order_by(*ordering)
+        qs = model_admin.policy.related_choices(request.user, "view", related, qs)
+        return [(obj.pk, str(obj)) for obj in qs]
 
 
 class ReadOnlyAdminMixin:
@@ -95,6 +109,20 @@ class DepartmentScopedAdmin(admin.ModelAdmin):
         if self.actions_without_delete:
             actions.pop("delete_selected", None)
         return actions
+
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
+        # A plain foreign-key filter would list every town's departments; scope its choices.
+        scoped = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and "__" not in entry:
+                try:
+                    field = self.model._meta.get_field(entry)
+                except FieldDoesNotExist:
+                    field = None
+                if field is not None and field.is_relation and is_tenant_model(field.related_model):
+                    entry = (entry, ScopedRelatedFieldListFilter)
+            scoped.append(entry)
+        return scoped
 
     # --- foreign-key choices --------------------------------------------------------------
 
@@ -182,15 +210,19 @@ class DepartmentScopedAdmin(admin.ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         from django.contrib.contenttypes.models import ContentType
 
-        entries = AuditEntry.objects.filter(
-            content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
-            object_id=str(obj.pk),
-        ).select_related("actor")[:200]
+        limit = 200
+        entries = list(
+            AuditEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+                object_id=str(obj.pk),
+            ).select_related("content_type")[: limit + 1]
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": _("操作履歴: %(obj)s") % {"obj": obj},
             "subtitle": None,
-            "entries": entries,
+            "entries": entries[:limit],
+            "truncated": len(entries) > limit,
             "module_name": str(self.opts.verbose_name_plural),
             "object": obj,
             "opts": self.opts,

@@ -127,6 +127,11 @@ def _check_grant(*, actor: StaffUser | None, user: StaffUser, role: str, departm
         raise MunicipalityError(_("自分の課以外の役割は付与できません。"))
 
 
+def _staff_role_repr(staff_role: StaffRole) -> str:
+    where = staff_role.department.name if staff_role.department else _("全課")
+    return f"{staff_role.user}（{where}・{staff_role.get_role_display()}）"
+
+
 @transaction.atomic(durable=True)
 def staff_role_grant(
     *, user: StaffUser, role: str, department: Department | None, actor: StaffUser | None
@@ -165,6 +170,7 @@ def staff_role_grant(
         actor=actor,
         action="municipalities.staffrole.granted",
         obj=staff_role,
+        object_repr=_staff_role_repr(staff_role),
         data={
             "user": user.username,
             "department": department.code if department else None,
@@ -186,6 +192,7 @@ def staff_role_revoke(*, staff_role: StaffRole, actor: StaffUser | None) -> Staf
         actor=actor,
         action="municipalities.staffrole.revoked",
         obj=staff_role,
+        object_repr=_staff_role_repr(staff_role),
         data={
             "user": staff_role.user.username,
             "department": staff_role.department.code if staff_role.department else None,

@@ -1,0 +1,157 @@
+"""What staff see in the core admin: header, menu order, masked secrets, history, filters."""
+
+from __future__ import annotations
+
+from django.test import Client
+from django.urls import reverse
+
+from municipalities.models import AuditEntry, Department, Role, StaffUser
+from municipalities.services import staff_role_grant
+from tests.conftest import make_staff
+
+BACKEND = "municipalities.auth.RoleBackend"
+
+
+def client_for(user: StaffUser) -> Client:
+    client = Client()
+    client.force_login(user, backend=BACKEND)
+    return client
+
+
+def test_header_names_the_town_and_the_menu_is_in_japanese(kenko_editor):
+    html = client_for(kenko_editor).get(reverse("admin:index")).content.decode()
+    assert "みどり町 LINE 管理画面" in html
+    assert "<title>" in html and "みどり町 LINE 管理画面" in html.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "自治体・職員・住民" in html
+    assert "サイトを表示" not in html  # there is no public site
+
+
+def test_index_orders_the_core_models_settings_people_logs(town_admin):
+    response = client_for(town_admin).get(reverse("admin:index"))
+    core = next(app for app in response.context_data["app_list"] if app["app_label"] == "municipalities")
+    names = [m["object_name"] for m in core["models"]]
+    assert names.index("Municipality") < names.index("Department") < names.index("StaffRole") < names.index("AuditEntry")
+    labels = [app["app_label"] for app in response.context_data["app_list"]]
+    features = [label for label in labels if label in {"broadcasts", "reservations", "applications", "chatbot"}]
+    assert labels[: len(features)] == features  # the daily work first, the town's settings after
+
+
+def test_index_shows_the_users_own_latest_changes(town_admin, kenko):
+    newcomer = make_staff("newcomer", kenko.municipality)
+    staff_role_grant(user=newcomer, role=Role.VIEWER, department=kenko, actor=town_admin)
+    html = client_for(town_admin).get(reverse("admin:index")).content.decode()
+    assert "最近の自分の操作" in html
+    assert "職員の役割: 役割を付与" in html
+
+
+def test_municipality_page_masks_secrets_and_offers_the_webhook_url_to_copy(town, town_admin):
+    # when
+    response = client_for(town_admin).get(reverse("admin:municipalities_municipality_change", args=[town.pk]))
+    # then
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "midori-secret" not in html and "midori-token" not in html
+    assert "••••••••cret" in html  # last four characters only
+    assert '<code id="webhook-url">http://testserver/line/webhook/midori/</code>' in html
+    assert 'data-copy-target="webhook-url"' in html
+    assert "cms/admin/copy.js" in html
+    assert "<script>" not in html  # nothing inline: the page works under the CSP
+
+
+def test_changing_the_channel_secret_keeps_it_encrypted_and_audited(town, town_admin):
+    # given
+    client = client_for(town_admin)
+    url = reverse("admin:municipalities_municipality_change", args=[town.pk])
+    # when
+    response = client.post(
+        url,
+        {
+            "name": "みどり町",
+            "prefecture": "長野県",
+            "line_channel_id": "1234567890",
+            "new_channel_secret": "brand-new-secret-9876",
+            "new_channel_access_token": "",
+            "liff_id": "",
+            "follow_greeting": "",
+            "talk_log_retention_days": "365",
+        },
+    )
+    # then
+    assert response.status_code == 302
+    town.refresh_from_db()
+    assert town.channel_secret == "brand-new-secret-9876"
+    assert town.channel_access_token == "midori-token"  # left blank: unchanged
+    history = client.get(reverse("admin:municipalities_municipality_history", args=[town.pk])).content.decode()
+    assert "自治体: 変更" in history
+    assert "brand-new-secret-9876" not in history
+    assert "********" in history
+
+
+def test_history_page_shows_the_audit_entries_in_words(town, kenko, kenko_head):
+    # given
+    newcomer = make_staff("newcomer", town)
+    role = staff_role_grant(user=newcomer, role=Role.EDITOR, department=kenko, actor=kenko_head)
+    staff_role_grant(user=newcomer, role=Role.VIEWER, department=kenko, actor=kenko_head)
+    # when
+    html = client_for(kenko_head).get(reverse("admin:municipalities_staffrole_history", args=[role.pk])).content.decode()
+    # then
+    assert "職員の役割: 役割を付与" in html
+    assert "編集者 → 閲覧者" in html
+    assert "令和" in html  # dates for staff in 和暦
+    assert html.count("<tr>") >= 3
+
+
+def test_list_filters_offer_only_the_users_departments(town_admin, kenko, somu, other_department):
+    response = client_for(town_admin).get(reverse("admin:municipalities_staffrole_changelist"))
+    html = response.content.decode()
+    assert "健康福祉課" in html and "総務課" in html
+    assert "あおば健康課" not in html
+
+
+def test_head_add_role_form_preselects_their_department(kenko_head, kenko):
+    response = client_for(kenko_head).get(reverse("admin:municipalities_staffrole_add"))
+    form = response.context_data["adminform"].form
+    assert form.initial["department"] == kenko.pk
+
+
+def test_audit_entry_page_is_read_only_and_links_the_object(town_admin, kenko):
+    # given
+    newcomer = make_staff("newcomer", kenko.municipality)
+    role = staff_role_grant(user=newcomer, role=Role.EDITOR, department=kenko, actor=town_admin)
+    entry = AuditEntry.objects.get(object_id=str(role.pk), action="municipalities.staffrole.granted")
+    # when
+    response = client_for(town_admin).get(reverse("admin:municipalities_auditentry_change", args=[entry.pk]))
+    # then
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert not response.context_data["has_change_permission"]
+    assert reverse("admin:municipalities_staffrole_change", args=[role.pk]) in html
+    assert "newcomer（健康福祉課・編集者）" in html
+
+
+def test_every_core_page_opens_for_every_role(town_admin, kenko_head, kenko_editor, kenko_viewer, somu_editor, superuser, resident):
+    # The core changelists, add pages and object pages, for everyone who may see them.
+    pages = [
+        "municipality",
+        "department",
+        "staffuser",
+        "staffrole",
+        "interest",
+        "area",
+        "resident",
+        "auditentry",
+        "talkmessage",
+        "webhookevent",
+    ]
+    for user in [superuser, town_admin, kenko_head, kenko_editor, kenko_viewer, somu_editor]:
+        client = client_for(user)
+        for name in pages:
+            response = client.get(reverse(f"admin:municipalities_{name}_changelist"))
+            assert response.status_code in (200, 403), (user, name, response.status_code)
+            if response.status_code == 200:
+                for obj in response.context_data["cl"].result_list[:2]:
+                    page = client.get(reverse(f"admin:municipalities_{name}_change", args=[obj.pk]))
+                    assert page.status_code == 200, (user, name, obj)
+                    history = client.get(reverse(f"admin:municipalities_{name}_history", args=[obj.pk]))
+                    assert history.status_code == 200, (user, name, obj)
+        assert Department.objects.exists()
