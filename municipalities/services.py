@@ -205,6 +205,27 @@ def staff_role_revoke(*, staff_role: StaffRole, actor: StaffUser | None) -> Staf
 
 
 @transaction.atomic(durable=True)
+def staff_user_assign_municipality(
+    *, user: StaffUser, municipality: Municipality, actor: StaffUser | None
+) -> StaffUser:
+    """Make a staff account without a town (fresh from ``createsuperuser``-less set-up) one of
+    ``municipality``'s staff. Raises MunicipalityError for superusers and for accounts that
+    already belong to a town (moving staff between towns is not a thing). Audited.
+    """
+    user = StaffUser.objects.select_for_update().get(pk=user.pk)
+    if user.is_superuser:
+        raise MunicipalityError(_("システム運用者は自治体に所属させません。"))
+    if user.municipality_id is not None:
+        raise MunicipalityError(_("この職員はすでに自治体に所属しています。"))
+    if actor is not None and not actor.is_superuser:
+        raise MunicipalityError(_("所属自治体を設定できるのはシステム運用者だけです。"))
+    user.municipality = municipality
+    user.save(update_fields=["municipality"])
+    audit_log(actor=actor, action="municipalities.staffuser.changed", obj=user, data={"municipality": [None, municipality.name]})
+    return user
+
+
+@transaction.atomic(durable=True)
 def staff_user_unlock(*, user: StaffUser, actor: StaffUser | None) -> int:
     """Lift a sign-in lockout (django-axes) of ``user`` before it expires. Returns attempts cleared.
 
