@@ -69,7 +69,10 @@ def liff_signin_view(request: HttpRequest, slug: str) -> HttpResponse:
         resident = resident_for_id_token(municipality=municipality, id_token=id_token)
     except LiffVerifyError as exc:
         logger.info("LIFF sign-in refused for %s: %s", slug, exc)
-        return JsonResponse({"ok": False, "message": "LINE でのログインを確認できませんでした。もう一度開いてください。"}, status=403)
+        return JsonResponse(
+            {"ok": False, "message": "LINE でのログインを確認できませんでした。もう一度開いてください。"},
+            status=403,
+        )
     login_resident(request, resident)
     return JsonResponse({"ok": True, "next": _safe_next(request, request.POST.get("next"))})
 

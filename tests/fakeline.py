@@ -224,7 +224,11 @@ class FakeLine:
             self.state.failures.setdefault(endpoint, collections.deque()).extend(statuses)
 
     def add_profile(self, user_id: str, display_name: str, picture_url: str = "") -> None:
-        self.state.profiles[user_id] = {"userId": user_id, "displayName": display_name, "pictureUrl": picture_url}
+        self.state.profiles[user_id] = {
+            "userId": user_id,
+            "displayName": display_name,
+            "pictureUrl": picture_url,
+        }
 
     def add_id_token(self, token: str, *, sub: str, aud: str, name: str = "", expires_in: int = 3600) -> None:
         """A LIFF ID token that ``POST /oauth2/v2.1/verify`` accepts for client id ``aud``."""
@@ -295,24 +299,34 @@ class FakeLine:
             window.append(now)
         return False
 
-    def handle_message(self, endpoint: str, schema: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def handle_message(
+        self, endpoint: str, schema: str, headers: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if self.validate:
             try:
                 validate_body(schema, body)
             except SchemaError as exc:
                 with self.state.lock:
                     self.state.schema_errors.append(str(exc))
-                return 400, {"message": "The request body has 1 error(s)", "details": [{"message": str(exc)}]}, {}
+                return (
+                    400,
+                    {"message": "The request body has 1 error(s)", "details": [{"message": str(exc)}]},
+                    {},
+                )
         failure = self._take_failure(endpoint)
         if failure is not None:
             return failure, _error_body(failure), {}
         if self._rate_limited(endpoint):
             return 429, {"message": "Too Many Requests"}, {}
         if endpoint == "multicast" and not 1 <= len(body.get("to") or []) <= MULTICAST_MAX:
-            return 400, {
-                "message": "The request body has 1 error(s)",
-                "details": [{"message": f"Size must be between 1 and {MULTICAST_MAX}", "property": "to"}],
-            }, {}
+            return (
+                400,
+                {
+                    "message": "The request body has 1 error(s)",
+                    "details": [{"message": f"Size must be between 1 and {MULTICAST_MAX}", "property": "to"}],
+                },
+                {},
+            )
         request_id = uuid.uuid4().hex
         retry_key = headers.get("X-Line-Retry-Key")
         if retry_key is not None:
@@ -329,10 +343,14 @@ class FakeLine:
             if retry_key is not None:
                 accepted = self.state.accepted_keys.get(retry_key)
                 if accepted is not None:
-                    sent = [{"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body.get("messages") or [], 1)]
-                    return 409, {"message": "The retry key is already accepted", "sentMessages": sent}, {
-                        "x-line-accepted-request-id": accepted
-                    }
+                    sent = [
+                        {"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body.get("messages") or [], 1)
+                    ]
+                    return (
+                        409,
+                        {"message": "The retry key is already accepted", "sentMessages": sent},
+                        {"x-line-accepted-request-id": accepted},
+                    )
                 self.state.accepted_keys[retry_key] = request_id
             if endpoint == "broadcast":
                 recipients = list(self.state.profiles)  # "all friends" the fake knows of
@@ -347,7 +365,10 @@ class FakeLine:
                     self.state.recipients_by_key[retry_key].update(recipients)
                 for unit in body.get("customAggregationUnits") or []:
                     self.state.recipients_by_unit[unit].update(recipients)
-        sent = [{"id": f"{request_id[:8]}{i}", "quoteToken": f"qt{i}"} for i, _ in enumerate(body.get("messages") or [], 1)]
+        sent = [
+            {"id": f"{request_id[:8]}{i}", "quoteToken": f"qt{i}"}
+            for i, _ in enumerate(body.get("messages") or [], 1)
+        ]
         return 200, ({"sentMessages": sent} if endpoint in {"reply", "push"} else {}), {}
 
     def handle_profile(self, user_id: str) -> tuple[int, dict[str, Any]]:
@@ -421,7 +442,9 @@ class _Handler(BaseHTTPRequestHandler):
             fake.state.request_counts[endpoint] += 1
             if fake.record:
                 fake.state.requests.append(
-                    RecordedRequest(self.command, self.path, endpoint, dict(self.headers.items()), body, status)
+                    RecordedRequest(
+                        self.command, self.path, endpoint, dict(self.headers.items()), body, status
+                    )
                 )
 
     def _authorised(self) -> bool:

@@ -151,19 +151,25 @@ class ApiClient:
         validate_messages(messages)
         request = PushMessageRequest.from_dict({"to": user_id, "messages": messages})
         result = self._result(
-            self._call("push", self._api.push_message_with_http_info, request, x_line_retry_key=str(retry_key))
+            self._call(
+                "push", self._api.push_message_with_http_info, request, x_line_retry_key=str(retry_key)
+            )
         )
         if not result.already_accepted:
             talk_log_outbound(municipality=self.municipality, line_user_ids=[user_id], messages=messages)
         return result
 
-    def multicast(self, user_ids: list[str], messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult:
+    def multicast(
+        self, user_ids: list[str], messages: list[dict[str, Any]], *, retry_key: uuid.UUID
+    ) -> SendResult:
         if not 1 <= len(user_ids) <= MULTICAST_MAX_RECIPIENTS:
             raise LineClientError(f"multicast takes 1 to {MULTICAST_MAX_RECIPIENTS} user ids", status=400)
         validate_messages(messages)
         request = MulticastRequest.from_dict({"to": list(user_ids), "messages": messages})
         result = self._result(
-            self._call("multicast", self._api.multicast_with_http_info, request, x_line_retry_key=str(retry_key))
+            self._call(
+                "multicast", self._api.multicast_with_http_info, request, x_line_retry_key=str(retry_key)
+            )
         )
         if not result.already_accepted:
             talk_log_outbound(municipality=self.municipality, line_user_ids=list(user_ids), messages=messages)
@@ -173,7 +179,9 @@ class ApiClient:
         validate_messages(messages)
         request = BroadcastRequest.from_dict({"messages": messages})
         return self._result(
-            self._call("broadcast", self._api.broadcast_with_http_info, request, x_line_retry_key=str(retry_key))
+            self._call(
+                "broadcast", self._api.broadcast_with_http_info, request, x_line_retry_key=str(retry_key)
+            )
         )
 
     def get_profile(self, user_id: str) -> Profile | None:

@@ -65,7 +65,11 @@ def help_messages(resident: Resident | None) -> list[dict[str, Any]]:
     """The reply when no app answers: short, friendly, with a way forward."""
     items = []
     if resident is not None:
-        items.append(m.quick_reply_item(m.uri_action(_("受信設定"), resident_link(resident, reverse("line:receive_settings")))))
+        items.append(
+            m.quick_reply_item(
+                m.uri_action(_("受信設定"), resident_link(resident, reverse("line:receive_settings")))
+            )
+        )
     return [
         m.text(
             _(
@@ -119,7 +123,11 @@ def _reply(client: LineClient, event: WebhookEvent, messages: list[dict[str, Any
 
 
 def _resident_for(client: LineClient, municipality: Municipality, user_id: str) -> Resident:
-    resident = Resident.objects.select_related("municipality").filter(municipality=municipality, line_user_id=user_id).first()
+    resident = (
+        Resident.objects.select_related("municipality")
+        .filter(municipality=municipality, line_user_id=user_id)
+        .first()
+    )
     if resident is not None and resident.is_following:
         return resident
     # A message from someone we have no (active) record of: they are a friend, or LINE would not
@@ -131,10 +139,15 @@ def _resident_for(client: LineClient, municipality: Municipality, user_id: str) 
     return resident
 
 
-def _handle_follow(client: LineClient, municipality: Municipality, event: WebhookEvent) -> list[dict[str, Any]]:
+def _handle_follow(
+    client: LineClient, municipality: Municipality, event: WebhookEvent
+) -> list[dict[str, Any]]:
     display_name, picture_url = _profile(client, municipality, event.line_user_id)
     resident, _created = resident_follow(
-        municipality=municipality, line_user_id=event.line_user_id, display_name=display_name, picture_url=picture_url
+        municipality=municipality,
+        line_user_id=event.line_user_id,
+        display_name=display_name,
+        picture_url=picture_url,
     )
     resident.municipality = municipality
     talk_log_inbound(resident=resident, kind="follow", text=_("友だち追加"), payload=event.payload)
@@ -220,4 +233,6 @@ def webhook_events_process(*, municipality_id: int, webhook_event_ids: list[str]
     if not events:
         return 0
     client = get_line_client(municipality)
-    return sum(webhook_event_process(event=event, municipality=municipality, client=client) for event in events)
+    return sum(
+        webhook_event_process(event=event, municipality=municipality, client=client) for event in events
+    )

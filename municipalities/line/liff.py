@@ -34,7 +34,9 @@ LINK_MAX_AGE_SECONDS = 60 * 60 * 24  # a link in the talk stays usable for a day
 
 
 def resident_token(resident: Resident, next_path: str) -> str:
-    return signing.dumps({"r": resident.pk, "m": resident.municipality_id, "n": next_path}, salt=LINK_SALT, compress=True)
+    return signing.dumps(
+        {"r": resident.pk, "m": resident.municipality_id, "n": next_path}, salt=LINK_SALT, compress=True
+    )
 
 
 def resident_link(resident: Resident, next_path: str, *, base_url: str | None = None) -> str:
@@ -121,7 +123,9 @@ def id_token_verify(*, municipality: Municipality, id_token: str) -> dict[str, A
 def resident_for_id_token(*, municipality: Municipality, id_token: str) -> Resident:
     """The following resident of ``municipality`` that ``id_token`` belongs to."""
     claims = id_token_verify(municipality=municipality, id_token=id_token)
-    resident = Resident.objects.filter(municipality=municipality, line_user_id=claims["sub"], is_following=True).first()
+    resident = Resident.objects.filter(
+        municipality=municipality, line_user_id=claims["sub"], is_following=True
+    ).first()
     if resident is None:
         raise LiffVerifyError("not a friend of this account")
     return resident

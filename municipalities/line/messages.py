@@ -56,7 +56,11 @@ def quick_reply_item(action: dict[str, Any]) -> dict[str, Any]:
 
 def image(original_url: str, *, preview_url: str | None = None) -> dict[str, Any]:
     """An image message. LINE wants HTTPS URLs (JPEG/PNG; preview ≤ 1 MB)."""
-    return {"type": "image", "originalContentUrl": original_url, "previewImageUrl": preview_url or original_url}
+    return {
+        "type": "image",
+        "originalContentUrl": original_url,
+        "previewImageUrl": preview_url or original_url,
+    }
 
 
 def buttons(
@@ -127,7 +131,13 @@ def flex_card(
         "body": {"type": "box", "layout": "vertical", "spacing": "md", "contents": contents},
     }
     if image_url:
-        bubble["hero"] = {"type": "image", "url": image_url, "size": "full", "aspectRatio": "20:13", "aspectMode": "cover"}
+        bubble["hero"] = {
+            "type": "image",
+            "url": image_url,
+            "size": "full",
+            "aspectRatio": "20:13",
+            "aspectMode": "cover",
+        }
     footer: list[dict[str, Any]] = []
     if link:
         footer.append({"type": "button", "style": "primary", "color": "#06c755", "action": link})

@@ -35,9 +35,10 @@ class SimulatorClient:
             )
             for user_id in user_ids
         ]
-        if retry_key is not None and SimulatedDelivery.objects.filter(
-            municipality=self.municipality, retry_key=retry_key
-        ).exists():
+        if (
+            retry_key is not None
+            and SimulatedDelivery.objects.filter(municipality=self.municipality, retry_key=retry_key).exists()
+        ):
             return SendResult(request_id=request_id, already_accepted=True)
         try:
             with transaction.atomic():
@@ -64,7 +65,9 @@ class SimulatorClient:
     def push(self, user_id: str, messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult:
         return self._record("push", [user_id], messages, retry_key)
 
-    def multicast(self, user_ids: list[str], messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult:
+    def multicast(
+        self, user_ids: list[str], messages: list[dict[str, Any]], *, retry_key: uuid.UUID
+    ) -> SendResult:
         if not 1 <= len(user_ids) <= MULTICAST_MAX_RECIPIENTS:
             raise LineClientError(f"multicast takes 1 to {MULTICAST_MAX_RECIPIENTS} user ids", status=400)
         return self._record("multicast", list(user_ids), messages, retry_key)

@@ -62,7 +62,9 @@ def sign(channel_secret: str, body: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
-def build_event(*, event_type: str, user_id: str, text: str = "", data: str = "", display_text: str = "") -> dict[str, Any]:
+def build_event(
+    *, event_type: str, user_id: str, text: str = "", data: str = "", display_text: str = ""
+) -> dict[str, Any]:
     """One webhook event in LINE's shape (Messaging API, webhook event objects)."""
     event: dict[str, Any] = {
         "type": event_type,
@@ -77,7 +79,12 @@ def build_event(*, event_type: str, user_id: str, text: str = "", data: str = ""
     if event_type == "follow":
         event["follow"] = {"isUnblocked": False}
     elif event_type == "message":
-        event["message"] = {"id": str(int(time.time() * 1000)), "type": "text", "text": text, "quoteToken": uuid.uuid4().hex}
+        event["message"] = {
+            "id": str(int(time.time() * 1000)),
+            "type": "text",
+            "text": text,
+            "quoteToken": uuid.uuid4().hex,
+        }
     elif event_type == "postback":
         event["postback"] = {"data": data}
         if display_text:
@@ -131,7 +138,9 @@ def simulator_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def simulator_residents(request: HttpRequest) -> JsonResponse:
     municipality = _municipality(request, request.GET.get("municipality"))
-    residents = Resident.objects.filter(municipality=municipality).order_by("-is_following", "-updated_at")[:300]
+    residents = Resident.objects.filter(municipality=municipality).order_by("-is_following", "-updated_at")[
+        :300
+    ]
     return JsonResponse(
         {
             "residents": [
@@ -152,7 +161,9 @@ def simulator_send(request: HttpRequest) -> JsonResponse:
     """Body (JSON): municipality, userId (or displayName for a new resident), type
     (follow|unfollow|text|postback), text, data, displayText."""
     if not settings.LINE_USES_SIMULATOR:
-        return JsonResponse({"message": "シミュレーターは LINE_BACKEND=simulator のときだけ使えます。"}, status=409)
+        return JsonResponse(
+            {"message": "シミュレーターは LINE_BACKEND=simulator のときだけ使えます。"}, status=409
+        )
     try:
         payload = json.loads(request.body or b"{}")
     except ValueError:
@@ -165,7 +176,9 @@ def simulator_send(request: HttpRequest) -> JsonResponse:
         user_id = "U" + uuid.uuid4().hex
         name = str(payload.get("displayName") or "").strip()[:40] or f"テスト住民{user_id[-4:]}"
         cache.set(
-            SIMULATED_PROFILE_KEY.format(municipality_id=municipality.pk, user_id=user_id), name, SIMULATED_PROFILE_SECONDS
+            SIMULATED_PROFILE_KEY.format(municipality_id=municipality.pk, user_id=user_id),
+            name,
+            SIMULATED_PROFILE_SECONDS,
         )
     elif not Resident.objects.filter(municipality=municipality, line_user_id=user_id).exists():
         return JsonResponse({"message": "その住民はこの自治体にいません。"}, status=404)
@@ -179,7 +192,10 @@ def simulator_send(request: HttpRequest) -> JsonResponse:
         if not data or len(data) > 300:
             return JsonResponse({"message": "ポストバックのデータが正しくありません。"}, status=400)
         event = build_event(
-            event_type="postback", user_id=user_id, data=data, display_text=str(payload.get("displayText") or "")[:300]
+            event_type="postback",
+            user_id=user_id,
+            data=data,
+            display_text=str(payload.get("displayText") or "")[:300],
         )
     elif kind in {"follow", "unfollow"}:
         event = build_event(event_type=kind, user_id=user_id)
@@ -205,17 +221,23 @@ def simulator_talk(request: HttpRequest) -> JsonResponse:
     if resident is None:
         raise Http404
     items: list[dict[str, Any]] = []
-    inbound = TalkMessage.objects.filter(resident=resident, direction=TalkMessage.Direction.INBOUND).order_by("-created_at", "-pk")[
-        :TALK_LIMIT
-    ]
+    inbound = TalkMessage.objects.filter(resident=resident, direction=TalkMessage.Direction.INBOUND).order_by(
+        "-created_at", "-pk"
+    )[:TALK_LIMIT]
     for row in inbound:
-        item = {"id": f"in-{row.pk}", "at": _iso(row.created_at), "side": "user", "kind": row.kind, "text": row.text}
+        item = {
+            "id": f"in-{row.pk}",
+            "at": _iso(row.created_at),
+            "side": "user",
+            "kind": row.kind,
+            "text": row.text,
+        }
         if row.kind == "postback":
             item["displayText"] = (row.payload or {}).get("simulatorDisplayText", "")
         items.append(item)
-    outbound = SimulatedDelivery.objects.filter(municipality=municipality, line_user_id=user_id).order_by("-created_at", "-pk")[
-        :TALK_LIMIT
-    ]
+    outbound = SimulatedDelivery.objects.filter(municipality=municipality, line_user_id=user_id).order_by(
+        "-created_at", "-pk"
+    )[:TALK_LIMIT]
     for row in outbound:
         for index, message in enumerate(row.messages or []):
             items.append(

@@ -156,7 +156,11 @@ def _store(rows: list[WebhookEvent]) -> None:
     params: list[Any] = []
     for row in rows:
         params.extend(field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields)
-    asynchronous = "SET LOCAL synchronous_commit TO OFF; " if getattr(settings, "LINE_WEBHOOK_ASYNC_COMMIT", True) else ""
+    asynchronous = (
+        "SET LOCAL synchronous_commit TO OFF; "
+        if getattr(settings, "LINE_WEBHOOK_ASYNC_COMMIT", True)
+        else ""
+    )
     # Only quoted identifiers and placeholders are formatted in; every value is a parameter.
     sql = (
         f"BEGIN; {asynchronous}"  # noqa: S608

@@ -88,6 +88,8 @@ def test_staff_of_another_town_cannot_use_this_towns_simulator(client, town, oth
     assert "みどり町" not in page.content.decode() and "あおば市" in page.content.decode()
     assert client.get(f"/simulator/api/residents/?municipality={town.pk}").status_code == 404
     response = client.post(
-        "/simulator/api/send/", data={"municipality": town.pk, "type": "follow"}, content_type="application/json"
+        "/simulator/api/send/",
+        data={"municipality": town.pk, "type": "follow"},
+        content_type="application/json",
     )
     assert response.status_code == 404

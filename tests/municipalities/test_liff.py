@@ -22,7 +22,9 @@ def fake(settings) -> Iterator[FakeLine]:
 
 
 def verify(client: Client, town, token: str, next_path: str = "/liff/settings/"):
-    return client.post(reverse("line:liff_signin", kwargs={"slug": town.slug}), {"id_token": token, "next": next_path})
+    return client.post(
+        reverse("line:liff_signin", kwargs={"slug": town.slug}), {"id_token": token, "next": next_path}
+    )
 
 
 def test_a_valid_id_token_signs_the_resident_in(client, town, resident, fake):
@@ -67,7 +69,9 @@ def test_invalid_tokens_are_refused(client, town, resident, fake, case):
 
 def test_next_cannot_leave_the_site(client, town, resident, fake):
     fake.add_id_token("tok-ok", sub=resident.line_user_id, aud=town.line_channel_id)
-    assert verify(client, town, "tok-ok", next_path="https://evil.example/").json()["next"] == "/liff/settings/"
+    assert (
+        verify(client, town, "tok-ok", next_path="https://evil.example/").json()["next"] == "/liff/settings/"
+    )
 
 
 def test_the_liff_entry_page_loads_the_vendored_sdk(client, town):

@@ -48,10 +48,26 @@ def api(fake, settings, town) -> ApiClient:
 def rich_messages(link: str) -> list[dict]:
     return [
         m.text("お知らせです 🎉", quick_reply=[m.quick_reply_item(m.postback_action("受け取る", "bc:on"))]),
-        m.buttons("予約の確認", [m.uri_action("開く", link), m.postback_action("取消", "rsv:cancel:1")], alt_text="予約", title="健診"),
-        m.confirm("参加しますか？", m.message_action("はい", "はい"), m.message_action("いいえ", "いいえ"), alt_text="確認"),
+        m.buttons(
+            "予約の確認",
+            [m.uri_action("開く", link), m.postback_action("取消", "rsv:cancel:1")],
+            alt_text="予約",
+            title="健診",
+        ),
+        m.confirm(
+            "参加しますか？",
+            m.message_action("はい", "はい"),
+            m.message_action("いいえ", "いいえ"),
+            alt_text="確認",
+        ),
         m.image("https://example.jp/a.jpg"),
-        m.flex_card(title="住民健診", body="6月1日", fields=[("会場", "保健センター")], link=m.uri_action("詳しく", link), alt_text="健診"),
+        m.flex_card(
+            title="住民健診",
+            body="6月1日",
+            fields=[("会場", "保健センター")],
+            link=m.uri_action("詳しく", link),
+            alt_text="健診",
+        ),
     ]
 
 
@@ -68,7 +84,13 @@ def test_push_sends_token_retry_key_and_a_body_that_matches_the_spec(api, fake, 
     assert request.headers["Authorization"] == "Bearer midori-token"
     assert request.retry_key == str(key)
     assert request.body["to"] == resident.line_user_id
-    assert [msg["type"] for msg in request.body["messages"]] == ["text", "template", "template", "image", "flex"]
+    assert [msg["type"] for msg in request.body["messages"]] == [
+        "text",
+        "template",
+        "template",
+        "image",
+        "flex",
+    ]
     assert fake.schema_errors == []
     # the talk log keeps what was sent to the resident
     assert TalkMessage.objects.filter(resident=resident, direction="out").count() == 5
@@ -116,7 +138,13 @@ def test_reply_uses_the_token_once(api, fake):
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(429, LineRateLimited), (500, LineRetryableError), (503, LineRetryableError), (400, LineClientError), (403, LineClientError)],
+    [
+        (429, LineRateLimited),
+        (500, LineRetryableError),
+        (503, LineRetryableError),
+        (400, LineClientError),
+        (403, LineClientError),
+    ],
 )
 def test_line_answers_map_to_typed_errors(api, fake, status, error):
     # given
@@ -208,5 +236,14 @@ def test_the_fake_server_rejects_bodies_that_break_the_spec():
     with pytest.raises(SchemaError):
         validate_body(
             "PushMessageRequest",
-            {"to": "U1", "messages": [{"type": "template", "altText": "a", "template": {"type": "confirm", "text": 1, "actions": []}}]},
+            {
+                "to": "U1",
+                "messages": [
+                    {
+                        "type": "template",
+                        "altText": "a",
+                        "template": {"type": "confirm", "text": 1, "actions": []},
+                    }
+                ],
+            },
         )

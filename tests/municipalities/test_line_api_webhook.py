@@ -12,7 +12,9 @@ from municipalities.models import Resident
 from tests.fakeline import FakeLine, sign, webhook_body, webhook_event
 
 
-def test_a_signed_follow_produces_a_reply_request_at_the_line_server(client, town, settings, django_capture_on_commit_callbacks):
+def test_a_signed_follow_produces_a_reply_request_at_the_line_server(
+    client, town, settings, django_capture_on_commit_callbacks
+):
     with FakeLine() as fake:
         # given
         ratelimit.reset_local()
@@ -43,6 +45,8 @@ def test_a_signed_follow_produces_a_reply_request_at_the_line_server(client, tow
         assert reply.headers["Authorization"] == "Bearer midori-token"
         assert reply.body["replyToken"] == "reply-token-1"
         assert reply.body["messages"][0]["type"] == "text"
-        assert reply.body["messages"][1]["template"]["actions"][0]["uri"].startswith("https://cms.example.jp/r/")
+        assert reply.body["messages"][1]["template"]["actions"][0]["uri"].startswith(
+            "https://cms.example.jp/r/"
+        )
         assert fake.schema_errors == []
         assert Resident.objects.get(line_user_id=user_id).display_name == "鈴木 次郎"

@@ -33,7 +33,9 @@ def _run_on_commit(django_capture_on_commit_callbacks):
 
 def post(client: Client, town, body: bytes, *, signature: str | None = None, slug: str | None = None):
     url = reverse("line:webhook", kwargs={"slug": slug or town.slug})
-    headers = {} if signature == "" else {"HTTP_X_LINE_SIGNATURE": signature or sign(town.channel_secret, body)}
+    headers = (
+        {} if signature == "" else {"HTTP_X_LINE_SIGNATURE": signature or sign(town.channel_secret, body)}
+    )
     with _capture(execute=True):
         return client.post(url, data=body, content_type="application/json", **headers)
 
@@ -44,7 +46,9 @@ def replies_to(user_id: str) -> list[SimulatedDelivery]:
 
 def test_signature_known_answer():
     assert signature_valid(
-        channel_secret="channel_secret", body="bodybodybodybody", signature="/gg9a+LvFevTH1sd7XCQycD7tsWclCsInj7MhBHxN7k="
+        channel_secret="channel_secret",
+        body="bodybodybodybody",
+        signature="/gg9a+LvFevTH1sd7XCQycD7tsWclCsInj7MhBHxN7k=",
     )
     assert not signature_valid(channel_secret="channel_secret", body="bodybodybodybody", signature="AAAA")
     assert not signature_valid(channel_secret="channel_secret", body="bodybodybodybody", signature="")
@@ -166,7 +170,11 @@ def test_the_same_event_twice_in_one_body_is_stored_once(client, town):
 
 
 def test_standby_events_are_stored_and_never_answered(client, town, resident):
-    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="もしもし", mode="standby")))
+    post(
+        client,
+        town,
+        webhook_body(webhook_event("message", resident.line_user_id, text="もしもし", mode="standby")),
+    )
     event = WebhookEvent.objects.get()
     assert event.mode == "standby" and event.status == WebhookEvent.Status.SKIPPED
     assert replies_to(resident.line_user_id) == []
@@ -217,7 +225,10 @@ def test_text_handlers_run_in_order_then_the_fallback(client, town, resident, ha
     post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="天気は？")))
     # then
     assert seen == ["first", "first", "fallback"]
-    assert [r.messages[0]["text"] for r in replies_to(resident.line_user_id)] == ["ごみの日です", "山田 花子さん、わかりません"]
+    assert [r.messages[0]["text"] for r in replies_to(resident.line_user_id)] == [
+        "ごみの日です",
+        "山田 花子さん、わかりません",
+    ]
 
 
 def test_postbacks_go_to_the_handler_of_their_prefix(client, town, resident, handlers):

@@ -1,0 +1,100 @@
+"""Message builders and LINE's limits, checked before anything is sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from municipalities.line import messages as m
+from municipalities.line.errors import LineMessageInvalid
+from tests.fakeline import validate_body
+
+
+def test_every_builder_makes_a_message_lines_schema_accepts():
+    link = m.uri_action("開く", "https://cms.example.jp/r/abc/")
+    built = [
+        m.text(
+            "こんにちは",
+            quick_reply=[m.quick_reply_item(m.postback_action("はい", "app:yes", display_text="はい"))],
+        ),
+        m.image("https://cms.example.jp/a.jpg"),
+        m.buttons(
+            "本文",
+            [link, m.message_action("送る", "送る")],
+            alt_text="ボタン",
+            title="題名",
+            image_url="https://cms.example.jp/t.jpg",
+        ),
+        m.confirm(
+            "よろしいですか？",
+            m.message_action("はい", "はい"),
+            m.message_action("いいえ", "いいえ"),
+            alt_text="確認",
+        ),
+        m.flex_card(
+            title="お知らせ",
+            body="本文",
+            fields=[("日時", "6月1日")],
+            link=link,
+            actions=[m.postback_action("取消", "a:1")],
+            alt_text="お知らせ",
+            image_url="https://cms.example.jp/h.jpg",
+        ),
+    ]
+    m.validate_messages(built)
+    validate_body("PushMessageRequest", {"to": "U" + "a" * 32, "messages": built})
+
+
+def test_text_is_counted_in_utf16_units():
+    assert m.utf16_len("あ") == 1 and m.utf16_len("😀") == 2
+    m.validate_messages([m.text("😀" * 2500)])
+    with pytest.raises(LineMessageInvalid):
+        m.validate_messages([m.text("😀" * 2500 + "a")])
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [],
+        [m.text("x")] * 6,
+        [m.text("x", quick_reply=[m.quick_reply_item(m.message_action("a", "a"))] * 14)],
+        [m.text("x", quick_reply=[m.quick_reply_item(m.postback_action("a", "p:" + "x" * 299))])],
+        [{"type": "template", "template": {"type": "confirm", "text": "x", "actions": []}}],
+        [{"type": "flex", "altText": "", "contents": {}}],
+        [
+            {
+                "type": "template",
+                "altText": "a",
+                "template": {"type": "confirm", "text": "x", "actions": [m.message_action("a", "a")]},
+            }
+        ],
+        [
+            {
+                "type": "template",
+                "altText": "a",
+                "template": {"type": "buttons", "text": "x", "actions": [m.message_action("a", "a")] * 5},
+            }
+        ],
+        [{"type": "image", "originalContentUrl": "https://x/a.jpg"}],
+        [
+            m.flex_card(
+                title="t", alt_text="a", link={"type": "postback", "label": "l", "data": "p:" + "y" * 300}
+            )
+        ],
+    ],
+)
+def test_limits_are_enforced(messages):
+    with pytest.raises(LineMessageInvalid):
+        m.validate_messages(messages)
+
+
+def test_alt_text_is_required_by_the_builders():
+    with pytest.raises(LineMessageInvalid):
+        m.buttons("x", [m.message_action("a", "a")], alt_text="")
+    with pytest.raises(LineMessageInvalid):
+        m.confirm("x", m.message_action("a", "a"), m.message_action("b", "b"), alt_text="")
+    with pytest.raises(LineMessageInvalid):
+        m.flex_card(title="x", alt_text="")
+
+
+def test_labels_are_cut_to_lines_limit():
+    assert len(m.postback_action("あ" * 30, "p:1")["label"]) == 20
