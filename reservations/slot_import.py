@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 
 from municipalities.models import Department
 
@@ -132,11 +133,14 @@ def check_rows(
     parsed: list[tuple[int, Menu, str, dt.datetime, dt.datetime, int]] = []
     seen: dict[tuple[int, str, dt.datetime, dt.datetime], int] = {}
     combine = dt.datetime.combine
+    width = max(columns.values()) + 1
     for index, row in enumerate(rows[1:], start=2):
         if progress is not None and index % 5000 == 0:
             progress(index - 1)
-        cells = {name: (row[i] if i < len(row) else None) for name, i in columns.items()}
-        if all(v is None or str(v).strip() == "" for v in cells.values()):
+        if len(row) < width:
+            row = list(row) + [None] * (width - len(row))
+        cells = {name: row[i] for name, i in columns.items()}
+        if not any(v is not None and str(v).strip() != "" for v in cells.values()):
             continue  # blank line
         result.total += 1
         problems: list[str] = []
@@ -185,17 +189,13 @@ def check_rows(
         progress(len(rows) - 1)
     if not parsed:
         return result
-    # Existing slots of these menus in the file's date range: one query.
+    # Existing slots of these menus in the file's date range: one query, keys as epoch seconds
+    # (decoding 100,000 timestamps into datetimes costs more than the rest of the check).
     first = min(p[3] for p in parsed)
     last = max(p[3] for p in parsed)
-    existing = {
-        (m, v, s, e): c
-        for m, v, s, e, c in Slot.objects.filter(
-            menu__in={p[1].pk for p in parsed}, starts_at__gte=first, starts_at__lte=last
-        ).values_list("menu_id", "venue", "starts_at", "ends_at", "capacity")
-    }
+    existing = _existing_keys({p[1].pk for p in parsed}, first, last)
     for index, menu, venue, starts_at, ends_at, capacity in parsed:
-        found = existing.get((menu.pk, venue, starts_at, ends_at))
+        found = existing.get((menu.pk, venue, int(starts_at.timestamp()), int(ends_at.timestamp())))
         if found is None:
             result.to_create.append(CheckedSlot(index, menu, venue, starts_at, ends_at, capacity))
         elif found == capacity:
@@ -205,6 +205,25 @@ def check_rows(
                 RowError(index, f"同じ枠が登録済みで定員が異なります（登録済み {found}、ファイル {capacity}）。定員の変更は枠の画面で行ってください。")
             )
     return result
+
+
+EXISTING_KEYS_SQL = (
+    "SELECT menu_id, venue, extract(epoch FROM starts_at)::bigint, extract(epoch FROM ends_at)::bigint, capacity "
+    "FROM reservations_slot WHERE menu_id = ANY(%s) AND starts_at >= %s AND starts_at <= %s"
+)
+
+
+def _existing_keys(menu_ids: set[int], first: dt.datetime, last: dt.datetime) -> dict[tuple, int]:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(EXISTING_KEYS_SQL, [list(menu_ids), first, last])
+            return {(m, v, s, e): c for m, v, s, e, c in cursor.fetchall()}
+    return {
+        (m, v, int(s.timestamp()), int(e.timestamp())): c
+        for m, v, s, e, c in Slot.objects.filter(menu__in=menu_ids, starts_at__gte=first, starts_at__lte=last).values_list(
+            "menu_id", "venue", "starts_at", "ends_at", "capacity"
+        )
+    }
 
 
 def check_file(*, department: Department, data: bytes, file_name: str = "", progress: Callable[[int], None] | None = None) -> CheckResult:
