@@ -28,6 +28,9 @@ CONFIDENT_SCORE = 90.0
 CANDIDATE_SCORE = 65.0
 WEAK_SCORE = 50.0
 CLEAR_MARGIN = 4.0
+# A slightly weaker hit still answers when nothing else comes close (「取りかた」 vs 「取り方」).
+LONE_SCORE = 80.0
+LONE_MARGIN = 15.0
 MAX_CANDIDATES = 3
 
 _PAREN = re.compile(r"[（(][^（）()]*[)）]")
@@ -102,7 +105,9 @@ class Index:
         best_i, best = ranked[0]
         candidates = [self.entries[i] for i, s in ranked[:MAX_CANDIDATES]]
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-        if best >= CONFIDENT_SCORE and best - runner_up >= CLEAR_MARGIN:
+        if (best >= CONFIDENT_SCORE and best - runner_up >= CLEAR_MARGIN) or (
+            best >= LONE_SCORE and best - runner_up >= LONE_MARGIN
+        ):
             return Match(answer=[self.entries[best_i]], score=best)
         if best >= CANDIDATE_SCORE:
             return Match(candidates=candidates, score=best)
