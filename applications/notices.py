@@ -39,6 +39,9 @@ def submission_message(submission: Submission, *, status: str, version: int) -> 
         body = head + f"手数料 {submission.fee:,}円のお支払いを確認しました。申請を受け付けました。"
         if form.completion_message:
             body += "\n\n" + form.completion_message
+    elif status == S.RECEIVED:
+        body = head + "修正後の内容を受け付けました。担当者が確認するまでお待ちください。"
+        body += f"\n\n申請状況: {resident_link(submission.resident, detail_path)}"
     else:
         body = head + f"状態が「{S(status).label}」になりました。\n{NEXT_STEP[status]}\n\n詳細: {resident_link(submission.resident, detail_path)}"
     return [m.text(body[:4900])]

@@ -37,6 +37,8 @@ def _check_fields(form: ApplicationForm) -> None:
             raise ApplicationError(_("「%(label)s」に選択肢を 1 行に 1 つ入力してください。") % {"label": field.label})
         if field.kind == FieldKind.MULTIPLE_CHOICE and field.max_choices and field.max_choices > len(field.choice_list):
             raise ApplicationError(_("「%(label)s」の最大選択数が選択肢の数より多くなっています。") % {"label": field.label})
+        if field.kind == FieldKind.FILE and field.staff_only:
+            raise ApplicationError(_("「%(label)s」: ファイル添付は職員記入欄にできません。") % {"label": field.label})
         if field.kind == FieldKind.EXPLANATION and field.required:
             field.required = False
             field.save(update_fields=["required", "updated_at"])

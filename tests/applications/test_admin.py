@@ -289,3 +289,20 @@ def test_changelist_filters_other_department(kenko, somu, resident, somu_editor)
     submission = submit(simple_form(kenko), resident)
     listed = login(somu_editor).get(reverse("admin:applications_submission_changelist")).context_data["cl"].result_list
     assert submission not in list(listed)
+
+
+def test_staff_only_file_field_is_refused(kenko, kenko_editor):
+    data = {
+        "department": kenko.pk,
+        "title": "x",
+        "fee": "0",
+        **inline_management(total=1),
+        "fields-0-position": "1",
+        "fields-0-kind": FieldKind.FILE,
+        "fields-0-label": "決裁書",
+        "fields-0-staff_only": "on",
+        "fields-0-max_file_mb": "5",
+    }
+    response = login(kenko_editor).post(reverse("admin:applications_applicationform_add"), data, follow=True)
+    assert "ファイル添付は職員記入欄にできません" in response.content.decode()
+    assert not ApplicationForm.objects.exists()

@@ -252,3 +252,47 @@ def test_form_copy_and_close_keep_submissions(form, resident, kenko_editor):
     assert Submission.objects.filter(pk=submission.pk).exists()
     with pytest.raises(ApplicationError, match="すでに締め切って"):
         form_close(form=form, actor=kenko_editor)
+
+
+def test_resubmission_notice_says_so(form, resident, kenko_editor, django_capture_on_commit_callbacks):
+    submission = submit(form, resident)
+    submission_transition(submission=submission, name="request_correction", actor=kenko_editor, reason="x")
+    with django_capture_on_commit_callbacks(execute=True):
+        submission_resubmit(submission=submission, resident=resident, answers={"name": "山田 花子"}, attachment_ids={}, token=uuid.uuid4())
+    assert "修正後の内容を受け付けました" in pushes_to(resident)[-1].messages[0]["text"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_submits_with_one_token_make_one_submission(kenko, town):
+    """A double tap that reaches two web processes at once: the UNIQUE constraint decides."""
+    import threading
+
+    from django.db import connection
+
+    from tests.municipalities.factories import resident_in
+
+    form = simple_form(kenko)
+    resident = resident_in(town)
+    token = uuid.uuid4()
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            results.append(submit(form, resident, token=token).pk)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert Submission.objects.filter(resident=resident).count() == 1
+    assert len(set(results)) == 1
