@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from applications import workflow
 from applications.models import ApplicationForm, Payment, PaymentStatus, Submission
 from applications.workflow import SubmissionStatus as S
 from municipalities.models import Municipality, Resident
@@ -46,6 +47,15 @@ def submission_for_resident(*, resident: Resident, reference: str) -> Submission
         submissions_for_resident(resident=resident)
         .prefetch_related("attachments", "payments", "form__fields")
         .filter(reference=reference)
+        .first()
+    )
+
+
+def live_submission_for_resident(*, resident: Resident, form: ApplicationForm) -> Submission | None:
+    """The resident's submission to ``form`` that still counts for "1人1件" (not withdrawn/rejected)."""
+    return (
+        Submission.objects.filter(resident=resident, form=form, status__in=workflow.LIVE_STATUSES)
+        .order_by("-submitted_at")
         .first()
     )
 

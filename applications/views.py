@@ -137,6 +137,11 @@ def form_view(request: HttpRequest, form_id: int) -> HttpResponse:
         raise Http404
     if not form.is_accepting():
         return render(request, "liff/applications/closed.html", {"form_obj": form, "page_title": form.title}, status=200)
+    if form.one_per_resident:
+        live = selectors.live_submission_for_resident(resident=request.resident, form=form)
+        if live is not None:
+            messages.info(request, "このフォームはお一人 1 件までです。申請中の内容はこちらです。")
+            return redirect("applications:submission_detail", reference=live.reference)
     if request.method == "POST":
         return _handle_form_post(request, form=form, submission=None)
     initial = {}

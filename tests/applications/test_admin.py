@@ -306,3 +306,27 @@ def test_staff_only_file_field_is_refused(kenko, kenko_editor):
     response = login(kenko_editor).post(reverse("admin:applications_applicationform_add"), data, follow=True)
     assert "ファイル添付は職員記入欄にできません" in response.content.decode()
     assert not ApplicationForm.objects.exists()
+
+
+@pytest.mark.parametrize("model", ["applicationform", "payment"])
+def test_other_changelists_have_flat_query_counts(model, fee_form, resident, other_resident, somu_editor):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(somu_editor)
+    url = reverse(f"admin:applications_{model}_changelist")
+
+    def add_paid_submission(who):
+        payment_record_counter(submission=submit(fee_form, who, payment_method="counter"), actor=somu_editor)
+
+    add_paid_submission(resident)
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for _ in range(4):
+        add_paid_submission(other_resident)
+        simple_form(fee_form.department)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert response.status_code == 200
+    assert len(many) == len(few)

@@ -255,3 +255,11 @@ def test_postal_lookup_json(client):
     assert ok.json() == {"found": True, "code": "100-0001", "address": "東京都千代田区千代田"}
     missing = client.get(reverse("applications:postal_lookup", args=["9999999"]))
     assert missing.status_code == 404 and "見つかりません" in missing.json()["message"]
+
+
+def test_one_per_resident_form_points_to_the_existing_submission(kenko, resident):
+    form = simple_form(kenko, one_per_resident=True)
+    submission = submit(form, resident)
+    response = client_for(resident).get(reverse("applications:form", args=[form.pk]), follow=True)
+    body = response.content.decode()
+    assert "お一人 1 件まで" in body and submission.reference in body
