@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export.admin import ImportExportMixin
@@ -144,13 +145,20 @@ class ResolveForm(forms.Form):
 
 @admin.register(UnansweredQuestion)
 class UnansweredQuestionAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
-    list_display = ["text", "count", "last_asked_at", "status", "faq"]
+    list_display = ["text", "count", "last_asked_at", "status", "faq", "resolve_link"]
     list_filter = ["status"]
     search_fields = ["text"]
     list_select_related = ["faq"]
     readonly_fields = ["municipality", "text", "count", "last_asked_at", "status", "faq", "created_at"]
     fields = readonly_fields
     actions = ["resolve"]
+
+    @admin.display(description=gettext_lazy("操作"))
+    def resolve_link(self, obj: UnansweredQuestion) -> str:
+        if obj.status != UnansweredQuestion.Status.OPEN:
+            return "—"
+        url = reverse("admin:chatbot_unansweredquestion_resolve", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("FAQ に登録"))
 
     def has_resolve_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_action_permission(request, "change", obj)
