@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from municipalities.line.liff import resident_required
@@ -26,6 +29,7 @@ from .selectors import (
     slots_for_menu,
 )
 from .services import ReservationError, reservation_book, reservation_cancel, reservation_change
+from .services.booking import availability_version_key
 
 
 def _menu(request: HttpRequest, menu_id: int) -> Menu:
@@ -58,6 +62,30 @@ def menus(request: HttpRequest) -> HttpResponse:
     return render(request, "liff/reservations/menus.html", {"menus": items, "upcoming": upcoming, "page_title": "予約"})
 
 
+CALENDAR_HTML_SECONDS = 30
+
+
+def _calendar_table(menu: Menu, year: int, month: int) -> tuple[str, bool]:
+    """The month grid as HTML, cached per menu version (bumped by every booking) for 30 s.
+
+    The 30 s bound only delays a day turning × because its booking window closed; a booking or
+    cancellation changes the version and shows at once.
+    """
+    version = cache.get(availability_version_key(menu.pk), 0)
+    bucket = int(timezone.now().timestamp()) // CALENDAR_HTML_SECONDS
+    key = f"rsv:calhtml:{menu.pk}:{version}:{year}-{month}:{bucket}"
+    cached = cache.get(key)
+    if cached is None:
+        weeks = menu_month_calendar(menu=menu, year=year, month=month)
+        html = render_to_string(
+            "liff/reservations/_calendar_table.html", {"menu": menu, "weeks": weeks, "month": dt.date(year, month, 1)}
+        )
+        cached = (html, any(c.bookable for w in weeks for c in w if c.in_month))
+        cache.set(key, cached, CALENDAR_HTML_SECONDS * 2)
+    html, any_bookable = cached
+    return mark_safe(html), any_bookable  # noqa: S308 - rendered from our own template above
+
+
 @resident_required
 def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
     menu = _menu(request, menu_id)
@@ -73,15 +101,15 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
         )
         start_day = timezone.localtime(first_open).date() if first_open else today
         year, month = start_day.year, start_day.month
-    weeks = menu_month_calendar(menu=menu, year=year, month=month)
+    table_html, any_bookable = _calendar_table(menu, year, month)
     first = dt.date(year, month, 1)
     prev_month = (first - dt.timedelta(days=1)).replace(day=1)
     next_month = (first + dt.timedelta(days=32)).replace(day=1)
     context = {
-        "menu": menu, "weeks": weeks, "month": first, "page_title": menu.name,
+        "menu": menu, "calendar_table": table_html, "month": first, "page_title": menu.name,
         "prev_ym": f"{prev_month:%Y-%m}" if prev_month >= today.replace(day=1) else "",
         "next_ym": f"{next_month:%Y-%m}" if next_month <= today + dt.timedelta(days=400) else "",
-        "any_bookable": any(c.bookable for w in weeks for c in w if c.in_month),
+        "any_bookable": any_bookable,
     }
     if not context["any_bookable"] and not menu.is_suspended:
         context["alternatives"] = nearest_alternatives(menu=menu, around=timezone.now())

@@ -1,0 +1,333 @@
+"""Benchmark: a booking rush and the availability calendar, gunicorn + PostgreSQL + Redis.
+
+    python tests/bench/booking.py [--seconds 10] [--workers 2] [--threads 4] [--clients 16]
+
+All on 127.0.0.1:
+
+1. creates (if needed) and migrates its own database ``cms_bench_booking``; a bench town with
+   one menu (limit: 1 booking per resident), 1,000 slots of 5 places plus one "hot" slot of 50
+   places that a fifth of the requests aim at, and a signed-in session for every resident;
+2. starts gunicorn (gthread) with Redis as cache and Celery broker (confirmation pushes are
+   enqueued on commit; no worker runs, the queue is flushed afterwards);
+3. booking rush: N keep-alive clients POST the real LIFF confirm form
+   (``/liff/reservations/slot/<id>/``), each request as a different resident; 302 = booked,
+   409 = refused (full), anything else = error. Prints bookings/s, p50/p99, refusals, errors,
+   and the oversold count from the database (bookings above capacity; must be 0);
+4. availability: the same clients GET the month calendar for ``--seconds``: requests/s, p50/p99.
+
+Goals (issue 5): ≥ 500 bookings/s with p99 < 250 ms; ≥ 2,000 availability requests/s. The
+load generator shares the 2 cores with the server (and this machine is shared), so the figures
+are pessimistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+BIN = Path(PYTHON).parent
+DB_NAME = "cms_bench_booking"
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+SLUG = "benchbook"
+CSRF = "benchcsrftoken0123456789abcdefgh"  # 32 characters: Django accepts the unmasked secret
+RESIDENTS = 30_000
+SLOTS = 1_000
+HOT_SHARE = 0.2
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+        "FIELD_ENCRYPTION_KEYS": "mFNuh-W29Tzx4rKrhwBDUa-odTVUCVxc44XFW1E1BHo=",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "STATIC_MANIFEST": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": f"{PG_URL}/{DB_NAME}",
+        "REDIS_URL": REDIS_URL,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "LINE_BACKEND": "simulator",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONPATH": str(ROOT),
+    })
+    return env
+
+
+SETUP = """
+import datetime as dt
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+from municipalities.models import Department, Resident
+from municipalities.services import municipality_create_or_update
+from reservations.models import Menu, Reservation, ReminderDelivery, Slot
+town, _ = municipality_create_or_update(slug=%(slug)r, name='予約ベンチ町', channel_secret='s', channel_access_token='t', channel_id='1000000002')
+dept, _ = Department.objects.get_or_create(municipality=town, code='kenko', defaults={'name': '健康福祉課'})
+menu, _ = Menu.objects.get_or_create(department=dept, name='集団健診', defaults={'opens_days_before': 60, 'closes_hours_before': 1, 'max_active_per_resident': 1, 'max_per_resident_per_day': 1, 'reminder_offsets': ''})
+ReminderDelivery.objects.filter(reservation__menu=menu).delete()
+Reservation.objects.filter(menu=menu).delete()
+Slot.objects.filter(menu=menu).delete()
+base = timezone.make_aware(dt.datetime.combine(timezone.localdate() + dt.timedelta(days=3), dt.time(9, 0)))
+slots = [Slot(menu=menu, venue='会場%%d' %% (i %% 4), starts_at=base + dt.timedelta(minutes=15 * i), ends_at=base + dt.timedelta(minutes=15 * i + 15), capacity=5) for i in range(%(slots)d)]
+slots.append(Slot(menu=menu, venue='大ホール', starts_at=base - dt.timedelta(hours=1), ends_at=base, capacity=50))
+Slot.objects.bulk_create(slots)
+have = Resident.objects.filter(municipality=town).count()
+Resident.objects.bulk_create([Resident(municipality=town, line_user_id='U%%032x' %% n, display_name='住民%%d' %% n) for n in range(have, %(residents)d)], batch_size=5000)
+Session.objects.all().delete()
+store = SessionStore()
+expire = timezone.now() + dt.timedelta(days=1)
+import secrets
+rows = []
+keys = []
+for pk in Resident.objects.filter(municipality=town).order_by('pk').values_list('pk', flat=True)[:%(residents)d]:
+    key = secrets.token_hex(16)
+    rows.append(Session(session_key=key, session_data=store.encode({'resident_id': pk}), expire_date=expire))
+    keys.append(key)
+Session.objects.bulk_create(rows, batch_size=5000)
+hot = Slot.objects.get(menu=menu, venue='大ホール').pk
+ids = list(Slot.objects.filter(menu=menu).exclude(pk=hot).values_list('pk', flat=True))
+import json
+open(%(out)r, 'w').write(json.dumps({'menu': menu.pk, 'hot': hot, 'slots': ids, 'sessions': keys, 'ym': base.strftime('%%Y-%%m')}))
+"""
+
+
+def prepare(env: dict[str, str], out: str) -> dict:
+    import json
+
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    script = SETUP % {"slug": SLUG, "slots": SLOTS, "residents": RESIDENTS, "out": out}
+    subprocess.run([PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
+    with open(out) as fh:
+        return json.load(fh)
+
+
+def flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def wait_for(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def book_thread(port: int, deadline: float, sessions: list[str], plan: dict, seed: int, results: dict) -> None:
+    rng = random.Random(seed)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    body = f"csrfmiddlewaretoken={CSRF}".encode()
+    ok = refused = errors = 0
+    latencies: list[float] = []
+    for session in sessions:
+        if time.monotonic() >= deadline:
+            break
+        slot = plan["hot"] if rng.random() < HOT_SHARE else rng.choice(plan["slots"])
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"sessionid={session}; csrftoken={CSRF}",
+        }
+        started = time.perf_counter()
+        try:
+            conn.request("POST", f"/liff/reservations/slot/{slot}/", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            errors += 1
+            continue
+        latencies.append(time.perf_counter() - started)
+        if response.status == 302:
+            ok += 1
+        elif response.status == 409:
+            refused += 1
+        else:
+            errors += 1
+    conn.close()
+    with results["lock"]:
+        results["ok"] += ok
+        results["refused"] += refused
+        results["errors"] += errors
+        results["latencies"].extend(latencies)
+
+
+def read_thread(port: int, deadline: float, session: str, path: str, results: dict) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    ok = errors = 0
+    latencies: list[float] = []
+    headers = {"Cookie": f"sessionid={session}"}
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            errors += 1
+            continue
+        latencies.append(time.perf_counter() - started)
+        if response.status == 200:
+            ok += 1
+        else:
+            errors += 1
+    conn.close()
+    with results["lock"]:
+        results["ok"] += ok
+        results["errors"] += errors
+        results["latencies"].extend(latencies)
+
+
+def load_process(kind: str, port: int, seconds: float, threads: int, payload: dict, seed: int, queue) -> None:
+    results: dict = {"ok": 0, "refused": 0, "errors": 0, "latencies": [], "lock": threading.Lock()}
+    deadline = time.monotonic() + seconds
+    workers = []
+    for i in range(threads):
+        if kind == "book":
+            sessions = payload["sessions"][i::threads]
+            workers.append(threading.Thread(target=book_thread, args=(port, deadline, sessions, payload, seed * 100 + i, results)))
+        else:
+            workers.append(threading.Thread(target=read_thread, args=(port, deadline, payload["sessions"][i], payload["path"], results)))
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    results.pop("lock")
+    queue.put(results)
+
+
+def run_load(kind: str, port: int, seconds: float, processes: int, clients: int, payload: dict) -> tuple[dict, float]:
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    per = max(clients // processes, 1)
+    procs = []
+    for p in range(processes):
+        part = dict(payload)
+        part["sessions"] = payload["sessions"][p::processes]
+        procs.append(multiprocessing.Process(target=load_process, args=(kind, port, seconds, per, part, p + 1, queue)))
+    started = time.monotonic()
+    for proc in procs:
+        proc.start()
+    merged: dict = {"ok": 0, "refused": 0, "errors": 0, "latencies": []}
+    for _ in procs:
+        r = queue.get(timeout=seconds + 60)
+        for key in ("ok", "refused", "errors"):
+            merged[key] += r.get(key, 0)
+        merged["latencies"].extend(r["latencies"])
+    for proc in procs:
+        proc.join()
+    return merged, time.monotonic() - started
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(int(len(ordered) * p), len(ordered) - 1)] * 1000
+
+
+def oversold(env: dict[str, str]) -> tuple[int, int, int]:
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        over = conn.execute(
+            "SELECT count(*) FROM (SELECT s.id FROM reservations_slot s JOIN reservations_reservation r ON r.slot_id = s.id "
+            "AND r.status = 'booked' GROUP BY s.id, s.capacity HAVING count(*) > s.capacity) x"
+        ).fetchone()[0]
+        drift = conn.execute(
+            "SELECT count(*) FROM reservations_slot s WHERE s.reserved <> (SELECT count(*) FROM reservations_reservation r "
+            "WHERE r.slot_id = s.id AND r.status <> 'cancelled')"
+        ).fetchone()[0]
+        booked = conn.execute("SELECT count(*) FROM reservations_reservation WHERE status = 'booked'").fetchone()[0]
+    return over, drift, booked
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--load-processes", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=16)
+    args = parser.parse_args()
+
+    env = bench_env()
+    print(f"preparing database {DB_NAME} ({RESIDENTS:,} residents with sessions, {SLOTS + 1:,} slots) …", flush=True)  # noqa: T201
+    plan = prepare(env, f"/tmp/cms_bench_booking_{os.getpid()}.json")
+    flush_redis()
+    port = free_port()
+    gunicorn = subprocess.Popen(
+        [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+         "--worker-class", "gthread", "--threads", str(args.threads), "--keep-alive", "30", "--log-level", "warning",
+         "--backlog", "512"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    try:
+        wait_for(port)
+        warm = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(20):
+            warm.request("GET", f"/liff/reservations/menu/{plan['menu']}/?ym={plan['ym']}", headers={"Cookie": f"sessionid={plan['sessions'][-1]}"})
+            warm.getresponse().read()
+        warm.close()
+        rush, elapsed = run_load("book", port, args.seconds, args.load_processes, args.clients, plan)
+        over, drift, booked = oversold(env)
+        print(  # noqa: T201
+            f"booking rush: {rush['ok'] / elapsed:7.1f} bookings/s ({rush['ok']:,} booked, {rush['refused']:,} refused as full, "
+            f"{rush['errors']} errors) in {elapsed:.1f} s with {args.clients} clients"
+        )
+        print(f"  latency p50 {pct(rush['latencies'], 0.5):6.1f} ms  p99 {pct(rush['latencies'], 0.99):6.1f} ms  "  # noqa: T201
+              f"(all requests: {(rush['ok'] + rush['refused']) / elapsed:.1f}/s)")
+        print(f"  oversold slots: {over} (must be 0); reserved counters off: {drift}; booked rows: {booked:,}")  # noqa: T201
+        reads = {"sessions": plan["sessions"][: args.clients * 2], "path": f"/liff/reservations/menu/{plan['menu']}/?ym={plan['ym']}"}
+        avail, elapsed = run_load("read", port, args.seconds, args.load_processes, args.clients, reads)
+        print(  # noqa: T201
+            f"availability calendar: {avail['ok'] / elapsed:7.1f} requests/s ({avail['errors']} errors), "
+            f"p50 {pct(avail['latencies'], 0.5):.1f} ms p99 {pct(avail['latencies'], 0.99):.1f} ms"
+        )
+        print("goals: ≥ 500 bookings/s with p99 < 250 ms, 0 oversold; ≥ 2,000 availability requests/s "  # noqa: T201
+              "(load generator on the same 2 shared cores: pessimistic)")
+        return 0 if over == 0 and drift == 0 else 1
+    finally:
+        os.killpg(gunicorn.pid, signal.SIGTERM)
+        gunicorn.wait(timeout=30)
+        flush_redis()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

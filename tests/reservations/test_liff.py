@@ -1,0 +1,105 @@
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from municipalities.line.liff import SESSION_KEY
+from reservations.models import ReservationStatus
+from reservations.services import reservation_book
+from tests.municipalities.factories import resident_in
+from tests.reservations.factories import MenuFactory, SlotFactory, in_days
+
+
+def signed_in(resident) -> Client:
+    client = Client()
+    session = client.session
+    session[SESSION_KEY] = resident.pk
+    session.save()
+    client.cookies["sessionid"] = session.session_key
+    return client
+
+
+def test_pages_need_a_signed_in_resident(menu):
+    assert Client().get(reverse("reservations:calendar", args=[menu.pk])).status_code == 403
+
+
+def test_calendar_marks_days_and_updates_after_a_booking(menu, resident, town, django_capture_on_commit_callbacks):
+    # given
+    slot = SlotFactory(menu=menu, starts_at=in_days(3), capacity=2)
+    client = signed_in(resident)
+    url = reverse("reservations:calendar", args=[menu.pk]) + f"?ym={in_days(3):%Y-%m}"
+    day_link = f'data-day="{in_days(3).date().isoformat()}"'
+    # when / then: ○ with room, × once full (the cached grid is invalidated by the booking)
+    page = client.get(url).content.decode()
+    assert day_link in page and "空きあり" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        reservation_book(slot=slot, resident=resident_in(town))
+    assert "残りわずか" in client.get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        reservation_book(slot=slot, resident=resident_in(town))
+    page = client.get(url).content.decode()
+    assert day_link not in page and "満席または受付時間外" in page
+
+
+def test_booking_through_the_page(menu, slot, resident):
+    client = signed_in(resident)
+    response = client.post(reverse("reservations:confirm", args=[slot.pk]))
+    assert response.status_code == 302
+    assert "予約が確定しました" in client.get(response["Location"]).content.decode()
+
+
+def test_window_closed_message_with_alternatives(menu, resident):
+    menu.closes_hours_before = 24
+    menu.save()
+    soon = SlotFactory(menu=menu, starts_at=timezone.now() + dt.timedelta(hours=5))
+    later = SlotFactory(menu=menu, starts_at=in_days(4))
+    page = signed_in(resident).get(reverse("reservations:confirm", args=[soon.pk])).content.decode()
+    assert "締め切りました" in page
+    assert f'data-alt="{later.pk}"' in page
+
+
+def test_limit_reached_message(menu, resident):
+    a = SlotFactory(menu=menu, starts_at=in_days(3))
+    b = SlotFactory(menu=menu, starts_at=in_days(4))
+    reservation_book(slot=a, resident=resident)
+    response = signed_in(resident).post(reverse("reservations:confirm", args=[b.pk]))
+    assert response.status_code == 409
+    assert "1 人 1 件まで" in response.content.decode()
+
+
+def test_another_residents_booking_is_a_404(menu, slot, resident, other_resident):
+    r = reservation_book(slot=slot, resident=other_resident)
+    client = signed_in(resident)
+    assert client.get(reverse("reservations:my_detail", args=[r.pk])).status_code == 404
+    assert client.post(reverse("reservations:my_cancel", args=[r.pk])).status_code == 404
+
+
+def test_another_towns_menu_is_a_404(other_department, resident):
+    foreign = MenuFactory(department=other_department)
+    assert signed_in(resident).get(reverse("reservations:calendar", args=[foreign.pk])).status_code == 404
+
+
+def test_change_and_cancel_from_my_reservations(menu, resident):
+    a = SlotFactory(menu=menu, starts_at=in_days(3))
+    b = SlotFactory(menu=menu, starts_at=in_days(4))
+    r = reservation_book(slot=a, resident=resident)
+    client = signed_in(resident)
+    assert "日時を変更する" in client.get(reverse("reservations:my_detail", args=[r.pk])).content.decode()
+    client.post(reverse("reservations:my_change", args=[r.pk]), {"slot": b.pk})
+    r.refresh_from_db()
+    assert r.slot_id == b.pk
+    client.post(reverse("reservations:my_cancel", args=[r.pk]))
+    r.refresh_from_db()
+    assert r.status == ReservationStatus.CANCELLED
+
+
+@pytest.mark.parametrize("hours", [5])
+def test_deadline_passed_hides_change_and_explains(menu, resident, kenko, hours):
+    menu.closes_hours_before = 1
+    menu.save()
+    r = reservation_book(slot=SlotFactory(menu=menu, starts_at=timezone.now() + dt.timedelta(hours=hours)), resident=resident)
+    page = signed_in(resident).get(reverse("reservations:my_detail", args=[r.pk])).content.decode()
+    assert "締切を過ぎました" in page and kenko.name in page
+    assert 'id="cancel"' not in page
