@@ -1,0 +1,82 @@
+"""The 受信設定 page: one tap per change, saved through the core service, confirmed in LINE."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from municipalities.line.liff import resident_link
+from municipalities.models import Resident, SimulatedDelivery
+
+URL = "/liff/broadcasts/settings/"
+
+
+@pytest.fixture
+def signed_in(client, resident):
+    response = client.get(resident_link(resident, URL, base_url=""))
+    assert response.status_code == 302
+    return client
+
+
+def test_url_and_name():
+    assert reverse("broadcasts:receive_settings") == URL
+
+
+def test_page_needs_a_signed_in_resident(client, resident):
+    assert client.get(URL).status_code == 403
+
+
+def test_page_shows_the_towns_choices_and_the_residents_settings(signed_in, resident, interests, areas):
+    # given
+    resident.interests.set([interests["bosai"]])
+    # when
+    response = signed_in.get(URL)
+    # then
+    body = response.content.decode()
+    assert response.status_code == 200
+    for name in ["子育て", "健康", "防災", "ごみ", "本町", "東区", "西区", "30代"]:
+        assert name in body
+    assert body.count('aria-checked="true"') == 1
+
+
+def test_one_tap_turns_an_interest_on_and_confirms_in_line(signed_in, resident, interests, django_capture_on_commit_callbacks):
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in.post(URL, {"action": "interest", "interest": interests["kosodate"].pk, "on": "1"})
+    # then
+    assert response.status_code == 302
+    assert list(resident.interests.all()) == [interests["kosodate"]]
+    push = SimulatedDelivery.objects.get(endpoint="push", line_user_id=resident.line_user_id)
+    assert "受信設定を変更しました" in push.messages[0]["text"]
+    assert "子育て" in push.messages[0]["text"]
+    page = signed_in.get(URL).content.decode()
+    assert "「子育て」のお知らせを受け取ります。" in page
+
+
+def test_turning_an_interest_off(signed_in, resident, interests):
+    resident.interests.set([interests["kosodate"], interests["gomi"]])
+    signed_in.post(URL, {"action": "interest", "interest": interests["gomi"].pk, "on": "0"})
+    assert list(resident.interests.all()) == [interests["kosodate"]]
+
+
+def test_area_age_and_pause(signed_in, resident, areas):
+    signed_in.post(URL, {"action": "area", "area": areas["東区"].pk})
+    signed_in.post(URL, {"action": "age", "age_band": "40s"})
+    signed_in.post(URL, {"action": "pause", "paused": "1"})
+    resident.refresh_from_db()
+    assert (resident.area, resident.age_band, resident.notices_paused) == (areas["東区"], "40s", True)
+
+
+def test_another_towns_interest_is_a_404_and_changes_nothing(signed_in, resident, other_town):
+    from municipalities.models import Interest
+
+    foreign = Interest.objects.create(municipality=other_town, code="kanko", name="観光")
+    response = signed_in.post(URL, {"action": "interest", "interest": foreign.pk, "on": "1"})
+    assert response.status_code == 404
+    assert not resident.interests.exists()
+
+
+def test_a_bad_age_band_is_a_clear_message(signed_in, resident):
+    response = signed_in.post(URL, {"action": "age", "age_band": "99s"}, follow=True)
+    assert "年代の選び方が正しくありません" in response.content.decode()
+    assert Resident.objects.get(pk=resident.pk).age_band == ""
