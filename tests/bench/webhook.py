@@ -285,6 +285,12 @@ def main() -> int:
         help="events in one webhook body (LINE batches events under load)",
     )
     parser.add_argument(
+        "--no-worker",
+        dest="worker",
+        action="store_false",
+        help="ingest only (no Celery worker competing for the CPU)",
+    )
+    parser.add_argument(
         "--drain-seconds", type=float, default=20.0, help="how long to let the worker catch up"
     )
     args = parser.parse_args()
@@ -321,31 +327,32 @@ def main() -> int:
                 start_new_session=True,
             )
         )
-        procs.append(
-            subprocess.Popen(
-                [
-                    str(BIN / "celery"),
-                    "-A",
-                    "config",
-                    "worker",
-                    "--concurrency",
-                    "1",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "WARNING",
-                ],
-                cwd=ROOT,
-                env=env,
-                start_new_session=True,
+        if args.worker:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(BIN / "celery"),
+                        "-A",
+                        "config",
+                        "worker",
+                        "--concurrency",
+                        "1",
+                        "--pool",
+                        "solo",
+                        "--loglevel",
+                        "WARNING",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    start_new_session=True,
+                )
             )
-        )
         wait_for(port)
         warm_up(port, args.clients)
 
         print(  # noqa: T201
             f"load: {args.seconds:.0f}s, {args.clients} keep-alive clients in {args.load_processes} processes; "
-            f"gunicorn {args.workers}×{args.threads} (gthread); Celery worker ×1; {os.cpu_count()} CPUs",
+            f"gunicorn {args.workers}×{args.threads} (gthread); Celery worker: {'1 (solo)' if args.worker else 'none'}; {os.cpu_count()} CPUs",
             flush=True,
         )
         queue: multiprocessing.Queue = multiprocessing.Queue()
