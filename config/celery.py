@@ -16,6 +16,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # "At every minute": process webhook events whose task was lost (broker down when enqueued).
+    "line-webhook-events-sweep": {
+        "task": "municipalities.tasks.webhook_events_sweep_task",
+        "schedule": crontab(minute="*"),
+    },
     # "At 03:30" every day: delete talk-log rows older than each town's retention.
     "talk-log-retention": {
         "task": "municipalities.tasks.talk_log_retention_task",

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from municipalities.line.inbound import webhook_events_process
+from municipalities.line.inbound import webhook_events_pending, webhook_events_process
 from municipalities.line.talklog import talk_log_purge
 
 logger = logging.getLogger(__name__)
@@ -16,6 +16,15 @@ logger = logging.getLogger(__name__)
 def webhook_events_process_task(municipality_id: int, webhook_event_ids: list[str]) -> int:
     """Process the events of one webhook body. Each event is claimed first: running twice is a no-op."""
     return webhook_events_process(municipality_id=municipality_id, webhook_event_ids=webhook_event_ids)
+
+
+@shared_task(ignore_result=True)
+def webhook_events_sweep_task() -> int:
+    """Every minute: enqueue processing for events stored but never processed (a lost task)."""
+    pending = webhook_events_pending()
+    for municipality_id, event_ids in pending.items():
+        webhook_events_process_task.delay(municipality_id, event_ids)
+    return sum(len(ids) for ids in pending.values())
 
 
 @shared_task(ignore_result=True)

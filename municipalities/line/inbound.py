@@ -14,6 +14,7 @@ Replies go out after the handlers' services have committed, with the event's rep
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -236,3 +237,27 @@ def webhook_events_process(*, municipality_id: int, webhook_event_ids: list[str]
     return sum(
         webhook_event_process(event=event, municipality=municipality, client=client) for event in events
     )
+
+
+SWEEP_AFTER = timedelta(minutes=1)
+SWEEP_WITHIN = timedelta(hours=6)
+
+
+def webhook_events_pending(*, now: datetime | None = None, limit: int = 5000) -> dict[int, list[str]]:
+    """Events still ``received`` a minute after they arrived (their task was lost, e.g. the
+    broker was down), by municipality. Older than six hours they are left alone: a greeting or
+    an answer that late would confuse more than help (they stay visible to staff)."""
+    now = now or timezone.now()
+    rows = (
+        WebhookEvent.objects.filter(
+            status=WebhookEvent.Status.RECEIVED,
+            created_at__lt=now - SWEEP_AFTER,
+            created_at__gte=now - SWEEP_WITHIN,
+        )
+        .order_by("created_at")
+        .values_list("municipality_id", "webhook_event_id")[:limit]
+    )
+    pending: dict[int, list[str]] = {}
+    for municipality_id, event_id in rows:
+        pending.setdefault(municipality_id, []).append(event_id)
+    return pending

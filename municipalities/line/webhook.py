@@ -175,6 +175,17 @@ def _store(rows: list[WebhookEvent]) -> None:
             raise
 
 
+def _enqueue(task: Any, municipality_id: int, event_ids: list[str]) -> None:
+    # The events are stored: if the broker is down, answer 200 anyway and let the sweep
+    # (webhook_events_sweep_task, every minute) process them, rather than make LINE retry.
+    try:
+        task.delay(municipality_id, event_ids)
+    except Exception:
+        if settings.CELERY_TASK_ALWAYS_EAGER:  # eager: this *is* the processing; let it show
+            raise
+        logger.exception("could not enqueue webhook events %s; the sweep will process them", event_ids)
+
+
 @csrf_exempt
 @require_POST
 def webhook_view(request: HttpRequest, slug: str) -> HttpResponse:
@@ -211,5 +222,5 @@ def webhook_view(request: HttpRequest, slug: str) -> HttpResponse:
         if to_process:
             from municipalities.tasks import webhook_events_process_task
 
-            transaction.on_commit(lambda: webhook_events_process_task.delay(municipality_id, to_process))
+            transaction.on_commit(lambda: _enqueue(webhook_events_process_task, municipality_id, to_process))
     return HttpResponse(status=200)

@@ -320,3 +320,46 @@ def test_concurrent_identical_posts_store_one_row_and_process_once(town, live_se
     assert WebhookEvent.objects.count() == 1
     assert len(replies_to(NEW_USER)) == 1
     assert Resident.objects.filter(line_user_id=NEW_USER).count() == 1
+
+
+def test_the_sweep_processes_events_whose_task_was_lost(client, town, settings):
+    # given: an event stored a few minutes ago whose task never ran (the broker was down)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from municipalities.line.webhook import parse_events
+    from municipalities.tasks import webhook_events_sweep_task
+
+    [row] = parse_events({"events": [webhook_event("follow", NEW_USER)]}, municipality_id=town.pk)
+    row.save()
+    WebhookEvent.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=3))
+    too_old = parse_events({"events": [webhook_event("follow", "U" + "8" * 32)]}, municipality_id=town.pk)[0]
+    too_old.save()
+    WebhookEvent.objects.filter(pk=too_old.pk).update(created_at=timezone.now() - timedelta(hours=7))
+    # when
+    swept = webhook_events_sweep_task()
+    # then
+    assert swept == 1
+    assert WebhookEvent.objects.get(pk=row.pk).status == WebhookEvent.Status.PROCESSED
+    assert len(replies_to(NEW_USER)) == 1
+    assert WebhookEvent.objects.get(pk=too_old.pk).status == WebhookEvent.Status.RECEIVED
+    # and a second sweep finds nothing to do
+    assert webhook_events_sweep_task() == 0
+
+
+def test_a_broker_outage_still_answers_200_and_keeps_the_event(client, town, settings, monkeypatch):
+    # given: not eager, and the broker refuses
+    from municipalities import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    def down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.webhook_events_process_task, "delay", down)
+    # when
+    response = post(client, town, webhook_body(webhook_event("follow", NEW_USER)))
+    # then
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.RECEIVED
