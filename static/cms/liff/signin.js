@@ -6,6 +6,8 @@
   var message = document.getElementById("liff-message");
   var help = document.getElementById("liff-help");
   function fail(text) {
+    var heading = document.querySelector("header.page h1");
+    if (heading) { heading.textContent = "ログインできませんでした"; }
     message.textContent = text;
     help.hidden = false;
   }
