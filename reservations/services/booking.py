@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -114,23 +114,26 @@ def _check_limits(
     active = Reservation.objects.filter(person, status=ReservationStatus.BOOKED)
     if exclude_pk is not None:
         active = active.exclude(pk=exclude_pk)
-    if active.filter(slot=slot).exists():
+    day = timezone.localtime(slot.starts_at).date()
+    # One round trip for the three counts (the caller holds the resident lock).
+    counts = active.aggregate(
+        same_slot=Count("pk", filter=Q(slot=slot)),
+        menu_future=Count("pk", filter=Q(menu=menu, slot__starts_at__gt=now)),
+        same_day=Count("pk", filter=Q(menu=menu, slot_date=day)),
+    )
+    if counts["same_slot"]:
         raise ReservationError(_("この枠はすでに予約済みです。"), code="duplicate")
-    if menu.max_active_per_resident:
-        count = active.filter(menu=menu, slot__starts_at__gt=now).count()
-        if count >= menu.max_active_per_resident:
-            raise ReservationError(
-                _("「%(menu)s」の予約は 1 人 %(n)s 件までです。今の予約を変更するか、キャンセルしてから予約してください。")
-                % {"menu": menu.name, "n": menu.max_active_per_resident},
-                code="limit_menu",
-            )
-    if menu.max_per_resident_per_day:
-        day = timezone.localtime(slot.starts_at).date()
-        if active.filter(menu=menu, slot_date=day).count() >= menu.max_per_resident_per_day:
-            raise ReservationError(
-                _("同じ日の「%(menu)s」の予約は 1 人 %(n)s 件までです。") % {"menu": menu.name, "n": menu.max_per_resident_per_day},
-                code="limit_day",
-            )
+    if menu.max_active_per_resident and counts["menu_future"] >= menu.max_active_per_resident:
+        raise ReservationError(
+            _("「%(menu)s」の予約は 1 人 %(n)s 件までです。今の予約を変更するか、キャンセルしてから予約してください。")
+            % {"menu": menu.name, "n": menu.max_active_per_resident},
+            code="limit_menu",
+        )
+    if menu.max_per_resident_per_day and counts["same_day"] >= menu.max_per_resident_per_day:
+        raise ReservationError(
+            _("同じ日の「%(menu)s」の予約は 1 人 %(n)s 件までです。") % {"menu": menu.name, "n": menu.max_per_resident_per_day},
+            code="limit_day",
+        )
 
 
 def _take_place(slot: Slot) -> None:
