@@ -162,7 +162,10 @@ class FormField(TimeStampedModel):
         _("項目キー"),
         max_length=50,
         blank=True,
-        help_text=_("出力ファイルの列の識別に使う半角英数字。空欄なら自動で付けます。"),
+        help_text=_(
+            "回答の保存と出力に使う半角英数字。空欄なら自動で付けます。"
+            "申請が届いた後に変えると、それまでの回答がこの項目に表示されなくなります。"
+        ),
     )
     help_text = models.TextField(_("説明"), blank=True, help_text=_("入力欄の下に表示します。"))
     required = models.BooleanField(_("必須"), default=False)

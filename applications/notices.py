@@ -44,4 +44,5 @@ def submission_message(submission: Submission, *, status: str, version: int) -> 
         body += f"\n\n申請状況: {resident_link(submission.resident, detail_path)}"
     else:
         body = head + f"状態が「{S(status).label}」になりました。\n{NEXT_STEP[status]}\n\n詳細: {resident_link(submission.resident, detail_path)}"
-    return [m.text(body[:4900])]
+    status_button = m.quick_reply_item(m.postback_action("申請状況", "app:status", display_text="申請状況"))
+    return [m.text(body[:4900], quick_reply=[status_button])]
