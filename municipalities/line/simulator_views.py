@@ -63,7 +63,13 @@ def sign(channel_secret: str, body: bytes) -> str:
 
 
 def build_event(
-    *, event_type: str, user_id: str, text: str = "", data: str = "", display_text: str = ""
+    *,
+    event_type: str,
+    user_id: str,
+    text: str = "",
+    data: str = "",
+    display_text: str = "",
+    params: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One webhook event in LINE's shape (Messaging API, webhook event objects)."""
     event: dict[str, Any] = {
@@ -87,6 +93,8 @@ def build_event(
         }
     elif event_type == "postback":
         event["postback"] = {"data": data}
+        if params:  # a datetime picker's answer: {"date": …} / {"time": …} / {"datetime": …}
+            event["postback"]["params"] = params
         if display_text:
             # Not part of LINE's event: LINE shows displayText in the talk itself. The simulator
             # carries it along so that its talk view can show what the resident "said".
@@ -191,11 +199,14 @@ def simulator_send(request: HttpRequest) -> JsonResponse:
     elif kind == "postback":
         if not data or len(data) > 300:
             return JsonResponse({"message": "ポストバックのデータが正しくありません。"}, status=400)
+        raw_params = payload.get("params") if isinstance(payload.get("params"), dict) else {}
+        params = {key: str(raw_params[key])[:32] for key in ("date", "time", "datetime") if key in raw_params}
         event = build_event(
             event_type="postback",
             user_id=user_id,
             data=data,
             display_text=str(payload.get("displayText") or "")[:300],
+            params=params or None,
         )
     elif kind in {"follow", "unfollow"}:
         event = build_event(event_type=kind, user_id=user_id)

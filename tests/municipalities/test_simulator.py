@@ -139,3 +139,20 @@ def test_a_staff_member_of_the_town_with_any_role_may_use_it(client, town, kenko
     viewer = make_staff("viewer2", town, "viewer", kenko)
     client.force_login(viewer)
     assert "みどり町" in client.get(reverse("line:simulator")).content.decode()
+
+
+def test_a_datetime_picker_answer_arrives_as_postback_params(client, town, town_admin, resident):
+    client.force_login(town_admin)
+    response = send(
+        client,
+        town,
+        userId=resident.line_user_id,
+        type="postback",
+        data="rsv:pick",
+        params={"date": "2026-06-01"},
+    )
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().payload["postback"] == {
+        "data": "rsv:pick",
+        "params": {"date": "2026-06-01"},
+    }

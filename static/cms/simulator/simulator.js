@@ -44,7 +44,14 @@
     } else if (action.type === "uri") {
       window.open(action.uri, "_blank", "noopener");
     } else if (action.type === "datetimepicker") {
-      setStatus("日時選択はシミュレーターでは未対応です。", true);
+      // LINE shows a native picker; the simulator asks in a prompt in the same format.
+      var mode = action.mode || "datetime";
+      var hint = { date: "2026-06-01", time: "09:30", datetime: "2026-06-01T09:30" }[mode];
+      var value = window.prompt((action.label || "日時") + "（例: " + hint + "）", action.initial || hint);
+      if (!value) { return; }
+      var params = {};
+      params[mode] = value.trim();
+      send({ type: "postback", data: action.data, params: params, displayText: value.trim() });
     }
   }
   function actionButton(action, className) {
