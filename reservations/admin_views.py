@@ -97,11 +97,15 @@ class DayView(StaffPage):
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         menus = self.menus(request)
+        selected = menus.filter(pk=request.GET.get("menu")).first() if request.GET.get("menu", "").isdigit() else None
         try:
             day = dt.date.fromisoformat(request.GET.get("date", ""))
         except ValueError:
-            day = timezone.localdate()
-        selected = menus.filter(pk=request.GET.get("menu")).first() if request.GET.get("menu", "").isdigit() else None
+            # No date asked for: the next day that has slots (today when it has some).
+            start = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time(0, 0)))
+            upcoming = Slot.objects.filter(menu__in=[selected] if selected else menus, starts_at__gte=start)
+            first = upcoming.order_by("starts_at").values_list("starts_at", flat=True).first()
+            day = timezone.localtime(first).date() if first else timezone.localdate()
         shown = menus.filter(pk=selected.pk) if selected else menus
         slots = list(slots_for_day(menus=shown, on=day))
         summary = menu_day_summary(menu=selected, first=day, days=14) if selected else []

@@ -153,3 +153,25 @@ def test_changelists_use_a_fixed_number_of_queries(staff_client, menu, town, mod
     url = reverse(f"admin:reservations_{model}_changelist")
     with django_assert_max_num_queries(20):
         assert staff_client.get(url).status_code == 200
+
+
+def test_a_large_file_is_checked_and_imported_in_celery_with_progress(staff_client, kenko, django_capture_on_commit_callbacks):
+    # given: 2,500 rows (over the 2,000-row threshold)
+    MenuFactory(department=kenko, name="乳幼児歯科健診")
+    lines = ["サービス,会場,日付,開始,終了,定員"]
+    for i in range(2500):
+        day, slot = divmod(i, 20)
+        lines.append(f"乳幼児歯科健診,保健センター,R9.{1 + day // 28}.{1 + day % 28},{9 + slot // 4}:{(slot % 4) * 15:02d},{9 + (slot + 1) // 4}:{((slot + 1) % 4) * 15:02d},5")
+    upload = io.BytesIO("\n".join(lines).encode("cp932"))
+    upload.name = "big.csv"
+    # when: uploaded (the check task runs on commit)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(reverse("admin:reservations_slot_upload"), {"file": upload, "department": kenko.pk})
+    job = SlotImportJob.objects.get()
+    progress = staff_client.get(response["Location"], {"format": "json"}).json()
+    # then
+    assert progress == {"status": "checked", "percent": 100, "processed": 2500, "total": 2500, "label": "確認済"}
+    staff_client.post(response["Location"])
+    job.refresh_from_db()
+    assert (job.status, job.created_count) == ("done", 2500)
+    assert Slot.objects.count() == 2500
