@@ -46,7 +46,7 @@ def keyword_reply(ctx: InboundContext) -> Messages | None:
     resident = ctx.resident
     if resident is None or not ctx.text.strip():
         return None
-    state = services.chat_state_get(resident=resident)
+    state = _state(ctx, resident)
     if services.is_silenced(state):
         return []  # a member of staff is talking with this resident
     normalized = key(ctx.text)
@@ -65,7 +65,7 @@ def answer(ctx: InboundContext) -> Messages | None:
     text = ctx.text.strip()
     if resident is None or not text:
         return None
-    state = services.chat_state_get(resident=resident)
+    state = _state(ctx, resident)
     if services.is_silenced(state):
         return []
     index = get_index(ctx.municipality.pk)
@@ -100,6 +100,14 @@ def on_postback(ctx: InboundContext) -> Messages | None:
     if parts[1:] == ["askarea"]:
         return _ask_area(resident, "")
     return [m.text(_("この操作は現在ご利用いただけません。"))]
+
+
+def _state(ctx: InboundContext, resident: Resident) -> ChatState:
+    # Read once per message: the keyword handler and the fallback both need it.
+    state = ctx.extras.get("chatbot.state")
+    if state is None:
+        state = ctx.extras["chatbot.state"] = services.chat_state_get(resident=resident)
+    return state
 
 
 # --- replies ----------------------------------------------------------------------------------
@@ -204,7 +212,7 @@ def _collection_answer(resident: Resident, index: Index, text: str) -> Messages 
 def _collection_reply(resident: Resident, index: Index, text: str, kind: str, category: Any = None) -> Messages:
     calendar = index.calendars[resident.area_id]
     now = today()
-    area_name = resident.area.name if resident.area else ""
+    area_name = index.area_names.get(resident.area_id, "")
     if kind in {"today", "tomorrow"}:
         day = now if kind == "today" else now + dt.timedelta(days=1)
         labels = [index.categories[c].label for c in calendar.categories_on(day) if c in index.categories]

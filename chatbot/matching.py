@@ -12,6 +12,7 @@ candidates; nothing close is "not answered" (logged for staff).
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import re
 import threading
 import uuid
@@ -32,6 +33,9 @@ CLEAR_MARGIN = 4.0
 LONE_SCORE = 80.0
 LONE_MARGIN = 15.0
 MAX_CANDIDATES = 3
+# Fuzzy scoring runs on at most this many keys: those sharing the most character bigrams with
+# the question (WRatio over every key of a big town costs tens of milliseconds per question).
+FUZZY_SHORTLIST = 250
 
 _PAREN = re.compile(r"[（(][^（）()]*[)）]")
 
@@ -76,9 +80,11 @@ class Index:
     exact_base: dict[str, list[int]]
     choices: list[str]
     choice_entries: list[list[int]]
+    grams: dict[str, list[int]]
     keywords: dict[str, str]
     categories: dict[int, Category]
     calendars: dict[int, Calendar]
+    area_names: dict[int, str]
     remarks: dict[int, str]
 
     def match(self, text: str) -> Match:
@@ -93,9 +99,10 @@ class Index:
                 return Match(answer=entries, score=100.0)
             return Match(candidates=entries[:MAX_CANDIDATES], score=100.0)
         scored: dict[int, float] = {}
-        for _choice, score, position in process.extract(
-            q, self.choices, scorer=fuzz.WRatio, limit=12, score_cutoff=WEAK_SCORE
-        ):
+        positions = self._shortlist(q)
+        choices = [self.choices[p] for p in positions] if positions is not None else self.choices
+        for _choice, score, at in process.extract(q, choices, scorer=fuzz.WRatio, limit=12, score_cutoff=WEAK_SCORE):
+            position = positions[at] if positions is not None else at
             for i in self.choice_entries[position]:
                 if score > scored.get(i, 0.0):
                     scored[i] = score
@@ -113,6 +120,16 @@ class Index:
             return Match(candidates=candidates, score=best)
         return Match(candidates=candidates, score=best)  # weak: still offered, but logged as unanswered
 
+    def _shortlist(self, q: str) -> list[int] | None:
+        """Keys sharing the most bigrams with ``q`` (None: score every key, for 1–2 characters)."""
+        if len(q) <= 2 or len(self.choices) <= FUZZY_SHORTLIST:
+            return None
+        counts: dict[int, int] = defaultdict(int)
+        for gram in bigrams(q):
+            for position in self.grams.get(gram, ()):
+                counts[position] += 1
+        return heapq.nlargest(FUZZY_SHORTLIST, counts, key=counts.__getitem__)
+
     def keyword_reply(self, text: str) -> str | None:
         return self.keywords.get(key(text))
 
@@ -124,6 +141,10 @@ class Index:
 
 
 # --- building ---------------------------------------------------------------------------------
+
+
+def bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)} or {text}
 
 
 def item_keys(name: str, kana: str) -> tuple[set[str], set[str]]:
@@ -187,7 +208,9 @@ def build_index(municipality_id: int) -> Index:
     ):
         holidays[key(center)].append(Holiday(starts_on, ends_on, shift=policy == CenterHoliday.Policy.SHIFT))
     with_calendar: set[int] = set()
-    for calendar in AreaCalendar.objects.filter(municipality_id=municipality_id).prefetch_related("rules"):
+    area_names: dict[int, str] = {}
+    for calendar in AreaCalendar.objects.filter(municipality_id=municipality_id).select_related("area").prefetch_related("rules"):
+        area_names[calendar.area_id] = calendar.area.name
         rules = {rule.category_id: parse_rule(rule.rule) for rule in calendar.rules.all()}
         with_calendar.update(c for c, r in rules.items() if not r.is_empty)
         calendars[calendar.area_id] = Calendar(rules=rules, holidays=holidays.get(key(calendar.center), []) if calendar.center else [])
@@ -197,15 +220,21 @@ def build_index(municipality_id: int) -> Index:
     }
     remarks = dict(GarbageRemark.objects.filter(municipality_id=municipality_id).values_list("number", "text"))
     choices = list(fuzzy)
+    grams: dict[str, list[int]] = defaultdict(list)
+    for position, choice in enumerate(choices):
+        for gram in bigrams(choice):
+            grams[gram].append(position)
     return Index(
         entries=entries,
         exact_full=dict(exact_full),
         exact_base=dict(exact_base),
         choices=choices,
         choice_entries=[fuzzy[c] for c in choices],
+        grams=dict(grams),
         keywords=keywords,
         categories=categories,
         calendars=calendars,
+        area_names=area_names,
         remarks=remarks,
     )
 

@@ -119,8 +119,9 @@ def main() -> None:
     for kind, text, expected in questions:
         t0 = time.perf_counter()
         reply = None
+        context = ctx(text)  # one context per message, as the webhook does
         for handler in handlers:
-            reply = handler(ctx(text))
+            reply = handler(context)
             if reply is not None:
                 break
         elapsed = (time.perf_counter() - t0) * 1000
