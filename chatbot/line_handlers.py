@@ -132,8 +132,13 @@ def _entries_reply(resident: Resident, index: Index, entries: list[Entry]) -> Me
     faqs = [e for e in entries if e.kind == "faq"]
     if faqs:
         faq = faqs[0]
-        items = [m.quick_reply_item(m.uri_action(faq.link_label, faq.link_url))] if faq.link_url else []
-        return [m.text(faq.answer, quick_reply=items or None)]
+        if not faq.link_url:
+            return [m.text(faq.answer)]
+        # The link is a button that stays in the talk (a quick reply would vanish).
+        button = m.uri_action(faq.link_label or _("詳しくはこちら"), faq.link_url)
+        if len(faq.answer) <= m.MAX_BUTTONS_TEXT:
+            return [m.buttons(faq.answer, [button], alt_text=faq.answer)]
+        return [m.text(faq.answer), m.buttons(_("詳しくはこちらをご覧ください。"), [button], alt_text=faq.link_label or faq.question)]
     calendar = index.calendars.get(resident.area_id) if resident.area_id else None
     lines: list[str] = []
     need_area = False

@@ -126,7 +126,7 @@ def test_faq_and_keyword_rules(town, kenko, somu, resident, say):
     assert say(town, resident, "開庁　時間") == ["平日 8:30〜17:15 です。"]  # spaces and widths folded
     assert not any("秘密" in r for r in say(town, resident, "非公開の質問です"))
     reply = SimulatedDelivery.objects.filter(endpoint="reply").first().messages[0]
-    assert reply["quickReply"]["items"][0]["action"] == {"type": "uri", "label": "詳しくはこちら", "uri": "https://example.jp/kenshin"}
+    assert reply["template"]["actions"] == [{"type": "uri", "label": "詳しくはこちら", "uri": "https://example.jp/kenshin"}]
 
 
 def test_reminder_switches(kyotango_town, resident, say):
