@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from import_export import fields, resources
+from import_export.results import Error, Result, RowResult
 
 from municipalities.models import Department, StaffUser
 
 from .models import Reservation, Slot
 from .parsing import to_wareki
+from .slot_import import COLUMNS
 
 
 class SlotResource(resources.ModelResource):
@@ -47,6 +50,50 @@ class SlotResource(resources.ModelResource):
     def get_queryset(self):
         qs = Slot.objects.select_related("menu")
         return qs.filter(menu__department=self.department) if self.department is not None else qs
+
+    def import_data(self, dataset, dry_run: bool = False, raise_errors: bool = False, **kwargs: Any) -> Result:
+        """Import a tablib Dataset with the project's checks: all or nothing, natural key, department from the caller.
+
+        Returns an import-export ``Result``: one ``RowResult`` per row (new / skip for a slot
+        that already exists), and an ``InvalidRow`` with the Japanese message for each rejected
+        row, in which case nothing is written. ``dry_run`` checks only (the admin preview).
+        """
+        from .services.slots import _require_import, _slots_import_commit
+        from .slot_import import SlotFileError, check_rows
+
+        if self.department is None:
+            raise ValueError("SlotResource needs the department of the staff user")
+        _require_import(self.actor, self.department)
+        result = self.get_result_class()()
+        result.diff_headers = list(COLUMNS)
+        result.add_dataset_headers(list(dataset.headers or []))
+        rows = [list(dataset.headers or [])] + [list(r) for r in dataset]
+        result.total_rows = len(rows) - 1
+        try:
+            checked = check_rows(department=self.department, rows=rows)
+        except SlotFileError as exc:
+            result.append_base_error(Error(exc))
+            return result
+        by_row = {c.row: c for c in checked.to_create}
+        errors = {e.row: e.message for e in checked.errors}
+        header = rows[0]
+        for number in range(2, len(rows) + 1):
+            values = dict(zip(header, rows[number - 1], strict=False))
+            row_result = self.get_row_result_class()()
+            row_result.row_values = values
+            if number in errors:
+                row_result.import_type = RowResult.IMPORT_TYPE_INVALID
+                row_result.validation_error = ValidationError({NON_FIELD_ERRORS: [errors[number]]})
+                result.append_invalid_row(number - 1, values, row_result.validation_error)
+            elif number in by_row:
+                row_result.import_type = RowResult.IMPORT_TYPE_NEW
+            else:
+                row_result.import_type = RowResult.IMPORT_TYPE_SKIP
+            result.increment_row_result_total(row_result)
+            result.append_row_result(row_result)
+        if not dry_run and checked.ok:
+            _slots_import_commit(department=self.department, result=checked, actor=self.actor, file_name="dataset")
+        return result
 
     def dehydrate_date(self, slot: Slot) -> str:
         return f"{timezone.localtime(slot.starts_at):%Y/%m/%d}"
