@@ -296,6 +296,15 @@ def find_areas(municipality_id: int, text: str) -> list[Area]:
 
 def _area_answer(resident: Resident, index: Index, state: ChatState, text: str) -> Messages | None:
     areas = find_areas(resident.municipality_id, text)
+    if index.calendars and any(a.pk in index.calendars for a in areas):
+        areas = [a for a in areas if a.pk in index.calendars]  # only areas the bot can answer for
+    if len(areas) == 1 and index.calendars and areas[0].pk not in index.calendars:
+        return [
+            m.text(
+                _("「%(area)s」の収集日はまだ登録されていません。収集日の一覧にある地区名を送ってください。") % {"area": areas[0].name},
+                quick_reply=_settings_item(resident) or None,
+            )
+        ]
     if len(areas) == 1:
         return _set_area(resident, index, areas[0], state.pending_text)
     if len(areas) > 1:

@@ -135,3 +135,24 @@ def test_reminder_switches(kyotango_town, resident, say):
     assert any("地区名を送ってください" in r for r in replies)  # no area yet: asked for it
     say(kyotango_town, resident, "ｺﾞﾐ通知ｵﾌ")
     assert ChatState.objects.get(resident=resident).garbage_reminder is False
+
+
+def test_area_without_a_calendar_is_not_taken(kyotango_town, areas, resident, say):
+    # given the town also has areas without a garbage calendar (本町 …)
+    say(kyotango_town, resident, "今日のごみは？")
+    # when the resident names one of them
+    replies = say(kyotango_town, resident, "本町")
+    # then they are told, and the bot still waits for an area it can answer for
+    assert any("「本町」の収集日はまだ登録されていません" in r for r in replies)
+    resident.refresh_from_db()
+    assert resident.area is None
+    assert ChatState.objects.get(resident=resident).pending == ChatState.Pending.AREA
+
+
+def test_ambiguous_area_name_offers_choices(kyotango_town, resident, say):
+    say(kyotango_town, resident, "明日のごみは？")
+    replies = say(kyotango_town, resident, "峰山町1")
+    assert any("どの地区ですか" in r for r in replies)
+    message = SimulatedDelivery.objects.filter(endpoint="reply", line_user_id=resident.line_user_id).last().messages[0]
+    labels = [item["action"]["label"] for item in message["quickReply"]["items"]]
+    assert "峰山町10区" in labels and all(label.startswith("峰山町1") for label in labels)
