@@ -192,6 +192,8 @@ class BroadcastForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if "category" not in self.fields:  # read-only (not a draft): the service refuses changes
+            return data
         if data.get("is_emergency"):
             data["category"] = None
         elif not data.get("category"):
@@ -438,6 +440,12 @@ class BroadcastAdmin(DepartmentScopedAdmin):
         if obj is not None and not obj.is_editable:
             return False
         return super().has_delete_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Only drafts are edited; later states change through the buttons (services).
+        if obj is not None and not obj.is_editable:
+            return False
+        return super().has_change_permission(request, obj)
 
     # --- actions ----------------------------------------------------------------------------
 
