@@ -392,6 +392,7 @@ class TalkThreadAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     def get_urls(self) -> list[Any]:
         return [
             path("<int:pk>/reply/", self.admin_site.admin_view(self.reply_view), name="chatbot_talkthread_reply"),
+            path("<int:pk>/resume/", self.admin_site.admin_view(self.resume_view), name="chatbot_talkthread_resume"),
             *super().get_urls(),
         ]
 
@@ -424,4 +425,16 @@ class TalkThreadAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
                 self.message_user(request, getattr(exc, "message", _("返信する権限がありません。")), messages.ERROR)
             else:
                 self.message_user(request, _("返信を送りました。30 分間はチャットボットが自動応答しません。"))
+        return HttpResponseRedirect(reverse("admin:chatbot_talkthread_change", args=[thread.pk]))
+
+    def resume_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        thread = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST" or not self.has_action_permission(request, "reply", thread):
+            raise PermissionDenied
+        try:
+            services.talk_handoff_end(resident=thread, actor=request.user)
+        except PermissionDenied:
+            self.message_user(request, _("この操作をする権限がありません。"), messages.ERROR)
+        else:
+            self.message_user(request, _("チャットボットの自動応答を再開しました。"))
         return HttpResponseRedirect(reverse("admin:chatbot_talkthread_change", args=[thread.pk]))

@@ -258,6 +258,18 @@ def talk_reply_send(*, resident: Resident, text: str, actor: StaffUser) -> Staff
     return reply
 
 
+@transaction.atomic(durable=True)
+def talk_handoff_end(*, resident: Resident, actor: StaffUser) -> ChatState:
+    """Staff hand the conversation back to the bot before the 30 minutes are over. Audited."""
+    resident = Resident.objects.get(pk=resident.pk)
+    _require_reply(actor, resident)
+    state = _state_for_update(resident)
+    state.silenced_until = None
+    state.save(update_fields=["silenced_until", "updated_at"])
+    audit_log(actor=actor, action="chatbot.chatstate.handoff_ended", obj=state, data={"resident": resident.pk})
+    return state
+
+
 def talk_reply_push(*, reply_id: int) -> StaffReply:
     """Send a staff reply (task body; outside any transaction). Idempotent via the retry key."""
     from municipalities.line import messages as line_messages

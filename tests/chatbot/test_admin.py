@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from chatbot.models import Faq, GarbageItem, StaffReply, UnansweredQuestion
+from chatbot.models import ChatState, Faq, GarbageItem, StaffReply, UnansweredQuestion
 from municipalities.line.talklog import talk_log_inbound
 from municipalities.models import AuditEntry
 
@@ -104,6 +104,12 @@ def test_talk_page_shows_the_talk_and_sends_a_reply(as_user, kenko_editor, kenko
         response = as_user(kenko_editor).post(reverse("admin:chatbot_talkthread_reply", args=[resident.pk]), {"text": "町内のスーパーで買えます。"})
     assert response.status_code == 302
     assert StaffReply.objects.get().sent_at is not None
+    # staff hand the talk back to the bot early
+    response = as_user(kenko_editor).post(reverse("admin:chatbot_talkthread_resume", args=[resident.pk]))
+    assert response.status_code == 302
+    assert ChatState.objects.get(resident=resident).silenced_until is None
+    assert AuditEntry.objects.filter(action="chatbot.chatstate.handoff_ended").count() == 1
+    assert as_user(kenko_viewer).post(reverse("admin:chatbot_talkthread_resume", args=[resident.pk])).status_code == 403
     # a viewer sees the talk but cannot reply
     assert as_user(kenko_viewer).get(url).context["may_reply"] is False
     assert as_user(kenko_viewer).post(reverse("admin:chatbot_talkthread_reply", args=[resident.pk]), {"text": "x"}).status_code == 403
