@@ -259,7 +259,7 @@ class SubmissionAdmin(DepartmentScopedAdmin):
     form = SubmissionForm
     list_display = ["reference", "form", "status", "payment_state", "resident", "submitted_at", "assignee"]
     list_select_related = ["form__department", "resident", "assignee"]
-    list_filter = ["status", PaymentStateFilter, "form__department", "form", "submitted_at", "payment_method"]
+    list_filter = ["status", PaymentStateFilter, "form__department", "form", "submitted_at", "payment_method", "assignee"]
     date_hierarchy = "submitted_at"
     search_fields = ["reference", "resident__display_name", "memo"]
     readonly_fields = [
@@ -442,14 +442,17 @@ class SubmissionAdmin(DepartmentScopedAdmin):
     def transition_view(self, request: HttpRequest, object_id: int, name: str) -> HttpResponse:
         obj = self._get_visible(request, object_id)
         transition = workflow.TRANSITIONS.get(name)
-        if transition is None or name not in STAFF_ACTIONS:
+        if transition is None or name not in [*STAFF_ACTIONS, "pay"]:
             raise Http404
         if not self.has_process_permission(request, obj):
             raise PermissionDenied
         error = ""
         if request.method == "POST":
             try:
-                submission_transition(submission=obj, name=name, actor=request.user, reason=request.POST.get("reason", ""))
+                if name == "pay":  # 窓口払い: recording the payment is what moves it to 受付
+                    payment_record_counter(submission=obj, actor=request.user, receipt_number=request.POST.get("receipt_number", "").strip())
+                else:
+                    submission_transition(submission=obj, name=name, actor=request.user, reason=request.POST.get("reason", ""))
             except ApplicationError as exc:
                 error = exc.message
             else:
@@ -475,7 +478,10 @@ class SubmissionAdmin(DepartmentScopedAdmin):
                 for t in workflow.allowed_transitions(status=obj.status, by=workflow.STAFF)
                 if t.name in STAFF_ACTIONS and can_process
             ]
-            extra["counter_payment"] = can_process and obj.status == S.AWAITING_PAYMENT
+            if can_process and obj.status == S.AWAITING_PAYMENT:
+                extra["workflow_buttons"].append(
+                    (_("窓口での支払いを記録"), reverse("admin:applications_submission_transition", args=[obj.pk, "pay"]))
+                )
             extra["has_staff_fields"] = any(f.staff_only for f in obj.form.fields.all())
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 

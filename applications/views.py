@@ -49,12 +49,16 @@ def _draft_key(token: str) -> str:
     return DRAFT_PREFIX + token
 
 
-def _get_draft(request: HttpRequest, token: str) -> dict[str, Any] | None:
+def _is_uuid(token: str) -> bool:
     try:
         uuid.UUID(token)
     except ValueError:
-        return None
-    return request.session.get(_draft_key(token))
+        return False
+    return True
+
+
+def _get_draft(request: HttpRequest, token: str) -> dict[str, Any] | None:
+    return request.session.get(_draft_key(token)) if _is_uuid(token) else None
 
 
 def _answer_rows(form: ApplicationForm, answers: dict[str, Any], files: dict[str, list[Attachment]], *, staff: bool = False) -> list[dict[str, Any]]:
@@ -156,6 +160,10 @@ def form_view(request: HttpRequest, form_id: int) -> HttpResponse:
 def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
     draft = _get_draft(request, token)
     if draft is None:
+        # A retry or double tap after the first submit went through: show that submission.
+        done = Submission.objects.filter(resident=request.resident, idempotency_token=token).first() if _is_uuid(token) else None
+        if done is not None:
+            return redirect("applications:submission_detail", reference=done.reference)
         messages.error(request, "入力内容の有効期限が切れました。もう一度入力してください。")
         return redirect("applications:form_list")
     form = selectors.form_for_resident(resident=request.resident, form_id=draft["form"])

@@ -263,3 +263,12 @@ def test_one_per_resident_form_points_to_the_existing_submission(kenko, resident
     response = client_for(resident).get(reverse("applications:form", args=[form.pk]), follow=True)
     body = response.content.decode()
     assert "お一人 1 件まで" in body and submission.reference in body
+
+
+def test_retry_after_submit_shows_the_submission(form, resident):
+    client = client_for(resident)
+    url = confirm_url(client.post(reverse("applications:form", args=[form.pk]), {"name": "山田 花子"}))
+    client.post(url)
+    again = client.get(url)
+    submission = Submission.objects.get()
+    assert again["Location"] == reverse("applications:submission_detail", args=[submission.reference])
