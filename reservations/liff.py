@@ -160,6 +160,11 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
         try:
             reservation = reservation_book(slot=slot, resident=request.resident, answers=answers)
         except ReservationError as exc:
+            if exc.code == "duplicate":
+                # A double tap or a resubmitted form: show the booking they already have.
+                existing = reservations_for_resident(resident=request.resident).filter(slot=slot).first()
+                if existing is not None:
+                    return redirect("reservations:done", reservation_id=existing.pk)
             error, error_code = exc.message, exc.code
             slot.refresh_from_db()
         else:

@@ -103,3 +103,12 @@ def test_deadline_passed_hides_change_and_explains(menu, resident, kenko, hours)
     page = signed_in(resident).get(reverse("reservations:my_detail", args=[r.pk])).content.decode()
     assert "締切を過ぎました" in page and kenko.name in page
     assert 'id="cancel"' not in page
+
+
+def test_a_double_tap_lands_on_the_same_booking(menu, slot, resident):
+    client = signed_in(resident)
+    first = client.post(reverse("reservations:confirm", args=[slot.pk]))
+    second = client.post(reverse("reservations:confirm", args=[slot.pk]))
+    assert first["Location"] == second["Location"]
+    slot.refresh_from_db()
+    assert slot.reserved == 1

@@ -234,3 +234,36 @@ def test_reconcile_recounts_reserved(slot, resident):
     slot.refresh_from_db()
     assert slot.reserved == 1
     assert fixed == [{"slot": slot.pk, "was": 3, "now": 1, "actual": 1}]
+
+
+def test_slot_capacity_cannot_drop_below_bookings_and_booked_slots_are_not_deleted(slot, resident, kenko_editor):
+    from reservations.services import slot_delete, slot_save
+
+    reservation_book(slot=slot, resident=resident)
+    slot.capacity = 0
+    with pytest.raises(ReservationError):
+        slot_save(slot=slot, actor=kenko_editor)
+    slot.refresh_from_db()
+    slot.capacity = 8
+    slot_save(slot=slot, actor=kenko_editor)
+    assert Slot.objects.get(pk=slot.pk).capacity == 8
+    assert AuditEntry.objects.filter(action="reservations.slot.changed").exists()
+    with pytest.raises(ReservationError):
+        slot_delete(slot=slot, actor=kenko_editor)
+
+
+def test_closed_slot_takes_no_booking(slot, resident):
+    Slot.objects.filter(pk=slot.pk).update(is_open=False)
+    with pytest.raises(ReservationError) as exc:
+        reservation_book(slot=slot, resident=resident)
+    assert exc.value.code == "closed"
+
+
+def test_staff_deletes_a_mistaken_booking_and_frees_the_place(slot, kenko_editor):
+    from reservations.services import reservation_delete
+
+    r = reservation_book(slot=slot, actor=kenko_editor, name="誤入力", phone="0312345678")
+    reservation_delete(reservation=r, actor=kenko_editor)
+    slot.refresh_from_db()
+    assert slot.reserved == 0 and not Reservation.objects.exists()
+    assert AuditEntry.objects.filter(action="reservations.reservation.deleted").exists()
