@@ -19,10 +19,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from applications import normalise, selectors
 from applications.errors import ApplicationError
-from applications.forms import AnswersForm, display_value
+from applications.forms import AnswersForm, CheckedFile, display_value
 from applications.models import (
     ApplicationForm,
     Attachment,
+    FieldKind,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -97,17 +98,32 @@ def render_form_page(
     preview: bool = False,
     submission: Submission | None = None,
     staged: dict[str, list[Attachment]] | None = None,
+    carried: dict[str, Attachment] | None = None,
 ) -> HttpResponse:
+    """The resident form. ``staged``: files already on the submission (correction);
+    ``carried``: files chosen earlier in this filling-in, kept so they need not be chosen again."""
     context = {
         "form_obj": form,
         "answers_form": answers_form,
         "preview": preview,
         "submission": submission,
         "staged": staged or {},
+        "carried": {key: [a] for key, a in (carried or {}).items()},
         "page_title": form.title,
         "accepting": form.is_accepting(),
     }
     return render(request, "liff/applications/form.html", context)
+
+
+def _carried_files(request: HttpRequest, form: ApplicationForm, ids: dict[str, Any]) -> dict[str, Attachment]:
+    """Staged uploads of this resident and form, by field key (ids from the page or a draft)."""
+    wanted = {key: int(value) for key, value in ids.items() if str(value).isdigit()}
+    if not wanted:
+        return {}
+    rows = Attachment.objects.filter(
+        pk__in=wanted.values(), resident=request.resident, form=form, submission__isnull=True
+    )
+    return {a.field_key: a for a in rows if wanted.get(a.field_key) == a.pk}
 
 
 def _handle_form_post(
@@ -115,20 +131,32 @@ def _handle_form_post(
 ) -> HttpResponse:
     fields = list(form.fields.all())
     existing = _files_by_key(list(submission.attachments.all())) if submission else {}
-    answers_form = AnswersForm(request.POST, request.FILES, form_fields=fields, existing_files=existing)
-    if not answers_form.is_valid():
-        return render_form_page(request, form=form, answers_form=answers_form, submission=submission, staged=existing)
-    answers, files = answers_form.answers()
+    carried = _carried_files(
+        request,
+        form,
+        {f.key: request.POST.get(f"_staged_{f.key}", "") for f in fields if f.kind == FieldKind.FILE},
+    )
+    available = {**existing, **{key: [a] for key, a in carried.items()}}
+    answers_form = AnswersForm(request.POST, request.FILES, form_fields=fields, existing_files=available)
+    valid = answers_form.is_valid()
+    checked = {k: v for k, v in answers_form.cleaned_data.items() if isinstance(v, CheckedFile)}
     try:
-        staged = attachment_stage(form=form, resident=request.resident, files=files) if files else {}
+        staged_ids = attachment_stage(form=form, resident=request.resident, files=checked) if checked else {}
     except ApplicationError as exc:
         messages.error(request, exc.message)
-        return render_form_page(request, form=form, answers_form=answers_form, submission=submission)
+        return render_form_page(request, form=form, answers_form=answers_form, submission=submission, staged=existing)
+    carried.update(_carried_files(request, form, staged_ids))
+    if not valid:
+        # Files that passed their own checks stay chosen while the resident fixes the rest.
+        return render_form_page(
+            request, form=form, answers_form=answers_form, submission=submission, staged=existing, carried=carried
+        )
+    answers, _files = answers_form.answers()
     token = str(uuid.uuid4())
     request.session[_draft_key(token)] = {
         "form": form.pk,
         "answers": answers,
-        "attachments": staged,
+        "attachments": {key: a.pk for key, a in carried.items()},
         "submission": submission.reference if submission else "",
     }
     return redirect("applications:confirm", token=token)
@@ -148,12 +176,17 @@ def form_view(request: HttpRequest, form_id: int) -> HttpResponse:
             return redirect("applications:submission_detail", reference=live.reference)
     if request.method == "POST":
         return _handle_form_post(request, form=form, submission=None)
-    initial = {}
+    initial: dict[str, Any] = {}
+    carried: dict[str, Attachment] = {}
     draft = _get_draft(request, request.GET.get("draft", ""))
     if draft and draft.get("form") == form.pk and not draft.get("submission"):
         initial = draft["answers"]
-    answers_form = AnswersForm(initial=initial, form_fields=list(form.fields.all()))
-    return render_form_page(request, form=form, answers_form=answers_form)
+        carried = _carried_files(request, form, draft["attachments"])
+    fields = list(form.fields.all())
+    answers_form = AnswersForm(
+        initial=initial, form_fields=fields, existing_files={key: [a] for key, a in carried.items()}
+    )
+    return render_form_page(request, form=form, answers_form=answers_form, carried=carried)
 
 
 @resident_required

@@ -272,3 +272,33 @@ def test_retry_after_submit_shows_the_submission(form, resident):
     again = client.get(url)
     submission = Submission.objects.get()
     assert again["Location"] == reverse("applications:submission_detail", args=[submission.reference])
+
+
+def test_a_good_file_stays_chosen_while_other_errors_are_fixed(upload_form, resident, other_resident):
+    client = client_for(resident)
+    # given: a valid PNG but a wrong phone number
+    response = client.post(
+        reverse("applications:form", args=[upload_form.pk]), {"name": "山田 花子", "tel": "12", "receipt": upload("r.png", PNG)}
+    )
+    body = response.content.decode()
+    assert "選択済み: r.png" in body
+    staged_id = re.search(r'name="_staged_receipt" value="(\d+)"', body).group(1)
+    # when: the resident fixes the phone number without choosing the file again
+    url = confirm_url(client.post(reverse("applications:form", args=[upload_form.pk]), {"name": "山田 花子", "tel": "0263123456", "_staged_receipt": staged_id}))
+    client.post(url)
+    # then
+    assert Submission.objects.get().attachments.get().original_name == "r.png"
+    # and another resident cannot borrow someone's staged file by its id
+    other = client_for(other_resident)
+    response = other.post(reverse("applications:form", args=[upload_form.pk]), {"name": "佐藤", "tel": "0263123456", "_staged_receipt": staged_id})
+    assert response.status_code == 200 and "ファイルを選んでください" in response.content.decode()
+
+
+def test_back_from_confirm_keeps_the_file(upload_form, resident):
+    client = client_for(resident)
+    url = confirm_url(
+        client.post(reverse("applications:form", args=[upload_form.pk]), {"name": "山田 花子", "tel": "0263123456", "receipt": upload("r.png", PNG)})
+    )
+    back = re.search(r'href="([^"]+\?draft=[^"]+)"', client.get(url).content.decode()).group(1)
+    body = client.get(back.replace("&amp;", "&")).content.decode()
+    assert "選択済み: r.png" in body and 'name="_staged_receipt"' in body
