@@ -357,15 +357,10 @@ _CLAIM_SQL = """
 """
 
 _RECORD_SENT_SQL = """
-    WITH done AS (
-        UPDATE broadcasts_deliverybatch
-           SET status = 'sent', sent_at = %(now)s, updated_at = %(now)s, already_accepted = %(accepted)s,
-               request_id = %(request_id)s, http_status = %(http_status)s, error_message = ''
-         WHERE id = %(id)s AND status = 'sending' AND attempts = %(attempts)s
-     RETURNING id)
-    SELECT NOT EXISTS (
-        SELECT 1 FROM broadcasts_deliverybatch
-         WHERE broadcast_id = %(broadcast_id)s AND status IN ('pending', 'sending') AND id <> %(id)s)
+    UPDATE broadcasts_deliverybatch
+       SET status = 'sent', sent_at = %(now)s, updated_at = %(now)s, already_accepted = %(accepted)s,
+           request_id = %(request_id)s, http_status = %(http_status)s, error_message = ''
+     WHERE id = %(id)s AND status = 'sending' AND attempts = %(attempts)s
 """
 
 
@@ -396,7 +391,7 @@ def _claim(batch_id: int, now: datetime) -> tuple[int, list[str], uuid.UUID, int
 
 def _record_sent(batch_id: int, attempts: int, broadcast_id: int, result: Any) -> bool:
     """Record LINE's acceptance (a 409 counts as sent) if this attempt still owns the batch;
-    return whether no other batch of the broadcast looked open (then try to finish it)."""
+    return whether no batch of the broadcast is open any more (then try to finish it)."""
     now = timezone.now()
     values = {
         "now": now,
@@ -410,16 +405,19 @@ def _record_sent(batch_id: int, attempts: int, broadcast_id: int, result: Any) -
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(_RECORD_SENT_SQL, values)
-            return bool(cursor.fetchone()[0])
-    DeliveryBatch.objects.filter(pk=batch_id, status=BatchStatus.SENDING, attempts=attempts).update(
-        status=BatchStatus.SENT,
-        sent_at=now,
-        already_accepted=values["accepted"],
-        request_id=values["request_id"],
-        http_status=values["http_status"],
-        error_message="",
-        updated_at=now,
-    )
+    else:
+        DeliveryBatch.objects.filter(pk=batch_id, status=BatchStatus.SENDING, attempts=attempts).update(
+            status=BatchStatus.SENT,
+            sent_at=now,
+            already_accepted=values["accepted"],
+            request_id=values["request_id"],
+            http_status=values["http_status"],
+            error_message="",
+            updated_at=now,
+        )
+    # A separate statement, after the record committed (autocommit): of two batches finishing
+    # at once, the later one sees the other's record. (One statement would read both from the
+    # same snapshot, and neither would see the other finished.)
     return not _open_batches(broadcast_id).exists()
 
 
