@@ -299,8 +299,13 @@ def reservation_change(
             code="deadline",
         )
     _check_bookable(new_slot, now=now, staff=actor is not None)
+    # Lock order everywhere: resident → reservation → slots in pk order (cancel takes the
+    # reservation row then its slot; two residents swapping A→B and B→A queue instead of deadlocking).
     if reservation.resident_id is not None:
         lock_residents([reservation.resident_id])
+    if Reservation.objects.select_for_update().filter(pk=reservation.pk).values_list("status", flat=True).first() != ReservationStatus.BOOKED:
+        raise ReservationError(_("この予約は変更できません。"), code="not_active")
+    lock_slots([old.pk, new_slot.pk])
     _check_limits(
         new_slot.menu, new_slot, now=now, resident=reservation.resident,
         phone=reservation.phone if reservation.resident_id is None else "", exclude_pk=reservation.pk,

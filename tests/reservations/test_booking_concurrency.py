@@ -74,3 +74,21 @@ def test_per_day_limit_under_the_same_race(kenko, town):
     results = _run_all([lambda s=s: reservation_book(slot=s, resident=resident) for s in slots])
     assert len([r for r in results if isinstance(r, Reservation)]) == 2
     assert Reservation.objects.filter(resident=resident, status=ReservationStatus.BOOKED).count() == 2
+
+
+def test_two_residents_swapping_slots_at_once_neither_deadlocks_nor_oversells(kenko, town):
+    # given: A and B are full, each held by one resident; both move to the other's slot at once
+    menu = MenuFactory(department=kenko, max_active_per_resident=1, max_per_resident_per_day=2)
+    a = SlotFactory(menu=menu, starts_at=in_days(3, 9), capacity=1)
+    b = SlotFactory(menu=menu, starts_at=in_days(3, 10), capacity=1)
+    ra = reservation_book(slot=a, resident=resident_in(town))
+    rb = reservation_book(slot=b, resident=resident_in(town))
+    from reservations.services import reservation_change
+
+    # when
+    results = _run_all([lambda: reservation_change(reservation=ra, new_slot=b), lambda: reservation_change(reservation=rb, new_slot=a)])
+    # then: both refused as full (each slot is still taken when the other tries), no deadlock error
+    assert all(isinstance(r, ReservationError) and r.code == "full" for r in results), results
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.reserved, b.reserved) == (1, 1)
