@@ -47,9 +47,14 @@ class FaqResource(resources.ModelResource):
     def before_import_row(self, row: Any, **kwargs: Any) -> None:
         if self.department is None:
             raise ValueError("課が選ばれていません")
-        for column in ("公開",):
-            if column in row and (row[column] is None or str(row[column]).strip() == ""):
-                row[column] = "1"
+        # Spreadsheets give empty cells as None: text columns are blank, 公開 defaults to yes.
+        for column in ("言い換え", "回答", "ボタンの文言", "ボタンのリンク先", "質問"):
+            if column in row and row[column] is None:
+                row[column] = ""
+            elif column in row:
+                row[column] = str(row[column]).strip()
+        if "公開" in row and (row["公開"] is None or str(row["公開"]).strip() == ""):
+            row["公開"] = "1"
 
     def before_save_instance(self, instance: Faq, row: Any, **kwargs: Any) -> None:
         instance.department = self.department
