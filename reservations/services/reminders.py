@@ -29,7 +29,8 @@ def reminders_schedule_due(*, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     local_now = timezone.localtime(now)
     new_rows: list[ReminderDelivery] = []
-    for menu in Menu.objects.filter(is_suspended=False).exclude(reminder_offsets="").only("pk", "reminder_offsets"):
+    # Suspended menus take no new bookings, but the bookings they have still get their reminders.
+    for menu in Menu.objects.exclude(reminder_offsets="").only("pk", "reminder_offsets"):
         for offset in menu.offsets:
             if offset.at is not None:
                 last_day = local_now.date() + dt.timedelta(days=offset.days)
