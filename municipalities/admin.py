@@ -38,6 +38,7 @@ from municipalities.models import (
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 from municipalities.services import (
     municipality_update,
+    resident_update_preferences,
     staff_role_grant,
     staff_role_revoke,
     staff_user_unlock,
@@ -166,8 +167,9 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
                 name=obj.name,
                 prefecture=obj.prefecture,
                 channel_id=obj.line_channel_id,
-                channel_secret=data.get("channel_secret", ""),
-                channel_access_token=data.get("channel_access_token", ""),
+                channel_secret=data.pop("channel_secret", ""),
+                channel_access_token=data.pop("channel_access_token", ""),
+                settings_data={k: v for k, v in data.items() if k not in {"slug", "name", "prefecture", "line_channel_id"}},
                 actor=request.user,
             )
             return municipality
@@ -393,6 +395,17 @@ class ResidentAdmin(DepartmentScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # residents come from LINE (follow events)
+
+    def save_with_service(self, request: HttpRequest, obj: Resident, form: Any, formsets: Any, change: bool) -> Any:
+        data = form.cleaned_data
+        return resident_update_preferences(
+            resident=obj,
+            interests=data["interests"] if "interests" in data else None,
+            area=data["area"] if "area" in data else False,
+            age_band=data.get("age_band"),
+            notices_paused=data.get("notices_paused"),
+            actor=request.user,
+        )
 
 
 @admin.register(AuditEntry)

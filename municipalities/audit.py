@@ -87,6 +87,7 @@ def changes(instance: models.Model, fields: list[str], before: dict[str, Any]) -
 
 
 def snapshot(instance: models.Model, fields: list[str]) -> dict[str, Any]:
+    """The current values of ``fields``, to compare with ``changes()`` after the write."""
     return {name: getattr(instance, name) for name in fields}
 
 
@@ -112,6 +113,7 @@ VERB_LABELS: dict[str, str] = {
     "imported": "取込",
     "exported": "書き出し",
     "replied": "返信",
+    "preferences_changed": "受信設定を変更",
     "unlocked": "ログイン制限を解除",
     "two_factor_enrolled": "二段階認証を設定",
     "two_factor_reset": "二段階認証をリセット",

@@ -101,6 +101,7 @@ GRANTABLE_BY_HEAD = (Role.HEAD, Role.EDITOR, Role.VIEWER)
 
 
 def permission_action(codename: str, model_name: str) -> str:
+    """ "approve_broadcast" → "approve"; "import_slot" → "import"."""
     suffix = f"_{model_name}"
     return codename[: -len(suffix)] if codename.endswith(suffix) else codename.split("_", 1)[0]
 
@@ -119,6 +120,7 @@ def role_allows(model: type[models.Model], role: str, action: str) -> bool:
 
 
 def project_models() -> Iterable[type[models.Model]]:
+    """Every model of the project's apps (the ones the role groups cover)."""
     for label in PROJECT_APPS:
         yield from apps.get_app_config(label).get_models()
 
@@ -175,6 +177,7 @@ def _role_perms(user: Any) -> dict[str, set[str]]:
 
 
 def clear_cache(user: Any) -> None:
+    """Forget the roles cached on a user object (after a grant or revoke in the same request)."""
     for attr in ("_cms_roles", "_cms_role_perms", "_perm_cache", "_group_perm_cache"):
         if hasattr(user, attr):
             delattr(user, attr)
@@ -258,6 +261,10 @@ class DepartmentPolicy:
         return self._perm(action) in role_permissions(user)
 
     def user_has_permission_for_instance(self, user: Any, action: str, obj: models.Model) -> bool:
+        """Whether the user may perform ``action`` on ``obj``: a role granting it where ``obj`` lives.
+
+        Nobody but a superuser changes or revokes their own StaffRole.
+        """
         if not (user.is_authenticated and user.is_active):
             return False
         if user.is_superuser:
@@ -269,6 +276,7 @@ class DepartmentPolicy:
     def instances_user_has_permission_for(
         self, user: Any, action: str, queryset: QuerySet | None = None
     ) -> QuerySet:
+        """``queryset`` (default: every row) narrowed to the rows the user may ``action``."""
         qs = queryset if queryset is not None else self.model._default_manager.all()
         if not (user.is_authenticated and user.is_active):
             return qs.none()
@@ -296,6 +304,7 @@ class DepartmentPolicy:
 
 
 def policy_for(model: type[models.Model] | models.Model) -> DepartmentPolicy:
+    """The policy of a model (or of an instance's model)."""
     if isinstance(model, models.Model):
         model = type(model)
     return DepartmentPolicy(model)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -13,6 +15,7 @@ from municipalities import permissions
 from municipalities.audit import audit_log, changes, snapshot
 from municipalities.errors import MunicipalityError
 from municipalities.models import (
+    AgeBand,
     Area,
     Department,
     Interest,
@@ -24,6 +27,28 @@ from municipalities.models import (
 )
 
 _MUNICIPALITY_FIELDS = ["name", "prefecture", "line_channel_id", "channel_secret", "channel_access_token"]
+# What municipality_update() may change. The slug is part of the webhook URL LINE calls: only
+# create_or_update (CLI, superuser) sets it.
+MUNICIPALITY_UPDATABLE_FIELDS = frozenset(
+    {
+        "name",
+        "prefecture",
+        "line_channel_id",
+        "channel_secret",
+        "channel_access_token",
+        "liff_id",
+        "require_two_factor",
+        "talk_log_retention_days",
+        "follow_greeting",
+    }
+)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    """A ValidationError as one line for staff: "課コード: この値は既に使われています。"."""
+    if not hasattr(exc, "error_dict"):
+        return " ".join(exc.messages)
+    return " ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
 
 
 @transaction.atomic(durable=True)
@@ -33,33 +58,50 @@ def municipality_create_or_update(
     name: str,
     channel_secret: str,
     channel_access_token: str,
-    channel_id: str = "",
+    channel_id: str | None = "",
     prefecture: str | None = None,
     actor: StaffUser | None = None,
+    settings_data: dict[str, Any] | None = None,
 ) -> tuple[Municipality, bool]:
     """Create the municipality ``slug`` or update its name and channel credentials.
 
-    Idempotent (the CLI may run it again). Returns (municipality, created). Audited with the
-    secrets masked.
+    Idempotent (the CLI may run it again). Returns (municipality, created). ``channel_id`` and
+    ``prefecture`` left as None keep their value; ``settings_data`` sets further fields of
+    MUNICIPALITY_UPDATABLE_FIELDS (the admin's add form). Only a superuser (or the system,
+    ``actor=None``) creates a town; changing one needs the "change" permission. Raises
+    ValidationError for invalid values (slug, name). Audited with the secrets masked. Locks the
+    row while updating.
     """
     municipality = Municipality.objects.select_for_update().filter(slug=slug).first()
     created = municipality is None
+    if actor is not None and not actor.is_superuser:
+        if created:
+            raise MunicipalityError(_("自治体を作成できるのはシステム運用者だけです。"))
+        permissions.require(actor, "change", municipality)
     if created:
         municipality = Municipality(slug=slug)
-    before = snapshot(municipality, _MUNICIPALITY_FIELDS)
+    extra = dict(settings_data or {})
+    unknown = set(extra) - MUNICIPALITY_UPDATABLE_FIELDS
+    if unknown:
+        raise MunicipalityError(_("変更できない項目です: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
+    fields = [*_MUNICIPALITY_FIELDS, *[f for f in extra if f not in _MUNICIPALITY_FIELDS]]
+    before = snapshot(municipality, fields)
     municipality.name = name
     municipality.channel_secret = channel_secret
     municipality.channel_access_token = channel_access_token
-    municipality.line_channel_id = channel_id
+    if channel_id is not None:
+        municipality.line_channel_id = channel_id
     if prefecture is not None:
         municipality.prefecture = prefecture
+    for field, value in extra.items():
+        setattr(municipality, field, value)
     municipality.full_clean()
     municipality.save()
     audit_log(
         actor=actor,
         action="municipalities.municipality." + ("created" if created else "updated"),
         obj=municipality,
-        data=changes(municipality, _MUNICIPALITY_FIELDS, before),
+        data=changes(municipality, fields, before),
     )
     return municipality, created
 
@@ -68,21 +110,32 @@ def municipality_create_or_update(
 def municipality_update(
     *, municipality: Municipality, actor: StaffUser | None, data: dict[str, Any]
 ) -> Municipality:
-    """Change the channel settings of a municipality (自治体管理者 or superuser). Audited."""
+    """Change the settings of a municipality (自治体管理者 of the town, or a superuser).
+
+    ``data`` maps fields of MUNICIPALITY_UPDATABLE_FIELDS to new values. Raises
+    PermissionDenied without the "change" permission, MunicipalityError for another field or
+    an invalid value. Audited with before/after (secrets masked); nothing is written when
+    nothing changes.
+    """
     if actor is not None:
         permissions.require(actor, "change", municipality)
+    unknown = set(data) - MUNICIPALITY_UPDATABLE_FIELDS
+    if unknown:
+        raise MunicipalityError(_("変更できない項目です: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
     fields = list(data)
-    before = snapshot(Municipality.objects.get(pk=municipality.pk), fields)
+    current = Municipality.objects.select_for_update().get(pk=municipality.pk)
+    before = snapshot(current, fields)
     for name, value in data.items():
         setattr(municipality, name, value)
-    municipality.full_clean()
-    municipality.save(update_fields=[*fields, "updated_at"])
-    audit_log(
-        actor=actor,
-        action="municipalities.municipality.updated",
-        obj=municipality,
-        data=changes(municipality, fields, before),
-    )
+    diff = changes(municipality, fields, before)
+    if not diff:
+        return municipality
+    try:
+        municipality.full_clean()
+    except ValidationError as exc:
+        raise MunicipalityError(_validation_message(exc)) from None
+    municipality.save(update_fields=[*diff, "updated_at"])
+    audit_log(actor=actor, action="municipalities.municipality.updated", obj=municipality, data=diff)
     return municipality
 
 
@@ -90,16 +143,26 @@ def municipality_update(
 def department_create(
     *, municipality: Municipality, code: str, name: str, actor: StaffUser | None = None
 ) -> Department:
-    """Create a department (課). Raises MunicipalityError when the code is taken."""
+    """Create a department (課) in ``municipality``.
+
+    Only its 自治体管理者 or a superuser (or the system). Raises MunicipalityError when the code
+    is taken or a value is invalid. Audited.
+    """
     department = Department(municipality=municipality, code=code, name=name)
     if actor is not None and not actor.is_superuser:
         if municipality.pk not in permissions.Scope(actor, "municipalities.add_department").admin_municipality_ids:
             raise MunicipalityError(_("この自治体に課を追加する権限がありません。"))
+    if Department.objects.filter(municipality=municipality, code=code).exists():
+        raise MunicipalityError(_("課コード「%(code)s」はすでに使われています。") % {"code": code})
     try:
         department.full_clean()
-    except Exception as exc:  # ValidationError: code already used
-        raise MunicipalityError(_("課コード「%(code)s」はすでに使われています。") % {"code": code}) from exc
-    department.save()
+    except ValidationError as exc:
+        raise MunicipalityError(_validation_message(exc)) from None
+    try:
+        with transaction.atomic():
+            department.save()
+    except IntegrityError:  # the same code created concurrently
+        raise MunicipalityError(_("課コード「%(code)s」はすでに使われています。") % {"code": code}) from None
     audit_log(actor=actor, action="municipalities.department.created", obj=department, data={"code": code, "name": name})
     return department
 
@@ -293,17 +356,34 @@ def resident_update_preferences(
     area: Area | None | bool = False,
     age_band: str | None = None,
     notices_paused: bool | None = None,
+    actor: StaffUser | None = None,
 ) -> Resident:
     """Change what a resident receives. Only the arguments given are changed.
 
     ``area=None`` clears the area; leave it out (False) to keep it. Interests and the area must
-    belong to the resident's municipality.
+    belong to the resident's municipality, and the age band must be one of AgeBand: otherwise
+    MunicipalityError and nothing is written. ``actor`` is the member of staff correcting the
+    settings (checked against the policy); None is the resident themselves. Audited with
+    before/after. Locks the resident row.
     """
     resident = Resident.objects.select_for_update().get(pk=resident.pk)
+    if actor is not None:
+        permissions.require(actor, "change", resident)
+    if area not in (False, None) and area.municipality_id != resident.municipality_id:
+        raise MunicipalityError(_("この地区は選べません。"))
+    new_interests = list(interests) if interests is not None else None
+    if new_interests is not None and any(i.municipality_id != resident.municipality_id for i in new_interests):
+        raise MunicipalityError(_("この分野は選べません。"))
+    if age_band is not None and age_band not in ["", *AgeBand.values]:
+        raise MunicipalityError(_("年代が正しくありません。"))
+    before = {
+        "area": str(resident.area) if resident.area_id else None,
+        "age_band": resident.age_band,
+        "notices_paused": resident.notices_paused,
+        "interests": sorted(str(i) for i in resident.interests.all()) if new_interests is not None else None,
+    }
     fields = ["updated_at"]
     if area is not False:
-        if area is not None and area.municipality_id != resident.municipality_id:
-            raise MunicipalityError(_("この地区は選べません。"))
         resident.area = area
         fields.append("area")
     if age_band is not None:
@@ -312,13 +392,24 @@ def resident_update_preferences(
     if notices_paused is not None:
         resident.notices_paused = notices_paused
         fields.append("notices_paused")
-    resident.full_clean(exclude=["interests"])
     resident.save(update_fields=fields)
-    if interests is not None:
-        interests = list(interests)
-        if any(i.municipality_id != resident.municipality_id for i in interests):
-            raise MunicipalityError(_("この分野は選べません。"))
-        resident.interests.set(interests)
+    if new_interests is not None:
+        resident.interests.set(new_interests)
+    after = {
+        "area": str(resident.area) if resident.area_id else None,
+        "age_band": resident.age_band,
+        "notices_paused": resident.notices_paused,
+        "interests": sorted(str(i) for i in new_interests) if new_interests is not None else None,
+    }
+    diff = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+    if diff:
+        audit_log(
+            actor=actor,
+            action="municipalities.resident.preferences_changed",
+            obj=resident,
+            data=diff,
+            actor_label=None if actor is not None else _("住民"),
+        )
     return resident
 
 
@@ -329,31 +420,56 @@ def _action_code(obj: Any, verb: str) -> str:
     return f"{obj._meta.app_label}.{obj._meta.model_name}.{verb}"
 
 
+def _form_value(value: Any) -> Any:
+    if hasattr(value, "all") and callable(value.all):  # a queryset of M2M choices
+        return sorted(str(v) for v in value.all())
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
 @transaction.atomic(durable=True)
 def admin_object_save(*, obj: Any, form: Any, formsets: Any, created: bool, actor: StaffUser) -> Any:
     """Save an admin form (and its inlines) for a model without a service of its own.
 
-    Checks the policy on the object as it will be saved, saves everything in one transaction
-    and records which fields changed. Raises MunicipalityError when the user may not.
+    Checks the policy on the row as stored (change) and on the object as it will be saved
+    (add/change: a foreign key cannot move it out of the user's reach), saves everything in one
+    transaction and records the changed fields with before/after values. Raises
+    PermissionDenied or MunicipalityError when the user may not.
     """
     action = "add" if created else "change"
+    before: dict[str, Any] = {}
     if not created:
-        permissions.require(actor, "change", type(obj).objects.get(pk=obj.pk))
+        stored = type(obj)._default_manager.select_for_update(of=("self",)).get(pk=obj.pk)
+        permissions.require(actor, "change", stored)
+        before = {name: _form_value(getattr(stored, name, form.initial.get(name))) for name in form.changed_data}
     if not permissions.policy_for(obj).user_has_permission_for_instance(actor, action, obj):
         raise MunicipalityError(_("この内容を保存する権限がありません。"))
     obj.save()
-    form.save_m2m()
+    # The admin called form.save(commit=False), which provides save_m2m(); a bare form has _save_m2m().
+    getattr(form, "save_m2m", form._save_m2m)()
     for formset in formsets:
         formset.instance = obj
         formset.save()
-    data = {name: str(form.cleaned_data.get(name)) for name in form.changed_data}
+    after = {name: _form_value(form.cleaned_data.get(name)) for name in form.changed_data}
+    data = after if created else {name: [before.get(name), after[name]] for name in after}
     audit_log(actor=actor, action=_action_code(obj, "created" if created else "changed"), obj=obj, data=data)
     return obj
 
 
 @transaction.atomic(durable=True)
 def admin_object_delete(*, obj: Any, actor: StaffUser) -> None:
-    """Delete one object from the admin, checked against the policy and audited."""
+    """Delete one object from the admin, checked against the policy and audited.
+
+    Raises PermissionDenied without the "delete" permission, MunicipalityError when other
+    records still refer to the object (PROTECT).
+    """
     permissions.require(actor, "delete", obj)
     audit_log(actor=actor, action=_action_code(obj, "deleted"), obj=obj, data={"repr": str(obj)})
-    obj.delete()
+    try:
+        with transaction.atomic():
+            obj.delete()
+    except ProtectedError:
+        raise MunicipalityError(_("「%(obj)s」は他の記録から参照されているため削除できません。") % {"obj": obj}) from None

@@ -17,7 +17,7 @@ from tests.fakeline import FakeLine
 def fake(settings) -> Iterator[FakeLine]:
     with FakeLine() as server:
         settings.LINE_API_BASE_URL = server.base_url
-        settings.LINE_API_TIMEOUT_SECONDS = 2.0
+        settings.LINE_API_TIMEOUT_SECONDS = 5.0
         yield server
 
 

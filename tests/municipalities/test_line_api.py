@@ -39,7 +39,7 @@ def api(fake, settings, town) -> ApiClient:
     settings.LINE_USES_SIMULATOR = False
     settings.LINE_API_BASE_URL = fake.base_url
     settings.HAS_REDIS = False
-    settings.LINE_API_TIMEOUT_SECONDS = 2.0
+    settings.LINE_API_TIMEOUT_SECONDS = 5.0
     client = get_line_client(town)
     assert isinstance(client, ApiClient)
     return client

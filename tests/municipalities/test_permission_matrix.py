@@ -253,13 +253,29 @@ def test_admin_permission_matrix(world: World, model, model_admin) -> None:
             f"add `@matrix_builder({model.__name__})` in tests/{model._meta.app_label}/factories.py "
             "(see tests/matrix.py)."
         )
+    # One object per place, shared by the users (rebuilt when a permitted delete removed it).
+    objects = {place: builder(world.departments[place]) for place in PLACES}
+    for obj in objects.values():
+        assert obj.pk is not None, f"the {model.__name__} builder returned an unsaved object"
+    post_data = {place: change_post_data(world.superuser_client, model, obj) for place, obj in objects.items()}
     problems: list[str] = []
     for user in USERS:
-        problems += check_user(world, model, model_admin, builder, user)
+        for place, obj in objects.items():
+            if row_of(obj) is None:
+                objects[place] = builder(world.departments[place])
+                post_data[place] = change_post_data(world.superuser_client, model, objects[place])
+        problems += check_user(world, model, model_admin, objects, post_data, user)
     assert not problems, f"{model._meta.label}: the admin disagrees with the role rules:\n" + "\n".join(problems)
 
 
-def check_user(world: World, model: Any, model_admin: Any, builder: Any, user: str) -> list[str]:
+def check_user(
+    world: World,
+    model: Any,
+    model_admin: Any,
+    objects: dict[str, models.Model],
+    post_data: dict[str, dict[str, Any]],
+    user: str,
+) -> list[str]:
     """Every disagreement between the admin and the rules for one user, as readable lines."""
     problems: list[str] = []
 
@@ -268,10 +284,6 @@ def check_user(world: World, model: Any, model_admin: Any, builder: Any, user: s
             problems.append(f"  - {user}: {message}")
 
     client = world.clients[user]
-    objects = {place: builder(world.departments[place]) for place in PLACES}
-    for obj in objects.values():
-        assert obj.pk is not None, f"the {model.__name__} builder returned an unsaved object"
-    post_data = {place: change_post_data(world.superuser_client, model, obj) for place, obj in objects.items()}
 
     # Changelist: the object is listed exactly when the user may see it.
     can_list = any(expected(model, model_admin, user, place, "view") for place in PLACES) or (

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="自治体名 例: みどり町")
         parser.add_argument("--channel-secret", required=True, help="LINE チャネルシークレット")
         parser.add_argument("--channel-access-token", required=True, help="LINE チャネルアクセストークン（長期）")
-        parser.add_argument("--channel-id", default="", help="LINE チャネル ID（数字）")
+        parser.add_argument("--channel-id", default=None, help="LINE チャネル ID（数字）。省略すると今の値のまま")
         parser.add_argument("--prefecture", default=None, help="都道府県 例: 長野県")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -37,7 +37,7 @@ class Command(BaseCommand):
                 name=name,
                 channel_secret=options["channel_secret"].strip(),
                 channel_access_token=options["channel_access_token"].strip(),
-                channel_id=options["channel_id"].strip(),
+                channel_id=options["channel_id"].strip() if options["channel_id"] is not None else None,
                 prefecture=options["prefecture"],
                 actor=None,
             )
