@@ -118,8 +118,8 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
             for line, cells in rows[1:]:
                 get = lambda h: clean(cells[col[h]]) if h in col and col[h] < len(cells) else ""  # noqa: E731,B023
                 label = get("label")
-                if not label:
-                    parsed.problems.append(Problem("description.csv", line, _("分類名（label）が空です")))
+                if not label or len(label) > 100:
+                    parsed.problems.append(Problem("description.csv", line, _("分類名（label）が空か、100 文字を超えています")))
                     continue
                 category(label)
                 color = get("bgcolor")
@@ -141,22 +141,22 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
             for i, label in enumerate(header):
                 if i == 0 or i == center_col:
                     continue
-                if not label:
-                    parsed.problems.append(Problem("area_days.csv", rows[0][0], _("%(n)d 列目の見出しが空です") % {"n": i + 1}))
+                if not label or len(label) > 100:
+                    parsed.problems.append(Problem("area_days.csv", rows[0][0], _("%(n)d 列目の見出しが空か、100 文字を超えています") % {"n": i + 1}))
                     continue
                 columns.append((i, label))
                 category(label)
             seen: set[str] = set()
             for line, cells in rows[1:]:
                 name = clean(cells[0])
-                if not name:
-                    parsed.problems.append(Problem("area_days.csv", line, _("地区名が空です")))
+                if not name or len(name) > 100:
+                    parsed.problems.append(Problem("area_days.csv", line, _("地区名が空か、100 文字を超えています")))
                     continue
                 if name in seen:
                     parsed.problems.append(Problem("area_days.csv", line, _("地区「%(a)s」が 2 回あります") % {"a": name}))
                     continue
                 seen.add(name)
-                center = clean(cells[center_col]) if center_col is not None and center_col < len(cells) else ""
+                center = clean(cells[center_col])[:100] if center_col is not None and center_col < len(cells) else ""
                 cells_by_label: dict[str, str] = {}
                 for i, label in columns:
                     cell = normalize_cell(cells[i]) if i < len(cells) else ""
@@ -178,6 +178,8 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
             parsed.problems.append(Problem("center.csv", line, _("名称か日付（例: 2024/12/29）が読めません")))
         elif end < start:
             parsed.problems.append(Problem("center.csv", line, _("休止終了日が開始日より前です")))
+        elif len(clean(cells[0])) > 100:
+            parsed.problems.append(Problem("center.csv", line, _("名称は 100 文字までです")))
         else:
             parsed.holidays.append((clean(cells[0]), start, end))
 
@@ -204,6 +206,9 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
                 label, name = clean(get(label_col)), get(col["name"]).strip()
                 if not label or not name:
                     parsed.problems.append(Problem("target.csv", line, _("分類か品目が空です")))
+                    continue
+                if len(label) > 100 or len(name) > 200:
+                    parsed.problems.append(Problem("target.csv", line, _("分類名は 100 文字、品目名は 200 文字までです")))
                     continue
                 if (label, name) in seen_items:
                     parsed.notes.append(f"target.csv {line}行目: 「{name}」は同じ分類に 2 回あるため 1 件にまとめました")
@@ -277,7 +282,7 @@ def garbage_import(*, municipality: Municipality, files: dict[str, bytes], actor
             name=name,
             notice=notice,
             index_letter=furigana[:8],
-            kana=reading(name),
+            kana=reading(name)[:400],
         )
         for label, name, notice, furigana in parsed.items
     )
@@ -291,7 +296,9 @@ def garbage_import(*, municipality: Municipality, files: dict[str, bytes], actor
     for i, (name, center, _cells) in enumerate(parsed.areas):
         area = existing.get(key(name))
         if area is None:
-            area = Area.objects.create(municipality=municipality, name=name, kana=reading(name), sort_order=next_order + i)
+            area = Area.objects.create(
+                municipality=municipality, name=name, kana=reading(name)[:200], sort_order=next_order + i
+            )
             existing[key(name)] = area
             created += 1
         calendars.append(AreaCalendar(municipality=municipality, area=area, center=center))

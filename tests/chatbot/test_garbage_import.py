@@ -132,3 +132,13 @@ def test_import_requires_the_import_permission(town, kenko_viewer, kenko_editor)
     with pytest.raises(PermissionDenied):
         garbage_import(municipality=town, files=files_from_directory(KANAZAWA), actor=kenko_viewer)
     assert garbage_import(municipality=town, files=files_from_directory(KANAZAWA), actor=kenko_editor).items == 4
+
+
+def test_overlong_names_are_problems_not_database_errors(town):
+    files = {
+        "area_days.csv": ("地名,燃やすごみ\n" + "長" * 101 + ",月\n").encode(),
+        "target.csv": ("label,name\n燃やすごみ," + "品" * 201 + "\n").encode(),
+    }
+    with pytest.raises(GarbageImportError) as excinfo:
+        garbage_import(municipality=town, files=files)
+    assert {(p.file, p.row) for p in excinfo.value.problems} == {("area_days.csv", 2), ("target.csv", 2)}
