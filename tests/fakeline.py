@@ -197,6 +197,9 @@ class FakeLine:
         self.stop()
 
     def start(self) -> None:
+        if self.validate:  # load and compile the spec now, not inside the first request
+            for _, schema in ENDPOINTS.values():
+                _validator_for(schema)
         handler = type("BoundHandler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
