@@ -191,10 +191,26 @@ class PhoneBookingView(StaffPage):
             limited = [chosen]
         choices = Slot.objects.filter(pk__in=[s.pk for s in limited]).select_related("menu").order_by("starts_at")
         questions = chosen.menu.question_list if chosen else []
-        form = PhoneBookingForm(request.POST or None, slots=choices, questions=questions, initial={"slot": chosen})
+        initial = {"slot": chosen, **{k: request.GET.get(k, "") for k in ("name", "kana", "phone")}}
+        form = PhoneBookingForm(request.POST or None, slots=choices, questions=questions, initial=initial)
         query = normalize(request.GET.get("q", ""))
         residents: list[Resident] = []
+        callers: list[dict[str, str]] = []
         if query and chosen is not None:
+            # Callers who phoned before (same town): found by phone digits or フリガナ, to prefill.
+            digits = "".join(ch for ch in query if ch.isdigit())
+            past = Reservation.objects.filter(
+                resident__isnull=True, menu__department__municipality_id=chosen.menu.department.municipality_id
+            )
+            past = past.filter(phone__startswith=digits) if len(digits) >= 4 else past.filter(
+                Q(kana__startswith=to_katakana(query)) | Q(name__startswith=query)
+            )
+            seen = set()
+            for name, kana, phone in past.order_by("-created_at").values_list("name", "kana", "phone")[:50]:
+                if (name, phone) not in seen:
+                    seen.add((name, phone))
+                    callers.append({"name": name, "kana": kana, "phone": phone})
+            callers = callers[:10]
             municipality_id = chosen.menu.department.municipality_id
             residents = list(
                 Resident.objects.filter(municipality_id=municipality_id, is_following=True)
@@ -226,7 +242,7 @@ class PhoneBookingView(StaffPage):
                     nxt = reverse("admin:reservations_slot_roster", args=[slot.pk])
                 return HttpResponseRedirect(nxt)
         return self.render(request, {
-            "form": form, "chosen": chosen, "residents": residents, "query": query,
+            "form": form, "chosen": chosen, "residents": residents, "query": query, "callers": callers,
             "menus": self.menus(request, "view"), "menu_id": request.GET.get("menu", ""),
         })
 

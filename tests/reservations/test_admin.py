@@ -175,3 +175,17 @@ def test_a_large_file_is_checked_and_imported_in_celery_with_progress(staff_clie
     job.refresh_from_db()
     assert (job.status, job.created_count) == ("done", 2500)
     assert Slot.objects.count() == 2500
+
+
+def test_phone_booking_finds_a_previous_caller_by_phone(staff_client, menu, kenko_editor):
+    # given: 田中さん phoned before
+    old = SlotFactory(menu=menu)
+    reservation_book(slot=old, actor=kenko_editor, name="田中 トメ", kana="タナカ トメ", phone="0265123456")
+    new = SlotFactory(menu=menu)
+    url = reverse("admin:reservations_slot_phone_booking")
+    # when: staff type part of the number
+    page = staff_client.get(url, {"slot": new.pk, "q": "0265-12"}).content.decode()
+    # then: the caller is offered, and the link prefills the form
+    assert "田中 トメ" in page and "この人の情報を入れる" in page
+    prefilled = staff_client.get(url, {"slot": new.pk, "name": "田中 トメ", "kana": "タナカ トメ", "phone": "0265123456"})
+    assert 'value="0265123456"' in prefilled.content.decode()
