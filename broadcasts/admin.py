@@ -188,7 +188,7 @@ class BroadcastForm(forms.ModelForm):
             "recurrence",
             "recurrence_until",
         ]
-        widgets = {"send_mode": forms.RadioSelect, "areas": forms.CheckboxSelectMultiple}
+        widgets = {"send_mode": forms.RadioSelect}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -256,6 +256,7 @@ class BroadcastAdmin(DepartmentScopedAdmin):
         "block_rate_col",
     ]
     list_select_related = ["department", "category"]
+    filter_horizontal = ["areas"]  # a town may have hundreds of districts
     list_filter = ["status", "is_emergency", "department", "category"]
     search_fields = ["title"]
     date_hierarchy = "created_at"
@@ -271,6 +272,11 @@ class BroadcastAdmin(DepartmentScopedAdmin):
     class Media:
         css = {"all": ["cms/broadcasts/admin.css"]}
         js = ["cms/broadcasts/compose.js"]
+
+    def get_inline_instances(self, request: HttpRequest, obj: Broadcast | None = None) -> list[Any]:
+        inlines = super().get_inline_instances(request, obj)
+        has_failures = obj is not None and obj.batches.filter(status=BatchStatus.FAILED).exists()
+        return [i for i in inlines if not isinstance(i, FailedBatchInline) or has_failures]
 
     def get_fieldsets(self, request: HttpRequest, obj: Broadcast | None = None) -> Any:
         summary = (_("状態"), {"fields": ["status_badge", "workflow_summary", "delivery_summary"]})

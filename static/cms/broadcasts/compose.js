@@ -16,7 +16,9 @@
     var dept = $("#id_department"); if (dept) params.append("department", dept.value);
     var emergency = $("#id_is_emergency"); if (emergency && emergency.checked) params.append("is_emergency", "1");
     var category = $("#id_category"); if (category) params.append("category", category.value);
-    $$("input[name=areas]:checked").forEach(function (el) { params.append("areas", el.value); });
+    var chosenAreas = $("#id_areas_to");  // the admin's two-box selector for many districts
+    if (chosenAreas) Array.prototype.forEach.call(chosenAreas.options, function (o) { params.append("areas", o.value); });
+    else $$("input[name=areas]:checked, select[name=areas] option:checked").forEach(function (el) { params.append("areas", el.value); });
     $$("input[name=age_bands]:checked").forEach(function (el) { params.append("age_bands", el.value); });
     out.textContent = "数えています…";
     fetch(out.dataset.url + "?" + params.toString(), { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -46,6 +48,25 @@
         if (row) row.style.opacity = emergency.checked ? "0.4" : "";
       });
     }
+  }
+
+  // --- message rows: show the fields of the chosen kind --------------------------------------
+  var KIND_FIELDS = {
+    text: ["text"],
+    image: ["image", "image_url"],
+    card: ["card_title", "text", "link_label", "link_url"]
+  };
+  var ALL_FIELDS = ["text", "image", "image_url", "card_title", "link_label", "link_url"];
+  function syncKinds() {
+    $$(".broadcast-messages .inline-related").forEach(function (form) {
+      var kind = form.querySelector("select[name$='-kind']");
+      if (!kind) return;
+      var shown = KIND_FIELDS[kind.value] || ALL_FIELDS;
+      ALL_FIELDS.forEach(function (name) {
+        var row = form.querySelector(".form-row.field-" + name);
+        if (row && !row.querySelector(".errorlist")) row.style.display = shown.indexOf(name) === -1 ? "none" : "";
+      });
+    });
   }
 
   // --- preview ------------------------------------------------------------------------------
@@ -168,15 +189,23 @@
   document.addEventListener("DOMContentLoaded", function () {
     var form = $("#broadcast_form");
     syncFields();
+    syncKinds();
     counters();
     renderPreview();
     updateCount();
     pollProgress();
     confirmButtons();
     if (form) {
-      form.addEventListener("change", function () { syncFields(); scheduleCount(); renderPreview(); counters(); });
+      form.addEventListener("change", function () { syncFields(); syncKinds(); scheduleCount(); renderPreview(); counters(); });
       form.addEventListener("input", function () { renderPreview(); });
-      document.addEventListener("formset:added", function () { counters(); renderPreview(); });
+      // The two-box selector moves options without a change event; recount after its clicks.
+      form.addEventListener("click", function (event) {
+        if (event.target.closest(".selector")) scheduleCount();
+      });
+      form.addEventListener("dblclick", function (event) {
+        if (event.target.closest(".selector")) scheduleCount();
+      });
+      document.addEventListener("formset:added", function () { syncKinds(); counters(); renderPreview(); });
       document.addEventListener("formset:removed", function () { renderPreview(); });
     }
   });
