@@ -41,6 +41,21 @@ app.conf.beat_schedule = {
         "task": "reservations.tasks.reservation_counters_reconcile_task",
         "schedule": crontab(minute=10, hour=4),
     },
+    # "At every minute": start the approved and scheduled broadcasts whose time has come.
+    "broadcasts-start-due": {
+        "task": "broadcasts.tasks.broadcasts_start_due_task",
+        "schedule": crontab(minute="*"),
+    },
+    # "At every minute": re-queue broadcast batches stuck in sending (dead worker, lost message).
+    "broadcasts-requeue-stuck-batches": {
+        "task": "broadcasts.tasks.delivery_batches_requeue_stuck_task",
+        "schedule": crontab(minute="*"),
+    },
+    # "At minute 15" every hour: count the blocks in the 24 hours after each recent broadcast.
+    "broadcasts-unfollows-count": {
+        "task": "broadcasts.tasks.broadcast_unfollows_count_task",
+        "schedule": crontab(minute=15),
+    },
     # "At 04:40" every day: delete uploads residents staged but never submitted (older than a day).
     "applications-attachments-purge": {
         "task": "applications.tasks.attachments_purge_stale_task",
