@@ -5,9 +5,9 @@ answers 429 beyond. The client calls ``acquire(channel, endpoint)`` before each 
 callers never think about it: it blocks until a slot is free, or raises ``LineRateLimited``
 after ``max_wait`` seconds so that a Celery task can retry later instead of holding a worker.
 
-With Redis (``settings.HAS_REDIS``) the count is a Redis key per channel, endpoint and time
-slot of 100 ms (``limit / 10`` requests per slot), so fifty workers on five machines together
-stay under the limit and bursts stay smooth. Without Redis (the embedded demo, one process),
+With Redis (``settings.HAS_REDIS``) the window is a Redis sorted set per channel and endpoint:
+at most ``limit / 10`` requests in any 100 ms (so at most ``limit`` in any second, and bursts stay
+smooth), shared by fifty workers on five machines. Without Redis (the embedded demo, one process),
 or when Redis is unreachable, an in-process sliding window does the same for this process.
 """
 
@@ -17,6 +17,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections import deque
 from functools import cache
 
@@ -37,10 +38,22 @@ DEFAULT_LIMITS: dict[str, int] = {
 }
 DEFAULT_MAX_WAIT_SECONDS = 10.0
 
-_LUA_INCR_EXPIRE = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n
+# A sliding window shared by every process: a sorted set of request times per key (Redis
+# clock, so machines whose clocks differ agree). Returns 0 when a slot was taken, otherwise the
+# milliseconds until the oldest request leaves the window.
+_LUA_SLIDING_WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local span = tonumber(ARGV[1])
+local allowed = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+if redis.call('ZCARD', KEYS[1]) < allowed then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(span * 2))
+  return '0'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tostring(tonumber(oldest[2]) + span - now)
 """
 
 
@@ -86,7 +99,7 @@ def _redis_script():  # noqa: ANN202 - redis types are optional
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
-    return client.register_script(_LUA_INCR_EXPIRE)
+    return client.register_script(_LUA_SLIDING_WINDOW)
 
 
 def _redis_try_take(key: str, limit: int) -> float | None:
@@ -94,16 +107,12 @@ def _redis_try_take(key: str, limit: int) -> float | None:
     import redis
 
     slot_ms, allowed = _slot(limit)
-    now_ms = time.time() * 1000
-    slot = int(now_ms // slot_ms)
     try:
-        count = int(_redis_script()(keys=[f"line:rl:{key}:{slot}"], args=[slot_ms * 2]))
+        wait_ms = float(_redis_script()(keys=[f"line:rl:{key}"], args=[slot_ms, allowed, uuid.uuid4().hex]))
     except (redis.RedisError, OSError) as exc:
         logger.warning("LINE rate limiter: Redis unusable (%s); limiting in-process", exc)
         return None
-    if count <= allowed:
-        return 0.0
-    return ((slot + 1) * slot_ms - now_ms) / 1000
+    return 0.0 if wait_ms <= 0 else max(wait_ms / 1000, 0.001)
 
 
 def acquire(channel: str, endpoint: str, *, max_wait: float = DEFAULT_MAX_WAIT_SECONDS) -> None:

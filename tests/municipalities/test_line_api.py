@@ -247,3 +247,29 @@ def test_the_fake_server_rejects_bodies_that_break_the_spec():
                 ],
             },
         )
+
+
+@pytest.mark.redis
+def test_workers_sharing_the_redis_limit_never_meet_lines_429(api, fake, settings):
+    # given: LINE (the fake) refuses beyond 50 multicasts in any second; four workers share Redis
+    import threading
+    import time
+
+    settings.HAS_REDIS = True
+    settings.LINE_RATE_LIMITS = {"multicast": 50}
+    fake.rate_limits = {"multicast": 50}
+    ratelimit._redis_script.cache_clear()
+    api.channel = f"shared-{time.time_ns()}"
+
+    def worker(offset: int) -> None:
+        for i in range(20):
+            api.multicast(["U" + "a" * 32], [m.text("x")], retry_key=uuid.UUID(int=10_000 + offset * 100 + i))
+
+    # when
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then: 80 requests, none refused
+    assert [r.status for r in fake.requests_to("multicast")] == [200] * 80
