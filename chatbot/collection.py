@@ -73,7 +73,9 @@ class Rule:
         if text and self.months is not None:
             text += "（" + "・".join(f"{m}月" for m in _fiscal_order(self.months)) + "）"
         if self.dates:
-            text = (text + "、" if text else "") + "・".join(f"{d.month}/{d.day}" for d in sorted(self.dates)[:6])
+            text = (text + "、" if text else "") + "・".join(
+                f"{d.month}/{d.day}" for d in sorted(self.dates)[:6]
+            )
             if len(self.dates) > 6:
                 text += " ほか"
         return text
@@ -127,7 +129,11 @@ def parse_rule(cell: str) -> Rule:
         else:
             raise RuleSyntaxError(f"「{token}」が読めません（例: 月 木 / 火2 / 2土 / 20240301 / *1）")
     return Rule(
-        weekly=frozenset(weekly), nth=frozenset(nth), dates=frozenset(dates), months=months, remarks=tuple(remarks)
+        weekly=frozenset(weekly),
+        nth=frozenset(nth),
+        dates=frozenset(dates),
+        months=months,
+        remarks=tuple(remarks),
     )
 
 
@@ -168,13 +174,17 @@ class Calendar:
     def categories_on(self, day: dt.date) -> list[int]:
         return [category_id for category_id in self.rules if self.collects_on(category_id, day)]
 
-    def days(self, category_id: int, start: dt.date, *, horizon: int = SEARCH_HORIZON_DAYS) -> Iterator[dt.date]:
+    def days(
+        self, category_id: int, start: dt.date, *, horizon: int = SEARCH_HORIZON_DAYS
+    ) -> Iterator[dt.date]:
         for offset in range(horizon):
             day = start + dt.timedelta(days=offset)
             if self.collects_on(category_id, day):
                 yield day
 
-    def next_day(self, category_id: int, start: dt.date, *, horizon: int = SEARCH_HORIZON_DAYS) -> dt.date | None:
+    def next_day(
+        self, category_id: int, start: dt.date, *, horizon: int = SEARCH_HORIZON_DAYS
+    ) -> dt.date | None:
         """The first collection day of the category on or after ``start`` (None: none within ~a year)."""
         return next(self.days(category_id, start, horizon=horizon), None)
 

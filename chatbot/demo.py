@@ -18,17 +18,46 @@ DEMO_5374 = Path(__file__).resolve().parent / "demo_data" / "5374" / "kyotango"
 
 FAQS = {
     "kenko": [
-        ("特定健診の申し込み方法", "健診の予約\n健康診断を受けたい\n特定健診はどこで申し込む", "特定健診は健康福祉課（内線 123）または LINE の「予約」メニューから申し込めます。", "予約のしかた", "https://example.jp/kenshin"),
-        ("予防接種の持ち物", "予防接種に何を持っていく\n接種の持ち物", "母子健康手帳、予診票、保険証をお持ちください。", "", ""),
+        (
+            "特定健診の申し込み方法",
+            "健診の予約\n健康診断を受けたい\n特定健診はどこで申し込む",
+            "特定健診は健康福祉課（内線 123）または LINE の「予約」メニューから申し込めます。",
+            "予約のしかた",
+            "https://example.jp/kenshin",
+        ),
+        (
+            "予防接種の持ち物",
+            "予防接種に何を持っていく\n接種の持ち物",
+            "母子健康手帳、予診票、保険証をお持ちください。",
+            "",
+            "",
+        ),
     ],
     "somu": [
-        ("住民票の写しの取り方", "住民票が欲しい\n住民票はどこでとれる\n住民票の写し", "役場 1 階の総務課窓口（平日 8:30〜17:15）で請求できます。本人確認書類をお持ちください。", "", ""),
-        ("粗大ごみの申し込み", "粗大ごみを出したい\n大きなごみの出し方", "粗大ごみは事前の申し込みが必要です。LINE の「申請」メニューから申し込めます。", "", ""),
+        (
+            "住民票の写しの取り方",
+            "住民票が欲しい\n住民票はどこでとれる\n住民票の写し",
+            "役場 1 階の総務課窓口（平日 8:30〜17:15）で請求できます。本人確認書類をお持ちください。",
+            "",
+            "",
+        ),
+        (
+            "粗大ごみの申し込み",
+            "粗大ごみを出したい\n大きなごみの出し方",
+            "粗大ごみは事前の申し込みが必要です。LINE の「申請」メニューから申し込めます。",
+            "",
+            "",
+        ),
     ],
 }
 KEYWORDS = {
-    "somu": [("開庁時間", "役場の開庁時間は平日 8:30〜17:15 です（土日祝・年末年始はお休み）。"),
-             ("ごみカレンダー", "「今日のごみは？」「明日のごみ」「次の燃やせるごみはいつ？」と送ると、お住まいの地区の収集日をお答えします。")],
+    "somu": [
+        ("開庁時間", "役場の開庁時間は平日 8:30〜17:15 です（土日祝・年末年始はお休み）。"),
+        (
+            "ごみカレンダー",
+            "「今日のごみは？」「明日のごみ」「次の燃やせるごみはいつ？」と送ると、お住まいの地区の収集日をお答えします。",
+        ),
+    ],
     "kenko": [("休日当番医", "今週の休日当番医は町のホームページでご確認ください。急病のときは #7119 へ。")],
 }
 
@@ -43,7 +72,14 @@ def seed(municipality: Municipality) -> None:
         for question, variants, answer, link_label, link_url in entries:
             if not Faq.objects.filter(department=department, question=question).exists():
                 faq_save(
-                    faq=Faq(department=department, question=question, variants=variants, answer=answer, link_label=link_label, link_url=link_url),
+                    faq=Faq(
+                        department=department,
+                        question=question,
+                        variants=variants,
+                        answer=answer,
+                        link_label=link_label,
+                        link_url=link_url,
+                    ),
                     actor=None,
                     created=True,
                 )
@@ -53,4 +89,8 @@ def seed(municipality: Municipality) -> None:
             continue
         for keyword, reply in rules:
             if not KeywordRule.objects.filter(department=department, keyword=keyword).exists():
-                keyword_rule_save(rule=KeywordRule(department=department, keyword=keyword, reply=reply), actor=None, created=True)
+                keyword_rule_save(
+                    rule=KeywordRule(department=department, keyword=keyword, reply=reply),
+                    actor=None,
+                    created=True,
+                )

@@ -47,7 +47,9 @@ class Problem:
 @dataclass
 class Parsed:
     categories: list[dict[str, str]] = field(default_factory=list)  # in display order
-    areas: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # (name, center, {label: cell})
+    areas: list[tuple[str, str, dict[str, str]]] = field(
+        default_factory=list
+    )  # (name, center, {label: cell})
     holidays: list[tuple[str, dt.date, dt.date]] = field(default_factory=list)
     remarks: list[tuple[int, str]] = field(default_factory=list)
     items: list[tuple[str, str, str, str]] = field(default_factory=list)  # (label, name, notice, furigana)
@@ -73,7 +75,9 @@ def _records(name: str, data: bytes, parsed: Parsed) -> list[tuple[int, list[str
     try:
         text = _decode(data)
     except UnicodeDecodeError:
-        parsed.problems.append(Problem(name, 0, _("文字コードが読めません（UTF-8 か Shift_JIS で保存してください）")))
+        parsed.problems.append(
+            Problem(name, 0, _("文字コードが読めません（UTF-8 か Shift_JIS で保存してください）"))
+        )
         return []
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     rows = []
@@ -119,11 +123,17 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
                 get = lambda h: clean(cells[col[h]]) if h in col and col[h] < len(cells) else ""  # noqa: E731,B023
                 label = get("label")
                 if not label or len(label) > 100:
-                    parsed.problems.append(Problem("description.csv", line, _("分類名（label）が空か、100 文字を超えています")))
+                    parsed.problems.append(
+                        Problem("description.csv", line, _("分類名（label）が空か、100 文字を超えています"))
+                    )
                     continue
                 category(label)
                 color = get("bgcolor")
-                labels[label].update(sublabel=get("sublabel"), description=get("description"), color=color if re.fullmatch(r"#[0-9a-fA-F]{3,8}", color) else "")
+                labels[label].update(
+                    sublabel=get("sublabel"),
+                    description=get("description"),
+                    color=color if re.fullmatch(r"#[0-9a-fA-F]{3,8}", color) else "",
+                )
 
     # area_days.csv: 地名|地区, [センター…], one column per category
     rows = _records("area_days.csv", files.get("area_days.csv", b""), parsed)
@@ -133,7 +143,11 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
         header = [clean(h) for h in rows[0][1]]
         if header[0] not in AREA_HEADERS:
             parsed.problems.append(
-                Problem("area_days.csv", rows[0][0], _("1 列目の見出し「%(h)s」は地名・地区ではありません") % {"h": header[0]})
+                Problem(
+                    "area_days.csv",
+                    rows[0][0],
+                    _("1 列目の見出し「%(h)s」は地名・地区ではありません") % {"h": header[0]},
+                )
             )
         else:
             if len(header) > 1 and header[1].startswith("センター"):
@@ -142,7 +156,13 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
                 if i == 0 or i == center_col:
                     continue
                 if not label or len(label) > 100:
-                    parsed.problems.append(Problem("area_days.csv", rows[0][0], _("%(n)d 列目の見出しが空か、100 文字を超えています") % {"n": i + 1}))
+                    parsed.problems.append(
+                        Problem(
+                            "area_days.csv",
+                            rows[0][0],
+                            _("%(n)d 列目の見出しが空か、100 文字を超えています") % {"n": i + 1},
+                        )
+                    )
                     continue
                 columns.append((i, label))
                 category(label)
@@ -150,13 +170,21 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
             for line, cells in rows[1:]:
                 name = clean(cells[0])
                 if not name or len(name) > 100:
-                    parsed.problems.append(Problem("area_days.csv", line, _("地区名が空か、100 文字を超えています")))
+                    parsed.problems.append(
+                        Problem("area_days.csv", line, _("地区名が空か、100 文字を超えています"))
+                    )
                     continue
                 if name in seen:
-                    parsed.problems.append(Problem("area_days.csv", line, _("地区「%(a)s」が 2 回あります") % {"a": name}))
+                    parsed.problems.append(
+                        Problem("area_days.csv", line, _("地区「%(a)s」が 2 回あります") % {"a": name})
+                    )
                     continue
                 seen.add(name)
-                center = clean(cells[center_col])[:100] if center_col is not None and center_col < len(cells) else ""
+                center = (
+                    clean(cells[center_col])[:100]
+                    if center_col is not None and center_col < len(cells)
+                    else ""
+                )
                 cells_by_label: dict[str, str] = {}
                 for i, label in columns:
                     cell = normalize_cell(cells[i]) if i < len(cells) else ""
@@ -171,7 +199,9 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
     # center.csv: 名称, 休止開始日, 休止終了日
     for line, cells in _records("center.csv", files.get("center.csv", b""), parsed)[1:]:
         if len(cells) < 3:
-            parsed.problems.append(Problem("center.csv", line, _("名称・休止開始日・休止終了日の 3 列が必要です")))
+            parsed.problems.append(
+                Problem("center.csv", line, _("名称・休止開始日・休止終了日の 3 列が必要です"))
+            )
             continue
         start, end = _date(cells[1]), _date(cells[2])
         if not clean(cells[0]) or start is None or end is None:
@@ -198,7 +228,9 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
         col = {h: i for i, h in enumerate(header)}
         label_col = col.get("label", col.get("type"))
         if label_col is None or "name" not in col:
-            parsed.problems.append(Problem("target.csv", rows[0][0], _("見出しに label（または type）と name が必要です")))
+            parsed.problems.append(
+                Problem("target.csv", rows[0][0], _("見出しに label（または type）と name が必要です"))
+            )
         else:
             seen_items: set[tuple[str, str]] = set()
             for line, cells in rows[1:]:
@@ -208,10 +240,14 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
                     parsed.problems.append(Problem("target.csv", line, _("分類か品目が空です")))
                     continue
                 if len(label) > 100 or len(name) > 200:
-                    parsed.problems.append(Problem("target.csv", line, _("分類名は 100 文字、品目名は 200 文字までです")))
+                    parsed.problems.append(
+                        Problem("target.csv", line, _("分類名は 100 文字、品目名は 200 文字までです"))
+                    )
                     continue
                 if (label, name) in seen_items:
-                    parsed.notes.append(f"target.csv {line}行目: 「{name}」は同じ分類に 2 回あるため 1 件にまとめました")
+                    parsed.notes.append(
+                        f"target.csv {line}行目: 「{name}」は同じ分類に 2 回あるため 1 件にまとめました"
+                    )
                     continue
                 seen_items.add((label, name))
                 category(label)
@@ -239,7 +275,9 @@ class ImportResult:
 
 
 @transaction.atomic(durable=True)
-def garbage_import(*, municipality: Municipality, files: dict[str, bytes], actor: StaffUser | None = None) -> ImportResult:
+def garbage_import(
+    *, municipality: Municipality, files: dict[str, bytes], actor: StaffUser | None = None
+) -> ImportResult:
     """Replace ``municipality``'s garbage data with the 5374 files (by file name).
 
     All or nothing: on any problem raises GarbageImportError listing every problem by file and
@@ -310,7 +348,8 @@ def garbage_import(*, municipality: Municipality, files: dict[str, bytes], actor
         if cell
     )
     GarbageRemark.objects.bulk_create(
-        GarbageRemark(municipality=municipality, number=number, text=text) for number, text in dict(parsed.remarks).items()
+        GarbageRemark(municipality=municipality, number=number, text=text)
+        for number, text in dict(parsed.remarks).items()
     )
     CenterHoliday.objects.bulk_create(
         CenterHoliday(municipality=municipality, center=center, starts_on=start, ends_on=end)

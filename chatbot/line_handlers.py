@@ -30,9 +30,13 @@ POSTBACK_PREFIX = "cb"
 MAX_AREA_CHOICES = 12
 
 _TODAY = re.compile(r"(今日|きょう|本日|ほんじつ)(の|は)?(ごみ|収集|しゅうしゅう|何の|なんの|なにの|なに|何)")
-_TOMORROW = re.compile(r"(明日|あした|あす|みょうにち)(の|は)?(ごみ|収集|しゅうしゅう|何の|なんの|なにの|なに|何)")
+_TOMORROW = re.compile(
+    r"(明日|あした|あす|みょうにち)(の|は)?(ごみ|収集|しゅうしゅう|何の|なんの|なにの|なに|何)"
+)
 _WHEN = re.compile(r"(いつ|次の|つぎの|収集日|しゅうしゅうび|の日|のひ|曜日|ようび)")
-_SCHEDULE = re.compile(r"(ごみの日|ごみのひ|収集日|しゅうしゅうび|ごみかれんだー|収集かれんだー|ごみ出しの日|今週のごみ)")
+_SCHEDULE = re.compile(
+    r"(ごみの日|ごみのひ|収集日|しゅうしゅうび|ごみかれんだー|収集かれんだー|ごみ出しの日|今週のごみ)"
+)
 _REMINDER_ON = {key("ごみ通知オン"), key("ごみ通知on"), key("ゴミ通知オン")}
 _REMINDER_OFF = {key("ごみ通知オフ"), key("ごみ通知off"), key("ゴミ通知オフ")}
 _AREA_TAIL = re.compile(r"(です|だよ|に住んでいます|にすんでいます|在住|に住んでます|住み)$")
@@ -54,7 +58,9 @@ def keyword_reply(ctx: InboundContext) -> Messages | None:
         return _reminder_on(resident, state)
     if normalized in _REMINDER_OFF:
         services.chat_state_update(resident=resident, garbage_reminder=False)
-        return [m.text(_("ごみ収集日の前夜通知を停止しました。再開するときは「ごみ通知オン」と送ってください。"))]
+        return [
+            m.text(_("ごみ収集日の前夜通知を停止しました。再開するときは「ごみ通知オン」と送ってください。"))
+        ]
     reply = get_index(ctx.municipality.pk).keyword_reply(ctx.text)
     return [m.text(reply)] if reply else None
 
@@ -138,7 +144,10 @@ def _entries_reply(resident: Resident, index: Index, entries: list[Entry]) -> Me
         button = m.uri_action(faq.link_label or _("詳しくはこちら"), faq.link_url)
         if len(faq.answer) <= m.MAX_BUTTONS_TEXT:
             return [m.buttons(faq.answer, [button], alt_text=faq.answer)]
-        return [m.text(faq.answer), m.buttons(_("詳しくはこちらをご覧ください。"), [button], alt_text=faq.link_label or faq.question)]
+        return [
+            m.text(faq.answer),
+            m.buttons(_("詳しくはこちらをご覧ください。"), [button], alt_text=faq.link_label or faq.question),
+        ]
     calendar = index.calendars.get(resident.area_id) if resident.area_id else None
     lines: list[str] = []
     need_area = False
@@ -162,7 +171,13 @@ def _entries_reply(resident: Resident, index: Index, entries: list[Entry]) -> Me
     items: list[dict[str, Any]] = []
     if need_area:
         lines.append(_("お住まいの地区を教えていただくと、次の収集日もお知らせします。"))
-        items.append(m.quick_reply_item(m.postback_action(_("地区を設定する"), f"{POSTBACK_PREFIX}:askarea", display_text=_("地区を設定する"))))
+        items.append(
+            m.quick_reply_item(
+                m.postback_action(
+                    _("地区を設定する"), f"{POSTBACK_PREFIX}:askarea", display_text=_("地区を設定する")
+                )
+            )
+        )
     return [m.text("\n".join(lines), quick_reply=items or None)]
 
 
@@ -180,7 +195,12 @@ def _match_answer(resident: Resident, index: Index, text: str) -> Messages:
     if match.confident:
         return _entries_reply(resident, index, match.answer)
     if match.candidates and match.score >= 65:
-        return [m.text(_("もしかして、次のどれかですか？下から選んでください。"), quick_reply=_candidate_items(match.candidates))]
+        return [
+            m.text(
+                _("もしかして、次のどれかですか？下から選んでください。"),
+                quick_reply=_candidate_items(match.candidates),
+            )
+        ]
     services.unanswered_record(resident=resident, text=text)
     body = _(
         "ごめんなさい、「%(q)s」にはまだお答えできません。いただいた質問は職員が確認し、回答を増やしていきます。"
@@ -203,7 +223,11 @@ def _collection_answer(resident: Resident, index: Index, text: str) -> Messages 
         kind = "today"
     elif _TOMORROW.search(folded):
         kind = "tomorrow"
-    elif _WHEN.search(folded) and (category := find_category(index, text)) is not None and category.has_calendar:
+    elif (
+        _WHEN.search(folded)
+        and (category := find_category(index, text)) is not None
+        and category.has_calendar
+    ):
         kind = "next"
     elif _SCHEDULE.search(key(text)):
         kind = "schedule"
@@ -214,7 +238,9 @@ def _collection_answer(resident: Resident, index: Index, text: str) -> Messages 
     return _collection_reply(resident, index, text, kind, category)
 
 
-def _collection_reply(resident: Resident, index: Index, text: str, kind: str, category: Any = None) -> Messages:
+def _collection_reply(
+    resident: Resident, index: Index, text: str, kind: str, category: Any = None
+) -> Messages:
     calendar = index.calendars[resident.area_id]
     now = today()
     area_name = index.area_names.get(resident.area_id, "")
@@ -223,10 +249,15 @@ def _collection_reply(resident: Resident, index: Index, text: str, kind: str, ca
         labels = [index.categories[c].label for c in calendar.categories_on(day) if c in index.categories]
         if labels:
             body = _("%(day)s（%(area)s）の収集は\n%(items)s\nです。") % {
-                "day": format_day(day, today=now), "area": area_name, "items": "\n".join(f"・{label}" for label in labels)
+                "day": format_day(day, today=now),
+                "area": area_name,
+                "items": "\n".join(f"・{label}" for label in labels),
             }
         else:
-            body = _("%(day)s（%(area)s）はごみの収集がありません。") % {"day": format_day(day, today=now), "area": area_name}
+            body = _("%(day)s（%(area)s）はごみの収集がありません。") % {
+                "day": format_day(day, today=now),
+                "area": area_name,
+            }
             upcoming = _upcoming(index, calendar, day + dt.timedelta(days=1))
             if upcoming:
                 body += "\n" + _("次の収集: %(next)s") % {"next": upcoming}
@@ -234,10 +265,15 @@ def _collection_reply(resident: Resident, index: Index, text: str, kind: str, ca
         day = calendar.next_day(category.pk, now)
         rule = calendar.rules.get(category.pk)
         if day is None:
-            body = _("%(area)sでは、この 1 年【%(label)s】の収集予定がありません。") % {"area": area_name, "label": category.label}
+            body = _("%(area)sでは、この 1 年【%(label)s】の収集予定がありません。") % {
+                "area": area_name,
+                "label": category.label,
+            }
         else:
             body = _("%(area)sの次の【%(label)s】は %(day)s です。") % {
-                "area": area_name, "label": category.label, "day": format_day(day, today=now)
+                "area": area_name,
+                "label": category.label,
+                "day": format_day(day, today=now),
             }
             if rule is not None and rule.describe():
                 body += "\n" + _("（収集日: %(rule)s）") % {"rule": rule.describe()}
@@ -301,7 +337,8 @@ def _area_answer(resident: Resident, index: Index, state: ChatState, text: str) 
     if len(areas) == 1 and index.calendars and areas[0].pk not in index.calendars:
         return [
             m.text(
-                _("「%(area)s」の収集日はまだ登録されていません。収集日の一覧にある地区名を送ってください。") % {"area": areas[0].name},
+                _("「%(area)s」の収集日はまだ登録されていません。収集日の一覧にある地区名を送ってください。")
+                % {"area": areas[0].name},
                 quick_reply=_settings_item(resident) or None,
             )
         ]
@@ -309,10 +346,14 @@ def _area_answer(resident: Resident, index: Index, state: ChatState, text: str) 
         return _set_area(resident, index, areas[0], state.pending_text)
     if len(areas) > 1:
         items = [
-            m.quick_reply_item(m.postback_action(a.name[:20], f"{POSTBACK_PREFIX}:area:{a.pk}", display_text=a.name))
+            m.quick_reply_item(
+                m.postback_action(a.name[:20], f"{POSTBACK_PREFIX}:area:{a.pk}", display_text=a.name)
+            )
             for a in areas[:MAX_AREA_CHOICES]
         ]
-        more = _("（ほかにもあります。もう少し詳しく送ってください）") if len(areas) > MAX_AREA_CHOICES else ""
+        more = (
+            _("（ほかにもあります。もう少し詳しく送ってください）") if len(areas) > MAX_AREA_CHOICES else ""
+        )
         return [m.text(_("どの地区ですか？下から選んでください。") + more, quick_reply=items)]
     # Not an area name: the resident moved on; forget the question and answer this one.
     services.chat_state_update(resident=resident, pending="")
@@ -326,7 +367,12 @@ def _set_area(resident: Resident, index: Index, area: Area, question: str) -> Me
         return [m.text(exc.message)]
     resident.area = area
     services.chat_state_update(resident=resident, pending="")
-    reply = [m.text(_("お住まいの地区を「%(area)s」に設定しました。変更は「地区・受信設定」からできます。") % {"area": area.name})]
+    reply = [
+        m.text(
+            _("お住まいの地区を「%(area)s」に設定しました。変更は「地区・受信設定」からできます。")
+            % {"area": area.name}
+        )
+    ]
     if question and area.pk in index.calendars:
         follow = _collection_answer(resident, index, question)
         if follow is None:
@@ -339,7 +385,9 @@ def _set_area(resident: Resident, index: Index, area: Area, question: str) -> Me
 
 def _reminder_on(resident: Resident, state: ChatState) -> Messages:
     services.chat_state_update(resident=resident, garbage_reminder=True)
-    body = _("ごみ収集日の前の晩 20 時に、翌日のごみをお知らせします。やめるときは「ごみ通知オフ」と送ってください。")
+    body = _(
+        "ごみ収集日の前の晩 20 時に、翌日のごみをお知らせします。やめるときは「ごみ通知オフ」と送ってください。"
+    )
     if resident.area_id is None:
         return [m.text(body), *_ask_area(resident, "")]
     return [m.text(body, quick_reply=_settings_item(resident) or None)]

@@ -101,7 +101,9 @@ class Index:
         scored: dict[int, float] = {}
         positions = self._shortlist(q)
         choices = [self.choices[p] for p in positions] if positions is not None else self.choices
-        for _choice, score, at in process.extract(q, choices, scorer=fuzz.WRatio, limit=12, score_cutoff=WEAK_SCORE):
+        for _choice, score, at in process.extract(
+            q, choices, scorer=fuzz.WRatio, limit=12, score_cutoff=WEAK_SCORE
+        ):
             position = positions[at] if positions is not None else at
             for i in self.choice_entries[position]:
                 if score > scored.get(i, 0.0):
@@ -196,29 +198,41 @@ def build_index(municipality_id: int) -> Index:
         keys = {query_key(v) for v in [question, *variants.splitlines()] if v.strip()} - {""}
         add(Entry("faq", pk, question, answer=answer, link_label=link_label, link_url=link_url), keys, set())
     keywords: dict[str, str] = {}
-    for keyword, reply in KeywordRule.objects.filter(
-        department__municipality_id=municipality_id, is_active=True
-    ).order_by("department__sort_order", "department_id", "pk").values_list("keyword", "reply"):
+    for keyword, reply in (
+        KeywordRule.objects.filter(department__municipality_id=municipality_id, is_active=True)
+        .order_by("department__sort_order", "department_id", "pk")
+        .values_list("keyword", "reply")
+    ):
         keywords.setdefault(key(keyword), reply)
 
     calendars: dict[int, Calendar] = {}
     holidays: dict[str, list[Holiday]] = defaultdict(list)
-    for center, starts_on, ends_on, policy in CenterHoliday.objects.filter(municipality_id=municipality_id).values_list(
-        "center", "starts_on", "ends_on", "policy"
-    ):
+    for center, starts_on, ends_on, policy in CenterHoliday.objects.filter(
+        municipality_id=municipality_id
+    ).values_list("center", "starts_on", "ends_on", "policy"):
         holidays[key(center)].append(Holiday(starts_on, ends_on, shift=policy == CenterHoliday.Policy.SHIFT))
     with_calendar: set[int] = set()
     area_names: dict[int, str] = {}
-    for calendar in AreaCalendar.objects.filter(municipality_id=municipality_id).select_related("area").prefetch_related("rules"):
+    for calendar in (
+        AreaCalendar.objects.filter(municipality_id=municipality_id)
+        .select_related("area")
+        .prefetch_related("rules")
+    ):
         area_names[calendar.area_id] = calendar.area.name
         rules = {rule.category_id: parse_rule(rule.rule) for rule in calendar.rules.all()}
         with_calendar.update(c for c, r in rules.items() if not r.is_empty)
-        calendars[calendar.area_id] = Calendar(rules=rules, holidays=holidays.get(key(calendar.center), []) if calendar.center else [])
+        calendars[calendar.area_id] = Calendar(
+            rules=rules, holidays=holidays.get(key(calendar.center), []) if calendar.center else []
+        )
     categories = {
         pk: Category(pk, label, category_keys(label), pk in with_calendar)
-        for pk, label in GarbageCategory.objects.filter(municipality_id=municipality_id).values_list("pk", "label")
+        for pk, label in GarbageCategory.objects.filter(municipality_id=municipality_id).values_list(
+            "pk", "label"
+        )
     }
-    remarks = dict(GarbageRemark.objects.filter(municipality_id=municipality_id).values_list("number", "text"))
+    remarks = dict(
+        GarbageRemark.objects.filter(municipality_id=municipality_id).values_list("number", "text")
+    )
     choices = list(fuzzy)
     grams: dict[str, list[int]] = defaultdict(list)
     for position, choice in enumerate(choices):

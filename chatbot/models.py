@@ -108,7 +108,9 @@ class GarbageRemark(TimeStampedModel, MunicipalityOwned):
         verbose_name_plural = _("収集日の注意事項")
         ordering = ["municipality_id", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["municipality", "number"], name="chatbot_garbageremark_number_unique"),
+            models.UniqueConstraint(
+                fields=["municipality", "number"], name="chatbot_garbageremark_number_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -142,8 +144,12 @@ class CenterHoliday(TimeStampedModel, MunicipalityOwned):
         verbose_name_plural = _("センターの休止期間")
         ordering = ["municipality_id", "center", "starts_on"]
         constraints = [
-            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="chatbot_centerholiday_period_valid"),
-            models.CheckConstraint(condition=Q(policy__in=["cancel", "shift"]), name="chatbot_centerholiday_policy_valid"),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="chatbot_centerholiday_period_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(policy__in=["cancel", "shift"]), name="chatbot_centerholiday_policy_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -160,9 +166,14 @@ class AreaCalendar(TimeStampedModel, MunicipalityOwned):
         related_name="garbage_area_calendars",
     )
     area = models.OneToOneField(
-        "municipalities.Area", verbose_name=_("地区"), on_delete=models.CASCADE, related_name="garbage_calendar"
+        "municipalities.Area",
+        verbose_name=_("地区"),
+        on_delete=models.CASCADE,
+        related_name="garbage_calendar",
     )
-    center = models.CharField(_("センター"), max_length=100, blank=True, help_text=_("休止期間を適用するセンター名。"))
+    center = models.CharField(
+        _("センター"), max_length=100, blank=True, help_text=_("休止期間を適用するセンター名。")
+    )
 
     class Meta:
         verbose_name = _("地区の収集日")
@@ -182,14 +193,18 @@ class CollectionRule(TimeStampedModel, MunicipalityOwned):
         on_delete=models.PROTECT,
         related_name="garbage_collection_rules",
     )
-    calendar = models.ForeignKey(AreaCalendar, verbose_name=_("地区"), on_delete=models.CASCADE, related_name="rules")
+    calendar = models.ForeignKey(
+        AreaCalendar, verbose_name=_("地区"), on_delete=models.CASCADE, related_name="rules"
+    )
     category = models.ForeignKey(
         GarbageCategory, verbose_name=_("分類"), on_delete=models.CASCADE, related_name="rules"
     )
     rule = models.CharField(
         _("収集日"),
         max_length=300,
-        help_text=_("5374 形式: 曜日「月 木」、第n曜日「火2」「2土」、月指定「金4:4 6 8」、日付「20240301」。"),
+        help_text=_(
+            "5374 形式: 曜日「月 木」、第n曜日「火2」「2土」、月指定「金4:4 6 8」、日付「20240301」。"
+        ),
     )
 
     class Meta:
@@ -197,7 +212,9 @@ class CollectionRule(TimeStampedModel, MunicipalityOwned):
         verbose_name_plural = _("収集日の規則")
         ordering = ["calendar_id", "category__sort_order"]
         constraints = [
-            models.UniqueConstraint(fields=["calendar", "category"], name="chatbot_collectionrule_once_per_category"),
+            models.UniqueConstraint(
+                fields=["calendar", "category"], name="chatbot_collectionrule_once_per_category"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -226,11 +243,17 @@ class Faq(TimeStampedModel, DepartmentOwned):
     """
 
     question = models.CharField(_("質問"), max_length=200)
-    variants = models.TextField(_("言い換え"), blank=True, help_text=_("同じ意味の別の聞き方を 1 行に 1 つ。"))
+    variants = models.TextField(
+        _("言い換え"), blank=True, help_text=_("同じ意味の別の聞き方を 1 行に 1 つ。")
+    )
     answer = models.TextField(_("回答"), max_length=4000)
-    link_label = models.CharField(_("ボタンの文言"), max_length=20, blank=True, help_text=_("例: 詳しくはこちら（20 文字まで）"))
+    link_label = models.CharField(
+        _("ボタンの文言"), max_length=20, blank=True, help_text=_("例: 詳しくはこちら（20 文字まで）")
+    )
     link_url = models.URLField(_("ボタンのリンク先"), blank=True)
-    is_published = models.BooleanField(_("公開"), default=True, help_text=_("オフにするとチャットボットは答えません。"))
+    is_published = models.BooleanField(
+        _("公開"), default=True, help_text=_("オフにするとチャットボットは答えません。")
+    )
 
     class Meta:
         verbose_name = _("よくある質問")
@@ -254,7 +277,11 @@ class Faq(TimeStampedModel, DepartmentOwned):
 class KeywordRule(TimeStampedModel, DepartmentOwned):
     """An exact keyword and its fixed reply, checked before any matching (リッチメニューのボタン等)."""
 
-    keyword = models.CharField(_("キーワード"), max_length=100, help_text=_("この言葉と完全に一致したときだけ返信します（全角・半角、かなの違いは無視）。"))
+    keyword = models.CharField(
+        _("キーワード"),
+        max_length=100,
+        help_text=_("この言葉と完全に一致したときだけ返信します（全角・半角、かなの違いは無視）。"),
+    )
     reply = models.TextField(_("返信"), max_length=4000)
     is_active = models.BooleanField(_("有効"), default=True)
 
@@ -263,7 +290,9 @@ class KeywordRule(TimeStampedModel, DepartmentOwned):
         verbose_name_plural = _("キーワード応答")
         ordering = ["department_id", "keyword"]
         constraints = [
-            models.UniqueConstraint(fields=["department", "keyword"], name="chatbot_keywordrule_keyword_unique"),
+            models.UniqueConstraint(
+                fields=["department", "keyword"], name="chatbot_keywordrule_keyword_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -292,7 +321,12 @@ class UnansweredQuestion(TimeStampedModel, MunicipalityOwned):
     last_asked_at = models.DateTimeField(_("最後に聞かれた日時"))
     status = models.CharField(_("状態"), max_length=10, choices=Status.choices, default=Status.OPEN)
     faq = models.ForeignKey(
-        Faq, verbose_name=_("登録した FAQ"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Faq,
+        verbose_name=_("登録した FAQ"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     class Meta:
@@ -300,8 +334,12 @@ class UnansweredQuestion(TimeStampedModel, MunicipalityOwned):
         verbose_name_plural = _("答えられなかった質問")
         ordering = ["status", "-count", "-last_asked_at"]
         constraints = [
-            models.UniqueConstraint(fields=["municipality", "normalized"], name="chatbot_unansweredquestion_once"),
-            models.CheckConstraint(condition=Q(status__in=["open", "resolved"]), name="chatbot_unansweredquestion_status_valid"),
+            models.UniqueConstraint(
+                fields=["municipality", "normalized"], name="chatbot_unansweredquestion_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "resolved"]), name="chatbot_unansweredquestion_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -320,7 +358,10 @@ class ChatState(TimeStampedModel, MunicipalityOwned):
         AREA = "area", _("地区名を待っている")
 
     municipality = models.ForeignKey(
-        "municipalities.Municipality", verbose_name=_("自治体"), on_delete=models.PROTECT, related_name="chat_states"
+        "municipalities.Municipality",
+        verbose_name=_("自治体"),
+        on_delete=models.PROTECT,
+        related_name="chat_states",
     )
     resident = models.OneToOneField(
         "municipalities.Resident", verbose_name=_("住民"), on_delete=models.CASCADE, related_name="chat_state"
@@ -329,7 +370,10 @@ class ChatState(TimeStampedModel, MunicipalityOwned):
     pending = models.CharField(_("返事待ち"), max_length=8, choices=Pending.choices, blank=True, default="")
     pending_text = models.CharField(_("保留中の質問"), max_length=300, blank=True)
     silenced_until = models.DateTimeField(
-        _("自動応答の停止期限"), null=True, blank=True, help_text=_("職員が返信した後、この時刻まで自動応答しません。")
+        _("自動応答の停止期限"),
+        null=True,
+        blank=True,
+        help_text=_("職員が返信した後、この時刻まで自動応答しません。"),
     )
 
     class Meta:
@@ -337,11 +381,15 @@ class ChatState(TimeStampedModel, MunicipalityOwned):
         verbose_name_plural = _("チャットの状態")
         ordering = ["municipality_id", "resident_id"]
         constraints = [
-            models.CheckConstraint(condition=Q(pending__in=["", "area"]), name="chatbot_chatstate_pending_valid"),
+            models.CheckConstraint(
+                condition=Q(pending__in=["", "area"]), name="chatbot_chatstate_pending_valid"
+            ),
         ]
         indexes = [
             # garbage_reminders_due(): residents who asked for the nightly reminder.
-            models.Index(fields=["municipality"], condition=Q(garbage_reminder=True), name="chatbot_state_reminder_idx"),
+            models.Index(
+                fields=["municipality"], condition=Q(garbage_reminder=True), name="chatbot_state_reminder_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -356,10 +404,16 @@ class GarbageReminder(TimeStampedModel, MunicipalityOwned):
     """
 
     municipality = models.ForeignKey(
-        "municipalities.Municipality", verbose_name=_("自治体"), on_delete=models.PROTECT, related_name="garbage_reminders"
+        "municipalities.Municipality",
+        verbose_name=_("自治体"),
+        on_delete=models.PROTECT,
+        related_name="garbage_reminders",
     )
     resident = models.ForeignKey(
-        "municipalities.Resident", verbose_name=_("住民"), on_delete=models.CASCADE, related_name="garbage_reminders"
+        "municipalities.Resident",
+        verbose_name=_("住民"),
+        on_delete=models.CASCADE,
+        related_name="garbage_reminders",
     )
     collection_on = models.DateField(_("収集日"))
     categories = models.JSONField(_("分類"), default=list)
@@ -370,11 +424,17 @@ class GarbageReminder(TimeStampedModel, MunicipalityOwned):
         verbose_name_plural = _("ごみ収集日の通知")
         ordering = ["-collection_on", "resident_id"]
         constraints = [
-            models.UniqueConstraint(fields=["resident", "collection_on"], name="chatbot_garbagereminder_once_per_day"),
+            models.UniqueConstraint(
+                fields=["resident", "collection_on"], name="chatbot_garbagereminder_once_per_day"
+            ),
         ]
         indexes = [
             # garbage_reminder_send_task re-runs: reminders claimed but not yet accepted by LINE.
-            models.Index(fields=["collection_on"], condition=Q(sent_at__isnull=True), name="chatbot_reminder_unsent_idx"),
+            models.Index(
+                fields=["collection_on"],
+                condition=Q(sent_at__isnull=True),
+                name="chatbot_reminder_unsent_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -385,14 +445,24 @@ class StaffReply(TimeStampedModel, MunicipalityOwned):
     """A reply a member of staff sent to a resident from the talk log (有人対応)."""
 
     municipality = models.ForeignKey(
-        "municipalities.Municipality", verbose_name=_("自治体"), on_delete=models.PROTECT, related_name="staff_replies"
+        "municipalities.Municipality",
+        verbose_name=_("自治体"),
+        on_delete=models.PROTECT,
+        related_name="staff_replies",
     )
     resident = models.ForeignKey(
-        "municipalities.Resident", verbose_name=_("住民"), on_delete=models.CASCADE, related_name="staff_replies"
+        "municipalities.Resident",
+        verbose_name=_("住民"),
+        on_delete=models.CASCADE,
+        related_name="staff_replies",
     )
     text = models.TextField(_("内容"), max_length=4000)
     sent_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("送信した職員"), on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("送信した職員"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
     )
     sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
 

@@ -35,7 +35,9 @@ class FaqResource(resources.ModelResource):
         report_skipped = False
         use_transactions = True
 
-    def __init__(self, actor: StaffUser | None = None, department: Department | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, actor: StaffUser | None = None, department: Department | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.actor = actor
         self.department = department

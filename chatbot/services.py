@@ -84,7 +84,9 @@ def keyword_rule_save(*, rule: KeywordRule, actor: StaffUser | None, created: bo
     """Create or change a keyword rule. Audited; the index is rebuilt on commit."""
     if actor is not None:
         if not created:
-            permissions.require(actor, "change", KeywordRule.objects.select_related("department").get(pk=rule.pk))
+            permissions.require(
+                actor, "change", KeywordRule.objects.select_related("department").get(pk=rule.pk)
+            )
         permissions.require(actor, "add" if created else "change", rule)
     rule.full_clean()
     rule.save()
@@ -118,19 +120,22 @@ def unanswered_record(*, resident: Resident, text: str) -> UnansweredQuestion | 
     if not normalized:
         return None
     now = timezone.now()
-    updated = UnansweredQuestion.objects.filter(municipality_id=resident.municipality_id, normalized=normalized).update(
-        count=F("count") + 1, last_asked_at=now, text=text[:300], status=UnansweredQuestion.Status.OPEN
-    )
+    updated = UnansweredQuestion.objects.filter(
+        municipality_id=resident.municipality_id, normalized=normalized
+    ).update(count=F("count") + 1, last_asked_at=now, text=text[:300], status=UnansweredQuestion.Status.OPEN)
     if not updated:
         try:
             with transaction.atomic():
                 return UnansweredQuestion.objects.create(
-                    municipality_id=resident.municipality_id, normalized=normalized, text=text[:300], last_asked_at=now
+                    municipality_id=resident.municipality_id,
+                    normalized=normalized,
+                    text=text[:300],
+                    last_asked_at=now,
                 )
         except IntegrityError:  # the same question arrived twice at once: count it on the winner
-            UnansweredQuestion.objects.filter(municipality_id=resident.municipality_id, normalized=normalized).update(
-                count=F("count") + 1, last_asked_at=now
-            )
+            UnansweredQuestion.objects.filter(
+                municipality_id=resident.municipality_id, normalized=normalized
+            ).update(count=F("count") + 1, last_asked_at=now)
     return UnansweredQuestion.objects.get(municipality_id=resident.municipality_id, normalized=normalized)
 
 
@@ -164,7 +169,9 @@ def unanswered_resolve(
         if not answer.strip():
             raise ChatbotError(_("回答を入力してください。"))
         faq = faq_write(
-            faq=Faq(department=department, question=question.text, answer=answer.strip()), actor=actor, created=True
+            faq=Faq(department=department, question=question.text, answer=answer.strip()),
+            actor=actor,
+            created=True,
         )
     else:
         raise ChatbotError(_("追加先の FAQ か、新しい FAQ の課を選んでください。"))
@@ -193,7 +200,11 @@ def _state_for_update(resident: Resident) -> ChatState:
 
 @transaction.atomic(durable=True)
 def chat_state_update(
-    *, resident: Resident, garbage_reminder: bool | None = None, pending: str | None = None, pending_text: str | None = None
+    *,
+    resident: Resident,
+    garbage_reminder: bool | None = None,
+    pending: str | None = None,
+    pending_text: str | None = None,
 ) -> ChatState:
     """Change what the bot remembers about a resident; only the given arguments change."""
     state = _state_for_update(resident)
@@ -223,7 +234,9 @@ def _require_reply(actor: StaffUser, resident: Resident) -> None:
     probe = TalkMessage(municipality_id=resident.municipality_id, resident=resident)
     from django.contrib.auth.models import Permission
 
-    if Permission.objects.filter(content_type__app_label="municipalities", codename="reply_talkmessage").exists():
+    if Permission.objects.filter(
+        content_type__app_label="municipalities", codename="reply_talkmessage"
+    ).exists():
         permissions.require(actor, "reply", probe)
     else:
         thread = TalkThread(pk=resident.pk, municipality_id=resident.municipality_id)
@@ -246,12 +259,19 @@ def talk_reply_send(*, resident: Resident, text: str, actor: StaffUser) -> Staff
     _require_reply(actor, resident)
     if not resident.is_following:
         raise ChatbotError(_("この住民はブロック中のため送信できません。"))
-    reply = StaffReply.objects.create(municipality_id=resident.municipality_id, resident=resident, text=text, sent_by=actor)
+    reply = StaffReply.objects.create(
+        municipality_id=resident.municipality_id, resident=resident, text=text, sent_by=actor
+    )
     state = _state_for_update(resident)
     state.silenced_until = timezone.now() + HANDOFF_SILENCE
     state.pending = ""
     state.save(update_fields=["silenced_until", "pending", "updated_at"])
-    audit_log(actor=actor, action="chatbot.staffreply.sent", obj=reply, data={"resident": resident.pk, "length": len(text)})
+    audit_log(
+        actor=actor,
+        action="chatbot.staffreply.sent",
+        obj=reply,
+        data={"resident": resident.pk, "length": len(text)},
+    )
     from chatbot.tasks import talk_reply_push_task
 
     transaction.on_commit(lambda: talk_reply_push_task.delay(reply.pk))
@@ -266,7 +286,9 @@ def talk_handoff_end(*, resident: Resident, actor: StaffUser) -> ChatState:
     state = _state_for_update(resident)
     state.silenced_until = None
     state.save(update_fields=["silenced_until", "updated_at"])
-    audit_log(actor=actor, action="chatbot.chatstate.handoff_ended", obj=state, data={"resident": resident.pk})
+    audit_log(
+        actor=actor, action="chatbot.chatstate.handoff_ended", obj=state, data={"resident": resident.pk}
+    )
     return state
 
 
@@ -289,15 +311,22 @@ def talk_reply_push(*, reply_id: int) -> StaffReply:
         # this member of staff's; otherwise log it here.
         logged = (
             TalkMessage.objects.filter(
-                resident=reply.resident, direction=TalkMessage.Direction.OUTBOUND, sent_by__isnull=True,
-                text=reply.text, created_at__gte=started,
-            ).order_by("-created_at").first()
+                resident=reply.resident,
+                direction=TalkMessage.Direction.OUTBOUND,
+                sent_by__isnull=True,
+                text=reply.text,
+                created_at__gte=started,
+            )
+            .order_by("-created_at")
+            .first()
         )
         if logged is not None:
             TalkMessage.objects.filter(pk=logged.pk).update(sent_by=reply.sent_by)
         elif not result.already_accepted:
             talk_log_outbound(
-                municipality=reply.municipality, line_user_ids=[reply.resident.line_user_id], messages=[message],
+                municipality=reply.municipality,
+                line_user_ids=[reply.resident.line_user_id],
+                messages=[message],
                 sent_by=reply.sent_by,
             )
         StaffReply.objects.filter(pk=reply.pk).update(sent_at=timezone.now())
@@ -323,7 +352,9 @@ def garbage_reminders_claim(*, collection_on: dt.date, municipality_id: int | No
     from chatbot.matching import get_index
 
     states = (
-        ChatState.objects.filter(garbage_reminder=True, resident__is_following=True, resident__area__isnull=False)
+        ChatState.objects.filter(
+            garbage_reminder=True, resident__is_following=True, resident__area__isnull=False
+        )
         .select_related("resident")
         .order_by("municipality_id", "resident_id")
     )
@@ -339,11 +370,16 @@ def garbage_reminders_claim(*, collection_on: dt.date, municipality_id: int | No
         calendar = index.calendars.get(resident.area_id)
         if calendar is None:
             continue
-        labels = [index.categories[c].label for c in calendar.categories_on(collection_on) if c in index.categories]
+        labels = [
+            index.categories[c].label for c in calendar.categories_on(collection_on) if c in index.categories
+        ]
         if labels:
             rows.append(
                 GarbageReminder(
-                    municipality_id=resident.municipality_id, resident=resident, collection_on=collection_on, categories=labels
+                    municipality_id=resident.municipality_id,
+                    resident=resident,
+                    collection_on=collection_on,
+                    categories=labels,
                 )
             )
     GarbageReminder.objects.bulk_create(rows, ignore_conflicts=True)
@@ -357,7 +393,9 @@ def garbage_reminder_message(reminder: GarbageReminder) -> dict[str, Any]:
     from chatbot.collection import format_day
     from municipalities.line import messages as line_messages
 
-    body = _("明日 %(day)s は\n%(items)s\nの収集日です。朝 8 時までに出しましょう。\n（通知をやめるときは「ごみ通知オフ」と送ってください）") % {
+    body = _(
+        "明日 %(day)s は\n%(items)s\nの収集日です。朝 8 時までに出しましょう。\n（通知をやめるときは「ごみ通知オフ」と送ってください）"
+    ) % {
         "day": format_day(reminder.collection_on),
         "items": "\n".join(f"・{label}" for label in reminder.categories),
     }
@@ -382,7 +420,9 @@ def garbage_reminder_send(*, reminder_id: int) -> GarbageReminder:
         get_line_client(reminder.municipality).push(
             resident.line_user_id,
             [garbage_reminder_message(reminder)],
-            retry_key=retry_key_for("chatbot-garbage-reminder", resident.pk, reminder.collection_on.isoformat()),
+            retry_key=retry_key_for(
+                "chatbot-garbage-reminder", resident.pk, reminder.collection_on.isoformat()
+            ),
         )
     GarbageReminder.objects.filter(pk=reminder.pk, sent_at__isnull=True).update(sent_at=timezone.now())
     reminder.refresh_from_db()

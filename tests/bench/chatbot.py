@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--faqs", type=int, default=2000)
-    parser.add_argument("--db", default=os.environ.get("BENCH_DATABASE_URL", "sqlite:////tmp/cms-bench-chatbot.sqlite3"))
+    parser.add_argument(
+        "--db", default=os.environ.get("BENCH_DATABASE_URL", "sqlite:////tmp/cms-bench-chatbot.sqlite3")
+    )
     args = parser.parse_args()
     if args.db.startswith("sqlite:////"):
         Path(args.db.removeprefix("sqlite:///")).unlink(missing_ok=True)
@@ -65,19 +67,58 @@ def main() -> None:
 
     town = Municipality.objects.filter(slug="bench-chatbot").first()
     if town is None:
-        town, _ = municipality_create_or_update(slug="bench-chatbot", name="ベンチ町", channel_secret="s", channel_access_token="t")
-    department, _ = Department.objects.get_or_create(municipality=town, code="somu", defaults={"name": "総務課"})
+        town, _ = municipality_create_or_update(
+            slug="bench-chatbot", name="ベンチ町", channel_secret="s", channel_access_token="t"
+        )
+    department, _ = Department.objects.get_or_create(
+        municipality=town, code="somu", defaults={"name": "総務課"}
+    )
     data = ROOT / "chatbot" / "demo_data" / "5374" / "kyotango"
     garbage_import(municipality=town, files=files_from_directory(data))
     rng = random.Random(7)
-    subjects = ["住民票", "印鑑登録", "児童手当", "国民健康保険", "介護保険", "水道", "道路", "公民館", "図書館", "選挙",
-                "税金", "ワクチン", "健診", "保育園", "防災", "消防", "観光", "農業", "商工", "移住"]
-    actions = ["の申請方法", "の窓口", "の手数料", "の必要書類", "の受付時間", "の変更手続き", "の相談先", "の期限", "の支払い方法", "のオンライン申請"]
+    subjects = [
+        "住民票",
+        "印鑑登録",
+        "児童手当",
+        "国民健康保険",
+        "介護保険",
+        "水道",
+        "道路",
+        "公民館",
+        "図書館",
+        "選挙",
+        "税金",
+        "ワクチン",
+        "健診",
+        "保育園",
+        "防災",
+        "消防",
+        "観光",
+        "農業",
+        "商工",
+        "移住",
+    ]
+    actions = [
+        "の申請方法",
+        "の窓口",
+        "の手数料",
+        "の必要書類",
+        "の受付時間",
+        "の変更手続き",
+        "の相談先",
+        "の期限",
+        "の支払い方法",
+        "のオンライン申請",
+    ]
     Faq.objects.filter(department=department).delete()
     Faq.objects.bulk_create(
-        Faq(department=department, question=f"{subjects[i % 20]}{actions[(i // 20) % 10]}（{i // 200 + 1}）",
+        Faq(
+            department=department,
+            question=f"{subjects[i % 20]}{actions[(i // 20) % 10]}（{i // 200 + 1}）",
             variants=f"{subjects[i % 20]}{actions[(i // 20) % 10]}について{i // 200 + 1}",
-            answer=f"回答 {i}") for i in range(args.faqs)
+            answer=f"回答 {i}",
+        )
+        for i in range(args.faqs)
     )
     invalidate(town.pk)
     resident, _ = resident_follow(municipality=town, line_user_id="U" + "7" * 32)
@@ -98,7 +139,13 @@ def main() -> None:
         hira = reading(name)
         questions.append(("item: 名前", name, label))
         questions.append(("item: ひらがな+は？", hira + "は？", label))
-        questions.append(("item: 半角ｶﾅ+の捨て方", jaconv.z2h(jaconv.hira2kata(hira), kana=True, ascii=False, digit=False) + "の捨て方", label))
+        questions.append(
+            (
+                "item: 半角ｶﾅ+の捨て方",
+                jaconv.z2h(jaconv.hira2kata(hira), kana=True, ascii=False, digit=False) + "の捨て方",
+                label,
+            )
+        )
     faqs = list(Faq.objects.filter(department=department).values_list("question", flat=True))
     for question in rng.sample(faqs, min(500, len(faqs))):
         questions.append(("faq", question + "？", None))
@@ -109,8 +156,13 @@ def main() -> None:
 
     def ctx(text: str) -> InboundContext:
         return InboundContext(
-            municipality=town, resident=resident,
-            event={"type": "message", "source": {"type": "user", "userId": resident.line_user_id}, "message": {"type": "text", "text": text}},
+            municipality=town,
+            resident=resident,
+            event={
+                "type": "message",
+                "source": {"type": "user", "userId": resident.line_user_id},
+                "message": {"type": "text", "text": text},
+            },
         )
 
     handlers = [line_handlers.keyword_reply, line_handlers.answer]
@@ -136,13 +188,19 @@ def main() -> None:
         ordered = sorted(values)
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
-    print(f"index: {len(index.entries)} entries ({len(items)} items + {args.faqs} FAQ), {len(index.choices)} keys, built in {build_ms:.0f} ms")  # noqa: T201
+    print(
+        f"index: {len(index.entries)} entries ({len(items)} items + {args.faqs} FAQ), {len(index.choices)} keys, built in {build_ms:.0f} ms"
+    )  # noqa: T201
     print(f"{'question kind':<24}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")  # noqa: T201
     everything: list[float] = []
     for kind, values in timings.items():
         everything += values
-        print(f"{kind:<24}{len(values):>6}{statistics.median(values):>10.2f}{pct(values, 95):>10.2f}{max(values):>10.2f}")  # noqa: T201
-    print(f"{'all':<24}{len(everything):>6}{statistics.median(everything):>10.2f}{pct(everything, 95):>10.2f}{max(everything):>10.2f}")  # noqa: T201
+        print(
+            f"{kind:<24}{len(values):>6}{statistics.median(values):>10.2f}{pct(values, 95):>10.2f}{max(values):>10.2f}"
+        )  # noqa: T201
+    print(
+        f"{'all':<24}{len(everything):>6}{statistics.median(everything):>10.2f}{pct(everything, 95):>10.2f}{max(everything):>10.2f}"
+    )  # noqa: T201
     print(f"item questions answered with the right category: {hits}/{total_items} = {hits / total_items:.1%}")  # noqa: T201
     goal = pct(everything, 95) < 20
     print(f"goal p95 < 20 ms: {'met' if goal else 'NOT met'} (shared machine: pessimistic)")  # noqa: T201

@@ -77,7 +77,9 @@ def _item(department):
 @matrix_builder(CenterHoliday)
 def _holiday(department):
     today = timezone.localdate()
-    return CenterHoliday.objects.create(municipality=department.municipality, center="センター", starts_on=today, ends_on=today)
+    return CenterHoliday.objects.create(
+        municipality=department.municipality, center="センター", starts_on=today, ends_on=today
+    )
 
 
 @matrix_builder(AreaCalendar)
@@ -90,13 +92,18 @@ def _calendar(department):
 def _rule(department):
     calendar = _calendar(department)
     category = GarbageCategoryFactory(municipality=department.municipality)
-    return CollectionRule.objects.create(municipality=department.municipality, calendar=calendar, category=category, rule="月 木")
+    return CollectionRule.objects.create(
+        municipality=department.municipality, calendar=calendar, category=category, rule="月 木"
+    )
 
 
 @matrix_builder(UnansweredQuestion)
 def _unanswered(department):
     return UnansweredQuestion.objects.create(
-        municipality=department.municipality, normalized=f"q{UnansweredQuestion.objects.count()}", text="質問", last_asked_at=timezone.now()
+        municipality=department.municipality,
+        normalized=f"q{UnansweredQuestion.objects.count()}",
+        text="質問",
+        last_asked_at=timezone.now(),
     )
 
 
@@ -112,4 +119,6 @@ def _thread(department):
 
 @matrix_builder(StaffReply)
 def _reply(department):
-    return StaffReply.objects.create(municipality=department.municipality, resident=_resident(department), text="こんにちは")
+    return StaffReply.objects.create(
+        municipality=department.municipality, resident=_resident(department), text="こんにちは"
+    )

@@ -35,39 +35,67 @@ def test_faq_csv_import_puts_rows_in_the_chosen_department(as_user, kenko_editor
     # the department choice offers only where the editor may import
     response = client.get(url)
     assert list(response.context["form"].fields["department"].queryset) == [kenko]
-    response = client.post(url, {"import_file": upload, "format": "0", "department": kenko.pk, "resource": "0"})
+    response = client.post(
+        url, {"import_file": upload, "format": "0", "department": kenko.pk, "resource": "0"}
+    )
     assert response.status_code == 200, response.content[:500]
     assert response.context is not None and "result" in response.context, response.content.decode()[-3000:]
-    assert response.context["confirm_form"] is not None, [str(e) for r in response.context["result"].rows for e in r.errors] + [str(r.validation_error) for r in response.context["result"].invalid_rows] + [str(e.error) for e in response.context["result"].base_errors]
+    assert response.context["confirm_form"] is not None, (
+        [str(e) for r in response.context["result"].rows for e in r.errors]
+        + [str(r.validation_error) for r in response.context["result"].invalid_rows]
+        + [str(e.error) for e in response.context["result"].base_errors]
+    )
     confirm = response.context["confirm_form"]
     data = {name: confirm.initial.get(name, "") for name in confirm.fields}
     response = client.post(reverse("admin:chatbot_faq_process_import"), data)
     assert response.status_code == 302
     faq = Faq.objects.get()
-    assert (faq.department, faq.question, faq.variant_list(), faq.is_published) == (kenko, "健診の日程", ["健診はいつ"], True)
+    assert (faq.department, faq.question, faq.variant_list(), faq.is_published) == (
+        kenko,
+        "健診の日程",
+        ["健診はいつ"],
+        True,
+    )
     assert AuditEntry.objects.filter(action="chatbot.faq.created").count() == 1
     # another department cannot be forced in
     upload = SimpleUploadedFile("faq.csv", csv_text.encode("utf-8"), content_type="text/csv")
-    response = client.post(url, {"import_file": upload, "format": "0", "department": somu.pk, "resource": "0"})
+    response = client.post(
+        url, {"import_file": upload, "format": "0", "department": somu.pk, "resource": "0"}
+    )
     assert "department" in response.context["form"].errors
 
 
 def test_faq_export_lists_only_visible_entries(as_user, kenko_editor, kenko, somu):
     FaqFactory(department=kenko, question="健康の質問")
     FaqFactory(department=somu, question="総務の質問")
-    response = as_user(kenko_editor).post(reverse("admin:chatbot_faq_export"), {"format": "0", "resource": "0", "faqresource_question": "on", "faqresource_answer": "on", "faqresource_department": "on"})
+    response = as_user(kenko_editor).post(
+        reverse("admin:chatbot_faq_export"),
+        {
+            "format": "0",
+            "resource": "0",
+            "faqresource_question": "on",
+            "faqresource_answer": "on",
+            "faqresource_department": "on",
+        },
+    )
     body = response.content.decode("utf-8-sig")
     assert "健康の質問" in body and "総務の質問" not in body
 
 
 def test_5374_upload_from_the_admin(as_user, town_admin, town):
     client = as_user(town_admin)
-    files = {name.removesuffix(".csv"): SimpleUploadedFile(name, (KANAZAWA / name).read_bytes()) for name in ["area_days.csv", "target.csv", "center.csv", "description.csv", "remarks.csv"]}
+    files = {
+        name.removesuffix(".csv"): SimpleUploadedFile(name, (KANAZAWA / name).read_bytes())
+        for name in ["area_days.csv", "target.csv", "center.csv", "description.csv", "remarks.csv"]
+    }
     response = client.post(reverse("admin:chatbot_garbage_upload"), {"municipality": town.pk, **files})
     assert response.status_code == 302
     assert GarbageItem.objects.filter(municipality=town).count() == 4
     # a bad file: problems listed per row, nothing changed
-    bad = {"area_days": SimpleUploadedFile("area_days.csv", "地名,燃やすごみ\n東町,毎日\n".encode()), "target": SimpleUploadedFile("target.csv", b"label,name\nx,y\n")}
+    bad = {
+        "area_days": SimpleUploadedFile("area_days.csv", "地名,燃やすごみ\n東町,毎日\n".encode()),
+        "target": SimpleUploadedFile("target.csv", b"label,name\nx,y\n"),
+    }
     response = client.post(reverse("admin:chatbot_garbage_upload"), {"municipality": town.pk, **bad})
     assert response.status_code == 200
     assert any("area_days.csv 2行目" in p for p in response.context["problems"])
@@ -79,29 +107,40 @@ def test_viewer_cannot_upload(as_user, kenko_viewer):
 
 
 def test_unanswered_question_becomes_new_faq_or_variant(as_user, kenko_editor, kenko, town):
-    q1 = UnansweredQuestion.objects.create(municipality=town, normalized="a", text="検診の費用は？", count=3, last_asked_at=timezone.now())
-    q2 = UnansweredQuestion.objects.create(municipality=town, normalized="b", text="健診いくら", last_asked_at=timezone.now())
+    q1 = UnansweredQuestion.objects.create(
+        municipality=town, normalized="a", text="検診の費用は？", count=3, last_asked_at=timezone.now()
+    )
+    q2 = UnansweredQuestion.objects.create(
+        municipality=town, normalized="b", text="健診いくら", last_asked_at=timezone.now()
+    )
     client = as_user(kenko_editor)
     url = reverse("admin:chatbot_unansweredquestion_resolve", args=[q1.pk])
     response = client.post(url, {"mode": "new", "department": kenko.pk, "answer": "500 円です。"})
     assert response.status_code == 302
     faq = Faq.objects.get(question="検診の費用は？")
     assert faq.answer == "500 円です。"
-    response = client.post(reverse("admin:chatbot_unansweredquestion_resolve", args=[q2.pk]), {"mode": "variant", "faq": faq.pk})
+    response = client.post(
+        reverse("admin:chatbot_unansweredquestion_resolve", args=[q2.pk]), {"mode": "variant", "faq": faq.pk}
+    )
     assert response.status_code == 302
     faq.refresh_from_db()
     assert faq.variant_list() == ["健診いくら"]
     assert set(UnansweredQuestion.objects.values_list("status", flat=True)) == {"resolved"}
 
 
-def test_talk_page_shows_the_talk_and_sends_a_reply(as_user, kenko_editor, kenko_viewer, resident, django_capture_on_commit_callbacks):
+def test_talk_page_shows_the_talk_and_sends_a_reply(
+    as_user, kenko_editor, kenko_viewer, resident, django_capture_on_commit_callbacks
+):
     talk_log_inbound(resident=resident, kind="text", text="ごみ袋はどこで買えますか", payload={})
     url = reverse("admin:chatbot_talkthread_change", args=[resident.pk])
     response = as_user(kenko_editor).get(url)
     assert "ごみ袋はどこで買えますか" in response.content.decode()
     assert response.context["may_reply"] is True
     with django_capture_on_commit_callbacks(execute=True):
-        response = as_user(kenko_editor).post(reverse("admin:chatbot_talkthread_reply", args=[resident.pk]), {"text": "町内のスーパーで買えます。"})
+        response = as_user(kenko_editor).post(
+            reverse("admin:chatbot_talkthread_reply", args=[resident.pk]),
+            {"text": "町内のスーパーで買えます。"},
+        )
     assert response.status_code == 302
     assert StaffReply.objects.get().sent_at is not None
     # staff hand the talk back to the bot early
@@ -109,20 +148,44 @@ def test_talk_page_shows_the_talk_and_sends_a_reply(as_user, kenko_editor, kenko
     assert response.status_code == 302
     assert ChatState.objects.get(resident=resident).silenced_until is None
     assert AuditEntry.objects.filter(action="chatbot.chatstate.handoff_ended").count() == 1
-    assert as_user(kenko_viewer).post(reverse("admin:chatbot_talkthread_resume", args=[resident.pk])).status_code == 403
+    assert (
+        as_user(kenko_viewer).post(reverse("admin:chatbot_talkthread_resume", args=[resident.pk])).status_code
+        == 403
+    )
     # a viewer sees the talk but cannot reply
     assert as_user(kenko_viewer).get(url).context["may_reply"] is False
-    assert as_user(kenko_viewer).post(reverse("admin:chatbot_talkthread_reply", args=[resident.pk]), {"text": "x"}).status_code == 403
+    assert (
+        as_user(kenko_viewer)
+        .post(reverse("admin:chatbot_talkthread_reply", args=[resident.pk]), {"text": "x"})
+        .status_code
+        == 403
+    )
 
 
-@pytest.mark.parametrize("name", ["faq", "keywordrule", "unansweredquestion", "garbageitem", "garbagecategory", "talkthread", "areacalendar", "centerholiday"])
-def test_changelists_do_not_query_per_row(as_user, superuser, kenko, resident, name, django_assert_max_num_queries):
+@pytest.mark.parametrize(
+    "name",
+    [
+        "faq",
+        "keywordrule",
+        "unansweredquestion",
+        "garbageitem",
+        "garbagecategory",
+        "talkthread",
+        "areacalendar",
+        "centerholiday",
+    ],
+)
+def test_changelists_do_not_query_per_row(
+    as_user, superuser, kenko, resident, name, django_assert_max_num_queries
+):
     from chatbot.garbage_import import files_from_directory, garbage_import
 
     garbage_import(municipality=kenko.municipality, files=files_from_directory(KANAZAWA))
     for i in range(5):
         FaqFactory(department=kenko)
-        UnansweredQuestion.objects.create(municipality=kenko.municipality, normalized=f"n{i}", text=f"q{i}", last_asked_at=timezone.now())
+        UnansweredQuestion.objects.create(
+            municipality=kenko.municipality, normalized=f"n{i}", text=f"q{i}", last_asked_at=timezone.now()
+        )
     client = as_user(superuser)
     client.get(reverse(f"admin:chatbot_{name}_changelist"))  # warm caches
     with django_assert_max_num_queries(12):

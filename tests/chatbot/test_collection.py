@@ -11,7 +11,9 @@ from chatbot.collection import Calendar, Holiday, RuleSyntaxError, format_day, p
 D = dt.date
 
 
-def days_in(rule_text: str, start: dt.date, end: dt.date, holidays: list[Holiday] | None = None) -> list[dt.date]:
+def days_in(
+    rule_text: str, start: dt.date, end: dt.date, holidays: list[Holiday] | None = None
+) -> list[dt.date]:
     calendar = Calendar(rules={1: parse_rule(rule_text)}, holidays=holidays or [])
     return [d for d in calendar.days(1, start, horizon=(end - start).days + 1)]
 
@@ -63,7 +65,9 @@ def test_center_holiday_cancels_collection_as_the_5374_app_does():
 def test_center_holiday_with_shift_policy_moves_to_the_day_after():
     holiday = Holiday(D(2024, 12, 29), D(2025, 1, 3), shift=True)
     assert days_in("月 木", D(2024, 12, 26), D(2025, 1, 6), [holiday]) == [
-        D(2024, 12, 26), D(2025, 1, 4), D(2025, 1, 6)
+        D(2024, 12, 26),
+        D(2025, 1, 4),
+        D(2025, 1, 6),
     ]
 
 

@@ -28,7 +28,9 @@ def say(client, django_capture_on_commit_callbacks):
     def send(town, resident, text: str) -> list[str]:
         n = next(_ids)
         body = webhook_body(
-            webhook_event("message", resident.line_user_id, text=text, event_id=f"EV{n:024d}", reply_token=f"rt{n}")
+            webhook_event(
+                "message", resident.line_user_id, text=text, event_id=f"EV{n:024d}", reply_token=f"rt{n}"
+            )
         )
         before = SimulatedDelivery.objects.filter(endpoint="reply").count()
         with django_capture_on_commit_callbacks(execute=True):
@@ -39,8 +41,14 @@ def say(client, django_capture_on_commit_callbacks):
                 HTTP_X_LINE_SIGNATURE=sign(town.channel_secret, body),
             )
         assert response.status_code == 200
-        sent = SimulatedDelivery.objects.filter(endpoint="reply", line_user_id=resident.line_user_id).order_by("pk")[before:]
-        return [message.get("text", message.get("altText", "")) for delivery in sent for message in delivery.messages]
+        sent = SimulatedDelivery.objects.filter(
+            endpoint="reply", line_user_id=resident.line_user_id
+        ).order_by("pk")[before:]
+        return [
+            message.get("text", message.get("altText", ""))
+            for delivery in sent
+            for message in delivery.messages
+        ]
 
     return send
 
@@ -77,7 +85,12 @@ def test_next_collection_of_a_category(kyotango_town, resident, say):
     category = next(c for c in index.categories.values() if c.label == "可燃ごみ")
     day = index.calendars[area.pk].next_day(category.pk, timezone.localdate())
     assert day is not None and day.weekday() in {0, 3}
-    assert any("【可燃ごみ】" in r and format_day(day, today=timezone.localdate()) in r and "毎週 月曜日・木曜日" in r for r in replies)
+    assert any(
+        "【可燃ごみ】" in r
+        and format_day(day, today=timezone.localdate()) in r
+        and "毎週 月曜日・木曜日" in r
+        for r in replies
+    )
     # and today
     assert any("の収集" in r for r in say(kyotango_town, resident, "今日のごみは？"))
 
@@ -88,14 +101,20 @@ def test_garbage_item_answer_with_next_day(kyotango_town, resident, say):
     assert any("地区を教えていただくと" in r for r in replies)
     from municipalities.services import resident_update_preferences
 
-    resident_update_preferences(resident=resident, area=Area.objects.get(municipality=kyotango_town, name="峰山町1区"))
+    resident_update_preferences(
+        resident=resident, area=Area.objects.get(municipality=kyotango_town, name="峰山町1区")
+    )
     replies = say(kyotango_town, resident, "乾電池はどうやって捨てる？")
     assert any("【有害ごみ】" in r and "次の収集日" in r for r in replies)
 
 
 def test_ambiguous_question_offers_candidates_as_quick_replies(kyotango_town, resident, say):
     say(kyotango_town, resident, "アイスクリームのカップ")
-    message = SimulatedDelivery.objects.filter(endpoint="reply", line_user_id=resident.line_user_id).last().messages[0]
+    message = (
+        SimulatedDelivery.objects.filter(endpoint="reply", line_user_id=resident.line_user_id)
+        .last()
+        .messages[0]
+    )
     items = message["quickReply"]["items"]
     assert 2 <= len(items) <= 3
     assert all(item["action"]["data"].startswith("cb:item:") for item in items)
@@ -126,7 +145,9 @@ def test_faq_and_keyword_rules(town, kenko, somu, resident, say):
     assert say(town, resident, "開庁　時間") == ["平日 8:30〜17:15 です。"]  # spaces and widths folded
     assert not any("秘密" in r for r in say(town, resident, "非公開の質問です"))
     reply = SimulatedDelivery.objects.filter(endpoint="reply").first().messages[0]
-    assert reply["template"]["actions"] == [{"type": "uri", "label": "詳しくはこちら", "uri": "https://example.jp/kenshin"}]
+    assert reply["template"]["actions"] == [
+        {"type": "uri", "label": "詳しくはこちら", "uri": "https://example.jp/kenshin"}
+    ]
 
 
 def test_reminder_switches(kyotango_town, resident, say):
@@ -153,6 +174,10 @@ def test_ambiguous_area_name_offers_choices(kyotango_town, resident, say):
     say(kyotango_town, resident, "明日のごみは？")
     replies = say(kyotango_town, resident, "峰山町1")
     assert any("どの地区ですか" in r for r in replies)
-    message = SimulatedDelivery.objects.filter(endpoint="reply", line_user_id=resident.line_user_id).last().messages[0]
+    message = (
+        SimulatedDelivery.objects.filter(endpoint="reply", line_user_id=resident.line_user_id)
+        .last()
+        .messages[0]
+    )
     labels = [item["action"]["label"] for item in message["quickReply"]["items"]]
     assert "峰山町10区" in labels and all(label.startswith("峰山町1") for label in labels)

@@ -71,7 +71,9 @@ def test_tolerates_bom_crlf_tabs_header_variants_blank_lines_and_two_categories(
         "\r\n"
     ).encode()
     center = "名称,休止開始日,休止終了日\r\n清掃センター,2024/12/29,2025/1/3\r\n".encode()
-    result = garbage_import(municipality=town, files={"area_days.csv": area_days, "target.csv": target, "center.csv": center})
+    result = garbage_import(
+        municipality=town, files={"area_days.csv": area_days, "target.csv": target, "center.csv": center}
+    )
     assert result.items == 2  # once per category; the exact duplicate is merged and noted
     assert len(result.notes) == 1
     calendar = AreaCalendar.objects.get(area__name="東町")
@@ -131,7 +133,9 @@ def test_import_requires_the_import_permission(town, kenko_viewer, kenko_editor)
 
     with pytest.raises(PermissionDenied):
         garbage_import(municipality=town, files=files_from_directory(KANAZAWA), actor=kenko_viewer)
-    assert garbage_import(municipality=town, files=files_from_directory(KANAZAWA), actor=kenko_editor).items == 4
+    assert (
+        garbage_import(municipality=town, files=files_from_directory(KANAZAWA), actor=kenko_editor).items == 4
+    )
 
 
 def test_overlong_names_are_problems_not_database_errors(town):

@@ -38,7 +38,12 @@ def test_key_folds_width_kana_and_spaces():
 
 
 def test_faq_exact_variant_and_fuzzy(town, kenko, somu):
-    FaqFactory(department=kenko, question="特定健診の申し込み方法", variants="健診の予約\n健康診断を受けたい", answer="A")
+    FaqFactory(
+        department=kenko,
+        question="特定健診の申し込み方法",
+        variants="健診の予約\n健康診断を受けたい",
+        answer="A",
+    )
     FaqFactory(department=somu, question="住民票の写しの取り方", variants="住民票が欲しい", answer="B")
     FaqFactory(department=somu, question="印鑑登録の方法", answer="C", is_published=False)
     index = get_index(town.pk)
@@ -50,7 +55,11 @@ def test_faq_exact_variant_and_fuzzy(town, kenko, somu):
 def test_index_is_refreshed_after_faq_and_keyword_changes(town, kenko, django_capture_on_commit_callbacks):
     assert not get_index(town.pk).match("ワクチンの予約").answer
     with django_capture_on_commit_callbacks(execute=True):
-        faq = faq_save(faq=Faq(department=kenko, question="ワクチンの予約", answer="予約は電話で"), actor=None, created=True)
+        faq = faq_save(
+            faq=Faq(department=kenko, question="ワクチンの予約", answer="予約は電話で"),
+            actor=None,
+            created=True,
+        )
     assert [e.answer for e in get_index(town.pk).match("ワクチンの予約").answer] == ["予約は電話で"]
     with django_capture_on_commit_callbacks(execute=True):
         faq_delete(faq=faq, actor=None)
@@ -79,4 +88,8 @@ def test_faq_constraints(town, kenko):
     with pytest.raises(ValidationError):
         faq_save(faq=Faq(department=kenko, question="同じ質問", answer="a"), actor=None, created=True)
     with pytest.raises(ValidationError):
-        faq_save(faq=Faq(department=kenko, question="リンク", answer="a", link_url="https://example.jp"), actor=None, created=True)
+        faq_save(
+            faq=Faq(department=kenko, question="リンク", answer="a", link_url="https://example.jp"),
+            actor=None,
+            created=True,
+        )

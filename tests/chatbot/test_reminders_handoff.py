@@ -26,7 +26,9 @@ def _area_collecting_tomorrow(town) -> Area:
     return Area.objects.get(pk=area_id)
 
 
-def test_nightly_reminder_goes_out_once_when_the_task_runs_twice(kyotango_town, resident, other_resident, django_capture_on_commit_callbacks):
+def test_nightly_reminder_goes_out_once_when_the_task_runs_twice(
+    kyotango_town, resident, other_resident, django_capture_on_commit_callbacks
+):
     # given one resident with the reminder on and an area collecting tomorrow, one with it off
     area = _area_collecting_tomorrow(kyotango_town)
     for r in (resident, other_resident):
@@ -45,7 +47,9 @@ def test_nightly_reminder_goes_out_once_when_the_task_runs_twice(kyotango_town, 
     assert all(label in pushes.get().messages[0]["text"] for label in reminder.categories)
 
 
-def test_reminder_claimed_but_not_sent_is_sent_by_the_next_run(kyotango_town, resident, django_capture_on_commit_callbacks):
+def test_reminder_claimed_but_not_sent_is_sent_by_the_next_run(
+    kyotango_town, resident, django_capture_on_commit_callbacks
+):
     from chatbot.services import garbage_reminder_send, garbage_reminders_claim
 
     resident_update_preferences(resident=resident, area=_area_collecting_tomorrow(kyotango_town))
@@ -62,7 +66,9 @@ def test_reminder_claimed_but_not_sent_is_sent_by_the_next_run(kyotango_town, re
 
 
 def test_no_reminder_without_a_collection_tomorrow_or_when_unfollowed(kyotango_town, resident):
-    resident_update_preferences(resident=resident, area=Area.objects.create(municipality=kyotango_town, name="計画中の地区"))
+    resident_update_preferences(
+        resident=resident, area=Area.objects.create(municipality=kyotango_town, name="計画中の地区")
+    )
     chat_state_update(resident=resident, garbage_reminder=True)
     garbage_reminders_dispatch_task()
     assert not GarbageReminder.objects.exists()
@@ -70,15 +76,24 @@ def test_no_reminder_without_a_collection_tomorrow_or_when_unfollowed(kyotango_t
 
 def _ctx(town, resident, text):
     return InboundContext(
-        municipality=town, resident=resident,
-        event={"type": "message", "source": {"type": "user", "userId": resident.line_user_id}, "message": {"type": "text", "text": text}},
+        municipality=town,
+        resident=resident,
+        event={
+            "type": "message",
+            "source": {"type": "user", "userId": resident.line_user_id},
+            "message": {"type": "text", "text": text},
+        },
     )
 
 
-def test_staff_reply_pushes_logs_sender_and_silences_the_bot(kyotango_town, resident, kenko_editor, django_capture_on_commit_callbacks):
+def test_staff_reply_pushes_logs_sender_and_silences_the_bot(
+    kyotango_town, resident, kenko_editor, django_capture_on_commit_callbacks
+):
     # when a member of staff replies from the talk log
     with django_capture_on_commit_callbacks(execute=True):
-        reply = talk_reply_send(resident=resident, text="担当の者です。明日お電話します。", actor=kenko_editor)
+        reply = talk_reply_send(
+            resident=resident, text="担当の者です。明日お電話します。", actor=kenko_editor
+        )
     # then it is pushed once, logged with the sender, audited
     reply.refresh_from_db()
     assert reply.sent_at is not None

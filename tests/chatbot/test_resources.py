@@ -22,7 +22,12 @@ def test_import_updates_by_question_inside_the_department(town, kenko, somu, ken
     # given the same question exists in another department
     FaqFactory(department=somu, question="窓口の時間", answer="総務の回答")
     FaqFactory(department=kenko, question="窓口の時間", answer="古い回答")
-    data = _dataset([["窓口の時間", "受付時間", "新しい回答", "", "", "1"], ["予防接種", "", "母子手帳を持参", "", "", ""]])
+    data = _dataset(
+        [
+            ["窓口の時間", "受付時間", "新しい回答", "", "", "1"],
+            ["予防接種", "", "母子手帳を持参", "", "", ""],
+        ]
+    )
     # when
     result = FaqResource(actor=kenko_editor, department=kenko).import_data(data, dry_run=False)
     # then
@@ -33,8 +38,16 @@ def test_import_updates_by_question_inside_the_department(town, kenko, somu, ken
     assert AuditEntry.objects.filter(action__startswith="chatbot.faq.").count() == 2
 
 
-def test_dry_run_writes_nothing_and_rows_with_problems_are_reported(town, kenko, kenko_editor, django_capture_on_commit_callbacks):
-    data = _dataset([["良い行", "", "回答", "", "", "1"], ["回答なし", "", "", "", "", "1"], ["リンクだけ", "", "a", "", "https://example.jp", "1"]])
+def test_dry_run_writes_nothing_and_rows_with_problems_are_reported(
+    town, kenko, kenko_editor, django_capture_on_commit_callbacks
+):
+    data = _dataset(
+        [
+            ["良い行", "", "回答", "", "", "1"],
+            ["回答なし", "", "", "", "", "1"],
+            ["リンクだけ", "", "a", "", "https://example.jp", "1"],
+        ]
+    )
     with django_capture_on_commit_callbacks() as callbacks:
         result = FaqResource(actor=kenko_editor, department=kenko).import_data(data, dry_run=True)
     assert result.has_validation_errors()
@@ -50,7 +63,9 @@ def test_xlsx_round_trip(town, kenko, kenko_editor):
     Faq.objects.all().delete()
     dataset = tablib.Dataset().load(xlsx, format="xlsx")
     result = FaqResource(actor=kenko_editor, department=kenko).import_data(dataset, dry_run=False)
-    assert not result.has_errors(), [e.error for row in result.rows for e in row.errors] + [e.error for e in result.base_errors]
+    assert not result.has_errors(), [e.error for row in result.rows for e in row.errors] + [
+        e.error for e in result.base_errors
+    ]
     assert not result.has_validation_errors()
     faq = Faq.objects.get()
     assert (faq.question, faq.variant_list(), faq.answer) == ("健診の日程", ["健診はいつ"], "6月です")

@@ -23,7 +23,9 @@ class Command(BaseCommand):
         if municipality is None:
             raise CommandError(f"自治体「{options['slug']}」がありません。")
         try:
-            result = garbage_import(municipality=municipality, files=files_from_directory(options["directory"]))
+            result = garbage_import(
+                municipality=municipality, files=files_from_directory(options["directory"])
+            )
         except ChatbotError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(

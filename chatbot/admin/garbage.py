@@ -1,0 +1,182 @@
+"""The garbage dictionary and calendars in the admin, and the 5374 upload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from chatbot.errors import GarbageImportError
+from chatbot.garbage_import import FILES, garbage_import
+from chatbot.matching import invalidate
+from chatbot.models import (
+    AreaCalendar,
+    CenterHoliday,
+    CollectionRule,
+    GarbageCategory,
+    GarbageItem,
+)
+from municipalities import permissions
+from municipalities.models import Municipality
+from municipalities.scoping import DepartmentScopedAdmin
+
+# --- Garbage data -----------------------------------------------------------------------------
+
+
+class GarbageUploadForm(forms.Form):
+    municipality = forms.ModelChoiceField(queryset=Municipality.objects.none(), label=gettext_lazy("自治体"))
+    area_days = forms.FileField(label="area_days.csv", help_text=gettext_lazy("地区ごとの収集日（必須）"))
+    target = forms.FileField(label="target.csv", help_text=gettext_lazy("品目と分類（必須）"))
+    description = forms.FileField(
+        label="description.csv", required=False, help_text=gettext_lazy("分類名と色")
+    )
+    center = forms.FileField(label="center.csv", required=False, help_text=gettext_lazy("センターの休止期間"))
+    remarks = forms.FileField(label="remarks.csv", required=False, help_text=gettext_lazy("注意事項"))
+
+    MAX_BYTES = 5 * 1024 * 1024
+
+    def files_by_name(self) -> dict[str, bytes]:
+        result = {}
+        for name in FILES:
+            upload = self.cleaned_data.get(name.removesuffix(".csv"))
+            if upload:
+                if upload.size > self.MAX_BYTES:
+                    raise forms.ValidationError(_("%(n)s が大きすぎます（5MB まで）。") % {"n": name})
+                result[name] = upload.read()
+        return result
+
+
+class GarbageAdminBase(DepartmentScopedAdmin):
+    def save_with_service(
+        self, request: HttpRequest, obj: Any, form: Any, formsets: Any, change: bool
+    ) -> Any:
+        saved = super().save_with_service(request, obj, form, formsets, change)
+        invalidate(obj.municipality_id)  # the generic save has committed: refresh the answers
+        return saved
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        invalidate(obj.municipality_id)
+
+
+@admin.register(GarbageCategory)
+class GarbageCategoryAdmin(GarbageAdminBase):
+    list_display = ["label", "color", "sort_order", "item_count", "municipality"]
+    list_select_related = ["municipality"]
+    fields = ["municipality", "label", "sublabel", "description", "color", "sort_order"]
+    change_list_template = "admin/chatbot/garbagecategory/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(_items=Count("items"))
+
+    @admin.display(description=gettext_lazy("品目数"), ordering="_items")
+    def item_count(self, obj: GarbageCategory) -> int:
+        return obj._items
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="chatbot_garbage_upload"),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_superuser:
+            towns = Municipality.objects.all()
+        else:
+            scope = permissions.Scope(request.user, "chatbot.import_garbageitem")
+            towns = Municipality.objects.filter(pk__in=scope.municipality_ids)
+        if not towns.exists():
+            raise PermissionDenied
+        form = GarbageUploadForm(request.POST or None, request.FILES or None)
+        form.fields["municipality"].queryset = towns
+        if towns.count() == 1:
+            form.fields["municipality"].initial = towns.first()
+        problems: list[str] = []
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = garbage_import(
+                    municipality=form.cleaned_data["municipality"],
+                    files=form.files_by_name(),
+                    actor=request.user,
+                )
+            except GarbageImportError as exc:
+                problems = [str(p) for p in exc.problems]
+                self.message_user(request, exc.message.splitlines()[0], messages.ERROR)
+            except forms.ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _("取り込みました: 分類 %(c)d / 品目 %(i)d / 地区 %(a)d（新規 %(n)d）/ 休止期間 %(h)d")
+                    % {
+                        "c": result.categories,
+                        "i": result.items,
+                        "a": result.areas,
+                        "n": result.areas_created,
+                        "h": result.holidays,
+                    },
+                )
+                for note in result.notes[:20]:
+                    self.message_user(request, note, messages.WARNING)
+                return HttpResponseRedirect(reverse("admin:chatbot_garbagecategory_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("5374 形式のごみデータを取り込む"),
+            "form": form,
+            "problems": problems,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/chatbot/garbagecategory/upload.html", context)
+
+
+@admin.register(GarbageItem)
+class GarbageItemAdmin(GarbageAdminBase):
+    list_display = ["name", "category", "notice", "kana"]
+    list_filter = ["category"]
+    search_fields = ["name", "kana", "notice"]
+    list_select_related = ["category"]
+    fields = ["municipality", "category", "name", "kana", "notice"]
+
+
+class CollectionRuleInline(admin.TabularInline):
+    model = CollectionRule
+    extra = 0
+    fields = ["category", "rule"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and permissions.policy_for(CollectionRule).user_has_permission_for_instance(
+            request.user, "change", obj
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None or permissions.policy_for(AreaCalendar).user_has_permission_for_instance(
+            request.user, "change", obj
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+
+@admin.register(AreaCalendar)
+class AreaCalendarAdmin(GarbageAdminBase):
+    list_display = ["area", "center", "municipality"]
+    list_select_related = ["area", "municipality"]
+    search_fields = ["area__name"]
+    fields = ["municipality", "area", "center"]
+    inlines = [CollectionRuleInline]
+
+
+@admin.register(CenterHoliday)
+class CenterHolidayAdmin(GarbageAdminBase):
+    list_display = ["center", "starts_on", "ends_on", "policy", "municipality"]
+    list_filter = ["policy", "center"]
+    list_select_related = ["municipality"]
+    fields = ["municipality", "center", "starts_on", "ends_on", "policy"]
