@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -21,7 +21,9 @@ from municipalities.scoping import DepartmentScopedAdmin
 
 from . import admin_views
 from .models import Menu, Reservation, ReservationStatus, Slot
+from .parsing import normalize, to_katakana
 from .resources import SlotResource
+from .rules import normalize_code
 from .services import (
     ReservationError,
     reservation_cancel,
@@ -141,6 +143,17 @@ class ReservationAdmin(DepartmentScopedAdmin):
     @admin.display(description=_("質問への回答"))
     def answers_text(self, obj: Reservation) -> str:
         return " / ".join(f"{k}: {v}" for k, v in (obj.answers or {}).items()) or "―"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        # 予約番号 as read out on the phone: "abcd1234", "ＡＢＣＤ－１２３４" → "ABCD-1234"; kana in any script.
+        qs, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            extra = Q(code=normalize_code(search_term)) | Q(kana__contains=to_katakana(search_term))
+            digits = "".join(c for c in normalize(search_term) if c.isdigit())
+            if len(digits) >= 4:
+                extra |= Q(phone__contains=digits)
+            qs = qs | queryset.filter(extra)
+        return qs, may_have_duplicates
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         return HttpResponseRedirect(reverse("admin:reservations_slot_phone_booking"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import transaction
 
 from municipalities.line.errors import LineRateLimited, LineRetryableError
 
@@ -62,7 +61,3 @@ def slot_import_job_check_task(job_id: int) -> str:
 def slot_import_job_apply_task(job_id: int) -> str:
     job = SlotImportJob.objects.get(pk=job_id)
     return slot_import_job_run(job=job, commit=True).status
-
-
-def enqueue_on_commit(task, *args) -> None:  # noqa: ANN001 - a Celery task
-    transaction.on_commit(lambda: task.delay(*args))

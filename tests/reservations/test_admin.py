@@ -189,3 +189,11 @@ def test_phone_booking_finds_a_previous_caller_by_phone(staff_client, menu, kenk
     assert "田中 トメ" in page and "この人の情報を入れる" in page
     prefilled = staff_client.get(url, {"slot": new.pk, "name": "田中 トメ", "kana": "タナカ トメ", "phone": "0265123456"})
     assert 'value="0265123456"' in prefilled.content.decode()
+
+
+def test_reservation_search_by_code_as_read_on_the_phone(staff_client, slot, kenko_editor):
+    r = reservation_book(slot=slot, actor=kenko_editor, name="山本", kana="やまもと", phone="0312345678")
+    spoken = r.code.replace("-", "").lower().translate(str.maketrans("abcdefghijklmnopqrstuvwxyz0123456789", "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ０１２３４５６７８９"))
+    for term in (spoken, "ヤマモト", "03-1234"):
+        response = staff_client.get(reverse("admin:reservations_reservation_changelist"), {"q": term})
+        assert [x.pk for x in response.context_data["cl"].result_list] == [r.pk], term
