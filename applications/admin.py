@@ -119,7 +119,6 @@ class FormFieldInline(admin.StackedInline):
     form = FormFieldForm
     extra = 0
     ordering = ["position", "pk"]
-    classes = ["collapse-none"]
     fieldsets = [
         (None, {"fields": [("position", "kind", "label"), ("required", "staff_only", "max_length", "key"), "help_text"]}),
         (_("選択肢（選択・プルダウン）"), {"fields": ["choices", ("min_choices", "max_choices")]}),

@@ -296,3 +296,32 @@ def test_two_concurrent_submits_with_one_token_make_one_submission(kenko, town):
     assert not errors, errors
     assert Submission.objects.filter(resident=resident).count() == 1
     assert len(set(results)) == 1
+
+
+def test_acceptance_window_and_reopen(kenko, resident, kenko_editor):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from applications.services.forms import form_reopen
+
+    now = timezone.now()
+    later = simple_form(kenko, opens_at=now + timedelta(days=1))
+    over = simple_form(kenko, closes_at=now - timedelta(minutes=1), opens_at=now - timedelta(days=3))
+    assert later.acceptance_label() == "受付前" and over.acceptance_label() == "受付終了"
+    for form in (later, over):
+        with pytest.raises(ApplicationError, match="現在受け付けていません"):
+            submit(form, resident)
+    open_form = simple_form(kenko)
+    form_close(form=open_form, actor=kenko_editor)
+    assert open_form.acceptance_label() == "締切済み"
+    form_reopen(form=open_form, actor=kenko_editor)
+    submit(open_form, resident)
+
+
+def test_closes_after_opens_constraint(kenko):
+    from django.utils import timezone
+
+    now = timezone.now()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        simple_form(kenko, opens_at=now, closes_at=now)
