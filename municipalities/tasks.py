@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.core.cache import cache
 
-from municipalities.line.inbound import webhook_events_pending, webhook_events_process
+from municipalities.line.inbound import webhook_events_drain, webhook_events_pending, webhook_events_process
 from municipalities.line.talklog import talk_log_purge
+from municipalities.line.webhook import WAKE_KEY, WAKE_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +18,18 @@ logger = logging.getLogger(__name__)
 def webhook_events_process_task(municipality_id: int, webhook_event_ids: list[str]) -> int:
     """Process the events of one webhook body. Each event is claimed first: running twice is a no-op."""
     return webhook_events_process(municipality_id=municipality_id, webhook_event_ids=webhook_event_ids)
+
+
+@shared_task(ignore_result=True)
+def webhook_events_drain_task(municipality_id: int) -> int:
+    """Process every stored event of one town (woken by the webhook). Safe to run twice at once:
+    each event is claimed. Deletes the wake flag first (see webhook._enqueue for why)."""
+    key = WAKE_KEY.format(municipality_id=municipality_id)
+    cache.delete(key)
+    processed, finished = webhook_events_drain(municipality_id=municipality_id)
+    if not finished and cache.add(key, 1, WAKE_SECONDS):  # time budget spent: carry on in a new run
+        webhook_events_drain_task.delay(municipality_id)
+    return processed
 
 
 @shared_task(ignore_result=True)

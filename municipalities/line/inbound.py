@@ -14,6 +14,7 @@ Replies go out after the handlers' services have committed, with the event's rep
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -261,3 +262,23 @@ def webhook_events_pending(*, now: datetime | None = None, limit: int = 5000) ->
     for municipality_id, event_id in rows:
         pending.setdefault(municipality_id, []).append(event_id)
     return pending
+
+
+DRAIN_BATCH = 100
+
+
+def webhook_events_drain(*, municipality_id: int, budget_seconds: float = 50.0) -> tuple[int, bool]:
+    """Process the town's stored events in arrival order until none is left or the time budget
+    is spent. Returns (processed, finished); ``finished`` is False when events may remain."""
+    deadline = time.monotonic() + budget_seconds
+    processed = 0
+    while time.monotonic() < deadline:
+        event_ids = list(
+            WebhookEvent.objects.filter(municipality_id=municipality_id, status=WebhookEvent.Status.RECEIVED)
+            .order_by("created_at", "pk")
+            .values_list("webhook_event_id", flat=True)[:DRAIN_BATCH]
+        )
+        if not event_ids:
+            return processed, True
+        processed += webhook_events_process(municipality_id=municipality_id, webhook_event_ids=event_ids)
+    return processed, False

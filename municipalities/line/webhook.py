@@ -9,7 +9,8 @@ thousands of events a second during an emergency broadcast:
 3. store the events with one ``INSERT … ON CONFLICT DO NOTHING`` (the unique constraint on
    ``(municipality, webhook_event_id)`` makes a redelivery or two simultaneous identical
    posts one row);
-4. enqueue one Celery task for the body after commit and answer 200.
+4. after commit, wake the town's drain task (one Redis ``SET NX``; eager mode processes the
+   events at once) and answer 200.
 
 Processing (follow, unfollow, messages, postbacks) happens in ``inbound.py`` through
 ``municipalities.tasks.webhook_events_process_task``; it claims each row, so an event is
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -175,15 +177,33 @@ def _store(rows: list[WebhookEvent]) -> None:
             raise
 
 
-def _enqueue(task: Any, municipality_id: int, event_ids: list[str]) -> None:
-    # The events are stored: if the broker is down, answer 200 anyway and let the sweep
-    # (webhook_events_sweep_task, every minute) process them, rather than make LINE retry.
+WAKE_KEY = "line:webhook:wake:{municipality_id}"
+WAKE_SECONDS = 60  # a lost drain task delays processing by at most this (plus the sweep)
+
+
+def _enqueue(municipality_id: int, event_ids: list[str]) -> None:
+    """Have the stored events processed.
+
+    Eager (demo, tests): process these events now. With a broker: wake the town's drain task,
+    at most once until it starts (``cache.add`` is Redis ``SET NX``). One cheap Redis command per
+    request instead of one Celery message: under a rush, one drain task picks up hundreds of
+    events. The drain task deletes the flag *before* it reads the pending events, so an event
+    stored after that read sets the flag again and wakes another run: none is left behind.
+    If the broker is down, answer 200 anyway (the events are stored); the sweep processes them.
+    """
+    from municipalities.tasks import webhook_events_drain_task, webhook_events_process_task
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        webhook_events_process_task.delay(municipality_id, event_ids)
+        return
     try:
-        task.delay(municipality_id, event_ids)
+        if cache.add(WAKE_KEY.format(municipality_id=municipality_id), 1, WAKE_SECONDS):
+            webhook_events_drain_task.delay(municipality_id)
     except Exception:
-        if settings.CELERY_TASK_ALWAYS_EAGER:  # eager: this *is* the processing; let it show
-            raise
-        logger.exception("could not enqueue webhook events %s; the sweep will process them", event_ids)
+        cache.delete(WAKE_KEY.format(municipality_id=municipality_id))
+        logger.exception(
+            "could not wake the webhook drain for %s; the sweep will process the events", municipality_id
+        )
 
 
 @csrf_exempt
@@ -220,7 +240,5 @@ def webhook_view(request: HttpRequest, slug: str) -> HttpResponse:
         _store(rows)
         to_process = [row.webhook_event_id for row in rows if row.status == WebhookEvent.Status.RECEIVED]
         if to_process:
-            from municipalities.tasks import webhook_events_process_task
-
-            transaction.on_commit(lambda: _enqueue(webhook_events_process_task, municipality_id, to_process))
+            transaction.on_commit(lambda: _enqueue(municipality_id, to_process))
     return HttpResponse(status=200)

@@ -350,16 +350,52 @@ def test_the_sweep_processes_events_whose_task_was_lost(client, town, settings):
 
 def test_a_broker_outage_still_answers_200_and_keeps_the_event(client, town, settings, monkeypatch):
     # given: not eager, and the broker refuses
+    from django.core.cache import cache
+
     from municipalities import tasks
+    from municipalities.line.webhook import WAKE_KEY
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    cache.delete(WAKE_KEY.format(municipality_id=town.pk))
 
     def down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.webhook_events_process_task, "delay", down)
+    monkeypatch.setattr(tasks.webhook_events_drain_task, "delay", down)
     # when
     response = post(client, town, webhook_body(webhook_event("follow", NEW_USER)))
-    # then
+    # then: stored for the sweep, and the wake flag is not left set
     assert response.status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.RECEIVED
+    assert cache.get(WAKE_KEY.format(municipality_id=town.pk)) is None
+
+
+def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resident, settings, monkeypatch):
+    # given: a real broker (not eager); record the wake-ups instead of sending them
+    from django.core.cache import cache
+
+    from municipalities import tasks
+    from municipalities.line.webhook import WAKE_KEY
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    key = WAKE_KEY.format(municipality_id=town.pk)
+    cache.delete(key)
+    woken = []
+    monkeypatch.setattr(
+        tasks.webhook_events_drain_task, "delay", lambda municipality_id: woken.append(municipality_id)
+    )
+    # when: three posts arrive before the drain task starts
+    for text in ("一", "二", "三"):
+        post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text=text)))
+    # then: one wake-up
+    assert woken == [town.pk]
+    # when: the drain task runs
+    processed = tasks.webhook_events_drain_task.run(town.pk)
+    # then: every event was processed in order, and the next post wakes a new run
+    assert processed == 3
+    inbound = TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")
+    assert [t.text for t in inbound] == ["一", "二", "三"]
+    assert not WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).exists()
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="四")))
+    assert woken == [town.pk, town.pk]
+    cache.delete(key)
