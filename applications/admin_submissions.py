@@ -25,6 +25,7 @@ from applications.models import (
     PaymentStatus,
     Submission,
 )
+from applications.normalise import wareki
 from applications.services import (
     payment_record_counter,
     submission_delete,
@@ -188,7 +189,9 @@ class SubmissionAdmin(DepartmentScopedAdmin):
             ("取下げ", obj.cancelled_at),
         ]
         return format_html_join(
-            "", "<div>{}: {}</div>", [(label, timezone.localtime(v).strftime("%Y-%m-%d %H:%M")) for label, v in stamps if v]
+            "",
+            "<div>{}: {}（{}）</div>",
+            [(label, wareki(timezone.localtime(v).date()), timezone.localtime(v).strftime("%Y-%m-%d %H:%M")) for label, v in stamps if v],
         )
 
     def save_with_service(self, request, obj, form, formsets, change):  # type: ignore[no-untyped-def]

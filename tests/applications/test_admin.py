@@ -210,7 +210,7 @@ def test_staff_only_fields_page(form, resident, kenko_editor):
 def test_print_view(form, resident, kenko_viewer):
     submission = submit(form, resident)
     body = login(kenko_viewer).get(reverse("admin:applications_submission_print", args=[submission.pk])).content.decode()
-    assert submission.reference in body and "山田 花子" in body and "出力日時" in body
+    assert submission.reference in body and "山田 花子" in body and "出力日時 令和" in body
 
 
 def test_export_xlsx_one_column_per_field(form, resident, other_resident, kenko_viewer):
