@@ -429,6 +429,14 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     ]
     readonly_fields = fields
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        entry = self.get_object(request, object_id)
+        if entry is not None:  # "職員の役割: 役割を付与 – newcomer（健康福祉課・編集者）", not the raw code
+            extra_context = {"subtitle": f"{action_label(entry.action)} – {entry.object_repr}", **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description=_("操作"), ordering="action")
     def action_display(self, obj: AuditEntry) -> str:
         return action_label(obj.action)
