@@ -1,0 +1,53 @@
+"""Browser tests of the broadcasts app: the resident's 受信設定 page on a phone, and the
+composer's live recipient count and preview in the admin."""
+
+from __future__ import annotations
+
+import pytest
+
+from municipalities.line.liff import resident_link
+from municipalities.models import Resident
+from tests.broadcasts.factories import make_residents
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import admin_login
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_resident_turns_an_interest_on_with_one_tap(live_server, mobile_page, resident, interests, areas, settings):
+    # given
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    page = mobile_page
+    page.goto(resident_link(resident, "/liff/broadcasts/settings/", base_url=live_server.url))
+    toggle = page.locator("button.toggle[data-interest='bosai']")
+    assert toggle.get_attribute("aria-checked") == "false"
+    # when
+    toggle.click()
+    # then
+    page.wait_for_selector(".messages li")
+    assert "「防災」のお知らせを受け取ります。" in page.inner_text(".messages")
+    assert page.locator("button.toggle[data-interest='bosai']").get_attribute("aria-checked") == "true"
+    assert list(Resident.objects.get(pk=resident.pk).interests.values_list("code", flat=True)) == ["bosai"]
+    # and the district and the pause are one tap each
+    page.click("button.chip:has-text('東区')")
+    page.wait_for_selector("button.chip.selected:has-text('東区')")
+    page.click("#pause-notices")
+    page.wait_for_selector("#resume-notices")
+    resident.refresh_from_db()
+    assert (resident.area.name, resident.notices_paused) == ("東区", True)
+
+
+def test_composer_shows_the_recipient_count_and_a_preview(live_server, page, kenko_editor, kenko, town, interests):
+    # given
+    make_residents(town, 3, interests=[interests["kenko"]])
+    admin_login(page, live_server, kenko_editor.username, PASSWORD)
+    page.wait_for_url(lambda url: "/login/" not in url)
+    page.goto(f"{live_server.url}/admin/broadcasts/broadcast/add/")
+    page.wait_for_selector("#recipient-count")
+    # when
+    page.select_option("#id_category", label="健康")
+    page.fill("textarea[name='messages-0-text']", "特定健診の受付を始めました。")
+    # then
+    page.wait_for_selector("#recipient-count:has-text('約 3 人に届きます')")  # CSP forbids eval-based waits
+    assert page.inner_text("#line-preview .bc-text") == "特定健診の受付を始めました。"
+    assert "14 / 5,000 文字" in page.inner_text(".bc-counter")
