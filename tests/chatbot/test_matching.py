@@ -93,3 +93,38 @@ def test_faq_constraints(town, kenko):
             actor=None,
             created=True,
         )
+
+
+def _town_with(town, area_days: str, target: str, remarks: str = ""):
+    from chatbot.garbage_import import garbage_import
+
+    files = {"area_days.csv": area_days.encode(), "target.csv": target.encode()}
+    if remarks:
+        files["remarks.csv"] = remarks.encode()
+    garbage_import(municipality=town, files=files)
+
+
+def test_item_under_two_categories_answers_both(town, resident):
+    from chatbot import line_handlers
+
+    _town_with(town, "地名,可燃ごみ,資源\n東町,月,水\n", "label,name\n可燃ごみ,紙コップ\n資源,紙コップ\n")
+    reply = line_handlers._match_answer(resident, get_index(town.pk), "紙コップは？")
+    assert "【可燃ごみ】" in reply[0]["text"] and "【資源】" in reply[0]["text"]
+
+
+def test_next_collection_mentions_the_rule_and_its_remark(town, resident):
+    from chatbot import line_handlers
+    from municipalities.models import Area
+    from municipalities.services import resident_update_preferences
+
+    _town_with(
+        town,
+        "地名,燃やすごみ,びん\n東町,月 木,水2 *1\n",
+        "label,name\nびん,一升びん\n",
+        "ID,注意事項\n1,祝日は収集しません。\n",
+    )
+    resident_update_preferences(resident=resident, area=Area.objects.get(municipality=town, name="東町"))
+    resident.refresh_from_db()
+    reply = line_handlers._collection_answer(resident, get_index(town.pk), "次のびんの日は？")
+    text = reply[0]["text"]
+    assert "【びん】" in text and "第2 水曜日" in text and "※ 祝日は収集しません。" in text
