@@ -32,6 +32,7 @@ from .services import (
     reservation_update_contact,
     slot_delete,
     slot_save,
+    slot_set_open,
 )
 
 
@@ -79,8 +80,25 @@ class SlotAdmin(ExportMixin, DepartmentScopedAdmin):
     ordering = ["starts_at", "venue"]
     change_list_template = "admin/reservations/slot/change_list.html"
 
+    actions = ["close_slots", "open_slots"]
+
     def get_export_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
         return {"actor": request.user}
+
+    def _set_open(self, request: HttpRequest, queryset: QuerySet, is_open: bool) -> int:
+        done = 0
+        for slot in queryset.select_related("menu__department"):
+            slot_set_open(slot=slot, is_open=is_open, actor=request.user)
+            done += 1
+        return done
+
+    @admin.action(description=_("受付を停止する（予約は残ります）"), permissions=["change"])
+    def close_slots(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.message_user(request, _("%d 枠の受付を停止しました。") % self._set_open(request, queryset, False))
+
+    @admin.action(description=_("受付を再開する"), permissions=["change"])
+    def open_slots(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.message_user(request, _("%d 枠の受付を再開しました。") % self._set_open(request, queryset, True))
 
     @admin.display(description=_("終了"))
     def ends_at_time(self, obj: Slot) -> str:

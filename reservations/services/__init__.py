@@ -21,6 +21,7 @@ from .slots import (
     slot_import_job_create,
     slot_import_job_run,
     slot_save,
+    slot_set_open,
     slots_generate,
     slots_import,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "slot_import_job_create",
     "slot_import_job_run",
     "slot_save",
+    "slot_set_open",
     "slots_generate",
     "slots_import",
 ]

@@ -267,3 +267,16 @@ def slot_import_job_run(*, job: SlotImportJob, commit: bool) -> SlotImportJob:
         finished_at=timezone.now() if final != ImportStatus.CHECKED else None,
     )
     return SlotImportJob.objects.get(pk=job.pk)
+
+
+@transaction.atomic(durable=True)
+def slot_set_open(*, slot: Slot, is_open: bool, actor: StaffUser | None = None) -> Slot:
+    """Open or close one slot for new bookings (its bookings stay). Audited."""
+    if actor is not None:
+        require(actor, "change", slot)
+    if Slot.objects.filter(pk=slot.pk).exclude(is_open=is_open).update(is_open=is_open, updated_at=timezone.now()):
+        audit_log(actor=actor, action="reservations.slot.opened" if is_open else "reservations.slot.closed", obj=slot,
+                  data={"slot": str(slot)})
+        _on_commit_bump(slot.menu_id)
+    slot.is_open = is_open
+    return slot

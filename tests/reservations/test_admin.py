@@ -197,3 +197,13 @@ def test_reservation_search_by_code_as_read_on_the_phone(staff_client, slot, ken
     for term in (spoken, "ヤマモト", "03-1234"):
         response = staff_client.get(reverse("admin:reservations_reservation_changelist"), {"q": term})
         assert [x.pk for x in response.context_data["cl"].result_list] == [r.pk], term
+
+
+def test_close_and_reopen_slots_with_admin_actions(staff_client, menu):
+    a, b = SlotFactory(menu=menu), SlotFactory(menu=menu)
+    url = reverse("admin:reservations_slot_changelist")
+    staff_client.post(url, {"action": "close_slots", "_selected_action": [a.pk, b.pk]})
+    assert list(Slot.objects.filter(pk__in=[a.pk, b.pk]).values_list("is_open", flat=True)) == [False, False]
+    staff_client.post(url, {"action": "open_slots", "_selected_action": [a.pk]})
+    a.refresh_from_db()
+    assert a.is_open
