@@ -44,7 +44,17 @@ class MenuAdmin(DepartmentScopedAdmin):
     search_fields = ["name"]
     fieldsets = [
         (None, {"fields": ["department", "name", "description", "venues", "sort_order", "is_suspended"]}),
-        (_("受付期間と締切"), {"fields": ["opens_days_before", "window_in_business_days", "closes_hours_before", "cancel_deadline_hours"]}),
+        (
+            _("受付期間と締切"),
+            {
+                "fields": [
+                    "opens_days_before",
+                    "window_in_business_days",
+                    "closes_hours_before",
+                    "cancel_deadline_hours",
+                ]
+            },
+        ),
         (_("1 人あたりの上限"), {"fields": ["max_active_per_resident", "max_per_resident_per_day"]}),
         (_("予約時の質問とお知らせ"), {"fields": ["questions", "confirmation_text", "reminder_offsets"]}),
     ]
@@ -58,7 +68,10 @@ class MenuAdmin(DepartmentScopedAdmin):
         day = reverse("admin:reservations_slot_day")
         return format_html(
             '<a href="{}?menu={}">日別の枠</a> ・ <a href="{}?menu__id__exact={}">枠一覧</a>',
-            day, obj.pk, reverse("admin:reservations_slot_changelist"), obj.pk,
+            day,
+            obj.pk,
+            reverse("admin:reservations_slot_changelist"),
+            obj.pk,
         )
 
 
@@ -72,7 +85,15 @@ class SlotForm(forms.ModelForm):
 class SlotAdmin(ExportMixin, DepartmentScopedAdmin):
     form = SlotForm
     resource_classes = [SlotResource]
-    list_display = ["starts_at", "ends_at_time", "venue", "menu", "reserved_of_capacity", "is_open", "roster_link"]
+    list_display = [
+        "starts_at",
+        "ends_at_time",
+        "venue",
+        "menu",
+        "reserved_of_capacity",
+        "is_open",
+        "roster_link",
+    ]
     list_select_related = ["menu"]
     list_filter = ["menu", "is_open", ("starts_at", admin.DateFieldListFilter)]
     search_fields = ["venue", "menu__name"]
@@ -94,7 +115,9 @@ class SlotAdmin(ExportMixin, DepartmentScopedAdmin):
 
     @admin.action(description=_("受付を停止する（予約は残ります）"), permissions=["change"])
     def close_slots(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.message_user(request, _("%d 枠の受付を停止しました。") % self._set_open(request, queryset, False))
+        self.message_user(
+            request, _("%d 枠の受付を停止しました。") % self._set_open(request, queryset, False)
+        )
 
     @admin.action(description=_("受付を再開する"), permissions=["change"])
     def open_slots(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -116,16 +139,36 @@ class SlotAdmin(ExportMixin, DepartmentScopedAdmin):
         wrap = self.admin_site.admin_view
         extra = [
             path("day/", wrap(admin_views.DayView(self).as_view()), name="reservations_slot_day"),
-            path("<int:slot_id>/roster/", wrap(admin_views.RosterView(self).as_view()), name="reservations_slot_roster"),
-            path("<int:slot_id>/roster.<str:fmt>", wrap(admin_views.RosterExportView(self).as_view()), name="reservations_slot_roster_export"),
-            path("phone-booking/", wrap(admin_views.PhoneBookingView(self).as_view()), name="reservations_slot_phone_booking"),
-            path("generate/", wrap(admin_views.GenerateView(self).as_view()), name="reservations_slot_generate"),
+            path(
+                "<int:slot_id>/roster/",
+                wrap(admin_views.RosterView(self).as_view()),
+                name="reservations_slot_roster",
+            ),
+            path(
+                "<int:slot_id>/roster.<str:fmt>",
+                wrap(admin_views.RosterExportView(self).as_view()),
+                name="reservations_slot_roster_export",
+            ),
+            path(
+                "phone-booking/",
+                wrap(admin_views.PhoneBookingView(self).as_view()),
+                name="reservations_slot_phone_booking",
+            ),
+            path(
+                "generate/", wrap(admin_views.GenerateView(self).as_view()), name="reservations_slot_generate"
+            ),
             path("upload/", wrap(admin_views.UploadView(self).as_view()), name="reservations_slot_upload"),
-            path("upload/<int:job_id>/", wrap(admin_views.UploadJobView(self).as_view()), name="reservations_slot_upload_job"),
+            path(
+                "upload/<int:job_id>/",
+                wrap(admin_views.UploadJobView(self).as_view()),
+                name="reservations_slot_upload_job",
+            ),
         ]
         return extra + super().get_urls()
 
-    def save_with_service(self, request: HttpRequest, obj: Slot, form: Any, formsets: Any, change: bool) -> Slot:
+    def save_with_service(
+        self, request: HttpRequest, obj: Slot, form: Any, formsets: Any, change: bool
+    ) -> Slot:
         return slot_save(slot=obj, actor=request.user)
 
     def delete_model(self, request: HttpRequest, obj: Slot) -> None:
@@ -145,8 +188,32 @@ class ReservationAdmin(DepartmentScopedAdmin):
     list_select_related = ["slot", "menu", "resident", "booked_by"]
     list_filter = ["status", "menu", ("slot_date", admin.DateFieldListFilter)]
     search_fields = ["code", "name", "kana", "phone", "resident__display_name"]
-    readonly_fields = ["code", "status", "slot", "menu", "resident", "answers_text", "booked_by", "created_at", "cancelled_at", "cancelled_by"]
-    fields = ["code", "status", "slot", "resident", "name", "kana", "phone", "answers_text", "booked_by", "created_at", "cancelled_at", "cancelled_by"]
+    readonly_fields = [
+        "code",
+        "status",
+        "slot",
+        "menu",
+        "resident",
+        "answers_text",
+        "booked_by",
+        "created_at",
+        "cancelled_at",
+        "cancelled_by",
+    ]
+    fields = [
+        "code",
+        "status",
+        "slot",
+        "resident",
+        "name",
+        "kana",
+        "phone",
+        "answers_text",
+        "booked_by",
+        "created_at",
+        "cancelled_at",
+        "cancelled_by",
+    ]
     actions = ["mark_attended", "mark_no_show", "cancel_on_behalf"]
     date_hierarchy = "slot_date"
 
@@ -176,7 +243,9 @@ class ReservationAdmin(DepartmentScopedAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         return HttpResponseRedirect(reverse("admin:reservations_slot_phone_booking"))
 
-    def save_with_service(self, request: HttpRequest, obj: Reservation, form: Any, formsets: Any, change: bool) -> Reservation:
+    def save_with_service(
+        self, request: HttpRequest, obj: Reservation, form: Any, formsets: Any, change: bool
+    ) -> Reservation:
         return reservation_update_contact(
             reservation=obj, actor=request.user, name=obj.name, kana=obj.kana, phone=obj.phone
         )
@@ -203,15 +272,31 @@ class ReservationAdmin(DepartmentScopedAdmin):
 
     @admin.action(description=_("来場にする"), permissions=["change"])
     def mark_attended(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._loop(request, queryset, lambda r: reservation_mark_attendance(
-            reservation=r, status=ReservationStatus.ATTENDED, actor=request.user), _("%d 件を来場にしました。"))
+        self._loop(
+            request,
+            queryset,
+            lambda r: reservation_mark_attendance(
+                reservation=r, status=ReservationStatus.ATTENDED, actor=request.user
+            ),
+            _("%d 件を来場にしました。"),
+        )
 
     @admin.action(description=_("無断キャンセルにする"), permissions=["change"])
     def mark_no_show(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._loop(request, queryset, lambda r: reservation_mark_attendance(
-            reservation=r, status=ReservationStatus.NO_SHOW, actor=request.user), _("%d 件を無断キャンセルにしました。"))
+        self._loop(
+            request,
+            queryset,
+            lambda r: reservation_mark_attendance(
+                reservation=r, status=ReservationStatus.NO_SHOW, actor=request.user
+            ),
+            _("%d 件を無断キャンセルにしました。"),
+        )
 
     @admin.action(description=_("代理でキャンセルする"), permissions=["book"])
     def cancel_on_behalf(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._loop(request, queryset, lambda r: reservation_cancel(reservation=r, actor=request.user),
-                   _("%d 件をキャンセルしました。"))
+        self._loop(
+            request,
+            queryset,
+            lambda r: reservation_cancel(reservation=r, actor=request.user),
+            _("%d 件をキャンセルしました。"),
+        )

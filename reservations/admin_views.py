@@ -65,16 +65,22 @@ class StaffPage:
         opts = Slot._meta
         base = {
             **self.model_admin.admin_site.each_context(request),
-            "opts": opts, "app_label": opts.app_label, "title": context.pop("title", self.title),
+            "opts": opts,
+            "app_label": opts.app_label,
+            "title": context.pop("title", self.title),
             "can_book": policy_for(Slot).user_has_permission(request.user, "book"),
         }
         return TemplateResponse(request, self.template, {**base, **context})
 
     def menus(self, request: HttpRequest, action: str = "view") -> QuerySet[Menu]:
-        return policy_for(Menu).instances_user_has_permission_for(request.user, action, Menu.objects.select_related("department"))
+        return policy_for(Menu).instances_user_has_permission_for(
+            request.user, action, Menu.objects.select_related("department")
+        )
 
     def slots(self, request: HttpRequest, action: str = "view") -> QuerySet[Slot]:
-        return policy_for(Slot).instances_user_has_permission_for(request.user, action, Slot.objects.select_related("menu__department"))
+        return policy_for(Slot).instances_user_has_permission_for(
+            request.user, action, Slot.objects.select_related("menu__department")
+        )
 
     def slot(self, request: HttpRequest, slot_id: int, action: str = "view") -> Slot:
         try:
@@ -97,7 +103,11 @@ class DayView(StaffPage):
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         menus = self.menus(request)
-        selected = menus.filter(pk=request.GET.get("menu")).first() if request.GET.get("menu", "").isdigit() else None
+        selected = (
+            menus.filter(pk=request.GET.get("menu")).first()
+            if request.GET.get("menu", "").isdigit()
+            else None
+        )
         try:
             day = dt.date.fromisoformat(request.GET.get("date", ""))
         except ValueError:
@@ -109,11 +119,23 @@ class DayView(StaffPage):
         shown = menus.filter(pk=selected.pk) if selected else menus
         slots = list(slots_for_day(menus=shown, on=day))
         summary = menu_day_summary(menu=selected, first=day, days=14) if selected else []
-        return self.render(request, {
-            "menus": menus, "selected": selected, "day": day, "wareki": to_wareki(day), "slots": slots,
-            "prev": day - dt.timedelta(days=1), "next": day + dt.timedelta(days=1), "summary": summary,
-            "totals": {"capacity": sum(s.capacity for s in slots), "reserved": sum(s.reserved for s in slots)},
-        })
+        return self.render(
+            request,
+            {
+                "menus": menus,
+                "selected": selected,
+                "day": day,
+                "wareki": to_wareki(day),
+                "slots": slots,
+                "prev": day - dt.timedelta(days=1),
+                "next": day + dt.timedelta(days=1),
+                "summary": summary,
+                "totals": {
+                    "capacity": sum(s.capacity for s in slots),
+                    "reserved": sum(s.reserved for s in slots),
+                },
+            },
+        )
 
 
 class RosterView(StaffPage):
@@ -133,18 +155,29 @@ class RosterView(StaffPage):
                     messages.success(request, f"{reservation.code} を代理でキャンセルしました。")
                 elif op in (ReservationStatus.ATTENDED, ReservationStatus.NO_SHOW, ReservationStatus.BOOKED):
                     reservation_mark_attendance(reservation=reservation, status=op, actor=request.user)
-                    messages.success(request, f"{reservation.display_name} さんを「{ReservationStatus(op).label}」にしました。")
+                    messages.success(
+                        request,
+                        f"{reservation.display_name} さんを「{ReservationStatus(op).label}」にしました。",
+                    )
             except ReservationError as exc:
                 messages.error(request, exc.message)
             return HttpResponseRedirect(request.path)
         rows = list(roster_for_slot(slot=slot))
-        return self.render(request, {
-            "slot": slot, "rows": rows, "title": f"名簿: {slot.menu.name} {slot}",
-            "can_change": policy_for(Reservation).user_has_permission_for_instance(
-                request.user, "change", Reservation(slot=slot)) if rows else False,
-            "wareki": to_wareki(timezone.localtime(slot.starts_at).date()),
-            "counts": {s: sum(1 for r in rows if r.status == s) for s in ReservationStatus.values},
-        })
+        return self.render(
+            request,
+            {
+                "slot": slot,
+                "rows": rows,
+                "title": f"名簿: {slot.menu.name} {slot}",
+                "can_change": policy_for(Reservation).user_has_permission_for_instance(
+                    request.user, "change", Reservation(slot=slot)
+                )
+                if rows
+                else False,
+                "wareki": to_wareki(timezone.localtime(slot.starts_at).date()),
+                "counts": {s: sum(1 for r in rows if r.status == s) for s in ReservationStatus.values},
+            },
+        )
 
 
 class RosterExportView(StaffPage):
@@ -189,7 +222,9 @@ class PhoneBookingView(StaffPage):
             limited = list(shown[:300])
         else:
             limited = [chosen]
-        choices = Slot.objects.filter(pk__in=[s.pk for s in limited]).select_related("menu").order_by("starts_at")
+        choices = (
+            Slot.objects.filter(pk__in=[s.pk for s in limited]).select_related("menu").order_by("starts_at")
+        )
         questions = chosen.menu.question_list if chosen else []
         initial = {"slot": chosen, **{k: request.GET.get(k, "") for k in ("name", "kana", "phone")}}
         form = PhoneBookingForm(request.POST or None, slots=choices, questions=questions, initial=initial)
@@ -200,10 +235,13 @@ class PhoneBookingView(StaffPage):
             # Callers who phoned before (same town): found by phone digits or フリガナ, to prefill.
             digits = "".join(ch for ch in query if ch.isdigit())
             past = Reservation.objects.filter(
-                resident__isnull=True, menu__department__municipality_id=chosen.menu.department.municipality_id
+                resident__isnull=True,
+                menu__department__municipality_id=chosen.menu.department.municipality_id,
             )
-            past = past.filter(phone__startswith=digits) if len(digits) >= 4 else past.filter(
-                Q(kana__startswith=to_katakana(query)) | Q(name__startswith=query)
+            past = (
+                past.filter(phone__startswith=digits)
+                if len(digits) >= 4
+                else past.filter(Q(kana__startswith=to_katakana(query)) | Q(name__startswith=query))
             )
             seen = set()
             for name, kana, phone in past.order_by("-created_at").values_list("name", "kana", "phone")[:50]:
@@ -226,25 +264,38 @@ class PhoneBookingView(StaffPage):
                 ).first()
             try:
                 reservation = reservation_book(
-                    slot=slot, resident=resident, actor=request.user, answers=form.answers(),
-                    name="" if resident else form.cleaned_data["name"], kana=form.cleaned_data["kana"],
+                    slot=slot,
+                    resident=resident,
+                    actor=request.user,
+                    answers=form.answers(),
+                    name="" if resident else form.cleaned_data["name"],
+                    kana=form.cleaned_data["kana"],
                     phone=form.cleaned_data["phone"],
                 )
             except ReservationError as exc:
                 form.add_error(None, exc.message)
             else:
                 messages.success(
-                    request, f"予約しました。予約番号 {reservation.code}（{reservation.display_name} さん・{slot}）。"
+                    request,
+                    f"予約しました。予約番号 {reservation.code}（{reservation.display_name} さん・{slot}）。"
                     "予約番号を電話でお伝えください。",
                 )
                 nxt = reverse("admin:reservations_slot_phone_booking") + f"?menu={slot.menu_id}"
                 if request.POST.get("_then") == "roster":
                     nxt = reverse("admin:reservations_slot_roster", args=[slot.pk])
                 return HttpResponseRedirect(nxt)
-        return self.render(request, {
-            "form": form, "chosen": chosen, "residents": residents, "query": query, "callers": callers,
-            "menus": self.menus(request, "view"), "menu_id": request.GET.get("menu", ""),
-        })
+        return self.render(
+            request,
+            {
+                "form": form,
+                "chosen": chosen,
+                "residents": residents,
+                "query": query,
+                "callers": callers,
+                "menus": self.menus(request, "view"),
+                "menu_id": request.GET.get("menu", ""),
+            },
+        )
 
 
 class GenerateView(StaffPage):
@@ -253,16 +304,30 @@ class GenerateView(StaffPage):
     action = "add"
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        form = SlotPatternForm(request.POST or None, menus=self.menus(request, "change"), initial={"menu": request.GET.get("menu")})
+        form = SlotPatternForm(
+            request.POST or None,
+            menus=self.menus(request, "change"),
+            initial={"menu": request.GET.get("menu")},
+        )
         if request.method == "POST" and form.is_valid():
             d = form.cleaned_data
             created, unchanged = slots_generate(
-                menu=d["menu"], venue=normalize(d["venue"]), date_from=d["date_from"], date_to=d["date_to"],
-                weekdays=d["weekdays"], times=d["times"], capacity=d["capacity"], skip_holidays=d["skip_holidays"],
+                menu=d["menu"],
+                venue=normalize(d["venue"]),
+                date_from=d["date_from"],
+                date_to=d["date_to"],
+                weekdays=d["weekdays"],
+                times=d["times"],
+                capacity=d["capacity"],
+                skip_holidays=d["skip_holidays"],
                 actor=request.user,
             )
-            messages.success(request, f"{created} 件の枠を作成しました（既にあった {unchanged} 件はそのままです）。")
-            return HttpResponseRedirect(reverse("admin:reservations_slot_day") + f"?menu={d['menu'].pk}&date={d['date_from']}")
+            messages.success(
+                request, f"{created} 件の枠を作成しました（既にあった {unchanged} 件はそのままです）。"
+            )
+            return HttpResponseRedirect(
+                reverse("admin:reservations_slot_day") + f"?menu={d['menu'].pk}&date={d['date_from']}"
+            )
         return self.render(request, {"form": form})
 
 
@@ -285,12 +350,17 @@ class UploadView(StaffPage):
             upload.seek(0)
             background = rows > ASYNC_THRESHOLD_ROWS
             job = slot_import_job_create(
-                department=form.cleaned_data["department"], upload=upload, actor=request.user, run_in_background=background
+                department=form.cleaned_data["department"],
+                upload=upload,
+                actor=request.user,
+                run_in_background=background,
             )
             if not background:
                 slot_import_job_run(job=job, commit=False)
             return HttpResponseRedirect(reverse("admin:reservations_slot_upload_job", args=[job.pk]))
-        return self.render(request, {"form": form, "jobs": self._jobs(request), "threshold": ASYNC_THRESHOLD_ROWS})
+        return self.render(
+            request, {"form": form, "jobs": self._jobs(request), "threshold": ASYNC_THRESHOLD_ROWS}
+        )
 
     def _jobs(self, request: HttpRequest) -> QuerySet[SlotImportJob]:
         return policy_for(SlotImportJob).instances_user_has_permission_for(
@@ -304,16 +374,26 @@ class UploadJobView(StaffPage):
     action = "import"
 
     def handle(self, request: HttpRequest, job_id: int) -> HttpResponse:
-        job = policy_for(SlotImportJob).instances_user_has_permission_for(
-            request.user, "view", SlotImportJob.objects.select_related("department")
-        ).filter(pk=job_id).first()
+        job = (
+            policy_for(SlotImportJob)
+            .instances_user_has_permission_for(
+                request.user, "view", SlotImportJob.objects.select_related("department")
+            )
+            .filter(pk=job_id)
+            .first()
+        )
         if job is None:
             raise Http404
         if request.GET.get("format") == "json":
-            return JsonResponse({
-                "status": job.status, "percent": job.percent, "processed": job.processed_rows, "total": job.total_rows,
-                "label": job.get_status_display(),
-            })
+            return JsonResponse(
+                {
+                    "status": job.status,
+                    "percent": job.percent,
+                    "processed": job.processed_rows,
+                    "total": job.total_rows,
+                    "label": job.get_status_display(),
+                }
+            )
         if request.method == "POST" and job.status == ImportStatus.CHECKED:
             if job.total_rows > ASYNC_THRESHOLD_ROWS:
                 from .tasks import slot_import_job_apply_task
@@ -323,7 +403,10 @@ class UploadJobView(StaffPage):
             else:
                 job = slot_import_job_run(job=job, commit=True)
                 if job.status == ImportStatus.DONE:
-                    messages.success(request, f"{job.created_count} 件の枠を作成しました（変更なし {job.unchanged_count} 件）。")
+                    messages.success(
+                        request,
+                        f"{job.created_count} 件の枠を作成しました（変更なし {job.unchanged_count} 件）。",
+                    )
             return HttpResponseRedirect(request.path)
         running = job.status in (ImportStatus.QUEUED, ImportStatus.CHECKING, ImportStatus.IMPORTING)
         return self.render(request, {"job": job, "running": running, "title": f"取込: {job.file_name}"})

@@ -19,8 +19,12 @@ class PhoneBookingForm(forms.Form):
 
     slot = forms.ModelChoiceField(queryset=Slot.objects.none(), label=_("予約枠"))
     name = forms.CharField(label=_("氏名"), max_length=100, required=False)
-    kana = forms.CharField(label=_("フリガナ"), max_length=100, required=False, help_text=_("ひらがな・半角カナでも可"))
-    phone = forms.CharField(label=_("電話番号"), max_length=20, required=False, help_text=_("ハイフンなしでも可"))
+    kana = forms.CharField(
+        label=_("フリガナ"), max_length=100, required=False, help_text=_("ひらがな・半角カナでも可")
+    )
+    phone = forms.CharField(
+        label=_("電話番号"), max_length=20, required=False, help_text=_("ハイフンなしでも可")
+    )
     resident = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, slots=None, questions=(), **kwargs) -> None:
@@ -30,7 +34,9 @@ class PhoneBookingForm(forms.Form):
         self.questions = list(questions)
         for q in self.questions:
             if q["choices"]:
-                field = forms.ChoiceField(label=q["label"], required=False, choices=[("", "―")] + [(c, c) for c in q["choices"]])
+                field = forms.ChoiceField(
+                    label=q["label"], required=False, choices=[("", "―")] + [(c, c) for c in q["choices"]]
+                )
             else:
                 field = forms.CharField(label=q["label"], required=False, max_length=500)
             self.fields[q["key"]] = field
@@ -53,11 +59,17 @@ class SlotPatternForm(forms.Form):
     date_from = forms.DateField(label=_("開始日"), widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("終了日"), widget=forms.DateInput(attrs={"type": "date"}))
     weekdays = forms.TypedMultipleChoiceField(
-        label=_("曜日"), choices=WEEKDAY_CHOICES, coerce=int, widget=forms.CheckboxSelectMultiple, initial=[0, 1, 2, 3, 4]
+        label=_("曜日"),
+        choices=WEEKDAY_CHOICES,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[0, 1, 2, 3, 4],
     )
     times = forms.CharField(
-        label=_("時間帯"), widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_("1 行に 1 つ「9:00-9:30」の形で。全角や「9時30分」でも可。"), initial="9:00-9:30\n9:30-10:00\n10:00-10:30",
+        label=_("時間帯"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("1 行に 1 つ「9:00-9:30」の形で。全角や「9時30分」でも可。"),
+        initial="9:00-9:30\n9:30-10:00\n10:00-10:30",
     )
     capacity = forms.IntegerField(label=_("定員"), min_value=1, max_value=10000, initial=5)
     skip_holidays = forms.BooleanField(label=_("祝日・年末年始を除く"), required=False, initial=True)
@@ -92,7 +104,10 @@ class SlotPatternForm(forms.Form):
 
 
 class SlotFileForm(forms.Form):
-    file = forms.FileField(label=_("ファイル（CSV または Excel）"), help_text=_("見出し: サービス, 会場, 日付, 開始, 終了, 定員。文字コードは自動判別します。"))
+    file = forms.FileField(
+        label=_("ファイル（CSV または Excel）"),
+        help_text=_("見出し: サービス, 会場, 日付, 開始, 終了, 定員。文字コードは自動判別します。"),
+    )
     department = forms.ModelChoiceField(queryset=None, label=_("取り込む課"))
 
     def __init__(self, *args, departments=None, **kwargs) -> None:

@@ -59,7 +59,9 @@ def _reservation(request: HttpRequest, reservation_id: int) -> Reservation:
 def menus(request: HttpRequest) -> HttpResponse:
     items = list(menu_list(municipality=request.resident.municipality))
     upcoming = reservations_for_resident(resident=request.resident).count()
-    return render(request, "liff/reservations/menus.html", {"menus": items, "upcoming": upcoming, "page_title": "予約"})
+    return render(
+        request, "liff/reservations/menus.html", {"menus": items, "upcoming": upcoming, "page_title": "予約"}
+    )
 
 
 CALENDAR_HTML_SECONDS = 30
@@ -78,7 +80,8 @@ def _calendar_table(menu: Menu, year: int, month: int) -> tuple[str, bool]:
     if cached is None:
         weeks = menu_month_calendar(menu=menu, year=year, month=month)
         html = render_to_string(
-            "liff/reservations/_calendar_table.html", {"menu": menu, "weeks": weeks, "month": dt.date(year, month, 1)}
+            "liff/reservations/_calendar_table.html",
+            {"menu": menu, "weeks": weeks, "month": dt.date(year, month, 1)},
         )
         cached = (html, any(c.bookable for w in weeks for c in w if c.in_month))
         cache.set(key, cached, CALENDAR_HTML_SECONDS * 2)
@@ -96,8 +99,14 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
     except ValueError:
         # Open on the month of the first slot still bookable, so a resident never starts on an empty month.
         first_open = (
-            Slot.objects.filter(menu=menu, is_open=True, starts_at__gt=timezone.now() + dt.timedelta(hours=menu.closes_hours_before))
-            .order_by("starts_at").values_list("starts_at", flat=True).first()
+            Slot.objects.filter(
+                menu=menu,
+                is_open=True,
+                starts_at__gt=timezone.now() + dt.timedelta(hours=menu.closes_hours_before),
+            )
+            .order_by("starts_at")
+            .values_list("starts_at", flat=True)
+            .first()
         )
         start_day = timezone.localtime(first_open).date() if first_open else today
         year, month = start_day.year, start_day.month
@@ -106,7 +115,10 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
     prev_month = (first - dt.timedelta(days=1)).replace(day=1)
     next_month = (first + dt.timedelta(days=32)).replace(day=1)
     context = {
-        "menu": menu, "calendar_table": table_html, "month": first, "page_title": menu.name,
+        "menu": menu,
+        "calendar_table": table_html,
+        "month": first,
+        "page_title": menu.name,
         "prev_ym": f"{prev_month:%Y-%m}" if prev_month >= today.replace(day=1) else "",
         "next_ym": f"{next_month:%Y-%m}" if next_month <= today + dt.timedelta(days=400) else "",
         "any_bookable": any_bookable,
@@ -172,13 +184,21 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
     else:
         error = _slot_problem(slot)
     context = {
-        "slot": slot, "menu": menu, "questions": questions, "answers": answers, "error": error,
-        "error_code": error_code, "page_title": "予約内容の確認",
+        "slot": slot,
+        "menu": menu,
+        "questions": questions,
+        "answers": answers,
+        "error": error,
+        "error_code": error_code,
+        "page_title": "予約内容の確認",
         "deadline": format_dt(cancel_deadline(menu, slot.starts_at)),
-        "when": format_dt(slot.starts_at), "ends": timezone.localtime(slot.ends_at),
+        "when": format_dt(slot.starts_at),
+        "ends": timezone.localtime(slot.ends_at),
     }
     if error and error_code not in ("answers", "duplicate"):
-        context["alternatives"] = nearest_alternatives(menu=menu, around=slot.starts_at, exclude_slot_id=slot.pk)
+        context["alternatives"] = nearest_alternatives(
+            menu=menu, around=slot.starts_at, exclude_slot_id=slot.pk
+        )
     status = 409 if error and request.method == "POST" else 200
     return render(request, "liff/reservations/confirm.html", context, status=status)
 
@@ -187,18 +207,26 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
 def done(request: HttpRequest, reservation_id: int) -> HttpResponse:
     reservation = _reservation(request, reservation_id)
     return render(
-        request, "liff/reservations/done.html",
-        {"r": reservation, "when": format_dt(reservation.slot.starts_at), "page_title": "予約が確定しました",
-         "deadline": format_dt(cancel_deadline(reservation.slot.menu, reservation.slot.starts_at))},
+        request,
+        "liff/reservations/done.html",
+        {
+            "r": reservation,
+            "when": format_dt(reservation.slot.starts_at),
+            "page_title": "予約が確定しました",
+            "deadline": format_dt(cancel_deadline(reservation.slot.menu, reservation.slot.starts_at)),
+        },
     )
 
 
 @resident_required
 def my_list(request: HttpRequest) -> HttpResponse:
     items = [
-        {"r": r, "when": format_dt(r.slot.starts_at)} for r in reservations_for_resident(resident=request.resident)
+        {"r": r, "when": format_dt(r.slot.starts_at)}
+        for r in reservations_for_resident(resident=request.resident)
     ]
-    return render(request, "liff/reservations/my_list.html", {"items": items, "page_title": "予約の確認・変更"})
+    return render(
+        request, "liff/reservations/my_list.html", {"items": items, "page_title": "予約の確認・変更"}
+    )
 
 
 @resident_required
@@ -207,9 +235,15 @@ def my_detail(request: HttpRequest, reservation_id: int) -> HttpResponse:
     deadline = cancel_deadline(reservation.slot.menu, reservation.slot.starts_at)
     can_change = reservation.is_active and timezone.now() < deadline
     return render(
-        request, "liff/reservations/my_detail.html",
-        {"r": reservation, "when": format_dt(reservation.slot.starts_at), "deadline": format_dt(deadline),
-         "can_change": can_change, "page_title": "予約の内容"},
+        request,
+        "liff/reservations/my_detail.html",
+        {
+            "r": reservation,
+            "when": format_dt(reservation.slot.starts_at),
+            "deadline": format_dt(deadline),
+            "can_change": can_change,
+            "page_title": "予約の内容",
+        },
     )
 
 
@@ -221,11 +255,19 @@ def my_cancel(request: HttpRequest, reservation_id: int) -> HttpResponse:
         reservation_cancel(reservation=reservation)
     except ReservationError as exc:
         return render(
-            request, "liff/reservations/my_detail.html",
-            {"r": reservation, "when": format_dt(reservation.slot.starts_at), "error": exc.message, "page_title": "予約の内容"},
+            request,
+            "liff/reservations/my_detail.html",
+            {
+                "r": reservation,
+                "when": format_dt(reservation.slot.starts_at),
+                "error": exc.message,
+                "page_title": "予約の内容",
+            },
             status=409,
         )
-    return render(request, "liff/reservations/cancelled.html", {"r": reservation, "page_title": "キャンセルしました"})
+    return render(
+        request, "liff/reservations/cancelled.html", {"r": reservation, "page_title": "キャンセルしました"}
+    )
 
 
 @resident_required
@@ -244,10 +286,18 @@ def my_change(request: HttpRequest, reservation_id: int) -> HttpResponse:
             error = exc.message
         else:
             return redirect("reservations:done", reservation_id=reservation.pk)
-    options = nearest_alternatives(menu=menu, around=reservation.slot.starts_at, limit=12, exclude_slot_id=reservation.slot_id)
+    options = nearest_alternatives(
+        menu=menu, around=reservation.slot.starts_at, limit=12, exclude_slot_id=reservation.slot_id
+    )
     return render(
-        request, "liff/reservations/change.html",
-        {"r": reservation, "when": format_dt(reservation.slot.starts_at), "options": [(s, format_dt(s.starts_at)) for s in options],
-         "error": error, "page_title": "予約の変更"},
+        request,
+        "liff/reservations/change.html",
+        {
+            "r": reservation,
+            "when": format_dt(reservation.slot.starts_at),
+            "options": [(s, format_dt(s.starts_at)) for s in options],
+            "error": error,
+            "page_title": "予約の変更",
+        },
         status=409 if error else 200,
     )

@@ -20,7 +20,9 @@ MAX_LISTED = 5
 
 def _quick_replies(ctx: InboundContext) -> list[dict[str, Any]]:
     return [
-        m.quick_reply_item(m.uri_action("新しく予約する", resident_link(ctx.resident, "/liff/reservations/"))),
+        m.quick_reply_item(
+            m.uri_action("新しく予約する", resident_link(ctx.resident, "/liff/reservations/"))
+        ),
         m.quick_reply_item(m.postback_action("予約確認", f"{PREFIX}:my", display_text="予約確認")),
     ]
 
@@ -29,19 +31,30 @@ def upcoming_messages(ctx: InboundContext) -> list[dict[str, Any]]:
     resident = ctx.resident
     items = list(reservations_for_resident(resident=resident)[: MAX_LISTED + 1])
     if not items:
-        body = "これからの予約はありません。\n予約はこちらから:\n" + resident_link(resident, "/liff/reservations/")
+        body = "これからの予約はありません。\n予約はこちらから:\n" + resident_link(
+            resident, "/liff/reservations/"
+        )
         return [m.text(body, quick_reply=_quick_replies(ctx))]
     lines = [f"これからの予約（{min(len(items), MAX_LISTED)} 件{'以上' if len(items) > MAX_LISTED else ''}）"]
     for r in items[:MAX_LISTED]:
-        lines += ["", f"■ {r.slot.menu.name}", f"{format_dt(r.slot.starts_at)} {r.slot.venue}", f"予約番号 {r.code}"]
+        lines += [
+            "",
+            f"■ {r.slot.menu.name}",
+            f"{format_dt(r.slot.starts_at)} {r.slot.venue}",
+            f"予約番号 {r.code}",
+        ]
     lines += ["", "変更・キャンセルはこちら:", resident_link(resident, "/liff/reservations/my/")]
     return [m.text("\n".join(lines), quick_reply=_quick_replies(ctx))]
 
 
 def menus_messages(ctx: InboundContext) -> list[dict[str, Any]]:
     menus = [x for x in menu_list(municipality=ctx.municipality) if not x.is_suspended][:12]
-    items = [m.quick_reply_item(m.uri_action(x.name[:20], resident_link(ctx.resident, f"/liff/reservations/menu/{x.pk}/")))
-             for x in menus]
+    items = [
+        m.quick_reply_item(
+            m.uri_action(x.name[:20], resident_link(ctx.resident, f"/liff/reservations/menu/{x.pk}/"))
+        )
+        for x in menus
+    ]
     items.append(m.quick_reply_item(m.postback_action("予約確認", f"{PREFIX}:my", display_text="予約確認")))
     return [m.text("予約したいものを選んでください。", quick_reply=items)]
 

@@ -58,15 +58,20 @@ def parse_reminder_offsets(text: str) -> list[ReminderOffset]:
         if m:
             days, hour, minute = (int(g) for g in m.groups())
             if hour > 23 or minute > 59:
-                raise ValidationError(_("リマインダーの時刻「%(line)s」が正しくありません。"), params={"line": raw})
-            offsets.append(ReminderOffset(key=f"{days}d{hour:02d}:{minute:02d}", days=days, at=dt.time(hour, minute)))
+                raise ValidationError(
+                    _("リマインダーの時刻「%(line)s」が正しくありません。"), params={"line": raw}
+                )
+            offsets.append(
+                ReminderOffset(key=f"{days}d{hour:02d}:{minute:02d}", days=days, at=dt.time(hour, minute))
+            )
             continue
         m = _OFFSET_HOURS.match(line)
         if m:
             offsets.append(ReminderOffset(key=f"{int(m.group(1))}h", hours=int(m.group(1))))
             continue
         raise ValidationError(
-            _("リマインダー「%(line)s」を読み取れません（例: 「1日前 18:00」「2時間前」）。"), params={"line": raw}
+            _("リマインダー「%(line)s」を読み取れません（例: 「1日前 18:00」「2時間前」）。"),
+            params={"line": raw},
         )
     return offsets
 
@@ -97,16 +102,24 @@ class Menu(TimeStampedModel, DepartmentOwned):
 
     head_only_actions: ClassVar[frozenset[str]] = frozenset({"approve"})
 
-    name = models.CharField(_("メニュー名"), max_length=100, help_text=_("住民に表示されます（例: 乳幼児歯科健診）。"))
-    description = models.TextField(_("説明"), blank=True, help_text=_("対象者・持ち物など、予約前に住民が読む説明です。"))
+    name = models.CharField(
+        _("メニュー名"), max_length=100, help_text=_("住民に表示されます（例: 乳幼児歯科健診）。")
+    )
+    description = models.TextField(
+        _("説明"), blank=True, help_text=_("対象者・持ち物など、予約前に住民が読む説明です。")
+    )
     venues = models.TextField(
-        _("会場"), blank=True, help_text=_("1 行に 1 会場。枠の取込ではこの名前と照合します（空欄ならどの会場でも可）。")
+        _("会場"),
+        blank=True,
+        help_text=_("1 行に 1 会場。枠の取込ではこの名前と照合します（空欄ならどの会場でも可）。"),
     )
     opens_days_before = models.PositiveIntegerField(
         _("受付開始（何日前から）"), default=30, help_text=_("枠の日の何日前の 0:00 から予約できるか。")
     )
     closes_hours_before = models.PositiveIntegerField(
-        _("受付締切（何時間前まで）"), default=24, help_text=_("開始時刻の何時間前で住民の予約を締め切るか。職員の代理予約は締切後も可能です。")
+        _("受付締切（何時間前まで）"),
+        default=24,
+        help_text=_("開始時刻の何時間前で住民の予約を締め切るか。職員の代理予約は締切後も可能です。"),
     )
     window_in_business_days = models.BooleanField(
         _("受付開始を開庁日で数える"),
@@ -114,7 +127,9 @@ class Menu(TimeStampedModel, DepartmentOwned):
         help_text=_("オンにすると「何日前」を土日・祝日を除いた開庁日で数えます。"),
     )
     cancel_deadline_hours = models.PositiveIntegerField(
-        _("キャンセル・変更の締切（何時間前まで）"), default=24, help_text=_("これを過ぎると住民は自分でキャンセル・変更できません。")
+        _("キャンセル・変更の締切（何時間前まで）"),
+        default=24,
+        help_text=_("これを過ぎると住民は自分でキャンセル・変更できません。"),
     )
     max_active_per_resident = models.PositiveIntegerField(
         _("1 人が持てる予約数（このメニュー）"), default=1, help_text=_("これからの予約の上限。0 は無制限。")
@@ -125,7 +140,9 @@ class Menu(TimeStampedModel, DepartmentOwned):
     questions = models.TextField(
         _("予約時の質問"),
         blank=True,
-        help_text=_("1 行に 1 問。先頭に * を付けると必須。「お子さんの月齢: 1歳半/3歳」のようにコロンの後に / 区切りで選択肢。"),
+        help_text=_(
+            "1 行に 1 問。先頭に * を付けると必須。「お子さんの月齢: 1歳半/3歳」のようにコロンの後に / 区切りで選択肢。"
+        ),
     )
     reminder_offsets = models.TextField(
         _("リマインダー"),
@@ -134,9 +151,13 @@ class Menu(TimeStampedModel, DepartmentOwned):
         help_text=_("1 行に 1 つ。「1日前 18:00」（前日の 18 時）や「2時間前」。空欄なら送りません。"),
     )
     confirmation_text = models.TextField(
-        _("予約確定メッセージ"), blank=True, help_text=_("予約確定の LINE メッセージの最後に添える案内（持ち物など）。")
+        _("予約確定メッセージ"),
+        blank=True,
+        help_text=_("予約確定の LINE メッセージの最後に添える案内（持ち物など）。"),
     )
-    is_suspended = models.BooleanField(_("受付を停止中"), default=False, help_text=_("オンの間は新しい予約を受け付けません。"))
+    is_suspended = models.BooleanField(
+        _("受付を停止中"), default=False, help_text=_("オンの間は新しい予約を受け付けません。")
+    )
     sort_order = models.PositiveIntegerField(_("表示順"), default=0)
 
     class Meta:
@@ -190,13 +211,19 @@ class Slot(TimeStampedModel):
     municipality_path: ClassVar[str] = "menu__department__municipality"
     department_path: ClassVar[str | None] = "menu__department"
 
-    menu = models.ForeignKey(Menu, verbose_name=_("予約メニュー"), on_delete=models.PROTECT, related_name="slots")
+    menu = models.ForeignKey(
+        Menu, verbose_name=_("予約メニュー"), on_delete=models.PROTECT, related_name="slots"
+    )
     venue = models.CharField(_("会場"), max_length=100)
     starts_at = models.DateTimeField(_("開始"))
     ends_at = models.DateTimeField(_("終了"))
     capacity = models.PositiveIntegerField(_("定員"))
     reserved = models.PositiveIntegerField(_("予約数"), default=0, editable=False)
-    is_open = models.BooleanField(_("受付中"), default=True, help_text=_("オフにすると新しい予約を受け付けません（既存の予約は残ります）。"))
+    is_open = models.BooleanField(
+        _("受付中"),
+        default=True,
+        help_text=_("オフにすると新しい予約を受け付けません（既存の予約は残ります）。"),
+    )
 
     class Meta:
         verbose_name = _("予約枠")
@@ -205,8 +232,12 @@ class Slot(TimeStampedModel):
         default_permissions = IMPORT_EXPORT_PERMISSIONS
         permissions = [("book_slot", _("代理予約・代理キャンセルができる"))]
         constraints = [
-            models.CheckConstraint(condition=Q(reserved__lte=F("capacity")), name="reservations_slot_reserved_lte_capacity"),
-            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="reservations_slot_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(reserved__lte=F("capacity")), name="reservations_slot_reserved_lte_capacity"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="reservations_slot_ends_after_start"
+            ),
             # The natural key of the slot import: importing the same file twice creates nothing.
             models.UniqueConstraint(
                 fields=["menu", "venue", "starts_at", "ends_at"], name="reservations_slot_natural_key"
@@ -253,30 +284,54 @@ class Reservation(TimeStampedModel):
 
     Status = ReservationStatus
 
-    slot = models.ForeignKey(Slot, verbose_name=_("予約枠"), on_delete=models.PROTECT, related_name="reservations")
+    slot = models.ForeignKey(
+        Slot, verbose_name=_("予約枠"), on_delete=models.PROTECT, related_name="reservations"
+    )
     menu = models.ForeignKey(
-        Menu, verbose_name=_("予約メニュー"), on_delete=models.PROTECT, related_name="reservations", editable=False,
+        Menu,
+        verbose_name=_("予約メニュー"),
+        on_delete=models.PROTECT,
+        related_name="reservations",
+        editable=False,
         help_text=_("枠のメニュー（上限の集計用に複写）。"),
     )
-    slot_date = models.DateField(_("予約日"), editable=False, help_text=_("枠の日付（1 日あたりの上限の集計用に複写）。"))
+    slot_date = models.DateField(
+        _("予約日"), editable=False, help_text=_("枠の日付（1 日あたりの上限の集計用に複写）。")
+    )
     resident = models.ForeignKey(
-        "municipalities.Resident", verbose_name=_("住民"), on_delete=models.PROTECT, related_name="reservations",
-        null=True, blank=True,
+        "municipalities.Resident",
+        verbose_name=_("住民"),
+        on_delete=models.PROTECT,
+        related_name="reservations",
+        null=True,
+        blank=True,
     )
     name = models.CharField(_("氏名"), max_length=100, blank=True, help_text=_("電話予約のときの氏名。"))
     kana = models.CharField(_("フリガナ"), max_length=100, blank=True)
     phone = models.CharField(_("電話番号"), max_length=20, blank=True, help_text=_("数字のみで保存します。"))
     code = models.CharField(_("予約番号"), max_length=12, editable=False)
-    status = models.CharField(_("状態"), max_length=16, choices=ReservationStatus.choices, default=ReservationStatus.BOOKED)
+    status = models.CharField(
+        _("状態"), max_length=16, choices=ReservationStatus.choices, default=ReservationStatus.BOOKED
+    )
     answers = models.JSONField(_("質問への回答"), default=dict, blank=True)
     booked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("代理予約した職員"), on_delete=models.SET_NULL, related_name="+",
-        null=True, blank=True, editable=False,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("代理予約した職員"),
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+        editable=False,
     )
     cancelled_at = models.DateTimeField(_("キャンセル日時"), null=True, blank=True, editable=False)
     cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("キャンセルした職員"), on_delete=models.SET_NULL, related_name="+",
-        null=True, blank=True, editable=False,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("キャンセルした職員"),
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+        editable=False,
     )
     attendance_marked_at = models.DateTimeField(_("来場記録日時"), null=True, blank=True, editable=False)
 
@@ -296,7 +351,8 @@ class Reservation(TimeStampedModel):
                 condition=Q(status__in=ReservationStatus.values), name="reservations_reservation_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(resident__isnull=False) | ~Q(name=""), name="reservations_reservation_resident_or_name"
+                condition=Q(resident__isnull=False) | ~Q(name=""),
+                name="reservations_reservation_resident_or_name",
             ),
         ]
         indexes = [
@@ -344,7 +400,9 @@ class ReminderDelivery(TimeStampedModel):
     )
     offset_key = models.CharField(_("タイミング"), max_length=16)
     due_at = models.DateTimeField(_("送信予定"))
-    status = models.CharField(_("状態"), max_length=16, choices=ReminderStatus.choices, default=ReminderStatus.PENDING)
+    status = models.CharField(
+        _("状態"), max_length=16, choices=ReminderStatus.choices, default=ReminderStatus.PENDING
+    )
     sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
     error = models.CharField(_("エラー"), max_length=300, blank=True)
 
@@ -353,9 +411,12 @@ class ReminderDelivery(TimeStampedModel):
         verbose_name_plural = _("リマインダー送信")
         ordering = ["-due_at", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["reservation", "offset_key"], name="reservations_reminderdelivery_once"),
+            models.UniqueConstraint(
+                fields=["reservation", "offset_key"], name="reservations_reminderdelivery_once"
+            ),
             models.CheckConstraint(
-                condition=Q(status__in=ReminderStatus.values), name="reservations_reminderdelivery_status_valid"
+                condition=Q(status__in=ReminderStatus.values),
+                name="reservations_reminderdelivery_status_valid",
             ),
         ]
 
@@ -381,7 +442,9 @@ class SlotImportJob(TimeStampedModel, DepartmentOwned):
 
     file = models.FileField(_("ファイル"), upload_to="reservations/imports/%Y/%m/")
     file_name = models.CharField(_("ファイル名"), max_length=255)
-    status = models.CharField(_("状態"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    status = models.CharField(
+        _("状態"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
     total_rows = models.PositiveIntegerField(_("行数"), default=0)
     processed_rows = models.PositiveIntegerField(_("処理済み行数"), default=0)
     created_count = models.PositiveIntegerField(_("新規"), default=0)
@@ -389,7 +452,11 @@ class SlotImportJob(TimeStampedModel, DepartmentOwned):
     errors = models.JSONField(_("エラー"), default=list, blank=True)
     preview = models.JSONField(_("プレビュー"), default=list, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("取込した職員"), on_delete=models.SET_NULL, related_name="+", null=True
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("取込した職員"),
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
     )
     finished_at = models.DateTimeField(_("完了日時"), null=True, blank=True)
 
@@ -398,7 +465,9 @@ class SlotImportJob(TimeStampedModel, DepartmentOwned):
         verbose_name_plural = _("枠の取込")
         ordering = ["-created_at", "pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="reservations_slotimportjob_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=ImportStatus.values), name="reservations_slotimportjob_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -40,7 +40,11 @@ def notice_messages(reservation: Reservation, kind: str) -> list[dict[str, Any]]
     if kind in ("booked", "changed"):
         menu = reservation.slot.menu
         deadline = cancel_deadline(menu, reservation.slot.starts_at)
-        body += ["", f"変更・キャンセルは {format_dt(deadline)} までこちらから:", my_reservation_url(reservation)]
+        body += [
+            "",
+            f"変更・キャンセルは {format_dt(deadline)} までこちらから:",
+            my_reservation_url(reservation),
+        ]
         if menu.confirmation_text:
             body += ["", menu.confirmation_text]
     return [line_messages.text("\n".join(body)[:4900])]

@@ -28,8 +28,13 @@ ERAS: dict[str, tuple[dt.date, int]] = {
 
 _WESTERN = re.compile(r"^(\d{4})\s*[/\-.年]\s*(\d{1,2})\s*[/\-.月]\s*(\d{1,2})\s*日?(?:\s*\(.\))?$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_ERA = re.compile(r"^(令和|平成|R|H)\s*(\d{1,2}|元)\s*[/\-.年]\s*(\d{1,2})\s*[/\-.月]\s*(\d{1,2})\s*日?(?:\s*\(.\))?$", re.IGNORECASE)
-_TIME_COLON = re.compile(r"^(午前|午後|AM|PM)?\s*(\d{1,2})\s*:\s*(\d{2})(?:\s*:\s*(\d{2}))?\s*(AM|PM)?$", re.IGNORECASE)
+_ERA = re.compile(
+    r"^(令和|平成|R|H)\s*(\d{1,2}|元)\s*[/\-.年]\s*(\d{1,2})\s*[/\-.月]\s*(\d{1,2})\s*日?(?:\s*\(.\))?$",
+    re.IGNORECASE,
+)
+_TIME_COLON = re.compile(
+    r"^(午前|午後|AM|PM)?\s*(\d{1,2})\s*:\s*(\d{2})(?:\s*:\s*(\d{2}))?\s*(AM|PM)?$", re.IGNORECASE
+)
 _TIME_KANJI = re.compile(r"^(午前|午後)?\s*(\d{1,2})\s*時\s*(?:(\d{1,2})\s*分|半)?$")
 _TIME_COMPACT = re.compile(r"^(\d{1,2})(\d{2})$")
 _WEEKDAY_SUFFIX = re.compile(r"[（(][月火水木金土日祝][)）]$")

@@ -42,7 +42,9 @@ class SlotResource(resources.ModelResource):
         skip_unchanged = True
         report_skipped = False
 
-    def __init__(self, actor: StaffUser | None = None, department: Department | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, actor: StaffUser | None = None, department: Department | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.actor = actor
         self.department = department
@@ -51,7 +53,9 @@ class SlotResource(resources.ModelResource):
         qs = Slot.objects.select_related("menu")
         return qs.filter(menu__department=self.department) if self.department is not None else qs
 
-    def import_data(self, dataset, dry_run: bool = False, raise_errors: bool = False, **kwargs: Any) -> Result:
+    def import_data(
+        self, dataset, dry_run: bool = False, raise_errors: bool = False, **kwargs: Any
+    ) -> Result:
         """Import a tablib Dataset with the project's checks: all or nothing, natural key, department from the caller.
 
         Returns an import-export ``Result``: one ``RowResult`` per row (new / skip for a slot
@@ -92,7 +96,9 @@ class SlotResource(resources.ModelResource):
             result.increment_row_result_total(row_result)
             result.append_row_result(row_result)
         if not dry_run and checked.ok:
-            _slots_import_commit(department=self.department, result=checked, actor=self.actor, file_name="dataset")
+            _slots_import_commit(
+                department=self.department, result=checked, actor=self.actor, file_name="dataset"
+            )
         return result
 
     def dehydrate_date(self, slot: Slot) -> str:
@@ -121,7 +127,18 @@ class RosterResource(resources.ModelResource):
 
     class Meta:
         model = Reservation
-        fields = ("code", "name", "kana", "phone", "status", "answers", "channel", "slot", "venue", "booked_at")
+        fields = (
+            "code",
+            "name",
+            "kana",
+            "phone",
+            "status",
+            "answers",
+            "channel",
+            "slot",
+            "venue",
+            "booked_at",
+        )
         export_order = fields
 
     def dehydrate_name(self, r: Reservation) -> str:

@@ -64,7 +64,7 @@ def cancel_deadline(menu: Menu, starts_at: dt.datetime) -> dt.datetime:
 
 
 def window_state(menu: Menu, starts_at: dt.datetime, now: dt.datetime) -> str:
-    """"open", "not_yet" (before the window opens) or "closed" (after it closed)."""
+    """ "open", "not_yet" (before the window opens) or "closed" (after it closed)."""
     if now >= closes_at(menu, starts_at) or now >= starts_at:
         return "closed"
     if now < opens_at(menu, starts_at):

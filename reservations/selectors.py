@@ -77,7 +77,9 @@ def symbol_for(capacity: int, reserved: int) -> str:
     return "○"
 
 
-def menu_month_calendar(*, menu: Menu, year: int, month: int, now: dt.datetime | None = None) -> list[list[DayCell]]:
+def menu_month_calendar(
+    *, menu: Menu, year: int, month: int, now: dt.datetime | None = None
+) -> list[list[DayCell]]:
     """Weeks (Sunday first) of a month with ○ (空きあり) △ (残りわずか) × (満席・受付外) per day."""
     now = now or timezone.now()
     cal = calendar.Calendar(firstweekday=6)
@@ -117,7 +119,9 @@ def slots_for_menu(*, menu: Menu, on: dt.date, now: dt.datetime | None = None) -
     now = now or timezone.now()
     tz = timezone.get_current_timezone()
     start = timezone.make_aware(dt.datetime.combine(on, dt.time(0, 0)), tz)
-    qs = Slot.objects.filter(menu=menu, is_open=True, starts_at__gte=start, starts_at__lt=start + dt.timedelta(days=1))
+    qs = Slot.objects.filter(
+        menu=menu, is_open=True, starts_at__gte=start, starts_at__lt=start + dt.timedelta(days=1)
+    )
     views = []
     for slot in qs.order_by("starts_at", "venue", "pk"):
         slot.menu = menu
@@ -130,18 +134,28 @@ def slots_for_menu(*, menu: Menu, on: dt.date, now: dt.datetime | None = None) -
 
 
 def nearest_alternatives(
-    *, menu: Menu, around: dt.datetime, now: dt.datetime | None = None, limit: int = 3, exclude_slot_id: int | None = None
+    *,
+    menu: Menu,
+    around: dt.datetime,
+    now: dt.datetime | None = None,
+    limit: int = 3,
+    exclude_slot_id: int | None = None,
 ) -> list[Slot]:
     """The bookable slots of the menu closest in time to ``around`` (for 「満席です」 messages)."""
     now = now or timezone.now()
     base = Slot.objects.filter(
-        menu=menu, is_open=True, reserved__lt=F("capacity"), starts_at__gt=now + dt.timedelta(hours=menu.closes_hours_before)
+        menu=menu,
+        is_open=True,
+        reserved__lt=F("capacity"),
+        starts_at__gt=now + dt.timedelta(hours=menu.closes_hours_before),
     )
     if exclude_slot_id:
         base = base.exclude(pk=exclude_slot_id)
     after = list(base.filter(starts_at__gte=around).order_by("starts_at", "pk")[: limit * 3])
     before = list(base.filter(starts_at__lt=around).order_by("-starts_at", "-pk")[: limit * 3])
-    pool = [s for s in after + before if now >= opens_at(menu, s.starts_at) and now < closes_at(menu, s.starts_at)]
+    pool = [
+        s for s in after + before if now >= opens_at(menu, s.starts_at) and now < closes_at(menu, s.starts_at)
+    ]
     pool.sort(key=lambda s: abs((s.starts_at - around).total_seconds()))
     for s in pool:
         s.menu = menu
@@ -151,7 +165,9 @@ def nearest_alternatives(
 def reservations_for_resident(*, resident: Resident, upcoming: bool = True) -> QuerySet[Reservation]:
     qs = Reservation.objects.filter(resident=resident).select_related("slot__menu__department")
     if upcoming:
-        qs = qs.filter(status=ReservationStatus.BOOKED, slot__ends_at__gt=timezone.now()).order_by("slot__starts_at")
+        qs = qs.filter(status=ReservationStatus.BOOKED, slot__ends_at__gt=timezone.now()).order_by(
+            "slot__starts_at"
+        )
     else:
         qs = qs.order_by("-slot__starts_at")
     return qs
@@ -168,7 +184,9 @@ def roster_for_slot(*, slot: Slot) -> QuerySet[Reservation]:
         .select_related("resident", "booked_by", "slot__menu")
         .order_by(
             # active first, then by when they booked
-            F("cancelled_at").asc(nulls_first=True), "created_at", "pk"
+            F("cancelled_at").asc(nulls_first=True),
+            "created_at",
+            "pk",
         )
     )
 

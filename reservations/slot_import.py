@@ -26,12 +26,26 @@ from .parsing import normalize, normalize_name, parse_date, parse_positive_int, 
 
 COLUMNS = ("サービス", "会場", "日付", "開始", "終了", "定員")
 HEADER_ALIASES = {
-    "サービス": "サービス", "メニュー": "サービス", "予約メニュー": "サービス", "サービス名": "サービス",
-    "会場": "会場", "場所": "会場", "会場名": "会場",
-    "日付": "日付", "日": "日付", "実施日": "日付", "年月日": "日付",
-    "開始": "開始", "開始時刻": "開始", "開始時間": "開始",
-    "終了": "終了", "終了時刻": "終了", "終了時間": "終了",
-    "定員": "定員", "人数": "定員", "枠数": "定員",
+    "サービス": "サービス",
+    "メニュー": "サービス",
+    "予約メニュー": "サービス",
+    "サービス名": "サービス",
+    "会場": "会場",
+    "場所": "会場",
+    "会場名": "会場",
+    "日付": "日付",
+    "日": "日付",
+    "実施日": "日付",
+    "年月日": "日付",
+    "開始": "開始",
+    "開始時刻": "開始",
+    "開始時間": "開始",
+    "終了": "終了",
+    "終了時刻": "終了",
+    "終了時間": "終了",
+    "定員": "定員",
+    "人数": "定員",
+    "枠数": "定員",
 }
 MAX_CAPACITY = 10_000
 
@@ -82,7 +96,9 @@ def decode_text(data: bytes) -> str:
     try:
         return data.decode("cp932")
     except UnicodeDecodeError:
-        raise SlotFileError("文字コードを判別できません。UTF-8 か Shift_JIS の CSV、または Excel ファイルで保存してください。") from None
+        raise SlotFileError(
+            "文字コードを判別できません。UTF-8 か Shift_JIS の CSV、または Excel ファイルで保存してください。"
+        ) from None
 
 
 def read_rows(data: bytes, file_name: str = "") -> list[list[object]]:
@@ -112,7 +128,11 @@ def _header_map(header: Iterable[object]) -> dict[str, int]:
     missing = [c for c in COLUMNS if c not in found]
     if missing:
         raise SlotFileError(
-            "見出し行に「" + "」「".join(missing) + "」がありません。1 行目は「" + "、".join(COLUMNS) + "」にしてください。"
+            "見出し行に「"
+            + "」「".join(missing)
+            + "」がありません。1 行目は「"
+            + "、".join(COLUMNS)
+            + "」にしてください。"
         )
     return found
 
@@ -181,7 +201,9 @@ def check_rows(
         ends_at = combine(day, end, tzinfo=tz)
         key = (menu.pk, venue, starts_at, ends_at)
         if key in seen:
-            result.errors.append(RowError(index, f"{seen[key]} 行目と同じ枠です（サービス・会場・日時が重複）。"))
+            result.errors.append(
+                RowError(index, f"{seen[key]} 行目と同じ枠です（サービス・会場・日時が重複）。")
+            )
             continue
         seen[key] = index
         parsed.append((index, menu, venue, starts_at, ends_at, capacity))
@@ -202,7 +224,10 @@ def check_rows(
             result.unchanged += 1
         else:
             result.errors.append(
-                RowError(index, f"同じ枠が登録済みで定員が異なります（登録済み {found}、ファイル {capacity}）。定員の変更は枠の画面で行ってください。")
+                RowError(
+                    index,
+                    f"同じ枠が登録済みで定員が異なります（登録済み {found}、ファイル {capacity}）。定員の変更は枠の画面で行ってください。",
+                )
             )
     return result
 
@@ -220,13 +245,15 @@ def _existing_keys(menu_ids: set[int], first: dt.datetime, last: dt.datetime) ->
             return {(m, v, s, e): c for m, v, s, e, c in cursor.fetchall()}
     return {
         (m, v, int(s.timestamp()), int(e.timestamp())): c
-        for m, v, s, e, c in Slot.objects.filter(menu__in=menu_ids, starts_at__gte=first, starts_at__lte=last).values_list(
-            "menu_id", "venue", "starts_at", "ends_at", "capacity"
-        )
+        for m, v, s, e, c in Slot.objects.filter(
+            menu__in=menu_ids, starts_at__gte=first, starts_at__lte=last
+        ).values_list("menu_id", "venue", "starts_at", "ends_at", "capacity")
     }
 
 
-def check_file(*, department: Department, data: bytes, file_name: str = "", progress: Callable[[int], None] | None = None) -> CheckResult:
+def check_file(
+    *, department: Department, data: bytes, file_name: str = "", progress: Callable[[int], None] | None = None
+) -> CheckResult:
     return check_rows(department=department, rows=read_rows(data, file_name), progress=progress)
 
 

@@ -21,7 +21,11 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    bind=True, autoretry_for=(LineRateLimited, LineRetryableError), retry_backoff=True, max_retries=5, acks_late=True
+    bind=True,
+    autoretry_for=(LineRateLimited, LineRetryableError),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
 )
 def reservation_notify_task(self, reservation_id: int, kind: str) -> bool:
     return reservation_notify(reservation_id=reservation_id, kind=kind)
@@ -37,7 +41,11 @@ def reminders_send_due_task() -> int:
 
 
 @shared_task(
-    bind=True, autoretry_for=(LineRateLimited, LineRetryableError), retry_backoff=True, max_retries=5, acks_late=True
+    bind=True,
+    autoretry_for=(LineRateLimited, LineRetryableError),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
 )
 def reminder_send_task(self, delivery_id: int) -> str:
     return reminder_send(delivery_id=delivery_id)
@@ -47,7 +55,9 @@ def reminder_send_task(self, delivery_id: int) -> str:
 def reservation_counters_reconcile_task() -> int:
     fixed = slot_counters_reconcile()
     for row in fixed:
-        logger.warning("reservations: slot %(slot)s reserved was %(was)s, recounted %(actual)s, set %(now)s", row)
+        logger.warning(
+            "reservations: slot %(slot)s reserved was %(was)s, recounted %(actual)s, set %(now)s", row
+        )
     return len(fixed)
 
 

@@ -54,14 +54,21 @@ def lock_residents(resident_ids: list[int]) -> None:
         raise RuntimeError("lock_residents() needs the caller's transaction")
     ids = sorted(set(resident_ids))
     if ids:
-        list(Resident.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+        list(
+            Resident.objects.select_for_update()
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
 
 
 def lock_slots(slot_ids: list[int]) -> dict[int, Slot]:
     """Lock slot rows in pk order (used when a booking moves between two slots)."""
     if not connection.in_atomic_block:
         raise RuntimeError("lock_slots() needs the caller's transaction")
-    return {s.pk: s for s in Slot.objects.select_for_update().filter(pk__in=sorted(set(slot_ids))).order_by("pk")}
+    return {
+        s.pk: s for s in Slot.objects.select_for_update().filter(pk__in=sorted(set(slot_ids))).order_by("pk")
+    }
 
 
 def _validate_answers(menu: Menu, answers: dict[str, Any] | None) -> dict[str, str]:
@@ -70,9 +77,13 @@ def _validate_answers(menu: Menu, answers: dict[str, Any] | None) -> dict[str, s
     for question in menu.question_list:
         value = normalize(str(answers.get(question["key"], "") or ""))[:500]
         if question["required"] and not value:
-            raise ReservationError(_("「%(q)s」に答えてください。") % {"q": question["label"]}, code="answers")
+            raise ReservationError(
+                _("「%(q)s」に答えてください。") % {"q": question["label"]}, code="answers"
+            )
         if value and question["choices"] and value not in question["choices"]:
-            raise ReservationError(_("「%(q)s」は選択肢から選んでください。") % {"q": question["label"]}, code="answers")
+            raise ReservationError(
+                _("「%(q)s」は選択肢から選んでください。") % {"q": question["label"]}, code="answers"
+            )
         if value:
             cleaned[str(question["label"])] = value
     return cleaned
@@ -81,7 +92,9 @@ def _validate_answers(menu: Menu, answers: dict[str, Any] | None) -> dict[str, s
 def _check_bookable(slot: Slot, *, now: dt.datetime, staff: bool) -> None:
     menu = slot.menu
     if menu.is_suspended:
-        raise ReservationError(_("「%(menu)s」は現在、予約の受付を停止しています。") % {"menu": menu.name}, code="suspended")
+        raise ReservationError(
+            _("「%(menu)s」は現在、予約の受付を停止しています。") % {"menu": menu.name}, code="suspended"
+        )
     if not slot.is_open:
         raise ReservationError(_("この枠は受付を終了しました。"), code="closed")
     if slot.starts_at <= now:
@@ -96,13 +109,20 @@ def _check_bookable(slot: Slot, *, now: dt.datetime, staff: bool) -> None:
         )
     if state == "closed":
         raise ReservationError(
-            _("この枠の予約受付は締め切りました（開始の %(h)s 時間前まで）。") % {"h": menu.closes_hours_before},
+            _("この枠の予約受付は締め切りました（開始の %(h)s 時間前まで）。")
+            % {"h": menu.closes_hours_before},
             code="window_closed",
         )
 
 
 def _check_limits(
-    menu: Menu, slot: Slot, *, now: dt.datetime, resident: Resident | None, phone: str, exclude_pk: int | None = None
+    menu: Menu,
+    slot: Slot,
+    *,
+    now: dt.datetime,
+    resident: Resident | None,
+    phone: str,
+    exclude_pk: int | None = None,
 ) -> None:
     """Recount the person's bookings (call while holding the resident lock)."""
     if resident is not None:
@@ -125,20 +145,25 @@ def _check_limits(
         raise ReservationError(_("この枠はすでに予約済みです。"), code="duplicate")
     if menu.max_active_per_resident and counts["menu_future"] >= menu.max_active_per_resident:
         raise ReservationError(
-            _("「%(menu)s」の予約は 1 人 %(n)s 件までです。今の予約を変更するか、キャンセルしてから予約してください。")
+            _(
+                "「%(menu)s」の予約は 1 人 %(n)s 件までです。今の予約を変更するか、キャンセルしてから予約してください。"
+            )
             % {"menu": menu.name, "n": menu.max_active_per_resident},
             code="limit_menu",
         )
     if menu.max_per_resident_per_day and counts["same_day"] >= menu.max_per_resident_per_day:
         raise ReservationError(
-            _("同じ日の「%(menu)s」の予約は 1 人 %(n)s 件までです。") % {"menu": menu.name, "n": menu.max_per_resident_per_day},
+            _("同じ日の「%(menu)s」の予約は 1 人 %(n)s 件までです。")
+            % {"menu": menu.name, "n": menu.max_per_resident_per_day},
             code="limit_day",
         )
 
 
 def _take_place(slot: Slot) -> None:
     # The conditional UPDATE is the capacity check (STYLE R4): 0 rows means full or closed.
-    if not Slot.objects.filter(pk=slot.pk, is_open=True, reserved__lt=F("capacity")).update(reserved=F("reserved") + 1):
+    if not Slot.objects.filter(pk=slot.pk, is_open=True, reserved__lt=F("capacity")).update(
+        reserved=F("reserved") + 1
+    ):
         raise ReservationError(_("申し訳ありません。この枠は満席になりました。"), code="full")
 
 
@@ -196,9 +221,15 @@ def reservation_book(
     reservation = None
     for _attempt in range(3):
         candidate = Reservation(
-            slot=slot, menu=menu, slot_date=timezone.localtime(slot.starts_at).date(), resident=resident,
-            name=name if resident is None else "", kana=kana if resident is None else "",
-            phone=phone if resident is None else "", code=reservation_code_new(), answers=cleaned_answers,
+            slot=slot,
+            menu=menu,
+            slot_date=timezone.localtime(slot.starts_at).date(),
+            resident=resident,
+            name=name if resident is None else "",
+            kana=kana if resident is None else "",
+            phone=phone if resident is None else "",
+            code=reservation_code_new(),
+            answers=cleaned_answers,
             booked_by=actor,
         )
         try:
@@ -213,7 +244,9 @@ def reservation_book(
     if reservation is None:
         raise ReservationError(_("予約番号を発行できませんでした。もう一度お試しください。"), code="code")
     audit_log(
-        actor=actor, action="reservations.reservation.booked", obj=reservation,
+        actor=actor,
+        action="reservations.reservation.booked",
+        obj=reservation,
         data={"code": reservation.code, "slot": str(slot), "phone_booking": resident is None},
         actor_label=None if actor is not None else (resident.display_name or _("住民")),
     )
@@ -237,7 +270,9 @@ def reservation_cancel(
     Raises ReservationError. Enqueues a cancellation message to the resident on commit.
     """
     now = now or timezone.now()
-    reservation = Reservation.objects.select_related("slot__menu__department", "resident").get(pk=reservation.pk)
+    reservation = Reservation.objects.select_related("slot__menu__department", "resident").get(
+        pk=reservation.pk
+    )
     slot = reservation.slot
     if actor is not None:
         require(actor, "book", slot)
@@ -257,7 +292,10 @@ def reservation_cancel(
     _release_place(slot.pk)
     reservation.refresh_from_db()
     audit_log(
-        actor=actor, action="reservations.reservation.cancelled", obj=reservation, data={"code": reservation.code},
+        actor=actor,
+        action="reservations.reservation.cancelled",
+        obj=reservation,
+        data={"code": reservation.code},
         actor_label=None if actor is not None else _("住民"),
     )
     _on_commit_bump(slot.menu_id)
@@ -271,7 +309,11 @@ def reservation_cancel(
 
 @transaction.atomic(durable=True)
 def reservation_change(
-    *, reservation: Reservation, new_slot: Slot, actor: StaffUser | None = None, now: dt.datetime | None = None
+    *,
+    reservation: Reservation,
+    new_slot: Slot,
+    actor: StaffUser | None = None,
+    now: dt.datetime | None = None,
 ) -> Reservation:
     """Move a booking to another slot of the same menu (keeps its code and answers).
 
@@ -280,7 +322,9 @@ def reservation_change(
     recounted under the resident lock. Raises ReservationError. Enqueues a message on commit.
     """
     now = now or timezone.now()
-    reservation = Reservation.objects.select_related("slot__menu__department", "resident").get(pk=reservation.pk)
+    reservation = Reservation.objects.select_related("slot__menu__department", "resident").get(
+        pk=reservation.pk
+    )
     old = reservation.slot
     new_slot = Slot.objects.select_related("menu__department").get(pk=new_slot.pk)
     if actor is not None:
@@ -303,12 +347,22 @@ def reservation_change(
     # reservation row then its slot; two residents swapping A→B and B→A queue instead of deadlocking).
     if reservation.resident_id is not None:
         lock_residents([reservation.resident_id])
-    if Reservation.objects.select_for_update().filter(pk=reservation.pk).values_list("status", flat=True).first() != ReservationStatus.BOOKED:
+    if (
+        Reservation.objects.select_for_update()
+        .filter(pk=reservation.pk)
+        .values_list("status", flat=True)
+        .first()
+        != ReservationStatus.BOOKED
+    ):
         raise ReservationError(_("この予約は変更できません。"), code="not_active")
     lock_slots([old.pk, new_slot.pk])
     _check_limits(
-        new_slot.menu, new_slot, now=now, resident=reservation.resident,
-        phone=reservation.phone if reservation.resident_id is None else "", exclude_pk=reservation.pk,
+        new_slot.menu,
+        new_slot,
+        now=now,
+        resident=reservation.resident,
+        phone=reservation.phone if reservation.resident_id is None else "",
+        exclude_pk=reservation.pk,
     )
     _take_place(new_slot)
     _release_place(old.pk)
@@ -323,8 +377,11 @@ def reservation_change(
     reservation.reminders.all().delete()
     reservation.refresh_from_db()
     audit_log(
-        actor=actor, action="reservations.reservation.changed", obj=reservation,
-        data={"from": str(old), "to": str(new_slot)}, actor_label=None if actor is not None else _("住民"),
+        actor=actor,
+        action="reservations.reservation.changed",
+        obj=reservation,
+        data={"from": str(old), "to": str(new_slot)},
+        actor_label=None if actor is not None else _("住民"),
     )
     _on_commit_bump(old.menu_id)
     if reservation.resident_id is not None:
@@ -354,7 +411,9 @@ def reservation_mark_attendance(*, reservation: Reservation, status: str, actor:
     except IntegrityError:
         raise ReservationError(_("同じ枠に有効な予約がもう 1 件あります。"), code="duplicate") from None
     audit_log(
-        actor=actor, action="reservations.reservation.attendance_marked", obj=reservation,
+        actor=actor,
+        action="reservations.reservation.attendance_marked",
+        obj=reservation,
         data={"from": before, "to": status},
     )
     return reservation
@@ -405,8 +464,12 @@ def reservation_update_contact(
     before = {"name": current.name, "kana": current.kana, "phone": current.phone}
     current.name, current.kana, current.phone = name, kana, phone
     current.save(update_fields=["name", "kana", "phone", "updated_at"])
-    audit_log(actor=actor, action="reservations.reservation.changed", obj=current,
-              data={k: [before[k], getattr(current, k)] for k in before if before[k] != getattr(current, k)})
+    audit_log(
+        actor=actor,
+        action="reservations.reservation.changed",
+        obj=current,
+        data={k: [before[k], getattr(current, k)] for k in before if before[k] != getattr(current, k)},
+    )
     return current
 
 
@@ -417,7 +480,11 @@ def reservation_delete(*, reservation: Reservation, actor: StaffUser) -> None:
     require(actor, "delete", current)
     if current.status in HOLDS_PLACE:
         _release_place(current.slot_id)
-    audit_log(actor=actor, action="reservations.reservation.deleted", obj=current,
-              data={"code": current.code, "name": current.display_name, "slot": str(current.slot)})
+    audit_log(
+        actor=actor,
+        action="reservations.reservation.deleted",
+        obj=current,
+        data={"code": current.code, "name": current.display_name, "slot": str(current.slot)},
+    )
     current.delete()
     _on_commit_bump(current.slot.menu_id)

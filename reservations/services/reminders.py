@@ -36,15 +36,22 @@ def reminders_schedule_due(*, now: dt.datetime | None = None) -> list[int]:
                 last_day = local_now.date() + dt.timedelta(days=offset.days)
                 if local_now.time() < offset.at:
                     last_day -= dt.timedelta(days=1)
-                upper = timezone.make_aware(dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0, 0)))
+                upper = timezone.make_aware(
+                    dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0, 0))
+                )
             else:
                 upper = now + dt.timedelta(hours=offset.hours, microseconds=1)
             candidates = (
                 Reservation.objects.filter(
-                    menu=menu, status=ReservationStatus.BOOKED, resident__isnull=False,
-                    slot__starts_at__gt=now, slot__starts_at__lt=upper,
+                    menu=menu,
+                    status=ReservationStatus.BOOKED,
+                    resident__isnull=False,
+                    slot__starts_at__gt=now,
+                    slot__starts_at__lt=upper,
                 )
-                .exclude(Exists(ReminderDelivery.objects.filter(reservation=OuterRef("pk"), offset_key=offset.key)))
+                .exclude(
+                    Exists(ReminderDelivery.objects.filter(reservation=OuterRef("pk"), offset_key=offset.key))
+                )
                 .values_list("pk", "created_at", "slot__starts_at")
             )
             for pk, created_at, starts_at in candidates:
@@ -52,10 +59,14 @@ def reminders_schedule_due(*, now: dt.datetime | None = None) -> list[int]:
                 if due > now:
                     continue
                 status = ReminderStatus.PENDING if due >= created_at else ReminderStatus.SKIPPED
-                new_rows.append(ReminderDelivery(reservation_id=pk, offset_key=offset.key, due_at=due, status=status))
+                new_rows.append(
+                    ReminderDelivery(reservation_id=pk, offset_key=offset.key, due_at=due, status=status)
+                )
     ReminderDelivery.objects.bulk_create(new_rows, ignore_conflicts=True, batch_size=1000)
     return list(
-        ReminderDelivery.objects.filter(status=ReminderStatus.PENDING, due_at__lte=now).values_list("pk", flat=True)[:5000]
+        ReminderDelivery.objects.filter(status=ReminderStatus.PENDING, due_at__lte=now).values_list(
+            "pk", flat=True
+        )[:5000]
     )
 
 
@@ -69,8 +80,13 @@ def reminder_send(*, delivery_id: int) -> str:
     """
     from municipalities.line.errors import LineClientError, LineRateLimited, LineRetryableError
 
-    if not ReminderDelivery.objects.filter(pk=delivery_id, status=ReminderStatus.PENDING).update(status=ReminderStatus.SENDING):
-        return ReminderDelivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first() or "missing"
+    if not ReminderDelivery.objects.filter(pk=delivery_id, status=ReminderStatus.PENDING).update(
+        status=ReminderStatus.SENDING
+    ):
+        return (
+            ReminderDelivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
+            or "missing"
+        )
     delivery = ReminderDelivery.objects.select_related(
         "reservation__slot__menu__department__municipality", "reservation__resident"
     ).get(pk=delivery_id)
@@ -88,13 +104,18 @@ def reminder_send(*, delivery_id: int) -> str:
 
     client = get_line_client(reservation.slot.menu.department.municipality)
     try:
-        client.push(resident.line_user_id, reminder_messages(reservation), retry_key=retry_key_for(
-            "reservations", "reminder", reservation.pk, delivery.offset_key))
+        client.push(
+            resident.line_user_id,
+            reminder_messages(reservation),
+            retry_key=retry_key_for("reservations", "reminder", reservation.pk, delivery.offset_key),
+        )
     except (LineRateLimited, LineRetryableError):
         ReminderDelivery.objects.filter(pk=delivery_id).update(status=ReminderStatus.PENDING)
         raise
     except LineClientError as exc:
-        ReminderDelivery.objects.filter(pk=delivery_id).update(status=ReminderStatus.FAILED, error=str(exc)[:300])
+        ReminderDelivery.objects.filter(pk=delivery_id).update(
+            status=ReminderStatus.FAILED, error=str(exc)[:300]
+        )
         return ReminderStatus.FAILED
     ReminderDelivery.objects.filter(pk=delivery_id).update(status=ReminderStatus.SENT, sent_at=timezone.now())
     return ReminderStatus.SENT
@@ -106,7 +127,8 @@ def reservation_notify(*, reservation_id: int, kind: str) -> bool:
 
     reservation = (
         Reservation.objects.select_related("slot__menu__department__municipality", "resident")
-        .filter(pk=reservation_id).first()
+        .filter(pk=reservation_id)
+        .first()
     )
     if reservation is None or reservation.resident is None or not reservation.resident.is_following:
         return False

@@ -41,11 +41,17 @@ def _preview(result: CheckResult, limit: int = 50) -> list[dict[str, str]]:
     out = []
     for item in result.to_create[:limit]:
         start = timezone.localtime(item.starts_at)
-        out.append({
-            "row": str(item.row), "menu": item.menu.name, "venue": item.venue,
-            "date": f"{start:%Y/%m/%d}", "start": f"{start:%H:%M}",
-            "end": f"{timezone.localtime(item.ends_at):%H:%M}", "capacity": str(item.capacity),
-        })
+        out.append(
+            {
+                "row": str(item.row),
+                "menu": item.menu.name,
+                "venue": item.venue,
+                "date": f"{start:%Y/%m/%d}",
+                "start": f"{start:%H:%M}",
+                "end": f"{timezone.localtime(item.ends_at):%H:%M}",
+                "capacity": str(item.capacity),
+            }
+        )
     return out
 
 
@@ -62,7 +68,11 @@ def _departments_with(actor: StaffUser, action: str) -> list[int]:
     scope = Scope(actor, f"reservations.{action}_slot")
     ids = set(scope.department_ids)
     if scope.admin_municipality_ids:
-        ids |= set(Department.objects.filter(municipality_id__in=scope.admin_municipality_ids).values_list("pk", flat=True))
+        ids |= set(
+            Department.objects.filter(municipality_id__in=scope.admin_municipality_ids).values_list(
+                "pk", flat=True
+            )
+        )
     return list(ids)
 
 
@@ -72,13 +82,23 @@ def _bulk_create(result: CheckResult) -> int:
     if connection.vendor == "postgresql":
         table = Slot._meta.db_table
         columns = "menu_id, venue, starts_at, ends_at, capacity, reserved, is_open, created_at, updated_at"
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
             for c in result.to_create:
                 copy.write_row((c.menu.pk, c.venue, c.starts_at, c.ends_at, c.capacity, 0, True, now, now))
         return len(result.to_create)
     objs = [
-        Slot(menu=c.menu, venue=c.venue, starts_at=c.starts_at, ends_at=c.ends_at, capacity=c.capacity,
-             created_at=now, updated_at=now)
+        Slot(
+            menu=c.menu,
+            venue=c.venue,
+            starts_at=c.starts_at,
+            ends_at=c.ends_at,
+            capacity=c.capacity,
+            created_at=now,
+            updated_at=now,
+        )
         for c in result.to_create
     ]
     Slot.objects.bulk_create(objs, batch_size=BULK_BATCH)
@@ -107,8 +127,11 @@ def slots_import(
     except SlotFileError as exc:
         return ImportOutcome(errors=[{"row": 0, "message": str(exc)}])
     outcome = ImportOutcome(
-        created=len(result.to_create), unchanged=result.unchanged, errors=[e.as_dict() for e in result.errors],
-        total=result.total, preview=_preview(result),
+        created=len(result.to_create),
+        unchanged=result.unchanged,
+        errors=[e.as_dict() for e in result.errors],
+        total=result.total,
+        preview=_preview(result),
     )
     if dry_run or not result.ok:
         if not result.ok:
@@ -119,10 +142,14 @@ def slots_import(
 
 
 @transaction.atomic(durable=True)
-def _slots_import_commit(*, department: Department, result: CheckResult, actor: StaffUser | None, file_name: str) -> None:
+def _slots_import_commit(
+    *, department: Department, result: CheckResult, actor: StaffUser | None, file_name: str
+) -> None:
     created = _bulk_create(result)
     audit_log(
-        actor=actor, action="reservations.slot.imported", obj=department,
+        actor=actor,
+        action="reservations.slot.imported",
+        obj=department,
         data={"file": file_name, "created": created, "unchanged": result.unchanged},
     )
     for menu_id in {c.menu.pk for c in result.to_create}:
@@ -164,18 +191,32 @@ def slots_generate(
     wanted = []
     day = date_from
     while day <= date_to:
-        if day.weekday() in weekdays and not (skip_holidays and day.weekday() < 5 and not is_business_day(day)):
+        if day.weekday() in weekdays and not (
+            skip_holidays and day.weekday() < 5 and not is_business_day(day)
+        ):
             for start, end in times:
-                wanted.append((dt.datetime.combine(day, start, tzinfo=tz), dt.datetime.combine(day, end, tzinfo=tz)))
+                wanted.append(
+                    (dt.datetime.combine(day, start, tzinfo=tz), dt.datetime.combine(day, end, tzinfo=tz))
+                )
         day += dt.timedelta(days=1)
     existing = set(
-        Slot.objects.filter(menu=menu, venue=venue, starts_at__date__gte=date_from - dt.timedelta(days=1),
-                            starts_at__date__lte=date_to + dt.timedelta(days=1)).values_list("starts_at", "ends_at")
+        Slot.objects.filter(
+            menu=menu,
+            venue=venue,
+            starts_at__date__gte=date_from - dt.timedelta(days=1),
+            starts_at__date__lte=date_to + dt.timedelta(days=1),
+        ).values_list("starts_at", "ends_at")
     )
-    new = [Slot(menu=menu, venue=venue, starts_at=s, ends_at=e, capacity=capacity) for s, e in wanted if (s, e) not in existing]
+    new = [
+        Slot(menu=menu, venue=venue, starts_at=s, ends_at=e, capacity=capacity)
+        for s, e in wanted
+        if (s, e) not in existing
+    ]
     Slot.objects.bulk_create(new, batch_size=BULK_BATCH)
     audit_log(
-        actor=actor, action="reservations.slot.generated", obj=menu,
+        actor=actor,
+        action="reservations.slot.generated",
+        obj=menu,
         data={"venue": venue, "from": date_from, "to": date_to, "created": len(new), "capacity": capacity},
     )
     _on_commit_bump(menu.pk)
@@ -191,14 +232,17 @@ def slot_save(*, slot: Slot, actor: StaffUser | None = None) -> Slot:
         current = Slot.objects.select_for_update().get(pk=slot.pk)
         if slot.capacity < current.reserved:
             raise ReservationError(
-                _("定員を予約数（%(n)s 人）より少なくはできません。") % {"n": current.reserved}, code="capacity"
+                _("定員を予約数（%(n)s 人）より少なくはできません。") % {"n": current.reserved},
+                code="capacity",
             )
         slot.reserved = current.reserved
     slot.full_clean()
     created = slot.pk is None
     slot.save()
     audit_log(
-        actor=actor, action="reservations.slot.created" if created else "reservations.slot.changed", obj=slot,
+        actor=actor,
+        action="reservations.slot.created" if created else "reservations.slot.changed",
+        obj=slot,
         data={"capacity": slot.capacity, "is_open": slot.is_open},
     )
     _on_commit_bump(slot.menu_id)
@@ -211,7 +255,10 @@ def slot_delete(*, slot: Slot, actor: StaffUser | None = None) -> None:
     if actor is not None:
         require(actor, "delete", slot)
     if slot.reservations.exists():
-        raise ReservationError(_("予約（キャンセル済みを含む）がある枠は削除できません。「受付中」をオフにしてください。"), code="has_reservations")
+        raise ReservationError(
+            _("予約（キャンセル済みを含む）がある枠は削除できません。「受付中」をオフにしてください。"),
+            code="has_reservations",
+        )
     audit_log(actor=actor, action="reservations.slot.deleted", obj=slot, data={"slot": str(slot)})
     menu_id = slot.menu_id
     slot.delete()
@@ -227,7 +274,9 @@ def slot_import_job_create(
 ) -> SlotImportJob:
     """Store an uploaded file as a job; with ``run_in_background`` the check runs in Celery (on commit)."""
     _require_import(actor, department)
-    job = SlotImportJob(department=department, file=upload, file_name=getattr(upload, "name", "slots"), created_by=actor)
+    job = SlotImportJob(
+        department=department, file=upload, file_name=getattr(upload, "name", "slots"), created_by=actor
+    )
     job.save()
     audit_log(actor=actor, action="reservations.slotimportjob.created", obj=job, data={"file": job.file_name})
     if run_in_background:
@@ -250,20 +299,35 @@ def slot_import_job_run(*, job: SlotImportJob, commit: bool) -> SlotImportJob:
 
     Claims the job with a status flip so a task delivered twice runs once.
     """
-    from_status, working = (ImportStatus.CHECKED, ImportStatus.IMPORTING) if commit else (ImportStatus.QUEUED, ImportStatus.CHECKING)
-    if not SlotImportJob.objects.filter(pk=job.pk, status=from_status).update(status=working, processed_rows=0):
+    from_status, working = (
+        (ImportStatus.CHECKED, ImportStatus.IMPORTING)
+        if commit
+        else (ImportStatus.QUEUED, ImportStatus.CHECKING)
+    )
+    if not SlotImportJob.objects.filter(pk=job.pk, status=from_status).update(
+        status=working, processed_rows=0
+    ):
         return SlotImportJob.objects.get(pk=job.pk)
     job = SlotImportJob.objects.select_related("department", "created_by").get(pk=job.pk)
     with job.file.open("rb") as fh:
         data = fh.read()
     outcome = slots_import(
-        department=job.department, data=data, file_name=job.file_name, actor=job.created_by,
-        dry_run=not commit, progress=_job_progress(job.pk, working),
+        department=job.department,
+        data=data,
+        file_name=job.file_name,
+        actor=job.created_by,
+        dry_run=not commit,
+        progress=_job_progress(job.pk, working),
     )
     final = ImportStatus.FAILED if outcome.errors else (ImportStatus.DONE if commit else ImportStatus.CHECKED)
     SlotImportJob.objects.filter(pk=job.pk).update(
-        status=final, total_rows=outcome.total, processed_rows=outcome.total, created_count=outcome.created,
-        unchanged_count=outcome.unchanged, errors=outcome.errors[:500], preview=outcome.preview,
+        status=final,
+        total_rows=outcome.total,
+        processed_rows=outcome.total,
+        created_count=outcome.created,
+        unchanged_count=outcome.unchanged,
+        errors=outcome.errors[:500],
+        preview=outcome.preview,
         finished_at=timezone.now() if final != ImportStatus.CHECKED else None,
     )
     return SlotImportJob.objects.get(pk=job.pk)
@@ -274,9 +338,17 @@ def slot_set_open(*, slot: Slot, is_open: bool, actor: StaffUser | None = None) 
     """Open or close one slot for new bookings (its bookings stay). Audited."""
     if actor is not None:
         require(actor, "change", slot)
-    if Slot.objects.filter(pk=slot.pk).exclude(is_open=is_open).update(is_open=is_open, updated_at=timezone.now()):
-        audit_log(actor=actor, action="reservations.slot.opened" if is_open else "reservations.slot.closed", obj=slot,
-                  data={"slot": str(slot)})
+    if (
+        Slot.objects.filter(pk=slot.pk)
+        .exclude(is_open=is_open)
+        .update(is_open=is_open, updated_at=timezone.now())
+    ):
+        audit_log(
+            actor=actor,
+            action="reservations.slot.opened" if is_open else "reservations.slot.closed",
+            obj=slot,
+            data={"slot": str(slot)},
+        )
         _on_commit_bump(slot.menu_id)
     slot.is_open = is_open
     return slot

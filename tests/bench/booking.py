@@ -36,7 +36,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+PYTHON = (
+    str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+)
 BIN = Path(PYTHON).parent
 DB_NAME = "cms_bench_booking"
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
@@ -56,23 +58,25 @@ def free_port() -> int:
 
 def bench_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
-        "FIELD_ENCRYPTION_KEYS": "mFNuh-W29Tzx4rKrhwBDUa-odTVUCVxc44XFW1E1BHo=",
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "STATIC_MANIFEST": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": f"{PG_URL}/{DB_NAME}",
-        "REDIS_URL": REDIS_URL,
-        "CELERY_BROKER_URL": REDIS_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "LINE_BACKEND": "simulator",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+            "FIELD_ENCRYPTION_KEYS": "mFNuh-W29Tzx4rKrhwBDUa-odTVUCVxc44XFW1E1BHo=",
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "STATIC_MANIFEST": "false",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": f"{PG_URL}/{DB_NAME}",
+            "REDIS_URL": REDIS_URL,
+            "CELERY_BROKER_URL": REDIS_URL,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "LINE_BACKEND": "simulator",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     return env
 
 
@@ -124,7 +128,9 @@ def prepare(env: dict[str, str], out: str) -> dict:
             conn.execute(f'CREATE DATABASE "{DB_NAME}"')
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     script = SETUP % {"slug": SLUG, "slots": SLOTS, "residents": RESIDENTS, "out": out}
-    subprocess.run([PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True
+    )
     with open(out) as fh:
         return json.load(fh)
 
@@ -148,7 +154,9 @@ def wait_for(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError("gunicorn did not start")
 
 
-def book_thread(port: int, deadline: float, sessions: list[str], plan: dict, seed: int, results: dict) -> None:
+def book_thread(
+    port: int, deadline: float, sessions: list[str], plan: dict, seed: int, results: dict
+) -> None:
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     body = f"csrfmiddlewaretoken={CSRF}".encode()
@@ -222,9 +230,18 @@ def load_process(kind: str, port: int, seconds: float, threads: int, payload: di
     for i in range(threads):
         if kind == "book":
             sessions = payload["sessions"][i::threads]
-            workers.append(threading.Thread(target=book_thread, args=(port, deadline, sessions, payload, seed * 100 + i, results)))
+            workers.append(
+                threading.Thread(
+                    target=book_thread, args=(port, deadline, sessions, payload, seed * 100 + i, results)
+                )
+            )
         else:
-            workers.append(threading.Thread(target=read_thread, args=(port, deadline, payload["sessions"][i], payload["path"], results)))
+            workers.append(
+                threading.Thread(
+                    target=read_thread,
+                    args=(port, deadline, payload["sessions"][i], payload["path"], results),
+                )
+            )
     for w in workers:
         w.start()
     for w in workers:
@@ -233,14 +250,18 @@ def load_process(kind: str, port: int, seconds: float, threads: int, payload: di
     queue.put(results)
 
 
-def run_load(kind: str, port: int, seconds: float, processes: int, clients: int, payload: dict) -> tuple[dict, float]:
+def run_load(
+    kind: str, port: int, seconds: float, processes: int, clients: int, payload: dict
+) -> tuple[dict, float]:
     queue: multiprocessing.Queue = multiprocessing.Queue()
     per = max(clients // processes, 1)
     procs = []
     for p in range(processes):
         part = dict(payload)
         part["sessions"] = payload["sessions"][p::processes]
-        procs.append(multiprocessing.Process(target=load_process, args=(kind, port, seconds, per, part, p + 1, queue)))
+        procs.append(
+            multiprocessing.Process(target=load_process, args=(kind, port, seconds, per, part, p + 1, queue))
+        )
     started = time.monotonic()
     for proc in procs:
         proc.start()
@@ -291,12 +312,16 @@ def oversold(env: dict[str, str]) -> tuple[int, int, int]:
             "SELECT count(*) FROM reservations_slot s WHERE s.reserved <> (SELECT count(*) FROM reservations_reservation r "
             "WHERE r.slot_id = s.id AND r.status <> 'cancelled')"
         ).fetchone()[0]
-        booked = conn.execute("SELECT count(*) FROM reservations_reservation WHERE status = 'booked'").fetchone()[0]
+        booked = conn.execute(
+            "SELECT count(*) FROM reservations_reservation WHERE status = 'booked'"
+        ).fetchone()[0]
     return over, drift, booked
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
@@ -305,21 +330,45 @@ def main() -> int:
     args = parser.parse_args()
 
     env = bench_env()
-    print(f"preparing database {DB_NAME} ({RESIDENTS:,} residents with sessions, {SLOTS + 1:,} slots) …", flush=True)  # noqa: T201
+    print(
+        f"preparing database {DB_NAME} ({RESIDENTS:,} residents with sessions, {SLOTS + 1:,} slots) …",
+        flush=True,
+    )  # noqa: T201
     plan = prepare(env, f"/tmp/cms_bench_booking_{os.getpid()}.json")
     flush_redis()
     port = free_port()
     gunicorn = subprocess.Popen(
-        [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-         "--worker-class", "gthread", "--threads", str(args.threads), "--keep-alive", "30", "--log-level", "warning",
-         "--backlog", "512"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            str(BIN / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "512",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     try:
         wait_for(port)
         warm = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for _ in range(20):
-            warm.request("GET", f"/liff/reservations/menu/{plan['menu']}/?ym={plan['ym']}", headers={"Cookie": f"sessionid={plan['sessions'][-1]}"})
+            warm.request(
+                "GET",
+                f"/liff/reservations/menu/{plan['menu']}/?ym={plan['ym']}",
+                headers={"Cookie": f"sessionid={plan['sessions'][-1]}"},
+            )
             warm.getresponse().read()
         warm.close()
         cpu_before = gunicorn_cpu(gunicorn.pid)
@@ -330,13 +379,22 @@ def main() -> int:
             f"booking rush: {rush['ok'] / elapsed:7.1f} bookings/s ({rush['ok']:,} booked, {rush['refused']:,} refused as full, "
             f"{rush['errors']} errors) in {elapsed:.1f} s with {args.clients} clients"
         )
-        print(f"  latency p50 {pct(rush['latencies'], 0.5):6.1f} ms  p99 {pct(rush['latencies'], 0.99):6.1f} ms  "  # noqa: T201
-              f"(all requests: {(rush['ok'] + rush['refused']) / elapsed:.1f}/s)")
-        print(f"  oversold slots: {over} (must be 0); reserved counters off: {drift}; booked rows: {booked:,}")  # noqa: T201
+        print(
+            f"  latency p50 {pct(rush['latencies'], 0.5):6.1f} ms  p99 {pct(rush['latencies'], 0.99):6.1f} ms  "  # noqa: T201
+            f"(all requests: {(rush['ok'] + rush['refused']) / elapsed:.1f}/s)"
+        )
+        print(
+            f"  oversold slots: {over} (must be 0); reserved counters off: {drift}; booked rows: {booked:,}"
+        )  # noqa: T201
         handled = max(rush["ok"] + rush["refused"], 1)
-        print(f"  gunicorn CPU {rush_cpu / handled * 1000:.1f} ms per booking request → two dedicated cores for the "  # noqa: T201
-              f"web tier alone would give ~{2 / max(rush_cpu / handled, 1e-6):.0f}/s (PostgreSQL's CPU not counted)")
-        reads = {"sessions": plan["sessions"][: args.clients * 2], "path": f"/liff/reservations/menu/{plan['menu']}/?ym={plan['ym']}"}
+        print(
+            f"  gunicorn CPU {rush_cpu / handled * 1000:.1f} ms per booking request → two dedicated cores for the "  # noqa: T201
+            f"web tier alone would give ~{2 / max(rush_cpu / handled, 1e-6):.0f}/s (PostgreSQL's CPU not counted)"
+        )
+        reads = {
+            "sessions": plan["sessions"][: args.clients * 2],
+            "path": f"/liff/reservations/menu/{plan['menu']}/?ym={plan['ym']}",
+        }
         cpu_before = gunicorn_cpu(gunicorn.pid)
         avail, elapsed = run_load("read", port, args.seconds, args.load_processes, args.clients, reads)
         read_cpu = gunicorn_cpu(gunicorn.pid) - cpu_before
@@ -345,9 +403,13 @@ def main() -> int:
             f"p50 {pct(avail['latencies'], 0.5):.1f} ms p99 {pct(avail['latencies'], 0.99):.1f} ms"
         )
         per_read = read_cpu / max(avail["ok"], 1)
-        print(f"  gunicorn CPU {per_read * 1000:.1f} ms per calendar request → ~{2 / max(per_read, 1e-6):.0f}/s on two dedicated cores")  # noqa: T201
-        print("goals: ≥ 500 bookings/s with p99 < 250 ms, 0 oversold; ≥ 2,000 availability requests/s "  # noqa: T201
-              "(load generator on the same 2 shared cores: pessimistic)")
+        print(
+            f"  gunicorn CPU {per_read * 1000:.1f} ms per calendar request → ~{2 / max(per_read, 1e-6):.0f}/s on two dedicated cores"
+        )  # noqa: T201
+        print(
+            "goals: ≥ 500 bookings/s with p99 < 250 ms, 0 oversold; ≥ 2,000 availability requests/s "  # noqa: T201
+            "(load generator on the same 2 shared cores: pessimistic)"
+        )
         return 0 if over == 0 and drift == 0 else 1
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)

@@ -23,25 +23,29 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+PYTHON = (
+    str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+)
 DB_NAME = "cms_bench_slot_import"
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 
 
 def configure_env() -> None:
-    os.environ.update({
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
-        "FIELD_ENCRYPTION_KEYS": "mFNuh-W29Tzx4rKrhwBDUa-odTVUCVxc44XFW1E1BHo=",
-        "SECURE_SSL_REDIRECT": "false",
-        "STATIC_MANIFEST": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"{PG_URL}/{DB_NAME}",
-        "REDIS_URL": "",
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-        "LINE_BACKEND": "simulator",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    })
+    os.environ.update(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+            "FIELD_ENCRYPTION_KEYS": "mFNuh-W29Tzx4rKrhwBDUa-odTVUCVxc44XFW1E1BHo=",
+            "SECURE_SSL_REDIRECT": "false",
+            "STATIC_MANIFEST": "false",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": f"{PG_URL}/{DB_NAME}",
+            "REDIS_URL": "",
+            "CELERY_TASK_ALWAYS_EAGER": "true",
+            "LINE_BACKEND": "simulator",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+    )
     sys.path.insert(0, str(ROOT))
 
 
@@ -57,7 +61,10 @@ def prepare_database() -> None:
 def make_file(rows: int) -> bytes:
     menus = ["乳幼児歯科健診", "集団健診", "予防接種"]
     venues = ["保健センター", "公民館", "町民会館", "東出張所"]
-    times = [(dt.time(9 + m // 60, m % 60), dt.time(9 + (m + 15) // 60, (m + 15) % 60)) for m in range(0, 8 * 60, 15)]
+    times = [
+        (dt.time(9 + m // 60, m % 60), dt.time(9 + (m + 15) // 60, (m + 15) % 60))
+        for m in range(0, 8 * 60, 15)
+    ]
     lines = ["サービス,会場,日付,開始,終了,定員"]
     day = dt.date(2027, 1, 4)
     n = 0
@@ -77,7 +84,9 @@ def make_file(rows: int) -> bytes:
                     elif form == 3:
                         d = f"R{day.year - 2018}.{day.month}.{day.day}"
                     else:
-                        d = f"{day:%Y/%m/%d}".translate(str.maketrans("0123456789/", "０１２３４５６７８９／"))
+                        d = f"{day:%Y/%m/%d}".translate(
+                            str.maketrans("0123456789/", "０１２３４５６７８９／")
+                        )
                     s = f"{start.hour}時{start.minute}分" if n % 3 == 0 else f"{start:%H:%M}"
                     lines.append(f"{menu},{venue},{d},{s},{end:%H:%M},{5 + n % 10}")
                     n += 1
@@ -99,7 +108,9 @@ def main() -> None:
     from reservations.services import slots_import
 
     town, _ = Municipality.objects.get_or_create(slug="benchimport", defaults={"name": "取込ベンチ町"})
-    department, _ = Department.objects.get_or_create(municipality=town, code="kenko", defaults={"name": "健康福祉課"})
+    department, _ = Department.objects.get_or_create(
+        municipality=town, code="kenko", defaults={"name": "健康福祉課"}
+    )
     Reservation.objects.filter(menu__department=department).delete()
     Slot.objects.filter(menu__department=department).delete()
     for name in ("乳幼児歯科健診", "集団健診", "予防接種"):
@@ -120,7 +131,9 @@ def main() -> None:
     print(f"dry run : {t_dry:6.2f} s  would create {dry.created:,}, errors {len(dry.errors)}")  # noqa: T201
     print(f"commit  : {t_commit:6.2f} s  created {real.created:,}, errors {len(real.errors)}")  # noqa: T201
     print(f"total   : {t_dry + t_commit:6.2f} s  (goal ≤ 20 s for dry run + commit)")  # noqa: T201
-    print(f"re-check: {t_again:6.2f} s  same file again would create {again.created}, unchanged {again.unchanged:,}")  # noqa: T201
+    print(
+        f"re-check: {t_again:6.2f} s  same file again would create {again.created}, unchanged {again.unchanged:,}"
+    )  # noqa: T201
     print(f"slots in the database: {stored:,} (must equal {args.rows:,})")  # noqa: T201
     if stored != args.rows or again.created != 0:
         sys.exit(1)

@@ -51,14 +51,22 @@ def test_resident_books_in_four_taps_and_cancels(mobile_page, live_server, kenko
     assert reservation.status == ReservationStatus.CANCELLED
 
 
-def test_full_slot_shows_a_message_and_alternatives(mobile_page, live_server, kenko, resident, other_resident):
+def test_full_slot_shows_a_message_and_alternatives(
+    mobile_page, live_server, kenko, resident, other_resident
+):
     from reservations.services import reservation_book
 
     menu = MenuFactory(department=kenko)
     full = SlotFactory(menu=menu, starts_at=in_days(3, 10), capacity=1)
     other = SlotFactory(menu=menu, starts_at=in_days(3, 11), capacity=3)
     page = mobile_page
-    page.goto(live_server.url + reverse("line:resident_link", kwargs={"token": resident_token(resident, f"/liff/reservations/slot/{full.pk}/")}))
+    page.goto(
+        live_server.url
+        + reverse(
+            "line:resident_link",
+            kwargs={"token": resident_token(resident, f"/liff/reservations/slot/{full.pk}/")},
+        )
+    )
     page.wait_for_selector("#book")
     reservation_book(slot=full, resident=other_resident)  # someone else takes the last place meanwhile
     page.locator("#book").tap()
@@ -72,7 +80,9 @@ def test_staff_takes_a_phone_booking_with_the_keyboard(page, live_server, kenko,
     menu = MenuFactory(department=kenko, name="集団健診")
     slot = SlotFactory(menu=menu, starts_at=in_days(5, 9), capacity=20)
     admin_login(page, live_server, kenko_editor.username, PASSWORD)
-    page.goto(f"{live_server.url}{reverse('admin:reservations_slot_day')}?menu={menu.pk}&date={in_days(5).date().isoformat()}")
+    page.goto(
+        f"{live_server.url}{reverse('admin:reservations_slot_day')}?menu={menu.pk}&date={in_days(5).date().isoformat()}"
+    )
     started = time.monotonic()
     # when: day view → 代理予約 → name, kana, phone → Enter
     page.locator(f"tr[data-slot='{slot.pk}'] >> text=代理予約").click()
@@ -87,7 +97,11 @@ def test_staff_takes_a_phone_booking_with_the_keyboard(page, live_server, kenko,
     elapsed = time.monotonic() - started
     # then
     reservation = Reservation.objects.get(slot=slot)
-    assert (reservation.name, reservation.kana, reservation.phone) == ("佐藤 一郎", "サトウ イチロウ", "09012345678")
+    assert (reservation.name, reservation.kana, reservation.phone) == (
+        "佐藤 一郎",
+        "サトウ イチロウ",
+        "09012345678",
+    )
     assert reservation.booked_by == kenko_editor
     assert reservation.code in page.inner_text(".messagelist")
     assert elapsed < 30

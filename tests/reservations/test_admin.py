@@ -32,7 +32,9 @@ def booked_slot(slot, town):
 
 def test_day_view_shows_reserved_of_capacity(staff_client, booked_slot):
     day = booked_slot.starts_at.astimezone().date()
-    response = staff_client.get(reverse("admin:reservations_slot_day"), {"menu": booked_slot.menu_id, "date": day.isoformat()})
+    response = staff_client.get(
+        reverse("admin:reservations_slot_day"), {"menu": booked_slot.menu_id, "date": day.isoformat()}
+    )
     assert response.status_code == 200
     assert "1 / 5" in response.content.decode()
 
@@ -61,7 +63,9 @@ def test_roster_attendance_and_cancel_on_behalf(staff_client, booked_slot, kenko
 
 
 def test_roster_exports_csv_with_bom_and_xlsx(staff_client, booked_slot):
-    csv_response = staff_client.get(reverse("admin:reservations_slot_roster_export", args=[booked_slot.pk, "csv"]))
+    csv_response = staff_client.get(
+        reverse("admin:reservations_slot_roster_export", args=[booked_slot.pk, "csv"])
+    )
     assert csv_response.content.startswith(b"\xef\xbb\xbf")
     text = csv_response.content.decode("utf-8-sig")
     assert text.splitlines()[0].startswith("予約番号,氏名,フリガナ,電話番号,状態")
@@ -73,7 +77,9 @@ def test_roster_exports_csv_with_bom_and_xlsx(staff_client, booked_slot):
 
 def test_phone_booking_form_books_with_normalised_contact(staff_client, slot):
     url = reverse("admin:reservations_slot_phone_booking")
-    response = staff_client.post(url, {"slot": slot.pk, "name": "鈴木 一郎", "kana": "すずき いちろう", "phone": "090-1111-2222"})
+    response = staff_client.post(
+        url, {"slot": slot.pk, "name": "鈴木 一郎", "kana": "すずき いちろう", "phone": "090-1111-2222"}
+    )
     assert response.status_code == 302
     r = Reservation.objects.get(slot=slot)
     assert (r.kana, r.phone, r.resident_id) == ("スズキ イチロウ", "09011112222", None)
@@ -83,7 +89,8 @@ def test_phone_booking_full_slot_shows_the_error(staff_client, menu, town):
     slot = SlotFactory(menu=menu, capacity=1)
     reservation_book(slot=slot, resident=resident_in(town))
     response = staff_client.post(
-        reverse("admin:reservations_slot_phone_booking"), {"slot": slot.pk, "name": "鈴木", "phone": "0311112222"}
+        reverse("admin:reservations_slot_phone_booking"),
+        {"slot": slot.pk, "name": "鈴木", "phone": "0311112222"},
     )
     assert response.status_code == 200
     assert "満席" in response.content.decode()
@@ -101,7 +108,10 @@ def test_phone_booking_for_an_existing_resident_found_by_search(staff_client, sl
 def test_viewer_cannot_book_on_behalf(kenko_viewer, slot):
     client = Client()
     client.force_login(kenko_viewer, backend=BACKEND)
-    response = client.post(reverse("admin:reservations_slot_phone_booking"), {"slot": slot.pk, "name": "a", "phone": "0311112222"})
+    response = client.post(
+        reverse("admin:reservations_slot_phone_booking"),
+        {"slot": slot.pk, "name": "a", "phone": "0311112222"},
+    )
     assert response.status_code == 403
     assert not Reservation.objects.exists()
 
@@ -123,7 +133,9 @@ def test_upload_preview_then_confirm(staff_client, kenko):
 def test_upload_with_a_bad_row_lists_the_error_and_imports_nothing(staff_client, kenko):
     MenuFactory(department=kenko, name="乳幼児歯科健診")
     with open(DATA / "slots_one_bad_row.csv", "rb") as fh:
-        response = staff_client.post(reverse("admin:reservations_slot_upload"), {"file": fh, "department": kenko.pk})
+        response = staff_client.post(
+            reverse("admin:reservations_slot_upload"), {"file": fh, "department": kenko.pk}
+        )
     page = staff_client.get(response["Location"]).content.decode()
     assert "5 行目" in page and "存在しない日付" in page
     assert "件を取り込む" not in page
@@ -132,45 +144,72 @@ def test_upload_with_a_bad_row_lists_the_error_and_imports_nothing(staff_client,
 
 def test_upload_into_another_department_is_refused(staff_client, somu):
     with open(DATA / "slots_forms_utf8.csv", "rb") as fh:
-        response = staff_client.post(reverse("admin:reservations_slot_upload"), {"file": fh, "department": somu.pk})
+        response = staff_client.post(
+            reverse("admin:reservations_slot_upload"), {"file": fh, "department": somu.pk}
+        )
     assert response.status_code == 200  # the form refuses the choice
     assert not SlotImportJob.objects.exists()
 
 
 def test_generate_from_pattern(staff_client, menu):
-    response = staff_client.post(reverse("admin:reservations_slot_generate"), {
-        "menu": menu.pk, "venue": "保健センター", "date_from": "2026-12-07", "date_to": "2026-12-11",
-        "weekdays": ["0", "2", "4"], "times": "9:00-9:30\n１０：００〜１０：３０", "capacity": "6", "skip_holidays": "on",
-    })
+    response = staff_client.post(
+        reverse("admin:reservations_slot_generate"),
+        {
+            "menu": menu.pk,
+            "venue": "保健センター",
+            "date_from": "2026-12-07",
+            "date_to": "2026-12-11",
+            "weekdays": ["0", "2", "4"],
+            "times": "9:00-9:30\n１０：００〜１０：３０",
+            "capacity": "6",
+            "skip_holidays": "on",
+        },
+    )
     assert response.status_code == 302
     assert Slot.objects.filter(menu=menu, capacity=6).count() == 6
 
 
 @pytest.mark.parametrize("model", ["slot", "reservation", "menu"])
-def test_changelists_use_a_fixed_number_of_queries(staff_client, menu, town, model, django_assert_max_num_queries):
+def test_changelists_use_a_fixed_number_of_queries(
+    staff_client, menu, town, model, django_assert_max_num_queries
+):
     for _ in range(3):
-        reservation_book(slot=SlotFactory(menu=MenuFactory(department=menu.department)), resident=resident_in(town))
+        reservation_book(
+            slot=SlotFactory(menu=MenuFactory(department=menu.department)), resident=resident_in(town)
+        )
     url = reverse(f"admin:reservations_{model}_changelist")
     with django_assert_max_num_queries(20):
         assert staff_client.get(url).status_code == 200
 
 
-def test_a_large_file_is_checked_and_imported_in_celery_with_progress(staff_client, kenko, django_capture_on_commit_callbacks):
+def test_a_large_file_is_checked_and_imported_in_celery_with_progress(
+    staff_client, kenko, django_capture_on_commit_callbacks
+):
     # given: 2,500 rows (over the 2,000-row threshold)
     MenuFactory(department=kenko, name="乳幼児歯科健診")
     lines = ["サービス,会場,日付,開始,終了,定員"]
     for i in range(2500):
         day, slot = divmod(i, 20)
-        lines.append(f"乳幼児歯科健診,保健センター,R9.{1 + day // 28}.{1 + day % 28},{9 + slot // 4}:{(slot % 4) * 15:02d},{9 + (slot + 1) // 4}:{((slot + 1) % 4) * 15:02d},5")
+        lines.append(
+            f"乳幼児歯科健診,保健センター,R9.{1 + day // 28}.{1 + day % 28},{9 + slot // 4}:{(slot % 4) * 15:02d},{9 + (slot + 1) // 4}:{((slot + 1) % 4) * 15:02d},5"
+        )
     upload = io.BytesIO("\n".join(lines).encode("cp932"))
     upload.name = "big.csv"
     # when: uploaded (the check task runs on commit)
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(reverse("admin:reservations_slot_upload"), {"file": upload, "department": kenko.pk})
+        response = staff_client.post(
+            reverse("admin:reservations_slot_upload"), {"file": upload, "department": kenko.pk}
+        )
     job = SlotImportJob.objects.get()
     progress = staff_client.get(response["Location"], {"format": "json"}).json()
     # then
-    assert progress == {"status": "checked", "percent": 100, "processed": 2500, "total": 2500, "label": "確認済"}
+    assert progress == {
+        "status": "checked",
+        "percent": 100,
+        "processed": 2500,
+        "total": 2500,
+        "label": "確認済",
+    }
     staff_client.post(response["Location"])
     job.refresh_from_db()
     assert (job.status, job.created_count) == ("done", 2500)
@@ -187,13 +226,24 @@ def test_phone_booking_finds_a_previous_caller_by_phone(staff_client, menu, kenk
     page = staff_client.get(url, {"slot": new.pk, "q": "0265-12"}).content.decode()
     # then: the caller is offered, and the link prefills the form
     assert "田中 トメ" in page and "この人の情報を入れる" in page
-    prefilled = staff_client.get(url, {"slot": new.pk, "name": "田中 トメ", "kana": "タナカ トメ", "phone": "0265123456"})
+    prefilled = staff_client.get(
+        url, {"slot": new.pk, "name": "田中 トメ", "kana": "タナカ トメ", "phone": "0265123456"}
+    )
     assert 'value="0265123456"' in prefilled.content.decode()
 
 
 def test_reservation_search_by_code_as_read_on_the_phone(staff_client, slot, kenko_editor):
     r = reservation_book(slot=slot, actor=kenko_editor, name="山本", kana="やまもと", phone="0312345678")
-    spoken = r.code.replace("-", "").lower().translate(str.maketrans("abcdefghijklmnopqrstuvwxyz0123456789", "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ０１２３４５６７８９"))
+    spoken = (
+        r.code.replace("-", "")
+        .lower()
+        .translate(
+            str.maketrans(
+                "abcdefghijklmnopqrstuvwxyz0123456789",
+                "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ０１２３４５６７８９",
+            )
+        )
+    )
     for term in (spoken, "ヤマモト", "03-1234"):
         response = staff_client.get(reverse("admin:reservations_reservation_changelist"), {"q": term})
         assert [x.pk for x in response.context_data["cl"].result_list] == [r.pk], term

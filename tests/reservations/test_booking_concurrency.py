@@ -69,7 +69,7 @@ def test_one_resident_racing_for_many_slots_gets_only_the_limit(kenko, town):
 
 def test_per_day_limit_under_the_same_race(kenko, town):
     menu = MenuFactory(department=kenko, max_active_per_resident=10, max_per_resident_per_day=2)
-    slots = [SlotFactory(menu=menu, starts_at=in_days(3, 9) .replace(minute=i), capacity=5) for i in range(12)]
+    slots = [SlotFactory(menu=menu, starts_at=in_days(3, 9).replace(minute=i), capacity=5) for i in range(12)]
     resident = resident_in(town)
     results = _run_all([lambda s=s: reservation_book(slot=s, resident=resident) for s in slots])
     assert len([r for r in results if isinstance(r, Reservation)]) == 2
@@ -86,7 +86,12 @@ def test_two_residents_swapping_slots_at_once_neither_deadlocks_nor_oversells(ke
     from reservations.services import reservation_change
 
     # when
-    results = _run_all([lambda: reservation_change(reservation=ra, new_slot=b), lambda: reservation_change(reservation=rb, new_slot=a)])
+    results = _run_all(
+        [
+            lambda: reservation_change(reservation=ra, new_slot=b),
+            lambda: reservation_change(reservation=rb, new_slot=a),
+        ]
+    )
     # then: both refused as full (each slot is still taken when the other tries), no deadlock error
     assert all(isinstance(r, ReservationError) and r.code == "full" for r in results), results
     a.refresh_from_db()

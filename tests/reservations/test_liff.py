@@ -25,7 +25,9 @@ def test_pages_need_a_signed_in_resident(menu):
     assert Client().get(reverse("reservations:calendar", args=[menu.pk])).status_code == 403
 
 
-def test_calendar_marks_days_and_updates_after_a_booking(menu, resident, town, django_capture_on_commit_callbacks):
+def test_calendar_marks_days_and_updates_after_a_booking(
+    menu, resident, town, django_capture_on_commit_callbacks
+):
     # given
     slot = SlotFactory(menu=menu, starts_at=in_days(3), capacity=2)
     client = signed_in(resident)
@@ -99,7 +101,9 @@ def test_change_and_cancel_from_my_reservations(menu, resident):
 def test_deadline_passed_hides_change_and_explains(menu, resident, kenko, hours):
     menu.closes_hours_before = 1
     menu.save()
-    r = reservation_book(slot=SlotFactory(menu=menu, starts_at=timezone.now() + dt.timedelta(hours=hours)), resident=resident)
+    r = reservation_book(
+        slot=SlotFactory(menu=menu, starts_at=timezone.now() + dt.timedelta(hours=hours)), resident=resident
+    )
     page = signed_in(resident).get(reverse("reservations:my_detail", args=[r.pk])).content.decode()
     assert "締切を過ぎました" in page and kenko.name in page
     assert 'id="cancel"' not in page

@@ -21,7 +21,9 @@ from tests.municipalities.factories import resident_in
 from tests.reservations.factories import SlotFactory, in_days
 
 
-def test_resident_books_a_place_and_gets_a_confirmation_on_commit(slot, resident, django_capture_on_commit_callbacks):
+def test_resident_books_a_place_and_gets_a_confirmation_on_commit(
+    slot, resident, django_capture_on_commit_callbacks
+):
     # when
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         reservation = reservation_book(slot=slot, resident=resident)
@@ -34,8 +36,12 @@ def test_resident_books_a_place_and_gets_a_confirmation_on_commit(slot, resident
     push = SimulatedDelivery.objects.get(line_user_id=resident.line_user_id)
     assert "予約が確定しました" in str(push.messages)
     assert reservation.code in str(push.messages)
-    assert str(push.retry_key) == str(retry_key_for("reservations", "notice", reservation.pk, "booked", slot.pk))
-    assert AuditEntry.objects.filter(action="reservations.reservation.booked", object_id=str(reservation.pk)).exists()
+    assert str(push.retry_key) == str(
+        retry_key_for("reservations", "notice", reservation.pk, "booked", slot.pk)
+    )
+    assert AuditEntry.objects.filter(
+        action="reservations.reservation.booked", object_id=str(reservation.pk)
+    ).exists()
 
 
 def test_full_slot_is_refused_with_code_full(menu, town):
@@ -117,12 +123,23 @@ def test_required_question_must_be_answered(menu, slot, resident):
 
 
 def test_phone_booking_by_staff_normalises_kana_and_phone(slot, kenko_editor):
-    r = reservation_book(slot=slot, actor=kenko_editor, name="田中　トメ", kana="たなか とめ", phone="０９０－１２３４－５６７８")
+    r = reservation_book(
+        slot=slot,
+        actor=kenko_editor,
+        name="田中　トメ",
+        kana="たなか とめ",
+        phone="０９０－１２３４－５６７８",
+    )
     assert (r.name, r.kana, r.phone, r.resident) == ("田中 トメ", "タナカ トメ", "09012345678", None)
     assert r.booked_by == kenko_editor
     # same caller again: the per-menu limit applies to the phone number too
     with pytest.raises(ReservationError) as exc:
-        reservation_book(slot=SlotFactory(menu=slot.menu, starts_at=in_days(5)), actor=kenko_editor, name="田中トメ", phone="09012345678")
+        reservation_book(
+            slot=SlotFactory(menu=slot.menu, starts_at=in_days(5)),
+            actor=kenko_editor,
+            name="田中トメ",
+            phone="09012345678",
+        )
     assert exc.value.code == "limit_menu"
 
 
@@ -224,7 +241,9 @@ def test_capacity_check_constraint_is_enforced_by_the_database(slot):
 def test_partial_unique_is_enforced_by_the_database(slot, resident):
     r = reservation_book(slot=slot, resident=resident)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Reservation.objects.create(slot=slot, menu=slot.menu, slot_date=r.slot_date, resident=resident, code="XXXX-XXXX")
+        Reservation.objects.create(
+            slot=slot, menu=slot.menu, slot_date=r.slot_date, resident=resident, code="XXXX-XXXX"
+        )
 
 
 def test_reconcile_recounts_reserved(slot, resident):
@@ -236,7 +255,9 @@ def test_reconcile_recounts_reserved(slot, resident):
     assert fixed == [{"slot": slot.pk, "was": 3, "now": 1, "actual": 1}]
 
 
-def test_slot_capacity_cannot_drop_below_bookings_and_booked_slots_are_not_deleted(slot, resident, kenko_editor):
+def test_slot_capacity_cannot_drop_below_bookings_and_booked_slots_are_not_deleted(
+    slot, resident, kenko_editor
+):
     from reservations.services import slot_delete, slot_save
 
     reservation_book(slot=slot, resident=resident)

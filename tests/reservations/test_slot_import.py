@@ -18,8 +18,17 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.mark.parametrize(
     "text",
-    ["2026/12/01", "2026-12-01", "令和8年12月1日", "R8.12.1", "r8/12/1", "２０２６／１２／０１", "2026年12月1日(火)", "20261201",
-     "令和８年１２月１日"],
+    [
+        "2026/12/01",
+        "2026-12-01",
+        "令和8年12月1日",
+        "R8.12.1",
+        "r8/12/1",
+        "２０２６／１２／０１",
+        "2026年12月1日(火)",
+        "20261201",
+        "令和８年１２月１日",
+    ],
 )
 def test_every_date_form_reads_the_same_day(text):
     assert parse_date(text) == dt.date(2026, 12, 1)
@@ -27,8 +36,16 @@ def test_every_date_form_reads_the_same_day(text):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("9:00", (9, 0)), ("９：００", (9, 0)), ("9時30分", (9, 30)), ("９時半", (9, 30)), ("午後2時", (14, 0)),
-     ("14:05:00", (14, 5)), ("0930", (9, 30)), ("2:30 PM", (14, 30))],
+    [
+        ("9:00", (9, 0)),
+        ("９：００", (9, 0)),
+        ("9時30分", (9, 30)),
+        ("９時半", (9, 30)),
+        ("午後2時", (14, 0)),
+        ("14:05:00", (14, 5)),
+        ("0930", (9, 30)),
+        ("2:30 PM", (14, 30)),
+    ],
 )
 def test_every_time_form(text, expected):
     assert parse_time(text) == dt.time(*expected)
@@ -59,7 +76,9 @@ def dental(kenko):
 @pytest.mark.parametrize("name", ["slots_forms_utf8.csv", "slots_forms_bom.csv", "slots_forms_cp932.csv"])
 def test_csv_in_each_encoding_imports_every_form(dental, kenko, kenko_editor, name):
     # when
-    outcome = slots_import(department=kenko, data=(DATA / name).read_bytes(), file_name=name, actor=kenko_editor)
+    outcome = slots_import(
+        department=kenko, data=(DATA / name).read_bytes(), file_name=name, actor=kenko_editor
+    )
     # then
     assert outcome.errors == []
     assert outcome.created == 8
@@ -67,7 +86,15 @@ def test_csv_in_each_encoding_imports_every_form(dental, kenko, kenko_editor, na
     first = timezone.localtime(slots[0].starts_at)
     assert (first.date(), first.time()) == (dt.date(2026, 12, 1), dt.time(9, 0))
     assert [timezone.localtime(s.starts_at).strftime("%m%d %H:%M") for s in slots] == [
-        "1201 09:00", "1201 09:30", "1201 10:00", "1201 10:30", "1202 09:30", "1202 10:30", "1203 13:00", "1203 14:00"]
+        "1201 09:00",
+        "1201 09:30",
+        "1201 10:00",
+        "1201 10:30",
+        "1202 09:30",
+        "1202 10:30",
+        "1203 13:00",
+        "1203 14:00",
+    ]
     assert AuditEntry.objects.filter(action="reservations.slot.imported").count() == 1
 
 
@@ -112,13 +139,15 @@ def test_staff_of_another_department_cannot_import(dental, kenko, somu_editor):
 
 
 def test_row_errors_are_specific(dental, kenko):
-    text = ("サービス,会場,日付,開始,終了,定員\n"
-            "乳幼児歯科健診,体育館,2026/12/1,9:00,9:30,5\n"
-            "乳幼児歯科健診,公民館,2026/12/1,10:00,9:30,5\n"
-            "乳幼児歯科健診,公民館,2026/12/1,9:00,9:30,ゼロ\n"
-            "存在しない健診,公民館,2026/12/1,9:00,9:30,5\n"
-            "乳幼児歯科健診,公民館,2026/12/5,9:00,9:30,5\n"
-            "乳幼児歯科健診,公民館,2026/12/5,9:00,9:30,5\n")
+    text = (
+        "サービス,会場,日付,開始,終了,定員\n"
+        "乳幼児歯科健診,体育館,2026/12/1,9:00,9:30,5\n"
+        "乳幼児歯科健診,公民館,2026/12/1,10:00,9:30,5\n"
+        "乳幼児歯科健診,公民館,2026/12/1,9:00,9:30,ゼロ\n"
+        "存在しない健診,公民館,2026/12/1,9:00,9:30,5\n"
+        "乳幼児歯科健診,公民館,2026/12/5,9:00,9:30,5\n"
+        "乳幼児歯科健診,公民館,2026/12/5,9:00,9:30,5\n"
+    )
     outcome = slots_import(department=kenko, data=text.encode())
     messages = {e["row"]: e["message"] for e in outcome.errors}
     assert "会場「体育館」" in messages[2]
@@ -136,16 +165,35 @@ def test_missing_headers_is_one_clear_error(dental, kenko):
 
 def test_cli_json_and_exit_codes(dental, kenko, town, capsys):
     out = io.StringIO()
-    call_command("import_slots", town.slug, kenko.code, str(DATA / "slots_forms_bom.csv"), "--json", "--dry-run", stdout=out)
+    call_command(
+        "import_slots",
+        town.slug,
+        kenko.code,
+        str(DATA / "slots_forms_bom.csv"),
+        "--json",
+        "--dry-run",
+        stdout=out,
+    )
     assert json.loads(out.getvalue()) == {"created": 8, "unchanged": 0, "errors": []}
     assert Slot.objects.count() == 0
-    call_command("import_slots", town.slug, kenko.code, str(DATA / "slots_forms_bom.csv"), "--json", stdout=io.StringIO())
+    call_command(
+        "import_slots",
+        town.slug,
+        kenko.code,
+        str(DATA / "slots_forms_bom.csv"),
+        "--json",
+        stdout=io.StringIO(),
+    )
     out = io.StringIO()
-    call_command("import_slots", town.slug, kenko.code, str(DATA / "slots_forms_bom.csv"), "--json", stdout=out)
+    call_command(
+        "import_slots", town.slug, kenko.code, str(DATA / "slots_forms_bom.csv"), "--json", stdout=out
+    )
     assert json.loads(out.getvalue()) == {"created": 0, "unchanged": 8, "errors": []}
     out = io.StringIO()
     with pytest.raises(SystemExit) as exc:
-        call_command("import_slots", town.slug, kenko.code, str(DATA / "slots_one_bad_row.csv"), "--json", stdout=out)
+        call_command(
+            "import_slots", town.slug, kenko.code, str(DATA / "slots_one_bad_row.csv"), "--json", stdout=out
+        )
     assert exc.value.code == 1
     result = json.loads(out.getvalue())
     assert result["created"] == 0 and result["errors"][0]["row"] == 5
@@ -154,8 +202,13 @@ def test_cli_json_and_exit_codes(dental, kenko, town, capsys):
 def test_generate_slots_from_a_pattern_skips_holidays_and_existing(dental, kenko_editor):
     # given: Mon/Wed between 2026-11-16 and 2026-11-30; 11/23 (Mon) is 勤労感謝の日
     kwargs = dict(
-        menu=dental, venue="保健センター", date_from=dt.date(2026, 11, 16), date_to=dt.date(2026, 11, 30),
-        weekdays=[0, 2], times=[(dt.time(9, 0), dt.time(9, 30)), (dt.time(10, 0), dt.time(10, 30))], capacity=4,
+        menu=dental,
+        venue="保健センター",
+        date_from=dt.date(2026, 11, 16),
+        date_to=dt.date(2026, 11, 30),
+        weekdays=[0, 2],
+        times=[(dt.time(9, 0), dt.time(9, 30)), (dt.time(10, 0), dt.time(10, 30))],
+        capacity=4,
         actor=kenko_editor,
     )
     # when

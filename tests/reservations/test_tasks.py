@@ -12,7 +12,11 @@ from tests.reservations.factories import SlotFactory
 
 
 def _reminders_for(resident):
-    return [d for d in SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id) if "近づきました" in str(d.messages)]
+    return [
+        d
+        for d in SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id)
+        if "近づきました" in str(d.messages)
+    ]
 
 
 def test_reminder_is_sent_once_when_the_task_runs_twice(menu, resident, django_capture_on_commit_callbacks):
@@ -33,7 +37,9 @@ def test_reminder_is_sent_once_when_the_task_runs_twice(menu, resident, django_c
     assert (delivery.offset_key, delivery.status) == ("1d18:00", ReminderStatus.SENT)
     # and: the 2-hours reminder comes later, once
     for _ in range(2):
-        for pk in reminders_schedule_due(now=slot.starts_at - dt.timedelta(hours=2) + dt.timedelta(seconds=5)):
+        for pk in reminders_schedule_due(
+            now=slot.starts_at - dt.timedelta(hours=2) + dt.timedelta(seconds=5)
+        ):
             reminder_send(delivery_id=pk)
     assert len(_reminders_for(resident)) == 2
 
@@ -76,11 +82,21 @@ def test_beat_tasks_run_eagerly(menu, resident):
 
 def test_chat_lists_upcoming_reservations(town, menu, slot, resident):
     r = reservation_book(slot=slot, resident=resident)
-    ctx = InboundContext(municipality=town, resident=resident, event={"type": "message", "message": {"type": "text", "text": "予約確認"}})
+    ctx = InboundContext(
+        municipality=town,
+        resident=resident,
+        event={"type": "message", "message": {"type": "text", "text": "予約確認"}},
+    )
     replies = line_handlers.on_text(ctx)
     assert replies and r.code in replies[0]["text"] and "/r/" in replies[0]["text"]
-    other = InboundContext(municipality=town, resident=resident, event={"type": "message", "message": {"type": "text", "text": "明日のごみは？"}})
+    other = InboundContext(
+        municipality=town,
+        resident=resident,
+        event={"type": "message", "message": {"type": "text", "text": "明日のごみは？"}},
+    )
     assert line_handlers.on_text(other) is None
-    pb = InboundContext(municipality=town, resident=resident, event={"type": "postback", "postback": {"data": "rsv:menus"}})
+    pb = InboundContext(
+        municipality=town, resident=resident, event={"type": "postback", "postback": {"data": "rsv:menus"}}
+    )
     items = line_handlers.on_postback(pb)[0]["quickReply"]["items"]
     assert items[0]["action"]["label"] == menu.name

@@ -15,18 +15,24 @@ def _send(client, town, event, capture) -> list[dict]:
     body = webhook_body(event)
     with capture(execute=True):
         response = client.post(
-            reverse("line:webhook", kwargs={"slug": town.slug}), data=body, content_type="application/json",
+            reverse("line:webhook", kwargs={"slug": town.slug}),
+            data=body,
+            content_type="application/json",
             HTTP_X_LINE_SIGNATURE=sign(town.channel_secret, body),
         )
     assert response.status_code == 200
     return [m for d in SimulatedDelivery.objects.filter(endpoint="reply").order_by("pk") for m in d.messages]
 
 
-def test_yoyaku_kakunin_lists_upcoming_bookings(client, town, slot, resident, django_capture_on_commit_callbacks):
+def test_yoyaku_kakunin_lists_upcoming_bookings(
+    client, town, slot, resident, django_capture_on_commit_callbacks
+):
     # given
     reservation = reservation_book(slot=slot, resident=resident)
     n = next(_ids)
-    event = webhook_event("message", resident.line_user_id, text="予約確認", event_id=f"RSV{n:023d}", reply_token=f"rsv{n}")
+    event = webhook_event(
+        "message", resident.line_user_id, text="予約確認", event_id=f"RSV{n:023d}", reply_token=f"rsv{n}"
+    )
     # when
     replies = _send(client, town, event, django_capture_on_commit_callbacks)
     # then
@@ -34,9 +40,13 @@ def test_yoyaku_kakunin_lists_upcoming_bookings(client, town, slot, resident, dj
     assert reservation.code in text and slot.menu.name in text and "/r/" in text
 
 
-def test_postback_opens_the_menu_quick_replies(client, town, menu, resident, django_capture_on_commit_callbacks):
+def test_postback_opens_the_menu_quick_replies(
+    client, town, menu, resident, django_capture_on_commit_callbacks
+):
     n = next(_ids)
-    event = webhook_event("postback", resident.line_user_id, data="rsv:menus", event_id=f"RSV{n:023d}", reply_token=f"rsv{n}")
+    event = webhook_event(
+        "postback", resident.line_user_id, data="rsv:menus", event_id=f"RSV{n:023d}", reply_token=f"rsv{n}"
+    )
     replies = _send(client, town, event, django_capture_on_commit_callbacks)
     labels = [i["action"]["label"] for i in replies[-1]["quickReply"]["items"]]
     assert menu.name in labels and "予約確認" in labels

@@ -28,17 +28,23 @@ class Command(BaseCommand):
                 municipality__slug=options["municipality"], code=options["department"]
             )
         except Department.DoesNotExist:
-            raise CommandError(f"課 {options['municipality']}/{options['department']} が見つかりません。") from None
+            raise CommandError(
+                f"課 {options['municipality']}/{options['department']} が見つかりません。"
+            ) from None
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"ファイル {path} がありません。")
-        outcome = slots_import(department=department, data=path.read_bytes(), file_name=path.name, dry_run=options["dry_run"])
+        outcome = slots_import(
+            department=department, data=path.read_bytes(), file_name=path.name, dry_run=options["dry_run"]
+        )
         if options["json"]:
             self.stdout.write(json.dumps(outcome.as_json(), ensure_ascii=False))
         else:
             verb = "作成予定" if options["dry_run"] else "作成"
             self.stdout.write(f"{department.municipality.name} {department.name}: {path.name}")
-            self.stdout.write(f"  {verb}: {outcome.created} 件 / 変更なし: {outcome.unchanged} 件 / エラー: {len(outcome.errors)} 行")
+            self.stdout.write(
+                f"  {verb}: {outcome.created} 件 / 変更なし: {outcome.unchanged} 件 / エラー: {len(outcome.errors)} 行"
+            )
             for error in outcome.errors:
                 where = f"{error['row']} 行目" if error["row"] else "ファイル"
                 self.stderr.write(f"  {where}: {error['message']}")
