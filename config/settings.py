@@ -51,7 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_otp",
     "django_otp.plugins.otp_totp",
-    "axes",
+    "municipalities.apps.AxesConfig",  # django-axes, named in Japanese
     "import_export",
     # Project apps. `municipalities` is the core; feature apps import it, never each other.
     "municipalities",

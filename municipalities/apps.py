@@ -1,3 +1,4 @@
+from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
@@ -7,6 +8,13 @@ from django.utils.translation import gettext_lazy as _
 class CmsAdminConfig(admin_apps.AdminConfig):
     default = False
     default_site = "municipalities.admin_site.CmsAdminSite"
+
+
+class AxesConfig(AxesAppConfig):
+    """django-axes with a Japanese name in the admin menu (its models are named in locale/ja)."""
+
+    default = False
+    verbose_name = _("ログイン制限（システム運用者）")
 
 
 def _sync_role_groups(sender: AppConfig, **kwargs: object) -> None:

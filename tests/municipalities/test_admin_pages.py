@@ -155,3 +155,10 @@ def test_every_core_page_opens_for_every_role(town_admin, kenko_head, kenko_edit
                     history = client.get(reverse(f"admin:municipalities_{name}_history", args=[obj.pk]))
                     assert history.status_code == 200, (user, name, obj)
         assert Department.objects.exists()
+
+
+def test_sign_in_records_are_named_in_japanese_for_the_operator(superuser):
+    html = client_for(superuser).get(reverse("admin:index")).content.decode()
+    assert "ログイン制限（システム運用者）" in html
+    assert "ログイン失敗（集計）" in html and "ログインの記録" in html
+    assert "Access attempts" not in html
