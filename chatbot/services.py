@@ -20,7 +20,6 @@ from chatbot.models import (
     GarbageReminder,
     KeywordRule,
     StaffReply,
-    TalkThread,
     UnansweredQuestion,
 )
 from chatbot.normalize import query_key
@@ -225,22 +224,8 @@ def chat_state_update(
 
 
 def _require_reply(actor: StaffUser, resident: Resident) -> None:
-    """The actor may reply to this resident: ``reply`` on the talk log (municipalities.TalkMessage).
-
-    The core's rules grant ``reply`` on TalkMessage to 編集者 and up, but the core model does
-    not define the permission yet; until it does, the same rule is checked on TalkThread (this
-    app's view of the talk, whose ``reply`` permission the role groups carry).
-    """
-    probe = TalkMessage(municipality_id=resident.municipality_id, resident=resident)
-    from django.contrib.auth.models import Permission
-
-    if Permission.objects.filter(
-        content_type__app_label="municipalities", codename="reply_talkmessage"
-    ).exists():
-        permissions.require(actor, "reply", probe)
-    else:
-        thread = TalkThread(pk=resident.pk, municipality_id=resident.municipality_id)
-        permissions.require(actor, "reply", thread)
+    """The actor may reply to this resident: ``reply`` on the talk log (municipalities.TalkMessage)."""
+    permissions.require(actor, "reply", TalkMessage(municipality_id=resident.municipality_id, resident=resident))
 
 
 @transaction.atomic(durable=True)

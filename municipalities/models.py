@@ -568,6 +568,7 @@ class TalkMessage(TimeStampedModel, MunicipalityOwned):
         verbose_name = _("トーク履歴")
         verbose_name_plural = _("トーク履歴")
         ordering = ["-created_at", "-pk"]
+        permissions = [("reply_talkmessage", _("住民に返信できる"))]
         constraints = [
             models.CheckConstraint(
                 condition=Q(direction__in=["in", "out"]),

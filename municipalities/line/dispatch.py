@@ -8,8 +8,8 @@ Apps register in ``AppConfig.ready()``::
     dispatch.set_text_fallback(chatbot.line_handlers.answer)   # the chatbot answers the rest
 
 A handler takes an ``InboundContext`` and returns the messages to reply with (a list of LINE
-message dicts), or ``None`` when it does not handle the event (text handlers only: the next
-one is tried). Handlers call services; the dispatcher sends the reply after the transaction
+message dicts; ``[]`` means handled, reply nothing), or ``None`` when it does not handle the
+event (text handlers only: the next one is tried). Handlers call services; the dispatcher sends the reply after the transaction
 commits. Postback data is ``"<prefix>:<rest>"``; the prefix names the app (≤ 300 chars in all).
 """
 

@@ -169,7 +169,7 @@ def _handle_message(
     if kind == "text" and text.strip():
         for handler in dispatch.text_handlers():
             answer = handler(context)
-            if answer:
+            if answer is not None:  # [] = handled, answer nothing (e.g. staff have taken over)
                 return answer
     return help_messages(resident)
 

@@ -181,3 +181,17 @@ def test_ambiguous_area_name_offers_choices(kyotango_town, resident, say):
     )
     labels = [item["action"]["label"] for item in message["quickReply"]["items"]]
     assert "峰山町10区" in labels and all(label.startswith("峰山町1") for label in labels)
+
+
+def test_after_a_staff_reply_the_bot_answers_nothing_through_the_webhook(
+    kyotango_town, resident, kenko_editor, say, django_capture_on_commit_callbacks
+):
+    from chatbot.services import talk_reply_send
+
+    # given a member of staff has replied to the resident
+    with django_capture_on_commit_callbacks(execute=True):
+        talk_reply_send(resident=resident, text="担当の者です。", actor=kenko_editor)
+    # when the resident writes again within 30 minutes
+    replies = say(kyotango_town, resident, "乾電池")
+    # then neither the bot nor the generic help message answers
+    assert replies == []
