@@ -37,6 +37,7 @@ from municipalities.models import (
 )
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 from municipalities.services import (
+    department_create,
     municipality_update,
     resident_update_preferences,
     staff_role_grant,
@@ -182,6 +183,13 @@ class DepartmentAdmin(DepartmentScopedAdmin):
     list_select_related = ["municipality"]
     list_filter = ["municipality"]
     search_fields = ["name", "code"]
+
+    def save_with_service(self, request: HttpRequest, obj: Department, form: Any, formsets: Any, change: bool) -> Any:
+        if change:
+            return super().save_with_service(request, obj, form, formsets, change)
+        return department_create(
+            municipality=obj.municipality, code=obj.code, name=obj.name, sort_order=obj.sort_order, actor=request.user
+        )
 
 
 class StaffRoleInline(admin.TabularInline):

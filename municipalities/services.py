@@ -141,14 +141,14 @@ def municipality_update(
 
 @transaction.atomic(durable=True)
 def department_create(
-    *, municipality: Municipality, code: str, name: str, actor: StaffUser | None = None
+    *, municipality: Municipality, code: str, name: str, actor: StaffUser | None = None, sort_order: int = 0
 ) -> Department:
     """Create a department (課) in ``municipality``.
 
     Only its 自治体管理者 or a superuser (or the system). Raises MunicipalityError when the code
     is taken or a value is invalid. Audited.
     """
-    department = Department(municipality=municipality, code=code, name=name)
+    department = Department(municipality=municipality, code=code, name=name, sort_order=sort_order)
     if actor is not None and not actor.is_superuser:
         if municipality.pk not in permissions.Scope(actor, "municipalities.add_department").admin_municipality_ids:
             raise MunicipalityError(_("この自治体に課を追加する権限がありません。"))

@@ -162,3 +162,26 @@ def test_sign_in_records_are_named_in_japanese_for_the_operator(superuser):
     assert "ログイン制限（システム運用者）" in html
     assert "ログイン失敗（集計）" in html and "ログインの記録" in html
     assert "Access attempts" not in html
+
+
+def test_town_admin_adds_a_department_through_the_service(town, town_admin):
+    response = client_for(town_admin).post(
+        reverse("admin:municipalities_department_add"),
+        {"municipality": town.pk, "code": "zaimu", "name": "財務課", "sort_order": "5"},
+    )
+    assert response.status_code == 302
+    department = Department.objects.get(municipality=town, code="zaimu")
+    assert department.sort_order == 5
+    entry = AuditEntry.objects.get(action="municipalities.department.created", object_id=str(department.pk))
+    assert entry.actor == town_admin
+
+
+def test_adding_a_taken_department_code_shows_an_error_not_a_crash(town, kenko, town_admin):
+    client = client_for(town_admin)
+    response = client.post(
+        reverse("admin:municipalities_department_add"),
+        {"municipality": town.pk, "code": "kenko", "name": "二つ目", "sort_order": "0"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert Department.objects.filter(municipality=town, code="kenko").count() == 1
