@@ -147,6 +147,19 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def workers_cpu_seconds(pids: list[int]) -> float:
+    return sum(_cpu_seconds(pid) for pid in pids + [c for p in pids for c in _children(p)])
+
+
 class WorkerMemory:
     """Peak resident memory of each worker process (main and pool children), sampled."""
 
@@ -268,6 +281,8 @@ def main() -> int:
         # when: approved now; the start task, the fan-out and every batch run in the workers
         t0 = timezone.now()
         started_monotonic = time.monotonic()
+        cpu_workers_0 = workers_cpu_seconds([p.pid for p in procs])
+        cpu_bench_0 = time.process_time()
         broadcast_approve(broadcast=broadcast, actor=None)
         status = BroadcastStatus.APPROVED
         while time.monotonic() - started_monotonic < timeout:
@@ -277,6 +292,8 @@ def main() -> int:
                 break
             time.sleep(0.25)
         memory.sample()
+        cpu_workers = workers_cpu_seconds([p.pid for p in procs]) - cpu_workers_0
+        cpu_fake = time.process_time() - cpu_bench_0
     finally:
         stop_workers(procs)
         if fake is not None:
@@ -334,6 +351,10 @@ def main() -> int:
     out += [
         f"  worker memory (peak)    {peak_one:.0f} MB largest process, {peak_sum:.0f} MB all processes; "
         f"largest grew {growth:.0f} MB during the run",
+        f"  CPU per batch           {1000 * cpu_workers / max(batch_count, 1):.1f} ms in the workers (Celery, ORM, SDK), "
+        f"{1000 * cpu_fake / max(batch_count, 1):.1f} ms in this process (fake LINE server); "
+        f"{batch_count / max(wall, 0.001) * (cpu_workers + cpu_fake) / max(batch_count, 1):.2f} cores busy on average",
+        f"  load average            {os.getloadavg()[0]:.1f} (1 min) at the end",
         "  note                    the machine is shared (2 cores, other engineers' tests running): figures are pessimistic",
     ]
     goal = 23.0 * args.recipients / 2_000_000
