@@ -86,6 +86,14 @@ def _answer(resident: Resident, verb: str, value: str) -> list[dict[str, Any]]:
         lead = _("お知らせを停止しました。緊急のお知らせは届きます。") if paused else _("お知らせを再開しました。")
         return _menu(resident, lead)
     if verb == "areas":
+        if Area.objects.filter(municipality_id=town_id).count() > 12:  # more than quick replies can hold
+            link = resident_link(resident, reverse("broadcasts:receive_settings"))
+            return [
+                m.text(
+                    _("地区がたくさんあるため、設定画面の一覧から選んでください。"),
+                    quick_reply=[m.quick_reply_item(m.uri_action(_("地区を選ぶ"), link))],
+                )
+            ]
         items = [
             m.quick_reply_item(m.postback_action(area.name, f"{PREFIX}:a:{area.pk}", display_text=area.name))
             for area in Area.objects.filter(municipality_id=town_id).order_by("sort_order", "name")[:12]

@@ -74,3 +74,12 @@ def test_another_towns_area_changes_nothing(town, other_town, resident):
     line_handlers.on_postback(InboundContext(municipality=town, resident=resident, event=postback_event(f"bc:a:{foreign.pk}")))
     resident.refresh_from_db()
     assert resident.area is None
+
+
+def test_a_town_with_many_districts_is_sent_to_the_page(town, resident):
+    from municipalities.models import Area
+
+    Area.objects.bulk_create(Area(municipality=town, name=f"地区{n}") for n in range(20))
+    reply = line_handlers.on_postback(InboundContext(municipality=town, resident=resident, event=postback_event("bc:areas")))
+    assert "設定画面" in reply[0]["text"]
+    assert reply[0]["quickReply"]["items"][0]["action"]["type"] == "uri"
