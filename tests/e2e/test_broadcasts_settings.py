@@ -14,9 +14,8 @@ from tests.e2e.conftest import admin_login
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_resident_turns_an_interest_on_with_one_tap(live_server, mobile_page, resident, interests, areas, settings):
+def test_resident_turns_an_interest_on_with_one_tap(live_server, mobile_page, resident, interests, areas):
     # given
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     page = mobile_page
     page.goto(resident_link(resident, "/liff/broadcasts/settings/", base_url=live_server.url))
     toggle = page.locator("button.toggle[data-interest='bosai']")
