@@ -187,14 +187,14 @@ class WorkerMemory:
         )
 
 
-def start_workers(env: dict[str, str], workers: int, concurrency: int) -> list[subprocess.Popen]:
+def start_workers(env: dict[str, str], workers: int, concurrency: int, pool: str) -> list[subprocess.Popen]:
     procs = []
     for n in range(workers):
         procs.append(
             subprocess.Popen(
                 [
                     sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning",
-                    "-c", str(concurrency), "-n", f"bench{n}@%h", "--without-gossip", "--without-mingle",
+                    "-c", str(concurrency), "-P", pool, "-n", f"bench{n}@%h", "--without-gossip", "--without-mingle",
                 ],
                 cwd=ROOT,
                 env=env,
@@ -233,8 +233,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--line-api-base-url", default="", help="an already running fake LINE server")
-    parser.add_argument("--workers", type=int, default=1, help="celery worker processes")
-    parser.add_argument("--concurrency", type=int, default=8, help="pool processes per worker")
+    parser.add_argument("--workers", type=int, default=2, help="celery worker processes")
+    parser.add_argument("--concurrency", type=int, default=8, help="pool processes (or threads) per worker")
+    parser.add_argument("--pool", default="threads", choices=["prefork", "threads"], help="Celery pool (threads: the batches wait on LINE)")
     parser.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (default: scaled)")
     args = parser.parse_args()
     timeout = args.timeout or max(60.0, args.recipients / 100_000 * 20 * 4)
@@ -267,13 +268,16 @@ def main() -> int:
     from config.celery import app
 
     redis.Redis.from_url(REDIS_URL).flushdb()  # the bench's own Redis database: queue and limiter
-    print(f"== broadcast benchmark: {args.recipients:,} recipients, {args.workers} worker(s) × {args.concurrency}", flush=True)  # noqa: T201
+    print(
+        f"== broadcast benchmark: {args.recipients:,} recipients, {args.workers} worker(s) × {args.concurrency} ({args.pool})",
+        flush=True,
+    )  # noqa: T201
     town, department, interest = seed(args.recipients)
     broadcast = Broadcast.objects.create(department=department, title="ベンチマーク配信", category=interest)
     BroadcastMessage.objects.create(broadcast=broadcast, position=0, kind="text", text="【健康】今年度の特定健診のご案内です。")
     broadcast_submit(broadcast=broadcast, actor=None)
 
-    procs = start_workers(env, args.workers, args.concurrency)
+    procs = start_workers(env, args.workers, args.concurrency, args.pool)
     memory = WorkerMemory([p.pid for p in procs])
     try:
         wait_for_workers(app, args.workers)
