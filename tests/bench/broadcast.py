@@ -1,6 +1,7 @@
 """Benchmark: one segment broadcast to N residents through the real path.
 
-    python tests/bench/broadcast.py [--recipients N] [--line-api-base-url URL] [--workers W] [--concurrency C]
+    python tests/bench/broadcast.py [--recipients N] [--line-api-base-url URL]
+                                    [--workers W] [--concurrency C] [--pool threads|prefork]
 
 The real path: PostgreSQL (its own database ``cms_bench_broadcast``, migrated here), Redis
 (broker and rate limiter, database 11), ``celery -A config worker`` processes with
