@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
@@ -50,5 +51,5 @@ class Command(BaseCommand):
         webhook = reverse("line:webhook", kwargs={"slug": municipality.slug})
         self.stdout.write(
             self.style.SUCCESS(f"自治体「{municipality.name}」（{municipality.slug}）を{verb}。")
-            + f"\nWebhook URL: <サイトのURL>{webhook}"
+            + f"\nWebhook URL: {settings.SITE_URL or '<サイトのURL>'}{webhook}"
         )
