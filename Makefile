@@ -17,10 +17,13 @@ install: $(VENV)/.installed
 
 # The embedded demo: SQLite, Celery eager, LINE simulator, the demo town. Honours PORT,
 # DATABASE_URL and every other variable of .env.example from the environment.
+# Links sent to residents are absolute (SITE_URL); in the demo they point at this server.
+DEMO_ENV = DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)}
+
 demo: install
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo --port $(PORT) --host $(HOST)
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEMO_ENV) $(BIN)/python manage.py seed_demo --port $(PORT) --host $(HOST)
+	$(DEMO_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # The whole suite, on PostgreSQL and Redis (see tests/env.py for the defaults).
 test: install

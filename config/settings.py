@@ -109,7 +109,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 USES_POSTGRESQL = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -153,6 +153,12 @@ LINE_USES_SIMULATOR = LINE_BACKEND == "simulator"
 LINE_API_BASE_URL = env("LINE_API_BASE_URL", default="https://api.line.me").rstrip("/")
 LINE_API_TIMEOUT_SECONDS = env.float("LINE_API_TIMEOUT_SECONDS", default=10.0)
 LINE_WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+# On PostgreSQL the webhook may commit stored events without waiting for the WAL flush
+# (synchronous_commit off for that one statement): faster under load, but a crash of the
+# database server itself can lose the last fraction of a second of acknowledged events.
+LINE_WEBHOOK_ASYNC_COMMIT = env.bool("LINE_WEBHOOK_ASYNC_COMMIT", default=False)
+# Requests per second per channel and endpoint (LINE's published limits); override for tests.
+LINE_RATE_LIMITS = env.dict("LINE_RATE_LIMITS", cast={"value": int}, default={})
 
 # --- Secrets at rest ------------------------------------------------------------------------
 
@@ -241,6 +247,11 @@ IMPORT_EXPORT_TMP_STORAGE_CLASS = (
 
 # --- Security -------------------------------------------------------------------------------
 
+# Sessions are read from the cache (Redis) and written through to the database, so a busy
+# resident page costs no session query and a Redis restart signs nobody out.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db" if HAS_REDIS else "django.contrib.sessions.backends.db"
+)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True

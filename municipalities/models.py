@@ -203,8 +203,12 @@ class StaffUser(AbstractUser):
         ordering = ["username"]
 
     def __str__(self) -> str:
-        full = f"{self.last_name} {self.first_name}".strip()
+        full = self.get_full_name()
         return f"{full}（{self.username}）" if full else self.username
+
+    def get_full_name(self) -> str:
+        """Family name first, as Japanese names are written."""
+        return f"{self.last_name} {self.first_name}".strip()
 
 
 class Role(models.TextChoices):

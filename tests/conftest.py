@@ -47,6 +47,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("needs Redis")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # Many staff users per test; PBKDF2's deliberate slowness is not what the tests measure.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -58,7 +58,7 @@ return tostring(tonumber(oldest[2]) + span - now)
 
 
 def limit_for(endpoint: str) -> int:
-    overrides: dict[str, int] = getattr(settings, "LINE_RATE_LIMITS", {}) or {}
+    overrides: dict[str, int] = settings.LINE_RATE_LIMITS
     return int(overrides.get(endpoint, DEFAULT_LIMITS.get(endpoint, 0)))
 
 

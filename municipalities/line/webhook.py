@@ -141,13 +141,12 @@ def _store(rows: list[WebhookEvent]) -> None:
     """Store the events of a body once: ``INSERT … ON CONFLICT DO NOTHING``.
 
     On PostgreSQL, outside a transaction (the request path), this is **one round trip**: the
-    transaction, the insert and the commit go as one statement string, and the commit does not
-    wait for the WAL flush (``synchronous_commit = off`` for this transaction only). Round trips
-    and the flush are what limit the webhook's answers on a busy machine. The cost: a *database
-    server* crash (not an application crash) can forget the events of its last fraction of a
-    second, whose replies are then not sent; rows are never half-written. Set
-    ``LINE_WEBHOOK_ASYNC_COMMIT = False`` to wait for the flush. Everything else in the product
-    commits synchronously. Elsewhere (SQLite, inside a transaction) it is ``bulk_create``.
+    transaction, the insert and the commit go as one statement string. With
+    ``LINE_WEBHOOK_ASYNC_COMMIT`` (off by default) the commit does not wait for the WAL flush
+    (``synchronous_commit = off`` for this transaction only): faster on a busy disk, but a
+    *database server* crash can forget the events of its last fraction of a second, whose
+    replies are then not sent; rows are never half-written. Elsewhere (SQLite, inside a
+    transaction) it is ``bulk_create``.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
@@ -160,7 +159,7 @@ def _store(rows: list[WebhookEvent]) -> None:
         params.extend(field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields)
     asynchronous = (
         "SET LOCAL synchronous_commit TO OFF; "
-        if getattr(settings, "LINE_WEBHOOK_ASYNC_COMMIT", True)
+        if settings.LINE_WEBHOOK_ASYNC_COMMIT
         else ""
     )
     # Only quoted identifiers and placeholders are formatted in; every value is a parameter.
