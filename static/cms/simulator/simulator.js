@@ -25,9 +25,10 @@
     if (text !== undefined && text !== null) { node.textContent = text; }
     return node;
   }
+  // Times as the town sees them (Asia/Tokyo), whatever the staff member's computer says.
+  var TOKYO_TIME = new Intl.DateTimeFormat("ja-JP", { timeZone: "Asia/Tokyo", hour: "2-digit", minute: "2-digit", hour12: false });
   function timeLabel(iso) {
-    var d = new Date(iso);
-    return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
+    return TOKYO_TIME.format(new Date(iso));
   }
   function townName() {
     var option = townSelect.options[townSelect.selectedIndex];
@@ -174,7 +175,7 @@
     talk.textContent = "";
     var lastDay = "";
     data.items.forEach(function (item) {
-      var day = new Date(item.at).toLocaleDateString("ja-JP", { month: "numeric", day: "numeric", weekday: "short" });
+      var day = new Date(item.at).toLocaleDateString("ja-JP", { timeZone: "Asia/Tokyo", month: "numeric", day: "numeric", weekday: "short" });
       if (day !== lastDay) { talk.appendChild(el("div", "system", day)); lastDay = day; }
       talk.appendChild(renderItem(item));
     });
