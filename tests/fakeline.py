@@ -561,3 +561,28 @@ def webhook_event(
 
 def webhook_body(*events: dict[str, Any], destination: str = "U" + "0" * 32) -> bytes:
     return json.dumps({"destination": destination, "events": list(events)}, ensure_ascii=False).encode()
+
+
+def post_webhook(
+    client: Any,
+    municipality: Any,
+    *events: dict[str, Any],
+    body: bytes | None = None,
+    signature: str | None = None,
+    slug: str | None = None,
+) -> Any:
+    """POST a webhook to ``municipality``'s URL with the Django test ``client``, as LINE does.
+
+    The body is ``webhook_body(*events)`` unless ``body`` is given. It is signed with the
+    municipality's channel secret unless ``signature`` is given (``""`` sends no signature
+    header); ``slug`` posts to another town's URL. Returns the response.
+    """
+    from django.urls import reverse
+
+    if body is None:
+        body = webhook_body(*events)
+    if signature is None:
+        signature = sign(municipality.channel_secret, body)
+    headers = {"HTTP_X_LINE_SIGNATURE": signature} if signature != "" else {}
+    url = reverse("line:webhook", kwargs={"slug": slug or municipality.slug})
+    return client.post(url, data=body, content_type="application/json", **headers)

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
 
 from municipalities.models import SimulatedDelivery
 from tests.applications.factories import submit
-from tests.fakeline import sign, webhook_body, webhook_event
+from tests.fakeline import post_webhook, webhook_body, webhook_event
 
 pytestmark = pytest.mark.django_db
 
 
 def post(client, town, body: bytes, capture):
     with capture(execute=True):
-        return client.post(
-            reverse("line:webhook", kwargs={"slug": town.slug}),
-            data=body,
-            content_type="application/json",
-            HTTP_X_LINE_SIGNATURE=sign(town.channel_secret, body),
-        )
+        return post_webhook(client, town, body=body)
 
 
 def last_reply(resident) -> str:

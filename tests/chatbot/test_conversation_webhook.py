@@ -7,14 +7,13 @@ import datetime as dt
 import itertools
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
 from chatbot.collection import format_day
 from chatbot.matching import get_index
 from chatbot.models import ChatState, UnansweredQuestion
 from municipalities.models import Area, SimulatedDelivery
-from tests.fakeline import sign, webhook_body, webhook_event
+from tests.fakeline import post_webhook, webhook_event
 
 from .factories import FaqFactory, KeywordRuleFactory
 
@@ -27,19 +26,12 @@ def say(client, django_capture_on_commit_callbacks):
 
     def send(town, resident, text: str) -> list[str]:
         n = next(_ids)
-        body = webhook_body(
-            webhook_event(
-                "message", resident.line_user_id, text=text, event_id=f"EV{n:024d}", reply_token=f"rt{n}"
-            )
+        event = webhook_event(
+            "message", resident.line_user_id, text=text, event_id=f"EV{n:024d}", reply_token=f"rt{n}"
         )
         before = SimulatedDelivery.objects.filter(endpoint="reply").count()
         with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(
-                reverse("line:webhook", kwargs={"slug": town.slug}),
-                data=body,
-                content_type="application/json",
-                HTTP_X_LINE_SIGNATURE=sign(town.channel_secret, body),
-            )
+            response = post_webhook(client, town, event)
         assert response.status_code == 200
         sent = SimulatedDelivery.objects.filter(
             endpoint="reply", line_user_id=resident.line_user_id

@@ -3,13 +3,11 @@ request at whatever server speaks LINE's API at LINE_API_BASE_URL (here the fake
 
 from __future__ import annotations
 
-from django.urls import reverse
-
 from municipalities.line import ratelimit
 from municipalities.line.api import ApiClient
 from municipalities.line.client import get_line_client
 from municipalities.models import Resident
-from tests.fakeline import FakeLine, sign, webhook_body, webhook_event
+from tests.fakeline import FakeLine, post_webhook, webhook_event
 
 
 def test_a_signed_follow_produces_a_reply_request_at_the_line_server(
@@ -27,15 +25,9 @@ def test_a_signed_follow_produces_a_reply_request_at_the_line_server(
         user_id = "U" + "5" * 32
         fake.add_profile(user_id, "鈴木 次郎")
         event = webhook_event("follow", user_id, reply_token="reply-token-1")
-        body = webhook_body(event)
         # when
         with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(
-                reverse("line:webhook", kwargs={"slug": town.slug}),
-                data=body,
-                content_type="application/json",
-                HTTP_X_LINE_SIGNATURE=sign(town.channel_secret, body),
-            )
+            response = post_webhook(client, town, event)
         # then
         assert response.status_code == 200
         [profile] = fake.requests_to("profile")

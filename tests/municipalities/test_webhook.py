@@ -13,7 +13,7 @@ from municipalities.line import dispatch
 from municipalities.line import messages as m
 from municipalities.line.webhook import signature_valid
 from municipalities.models import Resident, SimulatedDelivery, TalkMessage, WebhookEvent
-from tests.fakeline import sign, webhook_body, webhook_event
+from tests.fakeline import post_webhook, sign, webhook_body, webhook_event
 
 NEW_USER = "U" + "9" * 32
 
@@ -32,12 +32,8 @@ def _run_on_commit(django_capture_on_commit_callbacks):
 
 
 def post(client: Client, town, body: bytes, *, signature: str | None = None, slug: str | None = None):
-    url = reverse("line:webhook", kwargs={"slug": slug or town.slug})
-    headers = (
-        {} if signature == "" else {"HTTP_X_LINE_SIGNATURE": signature or sign(town.channel_secret, body)}
-    )
     with _capture(execute=True):
-        return client.post(url, data=body, content_type="application/json", **headers)
+        return post_webhook(client, town, body=body, signature=signature, slug=slug)
 
 
 def replies_to(user_id: str) -> list[SimulatedDelivery]:

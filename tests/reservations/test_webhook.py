@@ -2,24 +2,16 @@
 
 import itertools
 
-from django.urls import reverse
-
 from municipalities.models import SimulatedDelivery
 from reservations.services import reservation_book
-from tests.fakeline import sign, webhook_body, webhook_event
+from tests.fakeline import post_webhook, webhook_event
 
 _ids = itertools.count()
 
 
 def _send(client, town, event, capture) -> list[dict]:
-    body = webhook_body(event)
     with capture(execute=True):
-        response = client.post(
-            reverse("line:webhook", kwargs={"slug": town.slug}),
-            data=body,
-            content_type="application/json",
-            HTTP_X_LINE_SIGNATURE=sign(town.channel_secret, body),
-        )
+        response = post_webhook(client, town, event)
     assert response.status_code == 200
     return [m for d in SimulatedDelivery.objects.filter(endpoint="reply").order_by("pk") for m in d.messages]
 
