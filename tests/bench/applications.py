@@ -26,7 +26,8 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from _support import ROOT
+
 sys.path.insert(0, str(ROOT))
 
 

@@ -28,20 +28,28 @@ import multiprocessing
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = (
-    str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+from _support import (
+    PG_URL,
+    PYTHON,
+    ROOT,
+    ensure_database,
+    flush_redis,
+    free_port,
+    gunicorn_env,
+    migrate,
+    pct,
+    start_gunicorn,
+    timed_request,
+    tree_cpu_seconds,
+    wait_for,
 )
-BIN = Path(PYTHON).parent
+
 DB_NAME = "cms_bench_booking"
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 SLUG = "benchbook"
 CSRF = "benchcsrftoken0123456789abcdefgh"  # 32 characters: Django accepts the unmasked secret
@@ -50,33 +58,9 @@ SLOTS = 1_000
 HOT_SHARE = 0.2
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
-            "FIELD_ENCRYPTION_KEYS": "mFNuh-W29Tzx4rKrhwBDUa-odTVUCVxc44XFW1E1BHo=",
-            "SECURE_SSL_REDIRECT": "false",
-            "SESSION_COOKIE_SECURE": "false",
-            "CSRF_COOKIE_SECURE": "false",
-            "STATIC_MANIFEST": "false",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": f"{PG_URL}/{DB_NAME}",
-            "REDIS_URL": REDIS_URL,
-            "CELERY_BROKER_URL": REDIS_URL,
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "LINE_BACKEND": "simulator",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
+    env = gunicorn_env(f"{PG_URL}/{DB_NAME}", REDIS_URL)
+    env.update({"SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false"})
     return env
 
 
@@ -121,37 +105,14 @@ open(%(out)r, 'w').write(json.dumps({'menu': menu.pk, 'hot': hot, 'slots': ids, 
 def prepare(env: dict[str, str], out: str) -> dict:
     import json
 
-    import psycopg
-
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    ensure_database(DB_NAME)
+    migrate(env)
     script = SETUP % {"slug": SLUG, "slots": SLOTS, "residents": RESIDENTS, "out": out}
     subprocess.run(
         [PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True
     )
     with open(out) as fh:
         return json.load(fh)
-
-
-def flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-
-
-def wait_for(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
 
 
 def book_thread(
@@ -170,20 +131,16 @@ def book_thread(
             "Content-Type": "application/x-www-form-urlencoded",
             "Cookie": f"sessionid={session}; csrftoken={CSRF}",
         }
-        started = time.perf_counter()
-        try:
-            conn.request("POST", f"/liff/reservations/slot/{slot}/", body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn, status, seconds = timed_request(
+            conn, port, "POST", f"/liff/reservations/slot/{slot}/", body=body, headers=headers
+        )
+        if status is None:
             errors += 1
             continue
-        latencies.append(time.perf_counter() - started)
-        if response.status == 302:
+        latencies.append(seconds)
+        if status == 302:
             ok += 1
-        elif response.status == 409:
+        elif status == 409:
             refused += 1
         else:
             errors += 1
@@ -201,18 +158,12 @@ def read_thread(port: int, deadline: float, session: str, path: str, results: di
     latencies: list[float] = []
     headers = {"Cookie": f"sessionid={session}"}
     while time.monotonic() < deadline:
-        started = time.perf_counter()
-        try:
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn, status, seconds = timed_request(conn, port, "GET", path, headers=headers)
+        if status is None:
             errors += 1
             continue
-        latencies.append(time.perf_counter() - started)
-        if response.status == 200:
+        latencies.append(seconds)
+        if status == 200:
             ok += 1
         else:
             errors += 1
@@ -278,26 +229,7 @@ def run_load(
 
 def gunicorn_cpu(master: int) -> float:
     """CPU seconds (user + system) used so far by the gunicorn master and its workers."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry) == master or int(fields[1]) == master:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(int(len(ordered) * p), len(ordered) - 1)] * 1000
+    return tree_cpu_seconds(master, include_parent=True)
 
 
 def oversold(env: dict[str, str]) -> tuple[int, int, int]:
@@ -335,31 +267,9 @@ def main() -> int:
         flush=True,
     )  # noqa: T201
     plan = prepare(env, f"/tmp/cms_bench_booking_{os.getpid()}.json")
-    flush_redis()
+    flush_redis(REDIS_URL)
     port = free_port()
-    gunicorn = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.threads),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-            "--backlog",
-            "512",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    gunicorn = start_gunicorn(port, args.workers, args.threads, env)
     try:
         wait_for(port)
         warm = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -414,7 +324,7 @@ def main() -> int:
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
         gunicorn.wait(timeout=30)
-        flush_redis()
+        flush_redis(REDIS_URL)
 
 
 if __name__ == "__main__":

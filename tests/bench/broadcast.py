@@ -24,9 +24,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from _support import ROOT, descendants, ensure_database, migrate, process_cpu_seconds
+
 sys.path.insert(0, str(ROOT))
 
 DB_NAME = "cms_bench_broadcast"
@@ -58,21 +58,6 @@ def bench_env(line_api_base_url: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
     )
     return env
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_URL + "postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-
-
-def migrate(env: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=600
-    )
 
 
 def seed(recipients: int) -> tuple[object, object, object]:
@@ -126,17 +111,6 @@ def seed(recipients: int) -> tuple[object, object, object]:
 # --- worker processes and their memory ---------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as fh:
-                found += [int(p) for p in fh.read().split()]
-    except OSError:
-        return found
-    return found + [grandchild for child in found for grandchild in _children(child)]
-
-
 def _status_kb(pid: int, field: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -148,17 +122,8 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def workers_cpu_seconds(pids: list[int]) -> float:
-    return sum(_cpu_seconds(pid) for pid in pids + [c for p in pids for c in _children(p)])
+    return sum(process_cpu_seconds(pid) for pid in pids + [c for p in pids for c in descendants(p)])
 
 
 class WorkerMemory:
@@ -170,7 +135,7 @@ class WorkerMemory:
         self.first_kb: dict[int, int] = {}
 
     def sample(self) -> None:
-        for pid in self.pids + [c for p in self.pids for c in _children(p)]:
+        for pid in self.pids + [c for p in self.pids for c in descendants(p)]:
             rss = max(_status_kb(pid, "VmRSS"), _status_kb(pid, "VmHWM"))
             if rss:
                 self.first_kb.setdefault(pid, _status_kb(pid, "VmRSS"))
@@ -254,8 +219,8 @@ def main() -> int:
         line_url = fake.base_url
     env = bench_env(line_url)
     os.environ.update(env)
-    ensure_database()
-    migrate(env)
+    ensure_database(DB_NAME, PG_URL)
+    migrate(env, python=sys.executable, timeout=600)
 
     import django
 

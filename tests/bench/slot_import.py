@@ -17,17 +17,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = (
-    str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
-)
+from _support import PG_URL, ROOT, ensure_database, migrate
+
 DB_NAME = "cms_bench_slot_import"
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 
 
 def configure_env() -> None:
@@ -50,12 +45,8 @@ def configure_env() -> None:
 
 
 def prepare_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=os.environ, check=True)
+    ensure_database(DB_NAME)
+    migrate(os.environ)
 
 
 def make_file(rows: int) -> bytes:

@@ -30,63 +30,43 @@ import multiprocessing
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = (
-    str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+from _support import (
+    BIN,
+    PG_URL,
+    PYTHON,
+    ROOT,
+    ensure_database,
+    flush_redis,
+    free_port,
+    gunicorn_env,
+    migrate,
+    pct,
+    start_gunicorn,
+    timed_request,
+    tree_cpu_seconds,
+    wait_for,
 )
-BIN = Path(PYTHON).parent
+
 DB_NAME = "cms_bench_webhook"
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 SLUG = "benchtown"
 SECRET = "bench-channel-secret"
 REDELIVERY_SHARE = 0.10
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
-            "FIELD_ENCRYPTION_KEYS": "mFNuh-W29Tzx4rKrhwBDUa-odTVUCVxc44XFW1E1BHo=",
-            "SECURE_SSL_REDIRECT": "false",
-            "STATIC_MANIFEST": "false",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": f"{PG_URL}/{DB_NAME}",
-            "REDIS_URL": REDIS_URL,
-            "CELERY_BROKER_URL": REDIS_URL,
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "LINE_BACKEND": "simulator",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    return env
+    return gunicorn_env(f"{PG_URL}/{DB_NAME}", REDIS_URL)
 
 
 def prepare_database(env: dict[str, str]) -> int:
-    import psycopg
-
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    ensure_database(DB_NAME)
+    migrate(env)
     script = (
         "from municipalities.services import municipality_create_or_update\n"
         "from municipalities.models import WebhookEvent, TalkMessage, SimulatedDelivery, Resident\n"
@@ -106,12 +86,6 @@ def prepare_database(env: dict[str, str]) -> int:
         text=True,
     )
     return int(out.stdout.strip().splitlines()[-1])
-
-
-def flush_broker() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 def sign(body: bytes) -> str:
@@ -155,18 +129,11 @@ def client_thread(port: int, deadline: float, seed: int, results: dict, per_post
             {"destination": "Ubench", "events": [e for _, _, e in events]}, ensure_ascii=False
         ).encode()
         headers = {"Content-Type": "application/json", "X-Line-Signature": sign(body)}
-        started = time.perf_counter()
-        try:
-            conn.request("POST", path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            status = response.status
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn, status, seconds = timed_request(conn, port, "POST", path, body=body, headers=headers)
+        if status is None:
             errors += 1
             continue
-        latencies.append(time.perf_counter() - started)
+        latencies.append(seconds)
         if status == 200:
             for event_id, redelivery, _ in events:
                 ok += 1
@@ -201,33 +168,9 @@ def load_process(
     queue.put(results)
 
 
-def wait_for(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
-
-
 def cpu_seconds(parent_pid: int) -> float:
     """CPU time (user + system) used so far by the children of ``parent_pid`` (gunicorn workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent_pid:  # field 4 (ppid), counted after the command name
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+    return tree_cpu_seconds(parent_pid, include_parent=False)
 
 
 def warm_up(port: int, clients: int) -> None:
@@ -314,34 +257,12 @@ def main() -> int:
     env = bench_env()
     print(f"preparing database {DB_NAME} …", flush=True)  # noqa: T201
     prepare_database(env)
-    flush_broker()
+    flush_redis(REDIS_URL)
     port = free_port()
     procs: list[subprocess.Popen] = []
     try:
         procs.append(
-            subprocess.Popen(
-                [
-                    str(BIN / "gunicorn"),
-                    "config.wsgi",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    str(args.workers),
-                    "--worker-class",
-                    "gthread",
-                    "--threads",
-                    str(args.threads),
-                    "--keep-alive",
-                    "30",
-                    "--log-level",
-                    "warning",
-                    "--backlog",
-                    "512",
-                ],
-                cwd=ROOT,
-                env=env,
-                start_new_session=True,
-            )
+            start_gunicorn(port, args.workers, args.threads, env)
         )
         if args.worker:
             procs.append(
@@ -397,14 +318,7 @@ def main() -> int:
         elapsed = time.monotonic() - started
         cpu_used = cpu_seconds(gunicorn_pid) - cpu_before
 
-        latencies = sorted(merged["latencies"])
-
-        def pct(p: float) -> float:
-            return (
-                latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000
-                if latencies
-                else float("nan")
-            )
+        latencies = merged["latencies"]
 
         unique_ids = merged["unique"]
         stored, matching, _ = count_rows(env, unique_ids)
@@ -414,7 +328,7 @@ def main() -> int:
             f"({args.events_per_post} event(s) per post)"
         )
         print(f"  of which redeliveries: {merged['redeliveries']}; errors: {merged['errors']}")  # noqa: T201
-        print(f"latency per post: p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms, max {pct(1.0):.1f} ms")  # noqa: T201
+        print(f"latency per post: p50 {pct(latencies, 0.50):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms, max {pct(latencies, 1.0):.1f} ms")  # noqa: T201
         print(  # noqa: T201
             f"rows stored: {stored}; unique events sent: {len(set(unique_ids))}; "
             f"sent events found: {matching}; duplicates: {stored - len(set(unique_ids))}"
@@ -427,7 +341,7 @@ def main() -> int:
                 "(PostgreSQL, Redis and the load generator not counted)"
             )
         goal_rate = rate >= 1500
-        goal_p99 = pct(0.99) < 100
+        goal_p99 = pct(latencies, 0.99) < 100
         print(  # noqa: T201
             f"goal ≥1,500 events/s: {'met' if goal_rate else 'NOT met'}; p99 < 100 ms: {'met' if goal_p99 else 'NOT met'}; "
             f"rows == unique: {'yes' if stored == len(set(unique_ids)) == matching else 'NO'}"

@@ -1,0 +1,202 @@
+"""Helpers shared by the benchmark scripts in this folder (not a benchmark itself: ``make bench``
+skips files whose name starts with an underscore).
+
+The scripts are run as ``python tests/bench/<name>.py``, so Python puts this folder on
+``sys.path`` and they import this module as ``import _support``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = (
+    str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+)
+BIN = Path(PYTHON).parent
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+
+
+# --- database and Redis --------------------------------------------------------------------------
+
+
+def ensure_database(name: str, server_url: str = PG_URL) -> None:
+    """Create the PostgreSQL database ``name`` on ``server_url`` unless it already exists."""
+    import psycopg
+
+    with psycopg.connect(f"{server_url.rstrip('/')}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def migrate(env: dict[str, str] | os._Environ, *, python: str = PYTHON, timeout: float | None = None) -> None:
+    """``manage.py migrate`` in a subprocess with ``env`` (quiet; fails loudly)."""
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=timeout
+    )
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+# --- gunicorn ------------------------------------------------------------------------------------
+
+
+def gunicorn_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment of a production-like gunicorn (DEBUG off, Redis cache and broker, no eager
+    Celery) against the bench's own database, for the benchmarks that talk HTTP."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+            "FIELD_ENCRYPTION_KEYS": "mFNuh-W29Tzx4rKrhwBDUa-odTVUCVxc44XFW1E1BHo=",
+            "SECURE_SSL_REDIRECT": "false",
+            "STATIC_MANIFEST": "false",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": redis_url,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "LINE_BACKEND": "simulator",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen:
+    """gunicorn (gthread, keep-alive so that clients keep their connections) in its own session,
+    so that ``os.killpg(proc.pid, …)`` stops the master and its workers."""
+    return subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "512",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def wait_for(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def timed_request(
+    conn: http.client.HTTPConnection,
+    port: int,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str],
+    body: bytes | None = None,
+) -> tuple[http.client.HTTPConnection, int | None, float]:
+    """One request on a keep-alive connection to 127.0.0.1:``port``.
+
+    Returns the connection to use for the next request, the status (``None`` after a connection
+    error: then the connection was closed and a new one is returned) and the seconds it took.
+    """
+    started = time.perf_counter()
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+    except (OSError, http.client.HTTPException):
+        conn.close()
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=10), None, 0.0
+    return conn, response.status, time.perf_counter() - started
+
+
+# --- CPU time of processes -----------------------------------------------------------------------
+
+
+def tree_cpu_seconds(parent: int, *, include_parent: bool) -> float:
+    """CPU seconds (user + system) used so far by the children of ``parent`` (gunicorn workers),
+    and by ``parent`` itself when ``include_parent``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[1] is field 4 (ppid), counted after the command name
+        if (include_parent and int(entry) == parent) or int(fields[1]) == parent:
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """Children, grandchildren … of ``pid`` (from /proc/<pid>/task/*/children)."""
+    found: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                found += [int(p) for p in fh.read().split()]
+    except OSError:
+        return found
+    return found + [grandchild for child in found for grandchild in descendants(child)]
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by one process; 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    """The ``p`` quantile (0–1) of ``values`` (seconds) in milliseconds; NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(int(len(ordered) * p), len(ordered) - 1)] * 1000
