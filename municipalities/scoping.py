@@ -68,6 +68,8 @@ class DepartmentScopedAdmin(admin.ModelAdmin):
 
     # Admin actions are services; QuerySet.delete() would skip them.
     actions_without_delete = True
+    # A link typed without a scheme is https (LINE opens https links only; Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @property
     def policy(self) -> DepartmentPolicy:
