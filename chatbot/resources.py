@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from import_export import fields, resources, widgets
+from import_export import fields, widgets
 
 from chatbot.models import Faq
 from chatbot.services import faq_write
-from municipalities.models import Department, StaffUser
+from municipalities.resources import DepartmentResource
 
 
-class FaqResource(resources.ModelResource):
+class FaqResource(DepartmentResource):
     question = fields.Field(attribute="question", column_name="質問")
     variants = fields.Field(attribute="variants", column_name="言い換え")
     answer = fields.Field(attribute="answer", column_name="回答")
@@ -35,16 +35,8 @@ class FaqResource(resources.ModelResource):
         report_skipped = False
         use_transactions = True
 
-    def __init__(
-        self, actor: StaffUser | None = None, department: Department | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.actor = actor
-        self.department = department
-
     def get_queryset(self):  # the natural key is looked up inside the chosen department only
-        qs = super().get_queryset().select_related("department")
-        return qs.filter(department=self.department) if self.department is not None else qs
+        return super().get_queryset().select_related("department")
 
     def before_import_row(self, row: Any, **kwargs: Any) -> None:
         if self.department is None:

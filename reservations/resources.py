@@ -17,14 +17,14 @@ from django.utils import timezone
 from import_export import fields, resources
 from import_export.results import Error, Result, RowResult
 
-from municipalities.models import Department, StaffUser
+from municipalities.resources import DepartmentResource
 
 from .models import Reservation, Slot
 from .parsing import to_wareki
 from .slot_import import COLUMNS
 
 
-class SlotResource(resources.ModelResource):
+class SlotResource(DepartmentResource):
     service = fields.Field(column_name="サービス", attribute="menu__name", readonly=True)
     venue = fields.Field(column_name="会場", attribute="venue", readonly=True)
     date = fields.Field(column_name="日付", readonly=True)
@@ -42,16 +42,8 @@ class SlotResource(resources.ModelResource):
         skip_unchanged = True
         report_skipped = False
 
-    def __init__(
-        self, actor: StaffUser | None = None, department: Department | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.actor = actor
-        self.department = department
-
     def get_queryset(self):
-        qs = Slot.objects.select_related("menu")
-        return qs.filter(menu__department=self.department) if self.department is not None else qs
+        return super().get_queryset().select_related("menu")
 
     def import_data(
         self, dataset, dry_run: bool = False, raise_errors: bool = False, **kwargs: Any
