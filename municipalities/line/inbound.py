@@ -125,19 +125,16 @@ def _reply(client: LineClient, event: WebhookEvent, messages: list[dict[str, Any
 
 
 def _resident_for(client: LineClient, municipality: Municipality, user_id: str) -> Resident:
-    resident = (
-        Resident.objects.select_related("municipality")
-        .filter(municipality=municipality, line_user_id=user_id)
-        .first()
-    )
-    if resident is not None and resident.is_following:
-        return resident
-    # A message from someone we have no (active) record of: they are a friend, or LINE would not
-    # deliver their message (e.g. they followed before this system, or a follow was lost).
-    display_name, picture_url = _profile(client, municipality, user_id)
-    resident, _created = resident_follow(
-        municipality=municipality, line_user_id=user_id, display_name=display_name, picture_url=picture_url
-    )
+    """The sender, with ``municipality`` (already loaded) attached for the handlers."""
+    resident = Resident.objects.filter(municipality=municipality, line_user_id=user_id).first()
+    if resident is None or not resident.is_following:
+        # A message from someone we have no (active) record of: they are a friend, or LINE would
+        # not deliver their message (e.g. they followed before this system, or a follow was lost).
+        display_name, picture_url = _profile(client, municipality, user_id)
+        resident, _created = resident_follow(
+            municipality=municipality, line_user_id=user_id, display_name=display_name, picture_url=picture_url
+        )
+    resident.municipality = municipality
     return resident
 
 
@@ -160,7 +157,6 @@ def _handle_message(
     client: LineClient, municipality: Municipality, event: WebhookEvent
 ) -> list[dict[str, Any]] | None:
     resident = _resident_for(client, municipality, event.line_user_id)
-    resident.municipality = municipality
     message = event.payload.get("message") or {}
     kind = message.get("type", "")
     text = message.get("text", "") if kind == "text" else ""
@@ -178,7 +174,6 @@ def _handle_postback(
     client: LineClient, municipality: Municipality, event: WebhookEvent
 ) -> list[dict[str, Any]] | None:
     resident = _resident_for(client, municipality, event.line_user_id)
-    resident.municipality = municipality
     postback = event.payload.get("postback") or {}
     data = postback.get("data", "")
     talk_log_inbound(resident=resident, kind="postback", text=data, payload=postback)
