@@ -46,9 +46,7 @@ def faq_write(*, faq: Faq, actor: StaffUser | None, created: bool, changed: list
     if not connection.in_atomic_block:
         raise RuntimeError("faq_write() runs inside a transaction")
     if actor is not None:
-        if not created:
-            permissions.require(actor, "change", Faq.objects.select_related("department").get(pk=faq.pk))
-        permissions.require(actor, "add" if created else "change", faq)
+        permissions.require_save(actor, faq, created=created)
     faq.full_clean()
     faq.save()
     audit_log(
@@ -82,11 +80,7 @@ def faq_delete(*, faq: Faq, actor: StaffUser | None) -> None:
 def keyword_rule_save(*, rule: KeywordRule, actor: StaffUser | None, created: bool) -> KeywordRule:
     """Create or change a keyword rule. Audited; the index is rebuilt on commit."""
     if actor is not None:
-        if not created:
-            permissions.require(
-                actor, "change", KeywordRule.objects.select_related("department").get(pk=rule.pk)
-            )
-        permissions.require(actor, "add" if created else "change", rule)
+        permissions.require_save(actor, rule, created=created)
     rule.full_clean()
     rule.save()
     audit_log(

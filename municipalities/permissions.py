@@ -313,3 +313,15 @@ def policy_for(model: type[models.Model] | models.Model) -> DepartmentPolicy:
 def require(user: Any, action: str, obj: models.Model) -> None:
     """Services call this when ``actor`` is given: ``require(actor, "approve", broadcast)``."""
     policy_for(obj).require(user, action, obj)
+
+
+def require_save(user: Any, obj: models.Model, *, created: bool) -> None:
+    """The user may save ``obj``: change the row as stored (an edit cannot take over another
+    department's row) and add/change it as it will be saved (a foreign key cannot move it out of
+    the user's reach). Raises PermissionDenied."""
+    if not created:
+        model = type(obj)
+        owner_hops = getattr(model, "municipality_path", "").rpartition("__")[0]
+        stored = model._default_manager.select_related(*([owner_hops] if owner_hops else []))
+        require(user, "change", stored.get(pk=obj.pk))
+    require(user, "add" if created else "change", obj)

@@ -62,9 +62,7 @@ def form_save(*, form: ApplicationForm, formsets: list[Any], created: bool, acto
     fields need choices. Raises ApplicationError (and nothing is saved).
     """
     if actor is not None:
-        if not created:
-            permissions.require(actor, "change", ApplicationForm.objects.get(pk=form.pk))
-        permissions.require(actor, "add" if created else "change", form)
+        permissions.require_save(actor, form, created=created)
     _check_form(form)
     try:
         with transaction.atomic():
