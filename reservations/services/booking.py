@@ -44,6 +44,16 @@ def _on_commit_bump(menu_id: int) -> None:
     transaction.on_commit(lambda: availability_bump(menu_id))
 
 
+def _notify_on_commit(reservation: Reservation, kind: str) -> None:
+    """Tell the resident (LINE push) once the booking change is committed; phone bookings have nobody to push to."""
+    if reservation.resident_id is None:
+        return
+    from ..tasks import reservation_notify_task
+
+    pk = reservation.pk
+    transaction.on_commit(lambda: reservation_notify_task.delay(pk, kind))
+
+
 def lock_residents(resident_ids: list[int]) -> None:
     """Lock resident rows in pk order (PostgreSQL; a no-op on SQLite, which serialises writers).
 
@@ -251,11 +261,7 @@ def reservation_book(
         actor_label=None if actor is not None else (resident.display_name or _("住民")),
     )
     _on_commit_bump(menu.pk)
-    if resident is not None:
-        from ..tasks import reservation_notify_task
-
-        pk = reservation.pk
-        transaction.on_commit(lambda: reservation_notify_task.delay(pk, "booked"))
+    _notify_on_commit(reservation, "booked")
     return reservation
 
 
@@ -299,11 +305,7 @@ def reservation_cancel(
         actor_label=None if actor is not None else _("住民"),
     )
     _on_commit_bump(slot.menu_id)
-    if reservation.resident_id is not None:
-        from ..tasks import reservation_notify_task
-
-        pk = reservation.pk
-        transaction.on_commit(lambda: reservation_notify_task.delay(pk, "cancelled"))
+    _notify_on_commit(reservation, "cancelled")
     return reservation
 
 
@@ -384,11 +386,7 @@ def reservation_change(
         actor_label=None if actor is not None else _("住民"),
     )
     _on_commit_bump(old.menu_id)
-    if reservation.resident_id is not None:
-        from ..tasks import reservation_notify_task
-
-        pk = reservation.pk
-        transaction.on_commit(lambda: reservation_notify_task.delay(pk, "changed"))
+    _notify_on_commit(reservation, "changed")
     return reservation
 
 
