@@ -63,7 +63,8 @@ def payment_restart(*, submission: Submission, resident: Resident) -> Payment:
 @transaction.atomic(durable=True)
 def _record_outcome(*, provider_code: str, reference: str, outcome: str, amount: int, detail: dict) -> Payment:
     payment = (
-        Payment.objects.select_for_update()
+        # of=("self",): lock the payment only, not the joined submission, form and department.
+        Payment.objects.select_for_update(of=("self",))
         .select_related("submission__form__department")
         .filter(provider=provider_code, reference=reference)
         .first()

@@ -350,7 +350,9 @@ def reservation_change(
     if reservation.resident_id is not None:
         lock_residents([reservation.resident_id])
     if (
-        Reservation.objects.select_for_update()
+        # of=("self",): Meta.ordering joins the slot, and FOR UPDATE would lock the old slot
+        # here too, out of pk order (a deadlock with a booking moving the other way).
+        Reservation.objects.select_for_update(of=("self",))
         .filter(pk=reservation.pk)
         .values_list("status", flat=True)
         .first()
