@@ -88,3 +88,42 @@ def test_worker_on_redis_runs_the_talk_log_retention_task(town):
     assert gone, f"the worker did not run the task within {DEADLINE_SECONDS}s:\n{output[-3000:]}"
     assert TalkMessage.objects.filter(pk=fresh.pk).exists()
     assert "talk_log_retention_task" in output and "succeeded" in output
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_from_task_to_task(settings):
+    # given: the worker's Django fixup installed, as `celery worker` installs it, and an open
+    # connection that is young (CONN_MAX_AGE) and healthy
+    from celery import signals
+    from celery.fixups.django import DjangoWorkerFixup
+
+    from config.celery import app
+    from municipalities.tasks import talk_log_retention_task as task
+
+    fixup = DjangoWorkerFixup(app).install()
+    try:
+        connection.close()
+        connection.ensure_connection()
+        opened = connection.connection
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            [backend] = cursor.fetchone()
+        # when: three tasks start and end in the worker
+        for n in range(3):
+            signals.task_prerun.send(sender=task, task_id=f"t{n}", task=task, args=(), kwargs={})
+            signals.task_postrun.send(sender=task, task_id=f"t{n}", task=task, args=(), kwargs={}, retval=None, state="SUCCESS")
+        # then: the same PostgreSQL session served them all (no connect per task)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            assert cursor.fetchone() == (backend,)
+        assert connection.connection is opened
+        # and: a connection older than CONN_MAX_AGE is still closed between tasks
+        connection.close_at = time.monotonic() - 1
+        signals.task_postrun.send(sender=task, task_id="t9", task=task, args=(), kwargs={}, retval=None, state="SUCCESS")
+        assert connection.connection is None
+    finally:
+        signals.task_prerun.disconnect(fixup.on_task_prerun)
+        signals.task_postrun.disconnect(fixup.on_task_postrun)
+        signals.worker_process_init.disconnect(fixup.on_worker_process_init)
+        signals.beat_embedded_init.disconnect(fixup.close_database)
