@@ -325,10 +325,10 @@ def delivery_batch_send(*, batch_id: int) -> BatchOutcome:
         return BatchOutcome("skipped")
     broadcast_id, user_ids, retry_key, attempts = claim
     municipality, messages = _send_context(broadcast_id)
-    mine = DeliveryBatch.objects.filter(pk=batch_id, status=BatchStatus.SENDING, attempts=attempts)
     try:
         result = get_line_client(municipality).multicast(user_ids, messages, retry_key=retry_key)
     except (LineRateLimited, LineRetryableError) as exc:
+        mine = _this_attempt(batch_id, attempts)
         if attempts < MAX_ATTEMPTS:
             delay = backoff_seconds(attempts)
             mine.update(
@@ -342,7 +342,7 @@ def delivery_batch_send(*, batch_id: int) -> BatchOutcome:
             return BatchOutcome("retry", retry_in=delay)
         _record_failure(mine, exc, prefix="再試行の上限に達しました: ")
     except (LineClientError, LineMessageInvalid, LineError) as exc:
-        _record_failure(mine, exc)
+        _record_failure(_this_attempt(batch_id, attempts), exc)
     else:
         if _record_sent(batch_id, attempts, broadcast_id, result):
             broadcast_finish_if_done(broadcast_id=broadcast_id)
@@ -366,6 +366,11 @@ _RECORD_SENT_SQL = """
            request_id = %(request_id)s, http_status = %(http_status)s, error_message = ''
      WHERE id = %(id)s AND status = 'sending' AND attempts = %(attempts)s
 """
+
+
+def _this_attempt(batch_id: int, attempts: int) -> Any:
+    """The batch row, as long as this attempt still owns it."""
+    return DeliveryBatch.objects.filter(pk=batch_id, status=BatchStatus.SENDING, attempts=attempts)
 
 
 def _claim(batch_id: int, now: datetime) -> tuple[int, list[str], uuid.UUID, int] | None:
@@ -422,16 +427,30 @@ def _record_sent(batch_id: int, attempts: int, broadcast_id: int, result: Any) -
     # A separate statement, after the record committed (autocommit): of two batches finishing
     # at once, the later one sees the other's record. (One statement would read both from the
     # same snapshot, and neither would see the other finished.)
-    return not _open_batches(broadcast_id).exists()
+    return not _has_open_batches(broadcast_id)
 
 
 def _open_batches(broadcast_id: int) -> Any:
     return DeliveryBatch.objects.filter(broadcast_id=broadcast_id, status__in=[BatchStatus.PENDING, BatchStatus.SENDING])
 
 
+_OPEN_BATCH_SQL = f"""
+    SELECT 1 FROM broadcasts_deliverybatch
+     WHERE broadcast_id = %s AND status IN ('{BatchStatus.PENDING}', '{BatchStatus.SENDING}') LIMIT 1
+"""  # noqa: S608 - constants only
+
+
+def _has_open_batches(broadcast_id: int) -> bool:
+    """``_open_batches(…).exists()`` without building a queryset: it runs after every batch
+    (index bc_batch_progress_idx)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_BATCH_SQL, [broadcast_id])
+        return cursor.fetchone() is not None
+
+
 def _finish_if_last(broadcast_id: int) -> None:
-    # A cheap read first (index bc_batch_progress_idx): most batches are not the last one.
-    if not _open_batches(broadcast_id).exists():
+    # A cheap read first: most batches are not the last one.
+    if not _has_open_batches(broadcast_id):
         broadcast_finish_if_done(broadcast_id=broadcast_id)
 
 

@@ -31,7 +31,6 @@ from linebot.v3.messaging import (
     BroadcastRequest,
     Configuration,
     MessagingApi,
-    MulticastRequest,
     PushMessageRequest,
     ReplyMessageRequest,
 )
@@ -128,6 +127,28 @@ class ApiClient:
         except urllib3.exceptions.HTTPError as exc:  # timeouts, refused connections, resets
             raise LineRetryableError(f"{type(exc).__name__}: {exc}") from exc
 
+    def _post_json(
+        self, path: str, body: dict[str, Any], *, x_line_retry_key: str, _request_timeout: float
+    ) -> Any:
+        """POST a body that is already plain JSON through the SDK's HTTP client (its auth,
+        connection pool and ApiException), without building its pydantic request model: for
+        a multicast of 500 user ids that model costs more than the request itself, and at 200
+        batches a second it is a third of the worker's time. The body has been validated by
+        ``validate_messages`` and the caller; the contract tests check it against LINE's spec."""
+        return self._api.api_client.call_api(
+            path,
+            "POST",
+            header_params={
+                "X-Line-Retry-Key": x_line_retry_key,
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+            body=body,
+            response_types_map={"200": "object"},
+            auth_settings=["Bearer"],
+            _request_timeout=_request_timeout,
+        )
+
     @staticmethod
     def _result(response: Any) -> SendResult:
         if isinstance(response, SendResult):
@@ -165,10 +186,13 @@ class ApiClient:
         if not 1 <= len(user_ids) <= MULTICAST_MAX_RECIPIENTS:
             raise LineClientError(f"multicast takes 1 to {MULTICAST_MAX_RECIPIENTS} user ids", status=400)
         validate_messages(messages)
-        request = MulticastRequest.from_dict({"to": list(user_ids), "messages": messages})
         result = self._result(
             self._call(
-                "multicast", self._api.multicast_with_http_info, request, x_line_retry_key=str(retry_key)
+                "multicast",
+                self._post_json,
+                "/v2/bot/message/multicast",
+                {"to": list(user_ids), "messages": messages},
+                x_line_retry_key=str(retry_key),
             )
         )
         if not result.already_accepted:

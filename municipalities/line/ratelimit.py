@@ -128,8 +128,9 @@ def acquire(channel: str, endpoint: str, *, max_wait: float = DEFAULT_MAX_WAIT_S
             wait = _local.try_take(key, limit)
         if wait == 0.0:
             return
-        # Jitter spreads the processes that woke for the same slot.
-        wait += random.uniform(0, wait / 2 + 0.002)  # noqa: S311 - not cryptographic
+        # A little jitter spreads the processes that woke for the same slot (more would leave
+        # slots unused: multicast has only 20 per 100 ms).
+        wait += random.uniform(0, 0.002)  # noqa: S311 - not cryptographic
         if time.monotonic() + wait > deadline:
             raise LineRateLimited(f"local rate limit for {endpoint} ({limit}/s) still full after {max_wait}s")
         time.sleep(wait)
