@@ -132,8 +132,8 @@ class ApiClient:
     ) -> Any:
         """POST a body that is already plain JSON through the SDK's HTTP client (its auth,
         connection pool and ApiException), without building its pydantic request model: for
-        a multicast of 500 user ids that model costs more than the request itself, and at 200
-        batches a second it is a third of the worker's time. The body has been validated by
+        a multicast of 500 user ids that model costs more than the HTTP request itself (about a
+        quarter of a broadcast worker's time per batch). The body has been validated by
         ``validate_messages`` and the caller; the contract tests check it against LINE's spec."""
         return self._api.api_client.call_api(
             path,
