@@ -26,8 +26,8 @@ from django.utils.translation import gettext as _
 from municipalities.errors import ServiceError
 from municipalities.line import dispatch
 from municipalities.line import messages as m
-from municipalities.line.client import LineClient, get_line_client
-from municipalities.line.errors import LineError
+from municipalities.line.client import LineClient, get_line_client, retry_key_for
+from municipalities.line.errors import LineError, LineReplyTokenExpired
 from municipalities.line.liff import resident_link
 from municipalities.line.talklog import talk_log_inbound
 from municipalities.models import Municipality, Resident, WebhookEvent
@@ -115,10 +115,22 @@ def _record_failure(event: WebhookEvent, error: str) -> None:
 
 
 def _reply(client: LineClient, event: WebhookEvent, messages: list[dict[str, Any]] | None) -> None:
+    """Answer with the event's reply token; when LINE no longer takes it (a backlog after a
+    rush or a worker outage outlived it), push the same answer instead, so the resident still
+    gets it (a push counts against the town's message quota; the retry key makes a second
+    run of this event's processing a 409, not a second message)."""
     if not messages or not event.reply_token:
         return
     try:
-        client.reply(event.reply_token, messages)
+        try:
+            client.reply(event.reply_token, messages)
+        except LineReplyTokenExpired:
+            logger.info("reply token of %s expired: pushing the answer", event.webhook_event_id)
+            client.push(
+                event.line_user_id,
+                messages,
+                retry_key=retry_key_for("reply-as-push", event.municipality_id, event.webhook_event_id),
+            )
     except LineError as exc:
         logger.warning("reply to %s failed: %s", event.webhook_event_id, exc)
         _record_failure(event, f"reply: {type(exc).__name__}: {exc.message}")

@@ -187,6 +187,18 @@ def test_text_with_no_handler_gets_the_help_message_and_is_in_the_talk_log(clien
     assert talk[1][0] == "out"
 
 
+def test_an_answer_whose_reply_token_lapsed_is_pushed_instead(client, town, resident, handlers):
+    # given: an event whose reply token LINE no longer takes (here: already used)
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="最初", reply_token="tok-1")))
+    # when
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="二回目", reply_token="tok-1")))
+    # then: the second answer reached the resident as a push, and the event is not a failure
+    assert len(replies_to(resident.line_user_id)) == 1
+    [push] = SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id, endpoint="push")
+    assert "お答えできませんでした" in push.messages[0]["text"]
+    assert not WebhookEvent.objects.filter(status=WebhookEvent.Status.FAILED).exists()
+
+
 @pytest.fixture
 def handlers():
     """Register test handlers and take them out again afterwards."""
