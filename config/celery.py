@@ -38,7 +38,7 @@ app.conf.beat_schedule = {
         "task": "municipalities.tasks.webhook_events_sweep_task",
         "schedule": crontab(minute="*"),
     },
-    # "At 03:30" every day: delete talk-log rows older than each town's retention.
+    # "At 03:30" every day: delete talk-log rows and webhook events older than each town's retention.
     "talk-log-retention": {
         "task": "municipalities.tasks.talk_log_retention_task",
         "schedule": crontab(minute=30, hour=3),

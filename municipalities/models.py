@@ -113,7 +113,7 @@ class Municipality(TimeStampedModel):
     talk_log_retention_days = models.PositiveIntegerField(
         _("トーク履歴の保存日数"),
         default=365,
-        help_text=_("これより古いトーク履歴は毎日自動で削除されます。"),
+        help_text=_("これより古いトーク履歴（受信した Webhook イベントを含む）は毎日自動で削除されます。"),
     )
     follow_greeting = models.TextField(
         _("友だち追加時のあいさつ"),
@@ -529,6 +529,14 @@ class WebhookEvent(TimeStampedModel, MunicipalityOwned):
                 fields=["reply_token"],
                 condition=~Q(reply_token=""),
                 name="munic_webhookevent_reply_idx",
+            ),
+            # The drain (each town's unprocessed events in arrival order) and the sweep: only
+            # rows waiting to be processed are in it, so it stays small however many events
+            # the town has received.
+            models.Index(
+                fields=["municipality", "created_at", "id"],
+                condition=Q(status="received"),
+                name="munic_webhookevent_pending_idx",
             ),
         ]
 

@@ -43,7 +43,8 @@ def webhook_events_sweep_task() -> int:
 
 @shared_task(ignore_result=True)
 def talk_log_retention_task() -> int:
-    """Daily: delete talk-log rows older than each town's ``talk_log_retention_days``."""
+    """Daily: delete talk-log rows and webhook events older than each town's
+    ``talk_log_retention_days``."""
     deleted = talk_log_purge()
     logger.info("talk log retention: %d rows deleted", deleted)
     return deleted

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import models
 from django.utils import timezone
 
 from municipalities.line.messages import summary
-from municipalities.models import Municipality, Resident, TalkMessage
+from municipalities.models import Municipality, Resident, TalkMessage, WebhookEvent
 
 
 def talk_log_outbound(
@@ -53,7 +54,8 @@ PURGE_BATCH_SIZE = 5000
 
 
 def talk_log_purge(*, now: datetime | None = None, batch_size: int = PURGE_BATCH_SIZE) -> int:
-    """Delete talk-log rows older than each municipality's retention, in batches.
+    """Delete talk-log rows, and the stored webhook events (they carry what residents wrote),
+    older than each municipality's retention, in batches.
 
     Batches keep each DELETE short (no long lock on a table residents write to all day) and
     make the job restartable: a run that dies half way leaves only rows the next run deletes.
@@ -63,14 +65,20 @@ def talk_log_purge(*, now: datetime | None = None, batch_size: int = PURGE_BATCH
     deleted = 0
     for municipality_id, days in Municipality.objects.values_list("pk", "talk_log_retention_days"):
         cutoff = now - timedelta(days=days)
-        while True:
-            ids = list(
-                TalkMessage.objects.filter(municipality_id=municipality_id, created_at__lt=cutoff)
-                .order_by()
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            if not ids:
-                break
-            count, _ = TalkMessage.objects.filter(pk__in=ids).delete()
-            deleted += count
+        for model in (TalkMessage, WebhookEvent):
+            deleted += _purge(model, municipality_id=municipality_id, cutoff=cutoff, batch_size=batch_size)
     return deleted
+
+
+def _purge(model: type[models.Model], *, municipality_id: int, cutoff: datetime, batch_size: int) -> int:
+    deleted = 0
+    while True:
+        ids = list(
+            model.objects.filter(municipality_id=municipality_id, created_at__lt=cutoff)
+            .order_by()
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        count, _ = model.objects.filter(pk__in=ids).delete()
+        deleted += count

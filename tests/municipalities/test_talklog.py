@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from municipalities.line.talklog import talk_log_inbound, talk_log_purge
-from municipalities.models import TalkMessage
+from municipalities.models import TalkMessage, WebhookEvent
 from municipalities.tasks import talk_log_retention_task
 
 
@@ -43,3 +43,26 @@ def test_purge_works_in_batches_and_can_run_again(town, resident):
     assert talk_log_purge(batch_size=3) == 7
     assert talk_log_purge(batch_size=3) == 0
     assert TalkMessage.objects.count() == 0
+
+
+def test_stored_webhook_events_follow_the_same_retention(town, resident):
+    # given: みどり町 keeps 30 days; two stored events, one of them older than that
+    town.talk_log_retention_days = 30
+    town.save(update_fields=["talk_log_retention_days"])
+    old, kept = (
+        WebhookEvent.objects.create(
+            municipality=town,
+            webhook_event_id=event_id,
+            event_type="message",
+            line_user_id=resident.line_user_id,
+            payload={"message": {"type": "text", "text": "住所は…"}},
+            status=WebhookEvent.Status.PROCESSED,
+        )
+        for event_id in ("OLD", "KEPT")
+    )
+    WebhookEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    # when
+    deleted = talk_log_retention_task()
+    # then
+    assert deleted == 1
+    assert list(WebhookEvent.objects.values_list("pk", flat=True)) == [kept.pk]
