@@ -344,8 +344,8 @@ def delivery_batch_send(*, batch_id: int) -> BatchOutcome:
     except (LineClientError, LineMessageInvalid, LineError) as exc:
         _record_failure(_this_attempt(batch_id, attempts), exc)
     else:
-        if _record_sent(batch_id, attempts, broadcast_id, result):
-            broadcast_finish_if_done(broadcast_id=broadcast_id)
+        _record_sent(batch_id, attempts, result)
+        _finish_if_last(broadcast_id)
         return BatchOutcome("sent")
     _finish_if_last(broadcast_id)
     return BatchOutcome("failed")
@@ -398,9 +398,8 @@ def _claim(batch_id: int, now: datetime) -> tuple[int, list[str], uuid.UUID, int
     return batch.broadcast_id, batch.line_user_ids, batch.retry_key, batch.attempts
 
 
-def _record_sent(batch_id: int, attempts: int, broadcast_id: int, result: Any) -> bool:
-    """Record LINE's acceptance (a 409 counts as sent) if this attempt still owns the batch;
-    return whether no batch of the broadcast is open any more (then try to finish it)."""
+def _record_sent(batch_id: int, attempts: int, result: Any) -> None:
+    """Record LINE's acceptance (a 409 counts as sent) if this attempt still owns the batch."""
     now = timezone.now()
     values = {
         "now": now,
@@ -409,13 +408,12 @@ def _record_sent(batch_id: int, attempts: int, broadcast_id: int, result: Any) -
         "http_status": 409 if result.already_accepted else 200,
         "id": batch_id,
         "attempts": attempts,
-        "broadcast_id": broadcast_id,
     }
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(_RECORD_SENT_SQL, values)
     else:
-        DeliveryBatch.objects.filter(pk=batch_id, status=BatchStatus.SENDING, attempts=attempts).update(
+        _this_attempt(batch_id, attempts).update(
             status=BatchStatus.SENT,
             sent_at=now,
             already_accepted=values["accepted"],
@@ -424,14 +422,6 @@ def _record_sent(batch_id: int, attempts: int, broadcast_id: int, result: Any) -
             error_message="",
             updated_at=now,
         )
-    # A separate statement, after the record committed (autocommit): of two batches finishing
-    # at once, the later one sees the other's record. (One statement would read both from the
-    # same snapshot, and neither would see the other finished.)
-    return not _has_open_batches(broadcast_id)
-
-
-def _open_batches(broadcast_id: int) -> Any:
-    return DeliveryBatch.objects.filter(broadcast_id=broadcast_id, status__in=[BatchStatus.PENDING, BatchStatus.SENDING])
 
 
 _OPEN_BATCH_SQL = f"""
@@ -441,15 +431,19 @@ _OPEN_BATCH_SQL = f"""
 
 
 def _has_open_batches(broadcast_id: int) -> bool:
-    """``_open_batches(…).exists()`` without building a queryset: it runs after every batch
-    (index bc_batch_progress_idx)."""
+    """Whether a batch of the broadcast is still pending or sending. Plain SQL: it runs after
+    every batch (index bc_batch_progress_idx)."""
     with connection.cursor() as cursor:
         cursor.execute(_OPEN_BATCH_SQL, [broadcast_id])
         return cursor.fetchone() is not None
 
 
 def _finish_if_last(broadcast_id: int) -> None:
-    # A cheap read first: most batches are not the last one.
+    """Finish the broadcast if this was its last open batch. Called after the batch's record
+    committed (autocommit), in a statement of its own: of two batches finishing at once, the
+    later one sees the other's record. (One statement would read both from the same snapshot,
+    and neither would see the other finished.) A cheap read first: most batches are not the
+    last one, and need no transaction."""
     if not _has_open_batches(broadcast_id):
         broadcast_finish_if_done(broadcast_id=broadcast_id)
 
@@ -483,7 +477,7 @@ def broadcast_finish_if_done(*, broadcast_id: int) -> Broadcast | None:
     two concurrent callers one finishes it. For a broadcast cancelled while sending, only the
     counts and the end time are written. Returns the broadcast when this call finished it.
     """
-    if _open_batches(broadcast_id).exists():
+    if _has_open_batches(broadcast_id):
         return None
     progress = progress_for_broadcasts(broadcast_ids=[broadcast_id])[broadcast_id]
     now = timezone.now()
