@@ -35,6 +35,18 @@ def ensure_database(name: str, server_url: str = PG_URL) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def vacuum(database_url: str, *tables: str, full: bool = False) -> None:
+    """VACUUM ANALYZE after a benchmark's own bulk writes. A production server's autovacuum does
+    this in the background; a test server may run without it, and a benchmark that scans the
+    dead rows of its earlier runs measures the leftovers, not the product. FULL after a
+    reseeding: the deleted rows' pages would otherwise double the table a scan reads."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for table in tables:
+            conn.execute(f"VACUUM {'FULL ' if full else ''}ANALYZE {table}")
+
+
 def migrate(env: dict[str, str] | os._Environ, *, python: str = PYTHON, timeout: float | None = None) -> None:
     """``manage.py migrate`` in a subprocess with ``env`` (quiet; fails loudly)."""
     subprocess.run(

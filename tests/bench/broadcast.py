@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from _support import ROOT, descendants, ensure_database, migrate, process_cpu_seconds
+from _support import ROOT, descendants, ensure_database, migrate, process_cpu_seconds, vacuum
 
 sys.path.insert(0, str(ROOT))
 
@@ -58,18 +58,6 @@ def bench_env(line_api_base_url: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
     )
     return env
-
-
-def vacuum(*tables: str, full: bool = False) -> None:
-    """VACUUM ANALYZE after the bench's own bulk writes. A production server's autovacuum does
-    this in the background; a test server may run without it, and a fan-out that scans millions
-    of dead rows left by an earlier seeding measures the leftovers, not the product. FULL after
-    a reseeding: the deleted residents' pages would otherwise double the table a scan reads."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for table in tables:
-            cursor.execute(f"VACUUM {'FULL ' if full else ''}ANALYZE {table}")
 
 
 def seed(recipients: int) -> tuple[object, object, object]:
@@ -113,7 +101,7 @@ def seed(recipients: int) -> tuple[object, object, object]:
             f"SELECT id, %s FROM {Resident._meta.db_table} WHERE municipality_id = %s",
             [interest.pk, town.pk],
         )
-    vacuum(Resident._meta.db_table, through._meta.db_table, full=True)
+    vacuum(PG_URL + DB_NAME, Resident._meta.db_table, through._meta.db_table, full=True)
     print(f"  seeded {recipients + extra:,} residents in {time.monotonic() - started:.1f}s", flush=True)  # noqa: T201
     return town, department, interest
 
@@ -256,7 +244,7 @@ def main() -> int:
     town, department, interest = seed(args.recipients)
     # Earlier runs' batches (up to 2M ids each) are not this run's business.
     DeliveryBatch.objects.filter(broadcast__department=department).delete()
-    vacuum(DeliveryBatch._meta.db_table, Broadcast._meta.db_table)
+    vacuum(PG_URL + DB_NAME, DeliveryBatch._meta.db_table, Broadcast._meta.db_table)
     broadcast = Broadcast.objects.create(department=department, title="ベンチマーク配信", category=interest)
     BroadcastMessage.objects.create(broadcast=broadcast, position=0, kind="text", text="【健康】今年度の特定健診のご案内です。")
     broadcast_submit(broadcast=broadcast, actor=None)
