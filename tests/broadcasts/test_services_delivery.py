@@ -21,10 +21,17 @@ from broadcasts.services import (
     delivery_batch_send,
     delivery_batches_requeue_stuck,
 )
-from broadcasts.services.delivery import MAX_ATTEMPTS, backoff_seconds, batch_retry_key
+from broadcasts.services.delivery import (
+    MAX_ATTEMPTS,
+    _write_batches_in_sql,
+    _write_batches_streamed,
+    backoff_seconds,
+    batch_retry_key,
+)
 from broadcasts.tasks import delivery_batch_send_task
 from municipalities.line.client import get_line_client
 from municipalities.models import Resident, SimulatedDelivery
+from municipalities.selectors import residents_for_segment
 from tests.broadcasts.factories import make_broadcast, make_residents
 
 
@@ -53,6 +60,33 @@ def test_start_writes_batches_of_at_most_500_with_deterministic_keys(kenko, kenk
     assert len(ids) == len(set(ids)) == 1201
     assert set(ids) == {r.line_user_id for r in many}
     assert (started.status, started.recipient_count, started.batch_count) == (BroadcastStatus.SENDING, 1201, 3)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("count", "several_interests", "sizes"), [(1201, False, [500, 500, 201]), (1000, True, [500, 500]), (0, False, [])]
+)
+def test_sql_fan_out_writes_the_same_rows_as_the_streamed_one(kenko, interests, town, count, several_interests, sizes):
+    # given: residents in primary-key order; with two interests each resident joins twice
+    chosen = [interests["kenko"], interests["bosai"]] if several_interests else [interests["kenko"]]
+    residents = sorted(make_residents(town, count, interests=chosen), key=lambda r: r.pk)
+    first, second = make_broadcast(kenko), make_broadcast(kenko)
+    recipients = residents_for_segment(municipality=town, interest_ids=[i.pk for i in chosen])
+    now = timezone.now()
+    # when
+    in_sql = _write_batches_in_sql(first.pk, recipients, now)
+    streamed = _write_batches_streamed(second.pk, recipients, now)
+    # then
+    assert in_sql == streamed == (len(sizes), count)
+
+    def rows(broadcast):
+        batches = DeliveryBatch.objects.filter(broadcast=broadcast).order_by("seq")
+        return list(batches.values_list("seq", "size", "line_user_ids", "retry_key"))
+
+    assert [row[:3] for row in rows(first)] == [row[:3] for row in rows(second)]
+    assert [size for _, size, _, _ in rows(first)] == sizes
+    assert [uid for _, _, ids, _ in rows(first) for uid in ids] == [r.line_user_id for r in residents]
+    assert [key for *_, key in rows(first)] == [batch_retry_key(first.pk, seq) for seq in range(len(sizes))]
 
 
 def test_start_is_claimed_once(kenko, kenko_head, kenko_editor, interests, many):
@@ -255,3 +289,14 @@ def test_two_workers_starting_the_same_broadcast_write_its_batches_once(town, ke
     # then
     assert sum(r is not None for r in results) == 1
     assert DeliveryBatch.objects.filter(broadcast=broadcast).count() == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_batch_ids_are_stored_with_lz4():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attcompression FROM pg_attribute "
+            "WHERE attrelid = 'broadcasts_deliverybatch'::regclass AND attname = 'line_user_ids'"
+        )
+        assert cursor.fetchone()[0] == "l"
