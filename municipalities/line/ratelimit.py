@@ -2,19 +2,25 @@
 
 LINE limits each channel per endpoint (multicast 200 requests/s, push and reply 2,000/s …) and
 answers 429 beyond. The client calls ``acquire(channel, endpoint)`` before each request, so
-callers never think about it: it blocks until a slot is free, or raises ``LineRateLimited``
-after ``max_wait`` seconds so that a Celery task can retry later instead of holding a worker.
+callers never think about it: it blocks until the request's turn, or raises ``LineRateLimited``
+at once when that turn is more than ``max_wait`` seconds away, so that a Celery task retries
+later instead of holding a worker.
 
-With Redis (``settings.HAS_REDIS``) the window is a Redis sorted set per channel and endpoint:
-at most ``limit / 10`` requests in any 100 ms (so at most ``limit`` in any second, and bursts stay
-smooth), shared by fifty workers on five machines. Without Redis (the embedded demo, one process),
-or when Redis is unreachable, an in-process sliding window does the same for this process.
+The limit is a sliding window: at most ``limit / 10`` requests in any 102 ms (so at most
+``limit`` in any second with 2 % to spare for requests that arrive late, and bursts stay
+smooth). Each request books its turn in one step: now if
+the window has room, otherwise the moment the window will have room, counting the turns already
+booked. So a caller asks once and sleeps exactly until its turn; callers do not wake together
+to race for a freed place, and one that wakes late delays nobody else. With Redis
+(``settings.HAS_REDIS``) the booked turns are a Redis sorted set per channel and endpoint (its
+clock, so machines whose clocks differ agree), shared by fifty workers on five machines. Without
+Redis (the embedded demo, one process), or when Redis is unreachable, an in-process window does
+the same for this process.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 import uuid
@@ -37,23 +43,37 @@ DEFAULT_LIMITS: dict[str, int] = {
     "broadcast": 1,
 }
 DEFAULT_MAX_WAIT_SECONDS = 10.0
+# A booked turn leaves the window 2 % after the window's length: requests reach LINE a few
+# milliseconds after their turn, some later than others, and must still fit LINE's second.
+WINDOW_MARGIN = 1.02
 
-# A sliding window shared by every process: a sorted set of request times per key (Redis
-# clock, so machines whose clocks differ agree). Returns 0 when a slot was taken, otherwise the
-# milliseconds until the oldest request leaves the window.
-_LUA_SLIDING_WINDOW = """
+# Book the next turn in KEYS[1] (a sorted set of booked turns, ms on Redis's clock). ARGV: the
+# window (ms), the requests allowed in it, the longest acceptable wait (ms), a unique member.
+# Returns {1, wait} with the turn booked, or {0, wait} when it is too far away (nothing booked).
+# The turn is now, or the moment the window that ends at it holds fewer than ARGV[2] turns; never
+# before the last booked turn. Milliseconds as strings: Redis would truncate a Lua number.
+_LUA_BOOK_TURN = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local span = tonumber(ARGV[1])
 local allowed = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
-if redis.call('ZCARD', KEYS[1]) < allowed then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(span * 2))
-  return '0'
+local turn = now
+local booked = redis.call('ZCARD', KEYS[1])
+if booked > 0 then
+  turn = math.max(turn, tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]))
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return tostring(tonumber(oldest[2]) + span - now)
+if booked >= allowed then
+  local edge = redis.call('ZRANGE', KEYS[1], booked - allowed, booked - allowed, 'WITHSCORES')
+  turn = math.max(turn, tonumber(edge[2]) + span)
+end
+local wait = string.format('%.3f', turn - now)
+if turn - now > tonumber(ARGV[3]) then
+  return {0, wait}
+end
+redis.call('ZADD', KEYS[1], turn, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(turn - now + span * 2))
+return {1, wait}
 """
 
 
@@ -62,33 +82,36 @@ def limit_for(endpoint: str) -> int:
     return int(overrides.get(endpoint, DEFAULT_LIMITS.get(endpoint, 0)))
 
 
-def _slot(limit: int) -> tuple[int, float]:
-    """(slot length in ms, requests allowed per slot)."""
-    if limit >= 10:
-        return 100, limit / 10
-    return 1000, float(limit)
+def _slot(limit: int) -> tuple[float, int]:
+    """(window in ms, requests allowed in it), the window with its margin."""
+    if limit % 10 == 0:
+        return 100 * WINDOW_MARGIN, limit // 10
+    return 1000 * WINDOW_MARGIN, limit
 
 
 class _LocalWindow:
-    """A sliding one-second window per key, for one process."""
+    """The booked turns per key, for one process (same rule as the Redis script)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._windows: dict[str, deque[float]] = {}
+        self._turns: dict[str, deque[float]] = {}
 
-    def try_take(self, key: str, limit: int) -> float:
-        """Take a slot and return 0, or return the seconds to wait before trying again."""
+    def book(self, key: str, limit: int, max_wait: float) -> tuple[bool, float]:
+        """(booked, seconds until the turn): booked only if the turn is within ``max_wait``."""
         slot_ms, allowed = _slot(limit)
         span = slot_ms / 1000
         now = time.monotonic()
         with self._lock:
-            window = self._windows.setdefault(key, deque())
-            while window and window[0] <= now - span:
-                window.popleft()
-            if len(window) < allowed:
-                window.append(now)
-                return 0.0
-            return max(window[0] + span - now, 0.001)
+            turns = self._turns.setdefault(key, deque())
+            while turns and turns[0] <= now - span:
+                turns.popleft()
+            turn = max(now, turns[-1]) if turns else now
+            if len(turns) >= allowed:
+                turn = max(turn, turns[-allowed] + span)
+            if turn - now > max_wait:
+                return False, turn - now
+            turns.append(turn)
+            return True, turn - now
 
 
 _local = _LocalWindow()
@@ -99,40 +122,38 @@ def _redis_script():  # noqa: ANN202 - redis types are optional
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
-    return client.register_script(_LUA_SLIDING_WINDOW)
+    return client.register_script(_LUA_BOOK_TURN)
 
 
-def _redis_try_take(key: str, limit: int) -> float | None:
-    """Like ``_LocalWindow.try_take`` but shared through Redis; None when Redis is unusable."""
+def _redis_book(key: str, limit: int, max_wait: float) -> tuple[bool, float] | None:
+    """Like ``_LocalWindow.book`` but shared through Redis; None when Redis is unusable."""
     import redis
 
     slot_ms, allowed = _slot(limit)
     try:
-        wait_ms = float(_redis_script()(keys=[f"line:rl:{key}"], args=[slot_ms, allowed, uuid.uuid4().hex]))
+        booked, wait_ms = _redis_script()(
+            keys=[f"line:rl:{key}"], args=[slot_ms, allowed, max_wait * 1000, uuid.uuid4().hex]
+        )
     except (redis.RedisError, OSError) as exc:
         logger.warning("LINE rate limiter: Redis unusable (%s); limiting in-process", exc)
         return None
-    return 0.0 if wait_ms <= 0 else max(wait_ms / 1000, 0.001)
+    return bool(booked), max(float(wait_ms) / 1000, 0.0)
 
 
 def acquire(channel: str, endpoint: str, *, max_wait: float = DEFAULT_MAX_WAIT_SECONDS) -> None:
-    """Wait for a free slot for ``endpoint`` on ``channel``; LineRateLimited after ``max_wait``."""
+    """Wait for this request's turn for ``endpoint`` on ``channel``; LineRateLimited at once when
+    the turn is more than ``max_wait`` seconds away."""
     limit = limit_for(endpoint)
     if limit <= 0:
         return
     key = f"{channel}:{endpoint}"
-    deadline = time.monotonic() + max_wait
-    while True:
-        wait = _redis_try_take(key, limit) if settings.HAS_REDIS else None
-        if wait is None:
-            wait = _local.try_take(key, limit)
-        if wait == 0.0:
-            return
-        # A little jitter spreads the processes that woke for the same slot (more would leave
-        # slots unused: multicast has only 20 per 100 ms).
-        wait += random.uniform(0, 0.002)  # noqa: S311 - not cryptographic
-        if time.monotonic() + wait > deadline:
-            raise LineRateLimited(f"local rate limit for {endpoint} ({limit}/s) still full after {max_wait}s")
+    booking = _redis_book(key, limit, max_wait) if settings.HAS_REDIS else None
+    if booking is None:
+        booking = _local.book(key, limit, max_wait)
+    booked, wait = booking
+    if not booked:
+        raise LineRateLimited(f"rate limit for {endpoint} ({limit}/s): the next turn is {wait:.1f}s away")
+    if wait > 0:
         time.sleep(wait)
 
 

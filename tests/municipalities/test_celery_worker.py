@@ -127,3 +127,36 @@ def test_a_worker_keeps_its_database_connection_from_task_to_task(settings):
         signals.task_postrun.disconnect(fixup.on_task_postrun)
         signals.worker_process_init.disconnect(fixup.on_worker_process_init)
         signals.beat_embedded_init.disconnect(fixup.close_database)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_used_a_moment_ago_is_not_health_checked_again():
+    # given: health checks on, and a task that ran a query
+    from unittest import mock
+
+    from celery import signals
+
+    from municipalities.tasks import talk_log_retention_task as task
+
+    def run_task(n: int) -> None:
+        signals.task_prerun.send(sender=task, task_id=f"t{n}", task=task, args=(), kwargs={})
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        signals.task_postrun.send(sender=task, task_id=f"t{n}", task=task, args=(), kwargs={}, retval=None, state="SUCCESS")
+
+    connection.close()
+    connection.ensure_connection()
+    assert connection.health_check_enabled
+    run_task(0)
+    with mock.patch.object(connection, "is_usable", wraps=connection.is_usable) as is_usable:
+        # when: the next tasks follow at once
+        run_task(1)
+        run_task(2)
+        # then: their first query needs no "SELECT 1" first
+        assert is_usable.call_count == 0
+        # when: the worker was idle for longer than the limit
+        connection.task_signal_at -= 5
+        run_task(3)
+        # then: the connection is checked, as Django checks it
+        assert is_usable.call_count == 1

@@ -50,27 +50,49 @@ def test_waiting_too_long_raises_rate_limited(settings):
     settings.LINE_RATE_LIMITS = {"broadcast": 1}
     ratelimit.reset_local()
     ratelimit.acquire("chan-wait", "broadcast")
+    started = time.monotonic()
     with pytest.raises(LineRateLimited):
         ratelimit.acquire("chan-wait", "broadcast", max_wait=0.2)
+    assert time.monotonic() - started < 0.2  # known at once: nothing to wait for
+
+
+@pytest.mark.parametrize("shared", [False, pytest.param(True, marks=pytest.mark.redis)])
+def test_turns_are_booked_in_one_step_and_a_late_caller_delays_nobody(settings, shared):
+    # given: 50/s, i.e. five requests in any 100 ms, booked in this process or in Redis
+    ratelimit._redis_script.cache_clear()
+    ratelimit.reset_local()
+    book = ratelimit._redis_book if shared else ratelimit._local.book
+    key = f"chan-turns-{time.time_ns()}"
+    # when: twelve callers ask at once
+    waits = [book(key, 50, 10.0) for _ in range(12)]
+    # then: five go now, five one window (100 ms and the margin) later, two two windows later
+    window = 0.1 * ratelimit.WINDOW_MARGIN
+    assert all(booked for booked, _ in waits)
+    assert [wait for _, wait in waits] == [pytest.approx(w, abs=0.01) for w in [0.0] * 5 + [window] * 5 + [2 * window] * 2]
+    # and: a caller that will not wait that long books nothing and learns at once how long it would be
+    assert book(key, 50, 0.05) == (False, pytest.approx(2 * window, abs=0.01))
+    # when: the next caller comes 150 ms later (the callers of the first turns woke late, say)
+    time.sleep(0.15)
+    booked, wait = book(key, 50, 10.0)
+    # then: its turn is still the one after the booked ones (two windows after the start), not later
+    assert booked and wait == pytest.approx(2 * window - 0.15, abs=0.03)
 
 
 @pytest.mark.redis
 def test_the_limit_is_shared_through_redis(settings):
-    # given: one process took the channel's whole allowance for this second through Redis
+    # given: one process booked the channel's whole allowance for this second through Redis
     settings.LINE_RATE_LIMITS = {"broadcast": 5}
     ratelimit._redis_script.cache_clear()
     channel = f"chan-redis-{time.time_ns()}"
-    while time.time() % 1 > 0.7:  # not at the edge of a one-second slot
-        time.sleep(0.05)
     for _ in range(5):
-        assert ratelimit._redis_try_take(f"{channel}:broadcast", 5) == 0.0
+        assert ratelimit._redis_book(f"{channel}:broadcast", 5, 10.0) == (True, pytest.approx(0.0, abs=0.05))
     # when: another process (no in-process memory of it) asks for one more
     ratelimit.reset_local()
-    wait = ratelimit._redis_try_take(f"{channel}:broadcast", 5)
-    # then: Redis says wait for the next second
-    assert wait is not None and 0 < wait <= 1.0
+    booked, wait = ratelimit._redis_book(f"{channel}:broadcast", 5, 10.0)
+    # then: Redis books it a second (and the margin) later
+    assert booked and wait == pytest.approx(ratelimit.WINDOW_MARGIN, abs=0.05)
     with pytest.raises(LineRateLimited):
-        ratelimit.acquire(channel, "broadcast", max_wait=0.0)
+        ratelimit.acquire(channel, "broadcast", max_wait=0.5)
 
 
 def test_an_unreachable_redis_falls_back_to_the_process(settings):
