@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -167,8 +167,29 @@ class DepartmentScopedAdmin(admin.ModelAdmin):
         try:
             return self._changeform_view(request, object_id, form_url, extra_context)
         except ServiceError as exc:
+            if request.method == "POST" and not hasattr(request, "service_refusal"):
+                # The service refused the save and wrote nothing: the form again, with what the
+                # staff member typed and the reason at its top, as for any invalid form.
+                request.service_refusal = exc.message  # type: ignore[attr-defined]
+                for _name, files in request.FILES.lists():
+                    for upload in files:
+                        upload.seek(0)
+                return self._changeform_view(request, object_id, form_url, extra_context)
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+    def get_form(self, request: HttpRequest, obj: Any = None, *args: Any, **kwargs: Any) -> Any:
+        form_class = super().get_form(request, obj, *args, **kwargs)
+        refusal = getattr(request, "service_refusal", None)
+        if refusal is None:
+            return form_class
+
+        class RefusedForm(form_class):  # type: ignore[misc, valid-type]
+            def clean(self) -> Any:
+                super().clean()
+                raise ValidationError(refusal)
+
+        return RefusedForm
 
     def delete_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None

@@ -6,12 +6,12 @@ callers never think about it: it blocks until the request's turn, or raises ``Li
 at once when that turn is more than ``max_wait`` seconds away, so that a Celery task retries
 later instead of holding a worker.
 
-The limit is a sliding window: at most ``limit / 10`` requests in any 102 ms (so at most
-``limit`` in any second with 2 % to spare for requests that arrive late, and bursts stay
-smooth). Each request books its turn in one step: now if
-the window has room, otherwise the moment the window will have room, counting the turns already
-booked. So a caller asks once and sleeps exactly until its turn; callers do not wake together
-to race for a freed place, and one that wakes late delays nobody else. With Redis
+The limit is a sliding window: at most ``limit / 10`` requests in any 102 ms (a limit that is
+not a multiple of ten: ``limit`` in any 1.02 s), so at most ``limit`` in any second with 2 % to
+spare for requests that arrive late, and bursts stay smooth. Each request books its turn in one
+step: now if the window has room, otherwise the moment it will have room, counting the turns
+already booked. A caller asks once and sleeps exactly until its turn; callers do not wake
+together to race for a freed place, and one that wakes late delays nobody else. With Redis
 (``settings.HAS_REDIS``) the booked turns are a Redis sorted set per channel and endpoint (its
 clock, so machines whose clocks differ agree), shared by fifty workers on five machines. Without
 Redis (the embedded demo, one process), or when Redis is unreachable, an in-process window does

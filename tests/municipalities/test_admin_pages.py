@@ -185,3 +185,29 @@ def test_adding_a_taken_department_code_shows_an_error_not_a_crash(town, kenko, 
     )
     assert response.status_code == 200
     assert Department.objects.filter(municipality=town, code="kenko").count() == 1
+
+
+def test_a_save_the_service_refuses_shows_the_form_again_with_what_was_typed(town_admin, areas):
+    # given: a town admin edits an area, and the service refuses the save
+    from unittest import mock
+
+    from municipalities.errors import MunicipalityError
+
+    area = areas["東区"]
+    url = reverse("admin:municipalities_area_change", args=[area.pk])
+    refusal = MunicipalityError("この地区は配信予約で使われているため、今は変更できません。")
+    # when
+    with mock.patch("municipalities.services.admin_object_save", side_effect=refusal):
+        response = client_for(town_admin).post(
+            url, {"municipality": area.municipality_id, "name": "東区（新）", "sort_order": "7"}
+        )
+    # then: the form again (no redirect), the typed values kept, the reason at the top
+    assert response.status_code == 200
+    form = response.context_data["adminform"].form
+    assert form.data["name"] == "東区（新）" and form.data["sort_order"] == "7"
+    assert form.non_field_errors() == ["この地区は配信予約で使われているため、今は変更できません。"]
+    html = response.content.decode()
+    assert 'value="東区（新）"' in html and "この地区は配信予約で使われているため" in html
+    # and: nothing was written
+    area.refresh_from_db()
+    assert area.name == "東区"
