@@ -275,17 +275,18 @@ def test_two_workers_starting_the_same_broadcast_write_its_batches_once(town, ke
     def worker() -> None:
         try:
             barrier.wait()
-            with mock.patch("broadcasts.services.delivery._enqueue_batches"):
-                results.append(broadcast_start(broadcast_id=broadcast.pk))
+            results.append(broadcast_start(broadcast_id=broadcast.pk))
         finally:
             connection.close()
 
-    # when
+    # when (patched once, here: two threads patching and unpatching the same name race, and the
+    # loser restores the other's mock for the rest of the suite)
     threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    with mock.patch("broadcasts.services.delivery._enqueue_batches"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
     # then
     assert sum(r is not None for r in results) == 1
     assert DeliveryBatch.objects.filter(broadcast=broadcast).count() == 3
