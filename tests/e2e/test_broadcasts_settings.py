@@ -50,3 +50,24 @@ def test_composer_shows_the_recipient_count_and_a_preview(live_server, page, ken
     page.wait_for_selector("#recipient-count:has-text('約 3 人に届きます')")  # CSP forbids eval-based waits
     assert page.inner_text("#line-preview .bc-text") == "特定健診の受付を始めました。"
     assert "14 / 5,000 文字" in page.inner_text(".bc-counter")
+
+
+def test_head_approves_a_pending_broadcast_with_the_button(live_server, page, kenko_head, kenko_editor, kenko, town, interests):
+    # given: an editor's broadcast waiting for approval, to three residents
+    from broadcasts.models import Broadcast, BroadcastStatus
+    from broadcasts.services import broadcast_submit
+    from tests.broadcasts.factories import make_broadcast
+
+    make_residents(town, 3, interests=[interests["kenko"]])
+    broadcast = broadcast_submit(broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor)
+    admin_login(page, live_server, kenko_head.username, PASSWORD)
+    page.wait_for_url(lambda url: "/login/" not in url)
+    page.goto(f"{live_server.url}/admin/broadcasts/broadcast/{broadcast.pk}/change/")
+    # when: the head presses 承認する and confirms
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="承認する").click()
+    # then: approved and sent (Celery runs eagerly here), and the page says so
+    page.wait_for_selector(".messagelist li:has-text('承認しました。')")
+    broadcast.refresh_from_db()
+    assert broadcast.status == BroadcastStatus.SENT
+    assert Broadcast.objects.get(pk=broadcast.pk).delivered_count == 3
