@@ -71,3 +71,31 @@ def test_head_approves_a_pending_broadcast_with_the_button(live_server, page, ke
     broadcast.refresh_from_db()
     assert broadcast.status == BroadcastStatus.SENT
     assert Broadcast.objects.get(pk=broadcast.pk).delivered_count == 3
+
+
+def test_a_transition_button_does_not_act_on_unsaved_edits(live_server, page, kenko_editor, kenko, town, interests):
+    # given: a draft open in the composer, its title changed but not saved
+    from broadcasts.models import Broadcast, BroadcastStatus
+    from tests.broadcasts.factories import make_broadcast
+
+    make_residents(town, 3, interests=[interests["kenko"]])
+    broadcast = make_broadcast(kenko, category=interests["kenko"])
+    admin_login(page, live_server, kenko_editor.username, PASSWORD)
+    page.wait_for_url(lambda url: "/login/" not in url)
+    page.goto(f"{live_server.url}/admin/broadcasts/broadcast/{broadcast.pk}/change/")
+    page.wait_for_load_state("load")
+    page.fill("#id_title", "特定健診のご案内（訂正）")
+    # when: the editor asks for approval before saving
+    page.get_by_role("button", name="承認を申請する").click()
+    # then: nothing is submitted and the page says why
+    page.wait_for_selector("#bc-unsaved")
+    assert "保存していない変更があります。「承認を申請する」はこの変更を含みません。" in page.inner_text("#bc-unsaved")
+    assert Broadcast.objects.get(pk=broadcast.pk).status == BroadcastStatus.DRAFT
+    # and once saved, the same button submits the saved version
+    page.click("input[name='_continue']")
+    page.wait_for_selector(".messagelist li")
+    page.wait_for_load_state("load")
+    page.get_by_role("button", name="承認を申請する").click()
+    page.wait_for_selector(".messagelist li:has-text('承認を申請しました')")
+    broadcast.refresh_from_db()
+    assert (broadcast.status, broadcast.title) == (BroadcastStatus.PENDING, "特定健診のご案内（訂正）")

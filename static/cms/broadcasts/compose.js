@@ -176,10 +176,49 @@
     setTimeout(tick, 1500);
   }
 
-  function confirmButtons() {
+  // --- unsaved edits ------------------------------------------------------------------------
+  // The transition buttons act on the saved broadcast. What the form holds now, as text, to
+  // tell whether the staff member changed something since the page was loaded.
+  function formState(form) {
+    var parts = [];
+    new FormData(form).forEach(function (value, name) {
+      if (name !== "csrfmiddlewaretoken") parts.push(name + "=" + (typeof value === "string" ? value : value.name));
+    });
+    // The two-box selector selects its chosen options only when the form is submitted.
+    $$("select.filtered[id$='_to']", form).forEach(function (select) {
+      parts.push(select.id + "=" + Array.prototype.map.call(select.options, function (o) { return o.value; }).join(","));
+    });
+    return parts.join("&");
+  }
+
+  function unsavedNotice(label) {
+    var note = $("#bc-unsaved");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "bc-unsaved";
+      note.className = "errornote";
+      note.setAttribute("role", "alert");
+      $(".bc-transitions").insertAdjacentElement("afterend", note);
+    }
+    note.textContent = "保存していない変更があります。「" + label + "」はこの変更を含みません。" +
+      "先にページ下の「保存して編集を続ける」を押して保存してから、もう一度押してください。";
+    note.scrollIntoView({ block: "center" });
+  }
+
+  function confirmButtons(changeForm) {
+    var loaded = null;
+    // After the admin's widgets have rebuilt their fields (the two-box selector starts on load).
+    window.addEventListener("load", function () {
+      setTimeout(function () { if (changeForm) loaded = formState(changeForm); }, 0);
+    });
     $$(".bc-transition-form").forEach(function (form) {
       form.addEventListener("submit", function (event) {
         var verb = form.dataset.verb;
+        if (verb !== "cancel" && loaded !== null && formState(changeForm) !== loaded) {
+          event.preventDefault();
+          unsavedNotice($("button[type=submit]", form).textContent.trim());
+          return;
+        }
         var question = { cancel: "この配信を取り消しますか？", emergency: "緊急配信を友だち全員にすぐ送ります。よろしいですか？", approve: "この配信を承認しますか？" }[verb];
         if (question && !window.confirm(question)) event.preventDefault();
       });
@@ -194,7 +233,7 @@
     renderPreview();
     updateCount();
     pollProgress();
-    confirmButtons();
+    confirmButtons(form);
     if (form) {
       form.addEventListener("change", function () { syncFields(); syncKinds(); scheduleCount(); renderPreview(); counters(); });
       form.addEventListener("input", function () { renderPreview(); });
