@@ -2,8 +2,13 @@
 
 from django.db import migrations, models
 
+from municipalities.migration_operations import AddIndexWithoutLocking
+
 
 class Migration(migrations.Migration):
+    # The index is built without holding webhook inserts (CREATE INDEX CONCURRENTLY), which
+    # PostgreSQL runs only outside a transaction.
+    atomic = False
 
     dependencies = [
         ('municipalities', '0002_alter_talkmessage_options'),
@@ -15,7 +20,7 @@ class Migration(migrations.Migration):
             name='talk_log_retention_days',
             field=models.PositiveIntegerField(default=365, help_text='これより古いトーク履歴（受信した Webhook イベントを含む）は毎日自動で削除されます。', verbose_name='トーク履歴の保存日数'),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='webhookevent',
             index=models.Index(condition=models.Q(('status', 'received')), fields=['municipality', 'created_at', 'id'], name='munic_webhookevent_pending_idx'),
         ),
