@@ -56,7 +56,7 @@ from municipalities.line.errors import (
     LineRateLimited,
     LineRetryableError,
 )
-from municipalities.models import Municipality, Resident
+from municipalities.models import Municipality, Resident, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -536,8 +536,9 @@ def broadcast_unfollows_count(*, broadcast_id: int, now: datetime | None = None)
 
     Reads the recipients from the sent batches (500 per query). Until the window has closed the
     figure is provisional; after it, ``unfollows_counted_at`` marks it final. A resident who
-    blocked and then unblocked within the window is not counted (the core keeps only the
-    latest unfollow time).
+    blocked and unblocked again within the window has no unfollow time any more, but the
+    unfollow event LINE sent is still stored (kept as long as the talk log): both count, each
+    resident once.
     """
     now = now or timezone.now()
     broadcast = Broadcast.objects.select_for_update().select_related("department").get(pk=broadcast_id)
@@ -547,12 +548,24 @@ def broadcast_unfollows_count(*, broadcast_id: int, now: datetime | None = None)
     total = 0
     sent = broadcast.batches.filter(status=BatchStatus.SENT).values_list("line_user_ids", flat=True)
     for ids in sent.iterator(chunk_size=50):
-        total += Resident.objects.filter(
-            municipality_id=municipality_id,
-            line_user_id__in=ids,
-            unfollowed_at__gte=start,
-            unfollowed_at__lt=window_end,
-        ).count()
+        blocked = set(
+            Resident.objects.filter(
+                municipality_id=municipality_id,
+                line_user_id__in=ids,
+                unfollowed_at__gte=start,
+                unfollowed_at__lt=window_end,
+            ).values_list("line_user_id", flat=True)
+        )
+        blocked.update(
+            WebhookEvent.objects.filter(
+                municipality_id=municipality_id,
+                event_type="unfollow",
+                line_user_id__in=ids,
+                occurred_at__gte=start,
+                occurred_at__lt=window_end,
+            ).values_list("line_user_id", flat=True)
+        )
+        total += len(blocked)
     broadcast.unfollow_count = total
     fields = ["unfollow_count", "updated_at"]
     if now >= window_end:

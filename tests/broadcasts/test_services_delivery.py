@@ -33,6 +33,7 @@ from municipalities.line.client import get_line_client
 from municipalities.models import Resident, SimulatedDelivery
 from municipalities.selectors import residents_for_segment
 from tests.broadcasts.factories import make_broadcast, make_residents
+from tests.fakeline import post_webhook, webhook_body, webhook_event
 
 
 def approved(department, head, editor, **kwargs) -> Broadcast:
@@ -248,6 +249,33 @@ def test_unfollows_within_24_hours_are_counted(kenko, kenko_head, kenko_editor, 
     # then
     assert after.unfollow_count == 7
     assert after.unfollows_counted_at == late
+
+
+def test_a_resident_who_blocked_and_unblocked_within_24_hours_is_counted_once(
+    client, town, kenko, kenko_head, kenko_editor, interests, django_capture_on_commit_callbacks
+):
+    # given: a broadcast sent to three residents
+    readers = make_residents(town, 3, interests=[interests["kenko"]])
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    broadcast_start(broadcast_id=broadcast.pk)
+    for batch_id in DeliveryBatch.objects.filter(broadcast=broadcast).values_list("pk", flat=True):
+        delivery_batch_send(batch_id=batch_id)
+    # when: through the webhook, one blocks and stays blocked; one blocks, unblocks, blocks
+    # and unblocks again; the third does nothing
+    events = [
+        ("unfollow", readers[0]),
+        ("unfollow", readers[1]),
+        ("follow", readers[1]),
+        ("unfollow", readers[1]),
+        ("follow", readers[1]),
+    ]
+    for event_type, reader in events:
+        with django_capture_on_commit_callbacks(execute=True):
+            post_webhook(client, town, body=webhook_body(webhook_event(event_type, reader.line_user_id)))
+    assert Resident.objects.get(pk=readers[1].pk).unfollowed_at is None  # following again
+    # then
+    counted = broadcast_unfollows_count(broadcast_id=broadcast.pk)
+    assert counted.unfollow_count == 2
 
 
 def test_backoff_grows_with_jitter_and_a_cap():
