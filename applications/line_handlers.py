@@ -22,11 +22,14 @@ def status_messages(ctx: InboundContext) -> Messages:
     if resident is None:
         return [m.text("友だち追加のうえ、もう一度お試しください。")]
     rows = list(submissions_for_resident(resident=resident)[:5])
-    link = resident_link(resident, reverse("applications:submission_list"))
     if not rows:
-        return [m.text(f"申請はまだありません。\n申請できる手続き: {resident_link(resident, reverse('applications:form_list'))}")]
+        link = resident_link(resident, reverse("applications:form_list"))
+        body = "申請はまだありません。\n申請できる手続き:"
+        return [m.text_with_button(body, "手続きを見る", link, alt_text="申請はまだありません。")]
+    link = resident_link(resident, reverse("applications:submission_list"))
     lines = [f"・{s.form.title}（{s.reference}）: {s.get_status_display()}\n  {NEXT_STEP[s.status]}" for s in rows]
-    return [m.text("最近の申請\n" + "\n".join(lines) + f"\n\nすべての申請: {link}")]
+    body = "最近の申請\n" + "\n".join(lines) + "\n\nすべての申請:"
+    return [m.text_with_button(body, "申請状況を見る", link, alt_text="最近の申請")]
 
 
 def forms_messages(ctx: InboundContext) -> Messages:
@@ -39,8 +42,11 @@ def forms_messages(ctx: InboundContext) -> Messages:
     lines = [f"・{f.title}" + (f"（手数料 {f.fee}円）" if f.fee else "") for f in forms]
     link = resident_link(resident, reverse("applications:form_list"))
     return [
-        m.text(
-            "LINE で申請できる手続き\n" + "\n".join(lines) + f"\n\n申請はこちら: {link}",
+        m.text_with_button(
+            "LINE で申請できる手続き\n" + "\n".join(lines) + "\n\n申請はこちら:",
+            "申請する",
+            link,
+            alt_text="LINE で申請できる手続き",
             quick_reply=[m.quick_reply_item(m.postback_action("申請状況", "app:status", display_text="申請状況"))],
         )
     ]

@@ -99,10 +99,11 @@ def receive_settings_confirm_task(resident_id: int, nonce: str) -> None:
     if resident is None:
         return
     link = resident_link(resident, reverse("broadcasts:receive_settings"))
-    body = "受信設定を変更しました。\n\n" + settings_summary(resident) + f"\n\n変更はこちら: {link}"
+    body = "受信設定を変更しました。\n\n" + settings_summary(resident) + "\n\n変更はこちら:"
+    message = line_messages.text_with_button(body, "受信設定を開く", link, alt_text="受信設定を変更しました。")
     try:
         get_line_client(resident.municipality).push(
-            resident.line_user_id, [line_messages.text(body)], retry_key=retry_key_for("receive-settings", resident_id, nonce)
+            resident.line_user_id, [message], retry_key=retry_key_for("receive-settings", resident_id, nonce)
         )
     except LineError as exc:  # a confirmation is a courtesy: log, do not retry forever
         logger.warning("receive settings confirmation to resident %s failed: %s", resident_id, exc.message)

@@ -31,10 +31,15 @@ def upcoming_messages(ctx: InboundContext) -> list[dict[str, Any]]:
     resident = ctx.resident
     items = list(reservations_for_resident(resident=resident)[: MAX_LISTED + 1])
     if not items:
-        body = "これからの予約はありません。\n予約はこちらから:\n" + resident_link(
-            resident, "/liff/reservations/"
-        )
-        return [m.text(body, quick_reply=_quick_replies(ctx))]
+        return [
+            m.text_with_button(
+                "これからの予約はありません。\n予約はこちらから:",
+                "予約する",
+                resident_link(resident, "/liff/reservations/"),
+                alt_text="これからの予約はありません。",
+                quick_reply=_quick_replies(ctx),
+            )
+        ]
     lines = [f"これからの予約（{min(len(items), MAX_LISTED)} 件{'以上' if len(items) > MAX_LISTED else ''}）"]
     for r in items[:MAX_LISTED]:
         lines += [
@@ -43,8 +48,16 @@ def upcoming_messages(ctx: InboundContext) -> list[dict[str, Any]]:
             f"{format_dt(r.slot.starts_at)} {r.slot.venue}",
             f"予約番号 {r.code}",
         ]
-    lines += ["", "変更・キャンセルはこちら:", resident_link(resident, "/liff/reservations/my/")]
-    return [m.text("\n".join(lines), quick_reply=_quick_replies(ctx))]
+    lines += ["", "変更・キャンセルはこちら:"]
+    return [
+        m.text_with_button(
+            "\n".join(lines),
+            "予約を見る",
+            resident_link(resident, "/liff/reservations/my/"),
+            alt_text=lines[0],
+            quick_reply=_quick_replies(ctx),
+        )
+    ]
 
 
 def menus_messages(ctx: InboundContext) -> list[dict[str, Any]]:

@@ -35,19 +35,29 @@ def my_reservation_url(reservation: Reservation) -> str:
     return resident_link(reservation.resident, f"/liff/reservations/my/{reservation.pk}/")
 
 
+def _gist(heading: str, reservation: Reservation) -> str:
+    """The alt text (what the phone's notification shows): the heading, what and when."""
+    return f"{heading}{reservation.slot.menu.name} {format_dt(reservation.slot.starts_at)}"
+
+
 def notice_messages(reservation: Reservation, kind: str) -> list[dict[str, Any]]:
     body = [HEADINGS[kind], "", reservation_details(reservation)]
-    if kind in ("booked", "changed"):
-        menu = reservation.slot.menu
-        deadline = cancel_deadline(menu, reservation.slot.starts_at)
-        body += [
-            "",
-            f"変更・キャンセルは {format_dt(deadline)} までこちらから:",
+    if kind not in ("booked", "changed"):
+        return [line_messages.text("\n".join(body)[:4900])]
+    menu = reservation.slot.menu
+    deadline = cancel_deadline(menu, reservation.slot.starts_at)
+    if menu.confirmation_text:
+        body += ["", menu.confirmation_text]
+    # The line that points at the button comes last, just above it.
+    body += ["", f"変更・キャンセルは {format_dt(deadline)} までこちらから:"]
+    return [
+        line_messages.text_with_button(
+            "\n".join(body),
+            "予約を見る",
             my_reservation_url(reservation),
-        ]
-        if menu.confirmation_text:
-            body += ["", menu.confirmation_text]
-    return [line_messages.text("\n".join(body)[:4900])]
+            alt_text=_gist(HEADINGS[kind], reservation),
+        )
+    ]
 
 
 def reminder_messages(reservation: Reservation) -> list[dict[str, Any]]:
@@ -57,6 +67,12 @@ def reminder_messages(reservation: Reservation) -> list[dict[str, Any]]:
         reservation_details(reservation),
         "",
         "ご都合が悪くなったときは、こちらから変更・キャンセルできます:",
-        my_reservation_url(reservation),
     ]
-    return [line_messages.text("\n".join(body)[:4900])]
+    return [
+        line_messages.text_with_button(
+            "\n".join(body),
+            "予約を見る",
+            my_reservation_url(reservation),
+            alt_text=_gist(body[0], reservation),
+        )
+    ]

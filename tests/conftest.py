@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
+from django.urls import resolve
 
+from municipalities.line.liff import read_resident_token
 from municipalities.models import Area, Department, Interest, Municipality, Resident, Role, StaffUser
 from municipalities.services import (
     municipality_create_or_update,
@@ -57,6 +61,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def shown_text(message: dict[str, Any]) -> str:
+    """What a text message, or a flex card (title and body), says."""
+    if message["type"] == "text":
+        return message["text"]
+    return "\n".join(c["text"] for c in message["contents"]["body"]["contents"] if c["type"] == "text")
+
+
+def link_button(message: dict[str, Any]) -> tuple[str, int, str]:
+    """A card's one button: its label, and the resident and the path its signed sign-in link opens."""
+    [button] = message["contents"]["footer"]["contents"]
+    action = button["action"]
+    assert action["type"] == "uri"
+    match = resolve(urlsplit(action["uri"]).path)
+    assert match.view_name == "line:resident_link"
+    claims = read_resident_token(match.kwargs["token"])
+    assert claims is not None, "the link's signature does not verify"
+    return action["label"], claims["r"], claims["n"]
 
 
 def make_town(slug: str, name: str) -> Municipality:

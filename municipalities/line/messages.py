@@ -21,6 +21,7 @@ MAX_BUTTONS_TEXT = 160
 MAX_BUTTONS_TEXT_WITH_TITLE = 60
 MAX_CONFIRM_TEXT = 240
 MAX_ACTION_LABEL = 20
+MAX_FLEX_TEXT_UTF16 = 4000  # the text of a text_with_button card
 
 
 def utf16_len(text: str) -> int:
@@ -146,6 +147,19 @@ def flex_card(
     if footer:
         bubble["footer"] = {"type": "box", "layout": "vertical", "spacing": "sm", "contents": footer}
     return {"type": "flex", "altText": alt_text[:MAX_ALT_TEXT], "contents": bubble}
+
+
+def text_with_button(
+    body: str, label: str, url: str, *, alt_text: str, quick_reply: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """``body`` as a flex card (first line as title) with a green button opening ``url``, not a raw link."""
+    # A bubble's JSON may be 30 KB, and LINE's SDK escapes every UTF-16 unit as \uXXXX (6 bytes).
+    body = body.encode("utf-16-le")[: 2 * MAX_FLEX_TEXT_UTF16].decode("utf-16-le", "ignore")
+    title, _, rest = body.partition("\n")
+    message = flex_card(title=title, body=rest.strip("\n"), alt_text=alt_text, link=uri_action(label, url))
+    if quick_reply:
+        message["quickReply"] = {"items": quick_reply}
+    return message
 
 
 def _actions_of(message: dict[str, Any]) -> list[dict[str, Any]]:

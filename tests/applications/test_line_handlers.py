@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from municipalities.models import SimulatedDelivery
 from tests.applications.factories import submit
+from tests.conftest import link_button, shown_text
 from tests.fakeline import post_webhook, webhook_body, webhook_event
 
 pytestmark = pytest.mark.django_db
@@ -16,9 +18,13 @@ def post(client, town, body: bytes, capture):
         return post_webhook(client, town, body=body)
 
 
-def last_reply(resident) -> str:
+def last_message(resident) -> dict:
     reply = SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id, endpoint="reply").order_by("pk").last()
-    return reply.messages[0]["text"]
+    return reply.messages[0]
+
+
+def last_reply(resident) -> str:
+    return shown_text(last_message(resident))
 
 
 def test_status_text_lists_the_residents_own_submissions(client, town, form, resident, other_resident, django_capture_on_commit_callbacks):
@@ -27,18 +33,23 @@ def test_status_text_lists_the_residents_own_submissions(client, town, form, res
     response = post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="申請状況")), django_capture_on_commit_callbacks)
     assert response.status_code == 200
     text = last_reply(resident)
-    assert mine.reference in text and "受付" in text and "/r/" in text
+    assert mine.reference in text and "受付" in text
+    mine_page = reverse("applications:submission_list")
+    assert link_button(last_message(resident)) == ("申請状況を見る", resident.pk, mine_page)
     assert theirs.reference not in text
 
 
 def test_status_with_no_submissions(client, town, form, resident, django_capture_on_commit_callbacks):
     post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="申請状況？")), django_capture_on_commit_callbacks)
     assert "申請はまだありません" in last_reply(resident)
+    assert link_button(last_message(resident)) == ("手続きを見る", resident.pk, reverse("applications:form_list"))
 
 
 def test_forms_text_and_status_postback(client, town, form, resident, django_capture_on_commit_callbacks):
     post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="電子申請")), django_capture_on_commit_callbacks)
     assert "犬の登録申請" in last_reply(resident)
+    assert link_button(last_message(resident)) == ("申請する", resident.pk, reverse("applications:form_list"))
+    assert last_message(resident)["quickReply"]["items"][0]["action"]["data"] == "app:status"
     submit(form, resident)
     post(client, town, webhook_body(webhook_event("postback", resident.line_user_id, data="app:status")), django_capture_on_commit_callbacks)
     assert "最近の申請" in last_reply(resident)

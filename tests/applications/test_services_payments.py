@@ -23,7 +23,7 @@ from applications.services import (
 from applications.workflow import SubmissionStatus as S
 from municipalities.models import AuditEntry, SimulatedDelivery
 from tests.applications.factories import submit
-from tests.conftest import make_staff
+from tests.conftest import make_staff, shown_text
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_success_moves_to_received_once(online, resident, django_capture_on_comm
     assert replay.pk == paid.pk
     assert submission.status == S.RECEIVED and submission.paid_at
     assert AuditEntry.objects.filter(action="applications.submission.pay", object_id=str(submission.pk)).count() == 1
-    texts = [d.messages[0]["text"] for d in SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id)]
+    texts = [shown_text(d.messages[0]) for d in SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id)]
     assert any("お支払いを確認しました" in t for t in texts)
 
 

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from applications.errors import ApplicationError
 from applications.models import Submission
@@ -21,6 +22,7 @@ from applications.services import (
 from applications.workflow import SubmissionStatus as S
 from municipalities.models import AuditEntry, SimulatedDelivery
 from tests.applications.factories import FormFieldFactory, simple_form, submit
+from tests.conftest import link_button, shown_text
 
 pytestmark = pytest.mark.django_db
 
@@ -40,8 +42,11 @@ def test_submit_creates_one_submission_with_reference_and_pushes_on_commit(form,
     assert submission.status == S.RECEIVED
     assert submission.reference.startswith("A") and str(submission.pk) in submission.reference
     [push] = pushes_to(resident)
-    assert submission.reference in push.messages[0]["text"]
-    assert form.completion_message in push.messages[0]["text"]
+    assert submission.reference in shown_text(push.messages[0])
+    assert form.completion_message in shown_text(push.messages[0])
+    detail = reverse("applications:submission_detail", args=[submission.reference])
+    assert link_button(push.messages[0]) == ("申請状況を見る", resident.pk, detail)
+    assert push.messages[0]["altText"] == f"【{form.title}】申請を受け付けました。"
     assert AuditEntry.objects.filter(action="applications.submission.submitted", object_id=str(submission.pk)).exists()
 
 
@@ -141,7 +146,7 @@ def test_staff_workflow_audited_and_notified(form, resident, kenko_editor, djang
     assert submission.version == 4
     actions = list(AuditEntry.objects.filter(object_id=str(submission.pk)).values_list("action", flat=True))
     assert {"applications.submission.review", "applications.submission.approve", "applications.submission.complete"} <= set(actions)
-    texts = [p.messages[0]["text"] for p in pushes_to(resident)]
+    texts = [shown_text(p.messages[0]) for p in pushes_to(resident)]
     assert len(texts) == 4
     assert "「審査中」" in texts[1] and "「承認」" in texts[2] and "「完了」" in texts[3]
     retry_keys = {p.retry_key for p in pushes_to(resident)}
@@ -185,9 +190,11 @@ def test_correction_then_resubmit(form, resident, kenko_editor, django_capture_o
     submission = submit(form, resident)
     with django_capture_on_commit_callbacks(execute=True):
         submission_transition(submission=submission, name="request_correction", actor=kenko_editor, reason="氏名は戸籍どおりに")
-    notice = pushes_to(resident)[-1].messages[0]["text"]
-    assert "氏名は戸籍どおりに" in notice
-    assert "/r/" in notice  # the signed link that reopens the form
+    notice = pushes_to(resident)[-1].messages[0]
+    assert "氏名は戸籍どおりに" in shown_text(notice)
+    # the signed link that reopens the form
+    edit = reverse("applications:submission_edit", args=[submission.reference])
+    assert link_button(notice) == ("フォームを開く", resident.pk, edit)
     # when
     token = uuid.uuid4()
     with django_capture_on_commit_callbacks(execute=True):
@@ -259,7 +266,7 @@ def test_resubmission_notice_says_so(form, resident, kenko_editor, django_captur
     submission_transition(submission=submission, name="request_correction", actor=kenko_editor, reason="x")
     with django_capture_on_commit_callbacks(execute=True):
         submission_resubmit(submission=submission, resident=resident, answers={"name": "山田 花子"}, attachment_ids={}, token=uuid.uuid4())
-    assert "修正後の内容を受け付けました" in pushes_to(resident)[-1].messages[0]["text"]
+    assert "修正後の内容を受け付けました" in shown_text(pushes_to(resident)[-1].messages[0])
 
 
 @pytest.mark.postgres

@@ -15,6 +15,7 @@ from municipalities.models import SimulatedDelivery
 from municipalities.services import resident_unfollow
 from tests.applications.factories import FormFieldFactory, submit
 from tests.applications.files import PNG, upload
+from tests.conftest import shown_text
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,7 @@ def test_lagging_task_sends_the_text_of_its_own_change(form, resident, kenko_edi
     submission_transition(submission=submission, name="approve", actor=kenko_editor)
     submission_notify_task.apply(args=[submission.pk, 2, "in_review"]).get()
     [push] = SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id)
-    assert "「審査中」" in push.messages[0]["text"]
+    assert "「審査中」" in shown_text(push.messages[0])
 
 
 def test_unfollowed_resident_is_not_pushed(form, resident):

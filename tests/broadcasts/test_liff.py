@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from municipalities.line.liff import resident_link
 from municipalities.models import Resident, SimulatedDelivery
+from tests.conftest import link_button, shown_text
 
 URL = "/liff/broadcasts/settings/"
 
@@ -47,8 +48,9 @@ def test_one_tap_turns_an_interest_on_and_confirms_in_line(signed_in, resident, 
     assert response.status_code == 302
     assert list(resident.interests.all()) == [interests["kosodate"]]
     push = SimulatedDelivery.objects.get(endpoint="push", line_user_id=resident.line_user_id)
-    assert "受信設定を変更しました" in push.messages[0]["text"]
-    assert "子育て" in push.messages[0]["text"]
+    assert "受信設定を変更しました" in shown_text(push.messages[0])
+    assert "子育て" in shown_text(push.messages[0])
+    assert link_button(push.messages[0]) == ("受信設定を開く", resident.pk, URL)
     page = signed_in.get(URL).content.decode()
     assert "「子育て」のお知らせを受け取ります。" in page
 

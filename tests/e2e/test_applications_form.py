@@ -11,6 +11,7 @@ from municipalities.line.liff import resident_token
 from municipalities.models import SimulatedDelivery
 from tests.applications.factories import FormFieldFactory, simple_form
 from tests.applications.files import EXE, PNG
+from tests.conftest import shown_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -64,4 +65,4 @@ def test_resident_submits_a_form_with_an_upload(mobile_page, live_server, somu, 
     assert submission.attachments.get().original_name == "sofa.png"
     assert submission.answers["kana"] == "ヤマダ ハナコ"
     push = SimulatedDelivery.objects.get(line_user_id=resident.line_user_id, endpoint="push")
-    assert submission.reference in push.messages[0]["text"]
+    assert submission.reference in shown_text(push.messages[0])

@@ -93,3 +93,28 @@ def test_staff_of_another_town_cannot_use_this_towns_simulator(client, town, oth
         content_type="application/json",
     )
     assert response.status_code == 404
+
+
+def test_a_link_in_an_answer_is_a_button_that_opens_the_residents_page(page, live_server, town, town_admin):
+    # given: staff open the simulator and a resident adds the account
+    admin_login(page, live_server, town_admin.username, PASSWORD)
+    page.goto(f"{live_server.url}/simulator/")
+    page.fill("#sim-new-name", "予約 次郎")
+    page.click("#sim-follow")
+    page.locator(".row.bot .bubble").first.wait_for()
+    # when: the resident asks for their bookings
+    page.fill("#composer-text", "予約確認")
+    page.press("#composer-text", "Enter")
+    # then: the answer is a card with the text and a button, and no URL to read
+    card = page.locator(".row.bot [data-kind=flex]", has_text="これからの予約はありません。")
+    card.wait_for()
+    assert "予約はこちらから:" in card.inner_text() and "/r/" not in card.inner_text()
+    button = card.locator(".flex-button.primary")
+    assert button.inner_text() == "予約する"
+    # when: they tap the button
+    with page.context.expect_page() as opened:
+        button.click()
+    # then: the booking page opens, signed in as the resident
+    booking = opened.value
+    booking.wait_for_load_state()
+    assert booking.url == f"{live_server.url}/liff/reservations/"

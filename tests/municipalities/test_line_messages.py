@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from municipalities.line import messages as m
@@ -39,9 +41,17 @@ def test_every_builder_makes_a_message_lines_schema_accepts():
             alt_text="お知らせ",
             image_url="https://cms.example.jp/h.jpg",
         ),
+        m.text_with_button(
+            "予約が確定しました。\n\n■ 健診\n\n変更・キャンセルはこちらから:",
+            "予約を見る",
+            "https://cms.example.jp/r/abc/",
+            alt_text="予約が確定しました。",
+            quick_reply=[m.quick_reply_item(m.postback_action("予約確認", "rsv:my", display_text="予約確認"))],
+        ),
     ]
-    m.validate_messages(built)
-    validate_body("PushMessageRequest", {"to": "U" + "a" * 32, "messages": built})
+    for batch in (built[: m.MAX_MESSAGES_PER_REQUEST], built[m.MAX_MESSAGES_PER_REQUEST :]):
+        m.validate_messages(batch)
+        validate_body("PushMessageRequest", {"to": "U" + "a" * 32, "messages": batch})
 
 
 def test_text_is_counted_in_utf16_units():
@@ -98,3 +108,22 @@ def test_alt_text_is_required_by_the_builders():
 
 def test_labels_are_cut_to_lines_limit():
     assert len(m.postback_action("あ" * 30, "p:1")["label"]) == 20
+
+
+def test_text_with_button_shows_the_text_and_puts_the_link_in_its_button():
+    # when
+    message = m.text_with_button("見出し\n\n本文", "開く", "https://cms.example.jp/r/abc/", alt_text="見出し")
+    # then: the first line is the title, the rest the text, and the URL only in the button
+    assert [c["text"] for c in message["contents"]["body"]["contents"]] == ["見出し", "本文"]
+    [button] = message["contents"]["footer"]["contents"]
+    assert button["action"] == {"type": "uri", "label": "開く", "uri": "https://cms.example.jp/r/abc/"}
+    assert "quickReply" not in message
+
+
+def test_text_with_button_keeps_a_long_text_within_a_bubbles_30_kb():
+    # given: LINE's SDK sends JSON with every non-ASCII UTF-16 unit escaped (6 bytes)
+    message = m.text_with_button("😀" * 5000, "開く", "https://cms.example.jp/r/abc/", alt_text="長い")
+    # then
+    assert m.utf16_len(message["contents"]["body"]["contents"][0]["text"]) == m.MAX_FLEX_TEXT_UTF16
+    assert len(json.dumps(message["contents"])) < 30_000
+    m.validate_messages([message])

@@ -13,7 +13,7 @@ from municipalities.line import dispatch
 from municipalities.line import messages as m
 from municipalities.line.webhook import signature_valid
 from municipalities.models import Resident, SimulatedDelivery, TalkMessage, WebhookEvent
-from tests.fakeline import post_webhook, sign, webhook_body, webhook_event
+from tests.fakeline import post_webhook, sign, validate_body, webhook_body, webhook_event
 
 NEW_USER = "U" + "9" * 32
 
@@ -407,3 +407,48 @@ def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resi
     post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="四")))
     assert woken == [town.pk, town.pk]
     cache.delete(key)
+
+
+def _texts_in(node: object) -> list[str]:
+    """Every text a resident reads in messages: texts, flex texts, alt texts, labels."""
+    if isinstance(node, list):
+        return [t for item in node for t in _texts_in(item)]
+    if not isinstance(node, dict):
+        return []
+    keys = {"text", "altText", "label", "displayText"}
+    own = [value for key, value in node.items() if key in keys and isinstance(value, str)]
+    return own + _texts_in(list(node.values()))
+
+
+def test_no_text_sent_to_a_resident_carries_a_link(client, town, kenko, resident, settings):
+    """A regression guard: the apps' answers and notices open sign-in links with a button;
+    a long signed URL pasted into a text is what residents should never see."""
+    from reservations.services import reservation_book
+    from tests.applications.factories import simple_form, submit
+    from tests.reservations.factories import SlotFactory
+
+    # given: absolute links, as in production
+    settings.SITE_URL = "https://cms.example.jp"
+
+    def chat() -> None:
+        for text in ["予約確認", "予約", "申請状況", "電子申請", "受信設定", "開庁時間は？"]:
+            post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text=text)))
+        for data in ["rsv:my", "rsv:menus", "app:status", "app:forms", "bc:menu", "bc:areas"]:
+            post(client, town, webhook_body(webhook_event("postback", resident.line_user_id, data=data)))
+
+    # when: the resident asks with nothing booked or applied for, books and applies (notices by
+    # push), and asks again
+    chat()
+    with _capture(execute=True):
+        reservation_book(slot=SlotFactory(menu__department=kenko), resident=resident)
+        submit(simple_form(kenko, title="犬の登録申請"), resident)
+    chat()
+    # then
+    deliveries = SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id)
+    sent = [msg for delivery in deliveries for msg in delivery.messages]
+    assert [t for t in _texts_in(sent) if "http" in t or "/r/" in t] == []
+    flex = [msg for msg in sent if msg["type"] == "flex"]
+    uris = [button["action"]["uri"] for msg in flex for button in msg["contents"]["footer"]["contents"]]
+    assert len(uris) >= 12 and all(uri.startswith("https://cms.example.jp/r/") for uri in uris)
+    for msg in sent:  # and LINE's schema takes every one of them
+        validate_body("PushMessageRequest", {"to": resident.line_user_id, "messages": [msg]})

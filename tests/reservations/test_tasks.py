@@ -8,6 +8,7 @@ from reservations import line_handlers
 from reservations.models import ReminderDelivery, ReminderStatus
 from reservations.services import reminder_send, reminders_schedule_due, reservation_book, reservation_cancel
 from reservations.tasks import reminders_send_due_task, reservation_counters_reconcile_task
+from tests.conftest import link_button, shown_text
 from tests.reservations.factories import SlotFactory
 
 
@@ -32,7 +33,9 @@ def test_reminder_is_sent_once_when_the_task_runs_twice(menu, resident, django_c
         for pk in ids:
             reminder_send(delivery_id=pk)
     # then
-    assert len(_reminders_for(resident)) == 1
+    [reminder] = _reminders_for(resident)
+    my_reservation = f"/liff/reservations/my/{reservation.pk}/"
+    assert link_button(reminder.messages[0]) == ("予約を見る", resident.pk, my_reservation)
     delivery = ReminderDelivery.objects.get(reservation=reservation)
     assert (delivery.offset_key, delivery.status) == ("1d18:00", ReminderStatus.SENT)
     # and: the 2-hours reminder comes later, once
@@ -88,7 +91,8 @@ def test_chat_lists_upcoming_reservations(town, menu, slot, resident):
         event={"type": "message", "message": {"type": "text", "text": "予約確認"}},
     )
     replies = line_handlers.on_text(ctx)
-    assert replies and r.code in replies[0]["text"] and "/r/" in replies[0]["text"]
+    assert replies and r.code in shown_text(replies[0])
+    assert link_button(replies[0]) == ("予約を見る", resident.pk, "/liff/reservations/my/")
     other = InboundContext(
         municipality=town,
         resident=resident,

@@ -4,6 +4,7 @@ import itertools
 
 from municipalities.models import SimulatedDelivery
 from reservations.services import reservation_book
+from tests.conftest import link_button, shown_text
 from tests.fakeline import post_webhook, webhook_event
 
 _ids = itertools.count()
@@ -28,8 +29,9 @@ def test_yoyaku_kakunin_lists_upcoming_bookings(
     # when
     replies = _send(client, town, event, django_capture_on_commit_callbacks)
     # then
-    text = replies[-1]["text"]
-    assert reservation.code in text and slot.menu.name in text and "/r/" in text
+    text = shown_text(replies[-1])
+    assert reservation.code in text and slot.menu.name in text
+    assert link_button(replies[-1]) == ("予約を見る", resident.pk, "/liff/reservations/my/")
 
 
 def test_postback_opens_the_menu_quick_replies(

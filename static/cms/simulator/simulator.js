@@ -106,7 +106,7 @@
       return box;
     }
     if (c.type === "text") {
-      var text = el("div", "flex-text " + (c.weight === "bold" ? "bold " : "") + (c.size || ""), c.text || "");
+      var text = el("div", "flex-text " + (c.weight === "bold" ? "bold " : "") + (c.wrap ? "wrap " : "") + (c.size || ""), c.text || "");
       if (c.color) { text.style.color = c.color; }
       return text;
     }
