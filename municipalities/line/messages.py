@@ -220,11 +220,32 @@ def validate_messages(messages: list[dict[str, Any]]) -> None:
             raise LineMessageInvalid("an image needs originalContentUrl and previewImageUrl")
 
 
+def _flex_texts(component: dict[str, Any]) -> list[str]:
+    """The texts of a flex component and of the components inside it, in reading order."""
+    if component.get("type") == "text":
+        return [component.get("text", "")]
+    found: list[str] = []
+    for key in ("header", "hero", "body", "footer"):
+        if isinstance(component.get(key), dict):
+            found += _flex_texts(component[key])
+    for child in component.get("contents", []) if isinstance(component.get("contents"), list) else []:
+        found += _flex_texts(child)
+    return found
+
+
 def summary(message: dict[str, Any]) -> str:
-    """A one-line text of a message for the talk log."""
+    """The text of a message for the talk log: what the resident read, and its buttons as ［…］."""
     kind = message.get("type")
     if kind == "text":
         return message.get("text", "")
-    if kind in {"template", "flex", "imagemap"}:
+    shown = {key: value for key, value in message.items() if key != "quickReply"}
+    buttons = "".join(f"［{a['label']}］" for a in _actions_of(shown) if a.get("label"))
+    if kind == "flex":
+        texts = _flex_texts(message.get("contents", {}))
+        return "\n".join(filter(None, ["\n".join(texts) or message.get("altText", ""), buttons]))
+    if kind == "template":
+        text = message.get("template", {}).get("text") or message.get("altText", "")
+        return "\n".join(filter(None, [text, buttons]))
+    if kind == "imagemap":
         return message.get("altText", "")
     return f"[{kind}]"

@@ -127,3 +127,18 @@ def test_text_with_button_keeps_a_long_text_within_a_bubbles_30_kb():
     assert m.utf16_len(message["contents"]["body"]["contents"][0]["text"]) == m.MAX_FLEX_TEXT_UTF16
     assert len(json.dumps(message["contents"])) < 30_000
     m.validate_messages([message])
+
+
+def test_the_talk_log_shows_a_cards_text_and_buttons_not_only_its_alt_text():
+    card = m.text_with_button(
+        "これからの予約（1 件）\n集団健診\n変更・キャンセルはこちら:",
+        "予約を見る",
+        "https://town.example/r/token/",
+        alt_text="これからの予約（1 件）",
+        quick_reply=[m.quick_reply_item(m.message_action("予約する", "予約する"))],
+    )
+    assert m.summary(card) == "これからの予約（1 件）\n集団健診\n変更・キャンセルはこちら:\n［予約を見る］"
+    buttons = m.buttons("どちらの会場にしますか？", [m.message_action("本庁", "本庁")], alt_text="会場の選択")
+    assert m.summary(buttons) == "どちらの会場にしますか？\n［本庁］"
+    assert m.summary(m.text("こんにちは")) == "こんにちは"
+    assert m.summary(m.image("https://town.example/a.png")) == "[image]"
