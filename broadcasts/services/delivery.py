@@ -210,7 +210,7 @@ def _enqueue_batches(broadcast_id: int) -> None:
     app = delivery_batch_send_task.app
     # One broker connection for thousands of tasks, and their messages pushed ENQUEUE_PIPELINE
     # at a time in one round trip (kombu's publish batch): 0.5 ms of CPU per task instead of
-    # 0.9, in the minutes when the same cores send the first batches. Should the enqueue fail
+    # 0.9, in the seconds when the same cores send the first batches. Should the enqueue fail
     # half-way, the batches not enqueued are still pending and the beat re-queues them.
     with app.producer_or_acquire() as producer, producer.batch(max_size=ENQUEUE_PIPELINE):
         for batch_id in batch_ids.iterator(chunk_size=2000):

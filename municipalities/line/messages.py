@@ -228,7 +228,8 @@ def _flex_texts(component: dict[str, Any]) -> list[str]:
     for key in ("header", "hero", "body", "footer"):
         if isinstance(component.get(key), dict):
             found += _flex_texts(component[key])
-    for child in component.get("contents", []) if isinstance(component.get("contents"), list) else []:
+    children = component.get("contents")
+    for child in children if isinstance(children, list) else []:
         found += _flex_texts(child)
     return found
 
