@@ -24,11 +24,11 @@ def status_messages(ctx: InboundContext) -> Messages:
     rows = list(submissions_for_resident(resident=resident)[:5])
     if not rows:
         link = resident_link(resident, reverse("applications:form_list"))
-        body = "申請はまだありません。\n申請できる手続き:"
+        body = "申請はまだありません。\nLINE で申請できる手続きは、下のボタンから見られます。"
         return [m.text_with_button(body, "手続きを見る", link, alt_text="申請はまだありません。")]
     link = resident_link(resident, reverse("applications:submission_list"))
     lines = [f"・{s.form.title}（{s.reference}）: {s.get_status_display()}\n  {NEXT_STEP[s.status]}" for s in rows]
-    body = "最近の申請\n" + "\n".join(lines) + "\n\nすべての申請:"
+    body = "最近の申請\n" + "\n".join(lines)
     return [m.text_with_button(body, "申請状況を見る", link, alt_text="最近の申請")]
 
 

@@ -29,14 +29,13 @@ def submission_message(submission: Submission, *, status: str, version: int) -> 
         )
         button = ("フォームを開く", path)
     elif status == S.REJECTED:
-        body = head + f"申請は却下されました。\n理由: {submission.status_reason}\n\n詳細:"
+        body = head + f"申請は却下されました。\n理由: {submission.status_reason}"
     elif status in (S.RECEIVED, S.AWAITING_PAYMENT) and version == 1:
         body = head + "申請を受け付けました。\n" + str(NEXT_STEP[status])
         if status == S.AWAITING_PAYMENT:
             body += f"\n手数料: {submission.fee:,}円"
         if form.completion_message:
             body += "\n\n" + form.completion_message
-        body += "\n\n申請状況:"
         button = ("申請状況を見る", detail_path)
     elif status == S.RECEIVED and submission.fee and version == 2 and submission.paid_at:
         body = head + f"手数料 {submission.fee:,}円のお支払いを確認しました。申請を受け付けました。"
@@ -45,10 +44,9 @@ def submission_message(submission: Submission, *, status: str, version: int) -> 
         button = None
     elif status == S.RECEIVED:
         body = head + "修正後の内容を受け付けました。担当者が確認するまでお待ちください。"
-        body += "\n\n申請状況:"
         button = ("申請状況を見る", detail_path)
     else:
-        body = head + f"状態が「{S(status).label}」になりました。\n{NEXT_STEP[status]}\n\n詳細:"
+        body = head + f"状態が「{S(status).label}」になりました。\n{NEXT_STEP[status]}"
     status_button = m.quick_reply_item(m.postback_action("申請状況", "app:status", display_text="申請状況"))
     if button is None:
         return [m.text(body[:4900], quick_reply=[status_button])]
