@@ -3,20 +3,16 @@ messages pushed to Redis in pipelined rounds, one send task per batch, and the f
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from unittest import mock
 
 import pytest
-import redis
-from celery import Celery
 
 from broadcasts.models import BatchStatus, Broadcast, BroadcastStatus, DeliveryBatch
 from broadcasts.services import broadcast_approve, broadcast_submit
 from municipalities.models import SimulatedDelivery
 from tests.broadcasts.factories import make_broadcast, make_residents
-from tests.municipalities.test_celery_worker import BROKER_URL, DEADLINE_SECONDS, ROOT, _worker_env
+from tests.celery_worker import DEADLINE_SECONDS, running_worker, send_task
 
 
 @pytest.mark.redis
@@ -24,40 +20,20 @@ from tests.municipalities.test_celery_worker import BROKER_URL, DEADLINE_SECONDS
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_on_redis_sends_every_batch_once(town, kenko, kenko_head, kenko_editor, interests):
     # given: an approved broadcast to 1,201 residents (three batches), not started yet
-    redis.Redis.from_url(BROKER_URL).flushdb()
     make_residents(town, 1201, interests=[interests["kenko"]])
     broadcast = broadcast_submit(broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor)
     with mock.patch("broadcasts.tasks.broadcast_start_task.delay"):  # the worker starts it, not this process
         broadcast_approve(broadcast=broadcast, actor=kenko_head)
-    worker = subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
-            "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=_worker_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with running_worker() as worker:
         # when: the start task goes through Redis, as the beat sends it
-        sender = Celery("probe", broker=BROKER_URL)
-        sender.conf.task_serializer = "json"
-        sender.send_task("broadcasts.tasks.broadcast_start_task", args=[broadcast.pk])
+        send_task("broadcasts.tasks.broadcast_start_task", args=[broadcast.pk])
         deadline = time.monotonic() + DEADLINE_SECONDS
         status = BroadcastStatus.APPROVED
         while time.monotonic() < deadline and status not in (BroadcastStatus.SENT, BroadcastStatus.PARTIAL):
-            assert worker.poll() is None, f"the worker died:\n{worker.stdout.read()}"
+            worker.assert_alive()
             time.sleep(0.3)
             status = Broadcast.objects.values_list("status", flat=True).get(pk=broadcast.pk)
-    finally:
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
+    output = worker.output
     # then: every batch sent once, every resident reached once
     assert status == BroadcastStatus.SENT, f"not sent within {DEADLINE_SECONDS}s:\n{output[-3000:]}"
     batches = DeliveryBatch.objects.filter(broadcast=broadcast)

@@ -1,0 +1,81 @@
+"""A real Celery worker process on Redis against the test database, for the tests that prove the
+production path (no eager mode, JSON messages through Redis)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+from celery import Celery
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
+BROKER_URL = "redis://127.0.0.1:6379/5"  # a database of its own: nothing else consumes it
+DEADLINE_SECONDS = 30
+
+
+def worker_env() -> dict[str, str]:
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    if db.get("PASSWORD"):
+        database_url = database_url.replace("@", f":{db['PASSWORD']}@", 1)
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": BROKER_URL,
+        "CELERY_BROKER_URL": BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+
+
+class Worker:
+    """``celery worker`` with the solo pool; ``output`` holds what it printed once it stopped."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker",
+                "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=worker_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output = ""
+
+    def assert_alive(self) -> None:
+        assert self.process.poll() is None, f"the worker died:\n{self.process.stdout.read()}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.output, _ = self.process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.output, _ = self.process.communicate()
+
+
+@contextmanager
+def running_worker() -> Iterator[Worker]:
+    """A worker on an empty broker database, stopped when the block ends."""
+    redis.Redis.from_url(BROKER_URL).flushdb()
+    worker = Worker()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+def send_task(name: str, args: list[object] | None = None) -> None:
+    """Send a task by name through Redis, as the beat sends it."""
+    sender = Celery("probe", broker=BROKER_URL)
+    sender.conf.task_serializer = "json"
+    sender.send_task(name, args=args or [])
