@@ -61,3 +61,13 @@ def admin_login(page, live_server, username: str, password: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("input[type=submit]")
+
+
+def simulator_follow(page, live_server, username: str, password: str, resident_name: str) -> None:
+    """Staff sign in and open the simulator, where a new resident adds the account as a friend;
+    returns once the bot's greeting is shown."""
+    admin_login(page, live_server, username, password)
+    page.goto(f"{live_server.url}/simulator/")
+    page.fill("#sim-new-name", resident_name)
+    page.click("#sim-follow")
+    page.locator(".row.bot .bubble").first.wait_for()

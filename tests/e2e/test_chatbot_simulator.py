@@ -13,7 +13,7 @@ from chatbot.garbage_import import files_from_directory, garbage_import
 from chatbot.models import ChatState, StaffReply
 from municipalities.models import Resident
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import admin_login
+from tests.e2e.conftest import simulator_follow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -31,11 +31,7 @@ def garbage_town(town):
 
 def test_resident_asks_and_staff_take_over(page, live_server, garbage_town, town_admin):
     # given: staff open the simulator and a resident adds the account
-    admin_login(page, live_server, town_admin.username, PASSWORD)
-    page.goto(f"{live_server.url}/simulator/")
-    page.fill("#sim-new-name", "ごみ 太郎")
-    page.click("#sim-follow")
-    page.locator(".row.bot .bubble").first.wait_for()
+    simulator_follow(page, live_server, town_admin.username, PASSWORD, "ごみ 太郎")
 
     # when: they ask about an item listed under two materials
     page.fill("#composer-text", "アイスクリームのカップ")

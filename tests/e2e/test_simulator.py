@@ -7,7 +7,7 @@ import pytest
 from municipalities.line import dispatch
 from municipalities.line import messages as m
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import admin_login
+from tests.e2e.conftest import admin_login, simulator_follow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -97,11 +97,7 @@ def test_staff_of_another_town_cannot_use_this_towns_simulator(client, town, oth
 
 def test_a_link_in_an_answer_is_a_button_that_opens_the_residents_page(page, live_server, town, town_admin):
     # given: staff open the simulator and a resident adds the account
-    admin_login(page, live_server, town_admin.username, PASSWORD)
-    page.goto(f"{live_server.url}/simulator/")
-    page.fill("#sim-new-name", "予約 次郎")
-    page.click("#sim-follow")
-    page.locator(".row.bot .bubble").first.wait_for()
+    simulator_follow(page, live_server, town_admin.username, PASSWORD, "予約 次郎")
     # when: the resident asks for their bookings
     page.fill("#composer-text", "予約確認")
     page.press("#composer-text", "Enter")
