@@ -245,7 +245,8 @@ def summary(message: dict[str, Any]) -> str:
         texts = _flex_texts(message.get("contents", {}))
         return "\n".join(filter(None, ["\n".join(texts) or message.get("altText", ""), buttons]))
     if kind == "template":
-        text = message.get("template", {}).get("text") or message.get("altText", "")
+        template = message.get("template", {})
+        text = "\n".join(filter(None, [template.get("title"), template.get("text")])) or message.get("altText", "")
         return "\n".join(filter(None, [text, buttons]))
     if kind == "imagemap":
         return message.get("altText", "")

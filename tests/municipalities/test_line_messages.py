@@ -140,5 +140,7 @@ def test_the_talk_log_shows_a_cards_text_and_buttons_not_only_its_alt_text():
     assert m.summary(card) == "これからの予約（1 件）\n集団健診\n変更・キャンセルはこちら:\n［予約を見る］"
     buttons = m.buttons("どちらの会場にしますか？", [m.message_action("本庁", "本庁")], alt_text="会場の選択")
     assert m.summary(buttons) == "どちらの会場にしますか？\n［本庁］"
+    titled = m.buttons("地区を選んでください。", [m.message_action("受信設定", "受信設定")], alt_text="受信設定", title="受信設定")
+    assert m.summary(titled) == "受信設定\n地区を選んでください。\n［受信設定］"
     assert m.summary(m.text("こんにちは")) == "こんにちは"
     assert m.summary(m.image("https://town.example/a.png")) == "[image]"
