@@ -171,6 +171,11 @@ class Broadcast(TimeStampedModel, DepartmentOwned):
     )
     started_at = models.DateTimeField(_("配信開始日時"), null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(_("配信終了日時"), null=True, blank=True, editable=False)
+    # The fan-out writes the batches a few thousand recipients per transaction, in resident
+    # order, and the first batches go out while it writes the rest: where it has got to, and
+    # when it wrote the last ones (a broadcast is finished only after that).
+    fanout_after_resident_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    fanned_out_at = models.DateTimeField(_("配信対象の確定日時"), null=True, blank=True, editable=False)
     recipient_count = models.PositiveIntegerField(_("配信対象数"), default=0, editable=False)
     batch_count = models.PositiveIntegerField(_("バッチ数"), default=0, editable=False)
     delivered_count = models.PositiveIntegerField(_("配信成功数"), default=0, editable=False)

@@ -35,16 +35,18 @@ def recipients_for_segment(
     ).order_by()
 
 
-def recipients_for_broadcast(*, broadcast: Broadcast) -> QuerySet[Resident]:
+def recipients_for_broadcast(*, broadcast: Broadcast, after_id: int | None = None) -> QuerySet[Resident]:
     """Residents ``broadcast`` reaches right now: followers who opted in to its category and
-    match its areas and age bands; every follower when it is an emergency."""
-    return recipients_for_segment(
+    match its areas and age bands; every follower when it is an emergency. ``after_id``: only
+    those with a greater primary key."""
+    return residents_for_segment(
         municipality=broadcast.department.municipality,
-        category_id=broadcast.category_id,
-        area_ids=list(broadcast.areas.values_list("pk", flat=True)) if broadcast.pk else [],
-        age_bands=list(broadcast.age_bands or []),
+        interest_ids=[broadcast.category_id] if broadcast.category_id else None,
+        area_ids=list(broadcast.areas.values_list("pk", flat=True)) if broadcast.pk else None,
+        age_bands=list(broadcast.age_bands or []) or None,
         emergency=broadcast.is_emergency,
-    )
+        after_id=after_id,
+    ).order_by()
 
 
 def broadcasts_due(*, now: datetime | None = None) -> QuerySet[Broadcast]:
@@ -65,6 +67,15 @@ def batches_stuck(*, now: datetime | None = None) -> QuerySet[DeliveryBatch]:
         Q(status=BatchStatus.SENDING, claimed_at__lt=cutoff)
         | Q(status=BatchStatus.PENDING, next_attempt_at__lt=cutoff)
         | Q(status=BatchStatus.PENDING, next_attempt_at__isnull=True, created_at__lt=cutoff)
+    )
+
+
+def fan_outs_stalled(*, now: datetime | None = None) -> QuerySet[Broadcast]:
+    """Sending broadcasts whose fan-out has not moved for STUCK_AFTER: its worker died between
+    two steps (a step takes well under a second)."""
+    now = now or timezone.now()
+    return Broadcast.objects.filter(
+        status=BroadcastStatus.SENDING, fanned_out_at__isnull=True, updated_at__lt=now - STUCK_AFTER
     )
 
 

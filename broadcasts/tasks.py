@@ -39,6 +39,12 @@ def broadcast_start_task(broadcast_id: int) -> None:
     delivery.broadcast_start(broadcast_id=broadcast_id)
 
 
+@shared_task(acks_late=True)
+def broadcast_fan_out_task(broadcast_id: int) -> None:
+    """Resume a fan-out that stopped half-way (enqueued by the stuck-batches beat)."""
+    delivery.broadcast_fan_out(broadcast_id=broadcast_id)
+
+
 @shared_task
 def broadcasts_start_due_task() -> int:
     """Beat, every minute: start every broadcast whose time has come (each claims itself)."""

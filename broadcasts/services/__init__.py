@@ -11,6 +11,7 @@ from broadcasts.services.compose import (
     broadcast_test_send,
 )
 from broadcasts.services.delivery import (
+    broadcast_fan_out,
     broadcast_finish_if_done,
     broadcast_start,
     broadcast_unfollows_count,
@@ -23,6 +24,7 @@ __all__ = [
     "broadcast_approve",
     "broadcast_cancel",
     "broadcast_emergency_send",
+    "broadcast_fan_out",
     "broadcast_finish_if_done",
     "broadcast_problems",
     "broadcast_return_to_draft",

@@ -3,20 +3,23 @@
 The data flow (ARCHITECTURE "Data flow, one broadcast"):
 
 1. ``broadcast_start`` claims the broadcast with a status flip (承認済み/予約済み → 配信中); only
-   the caller that flips it continues. In the same transaction it resolves the recipients in
-   one streamed query and writes batches of at most 500 LINE user ids, each with a retry key
-   derived from (broadcast, seq). On commit one task per batch is enqueued.
+   the caller that flips it continues. ``broadcast_fan_out`` then resolves the recipients in
+   resident order and writes batches of at most 500 LINE user ids, each with a retry key
+   derived from (broadcast, seq), FANOUT_BATCHES per transaction; on each commit one task per
+   new batch is enqueued, so the first batches go out while the rest are being written.
 2. ``delivery_batch_send`` claims one batch with a status flip (送信待ち → 送信中), calls
    multicast outside any transaction, and records LINE's answer on the batch row: sent (a 409
    "already accepted" counts as sent), failed with LINE's message (other 4xx), or back to
    pending with a back-off (429, 5xx, timeouts) until MAX_ATTEMPTS.
-3. ``broadcast_finish_if_done`` runs after each batch; the last one flips 配信中 → 配信完了 or
-   一部失敗 and writes the final counts.
+3. ``broadcast_finish_if_done`` runs after each batch and after the fan-out; once every
+   recipient is in a batch and no batch is open, it flips 配信中 → 配信完了 or 一部失敗 and
+   writes the final counts.
 
 A task that runs twice finds the batch already claimed and does nothing. A worker killed after
 claiming leaves the batch in 送信中; ``delivery_batches_requeue_stuck`` (beat, every minute)
 re-enqueues it after STUCK_AFTER, and the re-claimed batch is sent with the same retry key, so
 LINE answers 409 if the first attempt had arrived: nobody receives it twice, nobody is skipped.
+A fan-out that stopped half-way (its worker died) is resumed by the same beat.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from itertools import islice
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import F, Q
 from django.utils import timezone
 
 from broadcasts.models import (
@@ -46,7 +49,13 @@ from broadcasts.models import (
     DeliveryBatch,
     Recurrence,
 )
-from broadcasts.selectors import STUCK_AFTER, batches_stuck, progress_for_broadcasts, recipients_for_broadcast
+from broadcasts.selectors import (
+    STUCK_AFTER,
+    batches_stuck,
+    fan_outs_stalled,
+    progress_for_broadcasts,
+    recipients_for_broadcast,
+)
 from municipalities.audit import audit_log
 from municipalities.line.client import get_line_client
 from municipalities.line.errors import (
@@ -63,10 +72,9 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8  # 429/5xx/timeouts: then the batch is marked failed
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
-ROWS_PER_INSERT = 200  # batch rows per INSERT during the fan-out (100,000 ids at most in memory)
+FANOUT_BATCHES = 40  # batches per fan-out step (transaction): 20,000 recipients, the first 0.2 s of sending
 UNFOLLOW_WINDOW = timedelta(hours=24)
 ENQUEUE_PIPELINE = 100  # task messages per round trip to the broker (the first are visible at once)
-FANOUT_WORK_MEM = "256MB"  # PostgreSQL fan-out of two million recipients: any sort stays off disk
 
 
 def backoff_seconds(attempt: int, *, rng: random.Random | None = None) -> float:
@@ -96,124 +104,162 @@ def _chunks(iterable: Any, size: int) -> Any:
         yield chunk
 
 
-@transaction.atomic(durable=True)
 def broadcast_start(*, broadcast_id: int, now: datetime | None = None) -> Broadcast | None:
     """Claim a due broadcast and write its batches. Returns None when it was not ours to start.
 
     Claimed by ``UPDATE … WHERE status IN (approved, scheduled) AND scheduled_at <= now``: of
-    two workers only one gets a row. Recipients come from one query and are written as batch
-    rows in this same transaction — on PostgreSQL by one INSERT … SELECT, elsewhere streamed
-    ROWS_PER_INSERT rows at a time (never a list of all of them in memory):
-    a crash rolls the claim back too, and the next beat starts it again. A recurring broadcast
-    schedules its next occurrence here. Enqueues one send task per batch on commit.
+    two workers only one gets a row. The batches are then written by ``broadcast_fan_out``,
+    FANOUT_BATCHES at a time, so the first go out while the rest are still being written.
     """
     now = now or timezone.now()
+    if not _claim_broadcast(broadcast_id, now):
+        return None
+    return broadcast_fan_out(broadcast_id=broadcast_id)
+
+
+@transaction.atomic(durable=True)
+def _claim_broadcast(broadcast_id: int, now: datetime) -> bool:
     claimed = Broadcast.objects.filter(
         pk=broadcast_id,
         status__in=[BroadcastStatus.APPROVED, BroadcastStatus.SCHEDULED],
         scheduled_at__lte=now,
     ).update(status=BroadcastStatus.SENDING, started_at=now, updated_at=now)
     if not claimed:
-        return None
-    broadcast = Broadcast.objects.select_related("department__municipality").get(pk=broadcast_id)
-    recipients_qs = recipients_for_broadcast(broadcast=broadcast)
-    if connection.vendor == "postgresql":
-        seq, recipients = _write_batches_in_sql(broadcast_id, recipients_qs, now)
-    else:
-        seq, recipients = _write_batches_streamed(broadcast_id, recipients_qs, now)
-    broadcast.recipient_count = recipients
-    broadcast.batch_count = seq
-    fields = ["recipient_count", "batch_count", "updated_at"]
-    if seq == 0:  # everyone unfollowed or changed their settings since approval
-        broadcast.status = BroadcastStatus.SENT
-        broadcast.finished_at = now
-        fields += ["status", "finished_at"]
-    broadcast.save(update_fields=fields)
-    audit_log(
-        actor=None,
-        action="broadcasts.broadcast.started",
-        obj=broadcast,
-        data={"recipients": recipients, "batches": seq},
-    )
+        return False
+    broadcast = Broadcast.objects.select_related("department").get(pk=broadcast_id)
+    audit_log(actor=None, action="broadcasts.broadcast.started", obj=broadcast, data={})
     if broadcast.recurrence:
         _schedule_next_occurrence(broadcast)
-    if seq:
-        transaction.on_commit(lambda: _enqueue_batches(broadcast_id))
+    return True
+
+
+def broadcast_fan_out(*, broadcast_id: int) -> Broadcast:
+    """Write the batches of a sending broadcast until its recipients are all in one, and finish
+    it if nobody is left to send to. Resumes where an earlier run stopped (a worker that died
+    half-way: the beat calls this again), so it can run twice, even at once.
+
+    Each step is one transaction that locks the broadcast, writes the batches of the next
+    FANOUT_BATCHES × 500 recipients after ``fanout_after_resident_id`` (residents in primary
+    key order) and moves that mark; its send tasks are enqueued on commit. Two runs therefore
+    take turns and never write a recipient twice, and a crash loses at most the step it was in.
+    The last step sets ``fanned_out_at``: until then the broadcast is not finished, even when
+    every batch written so far has been sent.
+    """
+    while True:
+        broadcast = _fan_out_step(broadcast_id)
+        if broadcast.fanned_out_at or broadcast.status != BroadcastStatus.SENDING:
+            break
+    _finish_if_last(broadcast_id)
+    broadcast.refresh_from_db()
     return broadcast
 
 
-def _write_batches_streamed(broadcast_id: int, recipients: Any, now: datetime) -> tuple[int, int]:
-    """Portable fan-out: stream the user ids (server-side cursor where there is one) and
-    insert ROWS_PER_INSERT batch rows at a time. At most 100,000 ids are held in memory."""
-    user_ids = recipients.order_by("pk").values_list("line_user_id", flat=True)
-    seq = 0
-    total = 0
-    rows: list[DeliveryBatch] = []
-    for ids in _chunks(user_ids.iterator(chunk_size=10_000), BATCH_SIZE):
-        rows.append(
-            DeliveryBatch(
-                broadcast_id=broadcast_id,
-                seq=seq,
-                retry_key=batch_retry_key(broadcast_id, seq),
-                line_user_ids=ids,
-                size=len(ids),
-                created_at=now,
-            )
+@transaction.atomic(durable=True)
+def _fan_out_step(broadcast_id: int) -> Broadcast:
+    broadcast = (
+        Broadcast.objects.select_for_update(of=("self",))
+        .select_related("department__municipality")
+        .get(pk=broadcast_id)
+    )
+    if broadcast.status != BroadcastStatus.SENDING or broadcast.fanned_out_at:
+        return broadcast  # cancelled meanwhile, or another run wrote the last batches
+    recipients = recipients_for_broadcast(broadcast=broadcast, after_id=broadcast.fanout_after_resident_id)
+    limit = FANOUT_BATCHES * BATCH_SIZE
+    first_seq = broadcast.batch_count
+    now = timezone.now()
+    write = _write_batches_in_sql if connection.vendor == "postgresql" else _write_batches_streamed
+    written = write(broadcast_id, recipients, now, first_seq=first_seq, limit=limit)
+    broadcast.batch_count += written.batches
+    broadcast.recipient_count += written.recipients
+    broadcast.fanout_after_resident_id = written.last_resident_id or broadcast.fanout_after_resident_id
+    if written.recipients < limit:
+        broadcast.fanned_out_at = now
+    broadcast.save(
+        update_fields=["batch_count", "recipient_count", "fanout_after_resident_id", "fanned_out_at", "updated_at"]
+    )
+    if written.batches:
+        transaction.on_commit(lambda: _enqueue_batches(broadcast_id, first_seq=first_seq))
+    return broadcast
+
+
+@dataclass(frozen=True)
+class Written:
+    batches: int
+    recipients: int
+    last_resident_id: int | None
+
+
+def _write_batches_streamed(
+    broadcast_id: int, recipients: Any, now: datetime, *, first_seq: int, limit: int
+) -> Written:
+    """Portable fan-out step: the next ``limit`` recipients in resident order, in batch rows
+    numbered from ``first_seq``."""
+    rows = list(recipients.order_by("pk").values_list("pk", "line_user_id")[:limit])
+    batches = [
+        DeliveryBatch(
+            broadcast_id=broadcast_id,
+            seq=first_seq + n,
+            retry_key=batch_retry_key(broadcast_id, first_seq + n),
+            line_user_ids=[user_id for _, user_id in chunk],
+            size=len(chunk),
+            created_at=now,
         )
-        seq += 1
-        total += len(ids)
-        if len(rows) >= ROWS_PER_INSERT:
-            DeliveryBatch.objects.bulk_create(rows)
-            rows = []
-    if rows:
-        DeliveryBatch.objects.bulk_create(rows)
-    return seq, total
+        for n, chunk in enumerate(_chunks(rows, BATCH_SIZE))
+    ]
+    DeliveryBatch.objects.bulk_create(batches)
+    return Written(len(batches), len(rows), rows[-1][0] if rows else None)
 
 
-def _write_batches_in_sql(broadcast_id: int, recipients: Any, now: datetime) -> tuple[int, int]:
-    """PostgreSQL fan-out in one statement, no user id passing through Python: the recipients'
-    ids are gathered into one jsonb array in resident order (the primary keys are in that order,
-    so the planner merge-joins with nothing to sort; ``array_agg`` then one ``to_jsonb`` costs
-    about 10 % less than ``jsonb_agg`` row by row), and each batch row takes its slice of
-    BATCH_SIZE by position (``$[a to b]``; jsonb reaches an element by its offset). Nothing is
-    numbered or grouped row by row. Same rows, order and retry keys as the streamed path."""
-    inner_sql, params = recipients.order_by("pk").values("line_user_id").query.sql_with_params()
+def _write_batches_in_sql(broadcast_id: int, recipients: Any, now: datetime, *, first_seq: int, limit: int) -> Written:
+    """PostgreSQL fan-out step in one statement, no user id passing through Python: the next
+    ``limit`` recipients' ids are gathered into one jsonb array in resident order (the primary
+    keys are in that order, so the planner walks the index with nothing to sort; ``array_agg``
+    then one ``to_jsonb`` costs about 10 % less than ``jsonb_agg`` row by row), and each batch
+    row takes its slice of BATCH_SIZE by position (``$[a to b]``; jsonb reaches an element by
+    its offset). Nothing is numbered or grouped row by row. Same rows, order and retry keys as
+    the streamed path."""
+    inner_sql, params = recipients.order_by("pk").values("pk", "line_user_id")[:limit].query.sql_with_params()
     table = DeliveryBatch._meta.db_table
     size = int(BATCH_SIZE)
     sql = f"""
-        INSERT INTO {table} (created_at, updated_at, broadcast_id, seq, retry_key, line_user_ids, size,
-                             status, attempts, already_accepted, request_id, error_message)
-        SELECT %s, %s, %s, s.seq, md5(%s || s.seq::text)::uuid,
-               jsonb_path_query_array(
-                   a.ids, ('$[' || s.seq * {size} || ' to ' || least(s.seq * {size} + {size - 1}, a.n - 1) || ']')::jsonpath
-               ),
-               least({size}, a.n - s.seq * {size}), %s, 0, false, '', ''
-        FROM (SELECT to_jsonb(array_agg(r.line_user_id)) AS ids, count(*) AS n FROM ({inner_sql}) r) a,
-             generate_series(0, (a.n + {size - 1}) / {size} - 1) AS s(seq)
+        WITH a AS (
+            SELECT to_jsonb(array_agg(r.line_user_id)) AS ids, count(*) AS n, max(r.id) AS last_id
+              FROM ({inner_sql}) AS r(id, line_user_id)
+        ), written AS (
+            INSERT INTO {table} (created_at, updated_at, broadcast_id, seq, retry_key, line_user_ids, size,
+                                 status, attempts, already_accepted, request_id, error_message)
+            SELECT %s, %s, %s, %s + s.seq, md5(%s || (%s + s.seq)::text)::uuid,
+                   jsonb_path_query_array(
+                       a.ids, ('$[' || s.seq * {size} || ' to ' || least(s.seq * {size} + {size - 1}, a.n - 1) || ']')::jsonpath
+                   ),
+                   least({size}, a.n - s.seq * {size}), %s, 0, false, '', ''
+              FROM a, generate_series(0, (a.n + {size - 1}) / {size} - 1) AS s(seq)
+        )
+        SELECT n, last_id FROM a
     """  # noqa: S608 - the inner query is Django's own SQL with its parameters passed separately
     prefix = RETRY_KEY_PREFIX.format(broadcast_id=broadcast_id)
     with connection.cursor() as cursor:
-        # Should the planner hash the join and sort instead (a small segment, say), the sort of
-        # a city's followers stays in memory; LOCAL: this transaction only.
-        cursor.execute(f"SET LOCAL work_mem = '{FANOUT_WORK_MEM}'")
-        cursor.execute(sql, [now, now, broadcast_id, prefix, BatchStatus.PENDING, *params])
-    totals = DeliveryBatch.objects.filter(broadcast_id=broadcast_id).aggregate(n=Count("pk"), recipients=Sum("size"))
-    return totals["n"] or 0, totals["recipients"] or 0
+        cursor.execute(sql, [*params, now, now, broadcast_id, first_seq, prefix, first_seq, BatchStatus.PENDING])
+        count, last_id = cursor.fetchone()
+    return Written(-(-count // size), count, last_id)
 
 
-def _enqueue_batches(broadcast_id: int) -> None:
+def _enqueue_batches(broadcast_id: int, *, first_seq: int) -> None:
+    """One send task per pending batch from ``first_seq`` on, in order."""
     from broadcasts.tasks import delivery_batch_send_task
 
-    batch_ids = DeliveryBatch.objects.filter(broadcast_id=broadcast_id, status=BatchStatus.PENDING).values_list(
-        "pk", flat=True
+    batch_ids = (
+        DeliveryBatch.objects.filter(broadcast_id=broadcast_id, seq__gte=first_seq, status=BatchStatus.PENDING)
+        .order_by("seq")
+        .values_list("pk", flat=True)
     )
     app = delivery_batch_send_task.app
-    # One broker connection for thousands of tasks, and their messages pushed ENQUEUE_PIPELINE
+    # One broker connection for the step's tasks, and their messages pushed ENQUEUE_PIPELINE
     # at a time in one round trip (kombu's publish batch): 0.5 ms of CPU per task instead of
     # 0.9, in the seconds when the same cores send the first batches. Should the enqueue fail
     # half-way, the batches not enqueued are still pending and the beat re-queues them.
     with app.producer_or_acquire() as producer, producer.batch(max_size=ENQUEUE_PIPELINE):
-        for batch_id in batch_ids.iterator(chunk_size=2000):
+        for batch_id in batch_ids:
             delivery_batch_send_task.apply_async((batch_id,), producer=producer)
 
 
@@ -485,9 +531,11 @@ def broadcast_finish_if_done(*, broadcast_id: int) -> Broadcast | None:
     """When no batch is open any more: 配信中 → 配信完了 (or 一部失敗) with the final counts.
 
     Runs after every batch, after that batch's record has committed, so the last batch to
-    finish always sees the others finished. The flip is conditional (status=sending), so of
-    two concurrent callers one finishes it. For a broadcast cancelled while sending, only the
-    counts and the end time are written. Returns the broadcast when this call finished it.
+    finish always sees the others finished; and after the fan-out's last step has committed,
+    should every batch have gone out before it (or there be none). The flip is conditional
+    (sending, and fanned out), so of two concurrent callers one finishes it. For a broadcast
+    cancelled while sending, only the counts and the end time are written. Returns the
+    broadcast when this call finished it.
     """
     if _has_open_batches(broadcast_id):
         return None
@@ -495,9 +543,9 @@ def broadcast_finish_if_done(*, broadcast_id: int) -> Broadcast | None:
     now = timezone.now()
     status = BroadcastStatus.PARTIAL if progress.failed else BroadcastStatus.SENT
     counts = {"delivered_count": progress.sent, "failed_count": progress.failed, "updated_at": now}
-    finished = Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.SENDING).update(
-        status=status, finished_at=now, **counts
-    )
+    finished = Broadcast.objects.filter(
+        pk=broadcast_id, status=BroadcastStatus.SENDING, fanned_out_at__isnull=False
+    ).update(status=status, finished_at=now, **counts)
     if not finished:
         Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.CANCELLED, started_at__isnull=False).update(
             finished_at=now, **counts
@@ -517,17 +565,21 @@ def broadcast_finish_if_done(*, broadcast_id: int) -> Broadcast | None:
 
 
 def delivery_batches_requeue_stuck(*, now: datetime | None = None) -> int:
-    """Re-enqueue batches a dead worker or a lost message left open; finish broadcasts whose
-    batches are all closed. Returns how many batches were re-enqueued (the send task re-claims
-    them, so a batch that is in fact still in flight is not sent twice)."""
-    from broadcasts.tasks import delivery_batch_send_task
+    """Re-enqueue batches a dead worker or a lost message left open, and fan-outs that stopped
+    half-way; finish broadcasts whose batches are all closed. Returns how many batches were
+    re-enqueued (the send task re-claims them, so a batch that is in fact still in flight is not
+    sent twice; a fan-out that is in fact still running takes turns with the resumed one)."""
+    from broadcasts.tasks import broadcast_fan_out_task, delivery_batch_send_task
 
     batch_ids = list(batches_stuck(now=now).values_list("pk", flat=True)[:10_000])
     for batch_id in batch_ids:
         delivery_batch_send_task.delay(batch_id)
     if batch_ids:
         logger.warning("re-enqueued %d stuck broadcast batches", len(batch_ids))
-    open_broadcasts = Broadcast.objects.filter(status=BroadcastStatus.SENDING).exclude(
+    for broadcast_id in fan_outs_stalled(now=now).values_list("pk", flat=True):
+        logger.warning("resuming the fan-out of broadcast %s", broadcast_id)
+        broadcast_fan_out_task.delay(broadcast_id)
+    open_broadcasts = Broadcast.objects.filter(status=BroadcastStatus.SENDING, fanned_out_at__isnull=False).exclude(
         batches__status__in=[BatchStatus.PENDING, BatchStatus.SENDING]
     )
     for broadcast_id in open_broadcasts.values_list("pk", flat=True):

@@ -286,6 +286,7 @@ def main() -> int:
     wall = (last - t0).total_seconds()
     fan_out = ((figures["first"] or last) - t0).total_seconds()
     picked_up = ((broadcast.started_at or last) - t0).total_seconds()
+    fanned_out = ((broadcast.fanned_out_at or last) - t0).total_seconds()
     from django.db import connection
 
     with connection.cursor() as cursor:  # every recipient in exactly one batch (from the rows)
@@ -303,7 +304,8 @@ def main() -> int:
         f"  recipients              {broadcast.recipient_count:,} in {batch_count:,} batches (expected {args.recipients:,})",
         f"  wall time               {wall:.2f} s  (approval → last batch acknowledged)",
         f"  approval → first send   {fan_out:.2f} s  (start task picked up after {picked_up:.2f} s; "
-        "fan-out in one transaction; enqueue)",
+        "first fan-out step; enqueue)",
+        f"  approval → fanned out   {fanned_out:.2f} s  (every recipient in a batch, while the first are sent)",
         f"  recipients/s            {rate:,.0f}",
         f"  ratio to LINE ceiling   {rate / LINE_CEILING:.2f} (ceiling {LINE_CEILING:,}/s = {MULTICAST_RATE} multicast/s × 500)",
         f"  delivered / failed      {sent:,} / {failed:,}  (409 already-accepted batches: {accepted_409})",

@@ -15,14 +15,17 @@ from broadcasts.selectors import STUCK_AFTER
 from broadcasts.services import (
     broadcast_approve,
     broadcast_cancel,
+    broadcast_fan_out,
     broadcast_start,
     broadcast_submit,
     broadcast_unfollows_count,
+    delivery,
     delivery_batch_send,
     delivery_batches_requeue_stuck,
 )
 from broadcasts.services.delivery import (
     MAX_ATTEMPTS,
+    Written,
     _write_batches_in_sql,
     _write_batches_streamed,
     backoff_seconds,
@@ -65,29 +68,135 @@ def test_start_writes_batches_of_at_most_500_with_deterministic_keys(kenko, kenk
 
 @pytest.mark.postgres
 @pytest.mark.parametrize(
-    ("count", "several_interests", "sizes"), [(1201, False, [500, 500, 201]), (1000, True, [500, 500]), (0, False, [])]
+    ("count", "several_interests", "first_seq", "limit", "sizes"),
+    [
+        (1201, False, 0, 10_000, [500, 500, 201]),
+        (1000, True, 0, 10_000, [500, 500]),
+        (0, False, 0, 10_000, []),
+        (1201, False, 7, 1000, [500, 500]),  # a step of the fan-out: the next 1,000, numbered from 7
+    ],
 )
-def test_sql_fan_out_writes_the_same_rows_as_the_streamed_one(kenko, interests, town, count, several_interests, sizes):
-    # given: residents in primary-key order; with two interests each resident joins twice
+def test_sql_fan_out_writes_the_same_rows_as_the_streamed_one(kenko, interests, town, count, several_interests, first_seq, limit, sizes):
+    # given: residents in primary-key order; with two interests each resident chose both
     chosen = [interests["kenko"], interests["bosai"]] if several_interests else [interests["kenko"]]
-    residents = sorted(make_residents(town, count, interests=chosen), key=lambda r: r.pk)
+    residents = sorted(make_residents(town, count, interests=chosen), key=lambda r: r.pk)[:limit]
     first, second = make_broadcast(kenko), make_broadcast(kenko)
     recipients = residents_for_segment(municipality=town, interest_ids=[i.pk for i in chosen])
     now = timezone.now()
     # when
-    in_sql = _write_batches_in_sql(first.pk, recipients, now)
-    streamed = _write_batches_streamed(second.pk, recipients, now)
+    in_sql = _write_batches_in_sql(first.pk, recipients, now, first_seq=first_seq, limit=limit)
+    streamed = _write_batches_streamed(second.pk, recipients, now, first_seq=first_seq, limit=limit)
     # then
-    assert in_sql == streamed == (len(sizes), count)
+    assert in_sql == streamed == Written(len(sizes), len(residents), residents[-1].pk if residents else None)
 
     def rows(broadcast):
         batches = DeliveryBatch.objects.filter(broadcast=broadcast).order_by("seq")
         return list(batches.values_list("seq", "size", "line_user_ids", "retry_key"))
 
+    seqs = list(range(first_seq, first_seq + len(sizes)))
     assert [row[:3] for row in rows(first)] == [row[:3] for row in rows(second)]
+    assert [seq for seq, *_ in rows(first)] == seqs
     assert [size for _, size, _, _ in rows(first)] == sizes
     assert [uid for _, _, ids, _ in rows(first) for uid in ids] == [r.line_user_id for r in residents]
-    assert [key for *_, key in rows(first)] == [batch_retry_key(first.pk, seq) for seq in range(len(sizes))]
+    assert [key for *_, key in rows(first)] == [batch_retry_key(first.pk, seq) for seq in seqs]
+
+
+@pytest.mark.django_db(transaction=True)  # each step commits, and its send tasks go out then
+def test_the_fan_out_writes_in_steps_and_sends_the_first_batches_before_the_last_are_written(
+    kenko, kenko_head, kenko_editor, interests, many
+):
+    # given: one batch per step; approved for later (here the approval commits, and would start
+    # a broadcast for now at once), then due
+    broadcast = approved(
+        kenko, kenko_head, kenko_editor, category=interests["kenko"], send_mode="at",
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
+    Broadcast.objects.filter(pk=broadcast.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
+    seen_at_send: list[tuple[int, bool]] = []
+    real_send = delivery.delivery_batch_send
+
+    def send(*, batch_id):
+        b = Broadcast.objects.get(pk=broadcast.pk)
+        seen_at_send.append((DeliveryBatch.objects.filter(broadcast=broadcast).count(), b.fanned_out_at is not None))
+        return real_send(batch_id=batch_id)
+
+    # when
+    with (
+        mock.patch.object(delivery, "FANOUT_BATCHES", 1),
+        mock.patch.object(delivery, "delivery_batch_send", send),
+    ):
+        started = broadcast_start(broadcast_id=broadcast.pk)
+    # then: the same three batches as in one step, and everyone received it once
+    assert seen_at_send[0] == (1, False)  # the first batch went out while the rest were unwritten
+    batches = list(DeliveryBatch.objects.filter(broadcast=broadcast).order_by("seq"))
+    assert [(b.seq, b.size, b.retry_key) for b in batches] == [
+        (seq, size, batch_retry_key(broadcast.pk, seq)) for seq, size in enumerate([500, 500, 201])
+    ]
+    per_user = SimulatedDelivery.objects.filter(endpoint="multicast").values_list("line_user_id", flat=True)
+    assert len(per_user) == len(set(per_user)) == 1201
+    assert (started.status, started.recipient_count, started.batch_count) == (BroadcastStatus.SENT, 1201, 3)
+    assert started.fanout_after_resident_id == max(r.pk for r in many)
+    assert started.fanned_out_at is not None
+
+
+def test_a_fan_out_cut_off_half_way_is_resumed_by_the_beat(
+    kenko, kenko_head, kenko_editor, interests, many, django_capture_on_commit_callbacks
+):
+    # given: the worker died after the first step (one batch of 500 written)
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    real_step = delivery._fan_out_step
+    steps = 0
+
+    def dies_in_the_second_step(broadcast_id):
+        nonlocal steps
+        steps += 1
+        if steps == 2:
+            raise RuntimeError("worker killed")
+        return real_step(broadcast_id)
+
+    with (
+        mock.patch.object(delivery, "FANOUT_BATCHES", 1),
+        mock.patch.object(delivery, "_fan_out_step", dies_in_the_second_step),
+        pytest.raises(RuntimeError),
+    ):
+        broadcast_start(broadcast_id=broadcast.pk)
+    # the batch written goes out, but the broadcast is not finished: not everyone is in a batch
+    (first,) = DeliveryBatch.objects.filter(broadcast=broadcast)
+    assert delivery_batch_send(batch_id=first.pk).status == "sent"
+    broadcast.refresh_from_db()
+    assert (broadcast.status, broadcast.recipient_count, broadcast.fanned_out_at) == (BroadcastStatus.SENDING, 500, None)
+    # when: the beat, once before the fan-out counts as stalled and once after
+    with mock.patch.object(delivery, "FANOUT_BATCHES", 1), django_capture_on_commit_callbacks(execute=True):
+        delivery_batches_requeue_stuck()
+        assert DeliveryBatch.objects.filter(broadcast=broadcast).count() == 1
+        delivery_batches_requeue_stuck(now=timezone.now() + STUCK_AFTER + timedelta(seconds=1))
+    # then: the rest were written after the first 500 and sent; everyone received it once
+    per_user = SimulatedDelivery.objects.filter(endpoint="multicast").values_list("line_user_id", flat=True)
+    assert len(per_user) == len(set(per_user)) == 1201
+    broadcast.refresh_from_db()
+    assert (broadcast.status, broadcast.recipient_count, broadcast.delivered_count) == (BroadcastStatus.SENT, 1201, 1201)
+    assert list(broadcast.batches.order_by("seq").values_list("seq", flat=True)) == [0, 1, 2]
+
+
+def test_cancel_during_the_fan_out_stops_it(kenko, kenko_head, kenko_editor, interests, many):
+    # given
+    broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
+    real_step = delivery._fan_out_step
+
+    def step_then_cancel(broadcast_id):
+        written = real_step(broadcast_id)
+        if written.status == BroadcastStatus.SENDING:
+            broadcast_cancel(broadcast=written, actor=kenko_head)
+        return written
+
+    # when: cancelled after the first step
+    with mock.patch.object(delivery, "FANOUT_BATCHES", 1), mock.patch.object(delivery, "_fan_out_step", step_then_cancel):
+        broadcast_start(broadcast_id=broadcast.pk)
+    # then: no further batch was written, and the one written will not go out
+    broadcast.refresh_from_db()
+    assert broadcast.status == BroadcastStatus.CANCELLED
+    assert list(broadcast.batches.values_list("status", flat=True)) == [BatchStatus.CANCELLED]
+    assert broadcast.finished_at is not None
 
 
 def test_start_is_claimed_once(kenko, kenko_head, kenko_editor, interests, many):
@@ -318,6 +427,42 @@ def test_two_workers_starting_the_same_broadcast_write_its_batches_once(town, ke
     # then
     assert sum(r is not None for r in results) == 1
     assert DeliveryBatch.objects.filter(broadcast=broadcast).count() == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_fan_outs_of_the_same_broadcast_at_once_write_each_recipient_once(town, kenko, kenko_head, kenko_editor, interests):
+    # given: claimed, and the beat resumes the fan-out while the first worker is still at it
+    residents = make_residents(town, 2300, interests=[interests["kenko"]])
+    broadcast = approved(
+        kenko, kenko_head, kenko_editor, category=interests["kenko"], send_mode="at",
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
+    Broadcast.objects.filter(pk=broadcast.pk).update(status=BroadcastStatus.SENDING, started_at=timezone.now())
+    barrier = threading.Barrier(2)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            broadcast_fan_out(broadcast_id=broadcast.pk)
+        finally:
+            connection.close()
+
+    # when (patched once, here, as above)
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    with mock.patch.object(delivery, "FANOUT_BATCHES", 1), mock.patch.object(delivery, "_enqueue_batches"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    # then
+    batches = list(DeliveryBatch.objects.filter(broadcast=broadcast).order_by("seq"))
+    assert [b.seq for b in batches] == [0, 1, 2, 3, 4]
+    ids = [uid for b in batches for uid in b.line_user_ids]
+    assert len(ids) == len(set(ids)) == 2300
+    assert set(ids) == {r.line_user_id for r in residents}
+    broadcast.refresh_from_db()
+    assert (broadcast.recipient_count, broadcast.batch_count) == (2300, 5)
 
 
 @pytest.mark.postgres
