@@ -33,4 +33,6 @@ class MunicipalitiesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from municipalities import checks  # noqa: F401 - registers the system checks
+
         post_migrate.connect(_sync_role_groups, dispatch_uid="municipalities.sync_role_groups")

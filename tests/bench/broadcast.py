@@ -48,6 +48,7 @@ def bench_env(line_api_base_url: str) -> dict[str, str]:
         CACHE_KEY_PREFIX="bench-broadcast",
         LINE_BACKEND="api",
         LINE_API_BASE_URL=line_api_base_url,
+        SITE_URL="https://bench.example.lg.jp",
         LINE_API_TIMEOUT_SECONDS="10",
         DEBUG="false",
         SECRET_KEY=env.get("SECRET_KEY") or "bench-secret-key-not-for-production-0123456789abcdef",
