@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from municipalities.line import dispatch
@@ -74,6 +76,29 @@ def test_follow_text_and_quick_reply_in_the_simulator(page, live_server, town, t
     page.locator(".row.user .bubble", has_text="特定健診").wait_for()
     page.locator(".row.bot .bubble", has_text="試験 花子さん、e2e:kenshin を受け付けました。").wait_for()
     assert page.locator(".qr").count() == 0
+
+
+def test_messages_typed_while_a_send_is_under_way_go_out_in_order(page, live_server, town, town_admin, e2e_handlers):
+    # given: a resident has just added the account; every send takes a moment (a slow line)
+    simulator_follow(page, live_server, town_admin.username, PASSWORD, "試験 次郎")
+
+    def slow(route):
+        time.sleep(0.4)
+        route.continue_()
+
+    page.route("**/simulator/api/send/", slow)
+    # when: three messages are typed one after the other without waiting
+    for text in ["一つ目", "二つ目", "三つ目"]:
+        page.fill("#composer-text", text)
+        page.press("#composer-text", "Enter")
+    # then: the box is free at once, and all three arrive, in the order typed
+    assert page.input_value("#composer-text") == ""
+    page.locator(".row.user .bubble", has_text="三つ目").wait_for()
+    assert [b for b in page.locator(".row.user .bubble").all_inner_texts() if b.endswith("つ目")] == [
+        "一つ目",
+        "二つ目",
+        "三つ目",
+    ]
 
 
 def test_staff_of_another_town_cannot_use_this_towns_simulator(client, town, other_town):

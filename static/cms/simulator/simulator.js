@@ -8,7 +8,6 @@
   var quickReplies = document.getElementById("quick-replies");
   var composer = document.getElementById("composer");
   var input = document.getElementById("composer-text");
-  var sendButton = document.getElementById("composer-send");
   var status = document.getElementById("sim-status");
   var title = document.getElementById("talk-title");
   var sub = document.getElementById("talk-sub");
@@ -216,13 +215,20 @@
         return loadTalk();
       });
   }
+  // What the resident sends while an earlier send is still under way waits its turn, in order,
+  // as on a phone: nothing typed is dropped, and the composer is never locked.
+  var waiting = [];
   function send(payload) {
-    if (state.busy) { return Promise.resolve(); }
+    if (state.busy) {
+      waiting.push(payload);
+      setStatus("送信中…（あと " + waiting.length + " 件）");
+      return Promise.resolve();
+    }
     if (!config.usesSimulator) { setStatus("この環境ではシミュレーターから送信できません。", true); return Promise.resolve(); }
     payload.municipality = state.town;
     if (payload.userId === undefined) { payload.userId = state.userId; }
     if (!payload.userId && payload.type !== "follow") { setStatus("住民を選ぶか、新しい住民で友だち追加してください。", true); return Promise.resolve(); }
-    state.busy = true; sendButton.disabled = true; setStatus("送信中…");
+    state.busy = true; setStatus("送信中…");
     quickReplies.textContent = "";
     return fetch(config.sendUrl, {
       method: "POST", credentials: "same-origin",
@@ -238,7 +244,10 @@
       });
     }).catch(function (error) {
       setStatus(error.message || "送信できませんでした。", true);
-    }).then(function () { state.busy = false; sendButton.disabled = false; });
+    }).then(function () {
+      state.busy = false;
+      if (waiting.length) { return send(waiting.shift()); }
+    });
   }
 
   // --- wiring -------------------------------------------------------------------------------
