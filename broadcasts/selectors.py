@@ -24,14 +24,17 @@ def recipients_for_segment(
     area_ids: list[int],
     age_bands: list[str],
     emergency: bool,
+    after_id: int | None = None,
 ) -> QuerySet[Resident]:
-    """Residents a broadcast with these settings reaches, unordered (one query)."""
+    """Residents a broadcast with these settings reaches, unordered (one query). ``after_id``:
+    only those with a greater primary key (the fan-out's keyset paging)."""
     return residents_for_segment(
         municipality=municipality,
         interest_ids=[category_id] if category_id else None,
         area_ids=area_ids or None,
         age_bands=age_bands or None,
         emergency=emergency,
+        after_id=after_id,
     ).order_by()
 
 
@@ -39,14 +42,14 @@ def recipients_for_broadcast(*, broadcast: Broadcast, after_id: int | None = Non
     """Residents ``broadcast`` reaches right now: followers who opted in to its category and
     match its areas and age bands; every follower when it is an emergency. ``after_id``: only
     those with a greater primary key."""
-    return residents_for_segment(
+    return recipients_for_segment(
         municipality=broadcast.department.municipality,
-        interest_ids=[broadcast.category_id] if broadcast.category_id else None,
-        area_ids=list(broadcast.areas.values_list("pk", flat=True)) if broadcast.pk else None,
-        age_bands=list(broadcast.age_bands or []) or None,
+        category_id=broadcast.category_id,
+        area_ids=list(broadcast.areas.values_list("pk", flat=True)) if broadcast.pk else [],
+        age_bands=list(broadcast.age_bands or []),
         emergency=broadcast.is_emergency,
         after_id=after_id,
-    ).order_by()
+    )
 
 
 def broadcasts_due(*, now: datetime | None = None) -> QuerySet[Broadcast]:
