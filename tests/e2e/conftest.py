@@ -71,3 +71,9 @@ def simulator_follow(page, live_server, username: str, password: str, resident_n
     page.fill("#sim-new-name", resident_name)
     page.click("#sim-follow")
     page.locator(".row.bot .bubble").first.wait_for()
+
+
+def simulator_say(page, text: str) -> None:
+    """The resident types ``text`` in the simulator and presses Enter."""
+    page.fill("#composer-text", text)
+    page.press("#composer-text", "Enter")

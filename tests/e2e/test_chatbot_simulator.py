@@ -13,7 +13,7 @@ from chatbot.garbage_import import files_from_directory, garbage_import
 from chatbot.models import ChatState, StaffReply
 from municipalities.models import Resident
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import simulator_follow
+from tests.e2e.conftest import simulator_follow, simulator_say
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -34,8 +34,7 @@ def test_resident_asks_and_staff_take_over(page, live_server, garbage_town, town
     simulator_follow(page, live_server, town_admin.username, PASSWORD, "ごみ 太郎")
 
     # when: they ask about an item listed under two materials
-    page.fill("#composer-text", "アイスクリームのカップ")
-    page.press("#composer-text", "Enter")
+    simulator_say(page, "アイスクリームのカップ")
     # then: the candidates come as quick replies; tapping one answers with its category
     chip = page.locator(".qr", has_text="アイスクリームのカップ（紙製）")
     chip.wait_for()
@@ -43,11 +42,9 @@ def test_resident_asks_and_staff_take_over(page, live_server, garbage_town, town
     page.locator(".row.bot .bubble", has_text="【可燃ごみ】").wait_for()
 
     # when: they ask for tomorrow's garbage without an area, then name it
-    page.fill("#composer-text", "明日のごみは？")
-    page.press("#composer-text", "Enter")
+    simulator_say(page, "明日のごみは？")
     page.locator(".row.bot .bubble", has_text="お住まいの地区名を送ってください").wait_for()
-    page.fill("#composer-text", "峰山町1区")
-    page.press("#composer-text", "Enter")
+    simulator_say(page, "峰山町1区")
     # then: the area is set and confirmed
     page.locator(".row.bot .bubble", has_text="「峰山町1区」に設定しました").wait_for()
     resident = Resident.objects.get(municipality=garbage_town, display_name="ごみ 太郎")

@@ -9,7 +9,7 @@ import pytest
 from municipalities.line import dispatch
 from municipalities.line import messages as m
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import admin_login, simulator_follow
+from tests.e2e.conftest import admin_login, simulator_follow, simulator_say
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -62,8 +62,7 @@ def test_follow_text_and_quick_reply_in_the_simulator(page, live_server, town, t
     assert "試験 花子" in page.locator("#talk-sub").inner_text()
 
     # when: the resident types a message
-    page.fill("#composer-text", "健診を予約したい")
-    page.press("#composer-text", "Enter")
+    simulator_say(page, "健診を予約したい")
     # then: their bubble and the reply appear, with quick replies
     page.locator(".row.user .bubble", has_text="健診を予約したい").wait_for()
     page.locator(".row.bot .bubble", has_text="どの健診を予約しますか？").wait_for()
@@ -89,8 +88,7 @@ def test_messages_typed_while_a_send_is_under_way_go_out_in_order(page, live_ser
     page.route("**/simulator/api/send/", slow)
     # when: three messages are typed one after the other without waiting
     for text in ["一つ目", "二つ目", "三つ目"]:
-        page.fill("#composer-text", text)
-        page.press("#composer-text", "Enter")
+        simulator_say(page, text)
     # then: the box is free at once, and all three arrive, in the order typed
     assert page.input_value("#composer-text") == ""
     page.locator(".row.user .bubble", has_text="三つ目").wait_for()
@@ -124,8 +122,7 @@ def test_a_link_in_an_answer_is_a_button_that_opens_the_residents_page(page, liv
     # given: staff open the simulator and a resident adds the account
     simulator_follow(page, live_server, town_admin.username, PASSWORD, "予約 次郎")
     # when: the resident asks for their bookings
-    page.fill("#composer-text", "予約確認")
-    page.press("#composer-text", "Enter")
+    simulator_say(page, "予約確認")
     # then: the answer is a card with the text and a button, and no URL to read
     card = page.locator(".row.bot [data-kind=flex]", has_text="これからの予約はありません。")
     card.wait_for()
