@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from applications.models import FieldKind, Submission
 from applications.workflow import SubmissionStatus as S
@@ -38,8 +39,7 @@ def test_resident_submits_a_form_with_an_upload(mobile_page, live_server, somu, 
     page.fill("#id_name", "山田　花子")
     page.fill("#id_kana", "やまだ　はなこ")
     page.fill("#id_postal", "１００ー０００１")
-    page.wait_for_function("document.querySelector('#id_address').value !== ''")
-    assert page.input_value("#id_address") == "東京都千代田区千代田"  # completed from the offline dataset
+    expect(page.locator("#id_address")).to_have_value("東京都千代田区千代田")  # completed from the offline dataset
     page.fill("#id_address", page.input_value("#id_address") + "１ー１")
     page.set_input_files("#id_photo", str(bad))
     page.locator("button[type=submit]").tap()
