@@ -211,3 +211,25 @@ def test_a_save_the_service_refuses_shows_the_form_again_with_what_was_typed(tow
     # and: nothing was written
     area.refresh_from_db()
     assert area.name == "東区"
+
+
+def test_error_pages_speak_japanese(kenko_editor, settings):
+    # given: production settings (no debug pages)
+    from django.test import RequestFactory
+    from django.views.defaults import server_error
+
+    settings.DEBUG = False
+    client = client_for(kenko_editor)
+    # when: an editor opens a page outside their role, and an address that does not exist
+    forbidden = client.get(reverse("admin:municipalities_webhookevent_changelist"))
+    missing = client.get("/liff/no-such-page/")
+    # then: both say what happened, and what to do, in Japanese
+    assert forbidden.status_code == 403
+    assert "このページを開く権限がありません" in forbidden.content.decode()
+    assert "所属長または自治体管理者" in forbidden.content.decode()
+    assert forbidden.content.decode().lstrip().startswith("<!doctype html>")  # nothing before the page
+    assert missing.status_code == 404
+    assert "ページが見つかりません" in missing.content.decode()
+    # and: the 500 page renders without a request context
+    error = server_error(RequestFactory().get("/"))
+    assert error.status_code == 500 and "ただいま表示できません" in error.content.decode()
