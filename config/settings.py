@@ -154,8 +154,8 @@ LINE_API_BASE_URL = env("LINE_API_BASE_URL", default="https://api.line.me").rstr
 LINE_API_TIMEOUT_SECONDS = env.float("LINE_API_TIMEOUT_SECONDS", default=10.0)
 LINE_WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 # On PostgreSQL the webhook may commit stored events without waiting for the WAL flush
-# (synchronous_commit off for that one statement): faster under load, but a crash of the
-# database server itself can lose the last fraction of a second of acknowledged events.
+# (synchronous_commit off for that one transaction): faster only where the flush is slow, and a
+# crash of the database server itself can lose the last fraction of a second of acknowledged events.
 LINE_WEBHOOK_ASYNC_COMMIT = env.bool("LINE_WEBHOOK_ASYNC_COMMIT", default=False)
 # Requests per second per channel and endpoint (LINE's published limits); override for tests.
 LINE_RATE_LIMITS = env.dict("LINE_RATE_LIMITS", cast={"value": int}, default={})

@@ -9,7 +9,7 @@ from django.core.cache import cache
 
 from municipalities.line.inbound import webhook_events_drain, webhook_events_pending, webhook_events_process
 from municipalities.line.talklog import talk_log_purge
-from municipalities.line.webhook import WAKE_KEY, WAKE_SECONDS
+from municipalities.line.webhook import WAKE_KEY, WAKE_SECONDS, WAKE_SEEN_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -21,14 +21,22 @@ def webhook_events_process_task(municipality_id: int, webhook_event_ids: list[st
 
 
 @shared_task(ignore_result=True)
-def webhook_events_drain_task(municipality_id: int) -> int:
+def webhook_events_drain_task(municipality_id: int, *, follow_up: bool = False) -> int:
     """Process every stored event of one town (woken by the webhook). Safe to run twice at once:
-    each event is claimed. Deletes the wake flag first (see webhook._enqueue for why)."""
+    each event is claimed. A woken run deletes the wake flag first and, once it has drained,
+    runs once more ``WAKE_SEEN_SECONDS`` later as a follow-up (see webhook._enqueue for why);
+    a follow-up leaves the flag alone and has no follow-up of its own."""
     key = WAKE_KEY.format(municipality_id=municipality_id)
-    cache.delete(key)
+    if not follow_up:
+        cache.delete(key)
     processed, finished = webhook_events_drain(municipality_id=municipality_id)
-    if not finished and cache.add(key, 1, WAKE_SECONDS):  # time budget spent: carry on in a new run
-        webhook_events_drain_task.delay(municipality_id)
+    if not finished:
+        if cache.add(key, 1, WAKE_SECONDS):  # time budget spent: carry on in a new run
+            webhook_events_drain_task.delay(municipality_id)
+    elif not follow_up:
+        webhook_events_drain_task.apply_async(
+            (municipality_id,), {"follow_up": True}, countdown=WAKE_SEEN_SECONDS
+        )
     return processed
 
 

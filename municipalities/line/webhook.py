@@ -9,8 +9,8 @@ thousands of events a second during an emergency broadcast:
 3. store the events with one ``INSERT … ON CONFLICT DO NOTHING`` (the unique constraint on
    ``(municipality, webhook_event_id)`` makes a redelivery or two simultaneous identical
    posts one row);
-4. after commit, wake the town's drain task (one Redis ``SET NX``; eager mode processes the
-   events at once) and answer 200.
+4. after commit, wake the town's drain task (one Redis ``SET NX``, skipped for a second once
+   the process has seen the flag set; eager mode processes the events at once) and answer 200.
 
 Processing (follow, unfollow, messages, postbacks) happens in ``inbound.py`` through
 ``municipalities.tasks.webhook_events_process_task``; it claims each row, so an event is
@@ -26,12 +26,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from linebot.v3.webhook import SignatureValidator
@@ -86,14 +88,15 @@ class BadEvents(ValueError):
     pass
 
 
-def _occurred_at(timestamp: Any) -> datetime | None:
+def _occurred_at(timestamp: Any) -> datetime:
     if not isinstance(timestamp, int) or isinstance(timestamp, bool):
         raise BadEvents("timestamp")
     return datetime.fromtimestamp(timestamp / 1000, tz=UTC)
 
 
-def parse_events(payload: Any, *, municipality_id: int) -> list[WebhookEvent]:
-    """The rows to store for a webhook body; BadEvents when it is not LINE's shape."""
+def parse_events(payload: Any, *, municipality_id: int) -> list[dict[str, Any]]:
+    """The rows to store for a webhook body (``WebhookEvent`` field values); BadEvents when it is
+    not LINE's shape."""
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise BadEvents("events")
     rows = []
@@ -120,80 +123,113 @@ def parse_events(payload: Any, *, municipality_id: int) -> list[WebhookEvent]:
             continue
         seen.add(event_id)
         rows.append(
-            WebhookEvent(
-                municipality_id=municipality_id,
-                webhook_event_id=event_id,
-                event_type=event_type,
-                mode=mode,
-                is_redelivery=bool(context.get("isRedelivery")),
-                line_user_id=user_id,
-                reply_token=reply_token[:255],
-                occurred_at=_occurred_at(event.get("timestamp")),
-                payload=event,
+            {
+                "municipality_id": municipality_id,
+                "webhook_event_id": event_id,
+                "event_type": event_type,
+                "mode": mode,
+                "is_redelivery": bool(context.get("isRedelivery")),
+                "line_user_id": user_id,
+                "reply_token": reply_token[:255],
+                "occurred_at": _occurred_at(event.get("timestamp")),
+                "payload": event,
                 # standby: another channel (e.g. a chat module) answers; stored, never answered
-                status=WebhookEvent.Status.SKIPPED if mode == "standby" else WebhookEvent.Status.RECEIVED,
-            )
+                "status": WebhookEvent.Status.SKIPPED if mode == "standby" else WebhookEvent.Status.RECEIVED,
+            }
         )
     return rows
 
 
-def _store(rows: list[WebhookEvent]) -> None:
-    """Store the events of a body once: ``INSERT … ON CONFLICT DO NOTHING``.
+# The PostgreSQL insert of a body's events. The rows go over as one JSON parameter that the
+# server turns into records (``jsonb_to_recordset``): binding a dozen columns per row costs the
+# web process more than the whole insert costs the server. Built once; only the model's table
+# name is formatted in, every value is a parameter.
+_INSERT_SQL = f"""
+INSERT INTO "{WebhookEvent._meta.db_table}" (municipality_id, created_at, updated_at, processed_at, error, webhook_event_id,
+                     event_type, mode, is_redelivery, line_user_id, reply_token, occurred_at, payload, status)
+SELECT %s, %s, %s, NULL, '', r.webhook_event_id, r.event_type, r.mode, r.is_redelivery, r.line_user_id,
+       r.reply_token, r.occurred_at, r.payload, r.status
+FROM jsonb_to_recordset(%s::jsonb) AS r(webhook_event_id varchar, event_type varchar, mode varchar,
+     is_redelivery boolean, line_user_id varchar, reply_token varchar, occurred_at timestamptz,
+     payload jsonb, status varchar)
+ON CONFLICT DO NOTHING
+"""  # noqa: S608
 
-    On PostgreSQL, outside a transaction (the request path), this is **one round trip**: the
-    transaction, the insert and the commit go as one statement string. With
+
+def _store(rows: list[dict[str, Any]]) -> None:
+    """Store the events of a body once: ``INSERT … ON CONFLICT DO NOTHING`` (the unique
+    constraint on ``(municipality, webhook_event_id)`` decides, also between simultaneous posts).
+
+    On PostgreSQL, outside a transaction (the request path), this is one prepared statement on
+    Django's connection in autocommit mode: one round trip, no ``SELECT 1`` health check first.
+    Instead, a statement that fails because the connection died (a database restart) is sent
+    once more on a new connection, which the ``ON CONFLICT`` makes safe. With
     ``LINE_WEBHOOK_ASYNC_COMMIT`` (off by default) the commit does not wait for the WAL flush
-    (``synchronous_commit = off`` for this transaction only): faster on a busy disk, but a
-    *database server* crash can forget the events of its last fraction of a second, whose
-    replies are then not sent; rows are never half-written. Elsewhere (SQLite, inside a
+    (``synchronous_commit = off`` for this transaction only): faster only where the flush is
+    slow, and a *database server* crash can forget the events of its last fraction of a second,
+    whose replies are then not sent; rows are never half-written. Elsewhere (SQLite, inside a
     transaction) it is ``bulk_create``.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
-        WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        WebhookEvent.objects.bulk_create([WebhookEvent(**row) for row in rows], ignore_conflicts=True)
         return
-    fields = [field for field in WebhookEvent._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params: list[Any] = []
-    for row in rows:
-        params.extend(field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields)
-    asynchronous = (
-        "SET LOCAL synchronous_commit TO OFF; "
-        if settings.LINE_WEBHOOK_ASYNC_COMMIT
-        else ""
+    now = timezone.now()
+    records = json.dumps(
+        [{**row, "occurred_at": row["occurred_at"].isoformat()} for row in rows], ensure_ascii=False
     )
-    # Only quoted identifiers and placeholders are formatted in; every value is a parameter.
-    sql = (
-        f"BEGIN; {asynchronous}"  # noqa: S608
-        f"INSERT INTO {connection.ops.quote_name(WebhookEvent._meta.db_table)} ({columns}) "
-        f"VALUES {', '.join([placeholders] * len(rows))} ON CONFLICT DO NOTHING; COMMIT;"
-    )
-    with connection.cursor() as cursor:
+    params = [rows[0]["municipality_id"], now, now, records]
+    for attempt in (1, 2):
+        connection.ensure_connection()
         try:
-            cursor.execute(sql, params)
-        except DatabaseError:
-            cursor.execute("ROLLBACK")  # leave the connection usable for the next request
-            raise
+            _insert(connection.connection, params)
+            return
+        except psycopg.OperationalError:
+            if attempt == 2 or not (connection.connection.broken or connection.connection.closed):
+                raise
+            logger.warning("webhook: the database connection was gone; storing again on a new one")
+            connection.close()
+
+
+def _insert(raw: psycopg.Connection, params: list[Any]) -> None:
+    cursor = psycopg.Cursor(raw)  # server-side binding (Django's own cursors bind client-side)
+    if not settings.LINE_WEBHOOK_ASYNC_COMMIT:
+        cursor.execute(_INSERT_SQL, params, prepare=True)
+        return
+    with raw.pipeline(), raw.transaction():  # BEGIN, SET LOCAL, INSERT, COMMIT in one round trip
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(_INSERT_SQL, params, prepare=True)
 
 
 WAKE_KEY = "line:webhook:wake:{municipality_id}"
 WAKE_SECONDS = 60  # a lost drain task delays processing by at most this (plus the sweep)
+# A process that has just seen a town's wake flag set does not ask Redis again for this long:
+# under a rush, one Redis command per process a second instead of one per post. An event stored
+# in that second may come after the woken run's last read; every woken run therefore drains
+# once more this long after it ends (see ``webhook_events_drain_task``), and that follow-up
+# reads it.
+WAKE_SEEN_SECONDS = 1.0
+_wake_seen_until: dict[int, float] = {}  # municipality id → time.monotonic() deadline
 
 
 def _enqueue(municipality_id: int, event_ids: list[str]) -> None:
     """Have the stored events processed.
 
     Eager (demo, tests): process these events now. With a broker: wake the town's drain task,
-    at most once until it starts (``cache.add`` is Redis ``SET NX``). One cheap Redis command per
-    request instead of one Celery message: under a rush, one drain task picks up hundreds of
-    events. The drain task deletes the flag *before* it reads the pending events, so an event
-    stored after that read sets the flag again and wakes another run: none is left behind.
+    at most once until it starts (``cache.add`` is Redis ``SET NX``). At most one cheap Redis
+    command per process a second instead of one Celery message per request: under a rush, one
+    drain task picks up hundreds of events. The drain task deletes the flag *before* it reads
+    the pending events, so an event stored after that read sets the flag again and wakes
+    another run, or, within ``WAKE_SEEN_SECONDS`` of a process seeing the flag, is read by the
+    woken run's follow-up: none is left behind.
     If the broker is down, answer 200 anyway (the events are stored); the sweep processes them.
     """
     from municipalities.tasks import webhook_events_drain_task, webhook_events_process_task
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         webhook_events_process_task.delay(municipality_id, event_ids)
+        return
+    now = time.monotonic()
+    if _wake_seen_until.get(municipality_id, 0.0) > now:
         return
     try:
         if cache.add(WAKE_KEY.format(municipality_id=municipality_id), 1, WAKE_SECONDS):
@@ -203,6 +239,10 @@ def _enqueue(municipality_id: int, event_ids: list[str]) -> None:
         logger.exception(
             "could not wake the webhook drain for %s; the sweep will process the events", municipality_id
         )
+        return
+    # set or already set at ``now`` or later: its run reads after this, its follow-up after
+    # this plus WAKE_SEEN_SECONDS
+    _wake_seen_until[municipality_id] = now + WAKE_SEEN_SECONDS
 
 
 @csrf_exempt
@@ -237,7 +277,7 @@ def webhook_view(request: HttpRequest, slug: str) -> HttpResponse:
         return JsonResponse({"message": "invalid body"}, status=400)
     if rows:
         _store(rows)
-        to_process = [row.webhook_event_id for row in rows if row.status == WebhookEvent.Status.RECEIVED]
+        to_process = [row["webhook_event_id"] for row in rows if row["status"] == WebhookEvent.Status.RECEIVED]
         if to_process:
             transaction.on_commit(lambda: _enqueue(municipality_id, to_process))
     return HttpResponse(status=200)

@@ -330,6 +330,74 @@ def test_concurrent_identical_posts_store_one_row_and_process_once(town, live_se
     assert Resident.objects.filter(line_user_id=NEW_USER).count() == 1
 
 
+def _stored(municipality_id: int) -> list[tuple]:
+    skip = {"id", "municipality", "created_at", "updated_at"}
+    columns = [f.name for f in WebhookEvent._meta.concrete_fields if f.name not in skip]
+    rows = WebhookEvent.objects.filter(municipality_id=municipality_id).order_by("webhook_event_id")
+    return list(rows.values_list(*columns))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_postgresql_insert_stores_what_the_orm_would(town, other_town):
+    # given: a body with a message, a standby event, a redelivery, an over-long reply token and
+    # the same event twice
+    from django.db import transaction
+
+    from municipalities.line.webhook import _store, parse_events
+
+    events = [
+        webhook_event("message", NEW_USER, text="明日のごみは？", event_id="EV-A"),
+        webhook_event("follow", NEW_USER, event_id="EV-B", mode="standby"),
+        webhook_event("unfollow", NEW_USER, event_id="EV-C", redelivery=True),
+        webhook_event("message", NEW_USER, text="x", event_id="EV-D", reply_token="r" * 300),
+        webhook_event("message", NEW_USER, text="明日のごみは？", event_id="EV-A"),
+    ]
+    # when: stored on the request path (one prepared statement) and inside a transaction (the ORM)
+    assert connection.vendor == "postgresql"
+    _store(parse_events({"events": events}, municipality_id=town.pk))
+    _store(parse_events({"events": events}, municipality_id=town.pk))  # a redelivery of the body
+    with transaction.atomic():
+        _store(parse_events({"events": events}, municipality_id=other_town.pk))
+    # then: the same four rows, value for value
+    assert len(_stored(town.pk)) == 4
+    assert _stored(town.pk) == _stored(other_town.pk)
+    row = WebhookEvent.objects.get(municipality=town, webhook_event_id="EV-A")
+    assert row.payload["message"]["text"] == "明日のごみは？"
+    assert row.occurred_at == WebhookEvent.objects.get(municipality=other_town, webhook_event_id="EV-A").occurred_at
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_events_after_a_database_restart_are_stored_on_a_new_connection(town, caplog):
+    # given: the web process's connection was cut (as a database restart does)
+    from municipalities.line.webhook import _store, parse_events
+
+    connection.ensure_connection()
+    old_pid = connection.connection.info.backend_pid
+    admin = connection.get_new_connection(connection.get_connection_params())
+    admin.autocommit = True
+    admin.execute("SELECT pg_terminate_backend(%s)", [old_pid])
+    admin.close()
+    # when: the webhook stores a body (no health check before the insert)
+    _store(parse_events({"events": [webhook_event("follow", NEW_USER)]}, municipality_id=town.pk))
+    # then: stored once, on a new connection
+    assert "storing again on a new one" in caplog.text
+    assert WebhookEvent.objects.count() == 1
+    assert connection.connection.info.backend_pid != old_pid
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_with_asynchronous_commit_the_events_are_stored_too(client, town, settings):
+    settings.LINE_WEBHOOK_ASYNC_COMMIT = True
+    body = webhook_body(webhook_event("follow", NEW_USER), webhook_event("follow", "U" + "7" * 32))
+    assert post(client, town, body).status_code == 200
+    assert post(client, town, body).status_code == 200
+    assert WebhookEvent.objects.count() == 2
+    assert not connection.connection.info.transaction_status  # idle: the transaction was closed
+
+
 def test_the_sweep_processes_events_whose_task_was_lost(client, town, settings):
     # given: an event stored a few minutes ago whose task never ran (the broker was down)
     from datetime import timedelta
@@ -339,11 +407,11 @@ def test_the_sweep_processes_events_whose_task_was_lost(client, town, settings):
     from municipalities.line.webhook import parse_events
     from municipalities.tasks import webhook_events_sweep_task
 
-    [row] = parse_events({"events": [webhook_event("follow", NEW_USER)]}, municipality_id=town.pk)
-    row.save()
+    [fields] = parse_events({"events": [webhook_event("follow", NEW_USER)]}, municipality_id=town.pk)
+    row = WebhookEvent.objects.create(**fields)
     WebhookEvent.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=3))
-    too_old = parse_events({"events": [webhook_event("follow", "U" + "8" * 32)]}, municipality_id=town.pk)[0]
-    too_old.save()
+    [fields] = parse_events({"events": [webhook_event("follow", "U" + "8" * 32)]}, municipality_id=town.pk)
+    too_old = WebhookEvent.objects.create(**fields)
     WebhookEvent.objects.filter(pk=too_old.pk).update(created_at=timezone.now() - timedelta(hours=7))
     # when
     swept = webhook_events_sweep_task()
@@ -379,18 +447,24 @@ def test_a_broker_outage_still_answers_200_and_keeps_the_event(client, town, set
 
 
 def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resident, settings, monkeypatch):
-    # given: a real broker (not eager); record the wake-ups instead of sending them
+    # given: a real broker (not eager); record the wake-ups and follow-ups instead of sending them
     from django.core.cache import cache
 
     from municipalities import tasks
-    from municipalities.line.webhook import WAKE_KEY
+    from municipalities.line import webhook
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    key = WAKE_KEY.format(municipality_id=town.pk)
+    key = webhook.WAKE_KEY.format(municipality_id=town.pk)
     cache.delete(key)
-    woken = []
+    monkeypatch.setattr(webhook, "_wake_seen_until", {})  # no flag seen by an earlier test
+    woken, follow_ups = [], []
     monkeypatch.setattr(
         tasks.webhook_events_drain_task, "delay", lambda municipality_id: woken.append(municipality_id)
+    )
+    monkeypatch.setattr(
+        tasks.webhook_events_drain_task,
+        "apply_async",
+        lambda args, kwargs, countdown: follow_ups.append((args, kwargs, countdown)),
     )
     # when: three posts arrive before the drain task starts
     for text in ("一", "二", "三"):
@@ -399,12 +473,22 @@ def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resi
     assert woken == [town.pk]
     # when: the drain task runs
     processed = tasks.webhook_events_drain_task.run(town.pk)
-    # then: every event was processed in order, and the next post wakes a new run
+    # then: every event was processed in order, and a follow-up run is due a second later
     assert processed == 3
     inbound = TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")
     assert [t.text for t in inbound] == ["一", "二", "三"]
     assert not WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).exists()
+    assert follow_ups == [((town.pk,), {"follow_up": True}, webhook.WAKE_SEEN_SECONDS)]
+    # when: a post arrives within the second in which this process saw the flag set
     post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="四")))
+    # then: no new wake-up, and the follow-up reads the event (and has no follow-up itself)
+    assert woken == [town.pk]
+    assert tasks.webhook_events_drain_task.run(town.pk, follow_up=True) == 1
+    assert len(follow_ups) == 1
+    assert TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk").last().text == "四"
+    # when: that second has passed, the next post wakes a new run
+    monkeypatch.setattr(webhook.time, "monotonic", lambda: float("inf"))
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="五")))
     assert woken == [town.pk, town.pk]
     cache.delete(key)
 
