@@ -41,11 +41,11 @@ class SimulatorClient:
         ):
             return SendResult(request_id=request_id, already_accepted=True)
         try:
-            with transaction.atomic():
+            with transaction.atomic():  # the delivery and its talk-log rows, or neither
                 SimulatedDelivery.objects.bulk_create(rows)
+                talk_log_outbound(municipality=self.municipality, line_user_ids=user_ids, messages=messages)
         except IntegrityError:  # the same key raced in: LINE answers 409
             return SendResult(request_id=request_id, already_accepted=True)
-        talk_log_outbound(municipality=self.municipality, line_user_ids=user_ids, messages=messages)
         return SendResult(request_id=request_id)
 
     def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult:
@@ -56,11 +56,10 @@ class SimulatorClient:
         )
         if event is None or not event.line_user_id:
             raise LineReplyTokenExpired("Invalid reply token", status=400)
-        if SimulatedDelivery.objects.filter(
-            municipality=self.municipality, endpoint="reply", retry_key=_reply_key(reply_token)
-        ).exists():
+        result = self._record("reply", [event.line_user_id], messages, _reply_key(reply_token))
+        if result.already_accepted:  # a reply token is good for one reply
             raise LineReplyTokenExpired("Invalid reply token", status=400)
-        return self._record("reply", [event.line_user_id], messages, _reply_key(reply_token))
+        return result
 
     def push(self, user_id: str, messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult:
         return self._record("push", [user_id], messages, retry_key)
