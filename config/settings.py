@@ -157,6 +157,9 @@ LINE_WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 # (synchronous_commit off for that one transaction): faster only where the flush is slow, and a
 # crash of the database server itself can lose the last fraction of a second of acknowledged events.
 LINE_WEBHOOK_ASYNC_COMMIT = env.bool("LINE_WEBHOOK_ASYNC_COMMIT", default=False)
+# How many Celery workers may process one town's webhook events at once. Each resident's events
+# keep to one lane (by their LINE user id), so a resident is still answered in order.
+LINE_WEBHOOK_LANES = env.int("LINE_WEBHOOK_LANES", default=4)
 # Requests per second per channel and endpoint (LINE's published limits); override for tests.
 LINE_RATE_LIMITS = env.dict("LINE_RATE_LIMITS", cast={"value": int}, default={})
 

@@ -4,25 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.postgres.operations import AddIndexConcurrently
-from django.db.migrations.operations import AddIndex
+from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
+from django.db.migrations.operations import AddIndex, RemoveIndex
 
 
-class AddIndexWithoutLocking(AddIndexConcurrently):
-    """``CREATE INDEX CONCURRENTLY`` on PostgreSQL, where a plain ``CREATE INDEX`` would hold
-    writes to the table (webhook events arriving) for as long as the build takes; a plain
-    ``AddIndex`` elsewhere (SQLite, the embedded demo). The migration needs ``atomic = False``.
-    If a concurrent build fails, PostgreSQL leaves an invalid index behind: drop it before
-    migrating again."""
+class _ConcurrentlyOnPostgreSQL:
+    """The ``… CONCURRENTLY`` operation on PostgreSQL, where the plain one would hold writes to
+    the table (webhook events arriving) for as long as it takes; the plain operation (``plain``)
+    elsewhere (SQLite, the embedded demo). The migration needs ``atomic = False``."""
+
+    plain: type[AddIndex] | type[RemoveIndex]
 
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            super().database_forwards(app_label, schema_editor, from_state, to_state)  # type: ignore[misc]
         else:
-            AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
+            self.plain.database_forwards(self, app_label, schema_editor, from_state, to_state)  # type: ignore[arg-type]
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+            super().database_backwards(app_label, schema_editor, from_state, to_state)  # type: ignore[misc]
         else:
-            AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+            self.plain.database_backwards(self, app_label, schema_editor, from_state, to_state)  # type: ignore[arg-type]
+
+
+class AddIndexWithoutLocking(_ConcurrentlyOnPostgreSQL, AddIndexConcurrently):
+    """``CREATE INDEX CONCURRENTLY`` on PostgreSQL. If a concurrent build fails, PostgreSQL
+    leaves an invalid index behind: drop it before migrating again."""
+
+    plain = AddIndex
+
+
+class RemoveIndexWithoutLocking(_ConcurrentlyOnPostgreSQL, RemoveIndexConcurrently):
+    """``DROP INDEX CONCURRENTLY`` on PostgreSQL."""
+
+    plain = RemoveIndex

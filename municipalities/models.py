@@ -508,6 +508,10 @@ class WebhookEvent(TimeStampedModel, MunicipalityOwned):
     )
     processed_at = models.DateTimeField(_("処理日時"), null=True, blank=True)
     error = models.TextField(_("エラー"), blank=True)
+    # Which of the town's drain tasks processes the event: the same for every event of one
+    # resident (see line.webhook.lane_of), so each resident is answered in order while
+    # several workers process the town's events at once.
+    lane = models.SmallIntegerField(_("処理レーン"), default=0)
 
     class Meta:
         verbose_name = _("Webhook イベント")
@@ -530,13 +534,13 @@ class WebhookEvent(TimeStampedModel, MunicipalityOwned):
                 condition=~Q(reply_token=""),
                 name="munic_webhookevent_reply_idx",
             ),
-            # The drain (each town's unprocessed events in arrival order) and the sweep: only
-            # rows waiting to be processed are in it, so it stays small however many events
-            # the town has received.
+            # The drain (a lane of a town's unprocessed events in arrival order) and the sweep:
+            # only rows waiting to be processed are in it, so it stays small however many
+            # events the town has received.
             models.Index(
-                fields=["municipality", "created_at", "id"],
+                fields=["municipality", "lane", "created_at", "id"],
                 condition=Q(status="received"),
-                name="munic_webhookevent_pending_idx",
+                name="munic_webhookevent_lane_idx",
             ),
         ]
 

@@ -21,21 +21,21 @@ def webhook_events_process_task(municipality_id: int, webhook_event_ids: list[st
 
 
 @shared_task(ignore_result=True)
-def webhook_events_drain_task(municipality_id: int, *, follow_up: bool = False) -> int:
-    """Process every stored event of one town (woken by the webhook). Safe to run twice at once:
-    each event is claimed. A woken run deletes the wake flag first and, once it has drained,
-    runs once more ``WAKE_SEEN_SECONDS`` later as a follow-up (see webhook._enqueue for why);
-    a follow-up leaves the flag alone and has no follow-up of its own."""
-    key = WAKE_KEY.format(municipality_id=municipality_id)
+def webhook_events_drain_task(municipality_id: int, lane: int = 0, *, follow_up: bool = False) -> int:
+    """Process every stored event of one lane of a town (woken by the webhook). Safe to run
+    twice at once: each event is claimed. A woken run deletes the wake flag first and, once it
+    has drained, runs once more ``WAKE_SEEN_SECONDS`` later as a follow-up (see
+    webhook._enqueue for why); a follow-up leaves the flag alone and has no follow-up of its own."""
+    key = WAKE_KEY.format(municipality_id=municipality_id, lane=lane)
     if not follow_up:
         cache.delete(key)
-    processed, finished = webhook_events_drain(municipality_id=municipality_id)
+    processed, finished = webhook_events_drain(municipality_id=municipality_id, lane=lane)
     if not finished:
         if cache.add(key, 1, WAKE_SECONDS):  # time budget spent: carry on in a new run
-            webhook_events_drain_task.delay(municipality_id)
+            webhook_events_drain_task.delay(municipality_id, lane)
     elif not follow_up:
         webhook_events_drain_task.apply_async(
-            (municipality_id,), {"follow_up": True}, countdown=WAKE_SEEN_SECONDS
+            (municipality_id, lane), {"follow_up": True}, countdown=WAKE_SEEN_SECONDS
         )
     return processed
 

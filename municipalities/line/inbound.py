@@ -274,14 +274,19 @@ def webhook_events_pending(*, now: datetime | None = None, limit: int = 5000) ->
 DRAIN_BATCH = 100
 
 
-def webhook_events_drain(*, municipality_id: int, budget_seconds: float = 50.0) -> tuple[int, bool]:
-    """Process the town's stored events in arrival order until none is left or the time budget
-    is spent. Returns (processed, finished); ``finished`` is False when events may remain."""
+def webhook_events_drain(
+    *, municipality_id: int, lane: int, budget_seconds: float = 50.0
+) -> tuple[int, bool]:
+    """Process the stored events of one lane of a town in arrival order until none is left or
+    the time budget is spent. Returns (processed, finished); ``finished`` is False when events
+    may remain."""
     deadline = time.monotonic() + budget_seconds
     processed = 0
     while time.monotonic() < deadline:
         event_ids = list(
-            WebhookEvent.objects.filter(municipality_id=municipality_id, status=WebhookEvent.Status.RECEIVED)
+            WebhookEvent.objects.filter(
+                municipality_id=municipality_id, lane=lane, status=WebhookEvent.Status.RECEIVED
+            )
             .order_by("created_at", "pk")
             .values_list("webhook_event_id", flat=True)[:DRAIN_BATCH]
         )

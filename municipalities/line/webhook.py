@@ -9,8 +9,13 @@ thousands of events a second during an emergency broadcast:
 3. store the events with one ``INSERT … ON CONFLICT DO NOTHING`` (the unique constraint on
    ``(municipality, webhook_event_id)`` makes a redelivery or two simultaneous identical
    posts one row);
-4. after commit, wake the town's drain task (one Redis ``SET NX``, skipped for a second once
-   the process has seen the flag set; eager mode processes the events at once) and answer 200.
+4. after commit, wake the drain task of the town's lane the events are in (one Redis ``SET
+   NX``, skipped for a second once the process has seen the flag set; eager mode processes the
+   events at once) and answer 200.
+
+A town's events are processed in ``settings.LINE_WEBHOOK_LANES`` lanes, each drained by one
+task at a time: several workers answer a busy town at once, and the events of one resident,
+always in the same lane, are answered in order.
 
 Processing (follow, unfollow, messages, postbacks) happens in ``inbound.py`` through
 ``municipalities.tasks.webhook_events_process_task``; it claims each row, so an event is
@@ -23,6 +28,7 @@ import json
 import logging
 import threading
 import time
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,6 +94,12 @@ class BadEvents(ValueError):
     pass
 
 
+def lane_of(line_user_id: str) -> int:
+    """The drain lane of a resident's events: stable for one user id (CRC-32, not ``hash()``,
+    which differs between processes)."""
+    return zlib.crc32(line_user_id.encode()) % settings.LINE_WEBHOOK_LANES
+
+
 def _occurred_at(timestamp: Any) -> datetime:
     if not isinstance(timestamp, int) or isinstance(timestamp, bool):
         raise BadEvents("timestamp")
@@ -133,6 +145,7 @@ def parse_events(payload: Any, *, municipality_id: int) -> list[dict[str, Any]]:
                 "reply_token": reply_token[:255],
                 "occurred_at": _occurred_at(event.get("timestamp")),
                 "payload": event,
+                "lane": lane_of(user_id),
                 # standby: another channel (e.g. a chat module) answers; stored, never answered
                 "status": WebhookEvent.Status.SKIPPED if mode == "standby" else WebhookEvent.Status.RECEIVED,
             }
@@ -146,12 +159,12 @@ def parse_events(payload: Any, *, municipality_id: int) -> list[dict[str, Any]]:
 # name is formatted in, every value is a parameter.
 _INSERT_SQL = f"""
 INSERT INTO "{WebhookEvent._meta.db_table}" (municipality_id, created_at, updated_at, processed_at, error, webhook_event_id,
-                     event_type, mode, is_redelivery, line_user_id, reply_token, occurred_at, payload, status)
+                     event_type, mode, is_redelivery, line_user_id, reply_token, occurred_at, payload, status, lane)
 SELECT %s, %s, %s, NULL, '', r.webhook_event_id, r.event_type, r.mode, r.is_redelivery, r.line_user_id,
-       r.reply_token, r.occurred_at, r.payload, r.status
+       r.reply_token, r.occurred_at, r.payload, r.status, r.lane
 FROM jsonb_to_recordset(%s::jsonb) AS r(webhook_event_id varchar, event_type varchar, mode varchar,
      is_redelivery boolean, line_user_id varchar, reply_token varchar, occurred_at timestamptz,
-     payload jsonb, status varchar)
+     payload jsonb, status varchar, lane smallint)
 ON CONFLICT DO NOTHING
 """  # noqa: S608
 
@@ -200,49 +213,53 @@ def _insert(raw: psycopg.Connection, params: list[Any]) -> None:
         cursor.execute(_INSERT_SQL, params, prepare=True)
 
 
-WAKE_KEY = "line:webhook:wake:{municipality_id}"
+WAKE_KEY = "line:webhook:wake:{municipality_id}:{lane}"
 WAKE_SECONDS = 60  # a lost drain task delays processing by at most this (plus the sweep)
-# A process that has just seen a town's wake flag set does not ask Redis again for this long:
+# A process that has just seen a lane's wake flag set does not ask Redis again for this long:
 # under a rush, one Redis command per process a second instead of one per post. An event stored
 # in that second may come after the woken run's last read; every woken run therefore drains
 # once more this long after it ends (see ``webhook_events_drain_task``), and that follow-up
 # reads it.
 WAKE_SEEN_SECONDS = 1.0
-_wake_seen_until: dict[int, float] = {}  # municipality id → time.monotonic() deadline
+_wake_seen_until: dict[tuple[int, int], float] = {}  # (municipality id, lane) → time.monotonic() deadline
 
 
-def _enqueue(municipality_id: int, event_ids: list[str]) -> None:
-    """Have the stored events processed.
+def _enqueue(municipality_id: int, rows: list[dict[str, Any]]) -> None:
+    """Have the stored events (``rows``, as ``parse_events`` made them) processed.
 
-    Eager (demo, tests): process these events now. With a broker: wake the town's drain task,
-    at most once until it starts (``cache.add`` is Redis ``SET NX``). At most one cheap Redis
-    command per process a second instead of one Celery message per request: under a rush, one
-    drain task picks up hundreds of events. The drain task deletes the flag *before* it reads
-    the pending events, so an event stored after that read sets the flag again and wakes
-    another run, or, within ``WAKE_SEEN_SECONDS`` of a process seeing the flag, is read by the
-    woken run's follow-up: none is left behind.
+    Eager (demo, tests): process these events now. With a broker: wake the drain task of each
+    lane they are in, at most once until it starts (``cache.add`` is Redis ``SET NX``). At most
+    one cheap Redis command per lane and process a second instead of one Celery message per
+    request: under a rush, one drain task picks up hundreds of events. The drain task deletes
+    the flag *before* it reads the pending events, so an event stored after that read sets the
+    flag again and wakes another run, or, within ``WAKE_SEEN_SECONDS`` of a process seeing the
+    flag, is read by the woken run's follow-up: none is left behind.
     If the broker is down, answer 200 anyway (the events are stored); the sweep processes them.
     """
     from municipalities.tasks import webhook_events_drain_task, webhook_events_process_task
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        webhook_events_process_task.delay(municipality_id, event_ids)
+        webhook_events_process_task.delay(municipality_id, [row["webhook_event_id"] for row in rows])
         return
     now = time.monotonic()
-    if _wake_seen_until.get(municipality_id, 0.0) > now:
-        return
-    try:
-        if cache.add(WAKE_KEY.format(municipality_id=municipality_id), 1, WAKE_SECONDS):
-            webhook_events_drain_task.delay(municipality_id)
-    except Exception:
-        cache.delete(WAKE_KEY.format(municipality_id=municipality_id))
-        logger.exception(
-            "could not wake the webhook drain for %s; the sweep will process the events", municipality_id
-        )
-        return
-    # set or already set at ``now`` or later: its run reads after this, its follow-up after
-    # this plus WAKE_SEEN_SECONDS
-    _wake_seen_until[municipality_id] = now + WAKE_SEEN_SECONDS
+    for lane in sorted({row["lane"] for row in rows}):
+        if _wake_seen_until.get((municipality_id, lane), 0.0) > now:
+            continue
+        key = WAKE_KEY.format(municipality_id=municipality_id, lane=lane)
+        try:
+            if cache.add(key, 1, WAKE_SECONDS):
+                webhook_events_drain_task.delay(municipality_id, lane)
+        except Exception:
+            cache.delete(key)
+            logger.exception(
+                "could not wake the webhook drain for %s (lane %s); the sweep will process the events",
+                municipality_id,
+                lane,
+            )
+            return
+        # set or already set at ``now`` or later: its run reads after this, its follow-up after
+        # this plus WAKE_SEEN_SECONDS
+        _wake_seen_until[(municipality_id, lane)] = now + WAKE_SEEN_SECONDS
 
 
 @csrf_exempt
@@ -277,7 +294,7 @@ def webhook_view(request: HttpRequest, slug: str) -> HttpResponse:
         return JsonResponse({"message": "invalid body"}, status=400)
     if rows:
         _store(rows)
-        to_process = [row["webhook_event_id"] for row in rows if row["status"] == WebhookEvent.Status.RECEIVED]
+        to_process = [row for row in rows if row["status"] == WebhookEvent.Status.RECEIVED]
         if to_process:
             transaction.on_commit(lambda: _enqueue(municipality_id, to_process))
     return HttpResponse(status=200)

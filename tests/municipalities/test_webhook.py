@@ -429,10 +429,11 @@ def test_a_broker_outage_still_answers_200_and_keeps_the_event(client, town, set
     from django.core.cache import cache
 
     from municipalities import tasks
-    from municipalities.line.webhook import WAKE_KEY
+    from municipalities.line.webhook import WAKE_KEY, lane_of
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    cache.delete(WAKE_KEY.format(municipality_id=town.pk))
+    key = WAKE_KEY.format(municipality_id=town.pk, lane=lane_of(NEW_USER))
+    cache.delete(key)
 
     def down(*args, **kwargs):
         raise ConnectionError("broker down")
@@ -443,7 +444,7 @@ def test_a_broker_outage_still_answers_200_and_keeps_the_event(client, town, set
     # then: stored for the sweep, and the wake flag is not left set
     assert response.status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.RECEIVED
-    assert cache.get(WAKE_KEY.format(municipality_id=town.pk)) is None
+    assert cache.get(key) is None
 
 
 def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resident, settings, monkeypatch):
@@ -454,13 +455,12 @@ def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resi
     from municipalities.line import webhook
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    key = webhook.WAKE_KEY.format(municipality_id=town.pk)
+    lane = webhook.lane_of(resident.line_user_id)
+    key = webhook.WAKE_KEY.format(municipality_id=town.pk, lane=lane)
     cache.delete(key)
     monkeypatch.setattr(webhook, "_wake_seen_until", {})  # no flag seen by an earlier test
     woken, follow_ups = [], []
-    monkeypatch.setattr(
-        tasks.webhook_events_drain_task, "delay", lambda municipality_id: woken.append(municipality_id)
-    )
+    monkeypatch.setattr(tasks.webhook_events_drain_task, "delay", lambda *args: woken.append(args))
     monkeypatch.setattr(
         tasks.webhook_events_drain_task,
         "apply_async",
@@ -469,28 +469,85 @@ def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resi
     # when: three posts arrive before the drain task starts
     for text in ("一", "二", "三"):
         post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text=text)))
-    # then: one wake-up
-    assert woken == [town.pk]
+    # then: one wake-up, of the resident's lane
+    assert woken == [(town.pk, lane)]
     # when: the drain task runs
-    processed = tasks.webhook_events_drain_task.run(town.pk)
+    processed = tasks.webhook_events_drain_task.run(town.pk, lane)
     # then: every event was processed in order, and a follow-up run is due a second later
     assert processed == 3
     inbound = TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")
     assert [t.text for t in inbound] == ["一", "二", "三"]
     assert not WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).exists()
-    assert follow_ups == [((town.pk,), {"follow_up": True}, webhook.WAKE_SEEN_SECONDS)]
+    assert follow_ups == [((town.pk, lane), {"follow_up": True}, webhook.WAKE_SEEN_SECONDS)]
     # when: a post arrives within the second in which this process saw the flag set
     post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="四")))
     # then: no new wake-up, and the follow-up reads the event (and has no follow-up itself)
-    assert woken == [town.pk]
-    assert tasks.webhook_events_drain_task.run(town.pk, follow_up=True) == 1
+    assert woken == [(town.pk, lane)]
+    assert tasks.webhook_events_drain_task.run(town.pk, lane, follow_up=True) == 1
     assert len(follow_ups) == 1
     assert TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk").last().text == "四"
     # when: that second has passed, the next post wakes a new run
     monkeypatch.setattr(webhook.time, "monotonic", lambda: float("inf"))
     post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="五")))
-    assert woken == [town.pk, town.pk]
+    assert woken == [(town.pk, lane), (town.pk, lane)]
     cache.delete(key)
+
+
+def test_a_towns_lanes_are_drained_apart_and_each_resident_in_order(client, town, settings, monkeypatch):
+    """Several workers answer one town at once, each draining a lane; a resident's messages
+    all go to one lane, so they are still answered in the order they were sent."""
+    from django.core.cache import cache
+
+    from municipalities import tasks
+    from municipalities.line import webhook
+
+    # given: a broker (not eager), four lanes, and two residents in different lanes (a known
+    # answer: a user id's lane must be the same in every process and release)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.LINE_WEBHOOK_LANES = 4
+    monkeypatch.setattr(webhook, "_wake_seen_until", {})
+    first, second = "U" + "0" * 32, "U" + "1" * 32
+    lanes = {first: 3, second: 2}
+    assert {user: webhook.lane_of(user) for user in lanes} == lanes
+    for lane in lanes.values():
+        cache.delete(webhook.WAKE_KEY.format(municipality_id=town.pk, lane=lane))
+    woken = []
+    monkeypatch.setattr(tasks.webhook_events_drain_task, "delay", lambda *args: woken.append(args))
+    monkeypatch.setattr(tasks.webhook_events_drain_task, "apply_async", lambda *args, **kwargs: None)
+    # when: both write, in turns, and one body carries a message of each
+    for n in range(3):
+        for user, label in ((first, "a"), (second, "b")):
+            post(client, town, webhook_body(webhook_event("message", user, text=f"{label}{n}")))
+    post(
+        client,
+        town,
+        webhook_body(webhook_event("message", first, text="a3"), webhook_event("message", second, text="b3")),
+    )
+    # then: each lane was woken once, and each event is stored in its resident's lane
+    assert sorted(woken) == sorted((town.pk, lane) for lane in lanes.values())
+    for user, lane in lanes.items():
+        assert set(WebhookEvent.objects.filter(line_user_id=user).values_list("lane", flat=True)) == {lane}
+    # when: the first resident's lane is drained
+    assert tasks.webhook_events_drain_task.run(town.pk, lanes[first]) == 4
+
+    # then: only the first resident was answered, in order; the other lane is still waiting
+    def inbound(user: str) -> list[str]:
+        return list(
+            TalkMessage.objects.filter(resident__line_user_id=user, direction="in")
+            .order_by("pk")
+            .values_list("text", flat=True)
+        )
+
+    assert inbound(first) == ["a0", "a1", "a2", "a3"]
+    assert inbound(second) == []
+    assert WebhookEvent.objects.filter(line_user_id=second, status=WebhookEvent.Status.RECEIVED).count() == 4
+    # when: the other lane is drained
+    assert tasks.webhook_events_drain_task.run(town.pk, lanes[second]) == 4
+    # then
+    assert inbound(second) == ["b0", "b1", "b2", "b3"]
+    assert not WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).exists()
+    for lane in lanes.values():
+        cache.delete(webhook.WAKE_KEY.format(municipality_id=town.pk, lane=lane))
 
 
 def _texts_in(node: object) -> list[str]:
