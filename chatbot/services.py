@@ -107,11 +107,11 @@ def keyword_rule_delete(*, rule: KeywordRule, actor: StaffUser | None) -> None:
 
 
 @transaction.atomic(durable=True)
-def unanswered_record(*, resident: Resident, text: str) -> UnansweredQuestion | None:
+def unanswered_record(*, resident: Resident, text: str) -> None:
     """Count a question the bot could not answer (one row per normalised text and town)."""
     normalized = query_key(text)[:300]
     if not normalized:
-        return None
+        return
     now = timezone.now()
     updated = UnansweredQuestion.objects.filter(
         municipality_id=resident.municipality_id, normalized=normalized
@@ -119,7 +119,7 @@ def unanswered_record(*, resident: Resident, text: str) -> UnansweredQuestion | 
     if not updated:
         try:
             with transaction.atomic():
-                return UnansweredQuestion.objects.create(
+                UnansweredQuestion.objects.create(
                     municipality_id=resident.municipality_id,
                     normalized=normalized,
                     text=text[:300],
@@ -129,7 +129,6 @@ def unanswered_record(*, resident: Resident, text: str) -> UnansweredQuestion | 
             UnansweredQuestion.objects.filter(
                 municipality_id=resident.municipality_id, normalized=normalized
             ).update(count=F("count") + 1, last_asked_at=now)
-    return UnansweredQuestion.objects.get(municipality_id=resident.municipality_id, normalized=normalized)
 
 
 @transaction.atomic(durable=True)
