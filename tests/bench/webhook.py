@@ -1,7 +1,7 @@
 """Benchmark: webhook ingest with gunicorn + PostgreSQL + Redis + a Celery worker.
 
     python tests/bench/webhook.py [--seconds 15] [--workers 2] [--threads 2] [--connections 16]
-                                  [--worker-processes 2 | --no-worker]
+                                  [--worker-processes 1 | --no-worker]
 
 What it does, all on 127.0.0.1:
 
@@ -215,8 +215,9 @@ def main() -> int:
     parser.add_argument(
         "--worker-processes",
         type=int,
-        default=2,
-        help="Celery worker processes (the town's events are drained in LINE_WEBHOOK_LANES lanes)",
+        default=1,
+        help="Celery worker processes (the town's events are drained in LINE_WEBHOOK_LANES lanes, "
+        "so 2 or more process a town in parallel; on 2 shared cores they take CPU from the ingest)",
     )
     parser.add_argument("--drain-seconds", type=float, default=120.0, help="how long to let the worker catch up")
     args = parser.parse_args()
