@@ -248,27 +248,25 @@ def webhook_events_process(*, municipality_id: int, webhook_event_ids: list[str]
 
 
 SWEEP_AFTER = timedelta(minutes=1)
-SWEEP_WITHIN = timedelta(hours=6)
+# An event older than this is not answered any more: a greeting or an answer that late would
+# confuse more than help (it stays visible to staff, ``received``).
+ANSWER_WITHIN = timedelta(hours=6)
 
 
-def webhook_events_pending(*, now: datetime | None = None, limit: int = 5000) -> dict[int, list[str]]:
-    """Events still ``received`` a minute after they arrived (their task was lost, e.g. the
-    broker was down), by municipality. Older than six hours they are left alone: a greeting or
-    an answer that late would confuse more than help (they stay visible to staff)."""
+def webhook_lanes_pending(*, now: datetime | None = None) -> list[tuple[int, int]]:
+    """The (municipality id, lane) pairs with an event still ``received`` a minute after it
+    arrived: its wake-up or drain task was lost (e.g. the broker was down)."""
     now = now or timezone.now()
-    rows = (
+    return list(
         WebhookEvent.objects.filter(
             status=WebhookEvent.Status.RECEIVED,
             created_at__lt=now - SWEEP_AFTER,
-            created_at__gte=now - SWEEP_WITHIN,
+            created_at__gte=now - ANSWER_WITHIN,
         )
-        .order_by("created_at")
-        .values_list("municipality_id", "webhook_event_id")[:limit]
+        .order_by("municipality_id", "lane")
+        .values_list("municipality_id", "lane")
+        .distinct()
     )
-    pending: dict[int, list[str]] = {}
-    for municipality_id, event_id in rows:
-        pending.setdefault(municipality_id, []).append(event_id)
-    return pending
 
 
 DRAIN_BATCH = 100
@@ -277,15 +275,18 @@ DRAIN_BATCH = 100
 def webhook_events_drain(
     *, municipality_id: int, lane: int, budget_seconds: float = 50.0
 ) -> tuple[int, bool]:
-    """Process the stored events of one lane of a town in arrival order until none is left or
-    the time budget is spent. Returns (processed, finished); ``finished`` is False when events
-    may remain."""
+    """Process the stored events of one lane of a town (those of the last ``ANSWER_WITHIN``)
+    in arrival order until none is left or the time budget is spent. Returns (processed,
+    finished); ``finished`` is False when events may remain."""
     deadline = time.monotonic() + budget_seconds
     processed = 0
     while time.monotonic() < deadline:
         event_ids = list(
             WebhookEvent.objects.filter(
-                municipality_id=municipality_id, lane=lane, status=WebhookEvent.Status.RECEIVED
+                municipality_id=municipality_id,
+                lane=lane,
+                status=WebhookEvent.Status.RECEIVED,
+                created_at__gte=timezone.now() - ANSWER_WITHIN,
             )
             .order_by("created_at", "pk")
             .values_list("webhook_event_id", flat=True)[:DRAIN_BATCH]

@@ -410,7 +410,8 @@ def test_the_sweep_processes_events_whose_task_was_lost(client, town, settings):
     [fields] = parse_events({"events": [webhook_event("follow", NEW_USER)]}, municipality_id=town.pk)
     row = WebhookEvent.objects.create(**fields)
     WebhookEvent.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=3))
-    [fields] = parse_events({"events": [webhook_event("follow", "U" + "8" * 32)]}, municipality_id=town.pk)
+    # and one of the same resident (so in the same lane) from seven hours ago: too late to answer
+    [fields] = parse_events({"events": [webhook_event("message", NEW_USER, text="昨日の")]}, municipality_id=town.pk)
     too_old = WebhookEvent.objects.create(**fields)
     WebhookEvent.objects.filter(pk=too_old.pk).update(created_at=timezone.now() - timedelta(hours=7))
     # when
@@ -593,3 +594,55 @@ def test_no_text_sent_to_a_resident_carries_a_link(client, town, kenko, resident
     assert len(uris) >= 12 and all(uri.startswith("https://cms.example.jp/r/") for uri in uris)
     for msg in sent:  # and LINE's schema takes every one of them
         validate_body("PushMessageRequest", {"to": resident.line_user_id, "messages": [msg]})
+
+
+def test_a_lane_is_drained_by_one_run_at_a_time(client, town, resident, settings, monkeypatch):
+    """A run woken while another drains the same lane does not drain alongside (it would answer
+    a resident's messages out of order): it leaves word, and the running one drains again."""
+    from django.core.cache import cache
+
+    from municipalities import tasks
+    from municipalities.line import inbound, webhook
+
+    # given: a broker (not eager) and a message waiting in the resident's lane
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(webhook, "_wake_seen_until", {})
+    lane = webhook.lane_of(resident.line_user_id)
+    keys = {"municipality_id": town.pk, "lane": lane}
+    for template in (webhook.WAKE_KEY, tasks.LANE_LOCK_KEY, tasks.LANE_AGAIN_KEY):
+        cache.delete(template.format(**keys))
+    woken, follow_ups = [], []
+    monkeypatch.setattr(tasks.webhook_events_drain_task, "delay", lambda *args: woken.append(args))
+    monkeypatch.setattr(
+        tasks.webhook_events_drain_task, "apply_async", lambda args, kwargs, countdown: follow_ups.append(args)
+    )
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="一")))
+    assert woken == [(town.pk, lane)]
+    cache.delete(webhook.WAKE_KEY.format(**keys))  # the wake-up was delivered
+    woken.clear()
+    drain = inbound.webhook_events_drain
+    turned_away = []
+
+    def drain_while_a_second_run_starts(**kwargs):
+        # a second worker starts a run of the same lane while this one drains
+        turned_away.append(tasks.webhook_events_drain_task.run(town.pk, lane))
+        return drain(**kwargs)
+
+    monkeypatch.setattr(tasks, "webhook_events_drain", drain_while_a_second_run_starts)
+    # when
+    processed = tasks.webhook_events_drain_task.run(town.pk, lane)
+    # then: the second run drained nothing; the first processed the message, and because word
+    # was left, woke a new run instead of a follow-up
+    assert turned_away == [0]
+    assert processed == 1
+    assert woken == [(town.pk, lane)] and follow_ups == []
+    assert cache.get(tasks.LANE_LOCK_KEY.format(**keys)) is None
+    # when: that run comes, nobody else draining
+    monkeypatch.setattr(tasks, "webhook_events_drain", drain)
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="二")))
+    assert tasks.webhook_events_drain_task.run(town.pk, lane) == 1
+    # then: it drained, and its follow-up is due as usual
+    assert follow_ups == [(town.pk, lane)]
+    assert [t.text for t in TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")] == ["一", "二"]
+    for template in (webhook.WAKE_KEY, tasks.LANE_LOCK_KEY, tasks.LANE_AGAIN_KEY):
+        cache.delete(template.format(**keys))
