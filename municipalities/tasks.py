@@ -57,7 +57,8 @@ def webhook_events_drain_task(municipality_id: int, lane: int = 0, *, follow_up:
         processed, finished = webhook_events_drain(municipality_id=municipality_id, lane=lane)
     finally:
         cache.delete(lock)
-    if not finished or cache.delete(again):  # time budget spent, or word left: carry on in a new run
+    word_left = cache.delete(again)
+    if not finished or word_left:  # time budget spent, or a run was turned away: carry on in a new run
         if cache.add(wake, 1, WAKE_SECONDS):
             webhook_events_drain_task.delay(municipality_id, lane)
     elif not follow_up:
