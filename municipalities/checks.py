@@ -24,3 +24,18 @@ def site_url_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             id="municipalities.E001" if level is Error else "municipalities.W001",
         )
     ]
+
+
+@register()
+def webhook_lanes_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every webhook post computes its events' lane modulo ``LINE_WEBHOOK_LANES``."""
+    lanes = settings.LINE_WEBHOOK_LANES
+    if isinstance(lanes, int) and 1 <= lanes <= 1000:
+        return []
+    return [
+        Error(
+            f"LINE_WEBHOOK_LANES must be a whole number from 1 to 1000 (it is {lanes!r}).",
+            hint="It is how many worker processes may process one town's incoming messages at once; 4 is the default.",
+            id="municipalities.E002",
+        )
+    ]
