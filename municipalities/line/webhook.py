@@ -17,9 +17,9 @@ A town's events are processed in ``settings.LINE_WEBHOOK_LANES`` lanes, each dra
 task at a time: several workers answer a busy town at once, and the events of one resident,
 always in the same lane, are answered in order.
 
-Processing (follow, unfollow, messages, postbacks) happens in ``inbound.py`` through
-``municipalities.tasks.webhook_events_process_task``; it claims each row, so an event is
-processed once however often it arrives.
+Processing (follow, unfollow, messages, postbacks) happens in ``inbound.py``, through
+``municipalities.tasks.webhook_events_drain_task`` (eager mode: ``webhook_events_process_task``);
+it claims each row, so an event is processed once however often it arrives.
 """
 
 from __future__ import annotations
