@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from municipalities.line import dispatch
+from municipalities import tasks
+from municipalities.line import dispatch, webhook
 from municipalities.line import messages as m
 from municipalities.line.webhook import signature_valid
 from municipalities.models import Resident, SimulatedDelivery, TalkMessage, WebhookEvent
@@ -29,6 +32,31 @@ def _run_on_commit(django_capture_on_commit_callbacks):
     _capture = django_capture_on_commit_callbacks
     yield
     _capture = None
+
+
+@pytest.fixture
+def broker(settings, monkeypatch, town):
+    """A real broker (not eager), with the drain task's wake-ups (``delay``) and follow-ups
+    (``apply_async``) recorded instead of sent, and no wake flag, lane lock or word of the
+    town's lanes left in Redis before or after."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(webhook, "_wake_seen_until", {})  # no flag seen by an earlier test
+    sent = SimpleNamespace(woken=[], follow_ups=[])
+    monkeypatch.setattr(tasks.webhook_events_drain_task, "delay", lambda *args: sent.woken.append(args))
+    monkeypatch.setattr(
+        tasks.webhook_events_drain_task,
+        "apply_async",
+        lambda args, kwargs, countdown: sent.follow_ups.append((args, kwargs, countdown)),
+    )
+
+    def clear() -> None:
+        for lane in range(settings.LINE_WEBHOOK_LANES):
+            for template in (webhook.WAKE_KEY, tasks.LANE_LOCK_KEY, tasks.LANE_AGAIN_KEY):
+                cache.delete(template.format(municipality_id=town.pk, lane=lane))
+
+    clear()
+    yield sent
+    clear()
 
 
 def post(client: Client, town, body: bytes, *, signature: str | None = None, slug: str | None = None):
@@ -425,16 +453,9 @@ def test_the_sweep_processes_events_whose_task_was_lost(client, town, settings):
     assert webhook_events_sweep_task() == 0
 
 
-def test_a_broker_outage_still_answers_200_and_keeps_the_event(client, town, settings, monkeypatch):
+def test_a_broker_outage_still_answers_200_and_keeps_the_event(client, town, broker, monkeypatch):
     # given: not eager, and the broker refuses
-    from django.core.cache import cache
-
-    from municipalities import tasks
-    from municipalities.line.webhook import WAKE_KEY, lane_of
-
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    key = WAKE_KEY.format(municipality_id=town.pk, lane=lane_of(NEW_USER))
-    cache.delete(key)
+    key = webhook.WAKE_KEY.format(municipality_id=town.pk, lane=webhook.lane_of(NEW_USER))
 
     def down(*args, **kwargs):
         raise ConnectionError("broker down")
@@ -448,25 +469,10 @@ def test_a_broker_outage_still_answers_200_and_keeps_the_event(client, town, set
     assert cache.get(key) is None
 
 
-def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resident, settings, monkeypatch):
-    # given: a real broker (not eager); record the wake-ups and follow-ups instead of sending them
-    from django.core.cache import cache
-
-    from municipalities import tasks
-    from municipalities.line import webhook
-
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resident, broker, monkeypatch):
+    # given: a real broker (not eager), the wake-ups and follow-ups recorded
     lane = webhook.lane_of(resident.line_user_id)
-    key = webhook.WAKE_KEY.format(municipality_id=town.pk, lane=lane)
-    cache.delete(key)
-    monkeypatch.setattr(webhook, "_wake_seen_until", {})  # no flag seen by an earlier test
-    woken, follow_ups = [], []
-    monkeypatch.setattr(tasks.webhook_events_drain_task, "delay", lambda *args: woken.append(args))
-    monkeypatch.setattr(
-        tasks.webhook_events_drain_task,
-        "apply_async",
-        lambda args, kwargs, countdown: follow_ups.append((args, kwargs, countdown)),
-    )
+    woken, follow_ups = broker.woken, broker.follow_ups
     # when: three posts arrive before the drain task starts
     for text in ("一", "二", "三"):
         post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text=text)))
@@ -491,30 +497,18 @@ def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resi
     monkeypatch.setattr(webhook.time, "monotonic", lambda: float("inf"))
     post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="五")))
     assert woken == [(town.pk, lane), (town.pk, lane)]
-    cache.delete(key)
 
 
-def test_a_towns_lanes_are_drained_apart_and_each_resident_in_order(client, town, settings, monkeypatch):
+def test_a_towns_lanes_are_drained_apart_and_each_resident_in_order(client, town, settings, broker):
     """Several workers answer one town at once, each draining a lane; a resident's messages
     all go to one lane, so they are still answered in the order they were sent."""
-    from django.core.cache import cache
-
-    from municipalities import tasks
-    from municipalities.line import webhook
-
     # given: a broker (not eager), four lanes, and two residents in different lanes (a known
     # answer: a user id's lane must be the same in every process and release)
-    settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.LINE_WEBHOOK_LANES = 4
-    monkeypatch.setattr(webhook, "_wake_seen_until", {})
     first, second = "U" + "0" * 32, "U" + "1" * 32
     lanes = {first: 3, second: 2}
     assert {user: webhook.lane_of(user) for user in lanes} == lanes
-    for lane in lanes.values():
-        cache.delete(webhook.WAKE_KEY.format(municipality_id=town.pk, lane=lane))
-    woken = []
-    monkeypatch.setattr(tasks.webhook_events_drain_task, "delay", lambda *args: woken.append(args))
-    monkeypatch.setattr(tasks.webhook_events_drain_task, "apply_async", lambda *args, **kwargs: None)
+    woken = broker.woken
     # when: both write, in turns, and one body carries a message of each
     for n in range(3):
         for user, label in ((first, "a"), (second, "b")):
@@ -547,8 +541,6 @@ def test_a_towns_lanes_are_drained_apart_and_each_resident_in_order(client, town
     # then
     assert inbound(second) == ["b0", "b1", "b2", "b3"]
     assert not WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).exists()
-    for lane in lanes.values():
-        cache.delete(webhook.WAKE_KEY.format(municipality_id=town.pk, lane=lane))
 
 
 def _texts_in(node: object) -> list[str]:
@@ -596,26 +588,15 @@ def test_no_text_sent_to_a_resident_carries_a_link(client, town, kenko, resident
         validate_body("PushMessageRequest", {"to": resident.line_user_id, "messages": [msg]})
 
 
-def test_a_lane_is_drained_by_one_run_at_a_time(client, town, resident, settings, monkeypatch):
+def test_a_lane_is_drained_by_one_run_at_a_time(client, town, resident, broker, monkeypatch):
     """A run woken while another drains the same lane does not drain alongside (it would answer
     a resident's messages out of order): it leaves word, and the running one drains again."""
-    from django.core.cache import cache
-
-    from municipalities import tasks
-    from municipalities.line import inbound, webhook
+    from municipalities.line import inbound
 
     # given: a broker (not eager) and a message waiting in the resident's lane
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    monkeypatch.setattr(webhook, "_wake_seen_until", {})
     lane = webhook.lane_of(resident.line_user_id)
     keys = {"municipality_id": town.pk, "lane": lane}
-    for template in (webhook.WAKE_KEY, tasks.LANE_LOCK_KEY, tasks.LANE_AGAIN_KEY):
-        cache.delete(template.format(**keys))
-    woken, follow_ups = [], []
-    monkeypatch.setattr(tasks.webhook_events_drain_task, "delay", lambda *args: woken.append(args))
-    monkeypatch.setattr(
-        tasks.webhook_events_drain_task, "apply_async", lambda args, kwargs, countdown: follow_ups.append(args)
-    )
+    woken, follow_ups = broker.woken, broker.follow_ups
     post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="一")))
     assert woken == [(town.pk, lane)]
     cache.delete(webhook.WAKE_KEY.format(**keys))  # the wake-up was delivered
@@ -642,7 +623,5 @@ def test_a_lane_is_drained_by_one_run_at_a_time(client, town, resident, settings
     post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="二")))
     assert tasks.webhook_events_drain_task.run(town.pk, lane) == 1
     # then: it drained, and its follow-up is due as usual
-    assert follow_ups == [(town.pk, lane)]
+    assert follow_ups == [((town.pk, lane), {"follow_up": True}, webhook.WAKE_SEEN_SECONDS)]
     assert [t.text for t in TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")] == ["一", "二"]
-    for template in (webhook.WAKE_KEY, tasks.LANE_LOCK_KEY, tasks.LANE_AGAIN_KEY):
-        cache.delete(template.format(**keys))
