@@ -24,8 +24,9 @@ def webhook_events_process_task(municipality_id: int, webhook_event_ids: list[st
 LANE_LOCK_KEY = "line:webhook:draining:{municipality_id}:{lane}"
 # Left by a run that found its lane taken: the running one drains once more when it ends.
 LANE_AGAIN_KEY = "line:webhook:drain-again:{municipality_id}:{lane}"
-# Longer than a run takes (a 50 s budget plus its last batch); a run that died holding the
-# lock holds up its lane this long at most, then the sweep's next wake-up drains it.
+# Longer than a run takes (a 50 s budget, checked before each event, plus that event's LINE
+# calls); a run that died holding the lock holds up its lane this long at most, then the
+# sweep's next wake-up drains it.
 LANE_LOCK_SECONDS = 300
 
 

@@ -228,8 +228,12 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
     return True
 
 
-def webhook_events_process(*, municipality_id: int, webhook_event_ids: list[str]) -> int:
-    """Process the stored events of one webhook body, in order. Returns how many were processed."""
+def webhook_events_process(
+    *, municipality_id: int, webhook_event_ids: list[str], deadline: float | None = None
+) -> int:
+    """Process the stored events of one webhook body, in order; with a ``deadline`` (a
+    ``time.monotonic()`` value), stop before the next event once it has passed. Returns how
+    many were processed."""
     municipality = Municipality.objects.filter(pk=municipality_id).first()
     if municipality is None:
         return 0
@@ -242,9 +246,12 @@ def webhook_events_process(*, municipality_id: int, webhook_event_ids: list[str]
     if not events:
         return 0
     client = get_line_client(municipality)
-    return sum(
-        webhook_event_process(event=event, municipality=municipality, client=client) for event in events
-    )
+    processed = 0
+    for event in events:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        processed += webhook_event_process(event=event, municipality=municipality, client=client)
+    return processed
 
 
 SWEEP_AFTER = timedelta(minutes=1)
@@ -276,7 +283,8 @@ def webhook_events_drain(
     *, municipality_id: int, lane: int, budget_seconds: float = 50.0
 ) -> tuple[int, bool]:
     """Process the stored events of one lane of a town (those of the last ``ANSWER_WITHIN``)
-    in arrival order until none is left or the time budget is spent. Returns (processed,
+    in arrival order until none is left or the time budget is spent (checked before each
+    event, so a run lasts the budget plus one event's LINE calls at most). Returns (processed,
     finished); ``finished`` is False when events may remain."""
     deadline = time.monotonic() + budget_seconds
     processed = 0
@@ -293,5 +301,7 @@ def webhook_events_drain(
         )
         if not event_ids:
             return processed, True
-        processed += webhook_events_process(municipality_id=municipality_id, webhook_event_ids=event_ids)
+        processed += webhook_events_process(
+            municipality_id=municipality_id, webhook_event_ids=event_ids, deadline=deadline
+        )
     return processed, False

@@ -625,3 +625,39 @@ def test_a_lane_is_drained_by_one_run_at_a_time(client, town, resident, broker, 
     # then: it drained, and its follow-up is due as usual
     assert follow_ups == [((town.pk, lane), {"follow_up": True}, webhook.WAKE_SEEN_SECONDS)]
     assert [t.text for t in TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")] == ["一", "二"]
+
+
+def test_a_drain_stops_between_events_when_its_time_is_up(client, town, resident, broker, monkeypatch):
+    """The time budget is checked before each event, not each batch of a hundred: a run whose
+    LINE calls are slow still ends in time (before its lane lock lapses), and a new run goes on."""
+    from municipalities.line import inbound
+
+    # given: three messages in the resident's lane, and LINE taking 30 s to answer each
+    lane = webhook.lane_of(resident.line_user_id)
+    for text in ("一", "二", "三"):
+        post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text=text)))
+    broker.woken.clear()
+    clock = [0.0]
+    monkeypatch.setattr(inbound.time, "monotonic", lambda: clock[0])
+    process = inbound.webhook_event_process
+
+    def slow(**kwargs):
+        clock[0] += 30
+        return process(**kwargs)
+
+    monkeypatch.setattr(inbound, "webhook_event_process", slow)
+    # when: a run with the usual 50 s budget drains
+    processed = tasks.webhook_events_drain_task.run(town.pk, lane)
+    # then: it answered two (at 0 s and 30 s), left the third for a new run, which it woke
+    assert processed == 2
+    received = WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED)
+    assert [e.payload["message"]["text"] for e in received] == ["三"]
+    assert broker.woken == [(town.pk, lane)] and broker.follow_ups == []
+    # when: that run comes
+    assert tasks.webhook_events_drain_task.run(town.pk, lane) == 1
+    # then: all three were answered, in order
+    assert [t.text for t in TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")] == [
+        "一",
+        "二",
+        "三",
+    ]
