@@ -8,7 +8,10 @@ The scripts are run as ``python tests/bench/<name>.py``, so Python puts this fol
 from __future__ import annotations
 
 import http.client
+import json
 import os
+import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -134,29 +137,83 @@ def wait_for(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError("gunicorn did not start")
 
 
-def timed_request(
-    conn: http.client.HTTPConnection,
-    port: int,
-    method: str,
-    path: str,
-    *,
-    headers: dict[str, str],
-    body: bytes | None = None,
-) -> tuple[http.client.HTTPConnection, int | None, float]:
-    """One request on a keep-alive connection to 127.0.0.1:``port``.
+# --- wrk ---------------------------------------------------------------------------------------
 
-    Returns the connection to use for the next request, the status (``None`` after a connection
-    error: then the connection was closed and a new one is returned) and the seconds it took.
-    """
-    started = time.perf_counter()
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        response.read()
-    except (OSError, http.client.HTTPException):
-        conn.close()
-        return http.client.HTTPConnection("127.0.0.1", port, timeout=10), None, 0.0
-    return conn, response.status, time.perf_counter() - started
+REPLAY_LUA = Path(__file__).with_name("replay.lua")
+
+
+def require_wrk() -> None:
+    if not shutil.which("wrk"):
+        sys.exit("This benchmark needs wrk as its load generator: apt-get install -y wrk")
+
+
+def request_line(method: str, path: str, headers: dict[str, str], body: str = "") -> str:
+    """One line of a requests file of ``replay.lua`` (tab-separated; the body holds no tab or newline)."""
+    if "\t" in body or "\n" in body:
+        raise ValueError("a replayed body cannot hold a tab or a newline")
+    return "\t".join([method, path, *(f"{name}: {value}" for name, value in headers.items()), body]) + "\n"
+
+
+def wrk(port: int, prefix: str, *, threads: int, connections: int, seconds: float) -> dict:
+    """Replay ``<prefix>.<n>`` (one file per wrk thread) on keep-alive connections for ``seconds``.
+
+    Returns the figures ``replay.lua`` prints: per thread the requests issued and the answers by
+    status (``{"200": n, …}``), the duration, latency percentiles in µs and socket errors."""
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds:g}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(REPLAY_LUA),
+            f"http://127.0.0.1:{port}",
+            "--",
+            prefix,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    for line in out.stdout.splitlines():
+        if line.startswith("REPLAY-BENCH "):
+            return json.loads(line.removeprefix("REPLAY-BENCH "))
+    raise RuntimeError(f"wrk printed no figures:\n{out.stdout}\n{out.stderr}")
+
+
+def status_count(figures: dict, status: int | None = None) -> int:
+    """Answers wrk got in all threads, with ``status`` or (``None``) any."""
+    return sum(
+        n
+        for row in figures["threads"]
+        for s, n in row["statuses"].items()
+        if status is None or int(s) == status
+    )
+
+
+def postgres_cpu_seconds(env: dict[str, str]) -> float:
+    """CPU seconds used so far by the PostgreSQL server's processes (its backends, WAL writer …)."""
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with open(f"/proc/{backend}/stat") as fh:
+        postmaster = int(fh.read().rsplit(")", 1)[1].split()[1])
+    return tree_cpu_seconds(postmaster, include_parent=True)
+
+
+def socket_errors(figures: dict) -> int:
+    """wrk's connect, read, write and timeout errors (its "status" errors are answers ≥ 400, counted
+    by ``status_count``)."""
+    return sum(n for kind, n in figures["errors"].items() if kind != "status")
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds used so far by this process's finished children (wrk)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --- CPU time of processes -----------------------------------------------------------------------

@@ -9,11 +9,14 @@ All on 127.0.0.1:
    places that a fifth of the requests aim at, and a signed-in session for every resident;
 2. starts gunicorn (gthread) with Redis as cache and Celery broker (confirmation pushes are
    enqueued on commit; no worker runs, the queue is flushed afterwards);
-3. booking rush: N keep-alive clients POST the real LIFF confirm form
+3. booking rush: wrk (``apt-get install -y wrk``; the script is ``replay.lua`` beside this
+   file) on N keep-alive connections POSTs the real LIFF confirm form
    (``/liff/reservations/slot/<id>/``), each request as a different resident; 302 = booked,
    409 = refused (full), anything else = error. Prints bookings/s, p50/p99, refusals, errors,
-   and the oversold count from the database (bookings above capacity; must be 0);
-4. availability: the same clients GET the month calendar for ``--seconds``: requests/s, p50/p99.
+   the oversold count from the database (bookings above capacity; must be 0), and the CPU
+   gunicorn and PostgreSQL spent per request;
+4. availability: the same connections GET the month calendar for ``--seconds``: requests/s,
+   p50/p99.
 
 Goals (issue 5): ≥ 500 bookings/s with p99 < 250 ms; ≥ 2,000 availability requests/s. The
 load generator shares the 2 cores with the server (and this machine is shared), so the figures
@@ -24,30 +27,33 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import multiprocessing
 import os
 import random
 import signal
 import subprocess
 import sys
-import threading
-import time
+import tempfile
 
 from _support import (
     PG_URL,
     PYTHON,
     ROOT,
+    children_cpu_seconds,
     ensure_database,
     flush_redis,
     free_port,
     gunicorn_env,
     migrate,
-    pct,
+    postgres_cpu_seconds,
+    request_line,
+    require_wrk,
+    socket_errors,
     start_gunicorn,
-    timed_request,
+    status_count,
     tree_cpu_seconds,
     vacuum,
     wait_for,
+    wrk,
 )
 
 DB_NAME = "cms_bench_booking"
@@ -124,116 +130,33 @@ def prepare(env: dict[str, str], out: str) -> dict:
         return json.load(fh)
 
 
-def book_thread(
-    port: int, deadline: float, sessions: list[str], plan: dict, seed: int, results: dict
-) -> None:
-    rng = random.Random(seed)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    body = f"csrfmiddlewaretoken={CSRF}".encode()
-    ok = refused = errors = 0
-    latencies: list[float] = []
-    for session in sessions:
-        if time.monotonic() >= deadline:
-            break
-        slot = plan["hot"] if rng.random() < HOT_SHARE else rng.choice(plan["slots"])
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Cookie": f"sessionid={session}; csrftoken={CSRF}",
-        }
-        conn, status, seconds = timed_request(
-            conn, port, "POST", f"/liff/reservations/slot/{slot}/", body=body, headers=headers
-        )
-        if status is None:
-            errors += 1
-            continue
-        latencies.append(seconds)
-        if status == 302:
-            ok += 1
-        elif status == 409:
-            refused += 1
-        else:
-            errors += 1
-    conn.close()
-    with results["lock"]:
-        results["ok"] += ok
-        results["refused"] += refused
-        results["errors"] += errors
-        results["latencies"].extend(latencies)
+def write_requests(prefix: str, threads: int, plan: dict) -> list[int]:
+    """The booking rush for wrk: ``<prefix>.<n>`` per wrk thread, each line the confirm form of
+    one slot posted as a different resident (a fifth aim at the hot slot). Returns the lines
+    per thread (a thread that runs out starts over, and a repeated resident is not a booking)."""
+    rng = random.Random(1)
+    body = f"csrfmiddlewaretoken={CSRF}"
+    sizes = []
+    for number in range(threads):
+        sessions = plan["sessions"][number::threads]
+        with open(f"{prefix}.{number}", "w") as fh:
+            for session in sessions:
+                slot = plan["hot"] if rng.random() < HOT_SHARE else rng.choice(plan["slots"])
+                headers = {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Cookie": f"sessionid={session}; csrftoken={CSRF}",
+                }
+                fh.write(request_line("POST", f"/liff/reservations/slot/{slot}/", headers, body))
+        sizes.append(len(sessions))
+    return sizes
 
 
-def read_thread(port: int, deadline: float, session: str, path: str, results: dict) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    ok = errors = 0
-    latencies: list[float] = []
-    headers = {"Cookie": f"sessionid={session}"}
-    while time.monotonic() < deadline:
-        conn, status, seconds = timed_request(conn, port, "GET", path, headers=headers)
-        if status is None:
-            errors += 1
-            continue
-        latencies.append(seconds)
-        if status == 200:
-            ok += 1
-        else:
-            errors += 1
-    conn.close()
-    with results["lock"]:
-        results["ok"] += ok
-        results["errors"] += errors
-        results["latencies"].extend(latencies)
-
-
-def load_process(kind: str, port: int, seconds: float, threads: int, payload: dict, seed: int, queue) -> None:
-    results: dict = {"ok": 0, "refused": 0, "errors": 0, "latencies": [], "lock": threading.Lock()}
-    deadline = time.monotonic() + seconds
-    workers = []
-    for i in range(threads):
-        if kind == "book":
-            sessions = payload["sessions"][i::threads]
-            workers.append(
-                threading.Thread(
-                    target=book_thread, args=(port, deadline, sessions, payload, seed * 100 + i, results)
-                )
-            )
-        else:
-            workers.append(
-                threading.Thread(
-                    target=read_thread,
-                    args=(port, deadline, payload["sessions"][i], payload["path"], results),
-                )
-            )
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    results.pop("lock")
-    queue.put(results)
-
-
-def run_load(
-    kind: str, port: int, seconds: float, processes: int, clients: int, payload: dict
-) -> tuple[dict, float]:
-    queue: multiprocessing.Queue = multiprocessing.Queue()
-    per = max(clients // processes, 1)
-    procs = []
-    for p in range(processes):
-        part = dict(payload)
-        part["sessions"] = payload["sessions"][p::processes]
-        procs.append(
-            multiprocessing.Process(target=load_process, args=(kind, port, seconds, per, part, p + 1, queue))
-        )
-    started = time.monotonic()
-    for proc in procs:
-        proc.start()
-    merged: dict = {"ok": 0, "refused": 0, "errors": 0, "latencies": []}
-    for _ in procs:
-        r = queue.get(timeout=seconds + 60)
-        for key in ("ok", "refused", "errors"):
-            merged[key] += r.get(key, 0)
-        merged["latencies"].extend(r["latencies"])
-    for proc in procs:
-        proc.join()
-    return merged, time.monotonic() - started
+def write_reads(prefix: str, threads: int, sessions: list[str], path: str) -> None:
+    """The availability calendar for wrk: the same month, each line as one of ``sessions``."""
+    for number in range(threads):
+        with open(f"{prefix}.{number}", "w") as fh:
+            for session in sessions[number::threads]:
+                fh.write(request_line("GET", path, {"Cookie": f"sessionid={session}"}))
 
 
 def gunicorn_cpu(master: int) -> float:
@@ -264,76 +187,94 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--load-processes", type=int, default=2)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=16, help="keep-alive connections in all")
     args = parser.parse_args()
+    require_wrk()
 
     env = bench_env()
-    print(
+    print(  # noqa: T201
         f"preparing database {DB_NAME} ({RESIDENTS:,} residents with sessions, {SLOTS + 1:,} slots) …",
         flush=True,
-    )  # noqa: T201
+    )
     plan = prepare(env, f"/tmp/cms_bench_booking_{os.getpid()}.json")
     flush_redis(REDIS_URL)
+    folder = tempfile.TemporaryDirectory()
+    rush_prefix, read_prefix = f"{folder.name}/rush", f"{folder.name}/read"
+    lines = write_requests(rush_prefix, args.wrk_threads, plan)
+    calendar = f"/liff/reservations/menu/{plan['menu']}/?ym={plan['ym']}"
+    write_reads(read_prefix, args.wrk_threads, plan["sessions"][-args.clients * 2 :], calendar)
     port = free_port()
     gunicorn = start_gunicorn(port, args.workers, args.threads, env)
     try:
         wait_for(port)
         warm = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for _ in range(20):
-            warm.request(
-                "GET",
-                f"/liff/reservations/menu/{plan['menu']}/?ym={plan['ym']}",
-                headers={"Cookie": f"sessionid={plan['sessions'][-1]}"},
-            )
+            warm.request("GET", calendar, headers={"Cookie": f"sessionid={plan['sessions'][-1]}"})
             warm.getresponse().read()
         warm.close()
-        cpu_before = gunicorn_cpu(gunicorn.pid)
-        rush, elapsed = run_load("book", port, args.seconds, args.load_processes, args.clients, plan)
+        print(  # noqa: T201
+            f"load: wrk, {args.seconds:g}s, {args.clients} keep-alive connections; gunicorn "
+            f"{args.workers}×{args.threads} (gthread); {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        cpu_before, pg_before, wrk_before = (
+            gunicorn_cpu(gunicorn.pid),
+            postgres_cpu_seconds(env),
+            children_cpu_seconds(),
+        )
+        rush = wrk(
+            port, rush_prefix, threads=args.wrk_threads, connections=args.clients, seconds=args.seconds
+        )
         rush_cpu = gunicorn_cpu(gunicorn.pid) - cpu_before
+        pg_cpu, wrk_cpu = postgres_cpu_seconds(env) - pg_before, children_cpu_seconds() - wrk_before
+        elapsed = rush["duration_us"] / 1e6
+        booked_answers, refused = status_count(rush, 302), status_count(rush, 409)
+        errors = status_count(rush) - booked_answers - refused + socket_errors(rush)
+        repeated = sum(max(0, row["issued"] - lines[row["number"]]) for row in rush["threads"])
         over, drift, booked = oversold(env)
         print(  # noqa: T201
-            f"booking rush: {rush['ok'] / elapsed:7.1f} bookings/s ({rush['ok']:,} booked, {rush['refused']:,} refused as full, "
-            f"{rush['errors']} errors) in {elapsed:.1f} s with {args.clients} clients"
+            f"booking rush: {booked_answers / elapsed:7.1f} bookings/s ({booked_answers:,} booked, {refused:,} "
+            f"refused as full, {errors} errors) in {elapsed:.1f} s"
+            + (f"; {repeated} requests repeated a resident (the files ran out)" if repeated else "")
         )
-        print(
-            f"  latency p50 {pct(rush['latencies'], 0.5):6.1f} ms  p99 {pct(rush['latencies'], 0.99):6.1f} ms  "  # noqa: T201
-            f"(all requests: {(rush['ok'] + rush['refused']) / elapsed:.1f}/s)"
-        )
-        print(
-            f"  oversold slots: {over} (must be 0); reserved counters off: {drift}; booked rows: {booked:,}"
-        )  # noqa: T201
-        handled = max(rush["ok"] + rush["refused"], 1)
-        print(
-            f"  gunicorn CPU {rush_cpu / handled * 1000:.1f} ms per booking request → two dedicated cores for the "  # noqa: T201
-            f"web tier alone would give ~{2 / max(rush_cpu / handled, 1e-6):.0f}/s (PostgreSQL's CPU not counted)"
-        )
-        reads = {
-            "sessions": plan["sessions"][: args.clients * 2],
-            "path": f"/liff/reservations/menu/{plan['menu']}/?ym={plan['ym']}",
-        }
-        cpu_before = gunicorn_cpu(gunicorn.pid)
-        avail, elapsed = run_load("read", port, args.seconds, args.load_processes, args.clients, reads)
-        read_cpu = gunicorn_cpu(gunicorn.pid) - cpu_before
         print(  # noqa: T201
-            f"availability calendar: {avail['ok'] / elapsed:7.1f} requests/s ({avail['errors']} errors), "
-            f"p50 {pct(avail['latencies'], 0.5):.1f} ms p99 {pct(avail['latencies'], 0.99):.1f} ms"
+            f"  latency p50 {rush['p50_us'] / 1000:6.1f} ms  p99 {rush['p99_us'] / 1000:6.1f} ms  max "
+            f"{rush['max_us'] / 1000:.1f} ms (all requests: {(booked_answers + refused) / elapsed:.1f}/s)"
         )
-        per_read = read_cpu / max(avail["ok"], 1)
-        print(
-            f"  gunicorn CPU {per_read * 1000:.1f} ms per calendar request → ~{2 / max(per_read, 1e-6):.0f}/s on two dedicated cores"
-        )  # noqa: T201
-        print(
-            "goals: ≥ 500 bookings/s with p99 < 250 ms, 0 oversold; ≥ 2,000 availability requests/s "  # noqa: T201
-            "(load generator on the same 2 shared cores: pessimistic)"
+        print(  # noqa: T201
+            f"  oversold slots: {over} (must be 0); reserved counters off: {drift}; booked rows: {booked:,}"
         )
-        return 0 if over == 0 and drift == 0 else 1
+        handled = max(booked_answers + refused, 1)
+        print(  # noqa: T201
+            f"  CPU per booking request: gunicorn {rush_cpu / handled * 1000:.1f} ms, PostgreSQL "
+            f"{pg_cpu / handled * 1000:.1f} ms; wrk {wrk_cpu:.1f}s of {elapsed * (os.cpu_count() or 1):.0f} CPU-seconds"
+        )
+        cpu_before = gunicorn_cpu(gunicorn.pid)
+        reads = wrk(
+            port, read_prefix, threads=args.wrk_threads, connections=args.clients, seconds=args.seconds
+        )
+        read_cpu = gunicorn_cpu(gunicorn.pid) - cpu_before
+        elapsed = reads["duration_us"] / 1e6
+        shown = status_count(reads, 200)
+        read_errors = status_count(reads) - shown + socket_errors(reads)
+        print(  # noqa: T201
+            f"availability calendar: {shown / elapsed:7.1f} requests/s ({read_errors} errors), "
+            f"p50 {reads['p50_us'] / 1000:.1f} ms p99 {reads['p99_us'] / 1000:.1f} ms"
+        )
+        print(f"  gunicorn CPU {read_cpu / max(shown, 1) * 1000:.1f} ms per calendar request")  # noqa: T201
+        print(  # noqa: T201
+            "goals: ≥ 500 bookings/s with p99 < 250 ms, 0 oversold; ≥ 2,000 availability requests/s "
+            "(wrk, PostgreSQL and Redis share the 2 cores with gunicorn)"
+        )
+        return 0 if over == 0 and drift == 0 and not errors and not read_errors else 1
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
         gunicorn.wait(timeout=30)
         flush_redis(REDIS_URL)
+        folder.cleanup()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ What it does, all on 127.0.0.1:
    as the broker;
 3. signs bodies with one message event each, 10% of them redeliveries of an event posted before
    (``isRedelivery: true``, same webhookEventId), and has wrk (``apt-get install -y wrk``; the
-   script is ``webhook.lua`` beside this file) post them for ``--seconds`` on keep-alive
+   script is ``replay.lua`` beside this file) post them for ``--seconds`` on keep-alive
    connections;
 4. prints events/s acknowledged (HTTP 200), p50/p99 latency, and rows stored vs distinct events
    posted (must be equal: a redelivery is never a second row), then how fast the worker
@@ -31,29 +31,32 @@ import hmac
 import json
 import os
 import random
-import resource
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from _support import (
     BIN,
     PG_URL,
     PYTHON,
     ROOT,
+    children_cpu_seconds,
     ensure_database,
     flush_redis,
     free_port,
     gunicorn_env,
     migrate,
+    postgres_cpu_seconds,
+    request_line,
+    require_wrk,
     start_gunicorn,
+    status_count,
     tree_cpu_seconds,
     wait_for,
+    wrk,
 )
 
 DB_NAME = "cms_bench_webhook"
@@ -62,7 +65,6 @@ SLUG = "benchtown"
 PATH = f"/line/webhook/{SLUG}/"
 SECRET = "bench-channel-secret"
 REDELIVERY_SHARE = 0.10
-LUA = Path(__file__).with_suffix(".lua")
 
 
 def bench_env() -> dict[str, str]:
@@ -89,7 +91,7 @@ def sign(body: bytes) -> str:
 
 
 def body_line(user_index: int, event_id: str, *, redelivery: bool) -> str:
-    """One line of a bodies file: the signature, a space, the body (one message event)."""
+    """One line of a requests file: the post of one message event, signed."""
     event = {
         "type": "message",
         "mode": "active",
@@ -101,7 +103,8 @@ def body_line(user_index: int, event_id: str, *, redelivery: bool) -> str:
         "message": {"id": str(time.time_ns()), "type": "text", "text": "明日のごみは？", "quoteToken": "q"},
     }
     body = json.dumps({"destination": "Ubench", "events": [event]}, ensure_ascii=False).encode()
-    return f"{sign(body)} {body.decode()}\n"
+    headers = {"Content-Type": "application/json", "X-Line-Signature": sign(body)}
+    return request_line("POST", PATH, headers, body.decode())
 
 
 def write_bodies(prefix: str, threads: int, per_thread: int) -> tuple[list[list[str]], int]:
@@ -129,34 +132,9 @@ def warm_up(port: int, connections: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         body = json.dumps({"destination": "Ubench", "events": []})
         with open(f"{folder}/empty.0", "w") as fh:
-            fh.write(f"{sign(body.encode())} {body}\n")
+            headers = {"Content-Type": "application/json", "X-Line-Signature": sign(body.encode())}
+            fh.write(request_line("POST", PATH, headers, body))
         wrk(port, f"{folder}/empty", threads=1, connections=connections, seconds=3)
-
-
-def wrk(port: int, prefix: str, *, threads: int, connections: int, seconds: float) -> dict:
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{seconds:g}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(LUA),
-            f"http://127.0.0.1:{port}",
-            "--",
-            prefix,
-            PATH,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    for line in out.stdout.splitlines():
-        if line.startswith("WEBHOOK-BENCH "):
-            return json.loads(line.removeprefix("WEBHOOK-BENCH "))
-    raise RuntimeError(f"wrk printed no figures:\n{out.stdout}\n{out.stderr}")
 
 
 def stored_events(env: dict[str, str]) -> tuple[int, set[str], dict[str, int]]:
@@ -186,24 +164,10 @@ def start_worker(env: dict[str, str], processes: int) -> subprocess.Popen:
     )
 
 
-def postgres_cpu_seconds(env: dict[str, str]) -> float:
-    """CPU seconds used so far by the PostgreSQL server's processes (its backends, WAL writer …)."""
-    import psycopg
-
-    with psycopg.connect(env["DATABASE_URL"]) as conn:
-        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    with open(f"/proc/{backend}/stat") as fh:
-        postmaster = int(fh.read().rsplit(")", 1)[1].split()[1])
-    return tree_cpu_seconds(postmaster, include_parent=True)
-
-
-def children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
@@ -219,10 +183,11 @@ def main() -> int:
         help="Celery worker processes (the town's events are drained in LINE_WEBHOOK_LANES lanes, "
         "so 2 or more process a town in parallel; on 2 shared cores they take CPU from the ingest)",
     )
-    parser.add_argument("--drain-seconds", type=float, default=120.0, help="how long to let the worker catch up")
+    parser.add_argument(
+        "--drain-seconds", type=float, default=120.0, help="how long to let the worker catch up"
+    )
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("This benchmark needs wrk as its load generator: apt-get install -y wrk")
+    require_wrk()
 
     env = bench_env()
     print(f"preparing database {DB_NAME} …", flush=True)  # noqa: T201
@@ -265,20 +230,20 @@ def main() -> int:
         per_connection = args.connections // args.wrk_threads
         issued: set[str] = set()
         answered: set[str] = set()  # a connection posts again only after its answer came
-        ok = other = posts = started_over = 0
+        ok = status_count(figures, 200)
+        other = status_count(figures) - ok
+        posts = started_over = 0
         for row in figures["threads"]:
             ids = event_ids[row["number"]]
             posts += row["issued"]
             started_over += max(0, row["issued"] - len(ids))
             issued.update(ids[i % len(ids)] for i in range(row["issued"]))
             answered.update(ids[i % len(ids)] for i in range(max(0, row["issued"] - per_connection)))
-            ok += row["ok"]
-            other += row["other"]
         time.sleep(1)  # the last posts in flight when wrk stopped
         rows, stored, _ = stored_events(env)
 
         rate = ok / elapsed
-        errors = {name: count for name, count in figures["errors"].items() if count}
+        errors = {name: count for name, count in figures["errors"].items() if count and name != "status"}
         print(f"acknowledged: {ok} events in {elapsed:.1f}s = {rate:,.0f} events/s")  # noqa: T201
         print(  # noqa: T201
             f"  posts issued: {posts} (redeliveries among the bodies: {redeliveries / (per_thread * args.wrk_threads):.0%}); "
