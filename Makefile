@@ -28,6 +28,7 @@ demo: install
 # The whole suite, on PostgreSQL and Redis (see tests/env.py for the defaults).
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -120,7 +120,16 @@ class FormFieldInline(admin.StackedInline):
     extra = 0
     ordering = ["position", "pk"]
     fieldsets = [
-        (None, {"fields": [("position", "kind", "label"), ("required", "staff_only", "max_length", "key"), "help_text"]}),
+        (
+            None,
+            {
+                "fields": [
+                    ("position", "kind", "label"),
+                    ("required", "staff_only", "max_length", "key"),
+                    "help_text",
+                ]
+            },
+        ),
         (_("選択肢（選択・プルダウン）"), {"fields": ["choices", ("min_choices", "max_choices")]}),
         (_("ファイル添付"), {"fields": [("file_types", "max_file_mb")]}),
     ]
@@ -163,7 +172,11 @@ class ApplicationFormAdmin(DepartmentScopedAdmin):
 
     def get_urls(self) -> list[Any]:
         return [
-            path("<int:object_id>/preview/", self.admin_site.admin_view(self.preview_view), name="applications_applicationform_preview"),
+            path(
+                "<int:object_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="applications_applicationform_preview",
+            ),
             *super().get_urls(),
         ]
 
@@ -178,10 +191,13 @@ class ApplicationFormAdmin(DepartmentScopedAdmin):
             answers_form.is_valid()
         return render_form_page(request, form=obj, answers_form=answers_form, preview=True)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
         extra = {
             "preview_url": reverse("admin:applications_applicationform_preview", args=[object_id]),
-            "submissions_url": reverse("admin:applications_submission_changelist") + f"?form__id__exact={object_id}",
+            "submissions_url": reverse("admin:applications_submission_changelist")
+            + f"?form__id__exact={object_id}",
         }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
@@ -192,7 +208,11 @@ class ApplicationFormAdmin(DepartmentScopedAdmin):
                 results.append(service(form=obj, actor=request.user))
                 done += 1
             except (ApplicationError, PermissionDenied) as exc:
-                self.message_user(request, f"{obj}: {getattr(exc, 'message', None) or _('権限がありません。')}", messages.ERROR)
+                self.message_user(
+                    request,
+                    f"{obj}: {getattr(exc, 'message', None) or _('権限がありません。')}",
+                    messages.ERROR,
+                )
         if done:
             self.message_user(request, done_message % done)
         return results

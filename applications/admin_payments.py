@@ -44,12 +44,32 @@ class ReconciliationForm(forms.Form):
 class PaymentAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     """Payments are records: nobody edits or deletes them; refunds are an action (所属長)."""
 
-    list_display = ["reference", "submission", "form_title", "provider", "amount", "status", "paid_at", "recorded_by"]
+    list_display = [
+        "reference",
+        "submission",
+        "form_title",
+        "provider",
+        "amount",
+        "status",
+        "paid_at",
+        "recorded_by",
+    ]
     list_select_related = ["submission__form__department", "recorded_by"]
     list_filter = ["status", "provider", "submission__form__department", "submission__form", "paid_at"]
     date_hierarchy = "paid_at"
     search_fields = ["reference", "submission__reference"]
-    readonly_fields = ["submission", "provider", "amount", "status", "reference", "paid_at", "failed_at", "refunded_at", "recorded_by", "detail"]
+    readonly_fields = [
+        "submission",
+        "provider",
+        "amount",
+        "status",
+        "reference",
+        "paid_at",
+        "failed_at",
+        "refunded_at",
+        "recorded_by",
+        "detail",
+    ]
     fields = readonly_fields
     actions = ["action_refund"]
     change_list_template = "admin/applications/payment/change_list.html"
@@ -80,14 +100,22 @@ class PaymentAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
                 payment_refund(payment=payment, actor=request.user, reason=request.POST.get("reason", ""))
                 done += 1
             except (ApplicationError, PermissionDenied) as exc:
-                self.message_user(request, f"{payment.reference}: {getattr(exc, 'message', None) or _('権限がありません。')}", messages.ERROR)
+                self.message_user(
+                    request,
+                    f"{payment.reference}: {getattr(exc, 'message', None) or _('権限がありません。')}",
+                    messages.ERROR,
+                )
         if done:
             self.message_user(request, _("%d 件を返金しました。") % done)
         return None
 
     def get_urls(self) -> list[Any]:
         return [
-            path("reconciliation/", self.admin_site.admin_view(self.reconciliation_view), name="applications_payment_reconciliation"),
+            path(
+                "reconciliation/",
+                self.admin_site.admin_view(self.reconciliation_view),
+                name="applications_payment_reconciliation",
+            ),
             *super().get_urls(),
         ]
 
@@ -129,5 +157,3 @@ class PaymentAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
             "query": f"start={start.isoformat()}&end={end.isoformat()}",
         }
         return TemplateResponse(request, "admin/applications/payment/reconciliation.html", context)
-
-

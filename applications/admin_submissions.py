@@ -71,7 +71,15 @@ class SubmissionAdmin(DepartmentScopedAdmin):
     form = SubmissionForm
     list_display = ["reference", "form", "status", "payment_state", "resident", "submitted_at", "assignee"]
     list_select_related = ["form__department", "resident", "assignee"]
-    list_filter = ["status", PaymentStateFilter, "form__department", "form", "submitted_at", "payment_method", "assignee"]
+    list_filter = [
+        "status",
+        PaymentStateFilter,
+        "form__department",
+        "form",
+        "submitted_at",
+        "payment_method",
+        "assignee",
+    ]
     date_hierarchy = "submitted_at"
     search_fields = ["reference", "resident__display_name", "memo"]
     readonly_fields = [
@@ -142,13 +150,18 @@ class SubmissionAdmin(DepartmentScopedAdmin):
     @admin.display(description=_("回答"))
     def answers_display(self, obj: Submission) -> str:
         rows = [
-            (f.label + ("（職員記入欄）" if f.staff_only else ""), display_value(f, obj.answers.get(f.key)) or "—")
+            (
+                f.label + ("（職員記入欄）" if f.staff_only else ""),
+                display_value(f, obj.answers.get(f.key)) or "—",
+            )
             for f in obj.form.fields.all()
             if f.takes_input and f.kind != FieldKind.FILE
         ]
         return format_html(
             '<table class="app-answers">{}</table>',
-            format_html_join("", '<tr><th style="width:14em">{}</th><td style="white-space:pre-wrap">{}</td></tr>', rows),
+            format_html_join(
+                "", '<tr><th style="width:14em">{}</th><td style="white-space:pre-wrap">{}</td></tr>', rows
+            ),
         )
 
     @admin.display(description=_("添付ファイル"))
@@ -166,12 +179,20 @@ class SubmissionAdmin(DepartmentScopedAdmin):
         ]
         if not rows:
             return "—"
-        return format_html_join("", '<div>{}: <a href="{}">{}</a> <span class="quiet">({}, {})</span></div>', rows)
+        return format_html_join(
+            "", '<div>{}: <a href="{}">{}</a> <span class="quiet">({}, {})</span></div>', rows
+        )
 
     @admin.display(description=_("支払"))
     def payments_display(self, obj: Submission) -> str:
         rows = [
-            (p.get_provider_display(), f"{p.amount:,}円", p.get_status_display(), p.reference, timezone.localtime(p.paid_at).strftime("%Y-%m-%d %H:%M") if p.paid_at else "—")
+            (
+                p.get_provider_display(),
+                f"{p.amount:,}円",
+                p.get_status_display(),
+                p.reference,
+                timezone.localtime(p.paid_at).strftime("%Y-%m-%d %H:%M") if p.paid_at else "—",
+            )
             for p in obj.payments.all()
         ]
         if not rows:
@@ -191,12 +212,23 @@ class SubmissionAdmin(DepartmentScopedAdmin):
         return format_html_join(
             "",
             "<div>{}: {}（{}）</div>",
-            [(label, wareki(timezone.localtime(v).date()), timezone.localtime(v).strftime("%Y-%m-%d %H:%M")) for label, v in stamps if v],
+            [
+                (
+                    label,
+                    wareki(timezone.localtime(v).date()),
+                    timezone.localtime(v).strftime("%Y-%m-%d %H:%M"),
+                )
+                for label, v in stamps
+                if v
+            ],
         )
 
     def save_with_service(self, request, obj, form, formsets, change):  # type: ignore[no-untyped-def]
         return submission_update(
-            submission=obj, actor=request.user, memo=form.cleaned_data.get("memo", obj.memo), assignee=form.cleaned_data.get("assignee")
+            submission=obj,
+            actor=request.user,
+            memo=form.cleaned_data.get("memo", obj.memo),
+            assignee=form.cleaned_data.get("assignee"),
         )
 
     # --- custom views -----------------------------------------------------------------------
@@ -204,10 +236,22 @@ class SubmissionAdmin(DepartmentScopedAdmin):
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [
-            path("<int:object_id>/attachments/<int:attachment_id>/", view(self.attachment_view), name="applications_submission_attachment"),
+            path(
+                "<int:object_id>/attachments/<int:attachment_id>/",
+                view(self.attachment_view),
+                name="applications_submission_attachment",
+            ),
             path("<int:object_id>/print/", view(self.print_view), name="applications_submission_print"),
-            path("<int:object_id>/staff-fields/", view(self.staff_fields_view), name="applications_submission_staff_fields"),
-            path("<int:object_id>/transition/<str:name>/", view(self.transition_view), name="applications_submission_transition"),
+            path(
+                "<int:object_id>/staff-fields/",
+                view(self.staff_fields_view),
+                name="applications_submission_staff_fields",
+            ),
+            path(
+                "<int:object_id>/transition/<str:name>/",
+                view(self.transition_view),
+                name="applications_submission_transition",
+            ),
             *super().get_urls(),
         ]
 
@@ -228,8 +272,18 @@ class SubmissionAdmin(DepartmentScopedAdmin):
     def print_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         obj = self._get_visible(request, object_id)
         fields = list(obj.form.fields.all())
-        rows = [(f, display_value(f, obj.answers.get(f.key))) for f in fields if f.takes_input and f.kind != FieldKind.FILE]
-        context = {"submission": obj, "rows": rows, "attachments": list(obj.attachments.all()), "payments": list(obj.payments.all()), "printed_at": timezone.now()}
+        rows = [
+            (f, display_value(f, obj.answers.get(f.key)))
+            for f in fields
+            if f.takes_input and f.kind != FieldKind.FILE
+        ]
+        context = {
+            "submission": obj,
+            "rows": rows,
+            "attachments": list(obj.attachments.all()),
+            "payments": list(obj.payments.all()),
+            "printed_at": timezone.now(),
+        }
         return TemplateResponse(request, "admin/applications/submission/print.html", context)
 
     def staff_fields_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
@@ -250,7 +304,13 @@ class SubmissionAdmin(DepartmentScopedAdmin):
                     return redirect("admin:applications_submission_change", obj.pk)
         else:
             answers_form = AnswersForm(initial=obj.answers, form_fields=fields, staff_only=True)
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "original": obj, "answers_form": answers_form, "title": _("職員記入欄: %s") % obj}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "answers_form": answers_form,
+            "title": _("職員記入欄: %s") % obj,
+        }
         return TemplateResponse(request, "admin/applications/submission/staff_fields.html", context)
 
     def transition_view(self, request: HttpRequest, object_id: int, name: str) -> HttpResponse:
@@ -264,13 +324,23 @@ class SubmissionAdmin(DepartmentScopedAdmin):
         if request.method == "POST":
             try:
                 if name == "pay":  # 窓口払い: recording the payment is what moves it to 受付
-                    payment_record_counter(submission=obj, actor=request.user, receipt_number=request.POST.get("receipt_number", "").strip())
+                    payment_record_counter(
+                        submission=obj,
+                        actor=request.user,
+                        receipt_number=request.POST.get("receipt_number", "").strip(),
+                    )
                 else:
-                    submission_transition(submission=obj, name=name, actor=request.user, reason=request.POST.get("reason", ""))
+                    submission_transition(
+                        submission=obj, name=name, actor=request.user, reason=request.POST.get("reason", "")
+                    )
             except ApplicationError as exc:
                 error = exc.message
             else:
-                self.message_user(request, _("%(ref)s を「%(label)s」にしました。") % {"ref": obj.reference, "label": S(transition.target).label})
+                self.message_user(
+                    request,
+                    _("%(ref)s を「%(label)s」にしました。")
+                    % {"ref": obj.reference, "label": S(transition.target).label},
+                )
                 return redirect("admin:applications_submission_change", obj.pk)
         context = {
             **self.admin_site.each_context(request),
@@ -282,7 +352,9 @@ class SubmissionAdmin(DepartmentScopedAdmin):
         }
         return TemplateResponse(request, "admin/applications/submission/transition.html", context)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
         obj = self.get_object(request, object_id)
         extra: dict[str, Any] = {}
         if obj is not None:
@@ -294,7 +366,10 @@ class SubmissionAdmin(DepartmentScopedAdmin):
             ]
             if can_process and obj.status == S.AWAITING_PAYMENT:
                 extra["workflow_buttons"].append(
-                    (_("窓口での支払いを記録"), reverse("admin:applications_submission_transition", args=[obj.pk, "pay"]))
+                    (
+                        _("窓口での支払いを記録"),
+                        reverse("admin:applications_submission_transition", args=[obj.pk, "pay"]),
+                    )
                 )
             extra["has_staff_fields"] = any(f.staff_only for f in obj.form.fields.all())
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
@@ -321,9 +396,14 @@ class SubmissionAdmin(DepartmentScopedAdmin):
                 submission_transition(submission=submission, name=name, actor=request.user, reason=reason)
                 done += 1
             except (ApplicationError, PermissionDenied) as exc:
-                failed.append(f"{submission.reference}: {getattr(exc, 'message', None) or _('権限がありません。')}")
+                failed.append(
+                    f"{submission.reference}: {getattr(exc, 'message', None) or _('権限がありません。')}"
+                )
         if done:
-            self.message_user(request, _("%(n)d 件を「%(label)s」にしました。") % {"n": done, "label": S(transition.target).label})
+            self.message_user(
+                request,
+                _("%(n)d 件を「%(label)s」にしました。") % {"n": done, "label": S(transition.target).label},
+            )
         for message in failed:
             self.message_user(request, message, messages.ERROR)
         return None
@@ -353,15 +433,25 @@ class SubmissionAdmin(DepartmentScopedAdmin):
         done = 0
         for submission in queryset.select_related("form__department"):
             try:
-                payment_record_counter(submission=submission, actor=request.user, receipt_number=request.POST.get("receipt_number", ""))
+                payment_record_counter(
+                    submission=submission,
+                    actor=request.user,
+                    receipt_number=request.POST.get("receipt_number", ""),
+                )
                 done += 1
             except (ApplicationError, PermissionDenied) as exc:
-                self.message_user(request, f"{submission.reference}: {getattr(exc, 'message', None) or _('権限がありません。')}", messages.ERROR)
+                self.message_user(
+                    request,
+                    f"{submission.reference}: {getattr(exc, 'message', None) or _('権限がありません。')}",
+                    messages.ERROR,
+                )
         if done:
             self.message_user(request, _("%d 件の支払いを記録し、受付にしました。") % done)
 
     def _export(self, queryset: QuerySet, fmt: str) -> HttpResponse:
-        qs = queryset.select_related("form__department", "resident", "assignee").prefetch_related("form__fields", "attachments", "payments")
+        qs = queryset.select_related("form__department", "resident", "assignee").prefetch_related(
+            "form__fields", "attachments", "payments"
+        )
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         return exports.download(exports.submissions_dataset(qs), fmt=fmt, filename=f"submissions-{stamp}")
 
@@ -372,5 +462,3 @@ class SubmissionAdmin(DepartmentScopedAdmin):
     @admin.action(description=_("選択した申請を CSV で出力"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         return self._export(queryset, "csv")
-
-

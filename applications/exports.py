@@ -40,7 +40,19 @@ def submissions_dataset(submissions: Iterable[Submission]) -> tablib.Dataset:
             continue
         seen_forms.add(s.form_id)
         columns += [(s.form_id, f) for f in s.form.fields.all() if f.kind != FieldKind.EXPLANATION]
-    headers = ["受付番号", "フォーム", "課", "状態", "申請日時", "申請者（LINE 表示名）", "手数料", "支払", "担当者", "理由", "職員メモ"]
+    headers = [
+        "受付番号",
+        "フォーム",
+        "課",
+        "状態",
+        "申請日時",
+        "申請者（LINE 表示名）",
+        "手数料",
+        "支払",
+        "担当者",
+        "理由",
+        "職員メモ",
+    ]
     headers += [f"{f.form.title}: {f.label}" if many_forms else f.label for _form_id, f in columns]
     data = tablib.Dataset(headers=headers)
     for s in rows:
@@ -79,14 +91,49 @@ def submissions_dataset(submissions: Iterable[Submission]) -> tablib.Dataset:
 
 
 def reconciliation_dataset(rows: list[dict[str, Any]], unpaid: Iterable[Submission]) -> tablib.Databook:
-    totals = tablib.Dataset(headers=["日付", "課", "フォーム", "支払方法", "件数", "入金額", "返金額", "差引"], title="日別集計")
+    totals = tablib.Dataset(
+        headers=["日付", "課", "フォーム", "支払方法", "件数", "入金額", "返金額", "差引"], title="日別集計"
+    )
     labels = {"counter": "窓口払い", "sandbox": "オンライン決済（テスト環境）"}
     for r in rows:
-        totals.append([r["day"].isoformat(), r["department"], r["form"], labels.get(r["provider"], r["provider"]), r["count"], r["amount"], r["refunded"], r["net"]])
-    totals.append(["合計", "", "", "", sum(r["count"] for r in rows), sum(r["amount"] for r in rows), sum(r["refunded"] for r in rows), sum(r["net"] for r in rows)])
-    pending = tablib.Dataset(headers=["受付番号", "フォーム", "課", "申請日時", "手数料", "支払方法"], title="未払いの申請")
+        totals.append(
+            [
+                r["day"].isoformat(),
+                r["department"],
+                r["form"],
+                labels.get(r["provider"], r["provider"]),
+                r["count"],
+                r["amount"],
+                r["refunded"],
+                r["net"],
+            ]
+        )
+    totals.append(
+        [
+            "合計",
+            "",
+            "",
+            "",
+            sum(r["count"] for r in rows),
+            sum(r["amount"] for r in rows),
+            sum(r["refunded"] for r in rows),
+            sum(r["net"] for r in rows),
+        ]
+    )
+    pending = tablib.Dataset(
+        headers=["受付番号", "フォーム", "課", "申請日時", "手数料", "支払方法"], title="未払いの申請"
+    )
     for s in unpaid:
-        pending.append([s.reference, _cell(s.form.title), s.form.department.name, _dt(s.submitted_at), s.fee, s.get_payment_method_display()])
+        pending.append(
+            [
+                s.reference,
+                _cell(s.form.title),
+                s.form.department.name,
+                _dt(s.submitted_at),
+                s.fee,
+                s.get_payment_method_display(),
+            ]
+        )
     return tablib.Databook([totals, pending])
 
 

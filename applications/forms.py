@@ -162,15 +162,26 @@ def build_field(field: FormField, *, has_existing_file: bool = False) -> forms.F
     messages["max_length"] = _("%(max)d 文字以内で入力してください。") % {"max": max_length}
     text_kinds: dict[str, tuple[Callable[[str], str], forms.Widget]] = {
         FieldKind.SHORT_TEXT: (n.normalise_text, _text_input()),
-        FieldKind.LONG_TEXT: (lambda v: n.normalise_text(v, multiline=True), forms.Textarea(attrs={"rows": 5})),
+        FieldKind.LONG_TEXT: (
+            lambda v: n.normalise_text(v, multiline=True),
+            forms.Textarea(attrs={"rows": 5}),
+        ),
         FieldKind.NUMBER: (n.normalise_number, _text_input(inputmode="decimal")),
         FieldKind.EMAIL: (n.normalise_email, _text_input(inputmode="email", autocomplete="email")),
         FieldKind.PHONE: (n.normalise_phone, _text_input(inputmode="tel", autocomplete="tel", type="tel")),
         FieldKind.POSTAL_CODE: (
             n.normalise_postal_code,
-            _text_input(inputmode="numeric", autocomplete="postal-code", placeholder="例: 399-0001", **{"data-postal": "1"}),
+            _text_input(
+                inputmode="numeric",
+                autocomplete="postal-code",
+                placeholder="例: 399-0001",
+                **{"data-postal": "1"},
+            ),
         ),
-        FieldKind.ADDRESS: (n.normalise_address, _text_input(autocomplete="street-address", **{"data-address": "1"})),
+        FieldKind.ADDRESS: (
+            n.normalise_address,
+            _text_input(autocomplete="street-address", **{"data-address": "1"}),
+        ),
         FieldKind.DATE: (n.normalise_date, _text_input(placeholder="例: 令和8年4月1日、2026/4/1")),
         FieldKind.FURIGANA: (n.normalise_furigana, _text_input(placeholder="例: ヤマダ ハナコ")),
     }

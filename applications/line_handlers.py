@@ -27,7 +27,9 @@ def status_messages(ctx: InboundContext) -> Messages:
         body = "申請はまだありません。\nLINE で申請できる手続きは、下のボタンから見られます。"
         return [m.text_with_button(body, "手続きを見る", link, alt_text="申請はまだありません。")]
     link = resident_link(resident, reverse("applications:submission_list"))
-    lines = [f"・{s.form.title}（{s.reference}）: {s.get_status_display()}\n  {NEXT_STEP[s.status]}" for s in rows]
+    lines = [
+        f"・{s.form.title}（{s.reference}）: {s.get_status_display()}\n  {NEXT_STEP[s.status]}" for s in rows
+    ]
     body = "最近の申請\n" + "\n".join(lines)
     return [m.text_with_button(body, "申請状況を見る", link, alt_text="最近の申請")]
 
@@ -47,7 +49,9 @@ def forms_messages(ctx: InboundContext) -> Messages:
             "申請する",
             link,
             alt_text="LINE で申請できる手続き",
-            quick_reply=[m.quick_reply_item(m.postback_action("申請状況", "app:status", display_text="申請状況"))],
+            quick_reply=[
+                m.quick_reply_item(m.postback_action("申請状況", "app:status", display_text="申請状況"))
+            ],
         )
     ]
 

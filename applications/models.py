@@ -48,7 +48,11 @@ class ApplicationForm(TimeStampedModel, DepartmentOwned):
     opens_at = models.DateTimeField(_("受付開始"), null=True, blank=True, help_text=_("空欄はすぐに開始。"))
     closes_at = models.DateTimeField(_("受付終了"), null=True, blank=True, help_text=_("空欄は期限なし。"))
     closed_at = models.DateTimeField(
-        _("締切日時"), null=True, blank=True, editable=False, help_text=_("「受付を締め切る」操作をした日時。")
+        _("締切日時"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("「受付を締め切る」操作をした日時。"),
     )
     fee = models.PositiveIntegerField(
         _("手数料（円）"), default=0, help_text=_("0 は無料。有料のときは支払いを確認してから審査します。")
@@ -82,7 +86,9 @@ class ApplicationForm(TimeStampedModel, DepartmentOwned):
         ordering = ["department_id", "-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(closes_at__isnull=True) | Q(opens_at__isnull=True) | Q(closes_at__gt=models.F("opens_at")),
+                condition=Q(closes_at__isnull=True)
+                | Q(opens_at__isnull=True)
+                | Q(closes_at__gt=models.F("opens_at")),
                 name="applications_applicationform_closes_after_opens",
             ),
         ]
@@ -170,7 +176,10 @@ class FormField(TimeStampedModel):
     help_text = models.TextField(_("説明"), blank=True, help_text=_("入力欄の下に表示します。"))
     required = models.BooleanField(_("必須"), default=False)
     max_length = models.PositiveIntegerField(
-        _("最大文字数"), null=True, blank=True, help_text=_("テキスト系の項目の上限。空欄は標準（1行 200、複数行 2000）。")
+        _("最大文字数"),
+        null=True,
+        blank=True,
+        help_text=_("テキスト系の項目の上限。空欄は標準（1行 200、複数行 2000）。"),
     )
     staff_only = models.BooleanField(
         _("職員記入欄"), default=False, help_text=_("住民には表示せず、職員が申請の詳細画面で記入します。")
@@ -195,7 +204,9 @@ class FormField(TimeStampedModel):
         verbose_name_plural = _("項目")
         ordering = ["form_id", "position", "pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=FieldKind.values), name="applications_formfield_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=FieldKind.values), name="applications_formfield_kind_valid"
+            ),
             models.UniqueConstraint(
                 fields=["form", "key"], condition=~Q(key=""), name="applications_formfield_key_unique"
             ),
@@ -242,7 +253,10 @@ class Submission(TimeStampedModel):
         ApplicationForm, verbose_name=_("フォーム"), on_delete=models.PROTECT, related_name="submissions"
     )
     resident = models.ForeignKey(
-        "municipalities.Resident", verbose_name=_("申請者"), on_delete=models.PROTECT, related_name="submissions"
+        "municipalities.Resident",
+        verbose_name=_("申請者"),
+        on_delete=models.PROTECT,
+        related_name="submissions",
     )
     reference = models.CharField(_("受付番号"), max_length=20, unique=True, editable=False)
     idempotency_token = models.UUIDField(
@@ -330,7 +344,10 @@ class Attachment(TimeStampedModel):
         ApplicationForm, verbose_name=_("フォーム"), on_delete=models.PROTECT, related_name="attachments"
     )
     resident = models.ForeignKey(
-        "municipalities.Resident", verbose_name=_("住民"), on_delete=models.PROTECT, related_name="attachments"
+        "municipalities.Resident",
+        verbose_name=_("住民"),
+        on_delete=models.PROTECT,
+        related_name="attachments",
     )
     submission = models.ForeignKey(
         Submission,
@@ -353,7 +370,9 @@ class Attachment(TimeStampedModel):
         ordering = ["submission_id", "field_key", "pk"]
         indexes = [
             # attachments_purge_stale_task(): staged files left behind.
-            models.Index(fields=["created_at"], condition=Q(submission__isnull=True), name="app_att_staged_idx"),
+            models.Index(
+                fields=["created_at"], condition=Q(submission__isnull=True), name="app_att_staged_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -386,7 +405,9 @@ class Payment(TimeStampedModel):
     )
     provider = models.CharField(_("支払方法"), max_length=20, choices=PaymentMethod.choices)
     amount = models.PositiveIntegerField(_("金額（円）"))
-    status = models.CharField(_("状態"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    status = models.CharField(
+        _("状態"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+    )
     reference = models.CharField(
         _("決済番号"), max_length=64, help_text=_("決済事業者の取引番号、または窓口の領収番号。")
     )
@@ -410,14 +431,23 @@ class Payment(TimeStampedModel):
         permissions = [("refund_payment", "返金できる")]
         default_permissions = ("add", "change", "delete", "view", "export")
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=PaymentStatus.values), name="applications_payment_status_valid"),
-            models.CheckConstraint(condition=Q(provider__in=PaymentMethod.values), name="applications_payment_provider_valid"),
-            models.UniqueConstraint(fields=["provider", "reference"], name="applications_payment_reference_unique"),
-            models.UniqueConstraint(
-                fields=["submission"], condition=Q(status="paid"), name="applications_payment_one_paid_per_submission"
+            models.CheckConstraint(
+                condition=Q(status__in=PaymentStatus.values), name="applications_payment_status_valid"
             ),
             models.CheckConstraint(
-                condition=~Q(status="paid") | Q(paid_at__isnull=False), name="applications_payment_paid_has_time"
+                condition=Q(provider__in=PaymentMethod.values), name="applications_payment_provider_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "reference"], name="applications_payment_reference_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["submission"],
+                condition=Q(status="paid"),
+                name="applications_payment_one_paid_per_submission",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(paid_at__isnull=False),
+                name="applications_payment_paid_has_time",
             ),
         ]
         indexes = [

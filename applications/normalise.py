@@ -76,7 +76,9 @@ def normalise_phone(value: str) -> str:
     if text.startswith("+81"):
         text = "0" + text[3:].lstrip("0")
     if not re.fullmatch(r"0\d{9,10}", text):
-        raise InputError(_("電話番号は 0 から始まる 10 桁か 11 桁の数字で入力してください（例: 0263-12-3456）。"))
+        raise InputError(
+            _("電話番号は 0 から始まる 10 桁か 11 桁の数字で入力してください（例: 0263-12-3456）。")
+        )
     return text
 
 
@@ -160,7 +162,9 @@ ERAS: list[tuple[tuple[str, ...], date, date | None]] = [
     (("大正", "T"), date(1912, 7, 30), date(1926, 12, 24)),
     (("明治", "M"), date(1868, 1, 25), date(1912, 7, 29)),
 ]
-_ERA_RE = re.compile(r"^(令和|平成|昭和|大正|明治|[RHSTM])\s*(元|\d{1,2})\s*[年./\-]\s*(\d{1,2})\s*[月./\-]\s*(\d{1,2})\s*日?$")
+_ERA_RE = re.compile(
+    r"^(令和|平成|昭和|大正|明治|[RHSTM])\s*(元|\d{1,2})\s*[年./\-]\s*(\d{1,2})\s*[月./\-]\s*(\d{1,2})\s*日?$"
+)
 _WESTERN_RE = re.compile(r"^(\d{4})\s*[年./\-]\s*(\d{1,2})\s*[月./\-]\s*(\d{1,2})\s*日?$")
 _COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 

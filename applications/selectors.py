@@ -20,7 +20,9 @@ def forms_open_for_resident(*, municipality: Municipality) -> list[ApplicationFo
     """Published forms of the town that accept submissions now, by department."""
     now = timezone.now()
     qs = (
-        ApplicationForm.objects.filter(department__municipality=municipality, is_published=True, closed_at__isnull=True)
+        ApplicationForm.objects.filter(
+            department__municipality=municipality, is_published=True, closed_at__isnull=True
+        )
         .filter(Q(opens_at__isnull=True) | Q(opens_at__lte=now))
         .filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))
         .select_related("department")
@@ -39,7 +41,11 @@ def form_for_resident(*, resident: Resident, form_id: int) -> ApplicationForm | 
 
 def submissions_for_resident(*, resident: Resident) -> QuerySet[Submission]:
     """The resident's own submissions, newest first ("My applications")."""
-    return Submission.objects.filter(resident=resident).select_related("form__department").order_by("-submitted_at", "-pk")
+    return (
+        Submission.objects.filter(resident=resident)
+        .select_related("form__department")
+        .order_by("-submitted_at", "-pk")
+    )
 
 
 def submission_for_resident(*, resident: Resident, reference: str) -> Submission | None:
@@ -67,7 +73,9 @@ def submissions_for_staff(*, user: Any, action: str = "view") -> QuerySet[Submis
 
 def _day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     tz = timezone.get_current_timezone()
-    return datetime.combine(start, time.min, tzinfo=tz), datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
+    return datetime.combine(start, time.min, tzinfo=tz), datetime.combine(
+        end + timedelta(days=1), time.min, tzinfo=tz
+    )
 
 
 def payments_for_staff(*, user: Any, start: date, end: date) -> QuerySet[Payment]:

@@ -23,7 +23,9 @@ def submission_notify_task(self, submission_id: int, version: int, status: str =
     429/5xx are retried with back-off; other 4xx are logged.
     """
     submission = (
-        Submission.objects.select_related("form__department__municipality", "resident").filter(pk=submission_id).first()
+        Submission.objects.select_related("form__department__municipality", "resident")
+        .filter(pk=submission_id)
+        .first()
     )
     if submission is None:
         return "skipped"

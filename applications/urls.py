@@ -13,7 +13,11 @@ urlpatterns = [
     path("mine/<str:reference>/edit/", views.submission_edit, name="submission_edit"),
     path("mine/<str:reference>/cancel/", views.submission_cancel_view, name="submission_cancel"),
     path("mine/<str:reference>/pay/", views.submission_pay, name="submission_pay"),
-    path("mine/<str:reference>/files/<int:attachment_id>/", views.attachment_download, name="attachment_download"),
+    path(
+        "mine/<str:reference>/files/<int:attachment_id>/",
+        views.attachment_download,
+        name="attachment_download",
+    ),
     path("staged/<int:attachment_id>/", views.staged_download, name="staged_download"),
     path("postal/<str:code>/", views.postal_lookup, name="postal_lookup"),
     path("sandbox/checkout/<str:reference>/", views.sandbox_checkout, name="sandbox_checkout"),

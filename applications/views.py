@@ -62,7 +62,9 @@ def _get_draft(request: HttpRequest, token: str) -> dict[str, Any] | None:
     return request.session.get(_draft_key(token)) if _is_uuid(token) else None
 
 
-def _answer_rows(form: ApplicationForm, answers: dict[str, Any], files: dict[str, list[Attachment]], *, staff: bool = False) -> list[dict[str, Any]]:
+def _answer_rows(
+    form: ApplicationForm, answers: dict[str, Any], files: dict[str, list[Attachment]], *, staff: bool = False
+) -> list[dict[str, Any]]:
     rows = []
     for field in form.fields.all():
         if not field.takes_input or (field.staff_only and not staff):
@@ -144,12 +146,19 @@ def _handle_form_post(
         staged_ids = attachment_stage(form=form, resident=request.resident, files=checked) if checked else {}
     except ApplicationError as exc:
         messages.error(request, exc.message)
-        return render_form_page(request, form=form, answers_form=answers_form, submission=submission, staged=existing)
+        return render_form_page(
+            request, form=form, answers_form=answers_form, submission=submission, staged=existing
+        )
     carried.update(_carried_files(request, form, staged_ids))
     if not valid:
         # Files that passed their own checks stay chosen while the resident fixes the rest.
         return render_form_page(
-            request, form=form, answers_form=answers_form, submission=submission, staged=existing, carried=carried
+            request,
+            form=form,
+            answers_form=answers_form,
+            submission=submission,
+            staged=existing,
+            carried=carried,
         )
     answers, _files = answers_form.answers()
     token = str(uuid.uuid4())
@@ -168,7 +177,9 @@ def form_view(request: HttpRequest, form_id: int) -> HttpResponse:
     if form is None or not form.is_published:
         raise Http404
     if not form.is_accepting():
-        return render(request, "liff/applications/closed.html", {"form_obj": form, "page_title": form.title}, status=200)
+        return render(
+            request, "liff/applications/closed.html", {"form_obj": form, "page_title": form.title}, status=200
+        )
     if form.one_per_resident:
         live = selectors.live_submission_for_resident(resident=request.resident, form=form)
         if live is not None:
@@ -194,7 +205,11 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
     draft = _get_draft(request, token)
     if draft is None:
         # A retry or double tap after the first submit went through: show that submission.
-        done = Submission.objects.filter(resident=request.resident, idempotency_token=token).first() if _is_uuid(token) else None
+        done = (
+            Submission.objects.filter(resident=request.resident, idempotency_token=token).first()
+            if _is_uuid(token)
+            else None
+        )
         if done is not None:
             return redirect("applications:submission_detail", reference=done.reference)
         messages.error(request, "入力内容の有効期限が切れました。もう一度入力してください。")
@@ -240,8 +255,12 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
                 payment = result.payments.filter(status=PaymentStatus.PENDING).order_by("-pk").first()
                 if payment is not None and payment.detail.get("redirect_url"):
                     return HttpResponseRedirect(payment.detail["redirect_url"])
-            return redirect(reverse("applications:submission_detail", kwargs={"reference": result.reference}) + "?done=1")
-    method_choices = [(m, PaymentMethod(m).label) for m in (form.payment_methods or []) if m in PaymentMethod.values]
+            return redirect(
+                reverse("applications:submission_detail", kwargs={"reference": result.reference}) + "?done=1"
+            )
+    method_choices = [
+        (m, PaymentMethod(m).label) for m in (form.payment_methods or []) if m in PaymentMethod.values
+    ]
     context = {
         "form_obj": form,
         "rows": _answer_rows(form, draft["answers"], files),
@@ -249,7 +268,9 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
         "submission": submission,
         "error": error,
         "method_choices": method_choices if submission is None and form.fee else [],
-        "selected_method": request.POST.get("payment_method", method_choices[0][0] if len(method_choices) == 1 else ""),
+        "selected_method": request.POST.get(
+            "payment_method", method_choices[0][0] if len(method_choices) == 1 else ""
+        ),
         "back_url": (
             reverse("applications:submission_edit", kwargs={"reference": submission.reference})
             if submission
@@ -263,7 +284,8 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
 @resident_required
 def submission_list(request: HttpRequest) -> HttpResponse:
     rows = [
-        {"submission": s, "next_step": NEXT_STEP[s.status]} for s in selectors.submissions_for_resident(resident=request.resident)
+        {"submission": s, "next_step": NEXT_STEP[s.status]}
+        for s in selectors.submissions_for_resident(resident=request.resident)
     ]
     return render(request, "liff/applications/submission_list.html", {"rows": rows, "page_title": "申請状況"})
 
@@ -288,8 +310,10 @@ def submission_detail(request: HttpRequest, reference: str) -> HttpResponse:
         "payments": payments,
         "can_cancel": submission.status in (S.AWAITING_PAYMENT, S.RECEIVED),
         "can_edit": submission.status == S.NEEDS_CORRECTION,
-        "can_pay_online": submission.status == S.AWAITING_PAYMENT and submission.payment_method == PaymentMethod.SANDBOX,
-        "pays_at_counter": submission.status == S.AWAITING_PAYMENT and submission.payment_method == PaymentMethod.COUNTER,
+        "can_pay_online": submission.status == S.AWAITING_PAYMENT
+        and submission.payment_method == PaymentMethod.SANDBOX,
+        "pays_at_counter": submission.status == S.AWAITING_PAYMENT
+        and submission.payment_method == PaymentMethod.COUNTER,
         "just_submitted": request.GET.get("done") == "1",
         "page_title": "申請の内容",
     }
@@ -307,8 +331,12 @@ def submission_edit(request: HttpRequest, reference: str) -> HttpResponse:
     if request.method == "POST":
         return _handle_form_post(request, form=form, submission=submission)
     existing = _files_by_key(list(submission.attachments.all()))
-    answers_form = AnswersForm(initial=submission.answers, form_fields=list(form.fields.all()), existing_files=existing)
-    return render_form_page(request, form=form, answers_form=answers_form, submission=submission, staged=existing)
+    answers_form = AnswersForm(
+        initial=submission.answers, form_fields=list(form.fields.all()), existing_files=existing
+    )
+    return render_form_page(
+        request, form=form, answers_form=answers_form, submission=submission, staged=existing
+    )
 
 
 @resident_required
@@ -333,7 +361,10 @@ def submission_pay(request: HttpRequest, reference: str) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("applications:submission_detail", reference=reference)
-    return HttpResponseRedirect(payment.detail.get("redirect_url") or reverse("applications:submission_detail", kwargs={"reference": reference}))
+    return HttpResponseRedirect(
+        payment.detail.get("redirect_url")
+        or reverse("applications:submission_detail", kwargs={"reference": reference})
+    )
 
 
 @resident_required
@@ -347,7 +378,9 @@ def attachment_download(request: HttpRequest, reference: str, attachment_id: int
 
 @resident_required
 def staged_download(request: HttpRequest, attachment_id: int) -> HttpResponse:
-    attachment = Attachment.objects.filter(pk=attachment_id, resident=request.resident, submission__isnull=True).first()
+    attachment = Attachment.objects.filter(
+        pk=attachment_id, resident=request.resident, submission__isnull=True
+    ).first()
     if attachment is None:
         raise Http404
     return attachment_response(attachment)
@@ -356,7 +389,10 @@ def staged_download(request: HttpRequest, attachment_id: int) -> HttpResponse:
 def attachment_response(attachment: Attachment) -> FileResponse:
     """Stream a private attachment; only called after a permission check."""
     response = FileResponse(
-        attachment.file.open("rb"), content_type=attachment.content_type, as_attachment=True, filename=attachment.original_name
+        attachment.file.open("rb"),
+        content_type=attachment.content_type,
+        as_attachment=True,
+        filename=attachment.original_name,
     )
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
@@ -402,19 +438,32 @@ def sandbox_callback(request: HttpRequest) -> HttpResponse:
     try:
         payment = payment_record_callback(provider_code=PaymentMethod.SANDBOX, params=params)
     except (PaymentVerificationError, ApplicationError) as exc:
-        message = exc.message if isinstance(exc, ApplicationError) else "お支払いの結果を確認できませんでした（署名が正しくありません）。"
+        message = (
+            exc.message
+            if isinstance(exc, ApplicationError)
+            else "お支払いの結果を確認できませんでした（署名が正しくありません）。"
+        )
         if request.method == "POST":
             return HttpResponse("NG", status=400, content_type="text/plain")
-        return render(request, "liff/applications/payment_error.html", {"message": message, "page_title": "お支払い"}, status=400)
+        return render(
+            request,
+            "liff/applications/payment_error.html",
+            {"message": message, "page_title": "お支払い"},
+            status=400,
+        )
     if request.method == "POST":
         return HttpResponse("OK", content_type="text/plain")
     notes = {
         PaymentStatus.PAID: (messages.SUCCESS, "お支払いが完了しました。申請を受け付けました。"),
-        PaymentStatus.FAILED: (messages.ERROR, "お支払いができませんでした。もう一度お試しいただくか、窓口でお支払いください。"),
-        PaymentStatus.CANCELLED: (messages.WARNING, "お支払いをキャンセルしました。申請はお支払い待ちのままです。"),
+        PaymentStatus.FAILED: (
+            messages.ERROR,
+            "お支払いができませんでした。もう一度お試しいただくか、窓口でお支払いください。",
+        ),
+        PaymentStatus.CANCELLED: (
+            messages.WARNING,
+            "お支払いをキャンセルしました。申請はお支払い待ちのままです。",
+        ),
     }
     level, text = notes.get(payment.status, (messages.INFO, "お支払いの状態を確認しました。"))
     messages.add_message(request, level, text)
     return redirect("applications:submission_detail", reference=payment.submission.reference)
-
-

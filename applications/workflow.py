@@ -53,7 +53,9 @@ class Transition:
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in [
-        Transition("pay", frozenset({S.AWAITING_PAYMENT}), S.RECEIVED, frozenset({SYSTEM, STAFF}), _("支払確認")),
+        Transition(
+            "pay", frozenset({S.AWAITING_PAYMENT}), S.RECEIVED, frozenset({SYSTEM, STAFF}), _("支払確認")
+        ),
         Transition("review", frozenset({S.RECEIVED}), S.IN_REVIEW, frozenset({STAFF}), _("審査を開始")),
         Transition(
             "request_correction",
@@ -63,7 +65,9 @@ TRANSITIONS: dict[str, Transition] = {
             _("修正を依頼"),
             reason_required=True,
         ),
-        Transition("resubmit", frozenset({S.NEEDS_CORRECTION}), S.RECEIVED, frozenset({RESIDENT}), _("再提出")),
+        Transition(
+            "resubmit", frozenset({S.NEEDS_CORRECTION}), S.RECEIVED, frozenset({RESIDENT}), _("再提出")
+        ),
         Transition("approve", frozenset({S.IN_REVIEW}), S.APPROVED, frozenset({STAFF}), _("承認")),
         Transition(
             "reject",

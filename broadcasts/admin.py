@@ -58,7 +58,10 @@ STATUS_COLOURS = {
 
 class BroadcastMessageForm(forms.ModelForm):
     image_url = forms.URLField(
-        label=gettext_lazy("画像の URL"), required=False, max_length=1000, assume_scheme="https",
+        label=gettext_lazy("画像の URL"),
+        required=False,
+        max_length=1000,
+        assume_scheme="https",
         help_text=gettext_lazy("ファイルの代わりに https の URL を指定できます。"),
     )
     link_url = forms.URLField(
@@ -104,7 +107,9 @@ class BroadcastMessageFormSet(forms.BaseInlineFormSet):
         if not kept:
             raise forms.ValidationError(_("メッセージを 1 件以上入力してください。"))
         if len(kept) > rendering.MAX_MESSAGES:
-            raise forms.ValidationError(_("メッセージは 5 件までです（%(n)s 件あります）。") % {"n": len(kept)})
+            raise forms.ValidationError(
+                _("メッセージは 5 件までです（%(n)s 件あります）。") % {"n": len(kept)}
+            )
 
 
 class BroadcastMessageInline(admin.StackedInline):
@@ -206,7 +211,9 @@ class BroadcastForm(forms.ModelForm):
                 self.add_error("scheduled_at", _("配信日時が過去です。これから先の日時にしてください。"))
         if data.get("recurrence"):
             if data.get("send_mode") != SendMode.AT:
-                self.add_error("recurrence", _("繰り返し配信は「日時を指定して配信」で最初の配信日時を決めてください。"))
+                self.add_error(
+                    "recurrence", _("繰り返し配信は「日時を指定して配信」で最初の配信日時を決めてください。")
+                )
             until = data.get("recurrence_until")
             if until is None:
                 self.add_error("recurrence_until", _("繰り返しの終了日を入力してください。"))
@@ -286,7 +293,9 @@ class BroadcastAdmin(DepartmentScopedAdmin):
                 _("届ける相手"),
                 {
                     "fields": ["is_emergency", "category", "areas", "age_bands", "recipient_preview"],
-                    "description": _("分野を受け取ると設定した住民のうち、地区・年代が合う人に届きます。緊急は友だち全員に届きます。"),
+                    "description": _(
+                        "分野を受け取ると設定した住民のうち、地区・年代が合う人に届きます。緊急は友だち全員に届きます。"
+                    ),
                 },
             ),
             (_("配信日時"), {"fields": ["send_mode", "scheduled_at", "recurrence", "recurrence_until"]}),
@@ -301,20 +310,25 @@ class BroadcastAdmin(DepartmentScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> Any:
         done = (
             DeliveryBatch.objects.filter(
-                broadcast=OuterRef("pk"), status__in=[BatchStatus.SENT, BatchStatus.FAILED, BatchStatus.CANCELLED]
+                broadcast=OuterRef("pk"),
+                status__in=[BatchStatus.SENT, BatchStatus.FAILED, BatchStatus.CANCELLED],
             )
             .order_by()
             .values("broadcast")
             .annotate(n=Sum("size"))
             .values("n")
         )
-        return super().get_queryset(request).annotate(
-            progress_done=Coalesce(Subquery(done, output_field=IntegerField()), 0)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(progress_done=Coalesce(Subquery(done, output_field=IntegerField()), 0))
         )
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
-        departments = policy_for(Broadcast).related_choices(request.user, "add", Department, Department.objects.all())
+        departments = policy_for(Broadcast).related_choices(
+            request.user, "add", Department, Department.objects.all()
+        )
         if "department" not in initial and departments.count() == 1:
             initial["department"] = departments.first().pk
         return initial
@@ -399,11 +413,17 @@ class BroadcastAdmin(DepartmentScopedAdmin):
             return timezone.localtime(at).strftime("%Y/%m/%d %H:%M") if at else ""
 
         if obj.submitted_at:
-            rows.append(_("申請: %(at)s %(who)s") % {"at": when(obj.submitted_at), "who": obj.submitted_by or ""})
+            rows.append(
+                _("申請: %(at)s %(who)s") % {"at": when(obj.submitted_at), "who": obj.submitted_by or ""}
+            )
         if obj.approved_at:
-            rows.append(_("承認: %(at)s %(who)s") % {"at": when(obj.approved_at), "who": obj.approved_by or ""})
+            rows.append(
+                _("承認: %(at)s %(who)s") % {"at": when(obj.approved_at), "who": obj.approved_by or ""}
+            )
         if obj.cancelled_at:
-            rows.append(_("取消: %(at)s %(who)s") % {"at": when(obj.cancelled_at), "who": obj.cancelled_by or ""})
+            rows.append(
+                _("取消: %(at)s %(who)s") % {"at": when(obj.cancelled_at), "who": obj.cancelled_by or ""}
+            )
         if obj.review_comment:
             rows.append(_("差し戻しの理由: %(c)s") % {"c": obj.review_comment})
         return format_html("<br>".join(["{}"] * len(rows)), *rows) if rows else "-"
@@ -434,8 +454,12 @@ class BroadcastAdmin(DepartmentScopedAdmin):
 
     # --- saving through the service -----------------------------------------------------------
 
-    def save_with_service(self, request: HttpRequest, obj: Broadcast, form: Any, formsets: Any, change: bool) -> Any:
-        return broadcast_save(broadcast=obj, form=form, formsets=formsets, created=not change, actor=request.user)
+    def save_with_service(
+        self, request: HttpRequest, obj: Broadcast, form: Any, formsets: Any, change: bool
+    ) -> Any:
+        return broadcast_save(
+            broadcast=obj, form=form, formsets=formsets, created=not change, actor=request.user
+        )
 
     def delete_model(self, request: HttpRequest, obj: Broadcast) -> None:
         if not obj.is_editable:
@@ -492,9 +516,17 @@ class BroadcastAdmin(DepartmentScopedAdmin):
     def get_urls(self) -> list[Any]:
         wrap = self.admin_site.admin_view
         return [
-            path("recipient-count/", wrap(self.recipient_count_view), name="broadcasts_broadcast_recipient_count"),
+            path(
+                "recipient-count/",
+                wrap(self.recipient_count_view),
+                name="broadcasts_broadcast_recipient_count",
+            ),
             path("<int:pk>/progress/", wrap(self.progress_view), name="broadcasts_broadcast_progress"),
-            path("<int:pk>/transition/<str:verb>/", wrap(self.transition_view), name="broadcasts_broadcast_transition"),
+            path(
+                "<int:pk>/transition/<str:verb>/",
+                wrap(self.transition_view),
+                name="broadcasts_broadcast_transition",
+            ),
             *super().get_urls(),
         ]
 
@@ -546,13 +578,19 @@ class BroadcastAdmin(DepartmentScopedAdmin):
         """「約 N 人に届きます」: the count for the segment being composed (GET parameters)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        departments = policy_for(Broadcast).related_choices(request.user, "view", Department, Department.objects.all())
-        department = departments.filter(pk=_int(request.GET.get("department"))).select_related("municipality").first()
+        departments = policy_for(Broadcast).related_choices(
+            request.user, "view", Department, Department.objects.all()
+        )
+        department = (
+            departments.filter(pk=_int(request.GET.get("department"))).select_related("municipality").first()
+        )
         municipality = department.municipality if department else request.user.municipality
         if municipality is None:
             return JsonResponse({"count": None, "label": _("担当課を選ぶと人数を表示します。")})
         emergency = request.GET.get("is_emergency") in {"1", "true", "on"}
-        category = Interest.objects.filter(municipality=municipality, pk=_int(request.GET.get("category"))).first()
+        category = Interest.objects.filter(
+            municipality=municipality, pk=_int(request.GET.get("category"))
+        ).first()
         if not emergency and category is None:
             return JsonResponse({"count": None, "label": _("分野を選ぶと人数を表示します。")})
         area_ids = [_int(v) for v in request.GET.getlist("areas")]
@@ -570,7 +608,9 @@ class BroadcastAdmin(DepartmentScopedAdmin):
             label = _("約 %(n)s 人に届きます") % {"n": f"{count:,}"}
         return JsonResponse({"count": count, "label": label})
 
-    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
         obj = context.get("original")
         buttons = []
         if obj is not None:
@@ -583,21 +623,34 @@ class BroadcastAdmin(DepartmentScopedAdmin):
                 buttons.append(("approve", _("承認する"), ""))
             if can_change and status == BroadcastStatus.PENDING:
                 buttons.append(("return", _("下書きに戻す"), "secondary"))
-            if can_approve and obj.is_emergency and status in {BroadcastStatus.DRAFT, BroadcastStatus.PENDING}:
+            if (
+                can_approve
+                and obj.is_emergency
+                and status in {BroadcastStatus.DRAFT, BroadcastStatus.PENDING}
+            ):
                 buttons.append(("emergency", _("緊急配信をすぐに送る"), "danger"))
             if can_change and obj.messages.exists():
                 buttons.append(("test", _("自分の LINE にテスト送信"), "secondary"))
-            cancellable = {BroadcastStatus.DRAFT, BroadcastStatus.PENDING} if not can_approve else {
-                BroadcastStatus.DRAFT,
-                BroadcastStatus.PENDING,
-                BroadcastStatus.APPROVED,
-                BroadcastStatus.SCHEDULED,
-                BroadcastStatus.SENDING,
-            }
+            cancellable = (
+                {BroadcastStatus.DRAFT, BroadcastStatus.PENDING}
+                if not can_approve
+                else {
+                    BroadcastStatus.DRAFT,
+                    BroadcastStatus.PENDING,
+                    BroadcastStatus.APPROVED,
+                    BroadcastStatus.SCHEDULED,
+                    BroadcastStatus.SENDING,
+                }
+            )
             if can_change and status in cancellable:
                 buttons.append(("cancel", _("取り消す"), "danger"))
         context["transition_buttons"] = [
-            {"url": reverse("admin:broadcasts_broadcast_transition", args=[obj.pk, verb]), "label": label, "style": style, "verb": verb}
+            {
+                "url": reverse("admin:broadcasts_broadcast_transition", args=[obj.pk, verb]),
+                "label": label,
+                "style": style,
+                "verb": verb,
+            }
             for verb, label, style in buttons
         ]
         context["has_line_user_id"] = bool(getattr(request.user, "line_user_id", ""))

@@ -61,7 +61,10 @@ def seed(municipality: Municipality) -> None:
     somu = Department.objects.get(municipality=municipality, code="somu")
     interests = {i.code: i for i in Interest.objects.filter(municipality=municipality)}
     areas = {a.name: a for a in Area.objects.filter(municipality=municipality)}
-    staff = {u.username: u for u in StaffUser.objects.filter(username__in=["joho", "kenko_head", "kenko_staff", "somu_staff"])}
+    staff = {
+        u.username: u
+        for u in StaffUser.objects.filter(username__in=["joho", "kenko_head", "kenko_staff", "somu_staff"])
+    }
 
     # Sent: the health check-ups (text + card), approved by the head.
     checkup = _create(
@@ -70,7 +73,10 @@ def seed(municipality: Municipality) -> None:
         category=interests["kenko"],
         author=staff["kenko_staff"],
         messages=[
-            {"kind": "text", "text": "【健康福祉課】令和8年度の特定健診・がん検診の受付を開始しました。\n40歳以上の方は年に一度、健診を受けましょう。"},
+            {
+                "kind": "text",
+                "text": "【健康福祉課】令和8年度の特定健診・がん検診の受付を開始しました。\n40歳以上の方は年に一度、健診を受けましょう。",
+            },
             {
                 "kind": "card",
                 "card_title": "特定健診のご案内",
@@ -81,7 +87,10 @@ def seed(municipality: Municipality) -> None:
         ],
     )
     if checkup:
-        broadcast_approve(broadcast=broadcast_submit(broadcast=checkup, actor=staff["kenko_staff"]), actor=staff["kenko_head"])
+        broadcast_approve(
+            broadcast=broadcast_submit(broadcast=checkup, actor=staff["kenko_staff"]),
+            actor=staff["kenko_head"],
+        )
 
     # Sent: an emergency notice, approved and sent at once by the town's administrator.
     shelter = _create(
@@ -112,10 +121,17 @@ def seed(municipality: Municipality) -> None:
         scheduled_at=first,
         recurrence=Recurrence.WEEKLY,
         recurrence_until=timezone.localdate(first) + timedelta(days=90),
-        messages=[{"kind": "text", "text": "【子育てひろば】今週も水曜・金曜の10時から保健センター2階で開いています。お気軽にどうぞ。"}],
+        messages=[
+            {
+                "kind": "text",
+                "text": "【子育てひろば】今週も水曜・金曜の10時から保健センター2階で開いています。お気軽にどうぞ。",
+            }
+        ],
     )
     if salon:
-        broadcast_approve(broadcast=broadcast_submit(broadcast=salon, actor=staff["kenko_staff"]), actor=staff["kenko_head"])
+        broadcast_approve(
+            broadcast=broadcast_submit(broadcast=salon, actor=staff["kenko_staff"]), actor=staff["kenko_head"]
+        )
 
     # Scheduled once: a change of garbage collection in two districts.
     garbage = _create(
@@ -126,10 +142,17 @@ def seed(municipality: Municipality) -> None:
         author=staff["somu_staff"],
         send_mode=SendMode.AT,
         scheduled_at=_next_weekday_at(4, 18),
-        messages=[{"kind": "text", "text": "【ごみ】来週月曜日の燃やせるごみの収集は、祝日のため火曜日に変更します（東区・西区）。"}],
+        messages=[
+            {
+                "kind": "text",
+                "text": "【ごみ】来週月曜日の燃やせるごみの収集は、祝日のため火曜日に変更します（東区・西区）。",
+            }
+        ],
     )
     if garbage:
-        broadcast_approve(broadcast=broadcast_submit(broadcast=garbage, actor=staff["somu_staff"]), actor=staff["joho"])
+        broadcast_approve(
+            broadcast=broadcast_submit(broadcast=garbage, actor=staff["somu_staff"]), actor=staff["joho"]
+        )
 
     # Waiting for approval, and a draft.
     festival = _create(
@@ -138,7 +161,10 @@ def seed(municipality: Municipality) -> None:
         category=interests["kanko"],
         author=staff["somu_staff"],
         messages=[
-            {"kind": "text", "text": "【みどり町夏まつり】8月第1土曜日、中央公園で開催します。花火は20時から！"},
+            {
+                "kind": "text",
+                "text": "【みどり町夏まつり】8月第1土曜日、中央公園で開催します。花火は20時から！",
+            },
             {"kind": "image", "image_url": "https://www.town.midori.example.jp/matsuri/poster.jpg"},
         ],
     )
@@ -150,7 +176,12 @@ def seed(municipality: Municipality) -> None:
         category=interests["kenko"],
         age_bands=["60s", "70p"],
         author=staff["kenko_staff"],
-        messages=[{"kind": "text", "text": "【健康福祉課】65歳以上の方のインフルエンザ予防接種に助成があります。（下書き）"}],
+        messages=[
+            {
+                "kind": "text",
+                "text": "【健康福祉課】65歳以上の方のインフルエンザ予防接種に助成があります。（下書き）",
+            }
+        ],
     )
     # The block rate so far (the hourly task keeps it up to date for 24 hours).
     for broadcast_id in Broadcast.objects.filter(

@@ -55,7 +55,9 @@ def _apply(request: HttpRequest, resident) -> str:  # noqa: ANN001 - Resident
         chosen = set(resident.interests.values_list("pk", flat=True))
         on = request.POST.get("on") == "1"
         chosen = chosen | {interest.pk} if on else chosen - {interest.pk}
-        receive_settings_update(resident=resident, interests=Interest.objects.filter(municipality=town, pk__in=chosen))
+        receive_settings_update(
+            resident=resident, interests=Interest.objects.filter(municipality=town, pk__in=chosen)
+        )
         if on:
             return _("「%(name)s」のお知らせを受け取ります。") % {"name": interest.name}
         return _("「%(name)s」のお知らせを止めました。") % {"name": interest.name}
@@ -69,10 +71,16 @@ def _apply(request: HttpRequest, resident) -> str:  # noqa: ANN001 - Resident
         value = request.POST.get("area", "")
         area = get_object_or_404(Area, municipality=town, pk=value) if value else None
         receive_settings_update(resident=resident, area=area)
-        return _("地区を「%(name)s」にしました。") % {"name": area.name} if area else _("地区の設定を外しました。")
+        return (
+            _("地区を「%(name)s」にしました。") % {"name": area.name}
+            if area
+            else _("地区の設定を外しました。")
+        )
     if action == "age":
         band = request.POST.get("age_band", "")
         receive_settings_update(resident=resident, age_band=band)
         label = dict(AgeBand.choices).get(band)
-        return _("年代を「%(band)s」にしました。") % {"band": label} if label else _("年代の設定を外しました。")
+        return (
+            _("年代を「%(band)s」にしました。") % {"band": label} if label else _("年代の設定を外しました。")
+        )
     raise ServiceError(_("もう一度お試しください。"))

@@ -28,20 +28,44 @@ def _normalise(text: str) -> str:
 def _menu(resident: Resident, lead: str = "") -> list[dict[str, Any]]:
     chosen = set(resident.interests.values_list("pk", flat=True))
     items = []
-    for interest in Interest.objects.filter(municipality_id=resident.municipality_id).order_by("sort_order", "code")[
-        :MAX_INTEREST_ITEMS
-    ]:
+    for interest in Interest.objects.filter(municipality_id=resident.municipality_id).order_by(
+        "sort_order", "code"
+    )[:MAX_INTEREST_ITEMS]:
         on = interest.pk in chosen
         label = ("✓" if on else "＋") + interest.name
-        shown = _("%(name)sを止める") % {"name": interest.name} if on else _("%(name)sを受け取る") % {"name": interest.name}
-        items.append(m.quick_reply_item(m.postback_action(label, f"{PREFIX}:t:{interest.pk}", display_text=shown)))
-    items.append(m.quick_reply_item(m.postback_action(_("地区を選ぶ"), f"{PREFIX}:areas", display_text=_("地区を選ぶ"))))
-    items.append(m.quick_reply_item(m.postback_action(_("年代を選ぶ"), f"{PREFIX}:ages", display_text=_("年代を選ぶ"))))
+        shown = (
+            _("%(name)sを止める") % {"name": interest.name}
+            if on
+            else _("%(name)sを受け取る") % {"name": interest.name}
+        )
+        items.append(
+            m.quick_reply_item(m.postback_action(label, f"{PREFIX}:t:{interest.pk}", display_text=shown))
+        )
+    items.append(
+        m.quick_reply_item(
+            m.postback_action(_("地区を選ぶ"), f"{PREFIX}:areas", display_text=_("地区を選ぶ"))
+        )
+    )
+    items.append(
+        m.quick_reply_item(m.postback_action(_("年代を選ぶ"), f"{PREFIX}:ages", display_text=_("年代を選ぶ")))
+    )
     if resident.notices_paused:
-        items.append(m.quick_reply_item(m.postback_action(_("お知らせを再開"), f"{PREFIX}:p:0", display_text=_("お知らせを再開"))))
+        items.append(
+            m.quick_reply_item(
+                m.postback_action(_("お知らせを再開"), f"{PREFIX}:p:0", display_text=_("お知らせを再開"))
+            )
+        )
     else:
-        items.append(m.quick_reply_item(m.postback_action(_("お知らせを停止"), f"{PREFIX}:p:1", display_text=_("お知らせを停止"))))
-    items.append(m.quick_reply_item(m.uri_action(_("画面で設定"), resident_link(resident, reverse("broadcasts:receive_settings")))))
+        items.append(
+            m.quick_reply_item(
+                m.postback_action(_("お知らせを停止"), f"{PREFIX}:p:1", display_text=_("お知らせを停止"))
+            )
+        )
+    items.append(
+        m.quick_reply_item(
+            m.uri_action(_("画面で設定"), resident_link(resident, reverse("broadcasts:receive_settings")))
+        )
+    )
     body = settings_summary(resident) + "\n\n" + _("下のボタンで変更できます（✓ は受け取り中）。")
     if lead:
         body = lead + "\n\n" + body
@@ -78,12 +102,18 @@ def _answer(resident: Resident, verb: str, value: str) -> list[dict[str, Any]]:
         if interest is None:
             return _menu(resident, _("この分野は選べなくなりました。"))
         resident, on = toggle_interest(resident, interest)
-        lead = _("「%(name)s」のお知らせを受け取ります。") if on else _("「%(name)s」のお知らせを止めました。")
+        lead = (
+            _("「%(name)s」のお知らせを受け取ります。") if on else _("「%(name)s」のお知らせを止めました。")
+        )
         return _menu(resident, lead % {"name": interest.name})
     if verb == "p":
         paused = value == "1"
         resident = receive_settings_update(resident=resident, notices_paused=paused, confirm=False)
-        lead = _("お知らせを停止しました。緊急のお知らせは届きます。") if paused else _("お知らせを再開しました。")
+        lead = (
+            _("お知らせを停止しました。緊急のお知らせは届きます。")
+            if paused
+            else _("お知らせを再開しました。")
+        )
         return _menu(resident, lead)
     if verb == "areas":
         if Area.objects.filter(municipality_id=town_id).count() > 12:  # more than quick replies can hold
@@ -98,19 +128,31 @@ def _answer(resident: Resident, verb: str, value: str) -> list[dict[str, Any]]:
             m.quick_reply_item(m.postback_action(area.name, f"{PREFIX}:a:{area.pk}", display_text=area.name))
             for area in Area.objects.filter(municipality_id=town_id).order_by("sort_order", "name")[:12]
         ]
-        items.append(m.quick_reply_item(m.postback_action(_("選ばない"), f"{PREFIX}:a:0", display_text=_("地区を選ばない"))))
+        items.append(
+            m.quick_reply_item(
+                m.postback_action(_("選ばない"), f"{PREFIX}:a:0", display_text=_("地区を選ばない"))
+            )
+        )
         return [m.text(_("お住まいの地区を選んでください。"), quick_reply=items)]
     if verb == "a":
         area = Area.objects.filter(municipality_id=town_id, pk=_int(value)).first() if value != "0" else None
         resident = receive_settings_update(resident=resident, area=area, confirm=False)
-        lead = _("地区を「%(name)s」にしました。") % {"name": area.name} if area else _("地区の設定を外しました。")
+        lead = (
+            _("地区を「%(name)s」にしました。") % {"name": area.name}
+            if area
+            else _("地区の設定を外しました。")
+        )
         return _menu(resident, lead)
     if verb == "ages":
         items = [
             m.quick_reply_item(m.postback_action(label, f"{PREFIX}:g:{code}", display_text=label))
             for code, label in AgeBand.choices
         ]
-        items.append(m.quick_reply_item(m.postback_action(_("答えない"), f"{PREFIX}:g:-", display_text=_("年代を答えない"))))
+        items.append(
+            m.quick_reply_item(
+                m.postback_action(_("答えない"), f"{PREFIX}:g:-", display_text=_("年代を答えない"))
+            )
+        )
         return [m.text(_("年代を選んでください。"), quick_reply=items)]
     if verb == "g":
         band = "" if value == "-" else value
@@ -118,7 +160,9 @@ def _answer(resident: Resident, verb: str, value: str) -> list[dict[str, Any]]:
             return _menu(resident, _("年代の選び方が正しくありません。"))
         resident = receive_settings_update(resident=resident, age_band=band, confirm=False)
         label = dict(AgeBand.choices).get(band)
-        lead = _("年代を「%(band)s」にしました。") % {"band": label} if label else _("年代の設定を外しました。")
+        lead = (
+            _("年代を「%(band)s」にしました。") % {"band": label} if label else _("年代の設定を外しました。")
+        )
         return _menu(resident, lead)
     return _menu(resident)
 

@@ -75,12 +75,18 @@ class Broadcast(TimeStampedModel, DepartmentOwned):
         _("件名"), max_length=100, help_text=_("職員向けの管理用の名前です。住民には表示されません。")
     )
     status = models.CharField(
-        _("状態"), max_length=16, choices=BroadcastStatus.choices, default=BroadcastStatus.DRAFT, editable=False
+        _("状態"),
+        max_length=16,
+        choices=BroadcastStatus.choices,
+        default=BroadcastStatus.DRAFT,
+        editable=False,
     )
     is_emergency = models.BooleanField(
         _("緊急"),
         default=False,
-        help_text=_("緊急のお知らせは受信設定にかかわらず、友だち全員に届きます（分野・地区・年代は使いません）。"),
+        help_text=_(
+            "緊急のお知らせは受信設定にかかわらず、友だち全員に届きます（分野・地区・年代は使いません）。"
+        ),
     )
     category = models.ForeignKey(
         Interest,
@@ -98,10 +104,10 @@ class Broadcast(TimeStampedModel, DepartmentOwned):
         blank=True,
         help_text=_("空欄はすべての地区です。"),
     )
-    age_bands = models.JSONField(
-        _("年代"), default=list, blank=True, help_text=_("空欄はすべての年代です。")
+    age_bands = models.JSONField(_("年代"), default=list, blank=True, help_text=_("空欄はすべての年代です。"))
+    send_mode = models.CharField(
+        _("配信タイミング"), max_length=8, choices=SendMode.choices, default=SendMode.NOW
     )
-    send_mode = models.CharField(_("配信タイミング"), max_length=8, choices=SendMode.choices, default=SendMode.NOW)
     scheduled_at = models.DateTimeField(
         _("配信日時"), null=True, blank=True, help_text=_("「日時を指定して配信」のときの配信日時です。")
     )
@@ -187,7 +193,9 @@ class Broadcast(TimeStampedModel, DepartmentOwned):
         editable=False,
         help_text=_("配信後 24 時間以内にブロックした配信対象者の数です。"),
     )
-    unfollows_counted_at = models.DateTimeField(_("ブロック数の集計日時"), null=True, blank=True, editable=False)
+    unfollows_counted_at = models.DateTimeField(
+        _("ブロック数の集計日時"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("配信")
@@ -270,7 +278,9 @@ class BroadcastMessage(TimeStampedModel):
     position = models.PositiveSmallIntegerField(_("順番"), default=0)
     kind = models.CharField(_("種類"), max_length=8, choices=MessageKind.choices, default=MessageKind.TEXT)
     text = models.TextField(
-        _("本文"), blank=True, help_text=_("テキストは 5,000 文字まで（絵文字は 2 文字と数えます）。カードでは本文です。")
+        _("本文"),
+        blank=True,
+        help_text=_("テキストは 5,000 文字まで（絵文字は 2 文字と数えます）。カードでは本文です。"),
     )
     image = models.ImageField(
         _("画像ファイル"),
@@ -279,11 +289,17 @@ class BroadcastMessage(TimeStampedModel):
         help_text=_("JPEG または PNG、10MB まで。"),
     )
     preview_image = models.ImageField(
-        _("プレビュー画像"), upload_to=broadcast_image_path, blank=True, editable=False,
+        _("プレビュー画像"),
+        upload_to=broadcast_image_path,
+        blank=True,
+        editable=False,
         help_text=_("トーク一覧に出す縮小画像です（提出時に自動で作ります）。"),
     )
     image_url = models.URLField(
-        _("画像の URL"), max_length=1000, blank=True, help_text=_("ファイルの代わりに https の URL を指定できます。")
+        _("画像の URL"),
+        max_length=1000,
+        blank=True,
+        help_text=_("ファイルの代わりに https の URL を指定できます。"),
     )
     card_title = models.CharField(_("カードのタイトル"), max_length=40, blank=True)
     link_label = models.CharField(_("ボタンの文字"), max_length=20, blank=True)
@@ -331,13 +347,17 @@ class DeliveryBatch(TimeStampedModel):
     retry_key = models.UUIDField(_("リトライキー"), unique=True)
     line_user_ids = models.JSONField(_("宛先"))
     size = models.PositiveSmallIntegerField(_("宛先数"))
-    status = models.CharField(_("状態"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING)
+    status = models.CharField(
+        _("状態"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(_("試行回数"), default=0)
     claimed_at = models.DateTimeField(_("送信開始日時"), null=True, blank=True)
     next_attempt_at = models.DateTimeField(_("次の再試行"), null=True, blank=True)
     sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
     already_accepted = models.BooleanField(
-        _("受付済み（409）"), default=False, help_text=_("再送に LINE が「受付済み」と答えました。配信済みです。")
+        _("受付済み（409）"),
+        default=False,
+        help_text=_("再送に LINE が「受付済み」と答えました。配信済みです。"),
     )
     request_id = models.CharField(_("リクエストID"), max_length=64, blank=True)
     http_status = models.PositiveSmallIntegerField(_("HTTP ステータス"), null=True, blank=True)
@@ -353,7 +373,8 @@ class DeliveryBatch(TimeStampedModel):
                 condition=Q(status__in=BatchStatus.values), name="broadcasts_deliverybatch_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(size__gte=1) & Q(size__lte=BATCH_SIZE), name="broadcasts_deliverybatch_size_lte_500"
+                condition=Q(size__gte=1) & Q(size__lte=BATCH_SIZE),
+                name="broadcasts_deliverybatch_size_lte_500",
             ),
         ]
         indexes = [

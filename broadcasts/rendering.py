@@ -27,7 +27,7 @@ _IMAGE_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG"}
 
 
 def image_kind(head: bytes) -> str | None:
-    """"JPEG" or "PNG" from the first bytes of a file (its content, not its name), else None."""
+    """ "JPEG" or "PNG" from the first bytes of a file (its content, not its name), else None."""
     for signature, kind in _IMAGE_SIGNATURES.items():
         if head.startswith(signature):
             return kind
@@ -38,7 +38,10 @@ def check_image_upload(upload: UploadedFile) -> list[str]:
     """Problems with an uploaded image, for staff. Reads the content, not the file name."""
     errors: list[str] = []
     if upload.size and upload.size > MAX_IMAGE_BYTES:
-        errors.append(_("画像が大きすぎます（%(size).1fMB）。10MB 以下にしてください。") % {"size": upload.size / 1024 / 1024})
+        errors.append(
+            _("画像が大きすぎます（%(size).1fMB）。10MB 以下にしてください。")
+            % {"size": upload.size / 1024 / 1024}
+        )
     position = upload.tell() if hasattr(upload, "tell") else 0
     upload.seek(0)
     head = upload.read(16)
@@ -64,9 +67,9 @@ def check_message(
         if not text.strip():
             errors["text"] = _("本文を入力してください。")
         elif line_messages.utf16_len(text) > MAX_TEXT_UTF16:
-            errors["text"] = _("本文が長すぎます（%(n)s 文字）。LINE の上限は 5,000 文字（絵文字は 2 文字）です。") % {
-                "n": f"{line_messages.utf16_len(text):,}"
-            }
+            errors["text"] = _(
+                "本文が長すぎます（%(n)s 文字）。LINE の上限は 5,000 文字（絵文字は 2 文字）です。"
+            ) % {"n": f"{line_messages.utf16_len(text):,}"}
     elif kind == "image":
         if has_image and image_url:
             errors["image_url"] = _("画像はファイルか URL のどちらか一方にしてください。")
@@ -82,7 +85,9 @@ def check_message(
         elif len(text) > CARD_TEXT_MAX:
             errors["text"] = _("カードの本文は %(n)s 文字までです。") % {"n": CARD_TEXT_MAX}
         if bool(link_label.strip()) != bool(link_url.strip()):
-            errors["link_url" if link_label.strip() else "link_label"] = _("ボタンの文字とリンク先は両方入力してください。")
+            errors["link_url" if link_label.strip() else "link_label"] = _(
+                "ボタンの文字とリンク先は両方入力してください。"
+            )
         elif link_url and (problem := check_https_url(link_url)):
             errors["link_url"] = problem
     else:
@@ -101,7 +106,9 @@ def image_message(original_url: str, preview_url: str | None = None) -> dict[str
 def card_message(*, title: str, body: str, link_label: str = "", link_url: str = "") -> dict[str, Any]:
     """A simple card (flex bubble): bold title, wrapped text, optional green link button."""
     link = line_messages.uri_action(link_label, link_url) if link_label and link_url else None
-    return line_messages.flex_card(title=title, body=body, alt_text=f"{title}\n{body}"[:ALT_TEXT_MAX], link=link)
+    return line_messages.flex_card(
+        title=title, body=body, alt_text=f"{title}\n{body}"[:ALT_TEXT_MAX], link=link
+    )
 
 
 def render_message(message: Any) -> dict[str, Any]:
@@ -111,6 +118,10 @@ def render_message(message: Any) -> dict[str, Any]:
     if message.kind == "image":
         if message.image:
             preview = message.preview_image.name if message.preview_image else None
-            return image_message(absolute_media_url(message.image.name), absolute_media_url(preview) if preview else None)
+            return image_message(
+                absolute_media_url(message.image.name), absolute_media_url(preview) if preview else None
+            )
         return image_message(message.image_url)
-    return card_message(title=message.card_title, body=message.text, link_label=message.link_label, link_url=message.link_url)
+    return card_message(
+        title=message.card_title, body=message.text, link_label=message.link_label, link_url=message.link_url
+    )

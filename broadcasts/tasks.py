@@ -101,12 +101,18 @@ def receive_settings_confirm_task(resident_id: int, nonce: str) -> None:
     """Confirm a change of receive settings in LINE, once for several taps in a row."""
     if cache.get(confirm_cache_key(resident_id)) not in (None, nonce):
         return  # a later change will confirm the final state
-    resident = Resident.objects.select_related("municipality", "area").filter(pk=resident_id, is_following=True).first()
+    resident = (
+        Resident.objects.select_related("municipality", "area")
+        .filter(pk=resident_id, is_following=True)
+        .first()
+    )
     if resident is None:
         return
     link = resident_link(resident, reverse("broadcasts:receive_settings"))
     body = "受信設定を変更しました。\n\n" + settings_summary(resident) + "\n\n変更はこちら:"
-    message = line_messages.text_with_button(body, "受信設定を開く", link, alt_text="受信設定を変更しました。")
+    message = line_messages.text_with_button(
+        body, "受信設定を開く", link, alt_text="受信設定を変更しました。"
+    )
     try:
         get_line_client(resident.municipality).push(
             resident.line_user_id, [message], retry_key=retry_key_for("receive-settings", resident_id, nonce)

@@ -218,7 +218,9 @@ def chat_state_update(
 
 def _require_reply(actor: StaffUser, resident: Resident) -> None:
     """The actor may reply to this resident: ``reply`` on the talk log (municipalities.TalkMessage)."""
-    permissions.require(actor, "reply", TalkMessage(municipality_id=resident.municipality_id, resident=resident))
+    permissions.require(
+        actor, "reply", TalkMessage(municipality_id=resident.municipality_id, resident=resident)
+    )
 
 
 @transaction.atomic(durable=True)

@@ -174,9 +174,7 @@ if not FIELD_ENCRYPTION_KEYS:
             "FIELD_ENCRYPTION_KEYS is not set. Generate one with "
             "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
         )
-    FIELD_ENCRYPTION_KEYS = [
-        base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
-    ]
+    FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()]
 
 # --- Authentication -------------------------------------------------------------------------
 
@@ -221,7 +219,9 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 # Files residents upload with applications: never under MEDIA_URL, served only through
 # permission-checked views (applications.storage).
-PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", default=str(MEDIA_ROOT.with_name(MEDIA_ROOT.name + "-private"))))
+PRIVATE_MEDIA_ROOT = Path(
+    env("PRIVATE_MEDIA_ROOT", default=str(MEDIA_ROOT.with_name(MEDIA_ROOT.name + "-private")))
+)
 # Hashed, compressed static files (after `collectstatic`) in production; plain in DEBUG/tests.
 STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
 STORAGES = {
@@ -243,9 +243,7 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 IMPORT_EXPORT_TMP_STORAGE_CLASS = (
-    "import_export.tmp_storages.CacheStorage"
-    if HAS_REDIS
-    else "import_export.tmp_storages.TempFolderStorage"
+    "import_export.tmp_storages.CacheStorage" if HAS_REDIS else "import_export.tmp_storages.TempFolderStorage"
 )
 
 # --- Security -------------------------------------------------------------------------------

@@ -123,7 +123,11 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
             return _("保存すると表示されます。")
         path = reverse("line:webhook", kwargs={"slug": obj.slug})
         request = _current_request.get()
-        url = f"{settings.SITE_URL}{path}" if settings.SITE_URL else (request.build_absolute_uri(path) if request else path)
+        url = (
+            f"{settings.SITE_URL}{path}"
+            if settings.SITE_URL
+            else (request.build_absolute_uri(path) if request else path)
+        )
         return format_html(
             '<div class="cms-copy-row"><code id="webhook-url">{}</code>'
             '<button type="button" class="button" data-copy-target="webhook-url">{}</button></div>'
@@ -154,8 +158,14 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
     class Media:
         js = ["cms/admin/copy.js"]
 
-    def save_with_service(self, request: HttpRequest, obj: Municipality, form: Any, formsets: Any, change: bool) -> Any:
-        data = {name: form.cleaned_data[name] for name in form.changed_data if name in MunicipalityForm.Meta.fields}
+    def save_with_service(
+        self, request: HttpRequest, obj: Municipality, form: Any, formsets: Any, change: bool
+    ) -> Any:
+        data = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in MunicipalityForm.Meta.fields
+        }
         if form.cleaned_data.get("new_channel_secret"):
             data["channel_secret"] = form.cleaned_data["new_channel_secret"]
         if form.cleaned_data.get("new_channel_access_token"):
@@ -170,7 +180,11 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
                 channel_id=obj.line_channel_id,
                 channel_secret=data.pop("channel_secret", ""),
                 channel_access_token=data.pop("channel_access_token", ""),
-                settings_data={k: v for k, v in data.items() if k not in {"slug", "name", "prefecture", "line_channel_id"}},
+                settings_data={
+                    k: v
+                    for k, v in data.items()
+                    if k not in {"slug", "name", "prefecture", "line_channel_id"}
+                },
                 actor=request.user,
             )
             return municipality
@@ -184,11 +198,17 @@ class DepartmentAdmin(DepartmentScopedAdmin):
     list_filter = ["municipality"]
     search_fields = ["name", "code"]
 
-    def save_with_service(self, request: HttpRequest, obj: Department, form: Any, formsets: Any, change: bool) -> Any:
+    def save_with_service(
+        self, request: HttpRequest, obj: Department, form: Any, formsets: Any, change: bool
+    ) -> Any:
         if change:
             return super().save_with_service(request, obj, form, formsets, change)
         return department_create(
-            municipality=obj.municipality, code=obj.code, name=obj.name, sort_order=obj.sort_order, actor=request.user
+            municipality=obj.municipality,
+            code=obj.code,
+            name=obj.name,
+            sort_order=obj.sort_order,
+            actor=request.user,
         )
 
 
@@ -228,7 +248,15 @@ class StaffUserAdmin(DepartmentScopedAdmin, UserAdmin):
             None,
             {
                 "classes": ["wide"],
-                "fields": ["username", "last_name", "first_name", "email", "municipality", "password1", "password2"],
+                "fields": [
+                    "username",
+                    "last_name",
+                    "first_name",
+                    "email",
+                    "municipality",
+                    "password1",
+                    "password2",
+                ],
             },
         )
     ]
@@ -278,9 +306,14 @@ class StaffUserAdmin(DepartmentScopedAdmin, UserAdmin):
         for error in errors:
             self.message_user(request, error, messages.ERROR)
 
-    @admin.action(description=_("二段階認証をリセットする（スマートフォンの紛失・機種変更）"), permissions=["reset_two_factor"])
+    @admin.action(
+        description=_("二段階認証をリセットする（スマートフォンの紛失・機種変更）"),
+        permissions=["reset_two_factor"],
+    )
     def reset_two_factor(self, request: HttpRequest, queryset: Any) -> None:
-        self._each_user(request, queryset, two_factor_reset, _("%(count)d 人の二段階認証をリセットしました。"))
+        self._each_user(
+            request, queryset, two_factor_reset, _("%(count)d 人の二段階認証をリセットしました。")
+        )
 
     @admin.action(description=_("ログイン制限を解除する"), permissions=["unlock_sign_in"])
     def unlock_sign_in(self, request: HttpRequest, queryset: Any) -> None:
@@ -306,7 +339,9 @@ class StaffRoleForm(forms.ModelForm):
             scope = permissions.Scope(actor, "municipalities.add_staffrole")
             if not scope.admin_municipality_ids:
                 self.fields["role"].choices = [
-                    (value, label) for value, label in self.fields["role"].choices if value in permissions.GRANTABLE_BY_HEAD or value == ""
+                    (value, label)
+                    for value, label in self.fields["role"].choices
+                    if value in permissions.GRANTABLE_BY_HEAD or value == ""
                 ]
 
     def add_error(self, field: str | None, error: Any) -> None:
@@ -316,7 +351,9 @@ class StaffRoleForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         role = data.get("role")
-        department = data["department"] if "department" in data else getattr(self.instance, "department", None)
+        department = (
+            data["department"] if "department" in data else getattr(self.instance, "department", None)
+        )
         if role == Role.MUNICIPALITY_ADMIN and department is not None:
             self.add_error("department", _("自治体管理者は課を指定せずに付与します。"))
         if role and role != Role.MUNICIPALITY_ADMIN and department is None:
@@ -355,10 +392,10 @@ class StaffRoleAdmin(DepartmentScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["user", "department"] if obj is not None else []
 
-    def save_with_service(self, request: HttpRequest, obj: StaffRole, form: Any, formsets: Any, change: bool) -> Any:
-        return staff_role_grant(
-            user=obj.user, role=obj.role, department=obj.department, actor=request.user
-        )
+    def save_with_service(
+        self, request: HttpRequest, obj: StaffRole, form: Any, formsets: Any, change: bool
+    ) -> Any:
+        return staff_role_grant(user=obj.user, role=obj.role, department=obj.department, actor=request.user)
 
     def delete_model(self, request: HttpRequest, obj: StaffRole) -> None:
         staff_role_revoke(staff_role=obj, actor=request.user)
@@ -398,13 +435,22 @@ class ResidentAdmin(DepartmentScopedAdmin):
         "interests",
         "notices_paused",
     ]
-    readonly_fields = ["municipality", "display_name", "line_user_id", "is_following", "followed_at", "unfollowed_at"]
+    readonly_fields = [
+        "municipality",
+        "display_name",
+        "line_user_id",
+        "is_following",
+        "followed_at",
+        "unfollowed_at",
+    ]
     filter_horizontal = ["interests"]
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # residents come from LINE (follow events)
 
-    def save_with_service(self, request: HttpRequest, obj: Resident, form: Any, formsets: Any, change: bool) -> Any:
+    def save_with_service(
+        self, request: HttpRequest, obj: Resident, form: Any, formsets: Any, change: bool
+    ) -> Any:
         data = form.cleaned_data
         return resident_update_preferences(
             resident=obj,
@@ -438,11 +484,18 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     readonly_fields = fields
 
     def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
     ) -> Any:
         entry = self.get_object(request, object_id)
         if entry is not None:  # "職員の役割: 役割を付与 – newcomer（健康福祉課・編集者）", not the raw code
-            extra_context = {"subtitle": f"{action_label(entry.action)} – {entry.object_repr}", **(extra_context or {})}
+            extra_context = {
+                "subtitle": f"{action_label(entry.action)} – {entry.object_repr}",
+                **(extra_context or {}),
+            }
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("操作"), ordering="action")
@@ -454,7 +507,9 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
         # The link opens the object only for those who may see it (the admin checks).
         model = obj.content_type.model_class()
         if model is not None and model in self.admin_site._registry:
-            url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.object_id])
+            url = reverse(
+                f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.object_id]
+            )
             return format_html('<a href="{}">{}</a>', url, obj.object_repr)
         return obj.object_repr
 
@@ -479,9 +534,30 @@ class TalkMessageAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
-    list_display = ["created_at", "municipality", "event_type", "mode", "status", "line_user_id", "is_redelivery"]
+    list_display = [
+        "created_at",
+        "municipality",
+        "event_type",
+        "mode",
+        "status",
+        "line_user_id",
+        "is_redelivery",
+    ]
     list_select_related = ["municipality"]
     list_filter = ["event_type", "status", "mode"]
     search_fields = ["webhook_event_id", "line_user_id"]
-    fields = ["created_at", "municipality", "webhook_event_id", "event_type", "mode", "is_redelivery", "line_user_id", "occurred_at", "status", "processed_at", "error", "payload"]
+    fields = [
+        "created_at",
+        "municipality",
+        "webhook_event_id",
+        "event_type",
+        "mode",
+        "is_redelivery",
+        "line_user_id",
+        "occurred_at",
+        "status",
+        "processed_at",
+        "error",
+        "payload",
+    ]
     readonly_fields = fields

@@ -24,7 +24,16 @@ from municipalities.two_factor.forms import CmsAuthenticationForm
 
 # Order of the feature groups on the index page and in the side bar: the daily work first,
 # then the town's settings and staff, then the sign-in records of the operators.
-APP_ORDER = ["broadcasts", "reservations", "applications", "chatbot", "municipalities", "axes", "otp_totp", "auth"]
+APP_ORDER = [
+    "broadcasts",
+    "reservations",
+    "applications",
+    "chatbot",
+    "municipalities",
+    "axes",
+    "otp_totp",
+    "auth",
+]
 
 # Order of the core models inside 「自治体・職員・住民」: settings, people, then logs.
 CORE_MODEL_ORDER = [
@@ -67,14 +76,18 @@ class CmsAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return super().has_permission(request) and two_factor.two_factor_satisfied(request)
 
-    def admin_view(self, view: Callable[..., HttpResponse], cacheable: bool = False) -> Callable[..., HttpResponse]:
+    def admin_view(
+        self, view: Callable[..., HttpResponse], cacheable: bool = False
+    ) -> Callable[..., HttpResponse]:
         inner = super().admin_view(view, cacheable)
 
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             match = getattr(request, "resolver_match", None)
             url_name = match.url_name if match else None
             if url_name not in TWO_FACTOR_EXEMPT_VIEWS and two_factor.must_enrol(request):
-                return HttpResponseRedirect(f"{reverse('admin:two_factor_setup', current_app=self.name)}?next={request.path}")
+                return HttpResponseRedirect(
+                    f"{reverse('admin:two_factor_setup', current_app=self.name)}?next={request.path}"
+                )
             return inner(request, *args, **kwargs)
 
         return update_wrapper(guarded, view)

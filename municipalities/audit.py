@@ -163,7 +163,9 @@ def data_lines(entry: AuditEntry) -> list[tuple[str, str]]:
                 label = str(field.verbose_name)
                 choices = {k: str(v) for k, v in getattr(field, "flatchoices", []) or []}
         if choices:
-            value = [choices.get(v, v) for v in value] if isinstance(value, list) else choices.get(value, value)
+            value = (
+                [choices.get(v, v) for v in value] if isinstance(value, list) else choices.get(value, value)
+            )
         if isinstance(value, list) and len(value) == 2 and not any(isinstance(v, list | dict) for v in value):
             text = f"{_value_text(value[0])} → {_value_text(value[1])}"
         else:

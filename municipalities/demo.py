@@ -41,7 +41,13 @@ INTERESTS = [
     ("gomi", "ごみ", "収集日の変更・分別のお知らせ"),
     ("kanko", "観光・イベント", "お祭り・催し・観光情報"),
 ]
-AREAS = [("本町", "ほんちょう"), ("東区", "ひがしく"), ("西区", "にしく"), ("南山", "みなみやま"), ("北川", "きたがわ")]
+AREAS = [
+    ("本町", "ほんちょう"),
+    ("東区", "ひがしく"),
+    ("西区", "にしく"),
+    ("南山", "みなみやま"),
+    ("北川", "きたがわ"),
+]
 STAFF = [
     # username, last name, first name, role, department code
     ("joho", "情報", "太郎", Role.MUNICIPALITY_ADMIN, None),
@@ -73,20 +79,31 @@ def seed_core() -> Municipality:
         )
     with transaction.atomic():
         for i, (code, name) in enumerate(DEPARTMENTS):
-            Department.objects.get_or_create(municipality=municipality, code=code, defaults={"name": name, "sort_order": i})
+            Department.objects.get_or_create(
+                municipality=municipality, code=code, defaults={"name": name, "sort_order": i}
+            )
         for i, (code, name, description) in enumerate(INTERESTS):
             Interest.objects.get_or_create(
-                municipality=municipality, code=code, defaults={"name": name, "description": description, "sort_order": i}
+                municipality=municipality,
+                code=code,
+                defaults={"name": name, "description": description, "sort_order": i},
             )
         for i, (name, kana) in enumerate(AREAS):
-            Area.objects.get_or_create(municipality=municipality, name=name, defaults={"kana": kana, "sort_order": i})
+            Area.objects.get_or_create(
+                municipality=municipality, name=name, defaults={"kana": kana, "sort_order": i}
+            )
         if not StaffUser.objects.filter(username="admin").exists():
             StaffUser.objects.create_superuser("admin", "admin@example.jp", DEMO_PASSWORD, last_name="運用")
         for username, last, first, _role, _dept in STAFF:
             if not StaffUser.objects.filter(username=username).exists():
                 StaffUser.objects.create_user(
-                    username, f"{username}@example.jp", DEMO_PASSWORD, last_name=last, first_name=first,
-                    municipality=municipality, is_staff=True,
+                    username,
+                    f"{username}@example.jp",
+                    DEMO_PASSWORD,
+                    last_name=last,
+                    first_name=first,
+                    municipality=municipality,
+                    is_staff=True,
                 )
     for username, _last, _first, role, dept_code in STAFF:
         user = StaffUser.objects.get(username=username)

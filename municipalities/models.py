@@ -20,9 +20,7 @@ from municipalities.fields import EncryptedTextField
 
 
 class TimeStampedModel(models.Model):
-    created_at = models.DateTimeField(
-        _("作成日時"), default=timezone.now, db_index=True, editable=False
-    )
+    created_at = models.DateTimeField(_("作成日時"), default=timezone.now, db_index=True, editable=False)
     updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
 
     class Meta:
@@ -333,9 +331,7 @@ class Area(TimeStampedModel, MunicipalityOwned):
         verbose_name_plural = _("地区")
         ordering = ["municipality_id", "sort_order", "name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["municipality", "name"], name="municipalities_area_name_unique"
-            ),
+            models.UniqueConstraint(fields=["municipality", "name"], name="municipalities_area_name_unique"),
         ]
 
     def __str__(self) -> str:
@@ -503,9 +499,7 @@ class WebhookEvent(TimeStampedModel, MunicipalityOwned):
     reply_token = models.CharField(_("応答トークン"), max_length=255, blank=True)
     occurred_at = models.DateTimeField(_("発生日時"), null=True, blank=True)
     payload = models.JSONField(_("内容"))
-    status = models.CharField(
-        _("状態"), max_length=16, choices=Status.choices, default=Status.RECEIVED
-    )
+    status = models.CharField(_("状態"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
     processed_at = models.DateTimeField(_("処理日時"), null=True, blank=True)
     error = models.TextField(_("エラー"), blank=True)
     # Which of the town's drain tasks processes the event: the same for every event of one

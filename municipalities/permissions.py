@@ -133,9 +133,7 @@ def sync_role_groups() -> None:
     wanted: dict[str, set[int]] = {role: set() for role in ROLE_GROUP_NAMES}
     for model in project_models():
         ct = ContentType.objects.get_for_model(model, for_concrete_model=False)
-        for perm_id, codename in Permission.objects.filter(content_type=ct).values_list(
-            "pk", "codename"
-        ):
+        for perm_id, codename in Permission.objects.filter(content_type=ct).values_list("pk", "codename"):
             action = permission_action(codename, model._meta.model_name)
             for role in ROLE_GROUP_NAMES:
                 if role_allows(model, role, action):
@@ -152,9 +150,7 @@ def _roles(user: Any) -> list[StaffRole]:
     cached = getattr(user, "_cms_roles", None)
     if cached is None:
         cached = list(
-            StaffRole.objects.filter(user_id=user.pk).only(
-                "role", "municipality_id", "department_id"
-            )
+            StaffRole.objects.filter(user_id=user.pk).only("role", "municipality_id", "department_id")
         )
         user._cms_roles = cached
     return cached
@@ -195,9 +191,7 @@ class Scope:
         perms = _role_perms(user)
         roles = [r for r in _roles(user) if perm in perms.get(r.role, ())]
         self.department_ids = {r.department_id for r in roles if r.department_id}
-        self.admin_municipality_ids = {
-            r.municipality_id for r in roles if r.role == Role.MUNICIPALITY_ADMIN
-        }
+        self.admin_municipality_ids = {r.municipality_id for r in roles if r.role == Role.MUNICIPALITY_ADMIN}
         self.municipality_ids = {r.municipality_id for r in roles}
 
     def q(self, model: type[models.Model]) -> Q:
@@ -222,8 +216,7 @@ class Scope:
         if dept_path is None:
             return municipality_id in self.municipality_ids
         return (
-            walk_id(obj, dept_path) in self.department_ids
-            or municipality_id in self.admin_municipality_ids
+            walk_id(obj, dept_path) in self.department_ids or municipality_id in self.admin_municipality_ids
         )
 
 

@@ -19,7 +19,9 @@ class DepartmentResource(resources.ModelResource):
     policy does). Without a department (exports), the admin's scoped queryset decides.
     """
 
-    def __init__(self, actor: StaffUser | None = None, department: Department | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, actor: StaffUser | None = None, department: Department | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.actor = actor
         self.department = department

@@ -83,7 +83,9 @@ def municipality_create_or_update(
     extra = dict(settings_data or {})
     unknown = set(extra) - MUNICIPALITY_UPDATABLE_FIELDS
     if unknown:
-        raise MunicipalityError(_("変更できない項目です: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
+        raise MunicipalityError(
+            _("変更できない項目です: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
     fields = [*_MUNICIPALITY_FIELDS, *[f for f in extra if f not in _MUNICIPALITY_FIELDS]]
     before = snapshot(municipality, fields)
     municipality.name = name
@@ -121,7 +123,9 @@ def municipality_update(
         permissions.require(actor, "change", municipality)
     unknown = set(data) - MUNICIPALITY_UPDATABLE_FIELDS
     if unknown:
-        raise MunicipalityError(_("変更できない項目です: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
+        raise MunicipalityError(
+            _("変更できない項目です: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
     fields = list(data)
     current = Municipality.objects.select_for_update().get(pk=municipality.pk)
     before = snapshot(current, fields)
@@ -150,7 +154,10 @@ def department_create(
     """
     department = Department(municipality=municipality, code=code, name=name, sort_order=sort_order)
     if actor is not None and not actor.is_superuser:
-        if municipality.pk not in permissions.Scope(actor, "municipalities.add_department").admin_municipality_ids:
+        if (
+            municipality.pk
+            not in permissions.Scope(actor, "municipalities.add_department").admin_municipality_ids
+        ):
             raise MunicipalityError(_("この自治体に課を追加する権限がありません。"))
     if Department.objects.filter(municipality=municipality, code=code).exists():
         raise MunicipalityError(_("課コード「%(code)s」はすでに使われています。") % {"code": code})
@@ -163,11 +170,18 @@ def department_create(
             department.save()
     except IntegrityError:  # the same code created concurrently
         raise MunicipalityError(_("課コード「%(code)s」はすでに使われています。") % {"code": code}) from None
-    audit_log(actor=actor, action="municipalities.department.created", obj=department, data={"code": code, "name": name})
+    audit_log(
+        actor=actor,
+        action="municipalities.department.created",
+        obj=department,
+        data={"code": code, "name": name},
+    )
     return department
 
 
-def _check_grant(*, actor: StaffUser | None, user: StaffUser, role: str, department: Department | None) -> None:
+def _check_grant(
+    *, actor: StaffUser | None, user: StaffUser, role: str, department: Department | None
+) -> None:
     if role not in Role.values:
         raise MunicipalityError(_("役割が正しくありません。"))
     if user.municipality_id is None:
@@ -206,10 +220,18 @@ def staff_role_grant(
     Raises MunicipalityError.
     """
     _check_grant(actor=actor, user=user, role=role, department=department)
-    existing = StaffRole.objects.select_for_update().filter(
-        user=user,
-        **({"department": department} if department else {"role": Role.MUNICIPALITY_ADMIN, "municipality_id": user.municipality_id}),
-    ).first()
+    existing = (
+        StaffRole.objects.select_for_update()
+        .filter(
+            user=user,
+            **(
+                {"department": department}
+                if department
+                else {"role": Role.MUNICIPALITY_ADMIN, "municipality_id": user.municipality_id}
+            ),
+        )
+        .first()
+    )
     before = existing.role if existing else None
     if existing:
         existing.role = role
@@ -218,7 +240,11 @@ def staff_role_grant(
         staff_role = existing
     else:
         staff_role = StaffRole(
-            user=user, municipality_id=user.municipality_id, department=department, role=role, granted_by=actor
+            user=user,
+            municipality_id=user.municipality_id,
+            department=department,
+            role=role,
+            granted_by=actor,
         )
         staff_role.full_clean()
         try:
@@ -248,7 +274,9 @@ def staff_role_grant(
 def staff_role_revoke(*, staff_role: StaffRole, actor: StaffUser | None) -> StaffRole:
     """Take a role away. Same limits as granting. Audited."""
     staff_role = (
-        StaffRole.objects.select_for_update(of=("self",)).select_related("user", "department").get(pk=staff_role.pk)
+        StaffRole.objects.select_for_update(of=("self",))
+        .select_related("user", "department")
+        .get(pk=staff_role.pk)
     )
     _check_grant(actor=actor, user=staff_role.user, role=staff_role.role, department=staff_role.department)
     audit_log(
@@ -284,7 +312,12 @@ def staff_user_assign_municipality(
         raise MunicipalityError(_("所属自治体を設定できるのはシステム運用者だけです。"))
     user.municipality = municipality
     user.save(update_fields=["municipality"])
-    audit_log(actor=actor, action="municipalities.staffuser.changed", obj=user, data={"municipality": [None, municipality.name]})
+    audit_log(
+        actor=actor,
+        action="municipalities.staffuser.changed",
+        obj=user,
+        data={"municipality": [None, municipality.name]},
+    )
     return user
 
 
@@ -339,7 +372,11 @@ def resident_follow(
 @transaction.atomic(durable=True)
 def resident_unfollow(*, municipality: Municipality, line_user_id: str) -> Resident | None:
     """A LINE user blocked the account: mark them as not following, with the time."""
-    resident = Resident.objects.select_for_update().filter(municipality=municipality, line_user_id=line_user_id).first()
+    resident = (
+        Resident.objects.select_for_update()
+        .filter(municipality=municipality, line_user_id=line_user_id)
+        .first()
+    )
     if resident is None or not resident.is_following:
         return resident
     resident.is_following = False
@@ -372,7 +409,9 @@ def resident_update_preferences(
     if area not in (False, None) and area.municipality_id != resident.municipality_id:
         raise MunicipalityError(_("この地区は選べません。"))
     new_interests = list(interests) if interests is not None else None
-    if new_interests is not None and any(i.municipality_id != resident.municipality_id for i in new_interests):
+    if new_interests is not None and any(
+        i.municipality_id != resident.municipality_id for i in new_interests
+    ):
         raise MunicipalityError(_("この分野は選べません。"))
     if age_band is not None and age_band not in ["", *AgeBand.values]:
         raise MunicipalityError(_("年代が正しくありません。"))
@@ -444,7 +483,9 @@ def admin_object_save(*, obj: Any, form: Any, formsets: Any, created: bool, acto
     if not created:
         stored = type(obj)._default_manager.select_for_update(of=("self",)).get(pk=obj.pk)
         permissions.require(actor, "change", stored)
-        before = {name: _form_value(getattr(stored, name, form.initial.get(name))) for name in form.changed_data}
+        before = {
+            name: _form_value(getattr(stored, name, form.initial.get(name))) for name in form.changed_data
+        }
     if not permissions.policy_for(obj).user_has_permission_for_instance(actor, action, obj):
         raise MunicipalityError(_("この内容を保存する権限がありません。"))
     obj.save()
@@ -472,4 +513,6 @@ def admin_object_delete(*, obj: Any, actor: StaffUser) -> None:
         with transaction.atomic():
             obj.delete()
     except ProtectedError:
-        raise MunicipalityError(_("「%(obj)s」は他の記録から参照されているため削除できません。") % {"obj": obj}) from None
+        raise MunicipalityError(
+            _("「%(obj)s」は他の記録から参照されているため削除できません。") % {"obj": obj}
+        ) from None

@@ -84,12 +84,21 @@ def link_button(message: dict[str, Any]) -> tuple[str, int, str]:
 
 def make_town(slug: str, name: str) -> Municipality:
     municipality, _ = municipality_create_or_update(
-        slug=slug, name=name, channel_secret=f"{slug}-secret", channel_access_token=f"{slug}-token", channel_id="1234567890"
+        slug=slug,
+        name=name,
+        channel_secret=f"{slug}-secret",
+        channel_access_token=f"{slug}-token",
+        channel_id="1234567890",
     )
     return municipality
 
 
-def make_staff(username: str, municipality: Municipality | None, role: str | None = None, department: Department | None = None) -> StaffUser:
+def make_staff(
+    username: str,
+    municipality: Municipality | None,
+    role: str | None = None,
+    department: Department | None = None,
+) -> StaffUser:
     user = StaffUser.objects.create_user(
         username, f"{username}@example.jp", PASSWORD, municipality=municipality, is_staff=True
     )
@@ -127,13 +136,18 @@ def other_department(other_town) -> Department:
 def interests(town) -> dict[str, Interest]:
     return {
         code: Interest.objects.create(municipality=town, code=code, name=name, sort_order=i)
-        for i, (code, name) in enumerate([("kosodate", "子育て"), ("kenko", "健康"), ("bosai", "防災"), ("gomi", "ごみ")])
+        for i, (code, name) in enumerate(
+            [("kosodate", "子育て"), ("kenko", "健康"), ("bosai", "防災"), ("gomi", "ごみ")]
+        )
     }
 
 
 @pytest.fixture
 def areas(town) -> dict[str, Area]:
-    return {name: Area.objects.create(municipality=town, name=name, sort_order=i) for i, name in enumerate(["本町", "東区", "西区"])}
+    return {
+        name: Area.objects.create(municipality=town, name=name, sort_order=i)
+        for i, name in enumerate(["本町", "東区", "西区"])
+    }
 
 
 @pytest.fixture

@@ -24,7 +24,9 @@ from django.db import models
 BUILDERS: dict[type[models.Model], Callable[[Any], models.Model]] = {}
 
 
-def matrix_builder(model: type[models.Model]) -> Callable[[Callable[[Any], models.Model]], Callable[[Any], models.Model]]:
+def matrix_builder(
+    model: type[models.Model],
+) -> Callable[[Callable[[Any], models.Model]], Callable[[Any], models.Model]]:
     def register(builder: Callable[[Any], models.Model]) -> Callable[[Any], models.Model]:
         BUILDERS[model] = builder
         return builder

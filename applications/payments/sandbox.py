@@ -37,7 +37,12 @@ def sign(params: dict[str, str]) -> str:
 
 def signed_result(*, reference: str, outcome: str, amount: int, ts: int | None = None) -> dict[str, str]:
     """What the gateway sends back: the parameters plus their signature."""
-    params = {"reference": reference, "outcome": outcome, "amount": str(amount), "ts": str(ts or int(time.time()))}
+    params = {
+        "reference": reference,
+        "outcome": outcome,
+        "amount": str(amount),
+        "ts": str(ts or int(time.time())),
+    }
     params["signature"] = sign(params)
     return params
 
@@ -65,7 +70,9 @@ class SandboxProvider:
             raise PaymentVerificationError("unknown outcome")
         if abs(time.time() - ts) > MAX_CALLBACK_AGE_SECONDS:
             raise PaymentVerificationError("stale callback")
-        return CallbackResult(reference=values["reference"], outcome=values["outcome"], amount=amount, detail={"ts": ts})
+        return CallbackResult(
+            reference=values["reference"], outcome=values["outcome"], amount=amount, detail={"ts": ts}
+        )
 
     def refund(self, *, reference: str, amount: int) -> RefundResult:
         return RefundResult(reference=reference, detail={"sandbox_refund_id": "RF-" + secrets.token_hex(4)})

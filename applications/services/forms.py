@@ -34,11 +34,21 @@ def _check_fields(form: ApplicationForm) -> None:
     used = {f.key for f in fields if f.key}
     for index, field in enumerate(fields, start=1):
         if field.kind in CHOICE_KINDS and not field.choice_list:
-            raise ApplicationError(_("「%(label)s」に選択肢を 1 行に 1 つ入力してください。") % {"label": field.label})
-        if field.kind == FieldKind.MULTIPLE_CHOICE and field.max_choices and field.max_choices > len(field.choice_list):
-            raise ApplicationError(_("「%(label)s」の最大選択数が選択肢の数より多くなっています。") % {"label": field.label})
+            raise ApplicationError(
+                _("「%(label)s」に選択肢を 1 行に 1 つ入力してください。") % {"label": field.label}
+            )
+        if (
+            field.kind == FieldKind.MULTIPLE_CHOICE
+            and field.max_choices
+            and field.max_choices > len(field.choice_list)
+        ):
+            raise ApplicationError(
+                _("「%(label)s」の最大選択数が選択肢の数より多くなっています。") % {"label": field.label}
+            )
         if field.kind == FieldKind.FILE and field.staff_only:
-            raise ApplicationError(_("「%(label)s」: ファイル添付は職員記入欄にできません。") % {"label": field.label})
+            raise ApplicationError(
+                _("「%(label)s」: ファイル添付は職員記入欄にできません。") % {"label": field.label}
+            )
         if field.kind == FieldKind.EXPLANATION and field.required:
             field.required = False
             field.save(update_fields=["required", "updated_at"])
@@ -55,7 +65,9 @@ def _check_fields(form: ApplicationForm) -> None:
 
 
 @transaction.atomic(durable=True)
-def form_save(*, form: ApplicationForm, formsets: list[Any], created: bool, actor: StaffUser | None) -> ApplicationForm:
+def form_save(
+    *, form: ApplicationForm, formsets: list[Any], created: bool, actor: StaffUser | None
+) -> ApplicationForm:
     """Save a form and its ordered fields from the admin (one transaction, audited).
 
     Fields without a key get one (``q1``, ``q2`` …); a fee needs a payment method; choice

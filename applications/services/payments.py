@@ -35,13 +35,23 @@ def payment_create(*, submission: Submission, provider_code: str | None = None) 
     code = provider_code or submission.payment_method
     provider = get_provider(code)
     payment = Payment.objects.create(
-        submission=submission, provider=code, amount=submission.fee, reference=f"tmp-{submission.pk}-{timezone.now().timestamp()}"
+        submission=submission,
+        provider=code,
+        amount=submission.fee,
+        reference=f"tmp-{submission.pk}-{timezone.now().timestamp()}",
     )
-    checkout = provider.create_checkout(payment_id=payment.pk, amount=payment.amount, description=submission.form.title)
+    checkout = provider.create_checkout(
+        payment_id=payment.pk, amount=payment.amount, description=submission.form.title
+    )
     payment.reference = checkout.reference
     payment.detail = {"redirect_url": checkout.redirect_url or ""}
     payment.save(update_fields=["reference", "detail", "updated_at"])
-    audit_log(actor=None, action="applications.payment.created", obj=payment, data={"provider": code, "amount": payment.amount})
+    audit_log(
+        actor=None,
+        action="applications.payment.created",
+        obj=payment,
+        data={"provider": code, "amount": payment.amount},
+    )
     return payment, checkout
 
 
@@ -53,7 +63,9 @@ def payment_restart(*, submission: Submission, resident: Resident) -> Payment:
         raise ApplicationError(_("この申請は見つかりません。"))
     if submission.status != S.AWAITING_PAYMENT:
         raise ApplicationError(_("この申請はお支払いを待っていません。"))
-    pending = submission.payments.filter(status=PaymentStatus.PENDING, provider=submission.payment_method).first()
+    pending = submission.payments.filter(
+        status=PaymentStatus.PENDING, provider=submission.payment_method
+    ).first()
     if pending is not None:
         return pending
     payment, _checkout = payment_create(submission=submission)
@@ -61,7 +73,9 @@ def payment_restart(*, submission: Submission, resident: Resident) -> Payment:
 
 
 @transaction.atomic(durable=True)
-def _record_outcome(*, provider_code: str, reference: str, outcome: str, amount: int, detail: dict) -> Payment:
+def _record_outcome(
+    *, provider_code: str, reference: str, outcome: str, amount: int, detail: dict
+) -> Payment:
     payment = (
         # of=("self",): lock the payment only, not the joined submission, form and department.
         Payment.objects.select_for_update(of=("self",))
@@ -83,9 +97,17 @@ def _record_outcome(*, provider_code: str, reference: str, outcome: str, amount:
         payment.failed_at = now
     payment.detail = {**payment.detail, **detail}
     payment.save(update_fields=["status", "paid_at", "failed_at", "detail", "updated_at"])
-    audit_log(actor=None, action=f"applications.payment.{payment.status}", obj=payment, data={"amount": amount})
+    audit_log(
+        actor=None, action=f"applications.payment.{payment.status}", obj=payment, data={"amount": amount}
+    )
     if outcome == "paid" and payment.submission.status == S.AWAITING_PAYMENT:
-        transition_apply(submission=payment.submission, name="pay", by=workflow.SYSTEM, actor=None, data={"payment": payment.reference})
+        transition_apply(
+            submission=payment.submission,
+            name="pay",
+            by=workflow.SYSTEM,
+            actor=None,
+            data={"payment": payment.reference},
+        )
     return payment
 
 
@@ -116,7 +138,10 @@ def payment_record_counter(*, submission: Submission, actor: StaffUser, receipt_
     if submission.status != S.AWAITING_PAYMENT:
         raise ApplicationError(_("%(ref)s はお支払い待ちではありません。") % {"ref": submission.reference})
     payment = (
-        Payment.objects.select_for_update().filter(submission=submission, status=PaymentStatus.PENDING).order_by("pk").first()
+        Payment.objects.select_for_update()
+        .filter(submission=submission, status=PaymentStatus.PENDING)
+        .order_by("pk")
+        .first()
     )
     if payment is None:
         payment, _checkout = payment_create(submission=submission, provider_code="counter")
@@ -128,8 +153,15 @@ def payment_record_counter(*, submission: Submission, actor: StaffUser, receipt_
     Payment.objects.filter(submission=submission, status=PaymentStatus.PENDING).update(
         status=PaymentStatus.CANCELLED, failed_at=now
     )
-    audit_log(actor=actor, action="applications.payment.paid", obj=payment, data={"amount": payment.amount, "receipt_number": receipt_number})
-    transition_apply(submission=submission, name="pay", by=workflow.STAFF, actor=actor, data={"payment": payment.reference})
+    audit_log(
+        actor=actor,
+        action="applications.payment.paid",
+        obj=payment,
+        data={"amount": payment.amount, "receipt_number": receipt_number},
+    )
+    transition_apply(
+        submission=submission, name="pay", by=workflow.STAFF, actor=actor, data={"payment": payment.reference}
+    )
     return payment
 
 
@@ -141,10 +173,17 @@ def payment_refund(*, payment: Payment, actor: StaffUser, reason: str) -> Paymen
         raise ApplicationError(_("返金の理由を入力してください。"))
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status != PaymentStatus.PAID:
-        raise ApplicationError(_("%(ref)s は支払済みではないため返金できません。") % {"ref": payment.reference})
+        raise ApplicationError(
+            _("%(ref)s は支払済みではないため返金できません。") % {"ref": payment.reference}
+        )
     result = get_provider(payment.provider).refund(reference=payment.reference, amount=payment.amount)
     payment.status, payment.refunded_at = PaymentStatus.REFUNDED, timezone.now()
     payment.detail = {**payment.detail, "refund": result.detail, "refund_reason": reason.strip()}
     payment.save(update_fields=["status", "refunded_at", "detail", "updated_at"])
-    audit_log(actor=actor, action="applications.payment.refunded", obj=payment, data={"amount": payment.amount, "reason": reason.strip()})
+    audit_log(
+        actor=actor,
+        action="applications.payment.refunded",
+        obj=payment,
+        data={"amount": payment.amount, "reason": reason.strip()},
+    )
     return payment

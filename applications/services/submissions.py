@@ -63,13 +63,19 @@ def _check_required(form: ApplicationForm, answers: dict[str, Any], file_keys: s
     for field in form.fields.all():
         if field.staff_only or not field.required or not field.takes_input:
             continue
-        present = field.key in file_keys if field.kind == FieldKind.FILE else answers.get(field.key) not in (None, "", [], False)
+        present = (
+            field.key in file_keys
+            if field.kind == FieldKind.FILE
+            else answers.get(field.key) not in (None, "", [], False)
+        )
         if not present:
             raise ApplicationError(_("「%(label)s」が入力されていません。") % {"label": field.label})
 
 
 @transaction.atomic(durable=True)
-def attachment_stage(*, form: ApplicationForm, resident: Resident, files: dict[str, CheckedFile]) -> dict[str, int]:
+def attachment_stage(
+    *, form: ApplicationForm, resident: Resident, files: dict[str, CheckedFile]
+) -> dict[str, int]:
     """Keep checked uploads in private storage until the resident confirms (staged, no submission).
 
     Returns {field key: attachment id}. Staged files older than a day are purged by
@@ -87,21 +93,34 @@ def attachment_stage(*, form: ApplicationForm, resident: Resident, files: dict[s
             size=checked.size,
             sha256=checked.sha256,
         )
-        extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "image/heic": "heic", "image/gif": "gif"}
-        attachment.file.save(f"{uuid.uuid4().hex}.{extension[checked.content_type]}", checked.upload, save=False)
+        extension = {
+            "application/pdf": "pdf",
+            "image/jpeg": "jpg",
+            "image/png": "png",
+            "image/heic": "heic",
+            "image/gif": "gif",
+        }
+        attachment.file.save(
+            f"{uuid.uuid4().hex}.{extension[checked.content_type]}", checked.upload, save=False
+        )
         attachment.save()
         staged[key] = attachment.pk
     return staged
 
 
-def _claim_attachments(*, submission: Submission, resident: Resident, attachment_ids: dict[str, int]) -> set[str]:
+def _claim_attachments(
+    *, submission: Submission, resident: Resident, attachment_ids: dict[str, int]
+) -> set[str]:
     """Attach staged files to the submission; replaced files of the same field are removed."""
     _require_atomic()
     if not attachment_ids:
         return set()
     rows = list(
         Attachment.objects.filter(
-            pk__in=attachment_ids.values(), resident=resident, form_id=submission.form_id, submission__isnull=True
+            pk__in=attachment_ids.values(),
+            resident=resident,
+            form_id=submission.form_id,
+            submission__isnull=True,
         )
     )
     if len(rows) != len(attachment_ids):
@@ -148,9 +167,13 @@ def submission_submit(
         raise ApplicationError(_("このフォームは現在受け付けていません。"))
     if form.fee and payment_method not in (form.payment_methods or []):
         raise ApplicationError(_("支払方法を選んでください。"))
-    has_live = Submission.objects.filter(form=form, resident=resident, status__in=workflow.LIVE_STATUSES).exists()
+    has_live = Submission.objects.filter(
+        form=form, resident=resident, status__in=workflow.LIVE_STATUSES
+    ).exists()
     if form.one_per_resident and has_live:
-        raise ApplicationError(_("このフォームはお一人 1 件までです。「申請状況」から申請中の内容をご確認ください。"))
+        raise ApplicationError(
+            _("このフォームはお一人 1 件までです。「申請状況」から申請中の内容をご確認ください。")
+        )
     submission = Submission(
         form=form,
         resident=resident,
@@ -169,7 +192,9 @@ def submission_submit(
         existing = Submission.objects.filter(resident=resident, idempotency_token=token).first()
         if existing is not None:  # the same token won a race a moment ago
             return existing, False
-        raise ApplicationError(_("このフォームはお一人 1 件までです。「申請状況」から申請中の内容をご確認ください。")) from None
+        raise ApplicationError(
+            _("このフォームはお一人 1 件までです。「申請状況」から申請中の内容をご確認ください。")
+        ) from None
     submission.reference = _reference(submission)
     submission.save(update_fields=["reference"])
     file_keys = _claim_attachments(submission=submission, resident=resident, attachment_ids=attachment_ids)
@@ -183,14 +208,25 @@ def submission_submit(
         actor_label=RESIDENT_LABEL,
         action="applications.submission.submitted",
         obj=submission,
-        data={"form": form.pk, "status": submission.status, "fee": submission.fee, "payment_method": payment_method},
+        data={
+            "form": form.pk,
+            "status": submission.status,
+            "fee": submission.fee,
+            "payment_method": payment_method,
+        },
     )
     _notify_on_commit(submission)
     return submission, True
 
 
 def transition_apply(
-    *, submission: Submission, name: str, by: str, actor: StaffUser | None, reason: str = "", data: dict | None = None
+    *,
+    submission: Submission,
+    name: str,
+    by: str,
+    actor: StaffUser | None,
+    reason: str = "",
+    data: dict | None = None,
 ) -> Submission:
     """Move ``submission`` along the workflow inside the caller's transaction (see module doc)."""
     _require_atomic()
@@ -220,14 +256,21 @@ def transition_apply(
         actor_label=RESIDENT_LABEL if by == workflow.RESIDENT else None,
         action=f"applications.submission.{name}",
         obj=submission,
-        data={"from": current.status, "to": transition.target, **({"reason": reason.strip()} if reason else {}), **(data or {})},
+        data={
+            "from": current.status,
+            "to": transition.target,
+            **({"reason": reason.strip()} if reason else {}),
+            **(data or {}),
+        },
     )
     _notify_on_commit(submission)
     return submission
 
 
 @transaction.atomic(durable=True)
-def submission_transition(*, submission: Submission, name: str, actor: StaffUser, reason: str = "") -> Submission:
+def submission_transition(
+    *, submission: Submission, name: str, actor: StaffUser, reason: str = ""
+) -> Submission:
     """A staff action on the workflow (審査開始, 要修正, 承認, 却下, 完了). Audited; notifies on commit.
 
     Raises ApplicationError when the transition is not allowed from the current status, the
@@ -280,7 +323,11 @@ def submission_resubmit(
     _check_required(submission.form, merged, file_keys)
     changed = sorted(k for k in set(before) | set(merged) if before.get(k) != merged.get(k))
     return transition_apply(
-        submission=submission, name="resubmit", by=workflow.RESIDENT, actor=None, data={"changed_fields": changed}
+        submission=submission,
+        name="resubmit",
+        by=workflow.RESIDENT,
+        actor=None,
+        data={"changed_fields": changed},
     )
 
 

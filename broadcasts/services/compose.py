@@ -45,7 +45,9 @@ def _require(actor: StaffUser | None, action: str, broadcast: Broadcast, message
 
 def _locked(broadcast: Broadcast) -> Broadcast:
     """The broadcast re-read under a row lock (statuses are only changed while holding it)."""
-    return Broadcast.objects.select_for_update().select_related("department__municipality").get(pk=broadcast.pk)
+    return (
+        Broadcast.objects.select_for_update().select_related("department__municipality").get(pk=broadcast.pk)
+    )
 
 
 def _status_error(broadcast: Broadcast, verb: str) -> BroadcastError:
@@ -98,15 +100,18 @@ def _schedule_problems(broadcast: Broadcast, now: datetime) -> list[str]:
         if broadcast.scheduled_at is None:
             problems.append(_("配信日時を入力してください。"))
         elif broadcast.scheduled_at <= now:
-            problems.append(_("配信日時が過去です（%(at)s）。これから先の日時にしてください。") % {
-                "at": timezone.localtime(broadcast.scheduled_at).strftime("%Y/%m/%d %H:%M")
-            })
+            problems.append(
+                _("配信日時が過去です（%(at)s）。これから先の日時にしてください。")
+                % {"at": timezone.localtime(broadcast.scheduled_at).strftime("%Y/%m/%d %H:%M")}
+            )
     if broadcast.recurrence:
         if broadcast.send_mode != SendMode.AT:
             problems.append(_("繰り返し配信は「日時を指定して配信」で最初の配信日時を決めてください。"))
         if broadcast.recurrence_until is None:
             problems.append(_("繰り返しの終了日を入力してください。"))
-        elif broadcast.scheduled_at and broadcast.recurrence_until < timezone.localdate(broadcast.scheduled_at):
+        elif broadcast.scheduled_at and broadcast.recurrence_until < timezone.localdate(
+            broadcast.scheduled_at
+        ):
             problems.append(_("繰り返しの終了日が最初の配信日より前です。"))
     return problems
 
@@ -187,7 +192,9 @@ def broadcast_save(
     rest = list(broadcast.messages.exclude(pk__in=ordered_ids))
     messages = ordered + rest
     if len(messages) > rendering.MAX_MESSAGES:
-        raise BroadcastError(_("メッセージは 5 件までです（%(n)s 件あります）。") % {"n": len(messages)}, code="invalid")
+        raise BroadcastError(
+            _("メッセージは 5 件までです（%(n)s 件あります）。") % {"n": len(messages)}, code="invalid"
+        )
     for position, message in enumerate(messages):
         if message.position != position:
             BroadcastMessage.objects.filter(pk=message.pk).update(position=position)
@@ -217,8 +224,22 @@ def broadcast_submit(*, broadcast: Broadcast, actor: StaffUser | None) -> Broadc
     broadcast.submitted_by = actor
     broadcast.submitted_at = timezone.now()
     broadcast.review_comment = ""
-    broadcast.save(update_fields=["rendered_messages", "status", "submitted_by", "submitted_at", "review_comment", "updated_at"])
-    audit_log(actor=actor, action="broadcasts.broadcast.submitted", obj=broadcast, data={"recipients": _count(broadcast)})
+    broadcast.save(
+        update_fields=[
+            "rendered_messages",
+            "status",
+            "submitted_by",
+            "submitted_at",
+            "review_comment",
+            "updated_at",
+        ]
+    )
+    audit_log(
+        actor=actor,
+        action="broadcasts.broadcast.submitted",
+        obj=broadcast,
+        data={"recipients": _count(broadcast)},
+    )
     return broadcast
 
 
@@ -256,7 +277,12 @@ def broadcast_approve(*, broadcast: Broadcast, actor: StaffUser | None) -> Broad
     out now. Raises BroadcastError. Audited.
     """
     broadcast = _locked(broadcast)
-    _require(actor, "approve", broadcast, _("この配信を承認する権限がありません（所属長または自治体管理者が承認します）。"))
+    _require(
+        actor,
+        "approve",
+        broadcast,
+        _("この配信を承認する権限がありません（所属長または自治体管理者が承認します）。"),
+    )
     if broadcast.status != BroadcastStatus.PENDING:
         raise _status_error(broadcast, _("承認"))
     now = timezone.now()
@@ -280,7 +306,12 @@ def broadcast_emergency_send(*, broadcast: Broadcast, actor: StaffUser | None) -
     Raises BroadcastError. Audited; the start is enqueued on commit.
     """
     broadcast = _locked(broadcast)
-    _require(actor, "approve", broadcast, _("緊急配信を送る権限がありません（所属長または自治体管理者が送ります）。"))
+    _require(
+        actor,
+        "approve",
+        broadcast,
+        _("緊急配信を送る権限がありません（所属長または自治体管理者が送ります）。"),
+    )
     if not broadcast.is_emergency:
         raise BroadcastError(_("「緊急」にした配信だけをすぐに送れます。"), code="invalid")
     if broadcast.status not in {BroadcastStatus.DRAFT, BroadcastStatus.PENDING}:
@@ -296,13 +327,20 @@ def broadcast_emergency_send(*, broadcast: Broadcast, actor: StaffUser | None) -
         broadcast.submitted_at = now
     _approve(broadcast, actor, now)
     broadcast.save()
-    audit_log(actor=actor, action="broadcasts.broadcast.emergency_sent", obj=broadcast, data={"recipients": _count(broadcast)})
+    audit_log(
+        actor=actor,
+        action="broadcasts.broadcast.emergency_sent",
+        obj=broadcast,
+        data={"recipients": _count(broadcast)},
+    )
     _start_on_commit(broadcast)
     return broadcast
 
 
 @transaction.atomic(durable=True)
-def broadcast_return_to_draft(*, broadcast: Broadcast, actor: StaffUser | None, comment: str = "") -> Broadcast:
+def broadcast_return_to_draft(
+    *, broadcast: Broadcast, actor: StaffUser | None, comment: str = ""
+) -> Broadcast:
     """承認待ち → 下書き: the head sends it back with a comment, or the author withdraws it.
 
     A head (approve right) may return anything pending; an editor may withdraw. Audited.
@@ -329,7 +367,9 @@ def broadcast_cancel(*, broadcast: Broadcast, actor: StaffUser | None) -> Broadc
     Raises BroadcastError. Audited.
     """
     broadcast = _locked(broadcast)
-    needs = "approve" if broadcast.status not in {BroadcastStatus.DRAFT, BroadcastStatus.PENDING} else "change"
+    needs = (
+        "approve" if broadcast.status not in {BroadcastStatus.DRAFT, BroadcastStatus.PENDING} else "change"
+    )
     _require(actor, needs, broadcast, _("この配信を取り消す権限がありません。"))
     if broadcast.status not in _CANCELLABLE:
         raise _status_error(broadcast, _("取消"))
@@ -371,12 +411,19 @@ def broadcast_test_send(*, broadcast: Broadcast, actor: StaffUser) -> Broadcast:
     _require(actor, "change", broadcast, _("この配信をテスト送信する権限がありません。"))
     if not actor.line_user_id:
         raise BroadcastError(
-            _("テスト送信先の LINE ユーザーID が登録されていません。職員の設定で自分の LINE ユーザーID を登録してください。"),
+            _(
+                "テスト送信先の LINE ユーザーID が登録されていません。職員の設定で自分の LINE ユーザーID を登録してください。"
+            ),
             code="no_line_user",
         )
     _raise_problems(_messages_problems(list(broadcast.messages.all())))
     nonce = uuid.uuid4().hex
-    audit_log(actor=actor, action="broadcasts.broadcast.test_sent", obj=broadcast, data={"to": actor.line_user_id[-6:]})
+    audit_log(
+        actor=actor,
+        action="broadcasts.broadcast.test_sent",
+        obj=broadcast,
+        data={"to": actor.line_user_id[-6:]},
+    )
     from broadcasts.tasks import broadcast_test_send_task
 
     broadcast_id, staff_id = broadcast.pk, actor.pk

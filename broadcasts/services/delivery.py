@@ -175,7 +175,13 @@ def _fan_out_step(broadcast_id: int) -> Broadcast:
     if written.recipients < limit:
         broadcast.fanned_out_at = now
     broadcast.save(
-        update_fields=["batch_count", "recipient_count", "fanout_after_resident_id", "fanned_out_at", "updated_at"]
+        update_fields=[
+            "batch_count",
+            "recipient_count",
+            "fanout_after_resident_id",
+            "fanned_out_at",
+            "updated_at",
+        ]
     )
     if written.batches:
         transaction.on_commit(lambda: _enqueue_batches(broadcast_id, first_seq=first_seq))
@@ -210,7 +216,9 @@ def _write_batches_streamed(
     return Written(len(batches), len(rows), rows[-1][0] if rows else None)
 
 
-def _write_batches_in_sql(broadcast_id: int, recipients: Any, now: datetime, *, first_seq: int, limit: int) -> Written:
+def _write_batches_in_sql(
+    broadcast_id: int, recipients: Any, now: datetime, *, first_seq: int, limit: int
+) -> Written:
     """PostgreSQL fan-out step in one statement, no user id passing through Python: the next
     ``limit`` recipients' ids are gathered into one jsonb array in resident order (the primary
     keys are in that order, so the planner walks the index with nothing to sort; ``array_agg``
@@ -239,7 +247,9 @@ def _write_batches_in_sql(broadcast_id: int, recipients: Any, now: datetime, *, 
     """  # noqa: S608 - the inner query is Django's own SQL with its parameters passed separately
     prefix = RETRY_KEY_PREFIX.format(broadcast_id=broadcast_id)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, now, now, broadcast_id, first_seq, prefix, first_seq, BatchStatus.PENDING])
+        cursor.execute(
+            sql, [*params, now, now, broadcast_id, first_seq, prefix, first_seq, BatchStatus.PENDING]
+        )
         count, last_id = cursor.fetchone()
     return Written(-(-count // size), count, last_id)
 
@@ -249,7 +259,9 @@ def _enqueue_batches(broadcast_id: int, *, first_seq: int) -> None:
     from broadcasts.tasks import delivery_batch_send_task
 
     batch_ids = (
-        DeliveryBatch.objects.filter(broadcast_id=broadcast_id, seq__gte=first_seq, status=BatchStatus.PENDING)
+        DeliveryBatch.objects.filter(
+            broadcast_id=broadcast_id, seq__gte=first_seq, status=BatchStatus.PENDING
+        )
         .order_by("seq")
         .values_list("pk", flat=True)
     )
@@ -277,7 +289,9 @@ def next_occurrence(broadcast: Broadcast) -> datetime | None:
     if broadcast.recurrence == Recurrence.WEEKLY:
         candidate = local + timedelta(days=7)
     else:
-        origin = broadcast.series_parent.scheduled_at if broadcast.series_parent_id else broadcast.scheduled_at
+        origin = (
+            broadcast.series_parent.scheduled_at if broadcast.series_parent_id else broadcast.scheduled_at
+        )
         day = timezone.localtime(origin).day
         nxt = add_month(local.date().replace(day=1))
         nxt = nxt.replace(day=min(day, calendar.monthrange(nxt.year, nxt.month)[1]))
@@ -328,7 +342,12 @@ def _schedule_next_occurrence(broadcast: Broadcast) -> Broadcast | None:
         )
         for m in broadcast.messages.all()
     )
-    audit_log(actor=None, action="broadcasts.broadcast.next_scheduled", obj=nxt, data={"scheduled_at": when, "after": broadcast.pk})
+    audit_log(
+        actor=None,
+        action="broadcasts.broadcast.next_scheduled",
+        obj=nxt,
+        data={"scheduled_at": when, "after": broadcast.pk},
+    )
     return nxt
 
 
@@ -356,9 +375,11 @@ def _send_context(broadcast_id: int) -> tuple[Municipality, list[dict[str, Any]]
     cached = _send_cache.get(broadcast_id)
     if cached and time.monotonic() - cached[0] < _SEND_CACHE_SECONDS:
         return cached[1], cached[2]
-    broadcast = Broadcast.objects.select_related("department__municipality").only(
-        "rendered_messages", "department__municipality"
-    ).get(pk=broadcast_id)
+    broadcast = (
+        Broadcast.objects.select_related("department__municipality")
+        .only("rendered_messages", "department__municipality")
+        .get(pk=broadcast_id)
+    )
     municipality = broadcast.department.municipality
     if len(_send_cache) > 100:
         _send_cache.clear()
@@ -396,7 +417,9 @@ def delivery_batch_send(*, batch_id: int) -> BatchOutcome:
                 error_message=_error_text(exc),
                 updated_at=timezone.now(),
             )
-            logger.info("broadcast batch %s: %s, retry %s in %.1fs", batch_id, type(exc).__name__, attempts, delay)
+            logger.info(
+                "broadcast batch %s: %s, retry %s in %.1fs", batch_id, type(exc).__name__, attempts, delay
+            )
             return BatchOutcome("retry", retry_in=delay)
         _record_failure(mine, exc, prefix="再試行の上限に達しました: ")
     except (LineClientError, LineMessageInvalid, LineError) as exc:
@@ -447,12 +470,22 @@ def _claim(batch_id: int, now: datetime) -> tuple[int, list[str], uuid.UUID, int
         return row[0], ids, uuid.UUID(str(row[2])), row[3]
     claimed = (
         DeliveryBatch.objects.filter(pk=batch_id, broadcast__status=BroadcastStatus.SENDING)
-        .filter(Q(status=BatchStatus.PENDING) | Q(status=BatchStatus.SENDING, claimed_at__lt=now - STUCK_AFTER))
-        .update(status=BatchStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1, next_attempt_at=None, updated_at=now)
+        .filter(
+            Q(status=BatchStatus.PENDING) | Q(status=BatchStatus.SENDING, claimed_at__lt=now - STUCK_AFTER)
+        )
+        .update(
+            status=BatchStatus.SENDING,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+            next_attempt_at=None,
+            updated_at=now,
+        )
     )
     if not claimed:
         return None
-    batch = DeliveryBatch.objects.only("broadcast_id", "line_user_ids", "retry_key", "attempts").get(pk=batch_id)
+    batch = DeliveryBatch.objects.only("broadcast_id", "line_user_ids", "retry_key", "attempts").get(
+        pk=batch_id
+    )
     return batch.broadcast_id, batch.line_user_ids, batch.retry_key, batch.attempts
 
 
@@ -547,9 +580,9 @@ def broadcast_finish_if_done(*, broadcast_id: int) -> Broadcast | None:
         pk=broadcast_id, status=BroadcastStatus.SENDING, fanned_out_at__isnull=False
     ).update(status=status, finished_at=now, **counts)
     if not finished:
-        Broadcast.objects.filter(pk=broadcast_id, status=BroadcastStatus.CANCELLED, started_at__isnull=False).update(
-            finished_at=now, **counts
-        )
+        Broadcast.objects.filter(
+            pk=broadcast_id, status=BroadcastStatus.CANCELLED, started_at__isnull=False
+        ).update(finished_at=now, **counts)
         return None
     broadcast = Broadcast.objects.select_related("department").get(pk=broadcast_id)
     audit_log(
@@ -579,9 +612,9 @@ def delivery_batches_requeue_stuck(*, now: datetime | None = None) -> int:
     for broadcast_id in fan_outs_stalled(now=now).values_list("pk", flat=True):
         logger.warning("resuming the fan-out of broadcast %s", broadcast_id)
         broadcast_fan_out_task.delay(broadcast_id)
-    open_broadcasts = Broadcast.objects.filter(status=BroadcastStatus.SENDING, fanned_out_at__isnull=False).exclude(
-        batches__status__in=[BatchStatus.PENDING, BatchStatus.SENDING]
-    )
+    open_broadcasts = Broadcast.objects.filter(
+        status=BroadcastStatus.SENDING, fanned_out_at__isnull=False
+    ).exclude(batches__status__in=[BatchStatus.PENDING, BatchStatus.SENDING])
     for broadcast_id in open_broadcasts.values_list("pk", flat=True):
         broadcast_finish_if_done(broadcast_id=broadcast_id)
     return len(batch_ids)

@@ -51,7 +51,9 @@ def receive_settings_update(
 
         resident_id = resident.pk
         transaction.on_commit(
-            lambda: receive_settings_confirm_task.apply_async((resident_id, nonce), countdown=CONFIRM_DELAY_SECONDS)
+            lambda: receive_settings_confirm_task.apply_async(
+                (resident_id, nonce), countdown=CONFIRM_DELAY_SECONDS
+            )
         )
     return resident
 

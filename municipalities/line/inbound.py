@@ -144,7 +144,10 @@ def _resident_for(client: LineClient, municipality: Municipality, user_id: str) 
         # not deliver their message (e.g. they followed before this system, or a follow was lost).
         display_name, picture_url = _profile(client, municipality, user_id)
         resident, _created = resident_follow(
-            municipality=municipality, line_user_id=user_id, display_name=display_name, picture_url=picture_url
+            municipality=municipality,
+            line_user_id=user_id,
+            display_name=display_name,
+            picture_url=picture_url,
         )
     resident.municipality = municipality
     return resident

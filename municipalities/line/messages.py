@@ -246,7 +246,9 @@ def summary(message: dict[str, Any]) -> str:
         return "\n".join(filter(None, ["\n".join(texts) or message.get("altText", ""), buttons]))
     if kind == "template":
         template = message.get("template", {})
-        text = "\n".join(filter(None, [template.get("title"), template.get("text")])) or message.get("altText", "")
+        text = "\n".join(filter(None, [template.get("title"), template.get("text")])) or message.get(
+            "altText", ""
+        )
         return "\n".join(filter(None, [text, buttons]))
     if kind == "imagemap":
         return message.get("altText", "")

@@ -33,7 +33,9 @@ class CmsAuthenticationForm(AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
         "otp_required": _("二段階認証が設定されています。認証アプリの 6 桁の数字も入力してください。"),
-        "otp_invalid": _("ワンタイムパスワードが正しくありません。認証アプリの最新の数字を入力してください。"),
+        "otp_invalid": _(
+            "ワンタイムパスワードが正しくありません。認証アプリの最新の数字を入力してください。"
+        ),
     }
 
     def clean(self) -> dict[str, Any]:

@@ -49,13 +49,20 @@ def two_factor_device_confirm(*, user: StaffUser, token: str) -> TOTPDevice:
         raise MunicipalityError(_("設定を最初からやり直してください。"))
     code = normalize_token(token)
     if len(code) != device.digits:
-        raise MunicipalityError(_("認証アプリに表示されている %(n)d 桁の数字を入力してください。") % {"n": device.digits})
+        raise MunicipalityError(
+            _("認証アプリに表示されている %(n)d 桁の数字を入力してください。") % {"n": device.digits}
+        )
     if not device.verify_token(code):
         raise MunicipalityError(_("確認コードが正しくありません。認証アプリの最新の数字を入力してください。"))
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    audit_log(actor=user, action="municipalities.staffuser.two_factor_enrolled", obj=user, data={"device": device.name})
+    audit_log(
+        actor=user,
+        action="municipalities.staffuser.two_factor_enrolled",
+        obj=user,
+        data={"device": device.name},
+    )
     policy.clear_cache(user)
     return device
 
@@ -88,6 +95,8 @@ def two_factor_reset(*, user: StaffUser, actor: StaffUser | None) -> int:
         if actor.pk == user.pk and not actor.is_superuser:
             raise MunicipalityError(_("自分自身の二段階認証はリセットできません。"))
     deleted, _details = TOTPDevice.objects.filter(user=user).delete()
-    audit_log(actor=actor, action="municipalities.staffuser.two_factor_reset", obj=user, data={"devices": deleted})
+    audit_log(
+        actor=actor, action="municipalities.staffuser.two_factor_reset", obj=user, data={"devices": deleted}
+    )
     policy.clear_cache(user)
     return deleted

@@ -74,7 +74,9 @@ def setup_view(request: HttpRequest, admin_site: Any) -> HttpResponse:
             form.add_error("token", exc.message)
         else:
             otp_login(request, device)
-            messages.success(request, _("二段階認証を設定しました。次回からログイン時に認証アプリの数字も入力します。"))
+            messages.success(
+                request, _("二段階認証を設定しました。次回からログイン時に認証アプリの数字も入力します。")
+            )
             return HttpResponseRedirect(context["next"])
     device = two_factor_device_start(user=user)
     context.update(

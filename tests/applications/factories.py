@@ -41,12 +41,16 @@ class FormFieldFactory(factory.django.DjangoModelFactory):
 def simple_form(department: Department, **kwargs: Any) -> ApplicationForm:
     """A form with a required name and an optional note."""
     form = ApplicationFormFactory(department=department, **kwargs)
-    FormFieldFactory(form=form, position=1, kind=FieldKind.SHORT_TEXT, label="氏名", key="name", required=True)
+    FormFieldFactory(
+        form=form, position=1, kind=FieldKind.SHORT_TEXT, label="氏名", key="name", required=True
+    )
     FormFieldFactory(form=form, position=2, kind=FieldKind.LONG_TEXT, label="備考", key="note")
     return form
 
 
-def submit(form: ApplicationForm, resident: Resident, *, answers: dict | None = None, **kwargs: Any) -> Submission:
+def submit(
+    form: ApplicationForm, resident: Resident, *, answers: dict | None = None, **kwargs: Any
+) -> Submission:
     submission, _created = submission_submit(
         form=form,
         resident=resident,

@@ -62,7 +62,9 @@ def test_form_builder_creates_form_with_ordered_fields_and_keys(kenko, kenko_edi
     assert response.status_code == 302, response.content.decode()[:3000]
     form = ApplicationForm.objects.get(title="粗大ごみ収集の申込")
     assert [(f.label, f.key) for f in form.fields.all()] == [("品目", "q1"), ("収集先の住所", "q2")]
-    assert AuditEntry.objects.filter(action="applications.applicationform.created", object_id=str(form.pk)).exists()
+    assert AuditEntry.objects.filter(
+        action="applications.applicationform.created", object_id=str(form.pk)
+    ).exists()
 
 
 def test_form_builder_refuses_choice_field_without_choices_and_fee_without_method(kenko, kenko_editor):
@@ -125,19 +127,38 @@ def test_changelist_filters(form, fee_form, resident, somu_editor, town_admin):
 
 def test_change_page_shows_answers_attachments_and_workflow_buttons(form, resident, kenko_editor):
     FormFieldFactory(form=form, kind=FieldKind.FILE, key="doc", label="書類", file_types=["png"])
-    staged = attachment_stage(form=form, resident=resident, files={"doc": check_upload(upload("a.png", PNG), allowed=["png"], max_mb=1)})
+    staged = attachment_stage(
+        form=form,
+        resident=resident,
+        files={"doc": check_upload(upload("a.png", PNG), allowed=["png"], max_mb=1)},
+    )
     submission = submit(form, resident, attachment_ids=staged)
-    body = login(kenko_editor).get(reverse("admin:applications_submission_change", args=[submission.pk])).content.decode()
+    body = (
+        login(kenko_editor)
+        .get(reverse("admin:applications_submission_change", args=[submission.pk]))
+        .content.decode()
+    )
     assert "山田 花子" in body and "a.png" in body
-    assert reverse("admin:applications_submission_attachment", args=[submission.pk, submission.attachments.get().pk]) in body
+    assert (
+        reverse(
+            "admin:applications_submission_attachment", args=[submission.pk, submission.attachments.get().pk]
+        )
+        in body
+    )
     assert "審査を開始" in body and "修正を依頼" in body and "印刷用表示" in body
 
 
 def test_attachment_download_is_scoped(form, resident, kenko_viewer, somu_editor):
     FormFieldFactory(form=form, kind=FieldKind.FILE, key="doc", label="書類", file_types=["png"])
-    staged = attachment_stage(form=form, resident=resident, files={"doc": check_upload(upload("a.png", PNG), allowed=["png"], max_mb=1)})
+    staged = attachment_stage(
+        form=form,
+        resident=resident,
+        files={"doc": check_upload(upload("a.png", PNG), allowed=["png"], max_mb=1)},
+    )
     submission = submit(form, resident, attachment_ids=staged)
-    url = reverse("admin:applications_submission_attachment", args=[submission.pk, submission.attachments.get().pk])
+    url = reverse(
+        "admin:applications_submission_attachment", args=[submission.pk, submission.attachments.get().pk]
+    )
     ok = login(kenko_viewer).get(url)
     assert ok.status_code == 200 and b"".join(ok.streaming_content) == PNG
     assert login(somu_editor).get(url).status_code == 404
@@ -160,7 +181,9 @@ def test_transition_button_with_reason(form, resident, kenko_editor, django_capt
 
 def test_viewer_cannot_use_workflow(form, resident, kenko_viewer):
     submission = submit(form, resident)
-    response = login(kenko_viewer).post(reverse("admin:applications_submission_transition", args=[submission.pk, "review"]))
+    response = login(kenko_viewer).post(
+        reverse("admin:applications_submission_transition", args=[submission.pk, "review"])
+    )
     assert response.status_code == 403
     submission.refresh_from_db()
     assert submission.status == S.RECEIVED
@@ -178,7 +201,9 @@ def test_bulk_actions_report_counts_and_refusals(form, resident, other_resident,
     # reject needs a reason: an intermediate page first
     page = client.post(url, {"action": "action_reject", "_selected_action": [a.pk]})
     assert "理由（住民に送られます・必須）" in page.content.decode()
-    client.post(url, {"action": "action_reject", "_selected_action": [a.pk], "apply": "1", "reason": "対象外です"})
+    client.post(
+        url, {"action": "action_reject", "_selected_action": [a.pk], "apply": "1", "reason": "対象外です"}
+    )
     a.refresh_from_db()
     assert a.status == S.REJECTED and a.status_reason == "対象外です"
 
@@ -192,7 +217,9 @@ def test_memo_and_assignee_saved_through_the_service(form, resident, kenko_edito
     assert response.status_code == 302
     submission.refresh_from_db()
     assert submission.memo == "窓口で本人確認済み" and submission.assignee == kenko_head
-    assert AuditEntry.objects.filter(action="applications.submission.updated", object_id=str(submission.pk)).exists()
+    assert AuditEntry.objects.filter(
+        action="applications.submission.updated", object_id=str(submission.pk)
+    ).exists()
 
 
 def test_staff_only_fields_page(form, resident, kenko_editor):
@@ -209,13 +236,17 @@ def test_staff_only_fields_page(form, resident, kenko_editor):
 
 def test_print_view(form, resident, kenko_viewer):
     submission = submit(form, resident)
-    body = login(kenko_viewer).get(reverse("admin:applications_submission_print", args=[submission.pk])).content.decode()
+    body = (
+        login(kenko_viewer)
+        .get(reverse("admin:applications_submission_print", args=[submission.pk]))
+        .content.decode()
+    )
     assert submission.reference in body and "山田 花子" in body and "出力日時 令和" in body
 
 
 def test_export_xlsx_one_column_per_field(form, resident, other_resident, kenko_viewer):
     FormFieldFactory(form=form, kind=FieldKind.PHONE, key="tel", label="電話番号")
-    submit(form, resident, answers={"name": "=HYPERLINK(\"x\")", "note": "", "tel": "09011112222"})
+    submit(form, resident, answers={"name": '=HYPERLINK("x")', "note": "", "tel": "09011112222"})
     submit(form, other_resident)
     response = login(kenko_viewer).post(
         reverse("admin:applications_submission_changelist"),
@@ -226,7 +257,7 @@ def test_export_xlsx_one_column_per_field(form, resident, other_resident, kenko_
     rows = list(sheet.values)
     assert rows[0][-3:] == ("氏名", "備考", "電話番号")
     values = {r[-3] for r in rows[1:]}
-    assert "'=HYPERLINK(\"x\")" in values  # formula escaped
+    assert '\'=HYPERLINK("x")' in values  # formula escaped
     assert any(r[-1] == "090-1111-2222" for r in rows[1:])
 
 
@@ -241,7 +272,9 @@ def test_export_csv(form, resident, kenko_viewer):
     assert "山田 花子" in text
 
 
-def test_reconciliation_per_day_form_provider_and_unpaid(fee_form, resident, other_resident, somu_editor, kenko_editor):
+def test_reconciliation_per_day_form_provider_and_unpaid(
+    fee_form, resident, other_resident, somu_editor, kenko_editor
+):
     paid = submit(fee_form, resident, payment_method="counter")
     submit(fee_form, other_resident, payment_method="counter")
     payment_record_counter(submission=paid, actor=somu_editor)
@@ -249,7 +282,9 @@ def test_reconciliation_per_day_form_provider_and_unpaid(fee_form, resident, oth
     response = login(somu_editor).get(url)
     assert response.status_code == 200
     rows = response.context_data["rows"]
-    assert [(r["form"], r["provider"], r["count"], r["amount"]) for r in rows] == [("住民票の写しの請求", "counter", 1, 300)]
+    assert [(r["form"], r["provider"], r["count"], r["amount"]) for r in rows] == [
+        ("住民票の写しの請求", "counter", 1, 300)
+    ]
     assert [s.status for s in response.context_data["unpaid"]] == [S.AWAITING_PAYMENT]
     xlsx = login(somu_editor).get(url + "?format=xlsx")
     book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
@@ -261,7 +296,9 @@ def test_reconciliation_per_day_form_provider_and_unpaid(fee_form, resident, oth
 
 
 def test_reconciliation_bad_range_is_a_message(somu_editor, fee_form):
-    response = login(somu_editor).get(reverse("admin:applications_payment_reconciliation") + "?start=2026-05-01&end=2026-04-01")
+    response = login(somu_editor).get(
+        reverse("admin:applications_payment_reconciliation") + "?start=2026-05-01&end=2026-04-01"
+    )
     assert response.status_code == 200
     assert "終了日は開始日以降" in response.content.decode()
 
@@ -278,8 +315,15 @@ def test_form_actions_copy_and_close(form, kenko_editor):
 
 def test_head_deletes_a_submission_without_payments(form, resident, kenko_head, kenko_editor):
     submission = submit(form, resident)
-    assert login(kenko_editor).post(reverse("admin:applications_submission_delete", args=[submission.pk]), {"post": "yes"}).status_code == 403
-    login(kenko_head).post(reverse("admin:applications_submission_delete", args=[submission.pk]), {"post": "yes"})
+    assert (
+        login(kenko_editor)
+        .post(reverse("admin:applications_submission_delete", args=[submission.pk]), {"post": "yes"})
+        .status_code
+        == 403
+    )
+    login(kenko_head).post(
+        reverse("admin:applications_submission_delete", args=[submission.pk]), {"post": "yes"}
+    )
     assert not Submission.objects.filter(pk=submission.pk).exists()
     assert AuditEntry.objects.filter(action="applications.submission.deleted").exists()
 
@@ -287,7 +331,12 @@ def test_head_deletes_a_submission_without_payments(form, resident, kenko_head, 
 def test_changelist_filters_other_department(kenko, somu, resident, somu_editor):
     simple_form(kenko)
     submission = submit(simple_form(kenko), resident)
-    listed = login(somu_editor).get(reverse("admin:applications_submission_changelist")).context_data["cl"].result_list
+    listed = (
+        login(somu_editor)
+        .get(reverse("admin:applications_submission_changelist"))
+        .context_data["cl"]
+        .result_list
+    )
     assert submission not in list(listed)
 
 

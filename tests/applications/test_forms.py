@@ -26,7 +26,11 @@ def every_kind(kenko):
         (FieldKind.ADDRESS, "住所", {"required": True}),
         (FieldKind.DATE, "生年月日", {"required": True}),
         (FieldKind.SINGLE_CHOICE, "受取方法", {"required": True, "choices": "窓口\n郵送"}),
-        (FieldKind.MULTIPLE_CHOICE, "品目", {"choices": "たんす\n自転車\nソファ", "min_choices": 1, "max_choices": 2}),
+        (
+            FieldKind.MULTIPLE_CHOICE,
+            "品目",
+            {"choices": "たんす\n自転車\nソファ", "min_choices": 1, "max_choices": 2},
+        ),
         (FieldKind.DROPDOWN, "地区", {"required": True, "choices": "本町\n東区"}),
         (FieldKind.FILE, "本人確認書類", {"required": True, "file_types": ["pdf", "png"], "max_file_mb": 1}),
         (FieldKind.FURIGANA, "フリガナ", {"required": True}),

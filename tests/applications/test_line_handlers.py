@@ -19,7 +19,11 @@ def post(client, town, body: bytes, capture):
 
 
 def last_message(resident) -> dict:
-    reply = SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id, endpoint="reply").order_by("pk").last()
+    reply = (
+        SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id, endpoint="reply")
+        .order_by("pk")
+        .last()
+    )
     return reply.messages[0]
 
 
@@ -27,10 +31,17 @@ def last_reply(resident) -> str:
     return shown_text(last_message(resident))
 
 
-def test_status_text_lists_the_residents_own_submissions(client, town, form, resident, other_resident, django_capture_on_commit_callbacks):
+def test_status_text_lists_the_residents_own_submissions(
+    client, town, form, resident, other_resident, django_capture_on_commit_callbacks
+):
     mine = submit(form, resident)
     theirs = submit(form, other_resident)
-    response = post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="申請状況")), django_capture_on_commit_callbacks)
+    response = post(
+        client,
+        town,
+        webhook_body(webhook_event("message", resident.line_user_id, text="申請状況")),
+        django_capture_on_commit_callbacks,
+    )
     assert response.status_code == 200
     text = last_reply(resident)
     assert mine.reference in text and "受付" in text
@@ -40,21 +51,45 @@ def test_status_text_lists_the_residents_own_submissions(client, town, form, res
 
 
 def test_status_with_no_submissions(client, town, form, resident, django_capture_on_commit_callbacks):
-    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="申請状況？")), django_capture_on_commit_callbacks)
+    post(
+        client,
+        town,
+        webhook_body(webhook_event("message", resident.line_user_id, text="申請状況？")),
+        django_capture_on_commit_callbacks,
+    )
     assert "申請はまだありません" in last_reply(resident)
-    assert link_button(last_message(resident)) == ("手続きを見る", resident.pk, reverse("applications:form_list"))
+    assert link_button(last_message(resident)) == (
+        "手続きを見る",
+        resident.pk,
+        reverse("applications:form_list"),
+    )
 
 
 def test_forms_text_and_status_postback(client, town, form, resident, django_capture_on_commit_callbacks):
-    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="電子申請")), django_capture_on_commit_callbacks)
+    post(
+        client,
+        town,
+        webhook_body(webhook_event("message", resident.line_user_id, text="電子申請")),
+        django_capture_on_commit_callbacks,
+    )
     assert "犬の登録申請" in last_reply(resident)
     assert link_button(last_message(resident)) == ("申請する", resident.pk, reverse("applications:form_list"))
     assert last_message(resident)["quickReply"]["items"][0]["action"]["data"] == "app:status"
     submit(form, resident)
-    post(client, town, webhook_body(webhook_event("postback", resident.line_user_id, data="app:status")), django_capture_on_commit_callbacks)
+    post(
+        client,
+        town,
+        webhook_body(webhook_event("postback", resident.line_user_id, data="app:status")),
+        django_capture_on_commit_callbacks,
+    )
     assert "最近の申請" in last_reply(resident)
 
 
 def test_unknown_postback_gets_a_help_text(client, town, resident, django_capture_on_commit_callbacks):
-    post(client, town, webhook_body(webhook_event("postback", resident.line_user_id, data="app:zzz")), django_capture_on_commit_callbacks)
+    post(
+        client,
+        town,
+        webhook_body(webhook_event("postback", resident.line_user_id, data="app:zzz")),
+        django_capture_on_commit_callbacks,
+    )
     assert "申請状況" in last_reply(resident)

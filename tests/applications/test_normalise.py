@@ -21,7 +21,9 @@ def test_long_text_keeps_line_breaks():
     assert n.normalise_text("１行目 \r\n２行目\n", multiline=True) == "1行目\n2行目"
 
 
-@pytest.mark.parametrize(("raw", "stored"), [("１２３", "123"), ("1,234", "1234"), ("３．５", "3.5"), ("－２", "-2")])
+@pytest.mark.parametrize(
+    ("raw", "stored"), [("１２３", "123"), ("1,234", "1234"), ("３．５", "3.5"), ("－２", "-2")]
+)
 def test_number_accepts_full_width(raw, stored):
     assert n.normalise_number(raw) == stored
 
@@ -44,7 +46,11 @@ def test_email_invalid(raw):
 
 @pytest.mark.parametrize(
     ("raw", "stored"),
-    [("０９０ー１２３４ー５６７８", "09012345678"), ("(0263) 12-3456", "0263123456"), ("+81 90-1234-5678", "09012345678")],
+    [
+        ("０９０ー１２３４ー５６７８", "09012345678"),
+        ("(0263) 12-3456", "0263123456"),
+        ("+81 90-1234-5678", "09012345678"),
+    ],
 )
 def test_phone_normalised_to_digits(raw, stored):
     assert n.normalise_phone(raw) == stored
@@ -88,7 +94,11 @@ def test_address_dashes_between_digits_only():
 
 @pytest.mark.parametrize(
     ("raw", "stored"),
-    [("やまだ　はなこ", "ヤマダ ハナコ"), ("ﾔﾏﾀﾞ ﾊﾅｺ", "ヤマダ ハナコ"), ("サトウ　イチロー", "サトウ イチロー")],
+    [
+        ("やまだ　はなこ", "ヤマダ ハナコ"),
+        ("ﾔﾏﾀﾞ ﾊﾅｺ", "ヤマダ ハナコ"),
+        ("サトウ　イチロー", "サトウ イチロー"),
+    ],
 )
 def test_furigana_to_katakana(raw, stored):
     assert n.normalise_furigana(raw) == stored

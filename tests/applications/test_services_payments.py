@@ -61,12 +61,20 @@ def test_success_moves_to_received_once(online, resident, django_capture_on_comm
     assert paid.status == PaymentStatus.PAID and paid.paid_at
     assert replay.pk == paid.pk
     assert submission.status == S.RECEIVED and submission.paid_at
-    assert AuditEntry.objects.filter(action="applications.submission.pay", object_id=str(submission.pk)).count() == 1
-    texts = [shown_text(d.messages[0]) for d in SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id)]
+    assert (
+        AuditEntry.objects.filter(action="applications.submission.pay", object_id=str(submission.pk)).count()
+        == 1
+    )
+    texts = [
+        shown_text(d.messages[0])
+        for d in SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id)
+    ]
     assert any("お支払いを確認しました" in t for t in texts)
 
 
-@pytest.mark.parametrize(("outcome", "status"), [("failed", PaymentStatus.FAILED), ("cancelled", PaymentStatus.CANCELLED)])
+@pytest.mark.parametrize(
+    ("outcome", "status"), [("failed", PaymentStatus.FAILED), ("cancelled", PaymentStatus.CANCELLED)]
+)
 def test_failure_and_cancel_keep_waiting_and_allow_a_retry(online, resident, outcome, status):
     submission, payment = online
     result = callback(payment, outcome)
@@ -92,9 +100,14 @@ def test_failure_and_cancel_keep_waiting_and_allow_a_retry(online, resident, out
 def test_forged_or_stale_callback_changes_nothing(online, overrides):
     submission, payment = online
     if "ts" in overrides:
-        params = signed_result(reference=payment.reference, outcome="paid", amount=payment.amount, ts=int(overrides["ts"]))
+        params = signed_result(
+            reference=payment.reference, outcome="paid", amount=payment.amount, ts=int(overrides["ts"])
+        )
     else:
-        params = {**signed_result(reference=payment.reference, outcome="paid", amount=payment.amount), **overrides}
+        params = {
+            **signed_result(reference=payment.reference, outcome="paid", amount=payment.amount),
+            **overrides,
+        }
     with pytest.raises(PaymentVerificationError):
         payment_record_callback(provider_code="sandbox", params=params)
     payment.refresh_from_db()
@@ -110,7 +123,9 @@ def test_missing_parameters_are_refused(online):
 
 def test_signed_callback_for_an_unknown_payment(online):
     with pytest.raises(ApplicationError, match="見つかりません"):
-        payment_record_callback(provider_code="sandbox", params=signed_result(reference="SBX-nope", outcome="paid", amount=300))
+        payment_record_callback(
+            provider_code="sandbox", params=signed_result(reference="SBX-nope", outcome="paid", amount=300)
+        )
 
 
 def test_signed_callback_with_the_wrong_amount(online):
@@ -143,7 +158,14 @@ def test_one_paid_payment_per_submission_constraint(online):
     submission, payment = online
     callback(payment, "paid")
     with pytest.raises(IntegrityError), transaction.atomic():
-        Payment.objects.create(submission=submission, provider="counter", amount=300, reference="dup", status="paid", paid_at=timezone.now())
+        Payment.objects.create(
+            submission=submission,
+            provider="counter",
+            amount=300,
+            reference="dup",
+            status="paid",
+            paid_at=timezone.now(),
+        )
 
 
 def test_refund_is_for_heads_with_a_reason(online, somu_editor, somu_head):

@@ -28,10 +28,14 @@ pytestmark = pytest.mark.django_db
 
 
 def pushes_to(resident) -> list[SimulatedDelivery]:
-    return list(SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id, endpoint="push").order_by("pk"))
+    return list(
+        SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id, endpoint="push").order_by("pk")
+    )
 
 
-def test_submit_creates_one_submission_with_reference_and_pushes_on_commit(form, resident, django_capture_on_commit_callbacks):
+def test_submit_creates_one_submission_with_reference_and_pushes_on_commit(
+    form, resident, django_capture_on_commit_callbacks
+):
     # when
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         submission = submit(form, resident)
@@ -47,7 +51,9 @@ def test_submit_creates_one_submission_with_reference_and_pushes_on_commit(form,
     detail = reverse("applications:submission_detail", args=[submission.reference])
     assert link_button(push.messages[0]) == ("申請状況を見る", resident.pk, detail)
     assert push.messages[0]["altText"] == f"【{form.title}】申請を受け付けました。"
-    assert AuditEntry.objects.filter(action="applications.submission.submitted", object_id=str(submission.pk)).exists()
+    assert AuditEntry.objects.filter(
+        action="applications.submission.submitted", object_id=str(submission.pk)
+    ).exists()
 
 
 def test_submit_is_idempotent_per_token(form, resident, django_capture_on_commit_callbacks):
@@ -131,7 +137,9 @@ def test_fee_waits_for_payment(fee_form, resident):
     assert (payment.amount, payment.status, payment.provider) == (300, "pending", "counter")
 
 
-def test_staff_workflow_audited_and_notified(form, resident, kenko_editor, django_capture_on_commit_callbacks):
+def test_staff_workflow_audited_and_notified(
+    form, resident, kenko_editor, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         submission = submit(form, resident)
     # when: three changes commit before any notice task runs (a busy worker)
@@ -145,7 +153,11 @@ def test_staff_workflow_audited_and_notified(form, resident, kenko_editor, djang
     assert submission.reviewed_at and submission.decided_at and submission.completed_at
     assert submission.version == 4
     actions = list(AuditEntry.objects.filter(object_id=str(submission.pk)).values_list("action", flat=True))
-    assert {"applications.submission.review", "applications.submission.approve", "applications.submission.complete"} <= set(actions)
+    assert {
+        "applications.submission.review",
+        "applications.submission.approve",
+        "applications.submission.complete",
+    } <= set(actions)
     texts = [shown_text(p.messages[0]) for p in pushes_to(resident)]
     assert len(texts) == 4
     assert "「審査中」" in texts[1] and "「承認」" in texts[2] and "「完了」" in texts[3]
@@ -189,7 +201,9 @@ def test_correction_then_resubmit(form, resident, kenko_editor, django_capture_o
     # given
     submission = submit(form, resident)
     with django_capture_on_commit_callbacks(execute=True):
-        submission_transition(submission=submission, name="request_correction", actor=kenko_editor, reason="氏名は戸籍どおりに")
+        submission_transition(
+            submission=submission, name="request_correction", actor=kenko_editor, reason="氏名は戸籍どおりに"
+        )
     notice = pushes_to(resident)[-1].messages[0]
     assert "氏名は戸籍どおりに" in shown_text(notice)
     # the signed link that reopens the form
@@ -199,10 +213,18 @@ def test_correction_then_resubmit(form, resident, kenko_editor, django_capture_o
     token = uuid.uuid4()
     with django_capture_on_commit_callbacks(execute=True):
         resubmitted = submission_resubmit(
-            submission=submission, resident=resident, answers={"name": "山田 花子", "note": "直しました"}, attachment_ids={}, token=token
+            submission=submission,
+            resident=resident,
+            answers={"name": "山田 花子", "note": "直しました"},
+            attachment_ids={},
+            token=token,
         )
         again = submission_resubmit(
-            submission=submission, resident=resident, answers={"name": "山田 花子", "note": "直しました"}, attachment_ids={}, token=token
+            submission=submission,
+            resident=resident,
+            answers={"name": "山田 花子", "note": "直しました"},
+            attachment_ids={},
+            token=token,
         )
     # then
     assert resubmitted.status == S.RECEIVED and again.status == S.RECEIVED
@@ -216,7 +238,13 @@ def test_resident_cannot_resubmit_someone_elses(form, resident, other_resident, 
     submission = submit(form, resident)
     submission_transition(submission=submission, name="request_correction", actor=kenko_editor, reason="x")
     with pytest.raises(ApplicationError, match="見つかりません"):
-        submission_resubmit(submission=submission, resident=other_resident, answers={"name": "x"}, attachment_ids={}, token=uuid.uuid4())
+        submission_resubmit(
+            submission=submission,
+            resident=other_resident,
+            answers={"name": "x"},
+            attachment_ids={},
+            token=uuid.uuid4(),
+        )
 
 
 def test_cancel_before_review_only(form, resident, kenko_editor):
@@ -239,10 +267,16 @@ def test_staff_memo_assignee_and_staff_only_answers(form, resident, kenko_editor
     FormFieldFactory(form=form, key="office_no", label="処理番号", staff_only=True)
     submission = submit(form, resident)
     updated = submission_update(
-        submission=submission, actor=kenko_editor, memo="電話で確認済み", assignee=kenko_head, staff_answers={"office_no": "123", "name": "改ざん"}
+        submission=submission,
+        actor=kenko_editor,
+        memo="電話で確認済み",
+        assignee=kenko_head,
+        staff_answers={"office_no": "123", "name": "改ざん"},
     )
     assert updated.memo == "電話で確認済み" and updated.assignee == kenko_head
-    assert updated.answers["office_no"] == "123" and updated.answers["name"] == "山田 花子"  # resident answers untouched
+    assert (
+        updated.answers["office_no"] == "123" and updated.answers["name"] == "山田 花子"
+    )  # resident answers untouched
     entry = AuditEntry.objects.get(action="applications.submission.updated")
     assert entry.data["memo"] == ["", "電話で確認済み"]
     with pytest.raises(ApplicationError, match="担当者には"):
@@ -265,7 +299,13 @@ def test_resubmission_notice_says_so(form, resident, kenko_editor, django_captur
     submission = submit(form, resident)
     submission_transition(submission=submission, name="request_correction", actor=kenko_editor, reason="x")
     with django_capture_on_commit_callbacks(execute=True):
-        submission_resubmit(submission=submission, resident=resident, answers={"name": "山田 花子"}, attachment_ids={}, token=uuid.uuid4())
+        submission_resubmit(
+            submission=submission,
+            resident=resident,
+            answers={"name": "山田 花子"},
+            attachment_ids={},
+            token=uuid.uuid4(),
+        )
     assert "修正後の内容を受け付けました" in shown_text(pushes_to(resident)[-1].messages[0])
 
 

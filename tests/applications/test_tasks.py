@@ -44,7 +44,9 @@ def test_unfollowed_resident_is_not_pushed(form, resident):
 
 def test_client_error_is_logged_not_retried(form, resident, caplog):
     submission = submit(form, resident)
-    with mock.patch("municipalities.line.simulator.SimulatorClient.push", side_effect=LineClientError("bad", status=400)):
+    with mock.patch(
+        "municipalities.line.simulator.SimulatorClient.push", side_effect=LineClientError("bad", status=400)
+    ):
         assert submission_notify_task.apply(args=[submission.pk, 1, "received"]).get() == "refused"
     assert "refused by LINE" in caplog.text
 
@@ -55,8 +57,16 @@ def test_stale_staged_attachments_are_purged(form, resident):
     from django.utils import timezone
 
     FormFieldFactory(form=form, kind=FieldKind.FILE, key="doc", label="書類", file_types=["png"])
-    staged = attachment_stage(form=form, resident=resident, files={"doc": check_upload(upload("a.png", PNG), allowed=["png"], max_mb=1)})
-    kept = attachment_stage(form=form, resident=resident, files={"doc": check_upload(upload("b.png", PNG), allowed=["png"], max_mb=1)})
+    staged = attachment_stage(
+        form=form,
+        resident=resident,
+        files={"doc": check_upload(upload("a.png", PNG), allowed=["png"], max_mb=1)},
+    )
+    kept = attachment_stage(
+        form=form,
+        resident=resident,
+        files={"doc": check_upload(upload("b.png", PNG), allowed=["png"], max_mb=1)},
+    )
     submit(form, resident, attachment_ids=kept)
     Attachment.objects.filter(pk=staged["doc"]).update(created_at=timezone.now() - timedelta(days=2))
     assert attachments_purge_stale() == 1

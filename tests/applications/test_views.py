@@ -30,7 +30,15 @@ def client_for(resident) -> Client:
 @pytest.fixture
 def upload_form(kenko):
     form = simple_form(kenko, title="補助金の申請")
-    FormFieldFactory(form=form, position=3, kind=FieldKind.FILE, label="領収書", key="receipt", required=True, file_types=["png", "pdf"])
+    FormFieldFactory(
+        form=form,
+        position=3,
+        kind=FieldKind.FILE,
+        label="領収書",
+        key="receipt",
+        required=True,
+        file_types=["png", "pdf"],
+    )
     FormFieldFactory(form=form, position=4, kind=FieldKind.PHONE, label="電話番号", key="tel", required=True)
     return form
 
@@ -54,12 +62,19 @@ def test_form_list_shows_open_forms_of_the_town_only(form, resident, other_depar
     assert "よその町の申請" not in body and "非公開の申請" not in body
 
 
-def test_full_flow_with_upload_confirm_and_submit_once(upload_form, resident, django_capture_on_commit_callbacks):
+def test_full_flow_with_upload_confirm_and_submit_once(
+    upload_form, resident, django_capture_on_commit_callbacks
+):
     client = client_for(resident)
     # given: the resident fills in the form with full-width digits and a PNG
     response = client.post(
         reverse("applications:form", args=[upload_form.pk]),
-        {"name": "山田　花子", "note": "", "tel": "０９０ー１１１１ー２２２２", "receipt": upload("receipt.png", PNG)},
+        {
+            "name": "山田　花子",
+            "note": "",
+            "tel": "０９０ー１１１１ー２２２２",
+            "receipt": upload("receipt.png", PNG),
+        },
     )
     url = confirm_url(response)
     page = client.get(url).content.decode()
@@ -95,7 +110,9 @@ def test_errors_are_shown_next_to_fields_and_input_is_kept(upload_form, resident
 
 def test_back_from_confirm_keeps_the_answers(form, resident):
     client = client_for(resident)
-    url = confirm_url(client.post(reverse("applications:form", args=[form.pk]), {"name": "山田 花子", "note": "よろしく"}))
+    url = confirm_url(
+        client.post(reverse("applications:form", args=[form.pk]), {"name": "山田 花子", "note": "よろしく"})
+    )
     back = re.search(r'href="([^"]+\?draft=[^"]+)"', client.get(url).content.decode()).group(1)
     body = client.get(back.replace("&amp;", "&")).content.decode()
     assert 'value="山田 花子"' in body and "よろしく" in body
@@ -124,8 +141,12 @@ def test_closed_between_confirm_and_submit_shows_a_message(form, resident, kenko
 def test_other_residents_and_towns_get_404(form, resident, other_resident, other_department):
     submission = submit(form, resident)
     other = client_for(other_resident)
-    assert other.get(reverse("applications:submission_detail", args=[submission.reference])).status_code == 404
-    assert other.post(reverse("applications:submission_cancel", args=[submission.reference])).status_code == 404
+    assert (
+        other.get(reverse("applications:submission_detail", args=[submission.reference])).status_code == 404
+    )
+    assert (
+        other.post(reverse("applications:submission_cancel", args=[submission.reference])).status_code == 404
+    )
     foreign = simple_form(other_department)
     assert client_for(resident).get(reverse("applications:form", args=[foreign.pk])).status_code == 404
 
@@ -133,7 +154,10 @@ def test_other_residents_and_towns_get_404(form, resident, other_resident, other
 def test_attachments_only_for_their_owner(upload_form, resident, other_resident):
     client = client_for(resident)
     url = confirm_url(
-        client.post(reverse("applications:form", args=[upload_form.pk]), {"name": "山田 花子", "tel": "0263123456", "receipt": upload("r.png", PNG)})
+        client.post(
+            reverse("applications:form", args=[upload_form.pk]),
+            {"name": "山田 花子", "tel": "0263123456", "receipt": upload("r.png", PNG)},
+        )
     )
     client.post(url)
     submission = Submission.objects.get()
@@ -142,7 +166,12 @@ def test_attachments_only_for_their_owner(upload_form, resident, other_resident)
     assert own.status_code == 200 and b"".join(own.streaming_content) == PNG
     assert own["Cache-Control"] == "private, no-store"
     other = client_for(other_resident)
-    assert other.get(reverse("applications:attachment_download", args=[submission.reference, attachment.pk])).status_code == 404
+    assert (
+        other.get(
+            reverse("applications:attachment_download", args=[submission.reference, attachment.pk])
+        ).status_code
+        == 404
+    )
     assert other.get(reverse("applications:staged_download", args=[attachment.pk])).status_code == 404
     with pytest.raises(ValueError, match="no public URL"):
         attachment.file.url  # noqa: B018
@@ -159,11 +188,16 @@ def test_correction_link_reopens_the_form_filled_in(upload_form, resident, kenko
     # given: a submission with a file, sent back for correction
     client = client_for(resident)
     url = confirm_url(
-        client.post(reverse("applications:form", args=[upload_form.pk]), {"name": "山田 花子", "tel": "0263123456", "receipt": upload("r.png", PNG)})
+        client.post(
+            reverse("applications:form", args=[upload_form.pk]),
+            {"name": "山田 花子", "tel": "0263123456", "receipt": upload("r.png", PNG)},
+        )
     )
     client.post(url)
     submission = Submission.objects.get()
-    submission_transition(submission=submission, name="request_correction", actor=kenko_editor, reason="電話番号が違います")
+    submission_transition(
+        submission=submission, name="request_correction", actor=kenko_editor, reason="電話番号が違います"
+    )
     # when: the resident opens the edit page
     page = client.get(reverse("applications:submission_edit", args=[submission.reference])).content.decode()
     # then: the answers are there, the file is kept, the reason is shown
@@ -171,7 +205,10 @@ def test_correction_link_reopens_the_form_filled_in(upload_form, resident, kenko
     assert "電話番号が違います" in page and "提出済み: r.png" in page
     # and resubmitting without a new file keeps the old one
     url = confirm_url(
-        client.post(reverse("applications:submission_edit", args=[submission.reference]), {"name": "山田 花子", "tel": "0263999999"})
+        client.post(
+            reverse("applications:submission_edit", args=[submission.reference]),
+            {"name": "山田 花子", "tel": "0263999999"},
+        )
     )
     client.post(url)
     submission.refresh_from_db()
@@ -236,7 +273,10 @@ def test_forged_callback_is_a_clear_400(fee_form, resident):
 def test_server_to_server_callback(fee_form, resident):
     submission = submit(fee_form, resident, payment_method="sandbox")
     payment = submission.payments.get()
-    response = Client().post(reverse("applications:sandbox_callback"), signed_result(reference=payment.reference, outcome="paid", amount=300))
+    response = Client().post(
+        reverse("applications:sandbox_callback"),
+        signed_result(reference=payment.reference, outcome="paid", amount=300),
+    )
     assert response.content == b"OK"
     submission.refresh_from_db()
     assert submission.status == S.RECEIVED
@@ -278,26 +318,38 @@ def test_a_good_file_stays_chosen_while_other_errors_are_fixed(upload_form, resi
     client = client_for(resident)
     # given: a valid PNG but a wrong phone number
     response = client.post(
-        reverse("applications:form", args=[upload_form.pk]), {"name": "山田 花子", "tel": "12", "receipt": upload("r.png", PNG)}
+        reverse("applications:form", args=[upload_form.pk]),
+        {"name": "山田 花子", "tel": "12", "receipt": upload("r.png", PNG)},
     )
     body = response.content.decode()
     assert "選択済み: r.png" in body
     staged_id = re.search(r'name="_staged_receipt" value="(\d+)"', body).group(1)
     # when: the resident fixes the phone number without choosing the file again
-    url = confirm_url(client.post(reverse("applications:form", args=[upload_form.pk]), {"name": "山田 花子", "tel": "0263123456", "_staged_receipt": staged_id}))
+    url = confirm_url(
+        client.post(
+            reverse("applications:form", args=[upload_form.pk]),
+            {"name": "山田 花子", "tel": "0263123456", "_staged_receipt": staged_id},
+        )
+    )
     client.post(url)
     # then
     assert Submission.objects.get().attachments.get().original_name == "r.png"
     # and another resident cannot borrow someone's staged file by its id
     other = client_for(other_resident)
-    response = other.post(reverse("applications:form", args=[upload_form.pk]), {"name": "佐藤", "tel": "0263123456", "_staged_receipt": staged_id})
+    response = other.post(
+        reverse("applications:form", args=[upload_form.pk]),
+        {"name": "佐藤", "tel": "0263123456", "_staged_receipt": staged_id},
+    )
     assert response.status_code == 200 and "ファイルを選んでください" in response.content.decode()
 
 
 def test_back_from_confirm_keeps_the_file(upload_form, resident):
     client = client_for(resident)
     url = confirm_url(
-        client.post(reverse("applications:form", args=[upload_form.pk]), {"name": "山田 花子", "tel": "0263123456", "receipt": upload("r.png", PNG)})
+        client.post(
+            reverse("applications:form", args=[upload_form.pk]),
+            {"name": "山田 花子", "tel": "0263123456", "receipt": upload("r.png", PNG)},
+        )
     )
     back = re.search(r'href="([^"]+\?draft=[^"]+)"', client.get(url).content.decode()).group(1)
     body = client.get(back.replace("&amp;", "&")).content.decode()

@@ -68,19 +68,49 @@ def main() -> None:
 
     town = make_town("bench", "ベンチ町")
     somu = Department.objects.create(municipality=town, code="somu", name="総務課")
-    staff = StaffUser.objects.create_user("bench_staff", "b@example.jp", "x", municipality=town, is_staff=True)
+    staff = StaffUser.objects.create_user(
+        "bench_staff", "b@example.jp", "x", municipality=town, is_staff=True
+    )
     staff_role_grant(user=staff, role=Role.EDITOR, department=somu, actor=None)
     form = ApplicationForm.objects.create(
-        department=somu, title="住民票の写しの請求", is_published=True, fee=300, payment_methods=["counter", "sandbox"]
+        department=somu,
+        title="住民票の写しの請求",
+        is_published=True,
+        fee=300,
+        payment_methods=["counter", "sandbox"],
     )
-    kinds = [FieldKind.SHORT_TEXT, FieldKind.FURIGANA, FieldKind.DATE, FieldKind.PHONE, FieldKind.POSTAL_CODE,
-             FieldKind.ADDRESS, FieldKind.SINGLE_CHOICE, FieldKind.DROPDOWN, FieldKind.MULTIPLE_CHOICE,
-             FieldKind.EMAIL, FieldKind.LONG_TEXT, FieldKind.CONSENT]
+    kinds = [
+        FieldKind.SHORT_TEXT,
+        FieldKind.FURIGANA,
+        FieldKind.DATE,
+        FieldKind.PHONE,
+        FieldKind.POSTAL_CODE,
+        FieldKind.ADDRESS,
+        FieldKind.SINGLE_CHOICE,
+        FieldKind.DROPDOWN,
+        FieldKind.MULTIPLE_CHOICE,
+        FieldKind.EMAIL,
+        FieldKind.LONG_TEXT,
+        FieldKind.CONSENT,
+    ]
     for i, kind in enumerate(kinds):
-        FormField.objects.create(form=form, position=i, kind=kind, label=f"項目{i}", key=f"f{i}", choices="a\nb\nc")
-    answers = {"f0": "山田 花子", "f1": "ヤマダ ハナコ", "f2": "1975-01-02", "f3": "09011112222", "f4": "100-0001",
-               "f5": "東京都千代田区千代田1-1", "f6": "a", "f7": "b", "f8": ["a", "c"], "f9": "h@example.jp",
-               "f10": "よろしくお願いします。", "f11": True}
+        FormField.objects.create(
+            form=form, position=i, kind=kind, label=f"項目{i}", key=f"f{i}", choices="a\nb\nc"
+        )
+    answers = {
+        "f0": "山田 花子",
+        "f1": "ヤマダ ハナコ",
+        "f2": "1975-01-02",
+        "f3": "09011112222",
+        "f4": "100-0001",
+        "f5": "東京都千代田区千代田1-1",
+        "f6": "a",
+        "f7": "b",
+        "f8": ["a", "c"],
+        "f9": "h@example.jp",
+        "f10": "よろしくお願いします。",
+        "f11": True,
+    }
     residents = [
         resident_follow(municipality=town, line_user_id=f"U{i:032x}", display_name=f"住民{i}")[0]
         for i in range(min(args.submissions, 500))
@@ -94,7 +124,12 @@ def main() -> None:
         token = uuid.uuid4()
         t0 = time.perf_counter()
         submission, _ = submission_submit(
-            form=form, resident=resident, answers=answers, attachment_ids={}, token=token, payment_method="counter"
+            form=form,
+            resident=resident,
+            answers=answers,
+            attachment_ids={},
+            token=token,
+            payment_method="counter",
         )
         timings.append(time.perf_counter() - t0)
         tokens.append((resident, token))
@@ -102,13 +137,27 @@ def main() -> None:
             payment_record_counter(submission=submission, actor=staff)
     elapsed = time.perf_counter() - started
     timings.sort()
-    print(f"submit: {args.submissions} in {elapsed:.1f}s (incl. {args.submissions // 2} counter payments)", end="")  # noqa: T201
-    print(f" = {args.submissions / elapsed:.0f}/s; submit p50 {statistics.median(timings) * 1000:.1f} ms, "  # noqa: T201
-          f"p99 {timings[int(len(timings) * 0.99) - 1] * 1000:.1f} ms")
+    print(
+        f"submit: {args.submissions} in {elapsed:.1f}s (incl. {args.submissions // 2} counter payments)",
+        end="",
+    )  # noqa: T201
+    print(
+        f" = {args.submissions / elapsed:.0f}/s; submit p50 {statistics.median(timings) * 1000:.1f} ms, "  # noqa: T201
+        f"p99 {timings[int(len(timings) * 0.99) - 1] * 1000:.1f} ms"
+    )
 
     for resident, token in tokens[:200]:
-        submission_submit(form=form, resident=resident, answers=answers, attachment_ids={}, token=token, payment_method="counter")
-    print(f"double submit: 200 tokens sent again, submissions still {Submission.objects.count()} (expected {args.submissions})")  # noqa: T201
+        submission_submit(
+            form=form,
+            resident=resident,
+            answers=answers,
+            attachment_ids={},
+            token=token,
+            payment_method="counter",
+        )
+    print(
+        f"double submit: 200 tokens sent again, submissions still {Submission.objects.count()} (expected {args.submissions})"
+    )  # noqa: T201
 
     qs = Submission.objects.select_related("form__department", "resident", "assignee").prefetch_related(
         "form__fields", "attachments", "payments"
@@ -120,8 +169,10 @@ def main() -> None:
     t0 = time.perf_counter()
     csv = data.export("csv")
     t_csv = time.perf_counter() - t0
-    print(f"export: {len(data)} rows × {len(data.headers)} columns: XLSX {t_xlsx:.2f}s ({len(xlsx) // 1024} KB), "  # noqa: T201
-          f"CSV {t_csv:.2f}s ({len(csv.encode()) // 1024} KB)")
+    print(
+        f"export: {len(data)} rows × {len(data.headers)} columns: XLSX {t_xlsx:.2f}s ({len(xlsx) // 1024} KB), "  # noqa: T201
+        f"CSV {t_csv:.2f}s ({len(csv.encode()) // 1024} KB)"
+    )
 
     from django.utils import timezone
 
@@ -130,7 +181,9 @@ def main() -> None:
     rows = selectors.payments_reconciliation(user=staff, start=today.replace(day=1), end=today)
     unpaid = list(selectors.unpaid_submissions_for_staff(user=staff))
     t_rec = time.perf_counter() - t0
-    print(f"reconciliation: {sum(r['count'] for r in rows)} payments, {len(unpaid)} unpaid in {t_rec * 1000:.0f} ms")  # noqa: T201
+    print(
+        f"reconciliation: {sum(r['count'] for r in rows)} payments, {len(unpaid)} unpaid in {t_rec * 1000:.0f} ms"
+    )  # noqa: T201
     print(f"(SQLite in {workdir}; machine shared, figures pessimistic)")  # noqa: T201
 
 

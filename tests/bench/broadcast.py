@@ -52,7 +52,8 @@ def bench_env(line_api_base_url: str) -> dict[str, str]:
         LINE_API_TIMEOUT_SECONDS="10",
         DEBUG="false",
         SECRET_KEY=env.get("SECRET_KEY") or "bench-secret-key-not-for-production-0123456789abcdef",
-        FIELD_ENCRYPTION_KEYS=env.get("FIELD_ENCRYPTION_KEYS") or "mFNuh-W29Tzx4rKrhwBDUa-odTVUCVxc44XFW1E1BHo=",
+        FIELD_ENCRYPTION_KEYS=env.get("FIELD_ENCRYPTION_KEYS")
+        or "mFNuh-W29Tzx4rKrhwBDUa-odTVUCVxc44XFW1E1BHo=",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",
         STATIC_MANIFEST="false",
@@ -71,13 +72,21 @@ def seed(recipients: int) -> tuple[object, object, object]:
     from municipalities.services import municipality_create_or_update
 
     town, _ = municipality_create_or_update(
-        slug="bench", name="ベンチ市", channel_secret="bench-secret", channel_access_token="bench-token", channel_id="9999"
+        slug="bench",
+        name="ベンチ市",
+        channel_secret="bench-secret",
+        channel_access_token="bench-token",
+        channel_id="9999",
     )
-    department, _ = Department.objects.get_or_create(municipality=town, code="bench", defaults={"name": "広報課"})
+    department, _ = Department.objects.get_or_create(
+        municipality=town, code="bench", defaults={"name": "広報課"}
+    )
     interest, _ = Interest.objects.get_or_create(municipality=town, code="kenko", defaults={"name": "健康"})
     extra = max(recipients // 20, 1)
     have = Resident.objects.filter(municipality=town).count()
-    have_receiving = Resident.objects.filter(municipality=town, notices_paused=False, interests=interest).count()
+    have_receiving = Resident.objects.filter(
+        municipality=town, notices_paused=False, interests=interest
+    ).count()
     if have == recipients + extra and have_receiving == recipients:
         return town, department, interest
     started = time.monotonic()
@@ -158,8 +167,22 @@ def start_workers(env: dict[str, str], workers: int, concurrency: int, pool: str
         procs.append(
             subprocess.Popen(
                 [
-                    sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning",
-                    "-c", str(concurrency), "-P", pool, "-n", f"bench{n}@%h", "--without-gossip", "--without-mingle",
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "-l",
+                    "warning",
+                    "-c",
+                    str(concurrency),
+                    "-P",
+                    pool,
+                    "-n",
+                    f"bench{n}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
                 ],
                 cwd=ROOT,
                 env=env,
@@ -206,7 +229,9 @@ def main() -> int:
         choices=["solo", "prefork", "threads"],
         help="Celery pool (solo: each worker process runs its tasks itself, no hand-off to a child or a thread)",
     )
-    parser.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (default: scaled)")
+    parser.add_argument(
+        "--timeout", type=float, default=0, help="give up after this many seconds (default: scaled)"
+    )
     args = parser.parse_args()
     timeout = args.timeout or max(60.0, args.recipients / 100_000 * 20 * 4)
 
@@ -247,7 +272,9 @@ def main() -> int:
     DeliveryBatch.objects.filter(broadcast__department=department).delete()
     vacuum(PG_URL + DB_NAME, DeliveryBatch._meta.db_table, Broadcast._meta.db_table)
     broadcast = Broadcast.objects.create(department=department, title="ベンチマーク配信", category=interest)
-    BroadcastMessage.objects.create(broadcast=broadcast, position=0, kind="text", text="【健康】今年度の特定健診のご案内です。")
+    BroadcastMessage.objects.create(
+        broadcast=broadcast, position=0, kind="text", text="【健康】今年度の特定健診のご案内です。"
+    )
     broadcast_submit(broadcast=broadcast, actor=None)
 
     procs = start_workers(env, args.workers, args.concurrency, args.pool)
@@ -278,7 +305,9 @@ def main() -> int:
 
     broadcast.refresh_from_db()
     batches = DeliveryBatch.objects.filter(broadcast=broadcast)
-    figures = batches.aggregate(last=Max("sent_at"), first=Min("claimed_at"), attempts=Sum("attempts"), total=Sum("size"))
+    figures = batches.aggregate(
+        last=Max("sent_at"), first=Min("claimed_at"), attempts=Sum("attempts"), total=Sum("size")
+    )
     sent = batches.filter(status=BatchStatus.SENT).aggregate(n=Sum("size"))["n"] or 0
     failed = batches.filter(status=BatchStatus.FAILED).aggregate(n=Sum("size"))["n"] or 0
     accepted_409 = batches.filter(already_accepted=True).count()

@@ -31,7 +31,9 @@ class BroadcastMessageFactory(factory.django.DjangoModelFactory):
 
 
 def interest_of(municipality: Municipality, code: str = "kenko") -> Interest:
-    interest, _ = Interest.objects.get_or_create(municipality=municipality, code=code, defaults={"name": code})
+    interest, _ = Interest.objects.get_or_create(
+        municipality=municipality, code=code, defaults={"name": code}
+    )
     return interest
 
 

@@ -57,7 +57,15 @@ def form_data(department, category, messages: list[dict], extra: dict | None = N
         "_save": "保存",
     }
     for n, message in enumerate(messages):
-        for key, value in {"kind": "text", "text": "", "image_url": "", "card_title": "", "link_label": "", "link_url": "", **message}.items():
+        for key, value in {
+            "kind": "text",
+            "text": "",
+            "image_url": "",
+            "card_title": "",
+            "link_label": "",
+            "link_url": "",
+            **message,
+        }.items():
             data[f"messages-{n}-{key}"] = value
     data.update(extra or {})
     return data
@@ -73,7 +81,13 @@ def test_editor_composes_a_draft_with_text_image_and_card(kenko, kenko_editor, i
     messages = [
         {"text": "今年度の特定健診のご案内です。"},
         {"kind": "image", "image": SimpleUploadedFile("poster.png", PNG, content_type="image/png")},
-        {"kind": "card", "card_title": "特定健診", "text": "6月1日から受付", "link_label": "予約する", "link_url": "https://example.jp/yoyaku"},
+        {
+            "kind": "card",
+            "card_title": "特定健診",
+            "text": "6月1日から受付",
+            "link_label": "予約する",
+            "link_url": "https://example.jp/yoyaku",
+        },
     ]
     # when
     response = client.post(ADD_URL, form_data(kenko, interests["kenko"], messages))
@@ -83,7 +97,9 @@ def test_editor_composes_a_draft_with_text_image_and_card(kenko, kenko_editor, i
     assert broadcast.status == BroadcastStatus.DRAFT
     assert [m.kind for m in broadcast.messages.all()] == ["text", "image", "card"]
     assert [m.position for m in broadcast.messages.all()] == [0, 1, 2]
-    assert AuditEntry.objects.filter(action="broadcasts.broadcast.created", object_id=str(broadcast.pk)).exists()
+    assert AuditEntry.objects.filter(
+        action="broadcasts.broadcast.created", object_id=str(broadcast.pk)
+    ).exists()
 
 
 @pytest.mark.parametrize(
@@ -91,15 +107,41 @@ def test_editor_composes_a_draft_with_text_image_and_card(kenko, kenko_editor, i
     [
         ([{"text": "😀" * 2501}], {}, "本文が長すぎます"),
         ([{"text": f"{n}"} for n in range(6)], {}, "5"),
-        ([{"kind": "image", "image": SimpleUploadedFile("fake.png", b"GIF89a" + b"0" * 30, content_type="image/png")}], {}, "JPEG または PNG"),
-        ([{"kind": "image", "image": SimpleUploadedFile("big.png", PNG + b"0" * (10 * 1024 * 1024), content_type="image/png")}], {}, "画像が大きすぎます"),
+        (
+            [
+                {
+                    "kind": "image",
+                    "image": SimpleUploadedFile("fake.png", b"GIF89a" + b"0" * 30, content_type="image/png"),
+                }
+            ],
+            {},
+            "JPEG または PNG",
+        ),
+        (
+            [
+                {
+                    "kind": "image",
+                    "image": SimpleUploadedFile(
+                        "big.png", PNG + b"0" * (10 * 1024 * 1024), content_type="image/png"
+                    ),
+                }
+            ],
+            {},
+            "画像が大きすぎます",
+        ),
         ([{"kind": "image", "image_url": "http://example.jp/a.png"}], {}, "https://"),
         ([{"kind": "card", "card_title": "題", "text": "本文", "link_label": "開く"}], {}, "両方入力"),
-        ([{"text": "ok"}], {"send_mode": "at", "scheduled_at_0": "2020-01-01", "scheduled_at_1": "09:00"}, "過去"),
+        (
+            [{"text": "ok"}],
+            {"send_mode": "at", "scheduled_at_0": "2020-01-01", "scheduled_at_1": "09:00"},
+            "過去",
+        ),
         ([{"text": "ok"}], {"category": ""}, "分野を選ぶか"),
     ],
 )
-def test_bad_input_is_shown_on_the_form_and_nothing_is_saved(kenko, kenko_editor, interests, messages, extra, error):
+def test_bad_input_is_shown_on_the_form_and_nothing_is_saved(
+    kenko, kenko_editor, interests, messages, extra, error
+):
     client = login(kenko_editor)
     response = client.post(ADD_URL, form_data(kenko, interests["kenko"], messages, extra))
     assert response.status_code == 200
@@ -111,11 +153,16 @@ def test_bad_input_is_shown_on_the_form_and_nothing_is_saved(kenko, kenko_editor
 def test_a_pending_broadcast_cannot_be_edited(kenko, kenko_editor, interests, town):
     # given
     make_residents(town, 2, interests=[interests["kenko"]])
-    broadcast = broadcast_submit(broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor)
+    broadcast = broadcast_submit(
+        broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor
+    )
     client = login(kenko_editor)
     # when
     page = client.get(reverse("admin:broadcasts_broadcast_change", args=[broadcast.pk])).content.decode()
-    client.post(reverse("admin:broadcasts_broadcast_change", args=[broadcast.pk]), form_data(kenko, interests["kenko"], [{"text": "書き換え"}], {"title": "書き換え"}))
+    client.post(
+        reverse("admin:broadcasts_broadcast_change", args=[broadcast.pk]),
+        form_data(kenko, interests["kenko"], [{"text": "書き換え"}], {"title": "書き換え"}),
+    )
     # then
     assert "編集できません" in page
     broadcast.refresh_from_db()
@@ -131,7 +178,9 @@ def test_recipient_count_endpoint(kenko, kenko_editor, interests, areas, town):
     url = reverse("admin:broadcasts_broadcast_recipient_count")
     # when
     everyone = client.get(url, {"department": kenko.pk, "category": interests["kenko"].pk}).json()
-    east = client.get(url, {"department": kenko.pk, "category": interests["kenko"].pk, "areas": [areas["東区"].pk]}).json()
+    east = client.get(
+        url, {"department": kenko.pk, "category": interests["kenko"].pk, "areas": [areas["東区"].pk]}
+    ).json()
     nobody = client.get(url, {"department": kenko.pk, "category": interests["gomi"].pk}).json()
     emergency = client.get(url, {"department": kenko.pk, "is_emergency": "1"}).json()
     # then
@@ -144,7 +193,9 @@ def test_recipient_count_endpoint(kenko, kenko_editor, interests, areas, town):
 def test_buttons_call_the_services_and_show_their_errors(kenko, kenko_editor, kenko_head, interests, town):
     # given
     make_residents(town, 2, interests=[interests["kenko"]])
-    broadcast = make_broadcast(kenko, category=interests["kenko"], send_mode="at", scheduled_at=timezone.now() + timedelta(hours=3))
+    broadcast = make_broadcast(
+        kenko, category=interests["kenko"], send_mode="at", scheduled_at=timezone.now() + timedelta(hours=3)
+    )
     editor, head = login(kenko_editor), login(kenko_head)
 
     def press(client, verb):
@@ -163,11 +214,15 @@ def test_buttons_call_the_services_and_show_their_errors(kenko, kenko_editor, ke
 
 def test_button_of_another_departments_broadcast_is_a_404(kenko, somu_editor, interests):
     broadcast = make_broadcast(kenko, category=interests["kenko"])
-    response = login(somu_editor).post(reverse("admin:broadcasts_broadcast_transition", args=[broadcast.pk, "submit"]))
+    response = login(somu_editor).post(
+        reverse("admin:broadcasts_broadcast_transition", args=[broadcast.pk, "submit"])
+    )
     assert response.status_code == 404
 
 
-def test_change_page_shows_progress_and_figures(kenko, kenko_head, interests, town, django_capture_on_commit_callbacks):
+def test_change_page_shows_progress_and_figures(
+    kenko, kenko_head, interests, town, django_capture_on_commit_callbacks
+):
     # given: a sent emergency broadcast
     make_residents(town, 4)
     broadcast = make_broadcast(kenko, emergency=True)
@@ -180,10 +235,20 @@ def test_change_page_shows_progress_and_figures(kenko, kenko_head, interests, to
     # then
     assert "配信完了" in page
     assert "4 / 4（100%）" in page
-    assert progress == {"status": "sent", "status_label": "配信完了", "total": 4, "sent": 4, "failed": 0, "pending": 0, "percent": 100}
+    assert progress == {
+        "status": "sent",
+        "status_label": "配信完了",
+        "total": 4,
+        "sent": 4,
+        "failed": 0,
+        "pending": 0,
+        "percent": 100,
+    }
 
 
-def test_changelist_query_count_does_not_grow_with_rows(kenko, kenko_head, interests, django_assert_max_num_queries):
+def test_changelist_query_count_does_not_grow_with_rows(
+    kenko, kenko_head, interests, django_assert_max_num_queries
+):
     client = login(kenko_head)
     for _ in range(3):
         make_broadcast(kenko, category=interests["kenko"])

@@ -40,10 +40,14 @@ def test_page_shows_the_towns_choices_and_the_residents_settings(signed_in, resi
     assert body.count('aria-checked="true"') == 1
 
 
-def test_one_tap_turns_an_interest_on_and_confirms_in_line(signed_in, resident, interests, django_capture_on_commit_callbacks):
+def test_one_tap_turns_an_interest_on_and_confirms_in_line(
+    signed_in, resident, interests, django_capture_on_commit_callbacks
+):
     # when
     with django_capture_on_commit_callbacks(execute=True):
-        response = signed_in.post(URL, {"action": "interest", "interest": interests["kosodate"].pk, "on": "1"})
+        response = signed_in.post(
+            URL, {"action": "interest", "interest": interests["kosodate"].pk, "on": "1"}
+        )
     # then
     assert response.status_code == 302
     assert list(resident.interests.all()) == [interests["kosodate"]]

@@ -18,7 +18,9 @@ def test_broadcasts_started_before_the_fan_out_in_steps_count_as_fanned_out(kenk
     state = MigrationExecutor(connection).loader.project_state(("broadcasts", "0002_deliverybatch_ids_lz4"))
     old_broadcast = state.apps.get_model("broadcasts", "Broadcast")
     started = timezone.now()
-    sending = old_broadcast.objects.create(department_id=kenko.pk, title="配信中", status="sending", started_at=started)
+    sending = old_broadcast.objects.create(
+        department_id=kenko.pk, title="配信中", status="sending", started_at=started
+    )
     draft = old_broadcast.objects.create(department_id=kenko.pk, title="下書き", status="draft")
     # when
     call_command("migrate", "broadcasts", verbosity=0)

@@ -48,7 +48,9 @@ def receives(resident: dict, segment: dict) -> bool:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(residents=st.lists(resident_strategy, max_size=12), segment=segment_strategy)
-def test_recipients_are_exactly_the_residents_that_satisfy_the_rules(town, interests, areas, other_town, residents, segment):
+def test_recipients_are_exactly_the_residents_that_satisfy_the_rules(
+    town, interests, areas, other_town, residents, segment
+):
     # given: a fresh set of residents in the town, and one in another town who would match
     Resident.objects.filter(municipality__in=[town, other_town]).delete()
     expected = set()
@@ -82,7 +84,14 @@ def test_progress_of_several_broadcasts_is_one_query(kenko, django_assert_num_qu
     # given
     first, second = make_broadcast(kenko), make_broadcast(kenko)
     for seq, status in enumerate([BatchStatus.SENT, BatchStatus.FAILED, BatchStatus.PENDING]):
-        DeliveryBatch.objects.create(broadcast=first, seq=seq, retry_key=f"00000000-0000-0000-0000-00000000000{seq}", line_user_ids=["U1"] * 10, size=10, status=status)
+        DeliveryBatch.objects.create(
+            broadcast=first,
+            seq=seq,
+            retry_key=f"00000000-0000-0000-0000-00000000000{seq}",
+            line_user_ids=["U1"] * 10,
+            size=10,
+            status=status,
+        )
     # when
     with django_assert_num_queries(1):
         progress = progress_for_broadcasts(broadcast_ids=[first.pk, second.pk])

@@ -61,12 +61,19 @@ def test_submit_freezes_messages_and_is_audited(kenko, kenko_editor, interests, 
         (["ok"], {"send_mode": SendMode.AT}, "配信日時を入力"),
         (
             ["ok"],
-            {"recurrence": Recurrence.WEEKLY, "send_mode": SendMode.AT, "scheduled_at": "future", "recurrence_until": "past"},
+            {
+                "recurrence": Recurrence.WEEKLY,
+                "send_mode": SendMode.AT,
+                "scheduled_at": "future",
+                "recurrence_until": "past",
+            },
             "終了日が最初の配信日より前",
         ),
     ],
 )
-def test_submit_refuses_bad_input_and_saves_nothing(kenko, kenko_editor, interests, readers, texts, fields, message):
+def test_submit_refuses_bad_input_and_saves_nothing(
+    kenko, kenko_editor, interests, readers, texts, fields, message
+):
     # given
     if fields.get("scheduled_at") == "past":
         fields["scheduled_at"] = timezone.now() - timedelta(minutes=5)
@@ -110,7 +117,9 @@ def test_submit_refuses_a_broadcast_without_category(kenko, kenko_editor, reader
 
 
 def test_only_drafts_can_be_submitted(kenko, kenko_editor, interests, readers):
-    broadcast = broadcast_submit(broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor)
+    broadcast = broadcast_submit(
+        broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor
+    )
     with pytest.raises(BroadcastError, match="承認待ちのため申請できません"):
         broadcast_submit(broadcast=broadcast, actor=kenko_editor)
 
@@ -123,7 +132,9 @@ def test_editor_of_another_department_cannot_submit(kenko, somu_editor, interest
 
 def test_editor_cannot_approve(kenko, kenko_editor, interests, readers):
     # given
-    broadcast = broadcast_submit(broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor)
+    broadcast = broadcast_submit(
+        broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor
+    )
     # when / then
     with pytest.raises(BroadcastError, match="承認する権限がありません"):
         broadcast_approve(broadcast=broadcast, actor=kenko_editor)
@@ -131,9 +142,13 @@ def test_editor_cannot_approve(kenko, kenko_editor, interests, readers):
     assert "broadcasts.broadcast.approved" not in audit_actions(broadcast)
 
 
-def test_head_approves_and_it_goes_out_at_once(kenko, kenko_editor, kenko_head, interests, readers, django_capture_on_commit_callbacks):
+def test_head_approves_and_it_goes_out_at_once(
+    kenko, kenko_editor, kenko_head, interests, readers, django_capture_on_commit_callbacks
+):
     # given
-    broadcast = broadcast_submit(broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor)
+    broadcast = broadcast_submit(
+        broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor
+    )
     # when
     with django_capture_on_commit_callbacks(execute=True):
         broadcast_approve(broadcast=broadcast, actor=kenko_head)
@@ -142,9 +157,9 @@ def test_head_approves_and_it_goes_out_at_once(kenko, kenko_editor, kenko_head, 
     assert broadcast.status == BroadcastStatus.SENT
     assert broadcast.approved_by == kenko_head
     assert (broadcast.recipient_count, broadcast.delivered_count, broadcast.failed_count) == (3, 3, 0)
-    assert set(SimulatedDelivery.objects.filter(endpoint="multicast").values_list("line_user_id", flat=True)) == {
-        r.line_user_id for r in readers
-    }
+    assert set(
+        SimulatedDelivery.objects.filter(endpoint="multicast").values_list("line_user_id", flat=True)
+    ) == {r.line_user_id for r in readers}
     assert audit_actions(broadcast) == [
         "broadcasts.broadcast.submitted",
         "broadcasts.broadcast.approved",
@@ -154,15 +169,26 @@ def test_head_approves_and_it_goes_out_at_once(kenko, kenko_editor, kenko_head, 
 
 
 def test_town_admin_may_approve_in_any_department(kenko, kenko_editor, town_admin, interests, readers):
-    broadcast = broadcast_submit(broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor)
-    Broadcast.objects.filter(pk=broadcast.pk).update(send_mode=SendMode.AT, scheduled_at=timezone.now() + timedelta(hours=1))
+    broadcast = broadcast_submit(
+        broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor
+    )
+    Broadcast.objects.filter(pk=broadcast.pk).update(
+        send_mode=SendMode.AT, scheduled_at=timezone.now() + timedelta(hours=1)
+    )
     broadcast.refresh_from_db()
     assert broadcast_approve(broadcast=broadcast, actor=town_admin).status == BroadcastStatus.SCHEDULED
 
 
-def test_scheduled_broadcast_waits_for_its_time(kenko, kenko_editor, kenko_head, interests, readers, django_capture_on_commit_callbacks):
+def test_scheduled_broadcast_waits_for_its_time(
+    kenko, kenko_editor, kenko_head, interests, readers, django_capture_on_commit_callbacks
+):
     # given
-    broadcast = make_broadcast(kenko, category=interests["kenko"], send_mode=SendMode.AT, scheduled_at=timezone.now() + timedelta(hours=2))
+    broadcast = make_broadcast(
+        kenko,
+        category=interests["kenko"],
+        send_mode=SendMode.AT,
+        scheduled_at=timezone.now() + timedelta(hours=2),
+    )
     broadcast = broadcast_submit(broadcast=broadcast, actor=kenko_editor)
     broadcast = broadcast_approve(broadcast=broadcast, actor=kenko_head)
     assert broadcast.status == BroadcastStatus.SCHEDULED
@@ -178,15 +204,24 @@ def test_scheduled_broadcast_waits_for_its_time(kenko, kenko_editor, kenko_head,
     assert Broadcast.objects.get(pk=broadcast.pk).status == BroadcastStatus.SENT
 
 
-def test_approval_refuses_a_time_that_passed_while_pending(kenko, kenko_editor, kenko_head, interests, readers):
-    broadcast = make_broadcast(kenko, category=interests["kenko"], send_mode=SendMode.AT, scheduled_at=timezone.now() + timedelta(hours=1))
+def test_approval_refuses_a_time_that_passed_while_pending(
+    kenko, kenko_editor, kenko_head, interests, readers
+):
+    broadcast = make_broadcast(
+        kenko,
+        category=interests["kenko"],
+        send_mode=SendMode.AT,
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
     broadcast = broadcast_submit(broadcast=broadcast, actor=kenko_editor)
     Broadcast.objects.filter(pk=broadcast.pk).update(scheduled_at=timezone.now() - timedelta(minutes=1))
     with pytest.raises(BroadcastError, match="過去"):
         broadcast_approve(broadcast=broadcast, actor=kenko_head)
 
 
-def test_emergency_goes_to_every_follower_even_paused_ones(town, kenko, kenko_head, interests, readers, django_capture_on_commit_callbacks):
+def test_emergency_goes_to_every_follower_even_paused_ones(
+    town, kenko, kenko_head, interests, readers, django_capture_on_commit_callbacks
+):
     # given
     paused = make_residents(town, 2, notices_paused=True)
     blocked = make_residents(town, 1, is_following=False)
@@ -196,7 +231,9 @@ def test_emergency_goes_to_every_follower_even_paused_ones(town, kenko, kenko_he
         broadcast_emergency_send(broadcast=broadcast, actor=kenko_head)
     # then
     broadcast.refresh_from_db()
-    sent_to = set(SimulatedDelivery.objects.filter(endpoint="multicast").values_list("line_user_id", flat=True))
+    sent_to = set(
+        SimulatedDelivery.objects.filter(endpoint="multicast").values_list("line_user_id", flat=True)
+    )
     assert sent_to == {r.line_user_id for r in readers + paused}
     assert blocked[0].line_user_id not in sent_to
     assert broadcast.status == BroadcastStatus.SENT
@@ -210,15 +247,26 @@ def test_editor_cannot_send_an_emergency_at_once(kenko, kenko_editor, readers):
 
 
 def test_return_to_draft_keeps_the_comment(kenko, kenko_editor, kenko_head, interests, readers):
-    broadcast = broadcast_submit(broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor)
-    broadcast = broadcast_return_to_draft(broadcast=broadcast, actor=kenko_head, comment="日付を確認してください")
+    broadcast = broadcast_submit(
+        broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor
+    )
+    broadcast = broadcast_return_to_draft(
+        broadcast=broadcast, actor=kenko_head, comment="日付を確認してください"
+    )
     assert (broadcast.status, broadcast.review_comment) == (BroadcastStatus.DRAFT, "日付を確認してください")
 
 
 def test_cancelled_scheduled_broadcast_never_starts(kenko, kenko_editor, kenko_head, interests, readers):
     # given
-    broadcast = make_broadcast(kenko, category=interests["kenko"], send_mode=SendMode.AT, scheduled_at=timezone.now() + timedelta(hours=1))
-    broadcast = broadcast_approve(broadcast=broadcast_submit(broadcast=broadcast, actor=kenko_editor), actor=kenko_head)
+    broadcast = make_broadcast(
+        kenko,
+        category=interests["kenko"],
+        send_mode=SendMode.AT,
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
+    broadcast = broadcast_approve(
+        broadcast=broadcast_submit(broadcast=broadcast, actor=kenko_editor), actor=kenko_head
+    )
     # when
     broadcast_cancel(broadcast=broadcast, actor=kenko_head)
     Broadcast.objects.filter(pk=broadcast.pk).update(scheduled_at=timezone.now() - timedelta(minutes=1))
@@ -229,13 +277,22 @@ def test_cancelled_scheduled_broadcast_never_starts(kenko, kenko_editor, kenko_h
 
 
 def test_editor_cannot_cancel_an_approved_broadcast(kenko, kenko_editor, kenko_head, interests, readers):
-    broadcast = make_broadcast(kenko, category=interests["kenko"], send_mode=SendMode.AT, scheduled_at=timezone.now() + timedelta(hours=1))
-    broadcast = broadcast_approve(broadcast=broadcast_submit(broadcast=broadcast, actor=kenko_editor), actor=kenko_head)
+    broadcast = make_broadcast(
+        kenko,
+        category=interests["kenko"],
+        send_mode=SendMode.AT,
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
+    broadcast = broadcast_approve(
+        broadcast=broadcast_submit(broadcast=broadcast, actor=kenko_editor), actor=kenko_head
+    )
     with pytest.raises(BroadcastError, match="取り消す権限"):
         broadcast_cancel(broadcast=broadcast, actor=kenko_editor)
 
 
-def test_finished_broadcast_cannot_be_cancelled(kenko, kenko_head, interests, readers, django_capture_on_commit_callbacks):
+def test_finished_broadcast_cannot_be_cancelled(
+    kenko, kenko_head, interests, readers, django_capture_on_commit_callbacks
+):
     broadcast = make_broadcast(kenko, emergency=True)
     with django_capture_on_commit_callbacks(execute=True):
         broadcast_emergency_send(broadcast=broadcast, actor=kenko_head)
@@ -249,7 +306,9 @@ def test_test_send_needs_the_staff_line_id(kenko, kenko_editor, interests):
         broadcast_test_send(broadcast=broadcast, actor=kenko_editor)
 
 
-def test_test_send_pushes_to_the_staff_member_only(kenko, kenko_editor, interests, readers, django_capture_on_commit_callbacks):
+def test_test_send_pushes_to_the_staff_member_only(
+    kenko, kenko_editor, interests, readers, django_capture_on_commit_callbacks
+):
     # given
     kenko_editor.line_user_id = "U" + "f" * 32
     kenko_editor.save(update_fields=["line_user_id"])
@@ -268,10 +327,16 @@ def test_weekly_broadcast_schedules_its_next_occurrence(kenko, kenko_editor, ken
     # given
     first_at = timezone.now() + timedelta(hours=1)
     broadcast = make_broadcast(
-        kenko, category=interests["kenko"], send_mode=SendMode.AT, scheduled_at=first_at,
-        recurrence=Recurrence.WEEKLY, recurrence_until=timezone.localdate(first_at) + timedelta(days=10),
+        kenko,
+        category=interests["kenko"],
+        send_mode=SendMode.AT,
+        scheduled_at=first_at,
+        recurrence=Recurrence.WEEKLY,
+        recurrence_until=timezone.localdate(first_at) + timedelta(days=10),
     )
-    broadcast = broadcast_approve(broadcast=broadcast_submit(broadcast=broadcast, actor=kenko_editor), actor=kenko_head)
+    broadcast = broadcast_approve(
+        broadcast=broadcast_submit(broadcast=broadcast, actor=kenko_editor), actor=kenko_head
+    )
     # when: its time comes
     broadcast_start(broadcast_id=broadcast.pk, now=first_at + timedelta(seconds=1))
     # then: the same broadcast is scheduled a week later
@@ -286,5 +351,7 @@ def test_weekly_broadcast_schedules_its_next_occurrence(kenko, kenko_editor, ken
 
 def test_monthly_recurrence_keeps_the_day_and_clamps_short_months(kenko):
     at = timezone.make_aware(timezone.datetime(2027, 1, 31, 9, 0))
-    broadcast = Broadcast(department=kenko, scheduled_at=at, recurrence=Recurrence.MONTHLY, recurrence_until=date(2027, 12, 31))
+    broadcast = Broadcast(
+        department=kenko, scheduled_at=at, recurrence=Recurrence.MONTHLY, recurrence_until=date(2027, 12, 31)
+    )
     assert timezone.localtime(next_occurrence(broadcast)).strftime("%m-%d %H:%M") == "02-28 09:00"

@@ -51,7 +51,9 @@ def many(town, interests):
     return make_residents(town, 1201, interests=[interests["kenko"]])
 
 
-def test_start_writes_batches_of_at_most_500_with_deterministic_keys(kenko, kenko_head, kenko_editor, interests, many):
+def test_start_writes_batches_of_at_most_500_with_deterministic_keys(
+    kenko, kenko_head, kenko_editor, interests, many
+):
     # given
     broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
     # when
@@ -63,7 +65,11 @@ def test_start_writes_batches_of_at_most_500_with_deterministic_keys(kenko, kenk
     ids = [uid for b in batches for uid in b.line_user_ids]
     assert len(ids) == len(set(ids)) == 1201
     assert set(ids) == {r.line_user_id for r in many}
-    assert (started.status, started.recipient_count, started.batch_count) == (BroadcastStatus.SENDING, 1201, 3)
+    assert (started.status, started.recipient_count, started.batch_count) == (
+        BroadcastStatus.SENDING,
+        1201,
+        3,
+    )
 
 
 @pytest.mark.postgres
@@ -76,7 +82,9 @@ def test_start_writes_batches_of_at_most_500_with_deterministic_keys(kenko, kenk
         (1201, False, 7, 1000, [500, 500]),  # a step of the fan-out: the next 1,000, numbered from 7
     ],
 )
-def test_sql_fan_out_writes_the_same_rows_as_the_streamed_one(kenko, interests, town, count, several_interests, first_seq, limit, sizes):
+def test_sql_fan_out_writes_the_same_rows_as_the_streamed_one(
+    kenko, interests, town, count, several_interests, first_seq, limit, sizes
+):
     # given: residents in primary-key order; with two interests each resident chose both
     chosen = [interests["kenko"], interests["bosai"]] if several_interests else [interests["kenko"]]
     residents = sorted(make_residents(town, count, interests=chosen), key=lambda r: r.pk)[:limit]
@@ -108,7 +116,11 @@ def test_the_fan_out_writes_in_steps_and_sends_the_first_batches_before_the_last
     # given: one batch per step; approved for later (here the approval commits, and would start
     # a broadcast for now at once), then due
     broadcast = approved(
-        kenko, kenko_head, kenko_editor, category=interests["kenko"], send_mode="at",
+        kenko,
+        kenko_head,
+        kenko_editor,
+        category=interests["kenko"],
+        send_mode="at",
         scheduled_at=timezone.now() + timedelta(hours=1),
     )
     Broadcast.objects.filter(pk=broadcast.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
@@ -117,7 +129,9 @@ def test_the_fan_out_writes_in_steps_and_sends_the_first_batches_before_the_last
 
     def send(*, batch_id):
         b = Broadcast.objects.get(pk=broadcast.pk)
-        seen_at_send.append((DeliveryBatch.objects.filter(broadcast=broadcast).count(), b.fanned_out_at is not None))
+        seen_at_send.append(
+            (DeliveryBatch.objects.filter(broadcast=broadcast).count(), b.fanned_out_at is not None)
+        )
         return real_send(batch_id=batch_id)
 
     # when
@@ -164,7 +178,11 @@ def test_a_fan_out_cut_off_half_way_is_resumed_by_the_beat(
     (first,) = DeliveryBatch.objects.filter(broadcast=broadcast)
     assert delivery_batch_send(batch_id=first.pk).status == "sent"
     broadcast.refresh_from_db()
-    assert (broadcast.status, broadcast.recipient_count, broadcast.fanned_out_at) == (BroadcastStatus.SENDING, 500, None)
+    assert (broadcast.status, broadcast.recipient_count, broadcast.fanned_out_at) == (
+        BroadcastStatus.SENDING,
+        500,
+        None,
+    )
     # when: the beat, once before the fan-out counts as stalled and once after
     with mock.patch.object(delivery, "FANOUT_BATCHES", 1), django_capture_on_commit_callbacks(execute=True):
         delivery_batches_requeue_stuck()
@@ -174,7 +192,11 @@ def test_a_fan_out_cut_off_half_way_is_resumed_by_the_beat(
     per_user = SimulatedDelivery.objects.filter(endpoint="multicast").values_list("line_user_id", flat=True)
     assert len(per_user) == len(set(per_user)) == 1201
     broadcast.refresh_from_db()
-    assert (broadcast.status, broadcast.recipient_count, broadcast.delivered_count) == (BroadcastStatus.SENT, 1201, 1201)
+    assert (broadcast.status, broadcast.recipient_count, broadcast.delivered_count) == (
+        BroadcastStatus.SENT,
+        1201,
+        1201,
+    )
     assert list(broadcast.batches.order_by("seq").values_list("seq", flat=True)) == [0, 1, 2]
 
 
@@ -190,7 +212,10 @@ def test_cancel_during_the_fan_out_stops_it(kenko, kenko_head, kenko_editor, int
         return written
 
     # when: cancelled after the first step
-    with mock.patch.object(delivery, "FANOUT_BATCHES", 1), mock.patch.object(delivery, "_fan_out_step", step_then_cancel):
+    with (
+        mock.patch.object(delivery, "FANOUT_BATCHES", 1),
+        mock.patch.object(delivery, "_fan_out_step", step_then_cancel),
+    ):
         broadcast_start(broadcast_id=broadcast.pk)
     # then: no further batch was written, and the one written will not go out
     broadcast.refresh_from_db()
@@ -218,11 +243,17 @@ def test_each_batch_task_run_twice_sends_each_resident_once(kenko, kenko_head, k
     per_user = SimulatedDelivery.objects.filter(endpoint="multicast").values_list("line_user_id", flat=True)
     assert len(per_user) == len(set(per_user)) == 1201
     broadcast.refresh_from_db()
-    assert (broadcast.status, broadcast.delivered_count, broadcast.failed_count) == (BroadcastStatus.SENT, 1201, 0)
+    assert (broadcast.status, broadcast.delivered_count, broadcast.failed_count) == (
+        BroadcastStatus.SENT,
+        1201,
+        0,
+    )
     assert broadcast.finished_at is not None
 
 
-def test_a_batch_that_fails_with_500s_is_retried_and_sent_once(kenko, kenko_head, kenko_editor, interests, many, fake_line):
+def test_a_batch_that_fails_with_500s_is_retried_and_sent_once(
+    kenko, kenko_head, kenko_editor, interests, many, fake_line
+):
     # given
     broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
     broadcast_start(broadcast_id=broadcast.pk)
@@ -239,7 +270,9 @@ def test_a_batch_that_fails_with_500s_is_retried_and_sent_once(kenko, kenko_head
     assert Broadcast.objects.get(pk=broadcast.pk).status == BroadcastStatus.SENT
 
 
-def test_429s_are_retried_and_everyone_receives_it_once(kenko, kenko_head, kenko_editor, interests, many, fake_line):
+def test_429s_are_retried_and_everyone_receives_it_once(
+    kenko, kenko_head, kenko_editor, interests, many, fake_line
+):
     broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
     broadcast_start(broadcast_id=broadcast.pk)
     fake_line.fail("multicast", 429, 429, 429, 429)
@@ -250,20 +283,28 @@ def test_429s_are_retried_and_everyone_receives_it_once(kenko, kenko_head, kenko
     assert sum(DeliveryBatch.objects.filter(broadcast=broadcast).values_list("attempts", flat=True)) == 3 + 4
 
 
-def test_a_4xx_fails_the_batch_with_lines_message(kenko, kenko_head, kenko_editor, interests, many, fake_line):
+def test_a_4xx_fails_the_batch_with_lines_message(
+    kenko, kenko_head, kenko_editor, interests, many, fake_line
+):
     # given
     broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
     broadcast_start(broadcast_id=broadcast.pk)
     fake_line.fail("multicast", 400)
     # when
-    for batch_id in DeliveryBatch.objects.filter(broadcast=broadcast).order_by("seq").values_list("pk", flat=True):
+    for batch_id in (
+        DeliveryBatch.objects.filter(broadcast=broadcast).order_by("seq").values_list("pk", flat=True)
+    ):
         delivery_batch_send_task(batch_id)
     # then
     failed = DeliveryBatch.objects.get(broadcast=broadcast, status=BatchStatus.FAILED)
     assert failed.http_status == 400
     assert "injected failure" in failed.error_message
     broadcast.refresh_from_db()
-    assert (broadcast.status, broadcast.delivered_count, broadcast.failed_count) == (BroadcastStatus.PARTIAL, 701, 500)
+    assert (broadcast.status, broadcast.delivered_count, broadcast.failed_count) == (
+        BroadcastStatus.PARTIAL,
+        701,
+        500,
+    )
 
 
 def test_retries_are_bounded(kenko, kenko_head, kenko_editor, interests, town, fake_line):
@@ -282,12 +323,16 @@ def test_retries_are_bounded(kenko, kenko_head, kenko_editor, interests, town, f
     assert Broadcast.objects.get(pk=broadcast.pk).status == BroadcastStatus.PARTIAL
 
 
-def test_worker_killed_after_sending_is_covered_by_the_retry_key(kenko, kenko_head, kenko_editor, interests, many, fake_line):
+def test_worker_killed_after_sending_is_covered_by_the_retry_key(
+    kenko, kenko_head, kenko_editor, interests, many, fake_line
+):
     # given: a worker claimed batch 0, LINE accepted it, and the worker died before recording it
     broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
     broadcast_start(broadcast_id=broadcast.pk)
     batch = DeliveryBatch.objects.get(broadcast=broadcast, seq=0)
-    get_line_client(kenko.municipality).multicast(batch.line_user_ids, [{"type": "text", "text": "x"}], retry_key=batch.retry_key)
+    get_line_client(kenko.municipality).multicast(
+        batch.line_user_ids, [{"type": "text", "text": "x"}], retry_key=batch.retry_key
+    )
     DeliveryBatch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.SENDING, attempts=1, claimed_at=timezone.now() - STUCK_AFTER - timedelta(seconds=1)
     )
@@ -305,14 +350,18 @@ def test_a_freshly_claimed_batch_is_not_taken_over(kenko, kenko_head, kenko_edit
     broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
     broadcast_start(broadcast_id=broadcast.pk)
     batch = DeliveryBatch.objects.get(broadcast=broadcast, seq=0)
-    DeliveryBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.SENDING, attempts=1, claimed_at=timezone.now())
+    DeliveryBatch.objects.filter(pk=batch.pk).update(
+        status=BatchStatus.SENDING, attempts=1, claimed_at=timezone.now()
+    )
     assert delivery_batch_send(batch_id=batch.pk).status == "skipped"
     assert delivery_batches_requeue_stuck() == 0
     batch.refresh_from_db()
     assert (batch.status, batch.attempts) == (BatchStatus.SENDING, 1)
 
 
-def test_cancel_while_sending_stops_the_batches_not_yet_sent(kenko, kenko_head, kenko_editor, interests, many):
+def test_cancel_while_sending_stops_the_batches_not_yet_sent(
+    kenko, kenko_head, kenko_editor, interests, many
+):
     # given: one batch went out, two are waiting
     broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
     broadcast_start(broadcast_id=broadcast.pk)
@@ -352,7 +401,9 @@ def test_unfollows_within_24_hours_are_counted(kenko, kenko_head, kenko_editor, 
     Resident.objects.filter(pk__in=[r.pk for r in many[:7]]).update(is_following=False, unfollowed_at=soon)
     Resident.objects.filter(pk__in=[r.pk for r in many[7:9]]).update(is_following=False, unfollowed_at=late)
     # when: counted during the window, then after it
-    during = broadcast_unfollows_count(broadcast_id=broadcast.pk, now=broadcast.started_at + timedelta(hours=5))
+    during = broadcast_unfollows_count(
+        broadcast_id=broadcast.pk, now=broadcast.started_at + timedelta(hours=5)
+    )
     assert (during.unfollow_count, during.unfollows_counted_at) == (7, None)
     after = broadcast_unfollows_count(broadcast_id=broadcast.pk, now=late)
     # then
@@ -398,11 +449,17 @@ def test_backoff_grows_with_jitter_and_a_cap():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_starting_the_same_broadcast_write_its_batches_once(town, kenko, kenko_head, kenko_editor, interests):
+def test_two_workers_starting_the_same_broadcast_write_its_batches_once(
+    town, kenko, kenko_head, kenko_editor, interests
+):
     # given
     make_residents(town, 1100, interests=[interests["kenko"]])
     broadcast = approved(
-        kenko, kenko_head, kenko_editor, category=interests["kenko"], send_mode="at",
+        kenko,
+        kenko_head,
+        kenko_editor,
+        category=interests["kenko"],
+        send_mode="at",
         scheduled_at=timezone.now() + timedelta(hours=1),
     )
     Broadcast.objects.filter(pk=broadcast.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
@@ -431,14 +488,22 @@ def test_two_workers_starting_the_same_broadcast_write_its_batches_once(town, ke
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_fan_outs_of_the_same_broadcast_at_once_write_each_recipient_once(town, kenko, kenko_head, kenko_editor, interests):
+def test_two_fan_outs_of_the_same_broadcast_at_once_write_each_recipient_once(
+    town, kenko, kenko_head, kenko_editor, interests
+):
     # given: claimed, and the beat resumes the fan-out while the first worker is still at it
     residents = make_residents(town, 2300, interests=[interests["kenko"]])
     broadcast = approved(
-        kenko, kenko_head, kenko_editor, category=interests["kenko"], send_mode="at",
+        kenko,
+        kenko_head,
+        kenko_editor,
+        category=interests["kenko"],
+        send_mode="at",
         scheduled_at=timezone.now() + timedelta(hours=1),
     )
-    Broadcast.objects.filter(pk=broadcast.pk).update(status=BroadcastStatus.SENDING, started_at=timezone.now())
+    Broadcast.objects.filter(pk=broadcast.pk).update(
+        status=BroadcastStatus.SENDING, started_at=timezone.now()
+    )
     barrier = threading.Barrier(2)
 
     def worker() -> None:

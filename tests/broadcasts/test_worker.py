@@ -21,7 +21,9 @@ from tests.celery_worker import DEADLINE_SECONDS, running_worker, send_task
 def test_a_worker_on_redis_sends_every_batch_once(town, kenko, kenko_head, kenko_editor, interests):
     # given: an approved broadcast to 1,201 residents (three batches), not started yet
     make_residents(town, 1201, interests=[interests["kenko"]])
-    broadcast = broadcast_submit(broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor)
+    broadcast = broadcast_submit(
+        broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor
+    )
     with mock.patch("broadcasts.tasks.broadcast_start_task.delay"):  # the worker starts it, not this process
         broadcast_approve(broadcast=broadcast, actor=kenko_head)
     with running_worker() as worker:

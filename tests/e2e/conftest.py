@@ -38,7 +38,9 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser) -> Iterator[object]:
-    context = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 1280, "height": 900}
+    )
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
@@ -48,7 +50,11 @@ def page(browser) -> Iterator[object]:
 @pytest.fixture
 def mobile_page(browser) -> Iterator[object]:
     context = browser.new_context(
-        locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        locale="ja-JP",
+        timezone_id="Asia/Tokyo",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
     )
     context.set_default_timeout(15_000)
     page = context.new_page()

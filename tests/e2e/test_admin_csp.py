@@ -16,7 +16,9 @@ from tests.municipalities.factories import resident_in, staff_role_in
 pytestmark = pytest.mark.e2e
 
 
-def test_core_admin_pages_work_under_the_csp(page, live_server, transactional_db, town, kenko, areas, interests):
+def test_core_admin_pages_work_under_the_csp(
+    page, live_server, transactional_db, town, kenko, areas, interests
+):
     # given
     make_staff("joho", town, Role.MUNICIPALITY_ADMIN)
     staff_role_in(kenko)

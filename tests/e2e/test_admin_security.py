@@ -42,7 +42,9 @@ def test_town_requiring_two_factor_enrols_in_the_browser(page, live_server, tran
     assert page.evaluate("document.querySelector('.cms-qr img').naturalWidth") > 0
     # and no other admin page opens yet
     page.goto(f"{live_server.url}/admin/municipalities/resident/")
-    expect(page).to_have_url(f"{live_server.url}/admin/two-factor/setup/?next=/admin/municipalities/resident/")
+    expect(page).to_have_url(
+        f"{live_server.url}/admin/two-factor/setup/?next=/admin/municipalities/resident/"
+    )
     # when: the code from the app
     device = TOTPDevice.objects.get(user__username="kenko_staff", confirmed=False)
     page.fill("#id_token", _code(device))

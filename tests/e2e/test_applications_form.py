@@ -25,21 +25,43 @@ def _private(settings, tmp_path):
 def test_resident_submits_a_form_with_an_upload(mobile_page, live_server, somu, resident, _private, tmp_path):
     # given: a bulky-waste form with a postal code, an address, a furigana and a photo
     form = simple_form(somu, title="粗大ごみ収集の申込")
-    FormFieldFactory(form=form, position=3, kind=FieldKind.FURIGANA, label="フリガナ", key="kana", required=True)
-    FormFieldFactory(form=form, position=4, kind=FieldKind.POSTAL_CODE, label="郵便番号", key="postal", required=True)
-    FormFieldFactory(form=form, position=5, kind=FieldKind.ADDRESS, label="住所", key="address", required=True)
-    FormFieldFactory(form=form, position=6, kind=FieldKind.FILE, label="写真", key="photo", required=True, file_types=["png", "jpeg"])
+    FormFieldFactory(
+        form=form, position=3, kind=FieldKind.FURIGANA, label="フリガナ", key="kana", required=True
+    )
+    FormFieldFactory(
+        form=form, position=4, kind=FieldKind.POSTAL_CODE, label="郵便番号", key="postal", required=True
+    )
+    FormFieldFactory(
+        form=form, position=5, kind=FieldKind.ADDRESS, label="住所", key="address", required=True
+    )
+    FormFieldFactory(
+        form=form,
+        position=6,
+        kind=FieldKind.FILE,
+        label="写真",
+        key="photo",
+        required=True,
+        file_types=["png", "jpeg"],
+    )
     good, bad = tmp_path / "sofa.png", tmp_path / "sofa-really-an-exe.png"
     good.write_bytes(PNG)
     bad.write_bytes(EXE)
     page = mobile_page
-    page.goto(live_server.url + reverse("line:resident_link", kwargs={"token": resident_token(resident, f"/liff/applications/forms/{form.pk}/")}))
+    page.goto(
+        live_server.url
+        + reverse(
+            "line:resident_link",
+            kwargs={"token": resident_token(resident, f"/liff/applications/forms/{form.pk}/")},
+        )
+    )
 
     # when: the resident types full-width digits and hiragana and picks a file that is not an image
     page.fill("#id_name", "山田　花子")
     page.fill("#id_kana", "やまだ　はなこ")
     page.fill("#id_postal", "１００ー０００１")
-    expect(page.locator("#id_address")).to_have_value("東京都千代田区千代田")  # completed from the offline dataset
+    expect(page.locator("#id_address")).to_have_value(
+        "東京都千代田区千代田"
+    )  # completed from the offline dataset
     page.fill("#id_address", page.input_value("#id_address") + "１ー１")
     page.set_input_files("#id_photo", str(bad))
     page.locator("button[type=submit]").tap()
@@ -53,7 +75,12 @@ def test_resident_submits_a_form_with_an_upload(mobile_page, live_server, somu, 
     page.locator("button[type=submit]").tap()
     page.wait_for_url("**/confirm/**")
     text = page.inner_text("main")
-    assert "ヤマダ ハナコ" in text and "100-0001" in text and "東京都千代田区千代田1-1" in text and "sofa.png" in text
+    assert (
+        "ヤマダ ハナコ" in text
+        and "100-0001" in text
+        and "東京都千代田区千代田1-1" in text
+        and "sofa.png" in text
+    )
     # a double tap on 送信する sends once
     page.locator("button[data-once]").dblclick()
     page.wait_for_selector(".app-reference")

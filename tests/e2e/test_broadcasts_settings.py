@@ -36,7 +36,9 @@ def test_resident_turns_an_interest_on_with_one_tap(live_server, mobile_page, re
     assert (resident.area.name, resident.notices_paused) == ("東区", True)
 
 
-def test_composer_shows_the_recipient_count_and_a_preview(live_server, page, kenko_editor, kenko, town, interests):
+def test_composer_shows_the_recipient_count_and_a_preview(
+    live_server, page, kenko_editor, kenko, town, interests
+):
     # given
     make_residents(town, 3, interests=[interests["kenko"]])
     admin_login(page, live_server, kenko_editor.username, PASSWORD)
@@ -52,14 +54,18 @@ def test_composer_shows_the_recipient_count_and_a_preview(live_server, page, ken
     assert "14 / 5,000 文字" in page.inner_text(".bc-counter")
 
 
-def test_head_approves_a_pending_broadcast_with_the_button(live_server, page, kenko_head, kenko_editor, kenko, town, interests):
+def test_head_approves_a_pending_broadcast_with_the_button(
+    live_server, page, kenko_head, kenko_editor, kenko, town, interests
+):
     # given: an editor's broadcast waiting for approval, to three residents
     from broadcasts.models import Broadcast, BroadcastStatus
     from broadcasts.services import broadcast_submit
     from tests.broadcasts.factories import make_broadcast
 
     make_residents(town, 3, interests=[interests["kenko"]])
-    broadcast = broadcast_submit(broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor)
+    broadcast = broadcast_submit(
+        broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor
+    )
     admin_login(page, live_server, kenko_head.username, PASSWORD)
     page.wait_for_url(lambda url: "/login/" not in url)
     page.goto(f"{live_server.url}/admin/broadcasts/broadcast/{broadcast.pk}/change/")
@@ -73,7 +79,9 @@ def test_head_approves_a_pending_broadcast_with_the_button(live_server, page, ke
     assert Broadcast.objects.get(pk=broadcast.pk).delivered_count == 3
 
 
-def test_a_transition_button_does_not_act_on_unsaved_edits(live_server, page, kenko_editor, kenko, town, interests):
+def test_a_transition_button_does_not_act_on_unsaved_edits(
+    live_server, page, kenko_editor, kenko, town, interests
+):
     # given: a draft open in the composer, its title changed but not saved
     from broadcasts.models import Broadcast, BroadcastStatus
     from tests.broadcasts.factories import make_broadcast
@@ -89,7 +97,9 @@ def test_a_transition_button_does_not_act_on_unsaved_edits(live_server, page, ke
     page.get_by_role("button", name="承認を申請する").click()
     # then: nothing is submitted and the page says why
     page.wait_for_selector("#bc-unsaved")
-    assert "保存していない変更があります。「承認を申請する」はこの変更を含みません。" in page.inner_text("#bc-unsaved")
+    assert "保存していない変更があります。「承認を申請する」はこの変更を含みません。" in page.inner_text(
+        "#bc-unsaved"
+    )
     assert Broadcast.objects.get(pk=broadcast.pk).status == BroadcastStatus.DRAFT
     # and once saved, the same button submits the saved version
     page.click("input[name='_continue']")

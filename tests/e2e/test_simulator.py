@@ -77,7 +77,9 @@ def test_follow_text_and_quick_reply_in_the_simulator(page, live_server, town, t
     assert page.locator(".qr").count() == 0
 
 
-def test_messages_typed_while_a_send_is_under_way_go_out_in_order(page, live_server, town, town_admin, e2e_handlers):
+def test_messages_typed_while_a_send_is_under_way_go_out_in_order(
+    page, live_server, town, town_admin, e2e_handlers
+):
     # given: a resident has just added the account; every send takes a moment (a slow line)
     simulator_follow(page, live_server, town_admin.username, PASSWORD, "試験 次郎")
 

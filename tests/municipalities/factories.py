@@ -152,7 +152,10 @@ def _resident(department: Department) -> Resident:
 def _audit_entry(department: Department) -> AuditEntry:
     with transaction.atomic():
         return audit_log(
-            actor=None, action="municipalities.department.changed", obj=department, data={"name": ["旧", "新"]}
+            actor=None,
+            action="municipalities.department.changed",
+            obj=department,
+            data={"name": ["旧", "新"]},
         )
 
 

@@ -46,7 +46,9 @@ def test_head_grants_editor_in_own_department_through_the_form(kenko_head, kenko
     assert entry.department == kenko
 
 
-def test_head_form_offers_only_own_department_roles_below_admin_and_not_themselves(kenko_head, kenko, somu, newcomer):
+def test_head_form_offers_only_own_department_roles_below_admin_and_not_themselves(
+    kenko_head, kenko, somu, newcomer
+):
     # when
     response = client_for(kenko_head).get(ADD_ROLE)
     # then
@@ -61,14 +63,18 @@ def test_head_form_offers_only_own_department_roles_below_admin_and_not_themselv
 
 
 def test_head_cannot_grant_outside_own_department(kenko_head, somu, newcomer):
-    response = client_for(kenko_head).post(ADD_ROLE, {"user": newcomer.pk, "department": somu.pk, "role": Role.EDITOR})
+    response = client_for(kenko_head).post(
+        ADD_ROLE, {"user": newcomer.pk, "department": somu.pk, "role": Role.EDITOR}
+    )
     assert response.status_code == 200
     assert "department" in response.context_data["adminform"].form.errors
     assert not StaffRole.objects.filter(user=newcomer).exists()
 
 
 def test_head_cannot_grant_municipality_admin(kenko_head, newcomer):
-    response = client_for(kenko_head).post(ADD_ROLE, {"user": newcomer.pk, "department": "", "role": Role.MUNICIPALITY_ADMIN})
+    response = client_for(kenko_head).post(
+        ADD_ROLE, {"user": newcomer.pk, "department": "", "role": Role.MUNICIPALITY_ADMIN}
+    )
     assert response.status_code == 200
     assert "role" in response.context_data["adminform"].form.errors
     assert not StaffRole.objects.filter(user=newcomer).exists()
@@ -117,7 +123,9 @@ def test_head_may_change_an_editor_of_own_department_to_viewer(kenko_head, kenko
     assert response.status_code == 302
     role.refresh_from_db()
     assert role.role == Role.VIEWER
-    assert AuditEntry.objects.filter(action="municipalities.staffrole.granted", object_id=str(role.pk), actor=kenko_head).exists()
+    assert AuditEntry.objects.filter(
+        action="municipalities.staffrole.granted", object_id=str(role.pk), actor=kenko_head
+    ).exists()
 
 
 def test_head_cannot_touch_roles_of_another_department(kenko_head, somu_editor):
@@ -184,6 +192,8 @@ def test_town_admin_cannot_grant_in_another_town(town_admin, other_department, n
 
 
 def test_town_admin_grants_municipality_admin(town_admin, newcomer):
-    response = client_for(town_admin).post(ADD_ROLE, {"user": newcomer.pk, "department": "", "role": Role.MUNICIPALITY_ADMIN})
+    response = client_for(town_admin).post(
+        ADD_ROLE, {"user": newcomer.pk, "department": "", "role": Role.MUNICIPALITY_ADMIN}
+    )
     assert response.status_code == 302
     assert StaffRole.objects.get(user=newcomer).role == Role.MUNICIPALITY_ADMIN

@@ -21,7 +21,9 @@ def client_for(user: StaffUser) -> Client:
 def test_header_names_the_town_and_the_menu_is_in_japanese(kenko_editor):
     html = client_for(kenko_editor).get(reverse("admin:index")).content.decode()
     assert "みどり町 LINE 管理画面" in html
-    assert "<title>" in html and "みどり町 LINE 管理画面" in html.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert (
+        "<title>" in html and "みどり町 LINE 管理画面" in html.split("<title>", 1)[1].split("</title>", 1)[0]
+    )
     assert "自治体・職員・住民" in html
     assert "サイトを表示" not in html  # there is no public site
 
@@ -30,9 +32,16 @@ def test_index_orders_the_core_models_settings_people_logs(town_admin):
     response = client_for(town_admin).get(reverse("admin:index"))
     core = next(app for app in response.context_data["app_list"] if app["app_label"] == "municipalities")
     names = [m["object_name"] for m in core["models"]]
-    assert names.index("Municipality") < names.index("Department") < names.index("StaffRole") < names.index("AuditEntry")
+    assert (
+        names.index("Municipality")
+        < names.index("Department")
+        < names.index("StaffRole")
+        < names.index("AuditEntry")
+    )
     labels = [app["app_label"] for app in response.context_data["app_list"]]
-    features = [label for label in labels if label in {"broadcasts", "reservations", "applications", "chatbot"}]
+    features = [
+        label for label in labels if label in {"broadcasts", "reservations", "applications", "chatbot"}
+    ]
     assert labels[: len(features)] == features  # the daily work first, the town's settings after
 
 
@@ -81,7 +90,9 @@ def test_changing_the_channel_secret_keeps_it_encrypted_and_audited(town, town_a
     town.refresh_from_db()
     assert town.channel_secret == "brand-new-secret-9876"
     assert town.channel_access_token == "midori-token"  # left blank: unchanged
-    history = client.get(reverse("admin:municipalities_municipality_history", args=[town.pk])).content.decode()
+    history = client.get(
+        reverse("admin:municipalities_municipality_history", args=[town.pk])
+    ).content.decode()
     assert "自治体: 変更" in history
     assert "brand-new-secret-9876" not in history
     assert "********" in history
@@ -93,7 +104,11 @@ def test_history_page_shows_the_audit_entries_in_words(town, kenko, kenko_head):
     role = staff_role_grant(user=newcomer, role=Role.EDITOR, department=kenko, actor=kenko_head)
     staff_role_grant(user=newcomer, role=Role.VIEWER, department=kenko, actor=kenko_head)
     # when
-    html = client_for(kenko_head).get(reverse("admin:municipalities_staffrole_history", args=[role.pk])).content.decode()
+    html = (
+        client_for(kenko_head)
+        .get(reverse("admin:municipalities_staffrole_history", args=[role.pk]))
+        .content.decode()
+    )
     # then
     assert "職員の役割: 役割を付与" in html
     assert "編集者 → 閲覧者" in html
@@ -129,7 +144,9 @@ def test_audit_entry_page_is_read_only_and_links_the_object(town_admin, kenko):
     assert "newcomer（健康福祉課・編集者）" in html
 
 
-def test_every_core_page_opens_for_every_role(town_admin, kenko_head, kenko_editor, kenko_viewer, somu_editor, superuser, resident):
+def test_every_core_page_opens_for_every_role(
+    town_admin, kenko_head, kenko_editor, kenko_viewer, somu_editor, superuser, resident
+):
     # The core changelists, add pages and object pages, for everyone who may see them.
     pages = [
         "municipality",

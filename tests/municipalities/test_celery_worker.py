@@ -27,7 +27,9 @@ def test_worker_on_redis_runs_the_talk_log_retention_task(town):
     old = TalkMessage.objects.create(
         municipality=town, resident=resident, direction="in", kind="text", text="古いメッセージ", payload={}
     )
-    TalkMessage.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=town.talk_log_retention_days + 1))
+    TalkMessage.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(days=town.talk_log_retention_days + 1)
+    )
     fresh = TalkMessage.objects.create(
         municipality=town, resident=resident, direction="in", kind="text", text="新しいメッセージ", payload={}
     )
@@ -68,7 +70,9 @@ def test_a_worker_keeps_its_database_connection_from_task_to_task(settings):
         # when: three tasks start and end in the worker
         for n in range(3):
             signals.task_prerun.send(sender=task, task_id=f"t{n}", task=task, args=(), kwargs={})
-            signals.task_postrun.send(sender=task, task_id=f"t{n}", task=task, args=(), kwargs={}, retval=None, state="SUCCESS")
+            signals.task_postrun.send(
+                sender=task, task_id=f"t{n}", task=task, args=(), kwargs={}, retval=None, state="SUCCESS"
+            )
         # then: the same PostgreSQL session served them all (no connect per task)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
@@ -76,7 +80,9 @@ def test_a_worker_keeps_its_database_connection_from_task_to_task(settings):
         assert connection.connection is opened
         # and: a connection older than CONN_MAX_AGE is still closed between tasks
         connection.close_at = time.monotonic() - 1
-        signals.task_postrun.send(sender=task, task_id="t9", task=task, args=(), kwargs={}, retval=None, state="SUCCESS")
+        signals.task_postrun.send(
+            sender=task, task_id="t9", task=task, args=(), kwargs={}, retval=None, state="SUCCESS"
+        )
         assert connection.connection is None
     finally:
         signals.task_prerun.disconnect(fixup.on_task_prerun)
@@ -99,7 +105,9 @@ def test_a_connection_used_a_moment_ago_is_not_health_checked_again():
         signals.task_prerun.send(sender=task, task_id=f"t{n}", task=task, args=(), kwargs={})
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        signals.task_postrun.send(sender=task, task_id=f"t{n}", task=task, args=(), kwargs={}, retval=None, state="SUCCESS")
+        signals.task_postrun.send(
+            sender=task, task_id=f"t{n}", task=task, args=(), kwargs={}, retval=None, state="SUCCESS"
+        )
 
     connection.close()
     connection.ensure_connection()

@@ -22,12 +22,25 @@ def run(*args: str) -> str:
 
 def test_create_municipality_creates_with_encrypted_secrets_and_audits(db):
     # when
-    out = run("create_municipality", "sakura", "--name", "さくら村", "--channel-secret", "s3cret",
-              "--channel-access-token", "t0ken", "--channel-id", "2001234567")
+    out = run(
+        "create_municipality",
+        "sakura",
+        "--name",
+        "さくら村",
+        "--channel-secret",
+        "s3cret",
+        "--channel-access-token",
+        "t0ken",
+        "--channel-id",
+        "2001234567",
+    )
     # then
     town = Municipality.objects.get(slug="sakura")
     assert (town.name, town.line_channel_id, town.channel_secret, town.channel_access_token) == (
-        "さくら村", "2001234567", "s3cret", "t0ken",
+        "さくら村",
+        "2001234567",
+        "s3cret",
+        "t0ken",
     )
     assert "作成しました" in out and "/line/webhook/sakura/" in out
     entry = AuditEntry.objects.get(action="municipalities.municipality.created", object_id=str(town.pk))
@@ -36,21 +49,62 @@ def test_create_municipality_creates_with_encrypted_secrets_and_audits(db):
 
 def test_create_municipality_is_idempotent_and_updates(db):
     # given
-    run("create_municipality", "sakura", "--name", "さくら村", "--channel-secret", "a", "--channel-access-token", "b")
+    run(
+        "create_municipality",
+        "sakura",
+        "--name",
+        "さくら村",
+        "--channel-secret",
+        "a",
+        "--channel-access-token",
+        "b",
+    )
     # when
-    out = run("create_municipality", "sakura", "--name", "さくら町", "--channel-secret", "c", "--channel-access-token", "d")
-    run("create_municipality", "sakura", "--name", "さくら町", "--channel-secret", "c", "--channel-access-token", "d")
+    out = run(
+        "create_municipality",
+        "sakura",
+        "--name",
+        "さくら町",
+        "--channel-secret",
+        "c",
+        "--channel-access-token",
+        "d",
+    )
+    run(
+        "create_municipality",
+        "sakura",
+        "--name",
+        "さくら町",
+        "--channel-secret",
+        "c",
+        "--channel-access-token",
+        "d",
+    )
     # then
     assert Municipality.objects.filter(slug="sakura").count() == 1
     town = Municipality.objects.get(slug="sakura")
     assert (town.name, town.channel_secret, town.channel_access_token) == ("さくら町", "c", "d")
     assert "更新しました" in out
-    assert AuditEntry.objects.filter(action="municipalities.municipality.updated", object_id=str(town.pk)).count() == 2
+    assert (
+        AuditEntry.objects.filter(
+            action="municipalities.municipality.updated", object_id=str(town.pk)
+        ).count()
+        == 2
+    )
 
 
 def test_create_municipality_rejects_a_bad_slug_in_japanese(db):
     with pytest.raises(CommandError, match="保存できません"):
-        run("create_municipality", "さくら", "--name", "さくら村", "--channel-secret", "a", "--channel-access-token", "b")
+        run(
+            "create_municipality",
+            "さくら",
+            "--name",
+            "さくら村",
+            "--channel-secret",
+            "a",
+            "--channel-access-token",
+            "b",
+        )
     assert not Municipality.objects.exists()
 
 
@@ -62,7 +116,16 @@ def test_create_municipality_needs_the_name(db):
 def test_secrets_are_stored_encrypted(db):
     from django.db import connection
 
-    run("create_municipality", "sakura", "--name", "さくら村", "--channel-secret", "plain-secret", "--channel-access-token", "b")
+    run(
+        "create_municipality",
+        "sakura",
+        "--name",
+        "さくら村",
+        "--channel-secret",
+        "plain-secret",
+        "--channel-access-token",
+        "b",
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT channel_secret FROM municipalities_municipality WHERE slug = %s", ["sakura"])
         (stored,) = cursor.fetchone()
@@ -80,7 +143,9 @@ def test_grant_role_accepts_values_and_japanese_labels(town, kenko, role_arg):
     role = StaffRole.objects.get(user=user)
     assert (role.role, role.department) == (Role.EDITOR, kenko)
     assert "編集者" in out and "健康福祉課" in out
-    assert AuditEntry.objects.filter(action="municipalities.staffrole.granted", object_id=str(role.pk)).exists()
+    assert AuditEntry.objects.filter(
+        action="municipalities.staffrole.granted", object_id=str(role.pk)
+    ).exists()
 
 
 def test_grant_role_municipality_admin_with_dash(town, kenko):

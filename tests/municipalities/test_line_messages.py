@@ -46,7 +46,9 @@ def test_every_builder_makes_a_message_lines_schema_accepts():
             "予約を見る",
             "https://cms.example.jp/r/abc/",
             alt_text="予約が確定しました。",
-            quick_reply=[m.quick_reply_item(m.postback_action("予約確認", "rsv:my", display_text="予約確認"))],
+            quick_reply=[
+                m.quick_reply_item(m.postback_action("予約確認", "rsv:my", display_text="予約確認"))
+            ],
         ),
     ]
     for batch in (built[: m.MAX_MESSAGES_PER_REQUEST], built[m.MAX_MESSAGES_PER_REQUEST :]):
@@ -140,7 +142,12 @@ def test_the_talk_log_shows_a_cards_text_and_buttons_not_only_its_alt_text():
     assert m.summary(card) == "これからの予約（1 件）\n集団健診\n変更・キャンセルはこちら:\n［予約を見る］"
     buttons = m.buttons("どちらの会場にしますか？", [m.message_action("本庁", "本庁")], alt_text="会場の選択")
     assert m.summary(buttons) == "どちらの会場にしますか？\n［本庁］"
-    titled = m.buttons("地区を選んでください。", [m.message_action("受信設定", "受信設定")], alt_text="受信設定", title="受信設定")
+    titled = m.buttons(
+        "地区を選んでください。",
+        [m.message_action("受信設定", "受信設定")],
+        alt_text="受信設定",
+        title="受信設定",
+    )
     assert m.summary(titled) == "受信設定\n地区を選んでください。\n［受信設定］"
     assert m.summary(m.text("こんにちは")) == "こんにちは"
     assert m.summary(m.image("https://town.example/a.png")) == "[image]"

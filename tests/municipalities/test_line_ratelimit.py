@@ -68,7 +68,9 @@ def test_turns_are_booked_in_one_step_and_a_late_caller_delays_nobody(settings, 
     # then: five go now, five one window (100 ms and the margin) later, two two windows later
     window = 0.1 * ratelimit.WINDOW_MARGIN
     assert all(booked for booked, _ in waits)
-    assert [wait for _, wait in waits] == [pytest.approx(w, abs=0.01) for w in [0.0] * 5 + [window] * 5 + [2 * window] * 2]
+    assert [wait for _, wait in waits] == [
+        pytest.approx(w, abs=0.01) for w in [0.0] * 5 + [window] * 5 + [2 * window] * 2
+    ]
     # and: a caller that will not wait that long books nothing and learns at once how long it would be
     assert book(key, 50, 0.05) == (False, pytest.approx(2 * window, abs=0.01))
     # when: the next caller comes 150 ms later (the callers of the first turns woke late, say)

@@ -204,7 +204,9 @@ def form_data(form: forms.Form) -> dict[str, Any]:
     return data
 
 
-def change_post_data(superuser_client: Client, model: type[models.Model], obj: models.Model) -> dict[str, Any]:
+def change_post_data(
+    superuser_client: Client, model: type[models.Model], obj: models.Model
+) -> dict[str, Any]:
     """Valid POST data for the change form, as a superuser sees it, with one text field edited."""
     response = superuser_client.get(url(model, "change", obj.pk))
     assert response.status_code == 200, f"superuser cannot open the change page of {model.__name__}"
@@ -257,7 +259,9 @@ def test_admin_permission_matrix(world: World, model, model_admin) -> None:
     objects = {place: builder(world.departments[place]) for place in PLACES}
     for obj in objects.values():
         assert obj.pk is not None, f"the {model.__name__} builder returned an unsaved object"
-    post_data = {place: change_post_data(world.superuser_client, model, obj) for place, obj in objects.items()}
+    post_data = {
+        place: change_post_data(world.superuser_client, model, obj) for place, obj in objects.items()
+    }
     problems: list[str] = []
     for user in USERS:
         for place, obj in objects.items():
@@ -265,7 +269,9 @@ def test_admin_permission_matrix(world: World, model, model_admin) -> None:
                 objects[place] = builder(world.departments[place])
                 post_data[place] = change_post_data(world.superuser_client, model, objects[place])
         problems += check_user(world, model, model_admin, objects, post_data, user)
-    assert not problems, f"{model._meta.label}: the admin disagrees with the role rules:\n" + "\n".join(problems)
+    assert not problems, f"{model._meta.label}: the admin disagrees with the role rules:\n" + "\n".join(
+        problems
+    )
 
 
 def check_user(
@@ -313,7 +319,10 @@ def check_user(
                 check(False, f"change page of the object in {place} refused ({response.status_code})")
             else:
                 editable = bool(response.context_data.get("has_change_permission"))
-                check(editable == may_change, f"change page in {place} editable={editable}, expected {may_change}")
+                check(
+                    editable == may_change,
+                    f"change page in {place} editable={editable}, expected {may_change}",
+                )
         else:
             check(refused(response), f"change page in {place} opens ({response.status_code})")
 
@@ -321,9 +330,13 @@ def check_user(
         before = row_of(obj)
         response = client.post(url(model, "change", obj.pk), post_data[place])
         if may_change:
-            check(response.status_code in (200, 302), f"change POST in {place} refused ({response.status_code})")
+            check(
+                response.status_code in (200, 302), f"change POST in {place} refused ({response.status_code})"
+            )
             denied = [
-                m.message for m in response.wsgi_request._messages if m.level_tag == "error" and "権限" in m.message
+                m.message
+                for m in response.wsgi_request._messages
+                if m.level_tag == "error" and "権限" in m.message
             ]
             check(not denied, f"change POST in {place} refused by the service: {denied}")
         else:

@@ -45,13 +45,22 @@ def test_municipality_create_then_update_is_audited_with_masked_secrets(db):
         slug="sakura", name="さくら村", channel_secret="sec-1", channel_access_token="tok-1", channel_id="1"
     )
     again, created_again = municipality_create_or_update(
-        slug="sakura", name="さくら町", channel_secret="sec-2", channel_access_token="tok-1", channel_id=None,
+        slug="sakura",
+        name="さくら町",
+        channel_secret="sec-2",
+        channel_access_token="tok-1",
+        channel_id=None,
         settings_data={"require_two_factor": True},
     )
     # then
     assert created and not created_again and again.pk == town.pk
     again.refresh_from_db()
-    assert (again.name, again.channel_secret, again.line_channel_id, again.require_two_factor) == ("さくら町", "sec-2", "1", True)
+    assert (again.name, again.channel_secret, again.line_channel_id, again.require_two_factor) == (
+        "さくら町",
+        "sec-2",
+        "1",
+        True,
+    )
     (created_entry,) = entries("municipalities.municipality.created", town)
     (updated_entry,) = entries("municipalities.municipality.updated", town)
     assert created_entry.data["channel_secret"] == "********"
@@ -63,20 +72,28 @@ def test_municipality_create_then_update_is_audited_with_masked_secrets(db):
 
 def test_municipality_create_rejects_an_invalid_slug(db):
     with pytest.raises(ValidationError):
-        municipality_create_or_update(slug="さくら", name="さくら村", channel_secret="s", channel_access_token="t")
+        municipality_create_or_update(
+            slug="さくら", name="さくら村", channel_secret="s", channel_access_token="t"
+        )
     assert not Municipality.objects.exists()
 
 
 def test_municipality_create_refuses_unknown_settings(db):
     with pytest.raises(MunicipalityError, match="変更できない項目"):
         municipality_create_or_update(
-            slug="sakura", name="さくら村", channel_secret="s", channel_access_token="t", settings_data={"slug": "x"}
+            slug="sakura",
+            name="さくら村",
+            channel_secret="s",
+            channel_access_token="t",
+            settings_data={"slug": "x"},
         )
 
 
 def test_only_a_superuser_creates_a_municipality(town_admin, superuser):
     with pytest.raises(MunicipalityError, match="システム運用者だけ"):
-        municipality_create_or_update(slug="sakura", name="さくら村", channel_secret="s", channel_access_token="t", actor=town_admin)
+        municipality_create_or_update(
+            slug="sakura", name="さくら村", channel_secret="s", channel_access_token="t", actor=town_admin
+        )
     town, created = municipality_create_or_update(
         slug="sakura", name="さくら村", channel_secret="s", channel_access_token="t", actor=superuser
     )
@@ -86,7 +103,9 @@ def test_only_a_superuser_creates_a_municipality(town_admin, superuser):
 
 def test_town_admin_cannot_update_another_town_through_create_or_update(town_admin, other_town):
     with pytest.raises(PermissionDenied):
-        municipality_create_or_update(slug="aoba", name="乗っ取り市", channel_secret="s", channel_access_token="t", actor=town_admin)
+        municipality_create_or_update(
+            slug="aoba", name="乗っ取り市", channel_secret="s", channel_access_token="t", actor=town_admin
+        )
     other_town.refresh_from_db()
     assert other_town.name == "あおば市"
 
@@ -95,7 +114,9 @@ def test_town_admin_cannot_update_another_town_through_create_or_update(town_adm
 
 
 def test_municipality_update_by_town_admin_is_audited(town, town_admin):
-    municipality_update(municipality=town, actor=town_admin, data={"liff_id": "2000-abc", "channel_access_token": "new"})
+    municipality_update(
+        municipality=town, actor=town_admin, data={"liff_id": "2000-abc", "channel_access_token": "new"}
+    )
     town.refresh_from_db()
     assert town.liff_id == "2000-abc" and town.channel_access_token == "new"
     (entry,) = entries("municipalities.municipality.updated", town)
@@ -171,7 +192,9 @@ def test_grant_replaces_the_role_in_the_department_and_records_before_after(kenk
     second = staff_role_grant(user=newcomer, role=Role.EDITOR, department=kenko, actor=kenko_head)
     assert first.pk == second.pk
     assert StaffRole.objects.get(user=newcomer).role == Role.EDITOR
-    last = AuditEntry.objects.filter(action="municipalities.staffrole.granted", object_id=str(first.pk)).first()
+    last = AuditEntry.objects.filter(
+        action="municipalities.staffrole.granted", object_id=str(first.pk)
+    ).first()
     assert last.data["role"] == [Role.VIEWER, Role.EDITOR]
     assert last.object_repr == "newcomer（健康福祉課・編集者）"
 
@@ -204,7 +227,9 @@ def test_grant_errors(town, kenko, other_department, newcomer, superuser, case, 
     with pytest.raises(MunicipalityError, match=message):
         staff_role_grant(actor=None, **args)
     assert not StaffRole.objects.filter(user=args["user"]).exists()
-    assert not AuditEntry.objects.filter(action="municipalities.staffrole.granted", data__user=args["user"].username).exists()
+    assert not AuditEntry.objects.filter(
+        action="municipalities.staffrole.granted", data__user=args["user"].username
+    ).exists()
 
 
 def test_editor_cannot_grant(kenko, kenko_editor, newcomer):
@@ -215,7 +240,10 @@ def test_editor_cannot_grant(kenko, kenko_editor, newcomer):
 def test_town_admin_grants_everywhere_in_the_town(kenko, somu, town_admin, newcomer):
     staff_role_grant(user=newcomer, role=Role.HEAD, department=somu, actor=town_admin)
     staff_role_grant(user=newcomer, role=Role.MUNICIPALITY_ADMIN, department=None, actor=town_admin)
-    assert set(StaffRole.objects.filter(user=newcomer).values_list("role", flat=True)) == {Role.HEAD, Role.MUNICIPALITY_ADMIN}
+    assert set(StaffRole.objects.filter(user=newcomer).values_list("role", flat=True)) == {
+        Role.HEAD,
+        Role.MUNICIPALITY_ADMIN,
+    }
 
 
 def test_revoke_is_audited_and_removes_the_permissions(kenko, kenko_head, kenko_editor):
@@ -270,8 +298,14 @@ def test_unlock_is_audited_and_needs_the_change_permission(kenko_editor, town_ad
     from axes.models import AccessAttempt
 
     AccessAttempt.objects.create(
-        username="kenko_staff", ip_address="192.0.2.9", user_agent="x", path_info="/admin/login/",
-        get_data="", post_data="", http_accept="", failures_since_start=5,
+        username="kenko_staff",
+        ip_address="192.0.2.9",
+        user_agent="x",
+        path_info="/admin/login/",
+        get_data="",
+        post_data="",
+        http_accept="",
+        failures_since_start=5,
     )
     with pytest.raises(PermissionDenied):
         staff_user_unlock(user=kenko_editor, actor=kenko_head)
@@ -310,13 +344,17 @@ def test_unfollow_marks_the_time_and_is_safe_twice(town, resident):
 
 def test_update_preferences_changes_only_what_is_given_and_is_audited(town, resident, areas, interests):
     # when
-    resident_update_preferences(resident=resident, area=areas["本町"], interests=[interests["bosai"], interests["gomi"]])
+    resident_update_preferences(
+        resident=resident, area=areas["本町"], interests=[interests["bosai"], interests["gomi"]]
+    )
     resident_update_preferences(resident=resident, age_band=AgeBand.AGE_30S)
     # then
     resident.refresh_from_db()
     assert resident.area == areas["本町"] and resident.age_band == AgeBand.AGE_30S
     assert {i.code for i in resident.interests.all()} == {"bosai", "gomi"}
-    first, second = sorted(entries("municipalities.resident.preferences_changed", resident), key=lambda e: e.pk)
+    first, second = sorted(
+        entries("municipalities.resident.preferences_changed", resident), key=lambda e: e.pk
+    )
     assert first.actor_label == "住民" and first.data["area"] == [None, "本町"]
     assert first.data["interests"] == [[], ["ごみ", "防災"]]
     assert second.data == {"age_band": ["", AgeBand.AGE_30S]}

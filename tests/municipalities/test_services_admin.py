@@ -43,7 +43,9 @@ def test_admin_save_creates_and_changes_with_before_after(town, town_admin):
     assert form.is_valid()
     area = admin_object_save(obj=form.instance, form=form, formsets=[], created=True, actor=town_admin)
     # when: change
-    form = AreaForm({"municipality": town.pk, "name": "港区", "kana": "みなとく", "sort_order": 3}, instance=area)
+    form = AreaForm(
+        {"municipality": town.pk, "name": "港区", "kana": "みなとく", "sort_order": 3}, instance=area
+    )
     assert form.is_valid()
     admin_object_save(obj=form.instance, form=form, formsets=[], created=False, actor=town_admin)
     # then
@@ -63,7 +65,9 @@ def test_admin_save_refuses_without_permission_and_writes_nothing(town, kenko_ed
 
 def test_admin_save_refuses_moving_an_object_to_another_town(town, other_town, town_admin, areas):
     area = areas["本町"]
-    form = AreaForm({"municipality": other_town.pk, "name": "本町", "kana": "", "sort_order": 0}, instance=area)
+    form = AreaForm(
+        {"municipality": other_town.pk, "name": "本町", "kana": "", "sort_order": 0}, instance=area
+    )
     assert form.is_valid()
     with pytest.raises(MunicipalityError):
         admin_object_save(obj=form.instance, form=form, formsets=[], created=False, actor=town_admin)
@@ -72,7 +76,9 @@ def test_admin_save_refuses_moving_an_object_to_another_town(town, other_town, t
 
 def test_admin_save_refuses_a_change_to_an_object_out_of_reach(other_town, town_admin):
     foreign = Area.objects.create(municipality=other_town, name="外")
-    form = AreaForm({"municipality": other_town.pk, "name": "内", "kana": "", "sort_order": 0}, instance=foreign)
+    form = AreaForm(
+        {"municipality": other_town.pk, "name": "内", "kana": "", "sort_order": 0}, instance=foreign
+    )
     assert form.is_valid()
     with pytest.raises(PermissionDenied):
         admin_object_save(obj=form.instance, form=form, formsets=[], created=False, actor=town_admin)
@@ -84,7 +90,9 @@ def test_admin_delete_is_audited(town_admin, areas):
     pk = area.pk
     admin_object_delete(obj=area, actor=town_admin)
     assert not Area.objects.filter(pk=pk).exists()
-    assert AuditEntry.objects.get(action="municipalities.area.deleted", object_id=str(pk)).data == {"repr": "西区"}
+    assert AuditEntry.objects.get(action="municipalities.area.deleted", object_id=str(pk)).data == {
+        "repr": "西区"
+    }
 
 
 def test_admin_delete_refuses_without_permission(kenko_head, areas):

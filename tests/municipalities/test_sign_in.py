@@ -29,7 +29,9 @@ def enrolled(user: StaffUser) -> TOTPDevice:
 
 
 def login(client: Client, username: str, password: str = PASSWORD, token: str = "", next_url: str = INDEX):
-    return client.post(LOGIN, {"username": username, "password": password, "otp_token": token, "next": next_url})
+    return client.post(
+        LOGIN, {"username": username, "password": password, "otp_token": token, "next": next_url}
+    )
 
 
 def require_two_factor(town: Municipality) -> None:
@@ -89,7 +91,9 @@ def test_wrong_one_time_codes_count_towards_the_lockout(kenko_editor, settings):
     client = Client()
     # when
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        response = login(client, "kenko_staff", PASSWORD, token="000000" if code_for(device) != "000000" else "111111")
+        response = login(
+            client, "kenko_staff", PASSWORD, token="000000" if code_for(device) != "000000" else "111111"
+        )
     # then
     response = login(client, "kenko_staff", PASSWORD, token=code_for(device))
     assert response.status_code == 429

@@ -217,9 +217,17 @@ def test_text_with_no_handler_gets_the_help_message_and_is_in_the_talk_log(clien
 
 def test_an_answer_whose_reply_token_lapsed_is_pushed_instead(client, town, resident, handlers):
     # given: an event whose reply token LINE no longer takes (here: already used)
-    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="最初", reply_token="tok-1")))
+    post(
+        client,
+        town,
+        webhook_body(webhook_event("message", resident.line_user_id, text="最初", reply_token="tok-1")),
+    )
     # when
-    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="二回目", reply_token="tok-1")))
+    post(
+        client,
+        town,
+        webhook_body(webhook_event("message", resident.line_user_id, text="二回目", reply_token="tok-1")),
+    )
     # then: the second answer reached the resident as a push, and the event is not a failure
     assert len(replies_to(resident.line_user_id)) == 1
     [push] = SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id, endpoint="push")
@@ -392,7 +400,10 @@ def test_the_postgresql_insert_stores_what_the_orm_would(town, other_town):
     assert _stored(town.pk) == _stored(other_town.pk)
     row = WebhookEvent.objects.get(municipality=town, webhook_event_id="EV-A")
     assert row.payload["message"]["text"] == "明日のごみは？"
-    assert row.occurred_at == WebhookEvent.objects.get(municipality=other_town, webhook_event_id="EV-A").occurred_at
+    assert (
+        row.occurred_at
+        == WebhookEvent.objects.get(municipality=other_town, webhook_event_id="EV-A").occurred_at
+    )
 
 
 @pytest.mark.postgres
@@ -439,7 +450,9 @@ def test_the_sweep_processes_events_whose_task_was_lost(client, town, settings):
     row = WebhookEvent.objects.create(**fields)
     WebhookEvent.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=3))
     # and one of the same resident (so in the same lane) from seven hours ago: too late to answer
-    [fields] = parse_events({"events": [webhook_event("message", NEW_USER, text="昨日の")]}, municipality_id=town.pk)
+    [fields] = parse_events(
+        {"events": [webhook_event("message", NEW_USER, text="昨日の")]}, municipality_id=town.pk
+    )
     too_old = WebhookEvent.objects.create(**fields)
     WebhookEvent.objects.filter(pk=too_old.pk).update(created_at=timezone.now() - timedelta(hours=7))
     # when
@@ -624,7 +637,10 @@ def test_a_lane_is_drained_by_one_run_at_a_time(client, town, resident, broker, 
     assert tasks.webhook_events_drain_task.run(town.pk, lane) == 1
     # then: it drained, and its follow-up is due as usual
     assert follow_ups == [((town.pk, lane), {"follow_up": True}, webhook.WAKE_SEEN_SECONDS)]
-    assert [t.text for t in TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")] == ["一", "二"]
+    assert [t.text for t in TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")] == [
+        "一",
+        "二",
+    ]
 
 
 def test_a_drain_stops_between_events_when_its_time_is_up(client, town, resident, broker, monkeypatch):

@@ -42,7 +42,9 @@ def test_a_signed_webhook_post_is_stored_without_the_middleware(transactional_db
     from municipalities.models import WebhookEvent
 
     # given a signed LINE post
-    event = webhook_event("message", resident.line_user_id, text="こんにちは", event_id="EVWSGI0000000000000000000001")
+    event = webhook_event(
+        "message", resident.line_user_id, text="こんにちは", event_id="EVWSGI0000000000000000000001"
+    )
     body = json.dumps({"destination": "U0", "events": [event]}).encode()
     # when it goes through the WSGI entry point
     code, headers, _ = _call(

@@ -37,7 +37,11 @@ def test_resident_books_a_place_and_gets_a_confirmation_on_commit(
     push = SimulatedDelivery.objects.get(line_user_id=resident.line_user_id)
     assert "予約が確定しました" in str(push.messages)
     assert reservation.code in str(push.messages)
-    assert link_button(push.messages[0]) == ("予約を見る", resident.pk, f"/liff/reservations/my/{reservation.pk}/")
+    assert link_button(push.messages[0]) == (
+        "予約を見る",
+        resident.pk,
+        f"/liff/reservations/my/{reservation.pk}/",
+    )
     assert push.messages[0]["altText"].startswith("予約が確定しました。" + slot.menu.name)
     assert str(push.retry_key) == str(
         retry_key_for("reservations", "notice", reservation.pk, "booked", slot.pk)

@@ -23,8 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("slug", help="識別子（半角英数字。Webhook URL の一部になります）例: midori")
         parser.add_argument("--name", required=True, help="自治体名 例: みどり町")
         parser.add_argument("--channel-secret", required=True, help="LINE チャネルシークレット")
-        parser.add_argument("--channel-access-token", required=True, help="LINE チャネルアクセストークン（長期）")
-        parser.add_argument("--channel-id", default=None, help="LINE チャネル ID（数字）。省略すると今の値のまま")
+        parser.add_argument(
+            "--channel-access-token", required=True, help="LINE チャネルアクセストークン（長期）"
+        )
+        parser.add_argument(
+            "--channel-id", default=None, help="LINE チャネル ID（数字）。省略すると今の値のまま"
+        )
         parser.add_argument("--prefecture", default=None, help="都道府県 例: 長野県")
 
     def handle(self, *args: Any, **options: Any) -> None:

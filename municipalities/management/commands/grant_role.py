@@ -42,10 +42,14 @@ class Command(BaseCommand):
         role = parse_role(options["role"])
         municipality = Municipality.objects.filter(slug=options["municipality"].strip()).first()
         if municipality is None:
-            raise CommandError(f"自治体「{options['municipality']}」が見つかりません。識別子を確認してください。")
+            raise CommandError(
+                f"自治体「{options['municipality']}」が見つかりません。識別子を確認してください。"
+            )
         user = StaffUser.objects.filter(username=options["username"].strip()).first()
         if user is None:
-            raise CommandError(f"職員「{options['username']}」が見つかりません。先に職員のアカウントを作成してください。")
+            raise CommandError(
+                f"職員「{options['username']}」が見つかりません。先に職員のアカウントを作成してください。"
+            )
         if user.municipality_id is None and not user.is_superuser:
             user = staff_user_assign_municipality(user=user, municipality=municipality, actor=None)
         if user.municipality_id != municipality.pk:
@@ -54,14 +58,18 @@ class Command(BaseCommand):
         department = None
         if role == Role.MUNICIPALITY_ADMIN:
             if code != NO_DEPARTMENT:
-                raise CommandError("自治体管理者は課を指定せずに付与します。課コードには「-」を指定してください。")
+                raise CommandError(
+                    "自治体管理者は課を指定せずに付与します。課コードには「-」を指定してください。"
+                )
         else:
             if code == NO_DEPARTMENT:
                 raise CommandError("この役割には課コードが必要です（例: kenko）。")
             department = Department.objects.filter(municipality=municipality, code=code).first()
             if department is None:
                 known = "、".join(municipality.departments.values_list("code", flat=True)) or "（なし）"
-                raise CommandError(f"課コード「{code}」は「{municipality.name}」にありません。ある課: {known}")
+                raise CommandError(
+                    f"課コード「{code}」は「{municipality.name}」にありません。ある課: {known}"
+                )
         try:
             staff_role = staff_role_grant(user=user, role=role, department=department, actor=None)
         except ServiceError as exc:
