@@ -1,6 +1,7 @@
 """Benchmark: a booking rush and the availability calendar, gunicorn + PostgreSQL + Redis.
 
     python tests/bench/booking.py [--seconds 10] [--workers 2] [--threads 4] [--clients 16]
+                                  [--wrk-threads 2]
 
 All on 127.0.0.1:
 
@@ -18,9 +19,9 @@ All on 127.0.0.1:
 4. availability: the same connections GET the month calendar for ``--seconds``: requests/s,
    p50/p99.
 
-Goals (issue 5): ≥ 500 bookings/s with p99 < 250 ms; ≥ 2,000 availability requests/s. The
-load generator shares the 2 cores with the server (and this machine is shared), so the figures
-are pessimistic.
+Goals (issue 5): ≥ 500 bookings/s with p99 < 250 ms; ≥ 2,000 availability requests/s. wrk,
+PostgreSQL and Redis share the 2 cores with gunicorn (and this machine is shared), so the
+figures are pessimistic.
 """
 
 from __future__ import annotations
