@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from django.db import connections
 
 from municipalities.line import messages as m
 from municipalities.line import ratelimit
@@ -267,8 +268,13 @@ def test_workers_sharing_the_redis_limit_never_meet_lines_429(api, fake, setting
     api.channel = f"shared-{time.time_ns()}"
 
     def worker(offset: int) -> None:
-        for i in range(20):
-            api.multicast(["U" + "a" * 32], [m.text("x")], retry_key=uuid.UUID(int=10_000 + offset * 100 + i))
+        try:
+            for i in range(20):
+                api.multicast(
+                    ["U" + "a" * 32], [m.text("x")], retry_key=uuid.UUID(int=10_000 + offset * 100 + i)
+                )
+        finally:
+            connections.close_all()
 
     # when
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
