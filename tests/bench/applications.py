@@ -140,9 +140,9 @@ def main() -> None:
     print(
         f"submit: {args.submissions} in {elapsed:.1f}s (incl. {args.submissions // 2} counter payments)",
         end="",
-    )  # noqa: T201
+    )
     print(
-        f" = {args.submissions / elapsed:.0f}/s; submit p50 {statistics.median(timings) * 1000:.1f} ms, "  # noqa: T201
+        f" = {args.submissions / elapsed:.0f}/s; submit p50 {statistics.median(timings) * 1000:.1f} ms, "
         f"p99 {timings[int(len(timings) * 0.99) - 1] * 1000:.1f} ms"
     )
 
@@ -157,7 +157,7 @@ def main() -> None:
         )
     print(
         f"double submit: 200 tokens sent again, submissions still {Submission.objects.count()} (expected {args.submissions})"
-    )  # noqa: T201
+    )
 
     qs = Submission.objects.select_related("form__department", "resident", "assignee").prefetch_related(
         "form__fields", "attachments", "payments"
@@ -170,7 +170,7 @@ def main() -> None:
     csv = data.export("csv")
     t_csv = time.perf_counter() - t0
     print(
-        f"export: {len(data)} rows × {len(data.headers)} columns: XLSX {t_xlsx:.2f}s ({len(xlsx) // 1024} KB), "  # noqa: T201
+        f"export: {len(data)} rows × {len(data.headers)} columns: XLSX {t_xlsx:.2f}s ({len(xlsx) // 1024} KB), "
         f"CSV {t_csv:.2f}s ({len(csv.encode()) // 1024} KB)"
     )
 
@@ -183,8 +183,8 @@ def main() -> None:
     t_rec = time.perf_counter() - t0
     print(
         f"reconciliation: {sum(r['count'] for r in rows)} payments, {len(unpaid)} unpaid in {t_rec * 1000:.0f} ms"
-    )  # noqa: T201
-    print(f"(SQLite in {workdir}; machine shared, figures pessimistic)")  # noqa: T201
+    )
+    print(f"(SQLite in {workdir}; machine shared, figures pessimistic)")
 
 
 if __name__ == "__main__":

@@ -196,7 +196,7 @@ def main() -> int:
     require_wrk()
 
     env = bench_env()
-    print(  # noqa: T201
+    print(
         f"preparing database {DB_NAME} ({RESIDENTS:,} residents with sessions, {SLOTS + 1:,} slots) …",
         flush=True,
     )
@@ -216,7 +216,7 @@ def main() -> int:
             warm.request("GET", calendar, headers={"Cookie": f"sessionid={plan['sessions'][-1]}"})
             warm.getresponse().read()
         warm.close()
-        print(  # noqa: T201
+        print(
             f"load: wrk, {args.seconds:g}s, {args.clients} keep-alive connections; gunicorn "
             f"{args.workers}×{args.threads} (gthread); {os.cpu_count()} CPUs",
             flush=True,
@@ -236,20 +236,20 @@ def main() -> int:
         errors = status_count(rush) - booked_answers - refused + socket_errors(rush)
         repeated = sum(max(0, row["issued"] - lines[row["number"]]) for row in rush["threads"])
         over, drift, booked = oversold(env)
-        print(  # noqa: T201
+        print(
             f"booking rush: {booked_answers / elapsed:7.1f} bookings/s ({booked_answers:,} booked, {refused:,} "
             f"refused as full, {errors} errors) in {elapsed:.1f} s"
             + (f"; {repeated} requests repeated a resident (the files ran out)" if repeated else "")
         )
-        print(  # noqa: T201
+        print(
             f"  latency p50 {rush['p50_us'] / 1000:6.1f} ms  p99 {rush['p99_us'] / 1000:6.1f} ms  max "
             f"{rush['max_us'] / 1000:.1f} ms (all requests: {(booked_answers + refused) / elapsed:.1f}/s)"
         )
-        print(  # noqa: T201
+        print(
             f"  oversold slots: {over} (must be 0); reserved counters off: {drift}; booked rows: {booked:,}"
         )
         handled = max(booked_answers + refused, 1)
-        print(  # noqa: T201
+        print(
             f"  CPU per booking request: gunicorn {rush_cpu / handled * 1000:.1f} ms, PostgreSQL "
             f"{pg_cpu / handled * 1000:.1f} ms; wrk {wrk_cpu:.1f}s of {elapsed * (os.cpu_count() or 1):.0f} CPU-seconds"
         )
@@ -261,12 +261,12 @@ def main() -> int:
         elapsed = reads["duration_us"] / 1e6
         shown = status_count(reads, 200)
         read_errors = status_count(reads) - shown + socket_errors(reads)
-        print(  # noqa: T201
+        print(
             f"availability calendar: {shown / elapsed:7.1f} requests/s ({read_errors} errors), "
             f"p50 {reads['p50_us'] / 1000:.1f} ms p99 {reads['p99_us'] / 1000:.1f} ms"
         )
-        print(f"  gunicorn CPU {read_cpu / max(shown, 1) * 1000:.1f} ms per calendar request")  # noqa: T201
-        print(  # noqa: T201
+        print(f"  gunicorn CPU {read_cpu / max(shown, 1) * 1000:.1f} ms per calendar request")
+        print(
             "goals: ≥ 500 bookings/s with p99 < 250 ms, 0 oversold; ≥ 2,000 availability requests/s "
             "(wrk, PostgreSQL and Redis share the 2 cores with gunicorn)"
         )

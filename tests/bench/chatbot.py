@@ -190,20 +190,20 @@ def main() -> None:
 
     print(
         f"index: {len(index.entries)} entries ({len(items)} items + {args.faqs} FAQ), {len(index.choices)} keys, built in {build_ms:.0f} ms"
-    )  # noqa: T201
-    print(f"{'question kind':<24}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")  # noqa: T201
+    )
+    print(f"{'question kind':<24}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     everything: list[float] = []
     for kind, values in timings.items():
         everything += values
         print(
             f"{kind:<24}{len(values):>6}{statistics.median(values):>10.2f}{pct(values, 95):>10.2f}{max(values):>10.2f}"
-        )  # noqa: T201
+        )
     print(
         f"{'all':<24}{len(everything):>6}{statistics.median(everything):>10.2f}{pct(everything, 95):>10.2f}{max(everything):>10.2f}"
-    )  # noqa: T201
-    print(f"item questions answered with the right category: {hits}/{total_items} = {hits / total_items:.1%}")  # noqa: T201
+    )
+    print(f"item questions answered with the right category: {hits}/{total_items} = {hits / total_items:.1%}")
     goal = pct(everything, 95) < 20
-    print(f"goal p95 < 20 ms: {'met' if goal else 'NOT met'} (shared machine: pessimistic)")  # noqa: T201
+    print(f"goal p95 < 20 ms: {'met' if goal else 'NOT met'} (shared machine: pessimistic)")
 
 
 if __name__ == "__main__":

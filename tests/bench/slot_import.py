@@ -107,7 +107,7 @@ def main() -> None:
     for name in ("乳幼児歯科健診", "集団健診", "予防接種"):
         Menu.objects.get_or_create(department=department, name=name, defaults={"venues": ""})
     data = make_file(args.rows)
-    print(f"file: {args.rows:,} rows, {len(data) / 1e6:.1f} MB, Shift_JIS, mixed date/time forms")  # noqa: T201
+    print(f"file: {args.rows:,} rows, {len(data) / 1e6:.1f} MB, Shift_JIS, mixed date/time forms")
 
     started = time.perf_counter()
     dry = slots_import(department=department, data=data, file_name="bench.csv", dry_run=True)
@@ -119,13 +119,13 @@ def main() -> None:
     again = slots_import(department=department, data=data, file_name="bench.csv", dry_run=True)
     t_again = time.perf_counter() - started
     stored = Slot.objects.filter(menu__department=department).count()
-    print(f"dry run : {t_dry:6.2f} s  would create {dry.created:,}, errors {len(dry.errors)}")  # noqa: T201
-    print(f"commit  : {t_commit:6.2f} s  created {real.created:,}, errors {len(real.errors)}")  # noqa: T201
-    print(f"total   : {t_dry + t_commit:6.2f} s  (goal ≤ 20 s for dry run + commit)")  # noqa: T201
+    print(f"dry run : {t_dry:6.2f} s  would create {dry.created:,}, errors {len(dry.errors)}")
+    print(f"commit  : {t_commit:6.2f} s  created {real.created:,}, errors {len(real.errors)}")
+    print(f"total   : {t_dry + t_commit:6.2f} s  (goal ≤ 20 s for dry run + commit)")
     print(
         f"re-check: {t_again:6.2f} s  same file again would create {again.created}, unchanged {again.unchanged:,}"
-    )  # noqa: T201
-    print(f"slots in the database: {stored:,} (must equal {args.rows:,})")  # noqa: T201
+    )
+    print(f"slots in the database: {stored:,} (must equal {args.rows:,})")
     if stored != args.rows or again.created != 0:
         sys.exit(1)
 

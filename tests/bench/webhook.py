@@ -190,7 +190,7 @@ def main() -> int:
     require_wrk()
 
     env = bench_env()
-    print(f"preparing database {DB_NAME} …", flush=True)  # noqa: T201
+    print(f"preparing database {DB_NAME} …", flush=True)
     prepare_database(env)
     flush_redis(REDIS_URL)
     port = free_port()
@@ -209,7 +209,7 @@ def main() -> int:
         if stored_events(env)[0]:
             raise RuntimeError("the warm-up's empty posts stored rows")
 
-        print(  # noqa: T201
+        print(
             f"load: wrk, {args.seconds:g}s, {args.connections} keep-alive connections, one event per post; "
             f"gunicorn {args.workers}×{args.threads} (gthread); Celery worker: "
             f"{args.worker_processes if args.worker else 'none'} process(es); {os.cpu_count()} CPUs",
@@ -244,30 +244,30 @@ def main() -> int:
 
         rate = ok / elapsed
         errors = {name: count for name, count in figures["errors"].items() if count and name != "status"}
-        print(f"acknowledged: {ok} events in {elapsed:.1f}s = {rate:,.0f} events/s")  # noqa: T201
-        print(  # noqa: T201
+        print(f"acknowledged: {ok} events in {elapsed:.1f}s = {rate:,.0f} events/s")
+        print(
             f"  posts issued: {posts} (redeliveries among the bodies: {redeliveries / (per_thread * args.wrk_threads):.0%}); "
             f"non-200 answers: {other}; socket errors: {errors or 'none'}"
             + (f"; {started_over} posts repeated a body (ran out)" if started_over else "")
         )
-        print(  # noqa: T201
+        print(
             f"latency per post: p50 {figures['p50_us'] / 1000:.1f} ms, p99 {figures['p99_us'] / 1000:.1f} ms, "
             f"max {figures['max_us'] / 1000:.1f} ms"
         )
         not_sent, not_stored = stored - issued, answered - stored
         correct = rows == len(stored) and not not_sent and not not_stored and not other
-        print(  # noqa: T201
+        print(
             f"rows stored: {rows}; distinct events posted: {len(issued)} (answered: {len(answered)}, the rest "
             f"in flight when wrk stopped); duplicates: {rows - len(stored)}; stored but never posted: "
             f"{len(not_sent)}; answered 200 but not stored: {len(not_stored)}"
         )
-        print(  # noqa: T201
+        print(
             f"CPU during the load: gunicorn {gunicorn_cpu:.1f}s = {gunicorn_cpu / max(ok, 1) * 1000:.2f} ms per "
             f"event; PostgreSQL {pg_cpu:.1f}s = {pg_cpu / max(ok, 1) * 1000:.2f} ms per event; wrk {wrk_cpu:.1f}s "
             f"(of {elapsed * (os.cpu_count() or 1):.0f} CPU-seconds)"
         )
         goal_rate, goal_p99 = rate >= 1500, figures["p99_us"] < 100_000
-        print(  # noqa: T201
+        print(
             f"goal ≥1,500 events/s: {'met' if goal_rate else 'NOT met'}; p99 < 100 ms: "
             f"{'met' if goal_p99 else 'NOT met'}; rows == distinct events, none lost: {'yes' if correct else 'NO'}"
         )
@@ -279,7 +279,7 @@ def main() -> int:
                 time.sleep(0.5)
             waited = time.monotonic() - ingest_ended
             done = sum(statuses.values()) - statuses.get("received", 0)
-            print(  # noqa: T201
+            print(
                 f"worker: {statuses} {waited:.1f}s after the load ended ({done} processed in "
                 f"{elapsed + waited:.1f}s since the load began; after the load, "
                 f"{(done - done_at_end) / (time.monotonic() - catch_up_began):.0f} events/s)"
