@@ -423,18 +423,7 @@ class ResidentAdmin(DepartmentScopedAdmin):
     list_select_related = ["area"]
     list_filter = ["is_following", "notices_paused", "age_band", "area"]
     search_fields = ["display_name", "line_user_id"]
-    fields = [
-        "municipality",
-        "display_name",
-        "line_user_id",
-        "is_following",
-        "followed_at",
-        "unfollowed_at",
-        "area",
-        "age_band",
-        "interests",
-        "notices_paused",
-    ]
+    # What LINE tells about the friend is shown, never edited; staff set the rest.
     readonly_fields = [
         "municipality",
         "display_name",
@@ -443,6 +432,7 @@ class ResidentAdmin(DepartmentScopedAdmin):
         "followed_at",
         "unfollowed_at",
     ]
+    fields = [*readonly_fields, "area", "age_band", "interests", "notices_paused"]
     filter_horizontal = ["interests"]
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
