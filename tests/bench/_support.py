@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -181,6 +182,16 @@ def wrk(port: int, prefix: str, *, threads: int, connections: int, seconds: floa
         if line.startswith("REPLAY-BENCH "):
             return json.loads(line.removeprefix("REPLAY-BENCH "))
     raise RuntimeError(f"wrk printed no figures:\n{out.stdout}\n{out.stderr}")
+
+
+def ceiling(port: int, line: str, *, threads: int, connections: int, seconds: float = 5.0) -> float:
+    """Requests/s answered 200 when wrk repeats one request (a ``request_line``): what the same
+    server manages for a request that does less than the one measured, printed for scale."""
+    with tempfile.TemporaryDirectory() as folder:
+        for number in range(threads):
+            Path(f"{folder}/line.{number}").write_text(line, encoding="utf-8")
+        figures = wrk(port, f"{folder}/line", threads=threads, connections=connections, seconds=seconds)
+    return status_count(figures, 200) / (figures["duration_us"] / 1e6)
 
 
 def status_count(figures: dict, status: int | None = None) -> int:

@@ -17,7 +17,8 @@ All on 127.0.0.1:
    the oversold count from the database (bookings above capacity; must be 0), and the CPU
    gunicorn and PostgreSQL spent per request;
 4. availability: the same connections GET the month calendar for ``--seconds``: requests/s,
-   p50/p99.
+   p50/p99; for scale, the requests/s of ``/healthz`` (the middleware stack and nothing else)
+   on the same server.
 
 Goals (issue 5): ≥ 500 bookings/s with p99 < 250 ms; ≥ 2,000 availability requests/s. wrk,
 PostgreSQL and Redis share the 2 cores with gunicorn (and this machine is shared), so the
@@ -39,6 +40,7 @@ from _support import (
     PG_URL,
     PYTHON,
     ROOT,
+    ceiling,
     children_cpu_seconds,
     ensure_database,
     flush_redis,
@@ -266,6 +268,13 @@ def main() -> int:
             f"p50 {reads['p50_us'] / 1000:.1f} ms p99 {reads['p99_us'] / 1000:.1f} ms"
         )
         print(f"  gunicorn CPU {read_cpu / max(shown, 1) * 1000:.1f} ms per calendar request")
+        bare = ceiling(
+            port, request_line("GET", "/healthz", {}), threads=args.wrk_threads, connections=args.clients
+        )
+        print(
+            f"for scale, the same server answering /healthz (the middleware, no session, no database): "
+            f"{bare:,.0f} requests/s"
+        )
         print(
             "goals: ≥ 500 bookings/s with p99 < 250 ms, 0 oversold; ≥ 2,000 availability requests/s "
             "(wrk, PostgreSQL and Redis share the 2 cores with gunicorn)"
