@@ -270,6 +270,7 @@ def main() -> int:
         print(
             f"for scale, the same server answering the verify button's empty post (signature check, "
             f"nothing stored): {empty_rate:,.0f} posts/s"
+            + (" (the worker processing the backlog meanwhile)" if args.worker else "")
         )
         goal_rate, goal_p99 = rate >= 1500, figures["p99_us"] < 100_000
         print(
