@@ -366,6 +366,15 @@ def test_concurrent_identical_posts_store_one_row_and_process_once(town, live_se
     assert Resident.objects.filter(line_user_id=NEW_USER).count() == 1
 
 
+def _inbound_texts(line_user_id: str) -> list[str]:
+    """What the resident wrote, as the talk log has it, in the order it was processed."""
+    return list(
+        TalkMessage.objects.filter(resident__line_user_id=line_user_id, direction="in")
+        .order_by("pk")
+        .values_list("text", flat=True)
+    )
+
+
 def _stored(municipality_id: int) -> list[tuple]:
     skip = {"id", "municipality", "created_at", "updated_at"}
     columns = [f.name for f in WebhookEvent._meta.concrete_fields if f.name not in skip]
@@ -495,8 +504,7 @@ def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resi
     processed = tasks.webhook_events_drain_task.run(town.pk, lane)
     # then: every event was processed in order, and a follow-up run is due a second later
     assert processed == 3
-    inbound = TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")
-    assert [t.text for t in inbound] == ["一", "二", "三"]
+    assert _inbound_texts(resident.line_user_id) == ["一", "二", "三"]
     assert not WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).exists()
     assert follow_ups == [((town.pk, lane), {"follow_up": True}, webhook.WAKE_SEEN_SECONDS)]
     # when: a post arrives within the second in which this process saw the flag set
@@ -505,7 +513,7 @@ def test_with_a_broker_one_drain_task_is_woken_for_many_posts(client, town, resi
     assert woken == [(town.pk, lane)]
     assert tasks.webhook_events_drain_task.run(town.pk, lane, follow_up=True) == 1
     assert len(follow_ups) == 1
-    assert TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk").last().text == "四"
+    assert _inbound_texts(resident.line_user_id)[-1] == "四"
     # when: that second has passed, the next post wakes a new run
     monkeypatch.setattr(webhook.time, "monotonic", lambda: float("inf"))
     post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="五")))
@@ -539,20 +547,13 @@ def test_a_towns_lanes_are_drained_apart_and_each_resident_in_order(client, town
     assert tasks.webhook_events_drain_task.run(town.pk, lanes[first]) == 4
 
     # then: only the first resident was answered, in order; the other lane is still waiting
-    def inbound(user: str) -> list[str]:
-        return list(
-            TalkMessage.objects.filter(resident__line_user_id=user, direction="in")
-            .order_by("pk")
-            .values_list("text", flat=True)
-        )
-
-    assert inbound(first) == ["a0", "a1", "a2", "a3"]
-    assert inbound(second) == []
+    assert _inbound_texts(first) == ["a0", "a1", "a2", "a3"]
+    assert _inbound_texts(second) == []
     assert WebhookEvent.objects.filter(line_user_id=second, status=WebhookEvent.Status.RECEIVED).count() == 4
     # when: the other lane is drained
     assert tasks.webhook_events_drain_task.run(town.pk, lanes[second]) == 4
     # then
-    assert inbound(second) == ["b0", "b1", "b2", "b3"]
+    assert _inbound_texts(second) == ["b0", "b1", "b2", "b3"]
     assert not WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).exists()
 
 
@@ -637,10 +638,7 @@ def test_a_lane_is_drained_by_one_run_at_a_time(client, town, resident, broker, 
     assert tasks.webhook_events_drain_task.run(town.pk, lane) == 1
     # then: it drained, and its follow-up is due as usual
     assert follow_ups == [((town.pk, lane), {"follow_up": True}, webhook.WAKE_SEEN_SECONDS)]
-    assert [t.text for t in TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")] == [
-        "一",
-        "二",
-    ]
+    assert _inbound_texts(resident.line_user_id) == ["一", "二"]
 
 
 def test_a_drain_stops_between_events_when_its_time_is_up(client, town, resident, broker, monkeypatch):
@@ -672,8 +670,4 @@ def test_a_drain_stops_between_events_when_its_time_is_up(client, town, resident
     # when: that run comes
     assert tasks.webhook_events_drain_task.run(town.pk, lane) == 1
     # then: all three were answered, in order
-    assert [t.text for t in TalkMessage.objects.filter(resident=resident, direction="in").order_by("pk")] == [
-        "一",
-        "二",
-        "三",
-    ]
+    assert _inbound_texts(resident.line_user_id) == ["一", "二", "三"]
