@@ -118,11 +118,20 @@ class Municipality(TimeStampedModel):
         blank=True,
         help_text=_("空欄のときは標準のあいさつを送ります。"),
     )
+    broadcast_needs_second_approver = models.BooleanField(
+        _("お知らせの承認は申請者以外が行う"),
+        default=True,
+        help_text=_(
+            "オンにすると、お知らせを申請した職員は自分で承認できません（二人確認）。"
+            "所属長による緊急のお知らせは一人で承認でき、操作履歴に記録されます。"
+        ),
+    )
 
     class Meta:
         verbose_name = _("自治体")
         verbose_name_plural = _("自治体")
         ordering = ["name"]
+        permissions = [("use_simulator", _("LINE シミュレーターを使える"))]
 
     def __str__(self) -> str:
         return self.name
@@ -199,6 +208,13 @@ class StaffUser(AbstractUser):
         verbose_name = _("職員")
         verbose_name_plural = _("職員")
         ordering = ["username"]
+        constraints = [
+            # A system operator acts on every town, so no town's administrator may manage one.
+            models.CheckConstraint(
+                condition=Q(is_superuser=False) | Q(municipality__isnull=True),
+                name="municipalities_staffuser_superuser_no_municipality",
+            ),
+        ]
 
     def __str__(self) -> str:
         full = self.get_full_name()
@@ -384,6 +400,12 @@ class Resident(TimeStampedModel, MunicipalityOwned):
         default=False,
         help_text=_("住民が緊急以外のお知らせをすべて止めています。緊急のお知らせは届きます。"),
     )
+    is_simulated = models.BooleanField(
+        _("シミュレーターの住民"),
+        default=False,
+        editable=False,
+        help_text=_("LINE シミュレーターで作った練習用の住民です。実在の LINE ユーザーではありません。"),
+    )
 
     class Meta:
         verbose_name = _("住民（友だち）")
@@ -451,6 +473,15 @@ class AuditEntry(models.Model):
     )
     actor_label = models.CharField(
         _("操作者"), max_length=150, help_text=_("職員名、または「住民」「システム」。")
+    )
+    actor_resident = models.ForeignKey(
+        "municipalities.Resident",
+        verbose_name=_("操作した住民"),
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text=_("住民が自分で行った操作のとき、その住民です。"),
     )
     action = models.CharField(_("操作"), max_length=100, db_index=True)
     content_type = models.ForeignKey(
@@ -572,6 +603,18 @@ class TalkMessage(TimeStampedModel, MunicipalityOwned):
     resident = models.ForeignKey(
         Resident, verbose_name=_("住民"), on_delete=models.CASCADE, related_name="talk_messages"
     )
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("担当課"),
+        on_delete=models.PROTECT,
+        related_name="talk_messages",
+        null=True,
+        blank=True,
+        help_text=_(
+            "課の機能が住民に送ったお知らせ（予約・申請の通知）はその課と自治体管理者だけが見られます。"
+            "空欄は一般のトーク（問い合わせ・職員の返信）です。"
+        ),
+    )
     direction = models.CharField(_("方向"), max_length=3, choices=Direction.choices)
     kind = models.CharField(
         _("種類"), max_length=32, help_text=_("text, postback, image, template, flex など。")
@@ -646,3 +689,34 @@ class SimulatedDelivery(TimeStampedModel, MunicipalityOwned):
 
     def __str__(self) -> str:
         return f"{self.endpoint} → {self.line_user_id}"
+
+
+class ResidentLinkUse(TimeStampedModel, MunicipalityOwned):
+    """A sign-in link the bot sent (where the town has no LIFF app) that has been opened.
+
+    Such a link is good once: opening it writes this row, and the unique nonce makes a second
+    opening (a replay, another browser, a copy from a log) sign nobody in. Rows older than the
+    links' lifetime carry no meaning and are purged with the talk log.
+    """
+
+    municipality = models.ForeignKey(
+        Municipality,
+        verbose_name=_("自治体"),
+        on_delete=models.PROTECT,
+        related_name="resident_link_uses",
+    )
+    resident = models.ForeignKey(
+        Resident, verbose_name=_("住民"), on_delete=models.CASCADE, related_name="link_uses"
+    )
+    nonce = models.CharField(_("リンク識別子"), max_length=64)
+
+    class Meta:
+        verbose_name = _("使用済みの住民リンク")
+        verbose_name_plural = _("使用済みの住民リンク")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["nonce"], name="municipalities_residentlinkuse_nonce_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.nonce[:8]

@@ -51,8 +51,9 @@ ALL = None  # every action the model has
 _VIEW = frozenset({"view"})
 CORE_RULES: dict[str, dict[str, frozenset[str] | None]] = {
     "municipalities.municipality": {
-        Role.MUNICIPALITY_ADMIN: frozenset({"view", "change"}),
-        Role.HEAD: _VIEW,
+        # The simulator is a training tool: those who teach others to use the account.
+        Role.MUNICIPALITY_ADMIN: frozenset({"view", "change", "use_simulator"}),
+        Role.HEAD: frozenset({"view", "use_simulator"}),
         Role.EDITOR: _VIEW,
         Role.VIEWER: _VIEW,
     },
@@ -94,6 +95,7 @@ CORE_RULES: dict[str, dict[str, frozenset[str] | None]] = {
         Role.VIEWER: _VIEW,
     },
     "municipalities.simulateddelivery": {},
+    "municipalities.residentlinkuse": {},
 }
 
 # Roles a department head may grant. 自治体管理者 is granted by 自治体管理者 (or a superuser) only.
