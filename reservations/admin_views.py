@@ -19,13 +19,14 @@ from django.utils import timezone
 
 from municipalities.errors import ServiceError
 from municipalities.models import Department, Resident
-from municipalities.permissions import Scope, policy_for
+from municipalities.permissions import policy_for
+from municipalities.selectors import departments_for_staff
 
 from .forms import PhoneBookingForm, SlotFileForm, SlotPatternForm
 from .models import ImportStatus, Menu, Reservation, ReservationStatus, Slot, SlotImportJob
 from .parsing import normalize, to_katakana, to_wareki
 from .resources import RosterResource
-from .selectors import menu_day_summary, roster_for_slot, slots_for_day
+from .selectors import callers_for_department, menu_day_summary, roster_for_slot, slots_for_day
 from .services import (
     ASYNC_THRESHOLD_ROWS,
     ReservationError,
@@ -89,12 +90,7 @@ class StaffPage:
             raise Http404 from None
 
     def departments(self, request: HttpRequest, perm: str) -> QuerySet[Department]:
-        if request.user.is_superuser:
-            return Department.objects.select_related("municipality")
-        scope = Scope(request.user, perm)
-        return Department.objects.filter(
-            Q(pk__in=scope.department_ids) | Q(municipality_id__in=scope.admin_municipality_ids)
-        ).select_related("municipality")
+        return departments_for_staff(user=request.user, perm=perm)
 
 
 class DayView(StaffPage):
@@ -232,23 +228,10 @@ class PhoneBookingView(StaffPage):
         residents: list[Resident] = []
         callers: list[dict[str, str]] = []
         if query and chosen is not None:
-            # Callers who phoned before (same town): found by phone digits or フリガナ, to prefill.
-            digits = "".join(ch for ch in query if ch.isdigit())
-            past = Reservation.objects.filter(
-                resident__isnull=True,
-                menu__department__municipality_id=chosen.menu.department.municipality_id,
+            # Callers who phoned this department before: found by phone digits or フリガナ, to prefill.
+            callers = callers_for_department(
+                department=chosen.menu.department, user=request.user, query=query
             )
-            past = (
-                past.filter(phone__startswith=digits)
-                if len(digits) >= 4
-                else past.filter(Q(kana__startswith=to_katakana(query)) | Q(name__startswith=query))
-            )
-            seen = set()
-            for name, kana, phone in past.order_by("-created_at").values_list("name", "kana", "phone")[:50]:
-                if (name, phone) not in seen:
-                    seen.add((name, phone))
-                    callers.append({"name": name, "kana": kana, "phone": phone})
-            callers = callers[:10]
             municipality_id = chosen.menu.department.municipality_id
             residents = list(
                 Resident.objects.filter(municipality_id=municipality_id, is_following=True)

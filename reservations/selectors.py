@@ -10,9 +10,11 @@ from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from municipalities.models import Municipality, Resident
+from municipalities.models import Department, Municipality, Resident, StaffUser
+from municipalities.selectors import departments_for_staff
 
 from .models import Menu, Reservation, ReservationStatus, Slot
+from .parsing import normalize, to_katakana
 from .rules import closes_at, opens_at, window_state
 from .services.booking import availability_version_key
 
@@ -189,6 +191,40 @@ def roster_for_slot(*, slot: Slot) -> QuerySet[Reservation]:
             "pk",
         )
     )
+
+
+def callers_for_department(
+    *, department: Department, user: StaffUser, query: str, limit: int = 10
+) -> list[dict[str, str]]:
+    """Phone callers who booked in ``department`` before (代理予約 without a LINE account), to prefill
+    the phone-booking form: found by the first digits of the phone number (4 or more) or by the
+    start of the name or フリガナ. Newest first, one entry per name and number, at most ``limit``.
+
+    Empty unless ``user`` may book on behalf in ``department`` (the permission policy): another
+    department's callers are that department's residents' data, never searchable from here.
+    """
+    query = normalize(query)
+    if (
+        not query
+        or not departments_for_staff(user=user, perm="reservations.book_slot")
+        .filter(pk=department.pk)
+        .exists()
+    ):
+        return []
+    past = Reservation.objects.filter(resident__isnull=True, menu__department=department)
+    digits = "".join(ch for ch in query if ch.isdigit())
+    past = (
+        past.filter(phone__startswith=digits)
+        if len(digits) >= 4
+        else past.filter(Q(kana__startswith=to_katakana(query)) | Q(name__startswith=query))
+    )
+    callers: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for name, kana, phone in past.order_by("-created_at").values_list("name", "kana", "phone")[: limit * 5]:
+        if (name, phone) not in seen:
+            seen.add((name, phone))
+            callers.append({"name": name, "kana": kana, "phone": phone})
+    return callers[:limit]
 
 
 def slots_for_day(*, menus: QuerySet[Menu], on: dt.date) -> QuerySet[Slot]:

@@ -6,8 +6,12 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from municipalities.models import Role
+from municipalities.services import staff_role_grant
 from reservations.models import Reservation, ReservationStatus, Slot, SlotImportJob
+from reservations.selectors import callers_for_department
 from reservations.services import reservation_book
+from tests.conftest import make_staff
 from tests.municipalities.factories import resident_in
 from tests.reservations.factories import MenuFactory, SlotFactory
 
@@ -257,3 +261,45 @@ def test_close_and_reopen_slots_with_admin_actions(staff_client, menu):
     staff_client.post(url, {"action": "open_slots", "_selected_action": [a.pk]})
     a.refresh_from_db()
     assert a.is_open
+
+
+def _caller_search(user, slot, query):
+    client = Client()
+    client.force_login(user, backend=BACKEND)
+    return client.get(reverse("admin:reservations_slot_phone_booking"), {"slot": slot.pk, "q": query})
+
+
+def test_phone_booking_offers_only_callers_of_the_slots_department(
+    menu, somu, kenko_editor, somu_editor, kenko_viewer
+):
+    # given: 田中さん phoned 健康福祉課 and 鈴木さん phoned 総務課 only (same town, same prefix)
+    reservation_book(slot=SlotFactory(menu=menu), actor=kenko_editor, name="田中 トメ", phone="0265111111")
+    somu_menu = MenuFactory(department=somu, name="住民相談")
+    reservation_book(
+        slot=SlotFactory(menu=somu_menu), actor=somu_editor, name="鈴木 ハナ", phone="0265222222"
+    )
+    kenko_slot, somu_slot = SlotFactory(menu=menu), SlotFactory(menu=somu_menu)
+    # when: each department searches by the shared prefix from a slot of its own
+    kenko_page = _caller_search(kenko_editor, kenko_slot, "0265").content.decode()
+    somu_page = _caller_search(somu_editor, somu_slot, "0265").content.decode()
+    # then: each sees its own caller only
+    assert "田中 トメ" in kenko_page and "鈴木 ハナ" not in kenko_page
+    assert "鈴木 ハナ" in somu_page and "田中 トメ" not in somu_page
+    # and: a 総務課 editor naming a 健康福祉課 slot, or a viewer, gets no caller at all
+    assert "田中 トメ" not in _caller_search(somu_editor, kenko_slot, "0265").content.decode()
+    assert _caller_search(kenko_viewer, kenko_slot, "0265").status_code == 403
+
+
+def test_previous_callers_selector_needs_the_right_to_book_in_the_department(
+    menu, kenko, somu, kenko_editor, town
+):
+    # given: a caller of 健康福祉課, and a user who is 編集者 in 総務課 but only 閲覧者 in 健康福祉課
+    reservation_book(slot=SlotFactory(menu=menu), actor=kenko_editor, name="田中 トメ", phone="0265111111")
+    both = make_staff("both", town, Role.EDITOR, somu)
+    staff_role_grant(user=both, role=Role.VIEWER, department=kenko, actor=None)
+    # when / then: the selector answers the booker of 健康福祉課, and nobody else
+    assert [c["name"] for c in callers_for_department(department=kenko, user=kenko_editor, query="0265")] == [
+        "田中 トメ"
+    ]
+    assert callers_for_department(department=kenko, user=both, query="0265") == []
+    assert callers_for_department(department=somu, user=both, query="0265") == []
