@@ -339,16 +339,21 @@ class UploadView(StaffPage):
                 run_in_background=background,
             )
             if not background:
-                slot_import_job_run(job=job, commit=False)
+                slot_import_job_run(job=job, commit=False, actor=request.user)
             return HttpResponseRedirect(reverse("admin:reservations_slot_upload_job", args=[job.pk]))
         return self.render(
             request, {"form": form, "jobs": self._jobs(request), "threshold": ASYNC_THRESHOLD_ROWS}
         )
 
     def _jobs(self, request: HttpRequest) -> QuerySet[SlotImportJob]:
-        return policy_for(SlotImportJob).instances_user_has_permission_for(
-            request.user, "view", SlotImportJob.objects.select_related("department", "created_by")
-        )[:10]
+        return jobs_for_import(request)[:10]
+
+
+def jobs_for_import(request: HttpRequest) -> QuerySet[SlotImportJob]:
+    """Import jobs of the departments where the user may import slots: every step of a job (preview,
+    progress, confirm) needs that right in the job's own department, not somewhere else."""
+    departments = departments_for_staff(user=request.user, perm="reservations.import_slot")
+    return SlotImportJob.objects.filter(department__in=departments).select_related("department", "created_by")
 
 
 class UploadJobView(StaffPage):
@@ -357,14 +362,7 @@ class UploadJobView(StaffPage):
     action = "import"
 
     def handle(self, request: HttpRequest, job_id: int) -> HttpResponse:
-        job = (
-            policy_for(SlotImportJob)
-            .instances_user_has_permission_for(
-                request.user, "view", SlotImportJob.objects.select_related("department")
-            )
-            .filter(pk=job_id)
-            .first()
-        )
+        job = jobs_for_import(request).filter(pk=job_id).first()
         if job is None:
             raise Http404
         if request.GET.get("format") == "json":
@@ -384,7 +382,7 @@ class UploadJobView(StaffPage):
                 slot_import_job_apply_task.delay(job.pk)
                 messages.info(request, "取込を開始しました。完了までこの画面でお待ちください。")
             else:
-                job = slot_import_job_run(job=job, commit=True)
+                job = slot_import_job_run(job=job, commit=True, actor=request.user)
                 if job.status == ImportStatus.DONE:
                     messages.success(
                         request,

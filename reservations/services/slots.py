@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from municipalities.audit import audit_log
 from municipalities.models import Department, StaffUser
-from municipalities.permissions import require
+from municipalities.permissions import policy_for, require
 
 from ..models import ImportStatus, Menu, Slot, SlotImportJob
 from ..rules import is_business_day
@@ -56,24 +57,17 @@ def _preview(result: CheckResult, limit: int = 50) -> list[dict[str, str]]:
 
 
 def _require_import(actor: StaffUser | None, department: Department) -> None:
-    if actor is None or actor.is_superuser:
+    """Refuse, with the app's error, an ``actor`` who may not import slots into ``department``.
+
+    The permission policy decides (``reservations.import_slot`` where the department's slots
+    live); import rights in another department do not count. ``None`` is the system path.
+    """
+    if actor is None:
         return
-    if department.pk not in _departments_with(actor, "import"):
-        raise ReservationError(_("この課の枠を取り込む権限がありません。"), code="permission")
-
-
-def _departments_with(actor: StaffUser, action: str) -> list[int]:
-    from municipalities.permissions import Scope
-
-    scope = Scope(actor, f"reservations.{action}_slot")
-    ids = set(scope.department_ids)
-    if scope.admin_municipality_ids:
-        ids |= set(
-            Department.objects.filter(municipality_id__in=scope.admin_municipality_ids).values_list(
-                "pk", flat=True
-            )
-        )
-    return list(ids)
+    try:
+        policy_for(Slot).require(actor, "import", Slot(menu=Menu(department=department)))
+    except PermissionDenied:
+        raise ReservationError(_("この課の枠を取り込む権限がありません。"), code="permission") from None
 
 
 def _bulk_create(result: CheckResult) -> int:
@@ -294,11 +288,15 @@ def _job_progress(job_id: int, status: str) -> Callable[[int], None]:
     return report
 
 
-def slot_import_job_run(*, job: SlotImportJob, commit: bool) -> SlotImportJob:
+def slot_import_job_run(*, job: SlotImportJob, commit: bool, actor: StaffUser | None = None) -> SlotImportJob:
     """Check (``commit=False``) or import (``commit=True``) a stored file, writing progress to the job.
 
-    Claims the job with a status flip so a task delivered twice runs once.
+    Claims the job with a status flip so a task delivered twice runs once. ``actor`` is the staff
+    member who asked (checked, then audited, as importer in the *job's* department; raises
+    ReservationError); ``None`` is the Celery path, which imports as the job's uploader.
     """
+    if actor is not None:
+        _require_import(actor, SlotImportJob.objects.select_related("department").get(pk=job.pk).department)
     from_status, working = (
         (ImportStatus.CHECKED, ImportStatus.IMPORTING)
         if commit
@@ -315,7 +313,7 @@ def slot_import_job_run(*, job: SlotImportJob, commit: bool) -> SlotImportJob:
         department=job.department,
         data=data,
         file_name=job.file_name,
-        actor=job.created_by,
+        actor=actor or job.created_by,
         dry_run=not commit,
         progress=_job_progress(job.pk, working),
     )

@@ -10,7 +10,7 @@ from municipalities.models import Role
 from municipalities.services import staff_role_grant
 from reservations.models import Reservation, ReservationStatus, Slot, SlotImportJob
 from reservations.selectors import callers_for_department
-from reservations.services import reservation_book
+from reservations.services import ReservationError, reservation_book, slot_import_job_run
 from tests.conftest import make_staff
 from tests.municipalities.factories import resident_in
 from tests.reservations.factories import MenuFactory, SlotFactory
@@ -303,3 +303,45 @@ def test_previous_callers_selector_needs_the_right_to_book_in_the_department(
     ]
     assert callers_for_department(department=kenko, user=both, query="0265") == []
     assert callers_for_department(department=somu, user=both, query="0265") == []
+
+
+@pytest.fixture
+def checked_kenko_job(staff_client, kenko) -> SlotImportJob:
+    MenuFactory(department=kenko, name="乳幼児歯科健診")
+    with open(DATA / "slots_forms_cp932.csv", "rb") as fh:
+        staff_client.post(reverse("admin:reservations_slot_upload"), {"file": fh, "department": kenko.pk})
+    job = SlotImportJob.objects.get()
+    assert job.status == "checked"
+    return job
+
+
+def test_a_viewer_of_the_jobs_department_cannot_commit_it_with_import_rights_elsewhere(
+    checked_kenko_job, kenko, somu, town
+):
+    # given: 編集者 of 総務課 (may import slots there) and only 閲覧者 of 健康福祉課
+    both = make_staff("both", town, Role.EDITOR, somu)
+    staff_role_grant(user=both, role=Role.VIEWER, department=kenko, actor=None)
+    client = Client()
+    client.force_login(both, backend=BACKEND)
+    url = reverse("admin:reservations_slot_upload_job", args=[checked_kenko_job.pk])
+    # when: he confirms the 健康福祉課 job, or looks at its preview or progress
+    commit = client.post(url)
+    preview = client.get(url)
+    progress = client.get(url, {"format": "json"})
+    # then: refused at every step, and nothing is imported
+    assert (commit.status_code, preview.status_code, progress.status_code) == (404, 404, 404)
+    checked_kenko_job.refresh_from_db()
+    assert checked_kenko_job.status == "checked" and Slot.objects.count() == 0
+    upload_page = client.get(reverse("admin:reservations_slot_upload")).content.decode()
+    assert checked_kenko_job.file_name not in upload_page
+
+
+def test_the_import_job_service_checks_the_actor_in_the_jobs_department(checked_kenko_job, kenko, somu, town):
+    # given
+    both = make_staff("both", town, Role.EDITOR, somu)
+    staff_role_grant(user=both, role=Role.VIEWER, department=kenko, actor=None)
+    # when / then: the service itself refuses, with the app's error in Japanese
+    with pytest.raises(ReservationError) as refused:
+        slot_import_job_run(job=checked_kenko_job, commit=True, actor=both)
+    assert refused.value.message == "この課の枠を取り込む権限がありません。"
+    assert Slot.objects.count() == 0
