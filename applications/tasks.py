@@ -38,6 +38,7 @@ def submission_notify_task(self, submission_id: int, version: int, status: str =
             resident.line_user_id,
             submission_message(submission, status=status or submission.status, version=version),
             retry_key=retry_key_for("applications.submission", submission.pk, version),
+            department=submission.form.department,
         )
     except (LineRateLimited, LineRetryableError) as exc:
         raise self.retry(exc=exc, countdown=min(600, 15 * 2**self.request.retries)) from exc

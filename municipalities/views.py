@@ -14,11 +14,12 @@ from django.views.decorators.http import require_GET, require_POST
 from municipalities.line.liff import (
     LiffVerifyError,
     login_resident,
-    read_resident_token,
+    next_from_liff_state,
     resident_for_id_token,
+    resident_link_redeem,
     resident_required,
 )
-from municipalities.models import Municipality, Resident
+from municipalities.models import Municipality
 
 logger = logging.getLogger(__name__)
 
@@ -35,24 +36,28 @@ def _safe_next(request: HttpRequest, next_path: str | None) -> str:
 
 
 def resident_link_view(request: HttpRequest, token: str) -> HttpResponse:
-    """Open a link the bot sent: sign the resident in and go to the page it names."""
-    data = read_resident_token(token)
-    resident = (
-        Resident.objects.filter(pk=data["r"], municipality_id=data["m"], is_following=True).first()
-        if data
-        else None
-    )
-    if resident is None:
-        return render(request, "liff/link_expired.html", status=403)
+    """Open a link the bot sent: sign the resident in and go to the page it names.
+
+    Good once and for ``RESIDENT_LINK_MAX_AGE_SECONDS``: an expired, used or copied link explains
+    (403) how to get a fresh one from the chat.
+    """
+    redeemed = resident_link_redeem(token=token)
+    if redeemed is None:
+        return render(request, "liff/link_expired.html", {"page_title": "リンクの有効期限切れ"}, status=403)
+    resident, next_path = redeemed
     login_resident(request, resident)
-    return HttpResponseRedirect(_safe_next(request, data["n"]))
+    return HttpResponseRedirect(_safe_next(request, next_path))
 
 
 @require_GET
 def liff_entry_view(request: HttpRequest, slug: str) -> HttpResponse:
     """The LIFF endpoint URL of a town: inside LINE, the page gets an ID token and signs in."""
     municipality = get_object_or_404(Municipality, slug=slug)
-    next_path = _safe_next(request, request.GET.get("next"))
+    # Opened as https://liff.line.me/<LIFF ID>?next=…, LINE's first redirect carries the query
+    # inside ``liff.state``.
+    next_path = _safe_next(
+        request, request.GET.get("next") or next_from_liff_state(request.GET.get("liff.state", ""))
+    )
     return render(
         request,
         "liff/signin.html",

@@ -70,8 +70,21 @@ def shown_text(message: dict[str, Any]) -> str:
     return "\n".join(c["text"] for c in message["contents"]["body"]["contents"] if c["type"] == "text")
 
 
-def link_button(message: dict[str, Any]) -> tuple[str, int, str]:
-    """A card's one button: its label, and the resident and the path its signed sign-in link opens."""
+def link_button(message: dict[str, Any]) -> tuple[str, str]:
+    """A card's one button, as staff can read it (talk log, simulator record): its label and the
+    page it opens. The URL is the plain page (the resident signs in through LIFF or a one-time
+    link only LINE was given), never a sign-in link."""
+    [button] = message["contents"]["footer"]["contents"]
+    action = button["action"]
+    assert action["type"] == "uri"
+    path = urlsplit(action["uri"]).path
+    assert resolve(path).view_name != "line:resident_link", "a usable sign-in link in a staff-visible copy"
+    return action["label"], path
+
+
+def sent_link_button(message: dict[str, Any]) -> tuple[str, int, str]:
+    """A card's one button as LINE is given it (a handler's answer before it is sent): its label,
+    and the resident and the path its one-time sign-in link opens."""
     [button] = message["contents"]["footer"]["contents"]
     action = button["action"]
     assert action["type"] == "uri"

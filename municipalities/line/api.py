@@ -11,7 +11,8 @@ channel access token of the municipality and, for push/multicast/broadcast, the 
   ``LineClientError`` carrying LINE's message and details.
 
 Messages are validated locally first (messages.validate_messages), so a message LINE would
-refuse is never sent. Single-recipient sends are written to the talk log, as the simulator does.
+refuse is never sent. Single-recipient sends are written to the talk log, as the simulator does
+(with sign-in links redacted there; LINE gets the real ones).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from municipalities.line.errors import (
 )
 from municipalities.line.messages import validate_messages
 from municipalities.line.talklog import talk_log_outbound
-from municipalities.models import Municipality, WebhookEvent
+from municipalities.models import Department, Municipality, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,9 @@ class ApiClient:
             return response
         return SendResult(request_id=_header(response.headers, "x-line-request-id"))
 
-    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult:
+    def reply(
+        self, reply_token: str, messages: list[dict[str, Any]], *, department: Department | None = None
+    ) -> SendResult:
         validate_messages(messages)
         request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
         result = self._result(self._call("reply", self._api.reply_message_with_http_info, request))
@@ -165,10 +168,22 @@ class ApiClient:
             .first()
         )
         if line_user_id:
-            talk_log_outbound(municipality=self.municipality, line_user_ids=[line_user_id], messages=messages)
+            talk_log_outbound(
+                municipality=self.municipality,
+                line_user_ids=[line_user_id],
+                messages=messages,
+                department=department,
+            )
         return result
 
-    def push(self, user_id: str, messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult:
+    def push(
+        self,
+        user_id: str,
+        messages: list[dict[str, Any]],
+        *,
+        retry_key: uuid.UUID,
+        department: Department | None = None,
+    ) -> SendResult:
         validate_messages(messages)
         request = PushMessageRequest.from_dict({"to": user_id, "messages": messages})
         result = self._result(
@@ -177,7 +192,12 @@ class ApiClient:
             )
         )
         if not result.already_accepted:
-            talk_log_outbound(municipality=self.municipality, line_user_ids=[user_id], messages=messages)
+            talk_log_outbound(
+                municipality=self.municipality,
+                line_user_ids=[user_id],
+                messages=messages,
+                department=department,
+            )
         return result
 
     def multicast(

@@ -6,7 +6,9 @@
   simulator page); no network. A retry key is accepted once per recipient, like LINE.
 - ``api``: line-bot-sdk v3 against ``settings.LINE_API_BASE_URL``.
 
-All methods take message dicts in LINE's JSON shape (see messages.py for builders). Push,
+All methods take message dicts in LINE's JSON shape (see messages.py for builders). Reply and
+push take ``department`` when a feature sends a notice on a department's behalf (booking,
+application): the talk-log row belongs to that department (see talklog.talk_log_outbound). Push,
 multicast and broadcast take ``retry_key``: a UUID derived deterministically from what is sent
 (``retry_key_for(...)``), so a retry after a crash reuses it. A 409 from LINE means the key was
 already accepted: the call returns normally (``SendResult.already_accepted``).
@@ -23,7 +25,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from municipalities.models import Municipality
+from municipalities.models import Department, Municipality
 
 # Namespace for deterministic retry keys (uuid5 of a caller's stable description).
 RETRY_KEY_NAMESPACE = uuid.UUID("6f0c3a52-8d7e-4b8f-9a55-2c1f4d0e7b10")
@@ -53,9 +55,18 @@ class Profile:
 class LineClient(Protocol):
     municipality: Municipality
 
-    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult: ...
+    def reply(
+        self, reply_token: str, messages: list[dict[str, Any]], *, department: Department | None = None
+    ) -> SendResult: ...
 
-    def push(self, user_id: str, messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult: ...
+    def push(
+        self,
+        user_id: str,
+        messages: list[dict[str, Any]],
+        *,
+        retry_key: uuid.UUID,
+        department: Department | None = None,
+    ) -> SendResult: ...
 
     def multicast(
         self, user_ids: list[str], messages: list[dict[str, Any]], *, retry_key: uuid.UUID

@@ -2,8 +2,14 @@
 
 Two ways end in the same session, bound to one resident of one municipality:
 
-- a signed, short-lived link the bot sends (``resident_link``), opened at ``/r/<token>/``;
-- a LIFF ID token posted by the page and verified with LINE (``/liff/signin/``).
+- a LIFF ID token posted by the page and verified with LINE (``/liff/signin/``). Where the town
+  has a LIFF app, every link the bot sends is ``https://liff.line.me/<LIFF ID>?next=<path>``: the
+  URL grants nothing by itself, so it may be logged and works as long as the page it names;
+- elsewhere a signed link (``resident_link``), opened at ``/r/<token>/``: bound to the resident and
+  town, short-lived (``RESIDENT_LINK_MAX_AGE_SECONDS``) and good once (``ResidentLinkUse``).
+
+Copies staff can read (the talk log, the simulator's record) never hold such a token:
+``redact_resident_links`` replaces each by the plain page URL before they are stored.
 
 Views for residents are wrapped in ``resident_required`` and read ``request.resident``; they
 look every object up through it, so another resident's data is a 404.
@@ -12,44 +18,129 @@ look every object up through it, so another resident's data is a 404.
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from django.conf import settings
 from django.core import signing
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from municipalities.models import Municipality, Resident
+from municipalities.models import Municipality, Resident, ResidentLinkUse
 
 logger = logging.getLogger(__name__)
 
 SESSION_KEY = "resident_id"
 LINK_SALT = "municipalities.line.liff.resident_link"
-LINK_MAX_AGE_SECONDS = 60 * 60 * 24  # a link in the talk stays usable for a day
+LIFF_URL = "https://liff.line.me/"
+
+# A sign-in link anywhere in a string: optional scheme and host, then /r/<signed token>/.
+# Keep the token alphabet in sync with django.core.signing (URL-safe base64, ":" and ".").
+_LINK_RE = re.compile(r"(?:https?://[^\s/\"'<>]+)?/r/(?P<token>[A-Za-z0-9_\-:.]+)/")
 
 
 def resident_token(resident: Resident, next_path: str) -> str:
+    """Signed: resident, town, page, and a random nonce that ``resident_link_redeem`` spends."""
     return signing.dumps(
-        {"r": resident.pk, "m": resident.municipality_id, "n": next_path}, salt=LINK_SALT, compress=True
+        {"r": resident.pk, "m": resident.municipality_id, "n": next_path, "x": secrets.token_urlsafe(16)},
+        salt=LINK_SALT,
+        compress=True,
     )
 
 
 def resident_link(resident: Resident, next_path: str, *, base_url: str | None = None) -> str:
-    """An absolute URL that signs ``resident`` in and opens ``next_path`` (a local path)."""
+    """An absolute URL that opens ``next_path`` (a local path) signed in as ``resident``.
+
+    With a LIFF app: the LIFF URL (LINE signs the resident in; the URL itself grants nothing).
+    Without: a one-time, short-lived signed link (see ``resident_link_redeem``).
+    """
+    liff_id = resident.municipality.liff_id
+    if liff_id:
+        return f"{LIFF_URL}{liff_id}?{urlencode({'next': next_path})}"
     base = (base_url if base_url is not None else settings.SITE_URL).rstrip("/")
     return base + reverse("line:resident_link", kwargs={"token": resident_token(resident, next_path)})
 
 
-def read_resident_token(token: str) -> dict[str, Any] | None:
+def read_resident_token(token: str, *, max_age: int | None = None) -> dict[str, Any] | None:
+    """The token's content if its signature holds and it is younger than ``max_age`` seconds
+    (default ``RESIDENT_LINK_MAX_AGE_SECONDS``); None otherwise."""
     try:
-        return signing.loads(token, salt=LINK_SALT, max_age=LINK_MAX_AGE_SECONDS)
-    except signing.BadSignature:
+        data = signing.loads(
+            token,
+            salt=LINK_SALT,
+            max_age=settings.RESIDENT_LINK_MAX_AGE_SECONDS if max_age is None else max_age,
+        )
+    except signing.BadSignature:  # SignatureExpired included
         return None
+    return data if isinstance(data, dict) else None
+
+
+def resident_link_redeem(*, token: str) -> tuple[Resident, str] | None:
+    """Spend a sign-in link: the resident and the page it opens, or None.
+
+    None when the signature fails, the link is older than ``RESIDENT_LINK_MAX_AGE_SECONDS``, the
+    resident no longer follows the account, or the link was opened before: the unique nonce of
+    ``ResidentLinkUse`` lets exactly one opening win, whichever browser or replay comes second.
+    """
+    data = read_resident_token(token)
+    if not data or not isinstance(data.get("x"), str) or not isinstance(data.get("n"), str):
+        return None  # a link without a nonce predates single use: refuse it
+    resident = Resident.objects.filter(pk=data["r"], municipality_id=data["m"], is_following=True).first()
+    if resident is None:
+        return None
+    try:
+        with transaction.atomic():
+            ResidentLinkUse.objects.create(
+                municipality_id=resident.municipality_id, resident=resident, nonce=data["x"]
+            )
+    except IntegrityError:
+        return None
+    return resident, data["n"]
+
+
+def redact_resident_links(value: Any) -> Any:
+    """A copy of ``value`` (message JSON, or a string) without usable sign-in links.
+
+    Every ``/r/<token>/`` URL signed by ``resident_link`` (in uri actions, text, altText, flex
+    contents: the whole JSON is walked) becomes the plain page URL ``SITE_URL + next_path``,
+    which without a resident session shows the sign-in-required page. Called before a message is
+    stored where staff can read it (talk log, simulator record); LINE itself gets the real link.
+    Strings that merely look like a link but carry no valid signature are left as they are.
+    """
+    if isinstance(value, str):
+        return _LINK_RE.sub(_plain_url, value) if "/r/" in value else value
+    if isinstance(value, dict):
+        return {key: redact_resident_links(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_resident_links(item) for item in value]
+    return value
+
+
+def _plain_url(match: re.Match[str]) -> str:
+    try:  # expired or not, the page is what the link named
+        data = signing.loads(match.group("token"), salt=LINK_SALT)
+    except signing.BadSignature:
+        return match.group(0)
+    next_path = data.get("n") if isinstance(data, dict) else None
+    if not isinstance(next_path, str) or not next_path.startswith("/"):
+        next_path = reverse("line:receive_settings")
+    return settings.SITE_URL.rstrip("/") + next_path
+
+
+def next_from_liff_state(liff_state: str) -> str | None:
+    """The ``next`` carried inside LIFF's ``liff.state`` (LINE moves the LIFF URL's path and query
+    there on the first redirect: ``liff.state=?next=%2Fliff%2F…``)."""
+    if not liff_state:
+        return None
+    values = parse_qs(urlsplit(liff_state).query).get("next")
+    return values[0] if values else None
 
 
 def login_resident(request: HttpRequest, resident: Resident) -> None:

@@ -9,9 +9,10 @@ from django.db import IntegrityError, transaction
 
 from municipalities.line.client import MULTICAST_MAX_RECIPIENTS, Profile, SendResult
 from municipalities.line.errors import LineClientError, LineReplyTokenExpired
+from municipalities.line.liff import redact_resident_links
 from municipalities.line.messages import validate_messages
 from municipalities.line.talklog import talk_log_outbound
-from municipalities.models import Municipality, Resident, SimulatedDelivery, WebhookEvent
+from municipalities.models import Department, Municipality, Resident, SimulatedDelivery, WebhookEvent
 
 
 class SimulatorClient:
@@ -21,17 +22,25 @@ class SimulatorClient:
         self.municipality = municipality
 
     def _record(
-        self, endpoint: str, user_ids: list[str], messages: list[dict[str, Any]], retry_key: uuid.UUID | None
+        self,
+        endpoint: str,
+        user_ids: list[str],
+        messages: list[dict[str, Any]],
+        retry_key: uuid.UUID | None,
+        department: Department | None = None,
     ) -> SendResult:
         validate_messages(messages)
         request_id = uuid.uuid4().hex
+        # Staff read this record (the simulator page): it holds plain page URLs, never a usable
+        # sign-in link; simulated residents sign in the way LIFF would.
+        stored = redact_resident_links(messages)
         rows = [
             SimulatedDelivery(
                 municipality=self.municipality,
                 endpoint=endpoint,
                 line_user_id=user_id,
                 retry_key=retry_key,
-                messages=messages,
+                messages=stored,
             )
             for user_id in user_ids
         ]
@@ -43,12 +52,19 @@ class SimulatorClient:
         try:
             with transaction.atomic():  # the delivery and its talk-log rows, or neither
                 SimulatedDelivery.objects.bulk_create(rows)
-                talk_log_outbound(municipality=self.municipality, line_user_ids=user_ids, messages=messages)
+                talk_log_outbound(
+                    municipality=self.municipality,
+                    line_user_ids=user_ids,
+                    messages=stored,
+                    department=department,
+                )
         except IntegrityError:  # the same key raced in: LINE answers 409
             return SendResult(request_id=request_id, already_accepted=True)
         return SendResult(request_id=request_id)
 
-    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> SendResult:
+    def reply(
+        self, reply_token: str, messages: list[dict[str, Any]], *, department: Department | None = None
+    ) -> SendResult:
         event = (
             WebhookEvent.objects.filter(municipality=self.municipality, reply_token=reply_token)
             .only("line_user_id")
@@ -56,13 +72,20 @@ class SimulatorClient:
         )
         if event is None or not event.line_user_id:
             raise LineReplyTokenExpired("Invalid reply token", status=400)
-        result = self._record("reply", [event.line_user_id], messages, _reply_key(reply_token))
+        result = self._record("reply", [event.line_user_id], messages, _reply_key(reply_token), department)
         if result.already_accepted:  # a reply token is good for one reply
             raise LineReplyTokenExpired("Invalid reply token", status=400)
         return result
 
-    def push(self, user_id: str, messages: list[dict[str, Any]], *, retry_key: uuid.UUID) -> SendResult:
-        return self._record("push", [user_id], messages, retry_key)
+    def push(
+        self,
+        user_id: str,
+        messages: list[dict[str, Any]],
+        *,
+        retry_key: uuid.UUID,
+        department: Department | None = None,
+    ) -> SendResult:
+        return self._record("push", [user_id], messages, retry_key, department)
 
     def multicast(
         self, user_ids: list[str], messages: list[dict[str, Any]], *, retry_key: uuid.UUID

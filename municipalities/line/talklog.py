@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from municipalities.line.liff import redact_resident_links
 from municipalities.line.messages import summary
-from municipalities.models import Municipality, Resident, TalkMessage, WebhookEvent
+from municipalities.models import (
+    Department,
+    Municipality,
+    Resident,
+    ResidentLinkUse,
+    TalkMessage,
+    WebhookEvent,
+)
 
 
 def talk_log_outbound(
@@ -18,11 +27,19 @@ def talk_log_outbound(
     line_user_ids: list[str],
     messages: list[dict[str, Any]],
     sent_by: Any = None,
+    department: Department | None = None,
 ) -> None:
     """Log messages sent to residents. Broadcast fan-outs are logged by their delivery records
-    instead (one row per recipient and message would be millions of rows)."""
+    instead (one row per recipient and message would be millions of rows).
+
+    Staff read this log: sign-in links are stored as plain page URLs (``redact_resident_links``).
+    ``department`` is set for a notice a feature sends on a department's behalf (booking,
+    application); the permission policy then shows the row only to that department and to
+    自治体管理者. Without it the row is part of the town-wide chat.
+    """
     if len(line_user_ids) > 1:
         return
+    messages = redact_resident_links(messages)
     residents = Resident.objects.filter(municipality=municipality, line_user_id__in=line_user_ids).only("pk")
     TalkMessage.objects.bulk_create(
         TalkMessage(
@@ -33,6 +50,7 @@ def talk_log_outbound(
             text=summary(message),
             payload=message,
             sent_by=sent_by,
+            department=department,
         )
         for resident in residents
         for message in messages
@@ -55,7 +73,8 @@ PURGE_BATCH_SIZE = 5000
 
 def talk_log_purge(*, now: datetime | None = None, batch_size: int = PURGE_BATCH_SIZE) -> int:
     """Delete talk-log rows, and the stored webhook events (they carry what residents wrote),
-    older than each municipality's retention, in batches.
+    older than each municipality's retention, and spent sign-in links older than their lifetime,
+    in batches.
 
     Batches keep each DELETE short (no long lock on a table residents write to all day) and
     make the job restartable: a run that dies half way leaves only rows the next run deletes.
@@ -67,6 +86,11 @@ def talk_log_purge(*, now: datetime | None = None, batch_size: int = PURGE_BATCH
         cutoff = now - timedelta(days=days)
         for model in (TalkMessage, WebhookEvent):
             deleted += _purge(model, municipality_id=municipality_id, cutoff=cutoff, batch_size=batch_size)
+        # A spent link older than the links' lifetime would be refused as expired anyway.
+        link_cutoff = now - timedelta(seconds=settings.RESIDENT_LINK_MAX_AGE_SECONDS)
+        deleted += _purge(
+            ResidentLinkUse, municipality_id=municipality_id, cutoff=link_cutoff, batch_size=batch_size
+        )
     return deleted
 
 

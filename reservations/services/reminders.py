@@ -108,6 +108,7 @@ def reminder_send(*, delivery_id: int) -> str:
             resident.line_user_id,
             reminder_messages(reservation),
             retry_key=retry_key_for("reservations", "reminder", reservation.pk, delivery.offset_key),
+            department=reservation.slot.menu.department,
         )
     except (LineRateLimited, LineRetryableError):
         ReminderDelivery.objects.filter(pk=delivery_id).update(status=ReminderStatus.PENDING)
@@ -136,5 +137,10 @@ def reservation_notify(*, reservation_id: int, kind: str) -> bool:
         return False
     client = get_line_client(reservation.slot.menu.department.municipality)
     key = retry_key_for("reservations", "notice", reservation.pk, kind, reservation.slot_id)
-    client.push(reservation.resident.line_user_id, notice_messages(reservation, kind), retry_key=key)
+    client.push(
+        reservation.resident.line_user_id,
+        notice_messages(reservation, kind),
+        retry_key=key,
+        department=reservation.slot.menu.department,
+    )
     return True

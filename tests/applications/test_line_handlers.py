@@ -46,7 +46,7 @@ def test_status_text_lists_the_residents_own_submissions(
     text = last_reply(resident)
     assert mine.reference in text and "受付" in text
     mine_page = reverse("applications:submission_list")
-    assert link_button(last_message(resident)) == ("申請状況を見る", resident.pk, mine_page)
+    assert link_button(last_message(resident)) == ("申請状況を見る", mine_page)
     assert theirs.reference not in text
 
 
@@ -60,7 +60,6 @@ def test_status_with_no_submissions(client, town, form, resident, django_capture
     assert "申請はまだありません" in last_reply(resident)
     assert link_button(last_message(resident)) == (
         "手続きを見る",
-        resident.pk,
         reverse("applications:form_list"),
     )
 
@@ -73,7 +72,7 @@ def test_forms_text_and_status_postback(client, town, form, resident, django_cap
         django_capture_on_commit_callbacks,
     )
     assert "犬の登録申請" in last_reply(resident)
-    assert link_button(last_message(resident)) == ("申請する", resident.pk, reverse("applications:form_list"))
+    assert link_button(last_message(resident)) == ("申請する", reverse("applications:form_list"))
     assert last_message(resident)["quickReply"]["items"][0]["action"]["data"] == "app:status"
     submit(form, resident)
     post(

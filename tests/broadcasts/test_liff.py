@@ -54,7 +54,7 @@ def test_one_tap_turns_an_interest_on_and_confirms_in_line(
     push = SimulatedDelivery.objects.get(endpoint="push", line_user_id=resident.line_user_id)
     assert "受信設定を変更しました" in shown_text(push.messages[0])
     assert "子育て" in shown_text(push.messages[0])
-    assert link_button(push.messages[0]) == ("受信設定を開く", resident.pk, URL)
+    assert link_button(push.messages[0]) == ("受信設定を開く", URL)
     page = signed_in.get(URL).content.decode()
     assert "「子育て」のお知らせを受け取ります。" in page
 

@@ -138,19 +138,19 @@ def test_follow_creates_the_resident_and_replies_a_greeting_with_the_settings_li
     greeting, card = reply.messages
     assert "みどり町" in greeting["text"]
     link = card["template"]["actions"][0]["uri"]
-    assert link.startswith("https://cms.example.jp/r/")
+    assert link == "https://cms.example.jp" + reverse("line:receive_settings")  # the staff copy: no token
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
 
 
-def test_the_greeting_link_signs_the_resident_in_and_opens_the_settings_page(client, town):
-    # given
+def test_the_greeting_link_as_staff_read_it_signs_nobody_in(client, town):
+    # given: the greeting as recorded where staff can read it
     post(client, town, webhook_body(webhook_event("follow", NEW_USER)))
     link = replies_to(NEW_USER)[0].messages[1]["template"]["actions"][0]["uri"]
     # when
-    response = client.get(link, follow=True)
-    # then
-    assert response.status_code == 200
-    assert response.redirect_chain[0][0] == reverse("line:receive_settings")
+    response = Client().get(link)
+    # then: the settings page asks to open it from LINE (what LINE got is tested in test_resident_links)
+    assert response.status_code == 403
+    assert "LINE から開いて" in response.content.decode()
 
 
 def test_the_towns_own_greeting_is_used(client, town):
@@ -597,7 +597,8 @@ def test_no_text_sent_to_a_resident_carries_a_link(client, town, kenko, resident
     assert [t for t in _texts_in(sent) if "http" in t or "/r/" in t] == []
     flex = [msg for msg in sent if msg["type"] == "flex"]
     uris = [button["action"]["uri"] for msg in flex for button in msg["contents"]["footer"]["contents"]]
-    assert len(uris) >= 12 and all(uri.startswith("https://cms.example.jp/r/") for uri in uris)
+    # (as recorded for staff: the plain pages, no sign-in token)
+    assert len(uris) >= 12 and all(uri.startswith("https://cms.example.jp/liff/") for uri in uris)
     for msg in sent:  # and LINE's schema takes every one of them
         validate_body("PushMessageRequest", {"to": resident.line_user_id, "messages": [msg]})
 

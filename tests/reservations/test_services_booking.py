@@ -39,7 +39,6 @@ def test_resident_books_a_place_and_gets_a_confirmation_on_commit(
     assert reservation.code in str(push.messages)
     assert link_button(push.messages[0]) == (
         "予約を見る",
-        resident.pk,
         f"/liff/reservations/my/{reservation.pk}/",
     )
     assert push.messages[0]["altText"].startswith("予約が確定しました。" + slot.menu.name)

@@ -8,7 +8,7 @@ from reservations import line_handlers
 from reservations.models import ReminderDelivery, ReminderStatus
 from reservations.services import reminder_send, reminders_schedule_due, reservation_book, reservation_cancel
 from reservations.tasks import reminders_send_due_task, reservation_counters_reconcile_task
-from tests.conftest import link_button, shown_text
+from tests.conftest import link_button, sent_link_button, shown_text
 from tests.reservations.factories import SlotFactory
 
 
@@ -35,7 +35,7 @@ def test_reminder_is_sent_once_when_the_task_runs_twice(menu, resident, django_c
     # then
     [reminder] = _reminders_for(resident)
     my_reservation = f"/liff/reservations/my/{reservation.pk}/"
-    assert link_button(reminder.messages[0]) == ("予約を見る", resident.pk, my_reservation)
+    assert link_button(reminder.messages[0]) == ("予約を見る", my_reservation)
     delivery = ReminderDelivery.objects.get(reservation=reservation)
     assert (delivery.offset_key, delivery.status) == ("1d18:00", ReminderStatus.SENT)
     # and: the 2-hours reminder comes later, once
@@ -92,7 +92,7 @@ def test_chat_lists_upcoming_reservations(town, menu, slot, resident):
     )
     replies = line_handlers.on_text(ctx)
     assert replies and r.code in shown_text(replies[0])
-    assert link_button(replies[0]) == ("予約を見る", resident.pk, "/liff/reservations/my/")
+    assert sent_link_button(replies[0]) == ("予約を見る", resident.pk, "/liff/reservations/my/")
     other = InboundContext(
         municipality=town,
         resident=resident,

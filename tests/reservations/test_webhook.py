@@ -31,7 +31,7 @@ def test_yoyaku_kakunin_lists_upcoming_bookings(
     # then
     text = shown_text(replies[-1])
     assert reservation.code in text and slot.menu.name in text
-    assert link_button(replies[-1]) == ("予約を見る", resident.pk, "/liff/reservations/my/")
+    assert link_button(replies[-1]) == ("予約を見る", "/liff/reservations/my/")
 
 
 def test_postback_opens_the_menu_quick_replies(
