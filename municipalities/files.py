@@ -13,10 +13,14 @@ as numbers: they cannot carry a formula, and staff sum them in Excel. A *string*
 number (``"-1"`` typed as a display name) is escaped like any other text: the cell is the
 resident's words, not a figure. django-import-export's own ``IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT``
 (4.4) only strips a leading ``=`` and turns every cell into text, so the project does not rely on it.
+
+Files staff upload are read here too: ``decode_text`` turns the bytes of an uploaded CSV into text
+(the slot import and the 5374 garbage import both use it).
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
@@ -84,3 +88,40 @@ def export_response(
     response = HttpResponse(export_bytes(data, fmt=fmt), content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = content_disposition_header(True, f"{filename}.{fmt}")
     return response
+
+
+# --- uploaded text files ---------------------------------------------------------------------
+
+
+class TextDecodeError(ValueError):
+    """The bytes are neither UTF-8 nor Shift_JIS; ``message`` says so to staff, in Japanese."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or "文字コードを判別できません。UTF-8 か Shift_JIS で保存してください。"
+        super().__init__(self.message)
+
+
+def decode_text(data: bytes) -> str:
+    """The text of an uploaded CSV: UTF-8 with or without BOM, else Shift_JIS (cp932). Never asked.
+
+    The order is the decision, not a statistical guess: Japanese text that is not UTF-8 almost
+    never decodes as UTF-8, so a strict UTF-8 decode that succeeds is right, and everything else
+    Excel writes for 「CSV」 is cp932 (Shift_JIS with the Windows extensions: ①, 髙, ﾊﾝｶｸ).
+    charset-normalizer was tried and rejected here: on short cells of half-width katakana in
+    cp932 (「ｶﾀｶﾅ」, common in files from older systems) it answers EUC-JP and returns mojibake.
+    The one ambiguity left: a Shift_JIS file whose first non-ASCII characters are pairs of
+    half-width kana can also be valid UTF-8 (「ﾅｶ」 is the bytes of 「Ŷ」). A full-width character
+    anywhere before them rules UTF-8 out, so real files are read right.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TextDecodeError() from None
+    for encoding in ("utf-8", "cp932"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise TextDecodeError()
