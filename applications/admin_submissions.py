@@ -25,7 +25,6 @@ from applications.models import (
     PaymentStatus,
     Submission,
 )
-from applications.normalise import wareki
 from applications.services import (
     payment_record_counter,
     submission_delete,
@@ -34,6 +33,7 @@ from applications.services import (
 )
 from applications.views import attachment_response
 from applications.workflow import SubmissionStatus as S
+from municipalities import jp
 from municipalities.scoping import DepartmentScopedAdmin
 
 # --- submissions ----------------------------------------------------------------------------
@@ -215,7 +215,7 @@ class SubmissionAdmin(DepartmentScopedAdmin):
             [
                 (
                     label,
-                    wareki(timezone.localtime(v).date()),
+                    jp.format_wareki(timezone.localtime(v).date()),
                     timezone.localtime(v).strftime("%Y-%m-%d %H:%M"),
                 )
                 for label, v in stamps

@@ -1,6 +1,6 @@
 """Django forms built from a form's fields, for residents (LIFF) and for staff-only fields.
 
-Each field type normalises what was typed (normalise.py) and reports errors in Japanese next
+Each field type normalises what was typed (``municipalities.jp``) and reports errors in Japanese next
 to the field; the bound form keeps the input on error.
 """
 
@@ -16,8 +16,8 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
-from applications import normalise as n
 from applications.models import Attachment, FieldKind, FileType, FormField
+from municipalities import jp
 
 DEFAULT_MAX_LENGTH = {FieldKind.LONG_TEXT: 2000}
 SHORT_MAX_LENGTH = 200
@@ -74,9 +74,9 @@ class CheckedFile:
 def check_upload(upload: UploadedFile, *, allowed: list[str], max_mb: int) -> CheckedFile:
     """Check size and type by content; raise InputError with a message for residents."""
     if upload.size is None or upload.size == 0:
-        raise n.InputError(_("ファイルが空です。"))
+        raise jp.InputError(_("ファイルが空です。"))
     if upload.size > max_mb * 1024 * 1024:
-        raise n.InputError(_("ファイルが大きすぎます（%(max)d MB まで）。") % {"max": max_mb})
+        raise jp.InputError(_("ファイルが大きすぎます（%(max)d MB まで）。") % {"max": max_mb})
     upload.seek(0)
     head = upload.read(8192)
     upload.seek(0)
@@ -87,7 +87,7 @@ def check_upload(upload: UploadedFile, *, allowed: list[str], max_mb: int) -> Ch
     file_type = detect_file_type(head)
     if file_type is None or file_type not in allowed:
         names = "・".join(str(FileType(t).label) for t in allowed)
-        raise n.InputError(_("このファイル形式は受け付けていません（%(types)s のみ）。") % {"types": names})
+        raise jp.InputError(_("このファイル形式は受け付けていません（%(types)s のみ）。") % {"types": names})
     return CheckedFile(upload=upload, file_type=file_type, size=upload.size, sha256=digest.hexdigest())
 
 
@@ -105,7 +105,7 @@ class NormalisedCharField(forms.CharField):
             return ""
         try:
             return self.normaliser(value)
-        except n.InputError as exc:
+        except jp.InputError as exc:
             raise forms.ValidationError(exc.message, code="invalid") from None
 
 
@@ -134,7 +134,7 @@ class CheckedFileField(forms.FileField):
         if isinstance(value, UploadedFile):
             try:
                 return check_upload(value, allowed=self.allowed, max_mb=self.max_mb)
-            except n.InputError as exc:
+            except jp.InputError as exc:
                 raise forms.ValidationError(exc.message, code="invalid") from None
         return value
 
@@ -161,16 +161,16 @@ def build_field(field: FormField, *, has_existing_file: bool = False) -> forms.F
     max_length = field.max_length or DEFAULT_MAX_LENGTH.get(kind, SHORT_MAX_LENGTH)
     messages["max_length"] = _("%(max)d 文字以内で入力してください。") % {"max": max_length}
     text_kinds: dict[str, tuple[Callable[[str], str], forms.Widget]] = {
-        FieldKind.SHORT_TEXT: (n.normalise_text, _text_input()),
+        FieldKind.SHORT_TEXT: (jp.normalise_text, _text_input()),
         FieldKind.LONG_TEXT: (
-            lambda v: n.normalise_text(v, multiline=True),
+            lambda v: jp.normalise_text(v, multiline=True),
             forms.Textarea(attrs={"rows": 5}),
         ),
-        FieldKind.NUMBER: (n.normalise_number, _text_input(inputmode="decimal")),
-        FieldKind.EMAIL: (n.normalise_email, _text_input(inputmode="email", autocomplete="email")),
-        FieldKind.PHONE: (n.normalise_phone, _text_input(inputmode="tel", autocomplete="tel", type="tel")),
+        FieldKind.NUMBER: (jp.normalise_number, _text_input(inputmode="decimal")),
+        FieldKind.EMAIL: (jp.normalise_email, _text_input(inputmode="email", autocomplete="email")),
+        FieldKind.PHONE: (jp.normalise_phone, _text_input(inputmode="tel", autocomplete="tel", type="tel")),
         FieldKind.POSTAL_CODE: (
-            n.normalise_postal_code,
+            jp.normalise_postal_code,
             _text_input(
                 inputmode="numeric",
                 autocomplete="postal-code",
@@ -179,11 +179,11 @@ def build_field(field: FormField, *, has_existing_file: bool = False) -> forms.F
             ),
         ),
         FieldKind.ADDRESS: (
-            n.normalise_address,
+            jp.normalise_address,
             _text_input(autocomplete="street-address", **{"data-address": "1"}),
         ),
-        FieldKind.DATE: (n.normalise_date, _text_input(placeholder="例: 令和8年4月1日、2026/4/1")),
-        FieldKind.FURIGANA: (n.normalise_furigana, _text_input(placeholder="例: ヤマダ ハナコ")),
+        FieldKind.DATE: (jp.normalise_date, _text_input(placeholder="例: 令和8年4月1日、2026/4/1")),
+        FieldKind.FURIGANA: (jp.normalise_furigana, _text_input(placeholder="例: ヤマダ ハナコ")),
     }
     if kind in text_kinds:
         normaliser, widget = text_kinds[kind]
@@ -277,7 +277,7 @@ def display_value(field: FormField, value: Any) -> str:
     if field.kind == FieldKind.CONSENT:
         return _("同意する") if value else _("同意しない")
     if field.kind == FieldKind.PHONE:
-        return n.format_phone(str(value))
+        return jp.format_phone(str(value))
     if field.kind == FieldKind.DATE:
         try:
             from datetime import date
@@ -285,5 +285,5 @@ def display_value(field: FormField, value: Any) -> str:
             day = date.fromisoformat(str(value))
         except ValueError:
             return str(value)
-        return f"{day.year}年{day.month}月{day.day}日（{n.wareki(day)}）"
+        return f"{day.year}年{day.month}月{day.day}日（{jp.format_wareki(day)}）"
     return str(value)

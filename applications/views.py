@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from applications import normalise, selectors
+from applications import selectors
 from applications.errors import ApplicationError
 from applications.forms import AnswersForm, CheckedFile, display_value
 from applications.models import (
@@ -41,6 +41,7 @@ from applications.services import (
 )
 from applications.workflow import NEXT_STEP
 from applications.workflow import SubmissionStatus as S
+from municipalities import jp
 from municipalities.line.liff import resident_required
 
 DRAFT_PREFIX = "applications.draft."
@@ -402,7 +403,7 @@ def attachment_response(attachment: Attachment) -> FileResponse:
 @require_GET
 def postal_lookup(request: HttpRequest, code: str) -> JsonResponse:
     """Address completion from the offline postal-code dataset (public data; no session)."""
-    found = normalise.lookup_postal_code(normalise.nfkc(code))
+    found = jp.lookup_postal_code(code)
     if found is None:
         return JsonResponse({"found": False, "message": "この郵便番号は見つかりません。"}, status=404)
     return JsonResponse({"found": True, "code": found.code, "address": found.address})

@@ -23,14 +23,14 @@ from django.utils.translation import gettext as _
 from chatbot.collection import RuleSyntaxError, normalize_cell, parse_rule
 from chatbot.errors import ChatbotError
 from chatbot.normalize import key, reading
-from municipalities import permissions
+from municipalities import jp, permissions
 from municipalities.audit import audit_log
+from municipalities.files import TextDecodeError, decode_text
 from municipalities.models import Area, Municipality, StaffUser
 
 FILES = ("area_days.csv", "center.csv", "description.csv", "remarks.csv", "target.csv")
 REQUIRED = ("area_days.csv", "target.csv")
 AREA_HEADERS = {"地名", "地区", "地区名", "地域", "地域名", "町名"}
-_DATE = re.compile(r"^(\d{4})[/\-.年](\d{1,2})[/\-.月](\d{1,2})日?$")
 
 
 @dataclass
@@ -61,20 +61,11 @@ def clean(value: str | None) -> str:
     return " ".join(unicodedata.normalize("NFKC", value or "").split()) if value else ""
 
 
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise UnicodeDecodeError("utf-8", data, 0, 1, "neither UTF-8 nor Shift_JIS")
-
-
 def _records(name: str, data: bytes, parsed: Parsed) -> list[tuple[int, list[str]]]:
     """(line, cells) of non-blank records, cells stripped of spaces and tabs. Header included."""
     try:
-        text = _decode(data)
-    except UnicodeDecodeError:
+        text = decode_text(data)
+    except TextDecodeError:
         parsed.problems.append(
             Problem(name, 0, _("文字コードが読めません（UTF-8 か Shift_JIS で保存してください）"))
         )
@@ -90,12 +81,9 @@ def _records(name: str, data: bytes, parsed: Parsed) -> list[tuple[int, list[str
 
 
 def _date(value: str) -> dt.date | None:
-    match = _DATE.match(clean(value).replace(" ", ""))
-    if not match:
-        return None
     try:
-        return dt.date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
+        return jp.parse_date(value)
+    except jp.InputError:
         return None
 
 

@@ -1,18 +1,18 @@
 """Japanese text normalisation shared by the matcher, the import and the area conversation.
 
 「ｶﾝﾃﾞﾝﾁの捨て方」, 「カンデンチ」, 「かんでんち」 and 「乾電池はどうやって捨てる？」 all reduce to
-a key the index knows: NFKC (widths), katakana → hiragana (jaconv), lower case, no spaces or
-punctuation, and the trailing question words stripped.
+a key the index knows: widths and kana folded by the core kernel (``municipalities.jp``: NFKC,
+katakana → hiragana), lower case, no spaces or punctuation, and the trailing question words
+stripped. Only the chatbot's own part (question tails, readings) lives here.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from functools import lru_cache
 
-import jaconv
+from municipalities import jp
 
 # Tails residents add to a thing's name. Applied repeatedly, longest first, on text that is
 # already in hiragana (so 「ゴミ」 is 「ごみ」). Each alternative needs a question word, a verb
@@ -42,7 +42,7 @@ _TRAILING = "?？!！。、.,…~〜ｗw 　\t\n"
 
 def fold(text: str) -> str:
     """Widths, kana and case folded; spaces kept (for display-independent comparison)."""
-    return jaconv.kata2hira(unicodedata.normalize("NFKC", text or "")).lower().strip()
+    return jp.to_hiragana(text).lower().strip()
 
 
 def key(text: str) -> str:
@@ -83,5 +83,5 @@ def reading(text: str) -> str:
             import pykakasi
 
             _kakasi = pykakasi.kakasi()
-        parts = _kakasi.convert(unicodedata.normalize("NFKC", text or ""))
+        parts = _kakasi.convert(jp.nfkc(text))
     return "".join(part["hira"] for part in parts)

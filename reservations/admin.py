@@ -17,11 +17,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 
+from municipalities import jp
 from municipalities.scoping import DepartmentScopedAdmin
 
 from . import admin_views
 from .models import Menu, Reservation, ReservationStatus, Slot
-from .parsing import normalize, to_katakana
 from .resources import SlotResource
 from .rules import normalize_code
 from .services import (
@@ -233,8 +233,8 @@ class ReservationAdmin(DepartmentScopedAdmin):
         # 予約番号 as read out on the phone: "abcd1234", "ＡＢＣＤ－１２３４" → "ABCD-1234"; kana in any script.
         qs, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if search_term.strip():
-            extra = Q(code=normalize_code(search_term)) | Q(kana__contains=to_katakana(search_term))
-            digits = "".join(c for c in normalize(search_term) if c.isdigit())
+            extra = Q(code=normalize_code(search_term)) | Q(kana__contains=jp.to_katakana(search_term))
+            digits = "".join(c for c in jp.normalise_text(search_term) if c.isdigit())
             if len(digits) >= 4:
                 extra |= Q(phone__contains=digits)
             qs = qs | queryset.filter(extra)

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from municipalities import jp
 from municipalities.errors import ServiceError
 from municipalities.models import Department, Resident
 from municipalities.permissions import policy_for
@@ -24,7 +25,6 @@ from municipalities.selectors import departments_for_staff
 
 from .forms import PhoneBookingForm, SlotFileForm, SlotPatternForm
 from .models import ImportStatus, Menu, Reservation, ReservationStatus, Slot, SlotImportJob
-from .parsing import normalize, to_katakana, to_wareki
 from .resources import RosterResource
 from .selectors import callers_for_department, menu_day_summary, roster_for_slot, slots_for_day
 from .services import (
@@ -121,7 +121,7 @@ class DayView(StaffPage):
                 "menus": menus,
                 "selected": selected,
                 "day": day,
-                "wareki": to_wareki(day),
+                "wareki": jp.format_wareki(day),
                 "slots": slots,
                 "prev": day - dt.timedelta(days=1),
                 "next": day + dt.timedelta(days=1),
@@ -170,7 +170,7 @@ class RosterView(StaffPage):
                 )
                 if rows
                 else False,
-                "wareki": to_wareki(timezone.localtime(slot.starts_at).date()),
+                "wareki": jp.format_wareki(timezone.localtime(slot.starts_at).date()),
                 "counts": {s: sum(1 for r in rows if r.status == s) for s in ReservationStatus.values},
             },
         )
@@ -224,7 +224,7 @@ class PhoneBookingView(StaffPage):
         questions = chosen.menu.question_list if chosen else []
         initial = {"slot": chosen, **{k: request.GET.get(k, "") for k in ("name", "kana", "phone")}}
         form = PhoneBookingForm(request.POST or None, slots=choices, questions=questions, initial=initial)
-        query = normalize(request.GET.get("q", ""))
+        query = jp.normalise_text(request.GET.get("q", ""))
         residents: list[Resident] = []
         callers: list[dict[str, str]] = []
         if query and chosen is not None:
@@ -235,7 +235,7 @@ class PhoneBookingView(StaffPage):
             municipality_id = chosen.menu.department.municipality_id
             residents = list(
                 Resident.objects.filter(municipality_id=municipality_id, is_following=True)
-                .filter(Q(display_name__icontains=query) | Q(display_name__icontains=to_katakana(query)))
+                .filter(Q(display_name__icontains=query) | Q(display_name__icontains=jp.to_katakana(query)))
                 .order_by("display_name")[:20]
             )
         if request.method == "POST" and form.is_valid():
@@ -296,7 +296,7 @@ class GenerateView(StaffPage):
             d = form.cleaned_data
             created, unchanged = slots_generate(
                 menu=d["menu"],
-                venue=normalize(d["venue"]),
+                venue=jp.normalise_text(d["venue"]),
                 date_from=d["date_from"],
                 date_to=d["date_to"],
                 weekdays=d["weekdays"],

@@ -8,6 +8,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from municipalities import jp
+
 from .models import Menu, Slot
 from .parsing import parse_time
 
@@ -84,11 +86,9 @@ class SlotPatternForm(forms.Form):
     def clean_times(self) -> list[tuple[dt.time, dt.time]]:
         import re
 
-        from .parsing import normalize
-
         out = []
         for raw in self.cleaned_data["times"].splitlines():
-            line = normalize(raw)
+            line = jp.normalise_text(raw)
             if not line:
                 continue
             parts = re.split(r"\s*[-~〜ー–]\s*", line)

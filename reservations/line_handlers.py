@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from municipalities import jp
 from municipalities.line import messages as m
 from municipalities.line.dispatch import InboundContext
 from municipalities.line.liff import resident_link
 
-from .parsing import normalize_name
 from .rules import format_dt
 from .selectors import menu_list, reservations_for_resident
 
@@ -75,7 +75,7 @@ def menus_messages(ctx: InboundContext) -> list[dict[str, Any]]:
 def on_text(ctx: InboundContext) -> list[dict[str, Any]] | None:
     if ctx.resident is None:
         return None
-    word = normalize_name(ctx.text)
+    word = jp.squash(ctx.text)
     if word in CHECK_WORDS:
         return upcoming_messages(ctx)
     if word in BOOK_WORDS:

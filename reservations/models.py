@@ -14,9 +14,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from municipalities import jp
 from municipalities.models import DepartmentOwned, TimeStampedModel
-
-from .parsing import normalize
 
 IMPORT_EXPORT_PERMISSIONS = ("add", "change", "delete", "view", "import", "export")
 
@@ -51,7 +50,7 @@ _OFFSET_HOURS = re.compile(r"^(\d{1,3})\s*時間前$")
 def parse_reminder_offsets(text: str) -> list[ReminderOffset]:
     offsets: list[ReminderOffset] = []
     for raw in text.splitlines():
-        line = normalize(raw).replace("前日", "1日前")
+        line = jp.normalise_text(raw).replace("前日", "1日前")
         if not line:
             continue
         m = _OFFSET_DAYS.match(line)
@@ -80,7 +79,7 @@ def parse_questions(text: str) -> list[dict[str, object]]:
     """One question a line; a leading ＊ or * makes it required; 「質問: 選択肢1/選択肢2」 gives choices."""
     questions = []
     for i, raw in enumerate(text.splitlines()):
-        line = normalize(raw)
+        line = jp.normalise_text(raw)
         if not line:
             continue
         required = line.startswith("*")
@@ -186,7 +185,7 @@ class Menu(TimeStampedModel, DepartmentOwned):
 
     @property
     def venue_list(self) -> list[str]:
-        return [normalize(v) for v in self.venues.splitlines() if normalize(v)]
+        return [jp.normalise_text(v) for v in self.venues.splitlines() if jp.normalise_text(v)]
 
     @property
     def offsets(self) -> list[ReminderOffset]:

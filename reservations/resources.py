@@ -17,10 +17,10 @@ from django.utils import timezone
 from import_export import fields, resources
 from import_export.results import Error, Result, RowResult
 
+from municipalities import jp
 from municipalities.resources import DepartmentResource
 
 from .models import Reservation, Slot
-from .parsing import to_wareki
 from .slot_import import COLUMNS
 
 
@@ -149,7 +149,7 @@ class RosterResource(resources.ModelResource):
 
     def dehydrate_slot(self, r: Reservation) -> str:
         start = timezone.localtime(r.slot.starts_at)
-        return f"{to_wareki(start.date())} {start:%H:%M}–{timezone.localtime(r.slot.ends_at):%H:%M}"
+        return f"{jp.format_wareki(start.date())} {start:%H:%M}–{timezone.localtime(r.slot.ends_at):%H:%M}"
 
     def dehydrate_booked_at(self, r: Reservation) -> str:
         return f"{timezone.localtime(r.created_at):%Y/%m/%d %H:%M}"

@@ -9,6 +9,8 @@ from functools import lru_cache
 import jpholiday
 from django.utils import timezone
 
+from municipalities import jp
+
 from .models import Menu
 
 # No 0/O, 1/I/L, 2/Z, 5/S, 8/B: a code read out on the phone cannot be misheard or mistyped.
@@ -22,9 +24,8 @@ def reservation_code_new() -> str:
 
 
 def normalize_code(text: str) -> str:
-    from .parsing import normalize
 
-    s = normalize(text).upper().replace(" ", "").replace("-", "")
+    s = jp.normalise_text(text).upper().replace(" ", "").replace("-", "")
     return f"{s[:4]}-{s[4:]}" if len(s) == CODE_LENGTH else s
 
 

@@ -10,11 +10,11 @@ from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
+from municipalities import jp
 from municipalities.models import Department, Municipality, Resident, StaffUser
 from municipalities.selectors import departments_for_staff
 
 from .models import Menu, Reservation, ReservationStatus, Slot
-from .parsing import normalize, to_katakana
 from .rules import closes_at, opens_at, window_state
 from .services.booking import availability_version_key
 
@@ -203,7 +203,7 @@ def callers_for_department(
     Empty unless ``user`` may book on behalf in ``department`` (the permission policy): another
     department's callers are that department's residents' data, never searchable from here.
     """
-    query = normalize(query)
+    query = jp.normalise_text(query)
     if (
         not query
         or not departments_for_staff(user=user, perm="reservations.book_slot")
@@ -216,7 +216,7 @@ def callers_for_department(
     past = (
         past.filter(phone__startswith=digits)
         if len(digits) >= 4
-        else past.filter(Q(kana__startswith=to_katakana(query)) | Q(name__startswith=query))
+        else past.filter(Q(kana__startswith=jp.to_katakana(query)) | Q(name__startswith=query))
     )
     callers: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()

@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection
 
+from municipalities import files, jp
 from municipalities.models import Department
 
 from .models import Menu, Slot
-from .parsing import normalize, normalize_name, parse_date, parse_positive_int, parse_time
+from .parsing import parse_date, parse_positive_int, parse_time
 
 COLUMNS = ("サービス", "会場", "日付", "開始", "終了", "定員")
 HEADER_ALIASES = {
@@ -85,22 +86,6 @@ class CheckResult:
         return not self.errors
 
 
-def decode_text(data: bytes) -> str:
-    """UTF-8 with or without BOM, else Shift_JIS (cp932, Excel's 「CSV」): detected, never asked."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp932")
-    except UnicodeDecodeError:
-        raise SlotFileError(
-            "文字コードを判別できません。UTF-8 か Shift_JIS の CSV、または Excel ファイルで保存してください。"
-        ) from None
-
-
 def read_rows(data: bytes, file_name: str = "") -> list[list[object]]:
     """All rows of the file (header first) as lists of cells."""
     if data[:2] == b"PK" or file_name.lower().endswith(".xlsx"):
@@ -114,7 +99,12 @@ def read_rows(data: bytes, file_name: str = "") -> list[list[object]]:
         rows = [list(r) for r in sheet.iter_rows(values_only=True)]
         book.close()
         return rows
-    text = decode_text(data)
+    try:
+        text = files.decode_text(data)
+    except files.TextDecodeError:
+        raise SlotFileError(
+            "文字コードを判別できません。UTF-8 か Shift_JIS の CSV、または Excel ファイルで保存してください。"
+        ) from None
     dialect = "excel-tab" if "\t" in text.split("\n", 1)[0] else "excel"
     return [list(r) for r in csv.reader(io.StringIO(text), dialect=dialect)]
 
@@ -122,7 +112,7 @@ def read_rows(data: bytes, file_name: str = "") -> list[list[object]]:
 def _header_map(header: Iterable[object]) -> dict[str, int]:
     found: dict[str, int] = {}
     for i, cell in enumerate(header):
-        name = HEADER_ALIASES.get(normalize_name(str(cell or "")))
+        name = HEADER_ALIASES.get(jp.squash(str(cell or "")))
         if name and name not in found:
             found[name] = i
     missing = [c for c in COLUMNS if c not in found]
@@ -148,7 +138,7 @@ def check_rows(
         raise SlotFileError("ファイルが空です。")
     columns = _header_map(rows[0])
     tz = ZoneInfo(settings.TIME_ZONE)
-    menus = {normalize_name(m.name): m for m in Menu.objects.filter(department=department)}
+    menus = {jp.squash(m.name): m for m in Menu.objects.filter(department=department)}
     result = CheckResult()
     parsed: list[tuple[int, Menu, str, dt.datetime, dt.datetime, int]] = []
     seen: dict[tuple[int, str, dt.datetime, dt.datetime], int] = {}
@@ -164,10 +154,10 @@ def check_rows(
             continue  # blank line
         result.total += 1
         problems: list[str] = []
-        menu = menus.get(normalize_name(str(cells["サービス"] or "")))
+        menu = menus.get(jp.squash(str(cells["サービス"] or "")))
         if menu is None:
             problems.append(f"サービス「{cells['サービス'] or ''}」はこの課にありません。")
-        venue = normalize(str(cells["会場"] or ""))
+        venue = jp.normalise_text(str(cells["会場"] or ""))
         if not venue:
             problems.append("会場が空です。")
         elif len(venue) > 100:

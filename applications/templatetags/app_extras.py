@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import template
+from django.utils import timezone
+
+from municipalities import jp
 
 register = template.Library()
 
@@ -15,14 +19,8 @@ def get_item(mapping: dict[str, Any] | None, key: str) -> Any:
 @register.filter
 def wareki(value: Any) -> str:
     """令和8年11月23日 for a date or datetime (Asia/Tokyo)."""
-    from datetime import datetime
-
-    from django.utils import timezone
-
-    from applications.normalise import wareki as to_wareki
-
     if not value:
         return ""
     if isinstance(value, datetime):
         value = timezone.localtime(value).date()
-    return to_wareki(value)
+    return jp.format_wareki(value)

@@ -11,13 +11,13 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from municipalities import jp
 from municipalities.audit import audit_log
 from municipalities.errors import ServiceError
 from municipalities.models import Resident, StaffUser
 from municipalities.permissions import require
 
 from ..models import Menu, Reservation, ReservationStatus, Slot
-from ..parsing import normalize, phone_digits, to_katakana
 from ..rules import cancel_deadline, format_dt, opens_at, reservation_code_new, window_state
 
 HOLDS_PLACE = (ReservationStatus.BOOKED, ReservationStatus.ATTENDED, ReservationStatus.NO_SHOW)
@@ -85,7 +85,7 @@ def _validate_answers(menu: Menu, answers: dict[str, Any] | None) -> dict[str, s
     answers = answers or {}
     cleaned: dict[str, str] = {}
     for question in menu.question_list:
-        value = normalize(str(answers.get(question["key"], "") or ""))[:500]
+        value = jp.normalise_text(str(answers.get(question["key"], "") or ""))[:500]
         if question["required"] and not value:
             raise ReservationError(
                 _("「%(q)s」に答えてください。") % {"q": question["label"]}, code="answers"
@@ -210,12 +210,12 @@ def reservation_book(
     if resident is None:
         if actor is None:
             raise ReservationError(_("予約する人を指定してください。"), code="person")
-        name = normalize(name)
+        name = jp.normalise_text(name)
         if not name:
             raise ReservationError(_("氏名を入力してください。"), code="person")
-        kana = to_katakana(kana)
+        kana = jp.to_katakana(kana)
         try:
-            phone = phone_digits(phone) if phone.strip() else ""
+            phone = jp.normalise_phone(phone) if phone.strip() else ""
         except ValueError as exc:
             raise ReservationError(str(exc), code="person") from None
         if not phone:
@@ -454,9 +454,9 @@ def reservation_update_contact(
     """Correct the name/kana/phone written down for a phone booking (normalised as at booking)."""
     current = Reservation.objects.select_related("slot__menu__department").get(pk=reservation.pk)
     require(actor, "change", current)
-    name, kana = normalize(name), to_katakana(kana)
+    name, kana = jp.normalise_text(name), jp.to_katakana(kana)
     try:
-        phone = phone_digits(phone) if phone.strip() else ""
+        phone = jp.normalise_phone(phone) if phone.strip() else ""
     except ValueError as exc:
         raise ReservationError(str(exc), code="person") from None
     if current.resident_id is None and (not name or not phone):

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from municipalities.models import AuditEntry
 from reservations.models import Slot
-from reservations.parsing import parse_date, parse_time, phone_digits, to_katakana
+from reservations.parsing import parse_date, parse_time
 from reservations.services import ReservationError, slots_generate, slots_import
 from tests.reservations.factories import MenuFactory
 
@@ -60,12 +60,6 @@ def test_excel_cells_and_bad_values():
             parse_date(bad)
     with pytest.raises(ValueError):
         parse_time("25:00")
-
-
-def test_kana_and_phone_are_normalised():
-    assert to_katakana("やまだ　はなこ") == "ヤマダ ハナコ"
-    assert to_katakana("ﾔﾏﾀﾞ") == "ヤマダ"
-    assert phone_digits("(０３)１２３４-５６７８") == "0312345678"
 
 
 @pytest.fixture
