@@ -1,20 +1,17 @@
 """The staff console: Django's admin in Japanese, headed with the staff member's town.
 
-Two-factor sign-in is enforced here, for every admin page at once: staff who need a code
-(see ``two_factor.policy``) and have not given one in this session are sent to the login
-(to enter it) or, when their town requires two-factor and they have no app yet, to the
-enrolment page.
+Two-factor sign-in is enforced for every staff-only URL, the admin included, by one mechanism:
+``two_factor.middleware.TwoFactorMiddleware``. The site only adds the enrolment page and counts a
+session that still owes a code as not signed in (``has_permission``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import update_wrapper
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import URLPattern, path, reverse
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -49,9 +46,6 @@ CORE_MODEL_ORDER = [
     "webhookevent",
 ]
 
-# Admin pages that stay open to a signed-in member of staff who still owes a code.
-TWO_FACTOR_EXEMPT_VIEWS = {"logout", "jsi18n", "two_factor_setup"}
-
 
 class CmsAdminSite(admin.AdminSite):
     site_title = _("自治体LINE管理画面")
@@ -74,23 +68,10 @@ class CmsAdminSite(admin.AdminSite):
         return context
 
     def has_permission(self, request: HttpRequest) -> bool:
+        # Not an enforcement (TwoFactorMiddleware keeps such sessions out of every staff URL
+        # first): a session that owes a code counts as not signed in, so the login page asks for
+        # the code instead of sending the user on to the index, and no page shows them the menu.
         return super().has_permission(request) and two_factor.two_factor_satisfied(request)
-
-    def admin_view(
-        self, view: Callable[..., HttpResponse], cacheable: bool = False
-    ) -> Callable[..., HttpResponse]:
-        inner = super().admin_view(view, cacheable)
-
-        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            match = getattr(request, "resolver_match", None)
-            url_name = match.url_name if match else None
-            if url_name not in TWO_FACTOR_EXEMPT_VIEWS and two_factor.must_enrol(request):
-                return HttpResponseRedirect(
-                    f"{reverse('admin:two_factor_setup', current_app=self.name)}?next={request.path}"
-                )
-            return inner(request, *args, **kwargs)
-
-        return update_wrapper(guarded, view)
 
     def get_urls(self) -> list[URLPattern]:
         from municipalities.two_factor.views import setup_view
@@ -113,9 +94,15 @@ class CmsAdminSite(admin.AdminSite):
         return sorted(app_list, key=lambda app: order.get(app["app_label"], len(order)))
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        from municipalities.line import simulator_views
         from municipalities.models import AuditEntry
 
         # The side box shows the user's own latest changes from the audit log (Django's
         # LogEntry is not written: services audit instead).
         recent = AuditEntry.objects.filter(actor_id=request.user.pk).select_related("content_type")[:10]
-        return super().index(request, {"recent_audit_entries": recent, **(extra_context or {})})
+        context = {
+            "recent_audit_entries": recent,
+            "can_use_simulator": simulator_views.simulator_municipalities(request.user).exists(),
+            **(extra_context or {}),
+        }
+        return super().index(request, context)

@@ -24,6 +24,7 @@ from municipalities.models import (
 from municipalities.services import (
     municipality_create_or_update,
     resident_follow,
+    resident_simulated_create,
     resident_update_preferences,
     staff_role_grant,
 )
@@ -115,18 +116,21 @@ def seed_core() -> Municipality:
 
 
 def _seed_residents(municipality: Municipality) -> None:
+    """30 residents who follow the account. They are simulated residents (nobody real), so the
+    simulator can act as them; each is known by its name (unique among the 30)."""
     rng = random.Random(2026)  # noqa: S311 - demo data
     areas = list(Area.objects.filter(municipality=municipality))
     interests = list(Interest.objects.filter(municipality=municipality))
     for n in range(30):
-        line_user_id = f"U{n:032x}"
-        if Resident.objects.filter(municipality=municipality, line_user_id=line_user_id).exists():
+        display_name = f"{FAMILY[n % len(FAMILY)]} {GIVEN[n % len(GIVEN)]}"
+        if Resident.objects.filter(
+            municipality=municipality, display_name=display_name, is_simulated=True
+        ).exists():
             continue
-        resident, _ = resident_follow(
-            municipality=municipality,
-            line_user_id=line_user_id,
-            display_name=f"{FAMILY[n % len(FAMILY)]} {GIVEN[n % len(GIVEN)]}",
+        simulated = resident_simulated_create(
+            municipality=municipality, display_name=display_name, actor=None
         )
+        resident, _ = resident_follow(municipality=municipality, line_user_id=simulated.line_user_id)
         resident_update_preferences(
             resident=resident,
             area=areas[n % len(areas)],

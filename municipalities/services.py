@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -516,3 +517,37 @@ def admin_object_delete(*, obj: Any, actor: StaffUser) -> None:
         raise MunicipalityError(
             _("「%(obj)s」は他の記録から参照されているため削除できません。") % {"obj": obj}
         ) from None
+
+
+@transaction.atomic(durable=True)
+def resident_simulated_create(
+    *, municipality: Municipality, display_name: str = "", actor: StaffUser | None
+) -> Resident:
+    """A practice resident of the LINE simulator, flagged ``is_simulated``.
+
+    The LINE user id is "U" + 32 hex digits of a fresh random UUID, so it is never a real LINE
+    user's. The resident is not a friend yet: the follow event the simulator posts next makes
+    them one (``resident_follow`` keeps the flag). Raises MunicipalityError when ``actor`` may not
+    use the town's simulator. Audited.
+    """
+    if actor is not None and not permissions.policy_for(Municipality).user_has_permission_for_instance(
+        actor, "use_simulator", municipality
+    ):
+        raise MunicipalityError(_("この自治体のシミュレーターは使えません。"))
+    line_user_id = "U" + uuid.uuid4().hex
+    resident = Resident(
+        municipality=municipality,
+        line_user_id=line_user_id,
+        display_name=display_name.strip()[:40] or _("テスト住民%(n)s") % {"n": line_user_id[-4:]},
+        is_following=False,
+        is_simulated=True,
+    )
+    resident.full_clean()
+    resident.save()
+    audit_log(
+        actor=actor,
+        action="municipalities.resident.created",
+        obj=resident,
+        data={"display_name": resident.display_name, "simulated": True},
+    )
+    return resident

@@ -15,4 +15,5 @@ urlpatterns = [
     path("simulator/api/residents/", simulator_views.simulator_residents, name="simulator_residents"),
     path("simulator/api/send/", simulator_views.simulator_send, name="simulator_send"),
     path("simulator/api/talk/", simulator_views.simulator_talk, name="simulator_talk"),
+    path("simulator/open/", simulator_views.simulator_open, name="simulator_open"),
 ]

@@ -18,7 +18,6 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,8 +33,6 @@ from municipalities.models import Municipality, Resident, WebhookEvent
 from municipalities.services import resident_follow, resident_unfollow
 
 logger = logging.getLogger(__name__)
-
-SIMULATED_PROFILE_KEY = "line:simulator:profile:{municipality_id}:{user_id}"
 
 
 def default_greeting(municipality: Municipality) -> str:
@@ -89,9 +86,8 @@ def sorry_messages() -> list[dict[str, Any]]:
 
 
 def _profile(client: LineClient, municipality: Municipality, user_id: str) -> tuple[str, str]:
-    simulated = cache.get(SIMULATED_PROFILE_KEY.format(municipality_id=municipality.pk, user_id=user_id))
-    if simulated:
-        return simulated, ""
+    # A simulated resident exists before their follow event (the simulator creates them with
+    # their name), and the simulator backend's profile is read from that row.
     try:
         profile = client.get_profile(user_id)
     except LineError as exc:  # the greeting matters more than the name
@@ -172,9 +168,9 @@ def _handle_message(
     client: LineClient, municipality: Municipality, event: WebhookEvent
 ) -> list[dict[str, Any]] | None:
     resident = _resident_for(client, municipality, event.line_user_id)
-    message = event.payload.get("message") or {}
-    kind = message.get("type", "")
-    text = message.get("text", "") if kind == "text" else ""
+    message = dispatch.as_dict(dispatch.as_dict(event.payload).get("message"))
+    kind = dispatch.as_str(message.get("type"))
+    text = dispatch.as_str(message.get("text")) if kind == "text" else ""
     talk_log_inbound(resident=resident, kind=kind or "message", text=text or f"[{kind}]", payload=message)
     context = dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload)
     if kind == "text" and text.strip():
@@ -189,8 +185,8 @@ def _handle_postback(
     client: LineClient, municipality: Municipality, event: WebhookEvent
 ) -> list[dict[str, Any]] | None:
     resident = _resident_for(client, municipality, event.line_user_id)
-    postback = event.payload.get("postback") or {}
-    data = postback.get("data", "")
+    postback = dispatch.as_dict(dispatch.as_dict(event.payload).get("postback"))
+    data = dispatch.as_str(postback.get("data"))
     talk_log_inbound(resident=resident, kind="postback", text=data, payload=postback)
     handler = dispatch.postback_handler(data)
     if handler is None:
@@ -203,7 +199,7 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
     """Process one stored event once. Returns False when it was already claimed (a no-op)."""
     if not _claim(event):
         return False
-    source_type = (event.payload.get("source") or {}).get("type")
+    source_type = dispatch.as_dict(dispatch.as_dict(event.payload).get("source")).get("type")
     if source_type != "user" or not event.line_user_id:
         # Group and room talk is not a resident conversation: stored, not answered.
         WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEvent.Status.SKIPPED)

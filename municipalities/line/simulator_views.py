@@ -5,7 +5,16 @@ town's channel secret and hands it to the real webhook view, exactly as LINE wou
 then shows what the ``simulator`` backend recorded for that resident (``SimulatedDelivery``:
 replies, pushes, multicasts and broadcasts) next to what the resident sent (the talk log).
 
-Staff see only their own town (superusers: every town), and only staff with a role there.
+A training tool, not a back door:
+
+- it acts only as residents it created itself (``Resident.is_simulated``, made by
+  ``resident_simulated_create``); a real resident's LINE user id is a 404 on every endpoint;
+- it needs the "use_simulator" permission on the town (自治体管理者 and 所属長 by default,
+  superusers everywhere), decided by the policy; others get 403 (page) or 404 (a town's data);
+- with ``LINE_BACKEND=api`` every URL of it is a 404;
+- two-factor sign-in applies as to the admin (``two_factor.middleware``);
+- the bot's page buttons open through ``simulator_open``, which emulates LIFF sign-in for the
+  simulated resident on this browser.
 """
 
 from __future__ import annotations
@@ -17,36 +26,65 @@ import io
 import json
 import time
 import uuid
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.core.handlers.wsgi import WSGIRequest
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.middleware.csrf import get_token
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from municipalities.line.inbound import SIMULATED_PROFILE_KEY
+from municipalities.errors import ServiceError
+from municipalities.line.liff import login_resident
 from municipalities.line.webhook import webhook_view
-from municipalities.models import Municipality, Resident, SimulatedDelivery, StaffRole, TalkMessage
+from municipalities.models import Municipality, Resident, SimulatedDelivery, TalkMessage
+from municipalities.permissions import policy_for
+from municipalities.services import resident_simulated_create
 
-SIMULATED_PROFILE_SECONDS = 600
 TALK_LIMIT = 200
 
 
 def simulator_municipalities(user: Any) -> QuerySet[Municipality]:
-    """The towns whose simulator ``user`` may use: superusers all, staff their own with a role."""
-    if user.is_superuser:
-        return Municipality.objects.order_by("name")
-    town_ids = StaffRole.objects.filter(user=user).values("municipality_id")
-    return Municipality.objects.filter(pk=user.municipality_id, pk__in=town_ids).order_by("name")
+    """The towns whose simulator ``user`` may use ("use_simulator", through the policy); none at
+    all when the LINE backend is the real one."""
+    if not settings.LINE_USES_SIMULATOR:
+        return Municipality.objects.none()
+    return policy_for(Municipality).instances_user_has_permission_for(user, "use_simulator").order_by("name")
+
+
+def simulator_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Every simulator URL: a 404 with the real LINE backend (before anything else, sign-in
+    included), otherwise staff only (others are sent to the admin login)."""
+    guarded = never_cache(staff_member_required(view))
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.LINE_USES_SIMULATOR:
+            raise Http404
+        return guarded(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _municipality(request: HttpRequest, value: Any) -> Municipality:
+    """The town ``value`` names, when the user may simulate it; a 404 otherwise."""
     try:
         pk = int(value)
     except (TypeError, ValueError):
@@ -55,6 +93,35 @@ def _municipality(request: HttpRequest, value: Any) -> Municipality:
     if municipality is None:
         raise Http404
     return municipality
+
+
+def _simulated_resident(municipality: Municipality, user_id: Any) -> Resident:
+    """A resident the simulator created in ``municipality``; a real resident is a 404."""
+    resident = Resident.objects.filter(
+        municipality=municipality, line_user_id=str(user_id or ""), is_simulated=True
+    ).first()
+    if resident is None:
+        raise Http404
+    return resident
+
+
+def local_path(value: Any) -> str | None:
+    """``value`` when it is a path on this site ("/liff/…", a single leading slash), else None.
+
+    A signed sign-in link (``/r/<token>/``) is refused too: the simulator signs its resident in
+    itself and never spends a token.
+    """
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
+        return None
+    if "\\" in value or any(ord(ch) < 32 for ch in value):
+        return None
+    if not url_has_allowed_host_and_scheme(value, allowed_hosts=set(), require_https=False):
+        return None
+    try:
+        match = resolve(urlsplit(value).path)
+    except Resolver404:
+        return value  # the page itself will say it does not exist
+    return None if match.view_name == "line:resident_link" else value
 
 
 def sign(channel_secret: str, body: bytes) -> str:
@@ -120,35 +187,39 @@ def post_to_webhook(municipality: Municipality, events: list[dict[str, Any]]) ->
     return response.status_code
 
 
-@staff_member_required
+@simulator_view
 @require_GET
 def simulator_page(request: HttpRequest) -> HttpResponse:
     municipalities = list(simulator_municipalities(request.user).only("pk", "name", "slug"))
+    if not municipalities:
+        raise PermissionDenied
     return render(
         request,
         "simulator/index.html",
         {
             "municipalities": municipalities,
-            "uses_simulator": settings.LINE_USES_SIMULATOR,
             "config": {
                 "residentsUrl": reverse("line:simulator_residents"),
                 "sendUrl": reverse("line:simulator_send"),
                 "talkUrl": reverse("line:simulator_talk"),
+                "openUrl": reverse("line:simulator_open"),
+                "siteUrl": settings.SITE_URL,
+                "liffUrl": "https://liff.line.me/",
                 "municipalities": [{"id": m.pk, "name": m.name} for m in municipalities],
-                "usesSimulator": settings.LINE_USES_SIMULATOR,
                 "csrfToken": get_token(request),
             },
         },
     )
 
 
-@staff_member_required
+@simulator_view
 @require_GET
 def simulator_residents(request: HttpRequest) -> JsonResponse:
+    """The town's simulated residents (never a real one)."""
     municipality = _municipality(request, request.GET.get("municipality"))
-    residents = Resident.objects.filter(municipality=municipality).order_by("-is_following", "-updated_at")[
-        :300
-    ]
+    residents = Resident.objects.filter(municipality=municipality, is_simulated=True).order_by(
+        "-is_following", "-updated_at"
+    )[:300]
     return JsonResponse(
         {
             "residents": [
@@ -163,33 +234,38 @@ def simulator_residents(request: HttpRequest) -> JsonResponse:
     )
 
 
-@staff_member_required
+@simulator_view
 @require_POST
 def simulator_send(request: HttpRequest) -> JsonResponse:
     """Body (JSON): municipality, userId (or displayName for a new resident), type
-    (follow|unfollow|text|postback), text, data, displayText."""
-    if not settings.LINE_USES_SIMULATOR:
-        return JsonResponse(
-            {"message": "シミュレーターは LINE_BACKEND=simulator のときだけ使えます。"}, status=409
-        )
+    (follow|unfollow|text|postback), text, data, displayText.
+
+    A follow without userId first creates a simulated resident, then posts their follow event;
+    everything else acts only as an existing simulated resident of the town.
+    """
     try:
         payload = json.loads(request.body or b"{}")
     except ValueError:
+        return JsonResponse({"message": "JSON ではありません。"}, status=400)
+    if not isinstance(payload, dict):
         return JsonResponse({"message": "JSON ではありません。"}, status=400)
     municipality = _municipality(request, payload.get("municipality"))
     kind = payload.get("type")
     user_id = str(payload.get("userId") or "")
     if kind == "follow" and not user_id:
-        # A new simulated resident: a fresh LINE user id, and the name the profile will return.
-        user_id = "U" + uuid.uuid4().hex
-        name = str(payload.get("displayName") or "").strip()[:40] or f"テスト住民{user_id[-4:]}"
-        cache.set(
-            SIMULATED_PROFILE_KEY.format(municipality_id=municipality.pk, user_id=user_id),
-            name,
-            SIMULATED_PROFILE_SECONDS,
-        )
-    elif not Resident.objects.filter(municipality=municipality, line_user_id=user_id).exists():
-        return JsonResponse({"message": "その住民はこの自治体にいません。"}, status=404)
+        try:
+            resident = resident_simulated_create(
+                municipality=municipality,
+                display_name=str(payload.get("displayName") or ""),
+                actor=request.user,
+            )
+        except ServiceError as exc:
+            return JsonResponse({"message": exc.message}, status=403)
+        user_id = resident.line_user_id
+    elif not Resident.objects.filter(
+        municipality=municipality, line_user_id=user_id, is_simulated=True
+    ).exists():
+        return JsonResponse({"message": "その住民はこの自治体のシミュレーターにいません。"}, status=404)
     text = str(payload.get("text") or "").strip()
     data = str(payload.get("data") or "")
     if kind == "text":
@@ -222,15 +298,13 @@ def _iso(value: Any) -> str:
     return value.isoformat()
 
 
-@staff_member_required
+@simulator_view
 @require_GET
 def simulator_talk(request: HttpRequest) -> JsonResponse:
     """The talk of one simulated resident: what they sent and what the account sent them."""
     municipality = _municipality(request, request.GET.get("municipality"))
-    user_id = request.GET.get("userId", "")
-    resident = Resident.objects.filter(municipality=municipality, line_user_id=user_id).first()
-    if resident is None:
-        raise Http404
+    resident = _simulated_resident(municipality, request.GET.get("userId"))
+    user_id = resident.line_user_id
     items: list[dict[str, Any]] = []
     inbound = TalkMessage.objects.filter(resident=resident, direction=TalkMessage.Direction.INBOUND).order_by(
         "-created_at", "-pk"
@@ -267,3 +341,22 @@ def simulator_talk(request: HttpRequest) -> JsonResponse:
             "items": items[-TALK_LIMIT:],
         }
     )
+
+
+@simulator_view
+@require_POST
+def simulator_open(request: HttpRequest) -> HttpResponse:
+    """Open a page of the bot's as the simulated resident: LIFF sign-in, emulated.
+
+    Form fields: municipality, userId (a simulated resident of that town), next (a path on this
+    site). Signs the resident in on this browser's session, as LINE's LIFF sign-in would, and
+    redirects to ``next``. A real resident or another town is a 404, a ``next`` that leaves the
+    site (or is a signed sign-in link) a 400.
+    """
+    municipality = _municipality(request, request.POST.get("municipality"))
+    resident = _simulated_resident(municipality, request.POST.get("userId"))
+    next_path = local_path(request.POST.get("next"))
+    if next_path is None:
+        return HttpResponseBadRequest("開くページが正しくありません。".encode(), content_type="text/plain")
+    login_resident(request, resident)
+    return HttpResponseRedirect(next_path)

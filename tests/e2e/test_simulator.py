@@ -8,6 +8,7 @@ import pytest
 
 from municipalities.line import dispatch
 from municipalities.line import messages as m
+from municipalities.models import Municipality
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import admin_login, simulator_follow, simulator_say
 
@@ -138,3 +139,32 @@ def test_a_link_in_an_answer_is_a_button_that_opens_the_residents_page(page, liv
     booking = opened.value
     booking.wait_for_load_state()
     assert booking.url == f"{live_server.url}/liff/reservations/"
+
+
+def test_a_liff_button_opens_the_page_signed_in_as_the_simulated_resident(
+    page, live_server, town, town_admin
+):
+    # given: a town with a LIFF app, whose buttons open https://liff.line.me/<LIFF ID>?next=<path>
+    Municipality.objects.filter(pk=town.pk).update(liff_id="1234567890-AbCdEfGh")
+    simulator_follow(page, live_server, town_admin.username, PASSWORD, "予約 三郎")
+    # when: the resident asks for their bookings and taps the button
+    simulator_say(page, "予約確認")
+    card = page.locator(".row.bot [data-kind=flex]", has_text="これからの予約はありません。")
+    card.wait_for()
+    with page.context.expect_page() as opened:
+        card.locator(".flex-button.primary").click()
+    # then: the page opens on this site (not LINE's), signed in as the simulated resident
+    booking = opened.value
+    booking.wait_for_load_state()
+    assert booking.url == f"{live_server.url}/liff/reservations/"
+    assert "ログインが必要です" not in booking.content()
+
+
+def test_an_editor_finds_no_simulator(page, live_server, town, somu_editor):
+    # given: an editor of 総務課 in the admin
+    admin_login(page, live_server, somu_editor.username, PASSWORD)
+    page.locator("#content-main").wait_for()
+    # then: no link to the simulator, and its URL is refused
+    assert page.locator("#simulator-module").count() == 0
+    response = page.goto(f"{live_server.url}/simulator/")
+    assert response.status == 403

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from municipalities.models import AuditEntry, Municipality, StaffUser
+from municipalities.models import AuditEntry, Municipality, Resident, StaffUser
 from tests.conftest import PASSWORD
 
 LOGIN = reverse("admin:login")
@@ -287,3 +287,94 @@ def test_security_headers_when_not_debug(kenko_editor, settings):
     assert "frame-ancestors 'none'" in csp
     assert "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";", 1)[0]
     assert page["X-Frame-Options"] == "DENY"
+
+
+# --- one rule for every staff-only URL (TwoFactorMiddleware) ---------------------------------
+
+SIMULATOR = reverse("line:simulator")
+SIMULATOR_RESIDENTS = reverse("line:simulator_residents")
+SIMULATOR_SEND = reverse("line:simulator_send")
+
+
+def simulator_requests(client: Client, town: Municipality) -> dict[str, object]:
+    return {
+        "page": client.get(SIMULATOR),
+        "residents": client.get(SIMULATOR_RESIDENTS, {"municipality": town.pk}),
+        "send": client.post(
+            SIMULATOR_SEND, {"municipality": town.pk, "type": "follow"}, content_type="application/json"
+        ),
+    }
+
+
+def test_unenrolled_staff_of_a_town_requiring_two_factor_cannot_use_the_simulator(town, kenko_head):
+    # given: the password accepted, no authenticator app yet
+    require_two_factor(town)
+    client = Client()
+    assert login(client, "kenko_head", PASSWORD).status_code == 302
+    # when
+    responses = simulator_requests(client, town)
+    # then: the page leads to the enrolment, the JSON endpoints refuse in Japanese
+    assert responses["page"].status_code == 302
+    assert responses["page"]["Location"].startswith(SETUP)
+    for name in ["residents", "send"]:
+        assert responses[name].status_code == 403, name
+        assert "二段階認証の設定が必要です" in responses[name].json()["message"], name
+    assert not Resident.objects.exists()
+
+
+def test_an_enrolled_session_without_the_code_cannot_use_the_simulator(town, kenko_head):
+    # given: an enrolled member of staff whose session signed in with the password only
+    enrolled(kenko_head)
+    client = Client()
+    client.force_login(kenko_head, backend="municipalities.auth.RoleBackend")
+    # when
+    responses = simulator_requests(client, town)
+    # then: the page leads to the login (where the code is asked), the JSON endpoints refuse
+    assert responses["page"].status_code == 302
+    assert responses["page"]["Location"].startswith(LOGIN)
+    assert "next=%2Fsimulator%2F" in responses["page"]["Location"]
+    for name in ["residents", "send"]:
+        assert responses[name].status_code == 403, name
+        assert "ワンタイムパスワード" in responses[name].json()["message"], name
+    assert not Resident.objects.exists()
+
+
+def test_a_verified_session_uses_the_simulator(town, kenko_head):
+    # given
+    require_two_factor(town)
+    device = enrolled(kenko_head)
+    client = Client()
+    assert login(client, "kenko_head", PASSWORD, token=code_for(device), next_url=SIMULATOR)["Location"] == (
+        SIMULATOR
+    )
+    # when
+    responses = simulator_requests(client, town)
+    # then
+    assert responses["page"].status_code == 200
+    assert responses["residents"].status_code == 200
+    assert responses["send"].status_code == 200
+    assert Resident.objects.get(municipality=town).is_simulated
+
+
+def test_the_login_asks_an_unverified_session_for_the_code_instead_of_looping(kenko_editor):
+    # given
+    enrolled(kenko_editor)
+    client = Client()
+    client.force_login(kenko_editor, backend="municipalities.auth.RoleBackend")
+    # when
+    page = client.get(f"{LOGIN}?next={INDEX}")
+    # then
+    assert page.status_code == 200
+    assert 'name="otp_token"' in page.content.decode()
+
+
+def test_resident_pages_and_health_are_not_staff_only(town, kenko_editor):
+    # given: an unenrolled member of staff of a town requiring two-factor
+    require_two_factor(town)
+    client = Client()
+    login(client, "kenko_staff", PASSWORD)
+    # when / then: pages for residents answer as they would for anyone
+    assert client.get("/healthz").status_code == 200
+    settings_page = client.get(reverse("line:receive_settings"))
+    assert settings_page.status_code == 403  # "please sign in through LINE", not a staff redirect
+    assert "Location" not in settings_page

@@ -34,6 +34,51 @@
     return option ? option.textContent : "";
   }
 
+  // --- opening the bot's pages: LIFF sign-in, emulated --------------------------------------
+  // The bot's buttons open a page of this site either directly (SITE_URL + path) or through LIFF
+  // (https://liff.line.me/<LIFF ID>?next=<path>). The simulator opens that path through its own
+  // view, which first signs the simulated resident in on this browser, as LIFF would.
+  function sameOrigin(url) {
+    if (url.origin === window.location.origin) { return true; }
+    try { return Boolean(config.siteUrl) && url.origin === new URL(config.siteUrl).origin; } catch (e) { return false; }
+  }
+  function localPathOf(uri) {
+    var url;
+    try { url = new URL(uri, window.location.href); } catch (e) { return null; }
+    var path = null;
+    if (uri.indexOf(config.liffUrl) === 0) {
+      // ?next=<path>, or the path after the LIFF ID (https://liff.line.me/<LIFF ID>/<path>)
+      path = url.searchParams.get("next") || "/" + url.pathname.split("/").slice(2).join("/");
+    } else if (sameOrigin(url)) {
+      path = url.pathname + url.search + url.hash;
+    }
+    if (!path || path.charAt(0) !== "/" || path.charAt(1) === "/" || path.charAt(1) === "\\") { return null; }
+    return path;
+  }
+  function openUri(uri) {
+    var path = localPathOf(uri);
+    if (path === null) { window.open(uri, "_blank", "noopener"); return; }
+    if (/^\/r\//.test(path)) {
+      // A signed sign-in link of a real LINE message: the simulator never spends one.
+      setStatus("ログイン用のリンクはシミュレーターでは開けません。", true);
+      return;
+    }
+    if (!state.userId) { setStatus("住民を選んでください。", true); return; }
+    var form = el("form");
+    form.method = "post";
+    form.action = config.openUrl;
+    form.target = "_blank";
+    form.setAttribute("rel", "noopener");
+    [["csrfmiddlewaretoken", csrfToken()], ["municipality", state.town], ["userId", state.userId], ["next", path]].forEach(function (pair) {
+      var field = el("input");
+      field.type = "hidden"; field.name = pair[0]; field.value = pair[1];
+      form.appendChild(field);
+    });
+    document.body.appendChild(form);
+    form.submit();
+    form.remove();
+  }
+
   // --- actions (buttons, quick replies, flex buttons) ----------------------------------------
   function runAction(action) {
     if (!action) { return; }
@@ -42,7 +87,7 @@
     } else if (action.type === "message") {
       send({ type: "text", text: action.text });
     } else if (action.type === "uri") {
-      window.open(action.uri, "_blank", "noopener");
+      openUri(action.uri);
     } else if (action.type === "datetimepicker") {
       // LINE shows a native picker; the simulator asks in a prompt in the same format.
       var mode = action.mode || "datetime";
@@ -69,6 +114,7 @@
       if (i % 2 === 1) {
         var a = el("a", "", part);
         a.href = part; a.target = "_blank"; a.rel = "noopener";
+        a.addEventListener("click", function (event) { event.preventDefault(); openUri(part); });
         node.appendChild(a);
       } else if (part) {
         node.appendChild(document.createTextNode(part));
@@ -224,7 +270,6 @@
       setStatus("送信中…（あと " + waiting.length + " 件）");
       return Promise.resolve();
     }
-    if (!config.usesSimulator) { setStatus("この環境ではシミュレーターから送信できません。", true); return Promise.resolve(); }
     payload.municipality = state.town;
     if (payload.userId === undefined) { payload.userId = state.userId; }
     if (!payload.userId && payload.type !== "follow") { setStatus("住民を選ぶか、新しい住民で友だち追加してください。", true); return Promise.resolve(); }
