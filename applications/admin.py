@@ -32,7 +32,7 @@ from applications.services import (
 )
 from applications.services.forms import form_reopen
 from applications.views import render_form_page
-from municipalities.scoping import DepartmentScopedAdmin
+from municipalities.scoping import DepartmentScopedAdmin, ScopedStackedInline
 
 # --- form builder ---------------------------------------------------------------------------
 
@@ -114,7 +114,7 @@ class FormFieldForm(forms.ModelForm):
         return data
 
 
-class FormFieldInline(admin.StackedInline):
+class FormFieldInline(ScopedStackedInline):
     model = FormField
     form = FormFieldForm
     extra = 0

@@ -42,7 +42,7 @@ from broadcasts.services import (
 )
 from municipalities.models import AgeBand, Department, Interest
 from municipalities.permissions import policy_for
-from municipalities.scoping import DepartmentScopedAdmin
+from municipalities.scoping import DepartmentScopedAdmin, ScopedStackedInline, ScopedTabularInline
 
 STATUS_COLOURS = {
     BroadcastStatus.DRAFT: "#6b7280",
@@ -112,7 +112,7 @@ class BroadcastMessageFormSet(forms.BaseInlineFormSet):
             )
 
 
-class BroadcastMessageInline(admin.StackedInline):
+class BroadcastMessageInline(ScopedStackedInline):
     model = BroadcastMessage
     form = BroadcastMessageForm
     formset = BroadcastMessageFormSet
@@ -130,19 +130,16 @@ class BroadcastMessageInline(admin.StackedInline):
         return policy_for(Broadcast).user_has_permission(request.user, "add" if obj is None else "change")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._editable(request, obj)
+        return self._editable(request, obj) and super().has_add_permission(request, obj)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._editable(request, obj)
+        return self._editable(request, obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._editable(request, obj)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
+        return self._editable(request, obj) and super().has_delete_permission(request, obj)
 
 
-class FailedBatchInline(admin.TabularInline):
+class FailedBatchInline(ScopedTabularInline):
     """The batches LINE refused, with LINE's message (the others need no attention)."""
 
     model = DeliveryBatch
@@ -165,9 +162,6 @@ class FailedBatchInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
 
 
 class BroadcastForm(forms.ModelForm):

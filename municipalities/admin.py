@@ -9,13 +9,16 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from municipalities import permissions
@@ -35,13 +38,15 @@ from municipalities.models import (
     TalkMessage,
     WebhookEvent,
 )
-from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
+from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin, ScopedTabularInline
 from municipalities.services import (
     department_create,
     municipality_update,
     resident_update_preferences,
     staff_role_grant,
     staff_role_revoke,
+    staff_user_save,
+    staff_user_set_password,
     staff_user_unlock,
 )
 from municipalities.two_factor.services import two_factor_reset
@@ -80,6 +85,7 @@ class MunicipalityForm(forms.ModelForm):
             "require_two_factor",
             "talk_log_retention_days",
             "follow_greeting",
+            "broadcast_needs_second_approver",
         ]
 
 
@@ -108,7 +114,16 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
                     ]
                 },
             ),
-            (_("運用"), {"fields": ["require_two_factor", "talk_log_retention_days"]}),
+            (
+                _("運用"),
+                {
+                    "fields": [
+                        "require_two_factor",
+                        "talk_log_retention_days",
+                        "broadcast_needs_second_approver",
+                    ]
+                },
+            ),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -212,7 +227,7 @@ class DepartmentAdmin(DepartmentScopedAdmin):
         )
 
 
-class StaffRoleInline(admin.TabularInline):
+class StaffRoleInline(ScopedTabularInline):
     model = StaffRole
     fk_name = "user"
     extra = 0
@@ -228,15 +243,57 @@ class StaffRoleInline(admin.TabularInline):
         return False
 
 
+def _check_operator_has_no_town(form: forms.ModelForm, data: dict[str, Any]) -> None:
+    """A system operator (superuser) belongs to no town (the database CHECK says so too)."""
+    is_superuser = data["is_superuser"] if "is_superuser" in data else form.instance.is_superuser
+    municipality = data["municipality"] if "municipality" in data else form.instance.municipality
+    if is_superuser and municipality is not None:
+        form.add_error(
+            "municipality" if "municipality" in form.fields else None,
+            _("システム運用者（スーパーユーザー）は自治体に所属させません。所属自治体を空にしてください。"),
+        )
+
+
 class StaffUserCreationForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = StaffUser
         fields = ["username", "last_name", "first_name", "email", "municipality"]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        _check_operator_has_no_town(self, data)
+        return data
+
+
+class StaffUserChangeForm(UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = StaffUser
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        _check_operator_has_no_town(self, data)
+        return data
+
+
+class StaffPasswordChangeForm(AdminPasswordChangeForm):
+    """Django's password form, saved through ``staff_user_set_password`` (checked, audited)."""
+
+    def save(self, commit: bool = True) -> StaffUser:
+        request = _current_request.get()
+        usable = self.cleaned_data.get("set_usable_password", True)
+        return staff_user_set_password(
+            user=self.user,
+            password=self.cleaned_data["password1"] if usable else None,
+            actor=request.user if request is not None else None,
+        )
+
 
 @admin.register(StaffUser)
 class StaffUserAdmin(DepartmentScopedAdmin, UserAdmin):
     add_form = StaffUserCreationForm
+    form = StaffUserChangeForm
+    change_password_form = StaffPasswordChangeForm
     list_display = ["username", "last_name", "first_name", "municipality", "is_active", "last_login"]
     list_select_related = ["municipality"]
     list_filter = ["municipality", "is_active"]
@@ -276,7 +333,33 @@ class StaffUserAdmin(DepartmentScopedAdmin, UserAdmin):
     actions = ["reset_two_factor", "unlock_sign_in"]
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).select_related("municipality")
+        qs = super().get_queryset(request).select_related("municipality")
+        if not request.user.is_superuser:
+            # System operators are nobody's staff: a town's 自治体管理者 never sees them.
+            qs = qs.filter(is_superuser=False)
+        return qs
+
+    @method_decorator(sensitive_post_parameters())
+    @method_decorator(csrf_protect)
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> Any:
+        # UserAdmin.add_view wraps the view in transaction.atomic(); the save service is the
+        # (durable) transaction itself (STYLE R3), so the view must not open an outer one.
+        return self._add_view(request, form_url, extra_context)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        token = _current_request.set(request)  # for StaffPasswordChangeForm.save()
+        try:
+            return super().user_change_password(request, id, form_url)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        finally:
+            _current_request.reset(token)
+
+    def save_with_service(
+        self, request: HttpRequest, obj: StaffUser, form: Any, formsets: Any, change: bool
+    ) -> Any:
+        return staff_user_save(user=obj, form=form, formsets=formsets, created=not change, actor=request.user)
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, **kwargs)
@@ -330,7 +413,10 @@ class StaffRoleForm(forms.ModelForm):
         self.request = request
         actor = request.user if request else None
         if "user" in self.fields and actor is not None:
-            self.fields["user"].queryset = self.fields["user"].queryset.exclude(pk=actor.pk)
+            # Nobody grants themselves a role, and system operators hold none.
+            self.fields["user"].queryset = (
+                self.fields["user"].queryset.exclude(pk=actor.pk).exclude(is_superuser=True)
+            )
         if "department" in self.fields and self.instance.pk is None:
             departments = list(self.fields["department"].queryset[:2])
             if len(departments) == 1:  # a head grants in their one department: preselect it

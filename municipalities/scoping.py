@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.forms import ModelForm
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from municipalities.errors import ServiceError
 from municipalities.models import AuditEntry
-from municipalities.permissions import DepartmentPolicy, policy_for
+from municipalities.permissions import DepartmentPolicy, policy_for, walk_id
 
 
 def is_tenant_model(model: type[models.Model]) -> bool:
@@ -38,6 +39,46 @@ class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
             qs = qs.order_by(*ordering)
         qs = model_admin.policy.related_choices(request.user, "view", related, qs)
         return [(obj.pk, str(obj)) for obj in qs]
+
+
+class _ScopedChoicesMixin:
+    """Narrows the choices of any RelatedFieldListFilter subclass declared as
+    ``(field, SomeFilter)`` to the rows the user may see (the subclass builds them its way)."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        choices = super().field_choices(field, request, model_admin)  # type: ignore[misc]
+        related = field.related_model
+        allowed = set(
+            model_admin.policy.related_choices(
+                request.user, "view", related, related._default_manager.all()
+            ).values_list("pk", flat=True)
+        )
+        return [choice for choice in choices if choice[0] in allowed]
+
+
+_scoped_filter_classes: dict[type, type] = {}
+
+
+def scoped_filter_class(filter_class: type) -> type:
+    """``filter_class`` (a RelatedFieldListFilter) with its choices scoped; cached per class."""
+    if issubclass(filter_class, ScopedRelatedFieldListFilter | _ScopedChoicesMixin):
+        return filter_class
+    if filter_class is admin.RelatedFieldListFilter:
+        return ScopedRelatedFieldListFilter
+    if filter_class not in _scoped_filter_classes:
+        _scoped_filter_classes[filter_class] = type(
+            f"Scoped{filter_class.__name__}", (_ScopedChoicesMixin, filter_class), {}
+        )
+    return _scoped_filter_classes[filter_class]
+
+
+def related_field_of_path(model: type[models.Model], path: str) -> Any:
+    """The last field of a list-filter path ("submission__form__department"), or None."""
+    try:
+        field = get_fields_from_path(model, path)[-1]
+    except (FieldDoesNotExist, NotRelationField):
+        return None
+    return field if getattr(field, "is_relation", False) else None
 
 
 class ReadOnlyAdminMixin:
@@ -113,16 +154,24 @@ class DepartmentScopedAdmin(admin.ModelAdmin):
         return actions
 
     def get_list_filter(self, request: HttpRequest) -> list[Any]:
-        # A plain foreign-key filter would list every town's departments; scope its choices.
+        # A plain relation filter would list every town's departments and forms; scope its
+        # choices, for any path ("form__department", "submission__form") and for filters
+        # declared as (path, SomeRelatedFieldListFilter).
         scoped = []
         for entry in super().get_list_filter(request):
-            if isinstance(entry, str) and "__" not in entry:
-                try:
-                    field = self.model._meta.get_field(entry)
-                except FieldDoesNotExist:
-                    field = None
-                if field is not None and field.is_relation and is_tenant_model(field.related_model):
-                    entry = (entry, ScopedRelatedFieldListFilter)
+            path, filter_class = (
+                (entry, admin.RelatedFieldListFilter) if isinstance(entry, str) else (None, None)
+            )
+            if isinstance(entry, list | tuple) and len(entry) == 2 and isinstance(entry[0], str):
+                path, filter_class = entry
+            field = related_field_of_path(self.model, path) if path else None
+            if (
+                field is not None
+                and is_tenant_model(field.related_model)
+                and isinstance(filter_class, type)
+                and issubclass(filter_class, admin.RelatedFieldListFilter)
+            ):
+                entry = (path, scoped_filter_class(filter_class))
             scoped.append(entry)
         return scoped
 
@@ -255,3 +304,118 @@ class DepartmentScopedAdmin(admin.ModelAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/audit_history.html", context)
+
+
+# --- inlines ------------------------------------------------------------------------------------
+
+
+class ScopedInline(admin.options.InlineModelAdmin):
+    """The one base of every admin inline: the tenancy mixin's rules for the rows of a parent.
+
+    Rows are listed only where the user may see them; adding, changing and deleting rows is
+    allowed when the user may change the parent object (its department, through the policy)
+    and holds the row model's permission; foreign-key and many-to-many choices are limited
+    with ``policy.related_choices``; a new row takes its tenant (``municipality`` /
+    ``department``) from the parent, so it never reaches the database without one. The save
+    service checks every row again (``require_formset_rows``). Use ``ScopedTabularInline`` or
+    ``ScopedStackedInline``; subclasses narrow the permissions further with ``and super()``.
+    """
+
+    def _row_policy(self) -> DepartmentPolicy:
+        return policy_for(self.model)
+
+    def _parent_allows(self, request: HttpRequest, action: str, obj: Any) -> bool:
+        parent_policy = policy_for(self.parent_model)
+        if obj is None:
+            return parent_policy.user_has_permission(request.user, action)
+        return parent_policy.user_has_permission_for_instance(request.user, action, obj)
+
+    def _may_edit(self, request: HttpRequest, action: str, obj: Any) -> bool:
+        # Editing a parent's rows is changing the parent (adding it, on the add page).
+        parent_action = "add" if obj is None or obj.pk is None else "change"
+        return self._parent_allows(request, parent_action, obj) and self._row_policy().user_has_permission(
+            request.user, action
+        )
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        qs = super().get_queryset(request)
+        return self._row_policy().instances_user_has_permission_for(request.user, "view", qs)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._parent_allows(request, "view", obj) or self._parent_allows(request, "change", obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit(request, "add", obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit(request, "change", obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit(request, "delete", obj)
+
+    def _limit_choices(self, db_field: Any, request: HttpRequest, kwargs: dict[str, Any]) -> None:
+        related = db_field.remote_field.model
+        if not is_tenant_model(related):
+            return
+        qs = kwargs.get("queryset")
+        if qs is None:
+            qs = self.get_field_queryset(None, db_field, request)
+        if qs is None:
+            qs = related._default_manager.all()
+        kwargs["queryset"] = self._row_policy().related_choices(request.user, "change", related, qs)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        self._limit_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        self._limit_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset_class = super().get_formset(request, obj, **kwargs)
+        return type(formset_class.__name__, (TenantFromParentFormSetMixin, formset_class), {})
+
+
+def set_tenant_from_parent(row: models.Model, parent: models.Model) -> None:
+    """Give a new inline row the municipality / department of its parent (when the row model
+    has such a foreign key of its own)."""
+    parent_model = type(parent)
+    for name, parent_path in (
+        ("municipality", getattr(parent_model, "municipality_path", None)),
+        ("department", getattr(parent_model, "department_path", None)),
+    ):
+        if parent_path is None:
+            continue
+        try:
+            field = type(row)._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if not field.is_relation or getattr(row, field.attname) is not None:
+            continue
+        value = walk_id(parent, parent_path)
+        if value is not None:
+            setattr(row, field.attname, value)
+
+
+class TenantFromParentFormSetMixin:
+    """Inline formset whose new rows get their tenant from the parent (before validation, so
+    the model's own checks see it, and again when saved)."""
+
+    def _construct_form(self, i: int, **kwargs: Any) -> Any:
+        form = super()._construct_form(i, **kwargs)  # type: ignore[misc]
+        if form.instance.pk is None:
+            set_tenant_from_parent(form.instance, self.instance)  # type: ignore[attr-defined]
+        return form
+
+    def save_new(self, form: Any, commit: bool = True) -> Any:
+        set_tenant_from_parent(form.instance, self.instance)  # type: ignore[attr-defined]
+        return super().save_new(form, commit)  # type: ignore[misc]
+
+
+class ScopedTabularInline(ScopedInline):
+    template = "admin/edit_inline/tabular.html"
+
+
+class ScopedStackedInline(ScopedInline):
+    template = "admin/edit_inline/stacked.html"

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -185,7 +185,7 @@ def _check_grant(
 ) -> None:
     if role not in Role.values:
         raise MunicipalityError(_("役割が正しくありません。"))
-    if user.municipality_id is None:
+    if user.is_superuser or user.municipality_id is None:
         raise MunicipalityError(_("システム運用者には役割を付与できません。"))
     if department is not None and department.municipality_id != user.municipality_id:
         raise MunicipalityError(_("職員の所属自治体と課の自治体が一致しません。"))
@@ -322,15 +322,76 @@ def staff_user_assign_municipality(
     return user
 
 
+def refuse_operator_target(*, actor: StaffUser | None, user: StaffUser) -> None:
+    """A system operator's account is touched by system operators only: the town's
+    自治体管理者 never sees, edits, resets, unlocks or deactivates it. Raises MunicipalityError."""
+    if actor is None or actor.is_superuser:
+        return
+    if user.is_superuser or (user.pk and StaffUser.objects.filter(pk=user.pk, is_superuser=True).exists()):
+        raise MunicipalityError(_("システム運用者のアカウントは操作できません。"))
+
+
+def _require_staff_target(*, actor: StaffUser | None, user: StaffUser, action: str = "change") -> None:
+    """``refuse_operator_target``, then the policy on the account. Raises MunicipalityError."""
+    refuse_operator_target(actor=actor, user=user)
+    if actor is None or actor.is_superuser:
+        return
+    if not permissions.policy_for(StaffUser).user_has_permission_for_instance(actor, action, user):
+        raise MunicipalityError(_("この職員を操作する権限がありません。"))
+
+
+@transaction.atomic(durable=True)
+def staff_user_save(
+    *, user: StaffUser, form: Any, formsets: Any = (), created: bool, actor: StaffUser
+) -> StaffUser:
+    """Create or change a staff account from the admin form (the fields of the form only).
+
+    A system operator (superuser) belongs to no town, and only system operators create, change
+    or deactivate one; the town's staff are changed by the town's 自治体管理者. Raises
+    MunicipalityError (nothing is written). Audited like ``admin_object_save``.
+    """
+    if user.is_superuser and user.municipality_id is not None:
+        raise MunicipalityError(_("システム運用者は自治体に所属させません。"))
+    if not created:
+        _require_staff_target(actor=actor, user=StaffUser.objects.get(pk=user.pk))
+    _require_staff_target(actor=actor, user=user, action="add" if created else "change")
+    return _admin_object_save(obj=user, form=form, formsets=formsets, created=created, actor=actor)
+
+
+@transaction.atomic(durable=True)
+def staff_user_set_password(*, user: StaffUser, password: str | None, actor: StaffUser | None) -> StaffUser:
+    """Set a staff member's password (``None``: password sign-in disabled).
+
+    Same limits as changing the account: never a system operator's by anyone but a system
+    operator. Raises MunicipalityError. Audited (without the password).
+    """
+    user = StaffUser.objects.select_for_update().get(pk=user.pk)
+    _require_staff_target(actor=actor, user=user)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_log(
+        actor=actor,
+        action="municipalities.staffuser.password_changed",
+        obj=user,
+        data={"usable": password is not None},
+    )
+    return user
+
+
 @transaction.atomic(durable=True)
 def staff_user_unlock(*, user: StaffUser, actor: StaffUser | None) -> int:
     """Lift a sign-in lockout (django-axes) of ``user`` before it expires. Returns attempts cleared.
 
-    Only those who may change the staff account (自治体管理者 of the town, superuser). Audited.
+    Only those who may change the staff account (自治体管理者 of the town, superuser); a system
+    operator's only by a system operator. Raises MunicipalityError. Audited.
     """
     from axes.utils import reset as axes_reset
 
     if actor is not None:
+        refuse_operator_target(actor=actor, user=user)
         permissions.require(actor, "change", user)
     cleared = axes_reset(username=user.get_username())
     audit_log(actor=actor, action="municipalities.staffuser.unlocked", obj=user, data={"attempts": cleared})
@@ -475,10 +536,45 @@ def admin_object_save(*, obj: Any, form: Any, formsets: Any, created: bool, acto
     """Save an admin form (and its inlines) for a model without a service of its own.
 
     Checks the policy on the row as stored (change) and on the object as it will be saved
-    (add/change: a foreign key cannot move it out of the user's reach), saves everything in one
-    transaction and records the changed fields with before/after values. Raises
-    PermissionDenied or MunicipalityError when the user may not.
+    (add/change: a foreign key cannot move it out of the user's reach), and the same for every
+    inline row that is added, changed or deleted (a forged inline POST cannot write into
+    another department or town); saves everything in one transaction and records the changed
+    fields with before/after values. Raises PermissionDenied or MunicipalityError when the
+    user may not.
     """
+    return _admin_object_save(obj=obj, form=form, formsets=formsets, created=created, actor=actor)
+
+
+def require_formset_rows(*, actor: StaffUser | None, parent: Any, formsets: Any) -> None:
+    """Check each inline row an admin save would write (added, changed or deleted) against the
+    policy, as ``require_save`` does for the parent. Call inside the saving transaction, after
+    the parent has its primary key. Raises MunicipalityError.
+    """
+    if actor is None:
+        return
+    try:
+        for formset in formsets:
+            fk = getattr(formset, "fk", None)
+            deleted = set(map(id, formset.deleted_forms)) if formset.can_delete else set()
+            for row_form in formset.forms:
+                row = row_form.instance
+                if fk is not None:
+                    setattr(row, fk.name, parent)
+                if id(row_form) in deleted:
+                    if row.pk is not None:
+                        permissions.require(actor, "delete", type(row)._default_manager.get(pk=row.pk))
+                elif row.pk is None:
+                    if row_form.has_changed():
+                        permissions.require_save(actor, row, created=True)
+                elif row_form.has_changed():
+                    permissions.require_save(actor, row, created=False)
+    except PermissionDenied:
+        raise MunicipalityError(_("この行を保存する権限がありません。")) from None
+
+
+def _admin_object_save(*, obj: Any, form: Any, formsets: Any, created: bool, actor: StaffUser) -> Any:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("_admin_object_save() runs inside its caller's transaction")
     action = "add" if created else "change"
     before: dict[str, Any] = {}
     if not created:
@@ -492,6 +588,7 @@ def admin_object_save(*, obj: Any, form: Any, formsets: Any, created: bool, acto
     obj.save()
     # The admin called form.save(commit=False), which provides save_m2m(); a bare form has _save_m2m().
     getattr(form, "save_m2m", form._save_m2m)()
+    require_formset_rows(actor=actor, parent=obj, formsets=formsets)
     for formset in formsets:
         formset.instance = obj
         formset.save()

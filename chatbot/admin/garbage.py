@@ -26,7 +26,7 @@ from chatbot.models import (
 )
 from municipalities import permissions
 from municipalities.models import Municipality
-from municipalities.scoping import DepartmentScopedAdmin
+from municipalities.scoping import DepartmentScopedAdmin, ScopedTabularInline
 
 # --- Garbage data -----------------------------------------------------------------------------
 
@@ -146,23 +146,11 @@ class GarbageItemAdmin(GarbageAdminBase):
     fields = ["municipality", "category", "name", "kana", "notice"]
 
 
-class CollectionRuleInline(admin.TabularInline):
+class CollectionRuleInline(ScopedTabularInline):
+    # The calendar's town is the rule's town (set by ScopedInline); categories are the town's.
     model = CollectionRule
     extra = 0
     fields = ["category", "rule"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return obj is not None and permissions.policy_for(CollectionRule).user_has_permission_for_instance(
-            request.user, "change", obj
-        )
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return obj is None or permissions.policy_for(AreaCalendar).user_has_permission_for_instance(
-            request.user, "change", obj
-        )
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_change_permission(request, obj)
 
 
 @admin.register(AreaCalendar)
