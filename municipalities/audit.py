@@ -12,7 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
-from municipalities.models import AuditEntry, Department, Municipality
+from municipalities.models import AuditEntry, Department, Municipality, Resident
 from municipalities.permissions import walk_id
 
 SECRET_MARKERS = ("secret", "token", "password", "key")
@@ -50,23 +50,37 @@ def audit_log(
     data: dict[str, Any] | None = None,
     actor_label: str | None = None,
     object_repr: str | None = None,
+    actor_resident: Resident | None = None,
 ) -> AuditEntry:
     """Record that ``actor`` did ``action`` (dotted: "broadcasts.broadcast.approved") to ``obj``.
 
     Must run inside the service's transaction, so the entry exists exactly when the change
     does. Secret-looking keys in ``data`` are masked. ``object_repr`` replaces ``str(obj)``
     when that alone would not tell staff which object it was.
+
+    ``actor_resident`` names the resident who acted on their own (a cancel from the LIFF page);
+    it is ignored when a staff ``actor`` is given: staff acting for a resident (代理予約) are
+    audited as themselves.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_log() must be called inside the service's transaction")
     municipality_id, department_id = _tenant_of(obj)
+    if actor is not None:
+        actor_resident = None
     if actor_label is None:
-        actor_label = str(actor) if actor is not None else _("システム")
+        actor_label = (
+            str(actor)
+            if actor is not None
+            else resident_label(actor_resident)
+            if actor_resident is not None
+            else _("システム")
+        )
     clean = DjangoJSONEncoder().encode(mask(data or {}))
     return AuditEntry.objects.create(
         municipality_id=municipality_id,
         department_id=department_id,
         actor=actor if actor is not None and actor.pk else None,
+        actor_resident=actor_resident,
         actor_label=actor_label[:150],
         action=action,
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
@@ -74,6 +88,11 @@ def audit_log(
         object_repr=(object_repr or str(obj))[:200],
         data=json.loads(clean),
     )
+
+
+def resident_label(resident: Resident) -> str:
+    """How a resident acting on their own appears as the actor: 「住民: 山田花子」."""
+    return _("住民: %(name)s") % {"name": str(resident)}
 
 
 def changes(instance: models.Model, fields: list[str], before: dict[str, Any]) -> dict[str, Any]:

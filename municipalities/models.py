@@ -597,6 +597,12 @@ class TalkMessage(TimeStampedModel, MunicipalityOwned):
         INBOUND = "in", _("住民から")
         OUTBOUND = "out", _("自治体から")
 
+    # Read by permissions.Scope: a notice a feature sent for a department (booking, application)
+    # is that department's and 自治体管理者's; a row without a department (the general chat, the
+    # hand-off) is town-wide, for the roles that answer residents (holding this permission).
+    department_path: ClassVar[str | None] = "department"
+    town_wide_rows_perm: ClassVar[str] = "municipalities.reply_talkmessage"
+
     municipality = models.ForeignKey(
         Municipality, verbose_name=_("自治体"), on_delete=models.PROTECT, related_name="talk_messages"
     )

@@ -9,7 +9,10 @@ import-export.
 
 Models say where they live with two class attributes (set by the abstract bases in
 models.py): ``department_path`` (lookup to the owning Department, ``None`` when the model is
-owned by the municipality as a whole) and ``municipality_path``.
+owned by the municipality as a whole) and ``municipality_path``. A row whose department is empty
+is 自治体管理者's only, unless the model names ``town_wide_rows_perm``: then it is in scope in
+every town where the user's role also holds that permission (TalkMessage: the general chat is for
+the roles that answer residents, a department's notices for that department).
 
 What each role may do on a model:
 
@@ -195,6 +198,17 @@ class Scope:
         self.department_ids = {r.department_id for r in roles if r.department_id}
         self.admin_municipality_ids = {r.municipality_id for r in roles if r.role == Role.MUNICIPALITY_ADMIN}
         self.municipality_ids = {r.municipality_id for r in roles}
+        self._roles, self._perms = roles, perms
+
+    def _town_wide_ids(self, model: type[models.Model]) -> set[int] | None:
+        """Towns where rows of ``model`` without a department are in scope, for models that declare
+        ``town_wide_rows_perm`` (TalkMessage: the general chat belongs to whoever answers residents):
+        the towns where a role holding this scope's permission also holds that one. None for other
+        models (a row without a department is then 自治体管理者's only)."""
+        extra = getattr(model, "town_wide_rows_perm", None)
+        if not extra:
+            return None
+        return {r.municipality_id for r in self._roles if extra in self._perms.get(r.role, ())}
 
     def q(self, model: type[models.Model]) -> Q:
         """A filter for ``model`` rows inside this scope."""
@@ -204,9 +218,13 @@ class Scope:
             return Q(pk__in=[])  # not a tenant model: nobody but superusers
         if dept_path is None:
             return Q(**{_lookup(muni_path, "in"): self.municipality_ids})
-        return Q(**{_lookup(dept_path, "in"): self.department_ids}) | Q(
+        q = Q(**{_lookup(dept_path, "in"): self.department_ids}) | Q(
             **{_lookup(muni_path, "in"): self.admin_municipality_ids}
         )
+        town_wide = self._town_wide_ids(model)
+        if town_wide:
+            q |= Q(**{_lookup(dept_path, "isnull"): True, _lookup(muni_path, "in"): town_wide})
+        return q
 
     def contains(self, obj: models.Model) -> bool:
         model = type(obj)
@@ -217,9 +235,11 @@ class Scope:
         municipality_id = walk_id(obj, muni_path)
         if dept_path is None:
             return municipality_id in self.municipality_ids
-        return (
-            walk_id(obj, dept_path) in self.department_ids or municipality_id in self.admin_municipality_ids
-        )
+        department_id = walk_id(obj, dept_path)
+        if department_id in self.department_ids or municipality_id in self.admin_municipality_ids:
+            return True
+        town_wide = self._town_wide_ids(model)
+        return department_id is None and bool(town_wide) and municipality_id in town_wide
 
 
 def _lookup(path: str, op: str) -> str:

@@ -509,7 +509,7 @@ def resident_update_preferences(
             action="municipalities.resident.preferences_changed",
             obj=resident,
             data=diff,
-            actor_label=None if actor is not None else _("住民"),
+            actor_resident=resident if actor is None else None,
         )
     return resident
 

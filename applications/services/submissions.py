@@ -28,7 +28,6 @@ from municipalities.models import Resident, StaffUser
 if TYPE_CHECKING:
     from applications.forms import CheckedFile
 
-RESIDENT_LABEL = "住民"
 STAGED_MAX_AGE = timedelta(days=1)
 
 # Timestamp set when a submission enters a status.
@@ -205,7 +204,7 @@ def submission_submit(
         payment_create(submission=submission)
     audit_log(
         actor=None,
-        actor_label=RESIDENT_LABEL,
+        actor_resident=resident,
         action="applications.submission.submitted",
         obj=submission,
         data={
@@ -253,7 +252,7 @@ def transition_apply(
     submission.refresh_from_db()
     audit_log(
         actor=actor,
-        actor_label=RESIDENT_LABEL if by == workflow.RESIDENT else None,
+        actor_resident=submission.resident if by == workflow.RESIDENT and actor is None else None,
         action=f"applications.submission.{name}",
         obj=submission,
         data={

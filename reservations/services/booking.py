@@ -258,7 +258,7 @@ def reservation_book(
         action="reservations.reservation.booked",
         obj=reservation,
         data={"code": reservation.code, "slot": str(slot), "phone_booking": resident is None},
-        actor_label=None if actor is not None else (resident.display_name or _("住民")),
+        actor_resident=resident if actor is None else None,
     )
     _on_commit_bump(menu.pk)
     _notify_on_commit(reservation, "booked")
@@ -302,7 +302,7 @@ def reservation_cancel(
         action="reservations.reservation.cancelled",
         obj=reservation,
         data={"code": reservation.code},
-        actor_label=None if actor is not None else _("住民"),
+        actor_resident=reservation.resident if actor is None else None,
     )
     _on_commit_bump(slot.menu_id)
     _notify_on_commit(reservation, "cancelled")
@@ -385,7 +385,7 @@ def reservation_change(
         action="reservations.reservation.changed",
         obj=reservation,
         data={"from": str(old), "to": str(new_slot)},
-        actor_label=None if actor is not None else _("住民"),
+        actor_resident=reservation.resident if actor is None else None,
     )
     _on_commit_bump(old.menu_id)
     _notify_on_commit(reservation, "changed")

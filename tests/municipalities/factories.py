@@ -165,10 +165,11 @@ def _talk_message(department: Department) -> TalkMessage:
     return TalkMessage.objects.create(
         municipality=department.municipality,
         resident=resident,
-        direction=TalkMessage.Direction.INBOUND,
+        department=department,
+        direction=TalkMessage.Direction.OUTBOUND,
         kind="text",
-        text="明日のごみは？",
-        payload={"type": "text", "text": "明日のごみは？"},
+        text="予約が確定しました。",
+        payload={"type": "text", "text": "予約が確定しました。"},
     )
 
 

@@ -355,7 +355,8 @@ def test_update_preferences_changes_only_what_is_given_and_is_audited(town, resi
     first, second = sorted(
         entries("municipalities.resident.preferences_changed", resident), key=lambda e: e.pk
     )
-    assert first.actor_label == "住民" and first.data["area"] == [None, "本町"]
+    assert first.actor_resident == resident and first.actor_label == f"住民: {resident}"
+    assert first.data["area"] == [None, "本町"]
     assert first.data["interests"] == [[], ["ごみ", "防災"]]
     assert second.data == {"age_band": ["", AgeBand.AGE_30S]}
 
