@@ -161,6 +161,8 @@ def _audit_entry(department: Department) -> AuditEntry:
 
 @matrix_builder(TalkMessage)
 def _talk_message(department: Department) -> TalkMessage:
+    # A notice sent for the department (the department-owned case); the general chat, town-wide
+    # for the roles that answer residents, is covered by tests/municipalities/test_talklog.py.
     resident = resident_in(department.municipality)
     return TalkMessage.objects.create(
         municipality=department.municipality,
