@@ -245,9 +245,15 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
+# The project's admins export through municipalities.resources' formats (municipalities.files
+# escapes =, +, -, @, tab, CR); this library switch only strips "=" and is the fallback.
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+# The upload kept between preview and confirmation: random names bound to the session
+# (municipalities.resources.ProjectImportExportMixin); in Redis in production.
 IMPORT_EXPORT_TMP_STORAGE_CLASS = (
-    "import_export.tmp_storages.CacheStorage" if HAS_REDIS else "import_export.tmp_storages.TempFolderStorage"
+    "municipalities.resources.CacheImportStorage"
+    if HAS_REDIS
+    else "municipalities.resources.FolderImportStorage"
 )
 
 # --- Security -------------------------------------------------------------------------------
