@@ -15,9 +15,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ExportMixin
 
 from municipalities import jp
+from municipalities.resources import ProjectExportMixin
 from municipalities.scoping import DepartmentScopedAdmin
 
 from . import admin_views
@@ -82,7 +82,7 @@ class SlotForm(forms.ModelForm):
 
 
 @admin.register(Slot)
-class SlotAdmin(ExportMixin, DepartmentScopedAdmin):
+class SlotAdmin(ProjectExportMixin, DepartmentScopedAdmin):
     form = SlotForm
     resource_classes = [SlotResource]
     list_display = [

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -15,7 +15,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from import_export.admin import ImportExportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from chatbot import services
@@ -28,17 +27,9 @@ from chatbot.models import (
 from chatbot.resources import FaqResource
 from municipalities import permissions
 from municipalities.models import Department
+from municipalities.resources import ProjectImportExportMixin
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
-
-
-def departments_for(user: Any, perm: str) -> QuerySet[Department]:
-    """Departments where ``user`` holds ``perm`` (for choosing the tenant of an import)."""
-    qs = Department.objects.select_related("municipality")
-    if user.is_superuser:
-        return qs
-    scope = permissions.Scope(user, perm)
-    return qs.filter(Q(pk__in=scope.department_ids) | Q(municipality_id__in=scope.admin_municipality_ids))
-
+from municipalities.selectors import departments_for_staff
 
 # --- FAQ --------------------------------------------------------------------------------------
 
@@ -52,7 +43,7 @@ class FaqConfirmImportForm(ConfirmImportForm):
 
 
 @admin.register(Faq)
-class FaqAdmin(ImportExportMixin, DepartmentScopedAdmin):
+class FaqAdmin(ProjectImportExportMixin, DepartmentScopedAdmin):
     resource_classes = [FaqResource]
     import_form_class = FaqImportForm
     confirm_form_class = FaqConfirmImportForm
@@ -64,7 +55,9 @@ class FaqAdmin(ImportExportMixin, DepartmentScopedAdmin):
 
     def _limit_departments(self, request: HttpRequest, form: forms.Form) -> forms.Form:
         if "department" in form.fields:
-            form.fields["department"].queryset = departments_for(request.user, "chatbot.import_faq")
+            form.fields["department"].queryset = departments_for_staff(
+                user=request.user, perm="chatbot.import_faq"
+            )
         return form
 
     def create_import_form(self, request: HttpRequest) -> forms.Form:
@@ -200,9 +193,9 @@ class UnansweredQuestionAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
         if not self.has_action_permission(request, "change", question):
             raise PermissionDenied
         form = ResolveForm(request.POST or None, initial={"answer": ""})
-        form.fields["department"].queryset = departments_for(request.user, "chatbot.add_faq").filter(
-            municipality_id=question.municipality_id
-        )
+        form.fields["department"].queryset = departments_for_staff(
+            user=request.user, perm="chatbot.add_faq"
+        ).filter(municipality_id=question.municipality_id)
         form.fields["faq"].queryset = permissions.policy_for(Faq).instances_user_has_permission_for(
             request.user,
             "change",

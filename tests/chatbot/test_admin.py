@@ -190,3 +190,95 @@ def test_changelists_do_not_query_per_row(
     client.get(reverse(f"admin:chatbot_{name}_changelist"))  # warm caches
     with django_assert_max_num_queries(12):
         assert client.get(reverse(f"admin:chatbot_{name}_changelist")).status_code == 200
+
+
+FAQ_CSV = "質問,言い換え,回答,ボタンの文言,ボタンのリンク先,公開\n盗まれた質問,,答え,,,1\n"
+FOLDER_STORAGE = "municipalities.resources.FolderImportStorage"  # the storage without Redis
+
+
+def _confirm_post(client: Client, kenko, name: str):
+    return client.post(
+        reverse("admin:chatbot_faq_process_import"),
+        {
+            "import_file_name": name,
+            "original_file_name": "faq.csv",
+            "format": "0",
+            "resource": "0",
+            "department": kenko.pk,
+        },
+    )
+
+
+@pytest.mark.parametrize("where", ["temp folder", "upload folder"])
+def test_faq_confirm_refuses_a_file_not_issued_to_this_session(as_user, kenko_editor, kenko, settings, where):
+    # given: without Redis, a file sits in the temp folder (someone else's upload, or any file)
+    import os
+    import tempfile
+    import uuid
+
+    from municipalities.resources import FolderImportStorage
+
+    settings.IMPORT_EXPORT_TMP_STORAGE_CLASS = FOLDER_STORAGE
+    if where == "temp folder":
+        name = f"victim-{uuid.uuid4().hex}.csv"
+        path = os.path.join(tempfile.gettempdir(), name)
+    else:
+        name = uuid.uuid4().hex
+        path = os.path.join(FolderImportStorage.folder(), name)
+    with open(path, "wb") as fh:
+        fh.write(FAQ_CSV.encode("utf-8"))
+    try:
+        # when: a user with import rights names it in the confirm form
+        response = _confirm_post(as_user(kenko_editor), kenko, name)
+        # then: nothing is imported and nothing is deleted
+        assert response.status_code in (200, 302)
+        assert not Faq.objects.exists()
+        assert os.path.exists(path)
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+
+
+def test_faq_import_preview_then_confirm_works_with_the_folder_storage(
+    as_user, kenko_editor, kenko, settings
+):
+    # given
+    settings.IMPORT_EXPORT_TMP_STORAGE_CLASS = FOLDER_STORAGE
+    client = as_user(kenko_editor)
+    upload = SimpleUploadedFile("faq.csv", FAQ_CSV.encode("utf-8"), content_type="text/csv")
+    # when: preview, then the confirm form as the page gives it
+    preview = client.post(
+        reverse("admin:chatbot_faq_import"),
+        {"import_file": upload, "format": "0", "department": kenko.pk, "resource": "0"},
+    )
+    confirm = preview.context["confirm_form"]
+    data = {name: confirm.initial.get(name, "") for name in confirm.fields}
+    first = client.post(reverse("admin:chatbot_faq_process_import"), data)
+    again = client.post(reverse("admin:chatbot_faq_process_import"), data)
+    # then: imported once; the spent name is refused the second time
+    assert first.status_code == 302 and again.status_code == 302
+    assert Faq.objects.filter(department=kenko).count() == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "言い換え,回答\n健診はいつ,6月です\n",  # no 質問 column: an error for the file as a whole
+        "質問,言い換え,回答,ボタンの文言,ボタンのリンク先,公開\n,,,,,1\n",  # a row without a question
+    ],
+)
+def test_faq_import_errors_are_shown_in_japanese_without_a_traceback(as_user, kenko_editor, kenko, bad):
+    # given: a file that cannot be imported
+    client = as_user(kenko_editor)
+    upload = SimpleUploadedFile("faq.csv", bad.encode("utf-8"), content_type="text/csv")
+    # when
+    response = client.post(
+        reverse("admin:chatbot_faq_import"),
+        {"import_file": upload, "format": "0", "department": kenko.pk, "resource": "0"},
+    )
+    # then: the staff member reads what is wrong, not Python
+    page = response.content.decode()
+    result = response.context["result"]
+    assert response.status_code == 200 and (result.has_errors() or result.has_validation_errors())
+    assert "Traceback" not in page and "most recent call last" not in page
+    assert "取り込めません" in page or "空ではいけません" in page, page[-3000:]
