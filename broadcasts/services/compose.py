@@ -260,6 +260,21 @@ def _approve(broadcast: Broadcast, actor: StaffUser | None, now: datetime) -> No
         broadcast.scheduled_at = now
 
 
+def _self_approval(broadcast: Broadcast, actor: StaffUser | None) -> dict[str, Any]:
+    """The two-person rule (``Municipality.broadcast_needs_second_approver``, on by default):
+    whoever submitted a broadcast may not approve it. A 緊急 broadcast is the exception (its
+    approver, a head or the town's administrator, may be its author: there is no time for a
+    second person), and that approval is flagged in the audit row. Returns the audit data to
+    add; raises BroadcastError when the rule refuses."""
+    if actor is None or broadcast.submitted_by_id != actor.pk:
+        return {}
+    if not broadcast.department.municipality.broadcast_needs_second_approver:
+        return {"self_approved": True, "reason": "allowed_by_town"}
+    if broadcast.is_emergency:
+        return {"self_approved": True, "reason": "emergency"}
+    raise BroadcastError(_("申請した本人は承認できません。別の職員が承認してください。"), code="same_person")
+
+
 def _start_on_commit(broadcast: Broadcast) -> None:
     if broadcast.status == BroadcastStatus.APPROVED:
         from broadcasts.tasks import broadcast_start_task
@@ -272,9 +287,10 @@ def _start_on_commit(broadcast: Broadcast) -> None:
 def broadcast_approve(*, broadcast: Broadcast, actor: StaffUser | None) -> Broadcast:
     """承認待ち → 承認済み (sent at once) or 予約済み (sent at ``scheduled_at`` by the beat task).
 
-    Needs the approve right in the broadcast's department (所属長, 自治体管理者). Re-checks the
-    schedule and that someone will receive it. Enqueues the start on commit when it is to go
-    out now. Raises BroadcastError. Audited.
+    Needs the approve right in the broadcast's department (所属長, 自治体管理者), and, where the
+    town keeps the two-person rule, an approver who is not the submitter (緊急 excepted, and
+    flagged in the audit row). Re-checks the schedule and that someone will receive it.
+    Enqueues the start on commit when it is to go out now. Raises BroadcastError. Audited.
     """
     broadcast = _locked(broadcast)
     _require(
@@ -285,6 +301,7 @@ def broadcast_approve(*, broadcast: Broadcast, actor: StaffUser | None) -> Broad
     )
     if broadcast.status != BroadcastStatus.PENDING:
         raise _status_error(broadcast, _("承認"))
+    flag = _self_approval(broadcast, actor)
     now = timezone.now()
     _approve(broadcast, actor, now)
     broadcast.save(update_fields=["status", "approved_by", "approved_at", "scheduled_at", "updated_at"])
@@ -292,7 +309,7 @@ def broadcast_approve(*, broadcast: Broadcast, actor: StaffUser | None) -> Broad
         actor=actor,
         action="broadcasts.broadcast.approved",
         obj=broadcast,
-        data={"status": broadcast.status, "scheduled_at": broadcast.scheduled_at},
+        data={"status": broadcast.status, "scheduled_at": broadcast.scheduled_at, **flag},
     )
     _start_on_commit(broadcast)
     return broadcast
@@ -303,7 +320,8 @@ def broadcast_emergency_send(*, broadcast: Broadcast, actor: StaffUser | None) -
     """A head approves and sends an emergency broadcast at once, from 下書き or 承認待ち.
 
     Needs the approve right; the broadcast must be marked 緊急 (it goes to every follower).
-    Raises BroadcastError. Audited; the start is enqueued on commit.
+    One person may write and send it (the exception to the two-person rule): the audit row
+    says so (``self_approved``). Raises BroadcastError. Audited; the start is enqueued on commit.
     """
     broadcast = _locked(broadcast)
     _require(
@@ -325,13 +343,14 @@ def broadcast_emergency_send(*, broadcast: Broadcast, actor: StaffUser | None) -
         broadcast.rendered_messages = _render(broadcast)
         broadcast.submitted_by = actor
         broadcast.submitted_at = now
+    flag = _self_approval(broadcast, actor)
     _approve(broadcast, actor, now)
     broadcast.save()
     audit_log(
         actor=actor,
         action="broadcasts.broadcast.emergency_sent",
         obj=broadcast,
-        data={"recipients": _count(broadcast)},
+        data={"recipients": _count(broadcast), **flag},
     )
     _start_on_commit(broadcast)
     return broadcast

@@ -355,3 +355,78 @@ def test_monthly_recurrence_keeps_the_day_and_clamps_short_months(kenko):
         department=kenko, scheduled_at=at, recurrence=Recurrence.MONTHLY, recurrence_until=date(2027, 12, 31)
     )
     assert timezone.localtime(next_occurrence(broadcast)).strftime("%m-%d %H:%M") == "02-28 09:00"
+
+
+# --- the two-person rule (issue 18, finding 13) --------------------------------------------------
+
+
+def _approved_entry(broadcast: Broadcast) -> AuditEntry:
+    return AuditEntry.objects.get(action="broadcasts.broadcast.approved", object_id=str(broadcast.pk))
+
+
+def test_the_submitter_cannot_approve_their_own_broadcast(kenko, kenko_head, interests, readers):
+    # given: a head submits a broadcast of their own department (the town keeps the rule: default)
+    assert kenko.municipality.broadcast_needs_second_approver
+    broadcast = broadcast_submit(
+        broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_head
+    )
+    # when / then
+    with pytest.raises(BroadcastError, match="申請した本人は承認できません。別の職員が承認してください。"):
+        broadcast_approve(broadcast=broadcast, actor=kenko_head)
+    # and nothing changed, nothing audited
+    broadcast.refresh_from_db()
+    assert (broadcast.status, broadcast.approved_by, broadcast.approved_at) == (
+        BroadcastStatus.PENDING,
+        None,
+        None,
+    )
+    assert audit_actions(broadcast) == ["broadcasts.broadcast.submitted"]
+
+
+def test_another_head_approves_what_a_head_submitted(kenko, kenko_head, town_admin, interests, readers):
+    # given
+    broadcast = broadcast_submit(
+        broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_head
+    )
+    # when
+    approved = broadcast_approve(broadcast=broadcast, actor=town_admin)
+    # then: approved, by a second person, and the audit row is not flagged
+    assert approved.status == BroadcastStatus.APPROVED
+    assert (approved.submitted_by, approved.approved_by) == (kenko_head, town_admin)
+    assert "self_approved" not in _approved_entry(broadcast).data
+
+
+def test_an_emergency_submitted_by_a_head_is_approved_by_them_and_flagged(kenko, kenko_head, readers):
+    # given: a 緊急 broadcast the head submitted
+    broadcast = broadcast_submit(broadcast=make_broadcast(kenko, emergency=True), actor=kenko_head)
+    # when
+    approved = broadcast_approve(broadcast=broadcast, actor=kenko_head)
+    # then: one person may, and the audit row says so
+    assert approved.status == BroadcastStatus.APPROVED
+    assert approved.submitted_by == approved.approved_by == kenko_head
+    entry = _approved_entry(broadcast)
+    assert entry.actor == kenko_head
+    assert (entry.data["self_approved"], entry.data["reason"]) == (True, "emergency")
+
+
+def test_an_emergency_sent_at_once_by_its_author_is_flagged(kenko, kenko_head, readers):
+    # when: a head writes and sends an emergency at once (from 下書き)
+    broadcast = broadcast_emergency_send(broadcast=make_broadcast(kenko, emergency=True), actor=kenko_head)
+    # then
+    entry = AuditEntry.objects.get(action="broadcasts.broadcast.emergency_sent", object_id=str(broadcast.pk))
+    assert (entry.data["self_approved"], entry.data["reason"]) == (True, "emergency")
+
+
+def test_a_town_without_the_rule_lets_the_submitter_approve(town, kenko, kenko_head, interests, readers):
+    # given: the town turned the two-person rule off
+    town.broadcast_needs_second_approver = False
+    town.save(update_fields=["broadcast_needs_second_approver"])
+    broadcast = broadcast_submit(
+        broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_head
+    )
+    # when
+    approved = broadcast_approve(broadcast=broadcast, actor=kenko_head)
+    # then: approved, and still recorded as a one-person approval
+    assert approved.status == BroadcastStatus.APPROVED
+    assert approved.submitted_by == approved.approved_by == kenko_head
+    assert _approved_entry(broadcast).data["self_approved"] is True
