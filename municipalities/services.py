@@ -41,6 +41,7 @@ MUNICIPALITY_UPDATABLE_FIELDS = frozenset(
         "require_two_factor",
         "talk_log_retention_days",
         "follow_greeting",
+        "broadcast_needs_second_approver",
     }
 )
 
