@@ -24,6 +24,18 @@ from municipalities.models import Municipality, Resident
 Messages = list[dict[str, Any]]
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else ``{}``. The webhook stores only events that match
+    LINE's schema, but rows stored before it checked them (or by hand) must not crash a drain:
+    whatever reads a stored event reads it through these two."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_str(value: Any) -> str:
+    """``value`` if it is a string, else ``""`` (see ``as_dict``)."""
+    return value if isinstance(value, str) else ""
+
+
 @dataclass
 class InboundContext:
     municipality: Municipality
@@ -33,28 +45,29 @@ class InboundContext:
 
     @property
     def event_type(self) -> str:
-        return self.event.get("type", "")
+        return as_str(as_dict(self.event).get("type"))
 
     @property
     def line_user_id(self) -> str:
-        return (self.event.get("source") or {}).get("userId", "")
+        return as_str(as_dict(as_dict(self.event).get("source")).get("userId"))
 
     @property
     def reply_token(self) -> str:
-        return self.event.get("replyToken", "")
+        return as_str(as_dict(self.event).get("replyToken"))
 
     @property
     def text(self) -> str:
-        message = self.event.get("message") or {}
-        return message.get("text", "") if message.get("type") == "text" else ""
+        message = as_dict(as_dict(self.event).get("message"))
+        return as_str(message.get("text")) if message.get("type") == "text" else ""
 
     @property
     def postback_data(self) -> str:
-        return (self.event.get("postback") or {}).get("data", "")
+        return as_str(as_dict(as_dict(self.event).get("postback")).get("data"))
 
     @property
     def postback_params(self) -> dict[str, Any]:
-        return (self.event.get("postback") or {}).get("params") or {}
+        params = as_dict(as_dict(as_dict(self.event).get("postback")).get("params"))
+        return {key: value for key, value in params.items() if isinstance(value, str)}
 
 
 Handler = Callable[[InboundContext], Messages | None]

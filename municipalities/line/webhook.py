@@ -3,15 +3,36 @@
 The hot path is deliberately small, because LINE waits for the answer and a busy town sends
 thousands of events a second during an emergency broadcast:
 
-1. look the channel up (a short in-process cache of slug → id and secret);
-2. refuse bodies over 1 MB (413), a bad or missing ``X-Line-Signature`` (400, nothing stored)
-   and bodies that are not LINE's JSON (400);
-3. store the events with one ``INSERT … ON CONFLICT DO NOTHING`` (the unique constraint on
-   ``(municipality, webhook_event_id)`` makes a redelivery or two simultaneous identical
+1. look the channel up (a short in-process cache of slug → id and secret, and of slugs that
+   are no channel);
+2. refuse bodies over ``LINE_WEBHOOK_MAX_BODY_BYTES`` (413; 1 MB: LINE batches a handful of
+   events of a few hundred bytes each, and a text message is at most 5,000 characters, so a
+   real post is a few kB; the limit is only there to bound memory and parse time), then check
+   ``X-Line-Signature`` (400, nothing stored). An unknown slug gets **the same 400** after an
+   HMAC against a dummy secret: a slug's existence is never told to someone who cannot sign;
+3. parse with bounded depth (``MAX_DEPTH``, counted on the raw text before ``json.loads``
+   can recurse) and bounded numbers (no ``NaN``/``Infinity``, no float that overflows, no
+   integer of more than ``MAX_INT_DIGITS`` digits); a body that is not LINE's envelope is a
+   400 and nothing is stored;
+4. check **each event** against LINE's schema (``webhook_schema.py``, derived from LINE's
+   ``webhook.yml``) and what the database takes (``timestamp`` an integer millisecond epoch
+   between 2000 and 2100, ids within their columns, no NUL or unpaired surrogate in any
+   string, so nothing can fail half-way at the insert);
+5. store the good events with one ``INSERT … ON CONFLICT DO NOTHING`` (the unique constraint
+   on ``(municipality, webhook_event_id)`` makes a redelivery or two simultaneous identical
    posts one row);
-4. after commit, wake the drain task of the town's lane the events are in (one Redis ``SET
+6. after commit, wake the drain task of the town's lane the events are in (one Redis ``SET
    NX``, skipped for a second once the process has seen the flag set; eager mode processes the
    events at once) and answer 200.
+
+**A post with bad events** (the rule): the good events are stored, the bad ones are dropped
+(logged, never stored), and the answer is 200; if *every* event is bad the answer is 400 and
+nothing is stored. Why this is allowed: LINE's events are independent (each has its own
+``webhookEventId``, a post may batch several residents' events), and LINE sends a post again
+only on a non-2xx answer and only when redelivery is on, so refusing the whole post would lose
+the residents' good messages (redelivery off) or have them refused again on every redelivery
+(a bad event stays bad). The insert is one statement, so a post is never half-stored: its
+good events are all stored, once, or (on an error) none are.
 
 A town's events are processed in ``settings.LINE_WEBHOOK_LANES`` lanes, each drained by one
 task at a time: several workers answer a busy town at once, and the events of one resident,
@@ -26,10 +47,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
+import secrets
 import threading
 import time
 import zlib
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 import psycopg
@@ -44,36 +69,54 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from linebot.v3.webhook import SignatureValidator
 
+from municipalities.line.webhook_schema import event_error
 from municipalities.models import Municipality, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
-# slug → (municipality id, channel secret, expires at). A changed secret applies within this.
+# slug → (municipality id or None for "no such channel", channel secret, expires at). A
+# changed secret applies within this. Unknown slugs are remembered too (at most
+# UNKNOWN_SLUGS_KEPT of them), so probing one costs what posting to a town costs.
 CHANNEL_CACHE_SECONDS = 30.0
-_channels: dict[str, tuple[int, str, float]] = {}
+UNKNOWN_SLUGS_KEPT = 1024
+_channels: dict[str, tuple[int | None, str, float]] = {}
+_unknown_slugs = 0
 _channels_lock = threading.Lock()
+# What an unknown slug's body is checked against: its HMAC is computed like any other (same
+# work, same answer), and no signature can match a secret nobody knows.
+_DUMMY_SECRET = secrets.token_hex(16)
 
 
-def _channel(slug: str) -> tuple[int, str] | None:
+def _channel(slug: str) -> tuple[int | None, str]:
+    """(municipality id, channel secret); (None, a dummy secret) when no town has this slug."""
+    global _unknown_slugs
     now = time.monotonic()
     cached = _channels.get(slug)
     if cached is not None and cached[2] > now:
         return cached[0], cached[1]
     municipality = Municipality.objects.filter(slug=slug).only("pk", "channel_secret").first()
-    if municipality is None:
-        return None
     with _channels_lock:
+        if municipality is None:
+            if _unknown_slugs >= UNKNOWN_SLUGS_KEPT:  # bounded: random slugs cannot fill memory
+                for key in [k for k, v in _channels.items() if v[0] is None]:
+                    del _channels[key]
+                _unknown_slugs = 0
+            _unknown_slugs += slug not in _channels
+            _channels[slug] = (None, _DUMMY_SECRET, now + CHANNEL_CACHE_SECONDS)
+            return None, _DUMMY_SECRET
         _channels[slug] = (municipality.pk, municipality.channel_secret or "", now + CHANNEL_CACHE_SECONDS)
     return municipality.pk, municipality.channel_secret or ""
 
 
 def forget_channel(slug: str | None = None) -> None:
     """Drop the cached channel secret(s) (after a change, and in tests)."""
+    global _unknown_slugs
     with _channels_lock:
         if slug is None:
             _channels.clear()
-        else:
-            _channels.pop(slug, None)
+            _unknown_slugs = 0
+        elif (dropped := _channels.pop(slug, None)) is not None and dropped[0] is None:
+            _unknown_slugs -= 1
 
 
 @receiver([post_save, post_delete], sender=Municipality, dispatch_uid="line.webhook.forget_channel")
@@ -100,56 +143,162 @@ def lane_of(line_user_id: str) -> int:
     return zlib.crc32(line_user_id.encode()) % settings.LINE_WEBHOOK_LANES
 
 
-def _occurred_at(timestamp: Any) -> datetime:
-    if not isinstance(timestamp, int) or isinstance(timestamp, bool):
-        raise BadEvents("timestamp")
-    return datetime.fromtimestamp(timestamp / 1000, tz=UTC)
+# Nesting a body may have. LINE's deepest event is 7 levels down (body → events → event →
+# message → mention → mentionees → mentionee); json.loads recurses once per level and hits the
+# interpreter's recursion limit near 1,000 (jsonb's own limit is higher). 64 is far from both,
+# and lets every post with fewer than 64 ``[``/``{`` in all (a dozen events) skip the count.
+MAX_DEPTH = 64
+# ``timestamp`` is a millisecond epoch; outside 2000-01-01 … 2100-01-01 it is not LINE's.
+MIN_TIMESTAMP_MS = 946_684_800_000
+MAX_TIMESTAMP_MS = 4_102_444_800_000
+# Column widths of WebhookEvent (a longer value could not be stored).
+_MAX_TYPE, _MAX_ID, _MAX_USER_ID, _MAX_REPLY_TOKEN = 32, 64, 64, 255
+
+_BRACKETS = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# In ``json.dumps`` output a backslash is either ``\\`` or starts an escape, so an escaped NUL
+# is ``\u0000`` after an even number of backslashes (PostgreSQL's jsonb and text refuse NUL).
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def parse_events(payload: Any, *, municipality_id: int) -> list[dict[str, Any]]:
-    """The rows to store for a webhook body (``WebhookEvent`` field values); BadEvents when it is
-    not LINE's shape."""
+class _BadNumber:
+    """Stands for a number LINE never sends (NaN, ±Infinity, a float that overflows): the event
+    holding it is bad (it cannot be serialised), the others are not. An integer of more than
+    4,300 digits is beyond what Python decodes: that body is refused whole."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<bad number>"
+
+
+_BAD_NUMBER = _BadNumber()
+
+
+def _too_deep(body: str) -> bool:
+    """Whether the body nests deeper than MAX_DEPTH, counted on the text before anything
+    recurses into it. Strings are taken out by splitting at the quotes once the escaped
+    backslashes and quotes are gone (C-speed string operations, no regex over the text). Up to
+    the first syntax error this reads the text as json.loads does, and json.loads never goes
+    past that error, so no body that json.loads would nest deeper passes."""
+    if body.count("[") + body.count("{") <= MAX_DEPTH:  # a post of one or two events
+        return False
+    if "\\" in body:
+        body = body.replace("\\\\", "").replace('\\"', "")
+    structure = "".join(body.split('"')[::2])
+    if structure.count("[") + structure.count("{") <= MAX_DEPTH:
+        return False
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, _BRACKETS.sub("", structure)))) > MAX_DEPTH
+
+
+_decoding = threading.local()  # .bad_number: the body being decoded in this thread had one
+
+
+def _bad_number(text: str) -> _BadNumber:
+    _decoding.bad_number = True
+    return _BAD_NUMBER
+
+
+def _parse_float(text: str) -> float | _BadNumber:
+    value = float(text)
+    return value if math.isfinite(value) else _bad_number(text)
+
+
+# Built once: ``json.loads(..., parse_float=…)`` would build a decoder per call.
+_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_constant=_bad_number)
+
+
+def parse_body(body: str) -> tuple[Any, bool]:
+    """The decoded JSON of a webhook body, and whether its events need the thorough check (it
+    has ``\\u`` escapes, which may decode to a NUL or an unpaired surrogate, or a number LINE
+    never sends, decoded as a marker). BadEvents when it nests too deep or is not JSON."""
+    if _too_deep(body):
+        raise BadEvents(f"nested deeper than {MAX_DEPTH}")
+    _decoding.bad_number = False
+    try:
+        payload = _DECODER.decode(body)
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError; so is an int too long
+        raise BadEvents(f"not JSON: {exc}") from None
+    return payload, _decoding.bad_number or "\\u" in body
+
+
+def _event_problem(event: Any, *, thorough: bool) -> str | None:
+    """Why this event cannot be stored, or None. LINE's schema first, then what the table's
+    columns and PostgreSQL take, so that the insert cannot fail on any stored event. The
+    serialisation check (about as costly as the rest) runs when ``thorough``."""
+    if (error := event_error(event)) is not None:
+        return error
+    timestamp = event["timestamp"]
+    if not MIN_TIMESTAMP_MS <= timestamp <= MAX_TIMESTAMP_MS:
+        return "timestamp: out of range"
+    source = event.get("source") or {}
+    if not 0 < len(event["type"]) <= _MAX_TYPE or not 0 < len(event["webhookEventId"]) <= _MAX_ID:
+        return "type or webhookEventId: empty or too long"
+    if len(source.get("userId", "")) > _MAX_USER_ID:
+        return "source.userId: too long"
+    if not thorough:
+        return None
+    try:
+        dumped = json.dumps(event, ensure_ascii=False)
+        dumped.encode("utf-8")  # an unpaired surrogate (``"\\ud800"``) has no UTF-8
+    except (TypeError, ValueError):  # TypeError: a bad number; UnicodeEncodeError: a ValueError
+        return "a number or a string that is not LINE's"
+    if "\\u0000" in dumped and _ESCAPED_NUL.search(dumped):
+        return "a NUL character"
+    return None
+
+
+def parse_events(payload: Any, *, municipality_id: int, thorough: bool = True) -> list[dict[str, Any]]:
+    """The rows to store for a decoded webhook body (``WebhookEvent`` field values), one per
+    good event (an event twice in one body: once). Bad events are left out and logged.
+    BadEvents when the body is not LINE's envelope, or when it has events and all are bad.
+    ``thorough=False`` (from ``parse_body``: the text has no ``\\u`` escape and no bad number)
+    skips the serialisation check."""
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise BadEvents("events")
+    if not isinstance(payload.get("destination", ""), str):
+        raise BadEvents("destination")
     rows = []
     seen = set()
+    problems = []
     for event in payload["events"]:
-        if not isinstance(event, dict):
-            raise BadEvents("event")
-        event_type = event.get("type")
-        event_id = event.get("webhookEventId")
-        mode = event.get("mode", "active")
-        context = event.get("deliveryContext") or {}
-        source = event.get("source") or {}
-        if not isinstance(event_type, str) or not event_type or len(event_type) > 32:
-            raise BadEvents("type")
-        if not isinstance(event_id, str) or not event_id or len(event_id) > 64:
-            raise BadEvents("webhookEventId")
-        if mode not in {"active", "standby"} or not isinstance(context, dict) or not isinstance(source, dict):
-            raise BadEvents("mode")
-        user_id = source.get("userId", "")
-        reply_token = event.get("replyToken", "")
-        if not isinstance(user_id, str) or len(user_id) > 64 or not isinstance(reply_token, str):
-            raise BadEvents("source")
+        if (problem := _event_problem(event, thorough=thorough)) is not None:
+            problems.append(problem)
+            continue
+        event_id = event["webhookEventId"]
         if event_id in seen:  # the same event twice in one body: store it once
             continue
         seen.add(event_id)
+        mode = event["mode"]
+        user_id = (event.get("source") or {}).get("userId", "")
         rows.append(
             {
                 "municipality_id": municipality_id,
                 "webhook_event_id": event_id,
-                "event_type": event_type,
+                "event_type": event["type"],
                 "mode": mode,
-                "is_redelivery": bool(context.get("isRedelivery")),
+                "is_redelivery": event["deliveryContext"]["isRedelivery"],
                 "line_user_id": user_id,
-                "reply_token": reply_token[:255],
-                "occurred_at": _occurred_at(event.get("timestamp")),
+                # LINE's are 32 characters; a longer one is kept cut (the reply fails, the
+                # event is not lost)
+                "reply_token": event.get("replyToken", "")[:_MAX_REPLY_TOKEN],
+                "occurred_at": datetime.fromtimestamp(event["timestamp"] / 1000, tz=UTC),
                 "payload": event,
                 "lane": lane_of(user_id),
                 # standby: another channel (e.g. a chat module) answers; stored, never answered
                 "status": WebhookEvent.Status.SKIPPED if mode == "standby" else WebhookEvent.Status.RECEIVED,
             }
         )
+    if problems:
+        logger.info(
+            "webhook %s: %d of %d events are not LINE's and were not stored (%s)",
+            municipality_id,
+            len(problems),
+            len(payload["events"]),
+            "; ".join(problems[:5]),
+        )
+        if not rows:
+            raise BadEvents(problems[0])
     return rows
 
 
@@ -265,10 +414,9 @@ def _enqueue(municipality_id: int, rows: list[dict[str, Any]]) -> None:
 @csrf_exempt
 @require_POST
 def webhook_view(request: HttpRequest, slug: str) -> HttpResponse:
-    channel = _channel(slug)
-    if channel is None:
-        return JsonResponse({"message": "unknown channel"}, status=404)
-    municipality_id, channel_secret = channel
+    # An unknown slug goes the same way as a known one up to the signature check, which it
+    # fails: same answer, same work (a cached lookup and one HMAC), whether the slug exists.
+    municipality_id, channel_secret = _channel(slug)
     limit = settings.LINE_WEBHOOK_MAX_BODY_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -283,14 +431,16 @@ def webhook_view(request: HttpRequest, slug: str) -> HttpResponse:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
         return JsonResponse({"message": "body is not UTF-8"}, status=400)
-    if not signature_valid(
+    signed = signature_valid(
         channel_secret=channel_secret, body=body, signature=request.headers.get("X-Line-Signature", "")
-    ):
+    )
+    if not signed or municipality_id is None:
         return JsonResponse({"message": "invalid signature"}, status=400)
     try:
-        rows = parse_events(json.loads(body), municipality_id=municipality_id)
-    except (ValueError, BadEvents) as exc:  # json.JSONDecodeError is a ValueError
-        logger.info("webhook %s: unparsable body (%s)", slug, exc)
+        payload, thorough = parse_body(body)
+        rows = parse_events(payload, municipality_id=municipality_id, thorough=thorough)
+    except BadEvents as exc:
+        logger.info("webhook %s: body refused (%s)", slug, exc)
         return JsonResponse({"message": "invalid body"}, status=400)
     if rows:
         _store(rows)

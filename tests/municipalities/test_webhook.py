@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from types import SimpleNamespace
 
@@ -106,9 +107,40 @@ def test_verify_button_with_no_events_is_200(client, town):
     assert post(client, town, b'{"destination": "U0", "events": []}').status_code == 200
 
 
-def test_unknown_slug_is_404(client, town):
+def test_an_unknown_slug_gets_the_same_400_as_a_bad_signature_after_the_same_hmac(client, town, monkeypatch):
+    # given: a spy on the signature check (the slow part: its cost must not tell the slugs apart)
+    checked = []
+    real = webhook.signature_valid
+    monkeypatch.setattr(
+        webhook,
+        "signature_valid",
+        lambda **kwargs: checked.append(kwargs["channel_secret"]) or real(**kwargs),
+    )
+    body = webhook_body(webhook_event("follow", NEW_USER))
+    # when: signed with the town's secret but posted to a slug no town has, then a bad signature
+    unknown = post(client, town, body, slug="nowhere")
+    unknown_again = post(client, town, body, slug="nowhere")
+    forged = post(client, town, body, signature=sign("another-secret", body))
+    # then: the same answer, after an HMAC each time, and nothing stored
+    assert unknown.status_code == unknown_again.status_code == forged.status_code == 400
+    assert unknown.content == unknown_again.content == forged.content
+    assert len(checked) == 3 and checked[0] not in ("", town.channel_secret)
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_unknown_slugs_remembered_are_bounded(client, town, monkeypatch):
+    # given: room for three unknown slugs
+    monkeypatch.setattr(webhook, "UNKNOWN_SLUGS_KEPT", 3)
+    webhook.forget_channel()
     body = webhook_body()
-    assert post(client, town, body, slug="nowhere").status_code == 404
+    # when: ten different unknown slugs are probed, and the town posts
+    for number in range(10):
+        assert post(client, town, body, slug=f"probe{number}").status_code == 400
+    assert post(client, town, body).status_code == 200
+    # then: at most three unknown slugs are kept, and the town's channel is still cached
+    unknown = [slug for slug, cached in webhook._channels.items() if cached[0] is None]
+    assert 0 < len(unknown) <= 3
+    assert webhook._channels[town.slug][0] == town.pk
 
 
 def test_bodies_over_a_megabyte_are_413(client, town):
@@ -672,3 +704,205 @@ def test_a_drain_stops_between_events_when_its_time_is_up(client, town, resident
     assert tasks.webhook_events_drain_task.run(town.pk, lane) == 1
     # then: all three were answered, in order
     assert _inbound_texts(resident.line_user_id) == ["一", "二", "三"]
+
+
+# --- bodies that are signed but not LINE's (issue 18, finding 11) -------------------------------
+
+
+def _signed_text(text: str) -> bytes:
+    return ('{"destination": "U' + "0" * 32 + '", "events": [' + text + "]}").encode()
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["1e22", "1.5e12", "-1", "0", "99999999999999999999999", "true", "NaN", "1e400", "9" * 5000],
+    ids=["1e22", "float", "negative", "zero", "huge-int", "bool", "nan", "overflow", "5000-digits"],
+)
+def test_a_timestamp_that_is_not_an_integer_millisecond_epoch_is_400_and_stores_nothing(client, town, number):
+    # given: a follow whose timestamp is anything but LINE's (1e22 was an OverflowError, a 500)
+    event = json.dumps({**webhook_event("follow", NEW_USER), "timestamp": 0}).replace(
+        '"timestamp": 0', f'"timestamp": {number}'
+    )
+    # when
+    response = post(client, town, _signed_text(event))
+    # then
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+def test_a_body_nested_thousands_deep_is_400(client, town, depth):
+    # given: a signed body nested far deeper than the interpreter recurses (a RecursionError, a 500)
+    deep = "[" * depth + "]" * depth
+    event = json.dumps({**webhook_event("follow", NEW_USER), "extra": 0}).replace(
+        '"extra": 0', f'"extra": {deep}'
+    )
+    # when
+    response = post(client, town, _signed_text(event))
+    # then
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_nesting_inside_strings_does_not_count(client, town):
+    # given: a text of brackets and quotes, far "deeper" than the limit if strings were counted
+    text = '\\"[{' * 500 + "]" * 10
+    event = webhook_event("message", NEW_USER, text=text)
+    # when
+    response = post(client, town, webhook_body(event))
+    # then
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().payload["message"]["text"] == text
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"message": {"id": "1", "type": "text", "text": 12, "quoteToken": "q"}},
+        {"message": {"id": "1", "type": "text", "text": ["申請状況"], "quoteToken": "q"}},
+        {"message": {"id": "1", "type": "text", "text": None, "quoteToken": "q"}},
+        {"message": {"id": "1", "type": "text", "quoteToken": "q"}},
+        {"message": "申請状況"},
+        {"source": "user"},
+        {"source": {"type": "user", "userId": 7}},
+        {"deliveryContext": {"isRedelivery": "no"}},
+        {"mode": "sleeping"},
+        {"webhookEventId": 12},
+    ],
+)
+def test_a_message_event_that_is_not_lines_shape_is_refused_at_the_door(client, town, change):
+    # given: a message event with one part changed away from LINE's schema
+    event = {**webhook_event("message", NEW_USER, text="申請状況"), **change}
+    # when
+    response = post(client, town, webhook_body(event))
+    # then
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("data", [42, None, {"rsv": 1}, ["rsv:1"], True])
+def test_a_postback_whose_data_is_not_a_string_is_refused_at_the_door(client, town, data):
+    event = webhook_event("postback", NEW_USER)
+    event["postback"]["data"] = data
+    assert post(client, town, webhook_body(event)).status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "escape",
+    ["\\u0000", "\\ud800", "\\udc00x", "a\\ud83d"],
+    ids=["nul", "lone-high-surrogate", "lone-low-surrogate", "high-surrogate-at-end"],
+)
+def test_a_text_postgresql_cannot_store_is_refused_and_the_good_events_are_stored(client, town, escape):
+    # given: one event whose text is a NUL or half a surrogate pair, beside a good one
+    good = webhook_event("follow", NEW_USER, event_id="GOOD")
+    bad = json.dumps(webhook_event("message", NEW_USER, text="TEXT", event_id="BAD")).replace("TEXT", escape)
+    # when
+    response = post(client, town, _signed_text(json.dumps(good) + "," + bad))
+    # then
+    assert response.status_code == 200
+    assert list(WebhookEvent.objects.values_list("webhook_event_id", flat=True)) == ["GOOD"]
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(client, town):
+    # given: the text ``\u0000`` typed by a resident (a backslash, then "u0000")
+    event = webhook_event("message", NEW_USER, text="\\u0000")
+    # when
+    response = post(client, town, json.dumps({"events": [event]}).encode())
+    # then
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().payload["message"]["text"] == "\\u0000"
+
+
+def test_one_bad_event_among_good_ones_stores_the_good_ones_once(client, town, resident):
+    # given: three good events and two bad ones (LINE's events are independent: see webhook.py)
+    good = [
+        webhook_event("message", resident.line_user_id, text="一", event_id="G1"),
+        webhook_event("follow", NEW_USER, event_id="G2"),
+        webhook_event("unfollow", "U" + "8" * 32, event_id="G3"),
+    ]
+    bad_text = webhook_event("message", resident.line_user_id, event_id="B1")
+    bad_text["message"]["text"] = {"nested": "object"}
+    bad_time = {**webhook_event("follow", NEW_USER, event_id="B2"), "timestamp": 10**22}
+    body = webhook_body(good[0], bad_text, good[1], bad_time, good[2])
+    # when: posted, and posted again (a redelivery of the whole post)
+    first = post(client, town, body)
+    second = post(client, town, body)
+    # then: the good ones, once each; the bad ones never
+    assert first.status_code == second.status_code == 200
+    assert sorted(WebhookEvent.objects.values_list("webhook_event_id", flat=True)) == ["G1", "G2", "G3"]
+
+
+def test_a_non_finite_number_in_a_field_line_did_not_define_makes_only_its_event_bad(client, town):
+    # given: NaN and an overflowing float where LINE's schema says nothing (jsonb takes neither)
+    good = json.dumps(webhook_event("follow", NEW_USER, event_id="GOOD"))
+    nan = json.dumps({**webhook_event("follow", NEW_USER, event_id="NAN"), "extra": 0}).replace(
+        '"extra": 0', '"extra": [NaN]'
+    )
+    big = json.dumps({**webhook_event("follow", NEW_USER, event_id="BIG"), "extra": 0}).replace(
+        '"extra": 0', '"extra": {"x": -1e999}'
+    )
+    # when
+    response = post(client, town, _signed_text(",".join([nan, good, big])))
+    # then
+    assert response.status_code == 200
+    assert list(WebhookEvent.objects.values_list("webhook_event_id", flat=True)) == ["GOOD"]
+
+
+def test_an_event_type_line_adds_later_is_stored_and_not_answered(client, town):
+    # given: a type not in LINE's document yet, with the base fields right
+    event = {**webhook_event("unfollow", NEW_USER), "type": "somethingNew", "somethingNew": {"x": 1}}
+    # when
+    response = post(client, town, webhook_body(event))
+    # then
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().event_type == "somethingNew"
+    assert replies_to(NEW_USER) == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"type": "message", "source": "user", "message": {"type": "text", "text": "x"}},
+        {"type": "message", "source": {"type": "user"}, "message": {"type": "text", "text": 12}},
+        {"type": "message", "source": {"type": "user"}, "message": {"type": "text", "text": ["a"]}},
+        {"type": "message", "source": {"type": "user"}, "message": "申請状況"},
+        {"type": "postback", "source": {"type": "user"}, "postback": {"data": 42}},
+        {"type": "postback", "source": {"type": "user"}, "postback": ["rsv:1"]},
+        {"type": "postback", "source": {"type": "user"}, "postback": {"data": "x:1", "params": "p"}},
+        ["not", "an", "object"],
+    ],
+)
+def test_processing_a_stored_odd_event_never_crashes_the_drain(client, town, resident, handlers, payload):
+    # given: a row stored before the door checked events (or by hand), then a good message after it
+    from django.utils import timezone
+
+    from municipalities.line.inbound import webhook_events_drain
+
+    WebhookEvent.objects.create(
+        municipality=town,
+        webhook_event_id="ODD",
+        event_type=payload["type"] if isinstance(payload, dict) else "message",
+        line_user_id=resident.line_user_id,
+        reply_token="odd-token",
+        occurred_at=timezone.now(),
+        payload=payload,
+        lane=webhook.lane_of(resident.line_user_id),
+    )
+    handlers.register_postback("x", lambda ctx: [m.text(f"data={ctx.postback_data} {ctx.postback_params}")])
+    [fields] = webhook.parse_events(
+        {"events": [webhook_event("message", resident.line_user_id, text="あとの", event_id="NEXT")]},
+        municipality_id=town.pk,
+    )
+    WebhookEvent.objects.create(**fields)
+    # when
+    processed, finished = webhook_events_drain(municipality_id=town.pk, lane=fields["lane"])
+    # then: both are processed, the odd one without an apology for a bug, the next one answered
+    assert (processed, finished) == (2, True)
+    odd = WebhookEvent.objects.get(webhook_event_id="ODD")
+    assert odd.status in (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.SKIPPED), odd.error
+    assert WebhookEvent.objects.get(webhook_event_id="NEXT").status == WebhookEvent.Status.PROCESSED
+    assert not any(
+        "申し訳ありません。ただいま" in d.messages[0].get("text", "")
+        for d in replies_to(resident.line_user_id)
+    )
