@@ -81,5 +81,5 @@ class TwoFactorMiddleware:
             )
             return JsonResponse({"message": message}, status=403)
         target = reverse("admin:two_factor_setup") if enrol else reverse("admin:login")
-        query = urlencode({REDIRECT_FIELD_NAME: request.get_full_path()})
+        query = urlencode({REDIRECT_FIELD_NAME: request.get_full_path()}, safe="/")
         return HttpResponseRedirect(f"{target}?{query}")

@@ -332,7 +332,7 @@ def test_an_enrolled_session_without_the_code_cannot_use_the_simulator(town, ken
     # then: the page leads to the login (where the code is asked), the JSON endpoints refuse
     assert responses["page"].status_code == 302
     assert responses["page"]["Location"].startswith(LOGIN)
-    assert "next=%2Fsimulator%2F" in responses["page"]["Location"]
+    assert responses["page"]["Location"] == f"{LOGIN}?next={SIMULATOR}"
     for name in ["residents", "send"]:
         assert responses[name].status_code == 403, name
         assert "ワンタイムパスワード" in responses[name].json()["message"], name
