@@ -1,7 +1,8 @@
 """Tables for staff downloads: submissions (one column per field) and payment reconciliation.
 
-Built with tablib (XLSX through openpyxl, CSV with a BOM so Excel opens it in UTF-8). Cells
-that a spreadsheet would run as a formula are escaped.
+Built with tablib; written by the project's one export path (``municipalities.files``: CSV with
+a BOM for Excel, XLSX; text that a spreadsheet would run as a formula is quoted, numbers stay
+numbers).
 """
 
 from __future__ import annotations
@@ -15,14 +16,7 @@ from django.utils import timezone
 
 from applications.forms import display_value
 from applications.models import FieldKind, FormField, PaymentStatus, Submission
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not value.lstrip("-").isdigit():
-        return "'" + value
-    return value
+from municipalities.files import export_response
 
 
 def _dt(value: Any) -> str:
@@ -70,21 +64,18 @@ def submissions_dataset(submissions: Iterable[Submission]) -> tablib.Dataset:
                 answers.append(display_value(f, s.answers.get(f.key)))
         data.append(
             [
-                _cell(v)
-                for v in [
-                    s.reference,
-                    s.form.title,
-                    s.form.department.name,
-                    s.get_status_display(),
-                    _dt(s.submitted_at),
-                    s.resident.display_name,
-                    s.fee,
-                    ("支払済み" if paid else "未払い") if s.fee else "無料",
-                    str(s.assignee or ""),
-                    s.status_reason,
-                    s.memo,
-                    *answers,
-                ]
+                s.reference,
+                s.form.title,
+                s.form.department.name,
+                s.get_status_display(),
+                _dt(s.submitted_at),
+                s.resident.display_name,
+                s.fee,
+                ("支払済み" if paid else "未払い") if s.fee else "無料",
+                str(s.assignee or ""),
+                s.status_reason,
+                s.memo,
+                *answers,
             ]
         )
     return data
@@ -127,7 +118,7 @@ def reconciliation_dataset(rows: list[dict[str, Any]], unpaid: Iterable[Submissi
         pending.append(
             [
                 s.reference,
-                _cell(s.form.title),
+                s.form.title,
                 s.form.department.name,
                 _dt(s.submitted_at),
                 s.fee,
@@ -138,13 +129,5 @@ def reconciliation_dataset(rows: list[dict[str, Any]], unpaid: Iterable[Submissi
 
 
 def download(data: tablib.Dataset | tablib.Databook, *, fmt: str, filename: str) -> HttpResponse:
-    if fmt == "xlsx":
-        content: Any = data.export("xlsx")
-        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        sheet = data if isinstance(data, tablib.Dataset) else data.sheets()[0]
-        content = "\ufeff" + sheet.export("csv")
-        content_type = "text/csv; charset=utf-8"
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
-    return response
+    """The download of a table (CSV: the first sheet), through the one formula-safe path."""
+    return export_response(data, fmt="xlsx" if fmt == "xlsx" else "csv", filename=filename)

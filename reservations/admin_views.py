@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from municipalities import jp
 from municipalities.errors import ServiceError
+from municipalities.files import export_response
 from municipalities.models import Department, Resident
 from municipalities.permissions import policy_for
 from municipalities.selectors import departments_for_staff
@@ -184,20 +185,10 @@ class RosterExportView(StaffPage):
         dataset = RosterResource().export(roster_for_slot(slot=slot))
         start = timezone.localtime(slot.starts_at)
         name = f"roster_{slot.menu_id}_{start:%Y%m%d_%H%M}"
-        if fmt == "csv":
-            # UTF-8 with BOM: Excel on Windows opens it with the Japanese intact.
-            body = "\ufeff" + dataset.export("csv")
-            response = HttpResponse(body.encode("utf-8"), content_type="text/csv; charset=utf-8")
-        elif fmt == "xlsx":
-            dataset.title = "名簿"
-            response = HttpResponse(
-                dataset.export("xlsx"),
-                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            )
-        else:
+        if fmt not in ("csv", "xlsx"):
             raise Http404
-        response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
-        return response
+        dataset.title = "名簿"
+        return export_response(dataset, fmt=fmt, filename=name)
 
 
 class PhoneBookingView(StaffPage):

@@ -16,6 +16,8 @@ from applications.workflow import SubmissionStatus as S
 from municipalities.models import AuditEntry
 from tests.applications.factories import FormFieldFactory, simple_form, submit
 from tests.applications.files import PNG, upload
+from tests.exports import FORMULA_PAYLOADS, assert_inert, export_cells
+from tests.municipalities.factories import resident_in
 
 pytestmark = pytest.mark.django_db
 BACKEND = "municipalities.auth.RoleBackend"
@@ -392,3 +394,21 @@ def test_counter_payment_button_on_the_submission_page(fee_form, resident, somu_
     submission.refresh_from_db()
     assert submission.status == S.RECEIVED
     assert submission.payments.get(status="paid").detail["receipt_number"] == "R-7"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_submission_export_writes_no_live_formula(form, town, kenko_viewer, fmt):
+    # given: applicants whose LINE display names (and answers) start a formula
+    for payload in FORMULA_PAYLOADS:
+        submit(form, resident_in(town, display_name=payload), answers={"name": payload, "note": ""})
+    # when
+    response = login(kenko_viewer).post(
+        reverse("admin:applications_submission_changelist"),
+        {
+            "action": f"export_{fmt}",
+            "_selected_action": list(Submission.objects.values_list("pk", flat=True)),
+        },
+    )
+    # then
+    assert response.status_code == 200
+    assert_inert(export_cells(response.content, fmt))

@@ -12,6 +12,7 @@ from django.utils import timezone
 from chatbot.models import ChatState, Faq, GarbageItem, StaffReply, UnansweredQuestion
 from municipalities.line.talklog import talk_log_inbound
 from municipalities.models import AuditEntry
+from tests.exports import FORMULA_PAYLOADS, assert_inert, export_cells
 
 from .conftest import KANAZAWA
 from .factories import FaqFactory
@@ -282,3 +283,18 @@ def test_faq_import_errors_are_shown_in_japanese_without_a_traceback(as_user, ke
     assert response.status_code == 200 and (result.has_errors() or result.has_validation_errors())
     assert "Traceback" not in page and "most recent call last" not in page
     assert "取り込めません" in page or "空ではいけません" in page, page[-3000:]
+
+
+@pytest.mark.parametrize("fmt", ["0", "1"])  # the export formats offered: CSV, XLSX
+def test_faq_export_writes_no_live_formula(as_user, kenko_editor, kenko, fmt):
+    # given: FAQ entries whose question starts a formula
+    for payload in FORMULA_PAYLOADS:
+        FaqFactory(department=kenko, question=payload, answer=payload)
+    # when
+    response = as_user(kenko_editor).post(
+        reverse("admin:chatbot_faq_export"),
+        {"format": fmt, "resource": "0", "faqresource_question": "on", "faqresource_answer": "on"},
+    )
+    # then
+    assert response.status_code == 200
+    assert_inert(export_cells(response.content, "csv" if fmt == "0" else "xlsx"))

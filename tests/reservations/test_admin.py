@@ -12,6 +12,7 @@ from reservations.models import Reservation, ReservationStatus, Slot, SlotImport
 from reservations.selectors import callers_for_department
 from reservations.services import ReservationError, reservation_book, slot_import_job_run
 from tests.conftest import make_staff
+from tests.exports import FORMULA_PAYLOADS, assert_inert, export_cells
 from tests.municipalities.factories import resident_in
 from tests.reservations.factories import MenuFactory, SlotFactory
 
@@ -345,3 +346,16 @@ def test_the_import_job_service_checks_the_actor_in_the_jobs_department(checked_
         slot_import_job_run(job=checked_kenko_job, commit=True, actor=both)
     assert refused.value.message == "この課の枠を取り込む権限がありません。"
     assert Slot.objects.count() == 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_roster_export_writes_no_live_formula(staff_client, menu, town, fmt):
+    # given: residents whose LINE display names start a formula
+    slot = SlotFactory(menu=menu, capacity=len(FORMULA_PAYLOADS))
+    for payload in FORMULA_PAYLOADS:
+        reservation_book(slot=slot, resident=resident_in(town, display_name=payload))
+    # when
+    response = staff_client.get(reverse("admin:reservations_slot_roster_export", args=[slot.pk, fmt]))
+    # then
+    assert response.status_code == 200
+    assert_inert(export_cells(response.content, fmt))
