@@ -131,7 +131,7 @@ class Municipality(TimeStampedModel):
         verbose_name = _("自治体")
         verbose_name_plural = _("自治体")
         ordering = ["name"]
-        permissions = [("use_simulator", _("LINE シミュレーターを使える"))]
+        permissions = [("use_simulator_municipality", _("LINE シミュレーターを使える"))]
 
     def __str__(self) -> str:
         return self.name

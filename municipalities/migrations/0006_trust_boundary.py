@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterModelOptions(
             name='municipality',
-            options={'ordering': ['name'], 'permissions': [('use_simulator', 'LINE シミュレーターを使える')], 'verbose_name': '自治体', 'verbose_name_plural': '自治体'},
+            options={'ordering': ['name'], 'permissions': [('use_simulator_municipality', 'LINE シミュレーターを使える')], 'verbose_name': '自治体', 'verbose_name_plural': '自治体'},
         ),
         migrations.AddField(
             model_name='auditentry',
