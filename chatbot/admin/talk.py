@@ -20,6 +20,7 @@ from chatbot.models import (
     TalkThread,
 )
 from municipalities.models import TalkMessage
+from municipalities.permissions import policy_for
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 
 # --- Talk hand-off ----------------------------------------------------------------------------
@@ -83,11 +84,12 @@ class TalkThreadAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
         thread = self.get_object(request, object_id)
         extra = dict(extra_context or {})
         if thread is not None:
-            talk = list(
-                TalkMessage.objects.filter(resident=thread)
-                .select_related("sent_by")
-                .order_by("-created_at", "-pk")[:50]
+            # Through the policy: a department's notices (bookings, applications) only for that
+            # department and 自治体管理者; the general chat for the roles that answer residents.
+            visible = policy_for(TalkMessage).instances_user_has_permission_for(
+                request.user, "view", TalkMessage.objects.filter(resident=thread)
             )
+            talk = list(visible.select_related("sent_by").order_by("-created_at", "-pk")[:50])
             state = services.chat_state_get(resident=thread)
             extra.update(
                 talk=talk[::-1],

@@ -174,3 +174,16 @@ def test_the_admin_talk_log_shows_the_same(talk, staff, who):
     shown = {row.pk for row in listed.context_data["cl"].result_list}
     assert {name for name, row in talk.items() if row.pk in shown} == VISIBLE[who]
     assert {name for name, status in pages.items() if status == 200} == VISIBLE[who]
+
+
+@pytest.mark.parametrize("who", ["somu_editor", "kenko_head", "town_admin"])
+def test_the_hand_off_page_shows_only_the_talk_the_user_may_see(talk, staff, resident, who):
+    # given
+    browser = Client()
+    browser.force_login(staff[who], backend="municipalities.auth.RoleBackend")
+    # when
+    response = browser.get(reverse("admin:chatbot_talkthread_change", args=[resident.pk]))
+    # then
+    assert response.status_code == 200
+    shown = {row.pk for row in response.context["talk"]}
+    assert {name for name, row in talk.items() if row.pk in shown} == VISIBLE[who]
