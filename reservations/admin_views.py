@@ -370,7 +370,7 @@ class UploadJobView(StaffPage):
             if job.total_rows > ASYNC_THRESHOLD_ROWS:
                 from .tasks import slot_import_job_apply_task
 
-                slot_import_job_apply_task.delay(job.pk)
+                slot_import_job_apply_task.delay(job.pk, request.user.pk)
                 messages.info(request, "取込を開始しました。完了までこの画面でお待ちください。")
             else:
                 job = slot_import_job_run(job=job, commit=True, actor=request.user)

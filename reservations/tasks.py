@@ -7,9 +7,11 @@ import logging
 from celery import shared_task
 
 from municipalities.line.errors import LineRateLimited, LineRetryableError
+from municipalities.models import StaffUser
 
 from .models import SlotImportJob
 from .services import (
+    ReservationError,
     reminder_send,
     reminders_schedule_due,
     reservation_notify,
@@ -68,6 +70,15 @@ def slot_import_job_check_task(job_id: int) -> str:
 
 
 @shared_task
-def slot_import_job_apply_task(job_id: int) -> str:
+def slot_import_job_apply_task(job_id: int, actor_id: int | None = None) -> str:
+    """Import a checked file; ``actor_id`` is the staff member who confirmed it, checked again
+    in the job's department when the task runs (a role revoked meanwhile stops the import)."""
     job = SlotImportJob.objects.get(pk=job_id)
-    return slot_import_job_run(job=job, commit=True).status
+    actor = StaffUser.objects.filter(pk=actor_id).first() if actor_id is not None else None
+    if actor_id is not None and actor is None:
+        return job.status  # the account is gone: nobody to import as
+    try:
+        return slot_import_job_run(job=job, commit=True, actor=actor).status
+    except ReservationError as exc:  # the role was revoked meanwhile: the job stays checked
+        logger.warning("slot import job %s not imported: %s", job_id, exc.message)
+        return job.status

@@ -6,11 +6,12 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from municipalities.models import Role
+from municipalities.models import AuditEntry, Role
 from municipalities.services import staff_role_grant
 from reservations.models import Reservation, ReservationStatus, Slot, SlotImportJob
 from reservations.selectors import callers_for_department
 from reservations.services import ReservationError, reservation_book, slot_import_job_run
+from reservations.tasks import slot_import_job_apply_task
 from tests.conftest import make_staff
 from tests.exports import FORMULA_PAYLOADS, assert_inert, export_cells
 from tests.municipalities.factories import resident_in
@@ -346,6 +347,34 @@ def test_the_import_job_service_checks_the_actor_in_the_jobs_department(checked_
         slot_import_job_run(job=checked_kenko_job, commit=True, actor=both)
     assert refused.value.message == "この課の枠を取り込む権限がありません。"
     assert Slot.objects.count() == 0
+
+
+def test_a_large_import_runs_in_celery_as_the_staff_member_who_confirmed_it(
+    checked_kenko_job, kenko, somu, town, monkeypatch
+):
+    # given: the job counts as large, so confirming it hands it to the Celery task
+    monkeypatch.setattr("reservations.admin_views.ASYNC_THRESHOLD_ROWS", 0)
+    editor = make_staff("kenko_editor2", town, Role.EDITOR, kenko)
+    client = Client()
+    client.force_login(editor, backend=BACKEND)
+    # when
+    client.post(reverse("admin:reservations_slot_upload_job", args=[checked_kenko_job.pk]))
+    # then: imported, and audited as the editor, not as the uploader
+    checked_kenko_job.refresh_from_db()
+    assert checked_kenko_job.status == "done" and Slot.objects.count() > 0
+    assert AuditEntry.objects.filter(action__startswith="reservations.slot", actor=editor).exists()
+
+
+def test_the_import_task_refuses_an_actor_without_import_rights_in_the_jobs_department(
+    checked_kenko_job, kenko, somu, town
+):
+    # given: the role was revoked between the confirm and the task: he is now only 閲覧者 here
+    both = make_staff("both", town, Role.EDITOR, somu)
+    staff_role_grant(user=both, role=Role.VIEWER, department=kenko, actor=None)
+    # when
+    status = slot_import_job_apply_task(checked_kenko_job.pk, both.pk)
+    # then
+    assert status == "checked" and Slot.objects.count() == 0
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
