@@ -154,10 +154,10 @@ if LINE_BACKEND not in {"simulator", "api"}:
 LINE_USES_SIMULATOR = LINE_BACKEND == "simulator"
 LINE_API_BASE_URL = env("LINE_API_BASE_URL", default="https://api.line.me").rstrip("/")
 LINE_API_TIMEOUT_SECONDS = env.float("LINE_API_TIMEOUT_SECONDS", default=10.0)
-LINE_WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
-# On PostgreSQL the webhook may commit stored events without waiting for the WAL flush
 # How long a sign-in link the bot sends (towns without a LIFF app) can be opened, once.
 RESIDENT_LINK_MAX_AGE_SECONDS = env.int("RESIDENT_LINK_MAX_AGE_SECONDS", default=30 * 60)
+LINE_WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+# On PostgreSQL the webhook may commit stored events without waiting for the WAL flush
 # (synchronous_commit off for that one transaction): faster only where the flush is slow, and a
 # crash of the database server itself can lose the last fraction of a second of acknowledged events.
 LINE_WEBHOOK_ASYNC_COMMIT = env.bool("LINE_WEBHOOK_ASYNC_COMMIT", default=False)
