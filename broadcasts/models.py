@@ -250,10 +250,6 @@ class Broadcast(TimeStampedModel, DepartmentOwned):
     def is_editable(self) -> bool:
         return self.status == BroadcastStatus.DRAFT
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in {BroadcastStatus.SENT, BroadcastStatus.PARTIAL, BroadcastStatus.CANCELLED}
-
 
 class MessageKind(models.TextChoices):
     TEXT = "text", _("テキスト")

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from chatbot import services
@@ -119,19 +119,15 @@ def _state(ctx: InboundContext, resident: Resident) -> ChatState:
 # --- replies ----------------------------------------------------------------------------------
 
 
-def settings_link(resident: Resident) -> str | None:
-    """A signed link to the receive-settings page (where the area is changed), if it exists."""
+def settings_link(resident: Resident) -> str:
+    """A signed link to the receive-settings page (where the area is changed)."""
     from municipalities.line.liff import resident_link
 
-    try:
-        return resident_link(resident, reverse("line:receive_settings"))
-    except NoReverseMatch:  # the page is not deployed in this build
-        return None
+    return resident_link(resident, reverse("line:receive_settings"))
 
 
 def _settings_item(resident: Resident) -> list[dict[str, Any]]:
-    link = settings_link(resident)
-    return [m.quick_reply_item(m.uri_action(_("地区・受信設定"), link))] if link else []
+    return [m.quick_reply_item(m.uri_action(_("地区・受信設定"), settings_link(resident)))]
 
 
 def _entries_reply(resident: Resident, index: Index, entries: list[Entry]) -> Messages:

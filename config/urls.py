@@ -14,5 +14,4 @@ urlpatterns = [
     path("liff/broadcasts/", include("broadcasts.urls")),
     path("liff/reservations/", include("reservations.urls")),
     path("liff/applications/", include("applications.urls")),
-    path("liff/chatbot/", include("chatbot.urls")),
 ]

@@ -20,13 +20,6 @@ def departments_for_staff(
     return qs.filter(Scope(user, perm).q(Department))
 
 
-def municipalities_for_staff(*, user: StaffUser) -> QuerySet[Municipality]:
-    """The towns a staff member works for: their own; every town for a superuser."""
-    if user.is_superuser:
-        return Municipality.objects.all()
-    return Municipality.objects.filter(pk=user.municipality_id)
-
-
 def residents_for_segment(
     *,
     municipality: Municipality,

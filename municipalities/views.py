@@ -7,7 +7,7 @@ import logging
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -84,9 +84,5 @@ def liff_signin_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 @resident_required
 def receive_settings_view(request: HttpRequest) -> HttpResponse:
-    """Where the follow greeting points: the broadcasts app's settings page once it exists."""
-    try:
-        return HttpResponseRedirect(reverse("broadcasts:receive_settings"))
-    except NoReverseMatch:
-        pass
-    return render(request, "liff/settings_placeholder.html", {"page_title": "受信設定"})
+    """Where the follow greeting points: the broadcasts app's settings page."""
+    return HttpResponseRedirect(reverse("broadcasts:receive_settings"))

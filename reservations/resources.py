@@ -2,26 +2,22 @@
 
 ``SlotResource`` writes the same six columns the slot import reads (サービス, 会場, 日付, 開始,
 終了, 定員) plus 予約数, so an exported sheet can be edited and imported again: rows that did
-not change are reported as unchanged, never duplicated. The import itself is checked by
-``reservations.slot_import`` (one parser for the admin, the resource and the CLI) and written
-by ``slots_import`` in one transaction, because the row-by-row save of import-export takes
-minutes for 100,000 rows and cannot give an all-or-nothing answer before touching the table.
+not change are reported as unchanged, never duplicated. The import itself does not go through
+import-export: it is checked by ``reservations.slot_import`` (one parser for the admin page and
+the CLI) and written by ``slots_import`` in one transaction, because the row-by-row save of
+import-export takes minutes for 100,000 rows and cannot give an all-or-nothing answer before
+touching the table.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from import_export import fields, resources
-from import_export.results import Error, Result, RowResult
 
 from municipalities import jp
 from municipalities.resources import DepartmentResource
 
 from .models import Reservation, Slot
-from .slot_import import COLUMNS
 
 
 class SlotResource(DepartmentResource):
@@ -44,54 +40,6 @@ class SlotResource(DepartmentResource):
 
     def get_queryset(self):
         return super().get_queryset().select_related("menu")
-
-    def import_data(
-        self, dataset, dry_run: bool = False, raise_errors: bool = False, **kwargs: Any
-    ) -> Result:
-        """Import a tablib Dataset with the project's checks: all or nothing, natural key, department from the caller.
-
-        Returns an import-export ``Result``: one ``RowResult`` per row (new / skip for a slot
-        that already exists), and an ``InvalidRow`` with the Japanese message for each rejected
-        row, in which case nothing is written. ``dry_run`` checks only (the admin preview).
-        """
-        from .services.slots import _require_import, _slots_import_commit
-        from .slot_import import SlotFileError, check_rows
-
-        if self.department is None:
-            raise ValueError("SlotResource needs the department of the staff user")
-        _require_import(self.actor, self.department)
-        result = self.get_result_class()()
-        result.diff_headers = list(COLUMNS)
-        result.add_dataset_headers(list(dataset.headers or []))
-        rows = [list(dataset.headers or [])] + [list(r) for r in dataset]
-        result.total_rows = len(rows) - 1
-        try:
-            checked = check_rows(department=self.department, rows=rows)
-        except SlotFileError as exc:
-            result.append_base_error(Error(exc))
-            return result
-        by_row = {c.row: c for c in checked.to_create}
-        errors = {e.row: e.message for e in checked.errors}
-        header = rows[0]
-        for number in range(2, len(rows) + 1):
-            values = dict(zip(header, rows[number - 1], strict=False))
-            row_result = self.get_row_result_class()()
-            row_result.row_values = values
-            if number in errors:
-                row_result.import_type = RowResult.IMPORT_TYPE_INVALID
-                row_result.validation_error = ValidationError({NON_FIELD_ERRORS: [errors[number]]})
-                result.append_invalid_row(number - 1, values, row_result.validation_error)
-            elif number in by_row:
-                row_result.import_type = RowResult.IMPORT_TYPE_NEW
-            else:
-                row_result.import_type = RowResult.IMPORT_TYPE_SKIP
-            result.increment_row_result_total(row_result)
-            result.append_row_result(row_result)
-        if not dry_run and checked.ok:
-            _slots_import_commit(
-                department=self.department, result=checked, actor=self.actor, file_name="dataset"
-            )
-        return result
 
     def dehydrate_date(self, slot: Slot) -> str:
         return f"{timezone.localtime(slot.starts_at):%Y/%m/%d}"

@@ -29,10 +29,6 @@ def menu_list(*, municipality: Municipality) -> QuerySet[Menu]:
     )
 
 
-def menu_get(*, municipality: Municipality, menu_id: int) -> Menu:
-    return menu_list(municipality=municipality).get(pk=menu_id)
-
-
 @dataclass
 class DayCell:
     day: dt.date

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
@@ -77,12 +76,3 @@ def toggle_interest(resident: Resident, interest: Interest) -> tuple[Resident, b
     chosen = current | {interest.pk} if on else current - {interest.pk}
     interests = Interest.objects.filter(municipality_id=resident.municipality_id, pk__in=chosen)
     return receive_settings_update(resident=resident, interests=interests, confirm=False), on
-
-
-def settings_payload(resident: Resident) -> dict[str, Any]:
-    return {
-        "interests": sorted(resident.interests.values_list("pk", flat=True)),
-        "area": resident.area_id,
-        "age_band": resident.age_band,
-        "notices_paused": resident.notices_paused,
-    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from django import template
 from django.utils import timezone
@@ -12,15 +12,6 @@ from municipalities.jp import format_wareki
 from municipalities.models import AuditEntry
 
 register = template.Library()
-
-
-@register.filter
-def wareki_date(value: date | datetime | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
-    return format_wareki(value)
 
 
 @register.filter

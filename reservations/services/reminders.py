@@ -13,10 +13,6 @@ from municipalities.line.client import get_line_client, retry_key_for
 from ..models import Menu, ReminderDelivery, ReminderStatus, Reservation, ReservationStatus
 
 
-def reminder_retry_key(reservation_id: int, offset_key: str) -> str:
-    return str(retry_key_for("reservations", "reminder", reservation_id, offset_key))
-
-
 @transaction.atomic(durable=True)
 def reminders_schedule_due(*, now: dt.datetime | None = None) -> list[int]:
     """Write a delivery row for every (active booking, reminder offset) that is due now.

@@ -214,31 +214,6 @@ def test_generate_slots_from_a_pattern_skips_holidays_and_existing(dental, kenko
     assert not Slot.objects.filter(starts_at__date=dt.date(2026, 11, 23)).exists()
 
 
-def test_the_import_export_resource_reports_rows_and_is_all_or_nothing(dental, kenko, kenko_editor):
-    import tablib
-
-    from reservations.resources import SlotResource
-
-    good = tablib.Dataset(headers=["サービス", "会場", "日付", "開始", "終了", "定員"])
-    good.append(["乳幼児歯科健診", "公民館", "令和8年12月9日", "９：００", "9時30分", "3"])
-    good.append(["乳幼児歯科健診", "公民館", "R8.12.9", "10:00", "10:30", 3])
-    resource = SlotResource(actor=kenko_editor, department=kenko)
-    preview = resource.import_data(good, dry_run=True)
-    assert (preview.totals["new"], preview.has_validation_errors(), Slot.objects.count()) == (2, False, 0)
-    resource.import_data(good)
-    assert Slot.objects.count() == 2
-    again = resource.import_data(good)
-    assert (again.totals["new"], again.totals["skip"]) == (0, 2)
-    bad = tablib.Dataset(*good, headers=good.headers)
-    bad.append(["乳幼児歯科健診", "公民館", "2026/2/30", "9:00", "9:30", 3])
-    bad.append(["乳幼児歯科健診", "公民館", "2026/12/10", "9:00", "9:30", 3])
-    result = resource.import_data(bad)
-    assert result.has_validation_errors()
-    assert [r.number for r in result.invalid_rows] == [3]
-    assert "存在しない日付" in result.invalid_rows[0].non_field_specific_errors[0]
-    assert Slot.objects.count() == 2
-
-
 def test_slot_export_has_the_import_headers(dental, kenko):
     from reservations.resources import SlotResource
 
