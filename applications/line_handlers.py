@@ -31,6 +31,8 @@ def status_messages(ctx: InboundContext) -> Messages:
         f"・{s.form.title}（{s.reference}）: {s.get_status_display()}\n  {NEXT_STEP[s.status]}" for s in rows
     ]
     body = "最近の申請\n" + "\n".join(lines)
+    # The list may hold applications of several departments; the town-wide chat log does not.
+    ctx.talk_log_text = f"（申請状況: 最近の申請 {len(rows)} 件の一覧を送りました）"
     return [m.text_with_button(body, "申請状況を見る", link, alt_text="最近の申請")]
 
 

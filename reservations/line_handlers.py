@@ -49,6 +49,8 @@ def upcoming_messages(ctx: InboundContext) -> list[dict[str, Any]]:
             f"予約番号 {r.code}",
         ]
     lines += ["", "変更・キャンセルはこちら:"]
+    # The list may hold bookings of several departments; the town-wide chat log does not.
+    ctx.talk_log_text = f"（予約確認: これからの予約 {min(len(items), MAX_LISTED)} 件の一覧を送りました）"
     return [
         m.text_with_button(
             "\n".join(lines),

@@ -157,7 +157,12 @@ class ApiClient:
         return SendResult(request_id=_header(response.headers, "x-line-request-id"))
 
     def reply(
-        self, reply_token: str, messages: list[dict[str, Any]], *, department: Department | None = None
+        self,
+        reply_token: str,
+        messages: list[dict[str, Any]],
+        *,
+        department: Department | None = None,
+        talk_log_text: str = "",
     ) -> SendResult:
         validate_messages(messages)
         request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
@@ -173,6 +178,7 @@ class ApiClient:
                 line_user_ids=[line_user_id],
                 messages=messages,
                 department=department,
+                log_text=talk_log_text,
             )
         return result
 
@@ -183,6 +189,7 @@ class ApiClient:
         *,
         retry_key: uuid.UUID,
         department: Department | None = None,
+        talk_log_text: str = "",
     ) -> SendResult:
         validate_messages(messages)
         request = PushMessageRequest.from_dict({"to": user_id, "messages": messages})
@@ -197,6 +204,7 @@ class ApiClient:
                 line_user_ids=[user_id],
                 messages=messages,
                 department=department,
+                log_text=talk_log_text,
             )
         return result
 

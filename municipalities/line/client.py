@@ -8,7 +8,9 @@
 
 All methods take message dicts in LINE's JSON shape (see messages.py for builders). Reply and
 push take ``department`` when a feature sends a notice on a department's behalf (booking,
-application): the talk-log row belongs to that department (see talklog.talk_log_outbound). Push,
+application): the talk-log row belongs to that department (see talklog.talk_log_outbound); and
+``talk_log_text`` when the answer lists a resident's own records of several departments (予約確認,
+申請状況): the talk log keeps that sentence instead of the records. Push,
 multicast and broadcast take ``retry_key``: a UUID derived deterministically from what is sent
 (``retry_key_for(...)``), so a retry after a crash reuses it. A 409 from LINE means the key was
 already accepted: the call returns normally (``SendResult.already_accepted``).
@@ -56,7 +58,12 @@ class LineClient(Protocol):
     municipality: Municipality
 
     def reply(
-        self, reply_token: str, messages: list[dict[str, Any]], *, department: Department | None = None
+        self,
+        reply_token: str,
+        messages: list[dict[str, Any]],
+        *,
+        department: Department | None = None,
+        talk_log_text: str = "",
     ) -> SendResult: ...
 
     def push(
@@ -66,6 +73,7 @@ class LineClient(Protocol):
         *,
         retry_key: uuid.UUID,
         department: Department | None = None,
+        talk_log_text: str = "",
     ) -> SendResult: ...
 
     def multicast(

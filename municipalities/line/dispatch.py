@@ -42,6 +42,9 @@ class InboundContext:
     resident: Resident | None
     event: dict[str, Any]
     extras: dict[str, Any] = field(default_factory=dict)
+    # Set by a handler whose answer lists the resident's own records of several departments
+    # (「予約確認」「申請状況」): the talk log keeps this sentence instead of the answer.
+    talk_log_text: str = ""
 
     @property
     def event_type(self) -> str:

@@ -110,7 +110,9 @@ def _record_failure(event: WebhookEvent, error: str) -> None:
     WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEvent.Status.FAILED, error=error[:2000])
 
 
-def _reply(client: LineClient, event: WebhookEvent, messages: list[dict[str, Any]] | None) -> None:
+def _reply(
+    client: LineClient, event: WebhookEvent, messages: list[dict[str, Any]] | None, talk_log_text: str = ""
+) -> None:
     """Answer with the event's reply token; when LINE no longer takes it (a backlog after a
     rush or a worker outage outlived it), push the same answer instead, so the resident still
     gets it (a push counts against the town's message quota; the retry key makes a second
@@ -119,13 +121,14 @@ def _reply(client: LineClient, event: WebhookEvent, messages: list[dict[str, Any
         return
     try:
         try:
-            client.reply(event.reply_token, messages)
+            client.reply(event.reply_token, messages, talk_log_text=talk_log_text)
         except LineReplyTokenExpired:
             logger.info("reply token of %s expired: pushing the answer", event.webhook_event_id)
             client.push(
                 event.line_user_id,
                 messages,
                 retry_key=retry_key_for("reply-as-push", event.municipality_id, event.webhook_event_id),
+                talk_log_text=talk_log_text,
             )
     except LineError as exc:
         logger.warning("reply to %s failed: %s", event.webhook_event_id, exc)
@@ -166,7 +169,8 @@ def _handle_follow(
 
 def _handle_message(
     client: LineClient, municipality: Municipality, event: WebhookEvent
-) -> list[dict[str, Any]] | None:
+) -> tuple[list[dict[str, Any]] | None, str]:
+    """The answer to a message, and what the talk log keeps of it instead ("" = the answer)."""
     resident = _resident_for(client, municipality, event.line_user_id)
     message = dispatch.as_dict(dispatch.as_dict(event.payload).get("message"))
     kind = dispatch.as_str(message.get("type"))
@@ -177,13 +181,14 @@ def _handle_message(
         for handler in dispatch.text_handlers():
             answer = handler(context)
             if answer is not None:  # [] = handled, answer nothing (e.g. staff have taken over)
-                return answer
-    return help_messages(resident)
+                return answer, context.talk_log_text
+    return help_messages(resident), ""
 
 
 def _handle_postback(
     client: LineClient, municipality: Municipality, event: WebhookEvent
-) -> list[dict[str, Any]] | None:
+) -> tuple[list[dict[str, Any]] | None, str]:
+    """The answer to a postback, and what the talk log keeps of it instead ("" = the answer)."""
     resident = _resident_for(client, municipality, event.line_user_id)
     postback = dispatch.as_dict(dispatch.as_dict(event.payload).get("postback"))
     data = dispatch.as_str(postback.get("data"))
@@ -191,8 +196,9 @@ def _handle_postback(
     handler = dispatch.postback_handler(data)
     if handler is None:
         logger.info("no postback handler for %r", data.split(":", 1)[0])
-        return [m.text(_("この操作は現在ご利用いただけません。メニューからもう一度お試しください。"))]
-    return handler(dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload))
+        return [m.text(_("この操作は現在ご利用いただけません。メニューからもう一度お試しください。"))], ""
+    context = dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload)
+    return handler(context), context.talk_log_text
 
 
 def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, client: LineClient) -> bool:
@@ -204,6 +210,7 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
         # Group and room talk is not a resident conversation: stored, not answered.
         WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEvent.Status.SKIPPED)
         return True
+    talk_log_text = ""
     try:
         if event.event_type == "follow":
             answer = _handle_follow(client, municipality, event)
@@ -211,9 +218,9 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
             resident_unfollow(municipality=municipality, line_user_id=event.line_user_id)
             answer = None
         elif event.event_type == "message":
-            answer = _handle_message(client, municipality, event)
+            answer, talk_log_text = _handle_message(client, municipality, event)
         elif event.event_type == "postback":
-            answer = _handle_postback(client, municipality, event)
+            answer, talk_log_text = _handle_postback(client, municipality, event)
         else:  # join, leave, beacon, accountLink, …: nothing to do yet
             answer = None
     except ServiceError as exc:  # a handler's service refused: tell the resident why
@@ -223,7 +230,7 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
         logger.exception("webhook event %s failed", event.webhook_event_id)
         _record_failure(event, f"{type(exc).__name__}: {exc}")
         answer = sorry_messages()
-    _reply(client, event, answer)
+    _reply(client, event, answer, talk_log_text)
     return True
 
 

@@ -28,6 +28,7 @@ class SimulatorClient:
         messages: list[dict[str, Any]],
         retry_key: uuid.UUID | None,
         department: Department | None = None,
+        talk_log_text: str = "",
     ) -> SendResult:
         validate_messages(messages)
         request_id = uuid.uuid4().hex
@@ -57,13 +58,19 @@ class SimulatorClient:
                     line_user_ids=user_ids,
                     messages=stored,
                     department=department,
+                    log_text=talk_log_text,
                 )
         except IntegrityError:  # the same key raced in: LINE answers 409
             return SendResult(request_id=request_id, already_accepted=True)
         return SendResult(request_id=request_id)
 
     def reply(
-        self, reply_token: str, messages: list[dict[str, Any]], *, department: Department | None = None
+        self,
+        reply_token: str,
+        messages: list[dict[str, Any]],
+        *,
+        department: Department | None = None,
+        talk_log_text: str = "",
     ) -> SendResult:
         event = (
             WebhookEvent.objects.filter(municipality=self.municipality, reply_token=reply_token)
@@ -72,7 +79,9 @@ class SimulatorClient:
         )
         if event is None or not event.line_user_id:
             raise LineReplyTokenExpired("Invalid reply token", status=400)
-        result = self._record("reply", [event.line_user_id], messages, _reply_key(reply_token), department)
+        result = self._record(
+            "reply", [event.line_user_id], messages, _reply_key(reply_token), department, talk_log_text
+        )
         if result.already_accepted:  # a reply token is good for one reply
             raise LineReplyTokenExpired("Invalid reply token", status=400)
         return result
@@ -84,8 +93,9 @@ class SimulatorClient:
         *,
         retry_key: uuid.UUID,
         department: Department | None = None,
+        talk_log_text: str = "",
     ) -> SendResult:
-        return self._record("push", [user_id], messages, retry_key, department)
+        return self._record("push", [user_id], messages, retry_key, department, talk_log_text)
 
     def multicast(
         self, user_ids: list[str], messages: list[dict[str, Any]], *, retry_key: uuid.UUID

@@ -28,6 +28,7 @@ def talk_log_outbound(
     messages: list[dict[str, Any]],
     sent_by: Any = None,
     department: Department | None = None,
+    log_text: str = "",
 ) -> None:
     """Log messages sent to residents. Broadcast fan-outs are logged by their delivery records
     instead (one row per recipient and message would be millions of rows).
@@ -36,24 +37,31 @@ def talk_log_outbound(
     ``department`` is set for a notice a feature sends on a department's behalf (booking,
     application); the permission policy then shows the row only to that department and to
     自治体管理者. Without it the row is part of the town-wide chat.
+
+    ``log_text`` replaces the messages in the log when they list a resident's own records of
+    several departments (「予約確認」「申請状況」): the town-wide chat shows that the list was sent,
+    and no department reads another's bookings or applications in it.
     """
     if len(line_user_ids) > 1:
         return
-    messages = redact_resident_links(messages)
+    if log_text:
+        logged = [("summary", log_text, {})]
+    else:
+        logged = [(m.get("type", ""), summary(m), m) for m in redact_resident_links(messages)]
     residents = Resident.objects.filter(municipality=municipality, line_user_id__in=line_user_ids).only("pk")
     TalkMessage.objects.bulk_create(
         TalkMessage(
             municipality=municipality,
             resident=resident,
             direction=TalkMessage.Direction.OUTBOUND,
-            kind=message.get("type", ""),
-            text=summary(message),
-            payload=message,
+            kind=kind,
+            text=text,
+            payload=payload,
             sent_by=sent_by,
             department=department,
         )
         for resident in residents
-        for message in messages
+        for kind, text, payload in logged
     )
 
 

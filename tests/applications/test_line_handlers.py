@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from municipalities.models import SimulatedDelivery
+from municipalities.models import SimulatedDelivery, TalkMessage
 from tests.applications.factories import submit
 from tests.conftest import link_button, shown_text
 from tests.fakeline import post_webhook, webhook_body, webhook_event
@@ -48,6 +48,25 @@ def test_status_text_lists_the_residents_own_submissions(
     mine_page = reverse("applications:submission_list")
     assert link_button(last_message(resident)) == ("申請状況を見る", mine_page)
     assert theirs.reference not in text
+
+
+def test_status_answer_is_kept_out_of_the_town_wide_talk_log(
+    client, town, form, resident, django_capture_on_commit_callbacks
+):
+    # given: a submission to a department's form
+    mine = submit(form, resident)
+    # when: the resident asks for the status
+    post(
+        client,
+        town,
+        webhook_body(webhook_event("message", resident.line_user_id, text="申請状況")),
+        django_capture_on_commit_callbacks,
+    )
+    # then: the resident read the list; the town-wide talk log says only that it was sent
+    assert mine.reference in last_reply(resident)
+    answer = TalkMessage.objects.filter(resident=resident, direction="out").latest("pk")
+    assert (answer.kind, answer.department_id) == ("summary", None)
+    assert mine.reference not in answer.text and form.title not in answer.text
 
 
 def test_status_with_no_submissions(client, town, form, resident, django_capture_on_commit_callbacks):

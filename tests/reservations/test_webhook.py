@@ -2,9 +2,10 @@
 
 import itertools
 
-from municipalities.models import SimulatedDelivery
+from municipalities.models import Role, SimulatedDelivery, TalkMessage
+from municipalities.permissions import policy_for
 from reservations.services import reservation_book
-from tests.conftest import link_button, shown_text
+from tests.conftest import link_button, make_staff, shown_text
 from tests.fakeline import post_webhook, webhook_event
 
 _ids = itertools.count()
@@ -44,3 +45,24 @@ def test_postback_opens_the_menu_quick_replies(
     replies = _send(client, town, event, django_capture_on_commit_callbacks)
     labels = [i["action"]["label"] for i in replies[-1]["quickReply"]["items"]]
     assert menu.name in labels and "予約確認" in labels
+
+
+def test_yoyaku_kakunin_answer_is_kept_out_of_the_town_wide_talk_log(
+    client, town, kenko, somu, slot, resident, django_capture_on_commit_callbacks
+):
+    # given: a 健康福祉課 booking, and an editor of 総務課 who answers residents in the chat
+    reservation = reservation_book(slot=slot, resident=resident)
+    somu_editor = make_staff("somu_chat", town, Role.EDITOR, somu)
+    n = next(_ids)
+    event = webhook_event(
+        "message", resident.line_user_id, text="予約確認", event_id=f"RSV{n:023d}", reply_token=f"rsv{n}"
+    )
+    # when: the resident asks for the list
+    replies = _send(client, town, event, django_capture_on_commit_callbacks)
+    # then: the resident got the booking; the talk log keeps only that a list was sent
+    assert reservation.code in shown_text(replies[-1])
+    answer = TalkMessage.objects.filter(resident=resident, direction="out", department=None).latest("pk")
+    assert answer.kind == "summary" and "予約確認" in answer.text
+    visible = policy_for(TalkMessage).instances_user_has_permission_for(somu_editor, "view")
+    shown = " ".join(visible.filter(resident=resident).values_list("text", flat=True))
+    assert reservation.code not in shown and slot.menu.name not in shown
