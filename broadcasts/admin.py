@@ -40,8 +40,8 @@ from broadcasts.services import (
     broadcast_submit,
     broadcast_test_send,
 )
-from municipalities.models import AgeBand, Department, Interest
-from municipalities.permissions import policy_for
+from municipalities.models import AgeBand, Interest
+from municipalities.permissions import departments_for_staff, policy_for
 from municipalities.scoping import DepartmentScopedAdmin, ScopedStackedInline, ScopedTabularInline
 
 STATUS_COLOURS = {
@@ -320,9 +320,7 @@ class BroadcastAdmin(DepartmentScopedAdmin):
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
-        departments = policy_for(Broadcast).related_choices(
-            request.user, "add", Department, Department.objects.all()
-        )
+        departments = departments_for_staff(user=request.user, perm="broadcasts.add_broadcast")
         if "department" not in initial and departments.count() == 1:
             initial["department"] = departments.first().pk
         return initial
@@ -572,12 +570,8 @@ class BroadcastAdmin(DepartmentScopedAdmin):
         """「約 N 人に届きます」: the count for the segment being composed (GET parameters)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        departments = policy_for(Broadcast).related_choices(
-            request.user, "view", Department, Department.objects.all()
-        )
-        department = (
-            departments.filter(pk=_int(request.GET.get("department"))).select_related("municipality").first()
-        )
+        departments = departments_for_staff(user=request.user, perm="broadcasts.view_broadcast")
+        department = departments.filter(pk=_int(request.GET.get("department"))).first()
         municipality = department.municipality if department else request.user.municipality
         if municipality is None:
             return JsonResponse({"count": None, "label": _("担当課を選ぶと人数を表示します。")})

@@ -36,7 +36,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q, QuerySet
 
-from municipalities.models import Role, StaffRole
+from municipalities.models import Department, Role, StaffRole
 
 PROJECT_APPS = ("municipalities", "broadcasts", "reservations", "applications", "chatbot")
 
@@ -323,6 +323,17 @@ def policy_for(model: type[models.Model] | models.Model) -> DepartmentPolicy:
     if isinstance(model, models.Model):
         model = type(model)
     return DepartmentPolicy(model)
+
+
+def departments_for_staff(*, user: Any, perm: str = "municipalities.view_department") -> QuerySet[Department]:
+    """Departments in which ``user`` holds ``perm`` ("app.codename"): the one answer to "where may
+    this staff member do P" for forms, pages and selectors (every department for a superuser)."""
+    qs = Department.objects.select_related("municipality")
+    if not (user.is_authenticated and user.is_active):
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    return qs.filter(Scope(user, perm).q(Department))
 
 
 def require(user: Any, action: str, obj: models.Model) -> None:

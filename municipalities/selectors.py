@@ -6,18 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from municipalities.models import Department, Municipality, Resident, StaffUser
-from municipalities.permissions import Scope
-
-
-def departments_for_staff(
-    *, user: StaffUser, perm: str = "municipalities.view_department"
-) -> QuerySet[Department]:
-    """Departments in which ``user`` holds ``perm`` ("app.codename")."""
-    qs = Department.objects.select_related("municipality")
-    if user.is_superuser:
-        return qs
-    return qs.filter(Scope(user, perm).q(Department))
+from municipalities.models import Municipality, Resident
 
 
 def residents_for_segment(

@@ -21,8 +21,7 @@ from municipalities import jp
 from municipalities.errors import ServiceError
 from municipalities.files import export_response
 from municipalities.models import Department, Resident
-from municipalities.permissions import policy_for
-from municipalities.selectors import departments_for_staff
+from municipalities.permissions import departments_for_staff, policy_for
 
 from .forms import PhoneBookingForm, SlotFileForm, SlotPatternForm
 from .models import ImportStatus, Menu, Reservation, ReservationStatus, Slot, SlotImportJob

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from municipalities import jp
 from municipalities.models import Department, Municipality, Resident, StaffUser
-from municipalities.selectors import departments_for_staff
+from municipalities.permissions import departments_for_staff
 
 from .models import Menu, Reservation, ReservationStatus, Slot
 from .rules import closes_at, opens_at, window_state

@@ -27,9 +27,9 @@ from chatbot.models import (
 from chatbot.resources import FaqResource
 from municipalities import permissions
 from municipalities.models import Department
+from municipalities.permissions import departments_for_staff
 from municipalities.resources import ProjectImportExportMixin
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
-from municipalities.selectors import departments_for_staff
 
 # --- FAQ --------------------------------------------------------------------------------------
 

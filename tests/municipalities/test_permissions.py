@@ -2,7 +2,7 @@ import pytest
 
 from municipalities.errors import MunicipalityError
 from municipalities.models import AuditEntry, Department, Role, StaffRole
-from municipalities.permissions import policy_for
+from municipalities.permissions import departments_for_staff, policy_for
 from municipalities.services import staff_role_grant
 from tests.conftest import make_staff
 
@@ -48,3 +48,17 @@ def test_head_cannot_escalate(town, kenko, somu, kenko_head, role, department_co
 def test_nobody_changes_own_role(kenko, kenko_head):
     with pytest.raises(MunicipalityError, match="自分自身"):
         staff_role_grant(user=kenko_head, role=Role.EDITOR, department=kenko, actor=kenko_head)
+
+
+def test_departments_for_staff_is_the_policys_answer_for_departments_where_a_permission_is_held(
+    town, kenko, somu, other_department, kenko_editor, town_admin, superuser
+):
+    # given: roles from the fixtures (editor in 健康課, 自治体管理者 of the town, a superuser)
+    # when
+    editor = set(departments_for_staff(user=kenko_editor, perm="reservations.book_slot"))
+    admin = set(departments_for_staff(user=town_admin, perm="reservations.book_slot"))
+    everywhere = set(departments_for_staff(user=superuser, perm="reservations.book_slot"))
+    # then: the editor's own department, the admin's whole town, every department for a superuser
+    assert editor == {kenko}
+    assert admin == {kenko, somu}
+    assert everywhere == {kenko, somu, other_department}
