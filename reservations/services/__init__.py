@@ -1,7 +1,7 @@
 """Services of the reservations app (STYLE R1–R4), split by topic; public names re-exported here."""
 
+from ..errors import ReservationError
 from .booking import (
-    ReservationError,
     availability_bump,
     lock_residents,
     lock_slots,
