@@ -8,6 +8,7 @@ from celery import shared_task
 
 from applications.models import Submission
 from applications.notices import submission_message
+from applications.services import attachments_purge_stale
 from municipalities.line.client import get_line_client, retry_key_for
 from municipalities.line.errors import LineClientError, LineRateLimited, LineRetryableError
 
@@ -51,6 +52,4 @@ def submission_notify_task(self, submission_id: int, version: int, status: str =
 @shared_task
 def attachments_purge_stale_task() -> int:
     """Daily: remove staged uploads that were never submitted."""
-    from applications.services import attachments_purge_stale
-
     return attachments_purge_stale()

@@ -26,6 +26,7 @@ from chatbot.normalize import query_key
 from municipalities import permissions
 from municipalities.audit import audit_log
 from municipalities.models import Department, Resident, StaffUser, TalkMessage
+from municipalities.tasks_queue import enqueue_on_commit
 
 HANDOFF_SILENCE = dt.timedelta(minutes=30)
 
@@ -252,9 +253,7 @@ def talk_reply_send(*, resident: Resident, text: str, actor: StaffUser) -> Staff
         obj=reply,
         data={"resident": resident.pk, "length": len(text)},
     )
-    from chatbot.tasks import talk_reply_push_task
-
-    transaction.on_commit(lambda: talk_reply_push_task.delay(reply.pk))
+    enqueue_on_commit("chatbot.tasks.talk_reply_push_task", reply.pk)
     return reply
 
 

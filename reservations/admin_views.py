@@ -38,6 +38,7 @@ from .services import (
     slots_generate,
 )
 from .slot_import import SlotFileError, count_rows
+from .tasks import slot_import_job_apply_task
 
 
 class StaffPage:
@@ -367,8 +368,6 @@ class UploadJobView(StaffPage):
             )
         if request.method == "POST" and job.status == ImportStatus.CHECKED:
             if job.total_rows > ASYNC_THRESHOLD_ROWS:
-                from .tasks import slot_import_job_apply_task
-
                 slot_import_job_apply_task.delay(job.pk, request.user.pk)
                 messages.info(request, "取込を開始しました。完了までこの画面でお待ちください。")
             else:

@@ -24,6 +24,7 @@ from applications.workflow import SubmissionStatus as S
 from municipalities import permissions
 from municipalities.audit import audit_log
 from municipalities.models import Resident, StaffUser
+from municipalities.tasks_queue import enqueue_on_commit
 
 if TYPE_CHECKING:
     from applications.forms import CheckedFile
@@ -42,10 +43,9 @@ STAMPS = {
 
 
 def _notify_on_commit(submission: Submission) -> None:
-    from applications.tasks import submission_notify_task
-
-    submission_id, version, status = submission.pk, submission.version, submission.status
-    transaction.on_commit(lambda: submission_notify_task.delay(submission_id, version, status))
+    enqueue_on_commit(
+        "applications.tasks.submission_notify_task", submission.pk, submission.version, submission.status
+    )
 
 
 def _require_atomic() -> None:

@@ -24,6 +24,7 @@ from broadcasts.selectors import recipients_for_broadcast
 from municipalities import permissions
 from municipalities.audit import audit_log
 from municipalities.models import StaffUser
+from municipalities.tasks_queue import enqueue_on_commit
 
 _CANCELLABLE = {
     BroadcastStatus.DRAFT,
@@ -277,10 +278,7 @@ def _self_approval(broadcast: Broadcast, actor: StaffUser | None) -> dict[str, A
 
 def _start_on_commit(broadcast: Broadcast) -> None:
     if broadcast.status == BroadcastStatus.APPROVED:
-        from broadcasts.tasks import broadcast_start_task
-
-        broadcast_id = broadcast.pk
-        transaction.on_commit(lambda: broadcast_start_task.delay(broadcast_id))
+        enqueue_on_commit("broadcasts.tasks.broadcast_start_task", broadcast.pk)
 
 
 @transaction.atomic(durable=True)
@@ -411,10 +409,7 @@ def broadcast_cancel(*, broadcast: Broadcast, actor: StaffUser | None) -> Broadc
         data={"from": previous, "cancelled_batches": cancelled_batches},
     )
     if previous == BroadcastStatus.SENDING:
-        from broadcasts.tasks import broadcast_finish_task
-
-        broadcast_id = broadcast.pk
-        transaction.on_commit(lambda: broadcast_finish_task.delay(broadcast_id))
+        enqueue_on_commit("broadcasts.tasks.broadcast_finish_task", broadcast.pk)
     return broadcast
 
 
@@ -443,8 +438,5 @@ def broadcast_test_send(*, broadcast: Broadcast, actor: StaffUser) -> Broadcast:
         obj=broadcast,
         data={"to": actor.line_user_id[-6:]},
     )
-    from broadcasts.tasks import broadcast_test_send_task
-
-    broadcast_id, staff_id = broadcast.pk, actor.pk
-    transaction.on_commit(lambda: broadcast_test_send_task.delay(broadcast_id, staff_id, nonce))
+    enqueue_on_commit("broadcasts.tasks.broadcast_test_send_task", broadcast.pk, actor.pk, nonce)
     return broadcast

@@ -66,6 +66,7 @@ from municipalities.line.errors import (
     LineRetryableError,
 )
 from municipalities.models import Municipality, Resident, WebhookEvent
+from municipalities.tasks_queue import enqueue, task_named
 
 logger = logging.getLogger(__name__)
 
@@ -256,8 +257,7 @@ def _write_batches_in_sql(
 
 def _enqueue_batches(broadcast_id: int, *, first_seq: int) -> None:
     """One send task per pending batch from ``first_seq`` on, in order."""
-    from broadcasts.tasks import delivery_batch_send_task
-
+    delivery_batch_send_task = task_named("broadcasts.tasks.delivery_batch_send_task")
     batch_ids = (
         DeliveryBatch.objects.filter(
             broadcast_id=broadcast_id, seq__gte=first_seq, status=BatchStatus.PENDING
@@ -602,16 +602,14 @@ def delivery_batches_requeue_stuck(*, now: datetime | None = None) -> int:
     half-way; finish broadcasts whose batches are all closed. Returns how many batches were
     re-enqueued (the send task re-claims them, so a batch that is in fact still in flight is not
     sent twice; a fan-out that is in fact still running takes turns with the resumed one)."""
-    from broadcasts.tasks import broadcast_fan_out_task, delivery_batch_send_task
-
     batch_ids = list(batches_stuck(now=now).values_list("pk", flat=True)[:10_000])
     for batch_id in batch_ids:
-        delivery_batch_send_task.delay(batch_id)
+        enqueue("broadcasts.tasks.delivery_batch_send_task", batch_id)
     if batch_ids:
         logger.warning("re-enqueued %d stuck broadcast batches", len(batch_ids))
     for broadcast_id in fan_outs_stalled(now=now).values_list("pk", flat=True):
         logger.warning("resuming the fan-out of broadcast %s", broadcast_id)
-        broadcast_fan_out_task.delay(broadcast_id)
+        enqueue("broadcasts.tasks.broadcast_fan_out_task", broadcast_id)
     open_broadcasts = Broadcast.objects.filter(
         status=BroadcastStatus.SENDING, fanned_out_at__isnull=False
     ).exclude(batches__status__in=[BatchStatus.PENDING, BatchStatus.SENDING])

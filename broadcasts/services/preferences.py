@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Iterable
 
 from django.core.cache import cache
-from django.db import transaction
 from django.utils.translation import gettext as _
 
+from broadcasts.errors import BroadcastError
 from municipalities.models import AgeBand, Area, Interest, Resident
 from municipalities.services import resident_update_preferences
+from municipalities.tasks_queue import enqueue_on_commit
 
 # Several taps in a row end in one LINE confirmation, with the settings as they ended up.
 CONFIRM_DELAY_SECONDS = 20
@@ -37,8 +38,6 @@ def receive_settings_update(
     change is already answered by a chat reply. Raises MunicipalityError.
     """
     if age_band is not None and age_band not in {*AgeBand.values, ""}:
-        from broadcasts.errors import BroadcastError
-
         raise BroadcastError(_("年代の選び方が正しくありません。"))
     resident = resident_update_preferences(
         resident=resident, interests=interests, area=area, age_band=age_band, notices_paused=notices_paused
@@ -46,13 +45,11 @@ def receive_settings_update(
     if confirm:
         nonce = uuid.uuid4().hex
         cache.set(confirm_cache_key(resident.pk), nonce, timeout=3600)
-        from broadcasts.tasks import receive_settings_confirm_task
-
-        resident_id = resident.pk
-        transaction.on_commit(
-            lambda: receive_settings_confirm_task.apply_async(
-                (resident_id, nonce), countdown=CONFIRM_DELAY_SECONDS
-            )
+        enqueue_on_commit(
+            "broadcasts.tasks.receive_settings_confirm_task",
+            resident.pk,
+            nonce,
+            countdown=CONFIRM_DELAY_SECONDS,
         )
     return resident
 

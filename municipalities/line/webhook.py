@@ -71,6 +71,7 @@ from linebot.v3.webhook import SignatureValidator
 
 from municipalities.line.webhook_schema import event_error
 from municipalities.models import Municipality, WebhookEvent
+from municipalities.tasks_queue import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -385,10 +386,12 @@ def _enqueue(municipality_id: int, rows: list[dict[str, Any]]) -> None:
     flag, is read by the woken run's follow-up: none is left behind.
     If the broker is down, answer 200 anyway (the events are stored); the sweep processes them.
     """
-    from municipalities.tasks import webhook_events_drain_task, webhook_events_process_task
-
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        webhook_events_process_task.delay(municipality_id, [row["webhook_event_id"] for row in rows])
+        enqueue(
+            "municipalities.tasks.webhook_events_process_task",
+            municipality_id,
+            [row["webhook_event_id"] for row in rows],
+        )
         return
     now = time.monotonic()
     for lane in sorted({row["lane"] for row in rows}):
@@ -397,7 +400,7 @@ def _enqueue(municipality_id: int, rows: list[dict[str, Any]]) -> None:
         key = WAKE_KEY.format(municipality_id=municipality_id, lane=lane)
         try:
             if cache.add(key, 1, WAKE_SECONDS):
-                webhook_events_drain_task.delay(municipality_id, lane)
+                enqueue("municipalities.tasks.webhook_events_drain_task", municipality_id, lane)
         except Exception:
             cache.delete(key)
             logger.exception(

@@ -13,14 +13,19 @@ from django.utils.translation import gettext as _
 
 from municipalities import jp
 from municipalities.audit import audit_log
+from municipalities.errors import ServiceError
 from municipalities.models import Resident, StaffUser
 from municipalities.permissions import require
+from municipalities.tasks_queue import enqueue_on_commit
 
-from ..errors import ReservationError
 from ..models import Menu, Reservation, ReservationStatus, Slot
 from ..rules import cancel_deadline, format_dt, opens_at, reservation_code_new, window_state
 
 HOLDS_PLACE = (ReservationStatus.BOOKED, ReservationStatus.ATTENDED, ReservationStatus.NO_SHOW)
+
+
+class ReservationError(ServiceError):
+    """A booking could not be made or changed; ``code`` tells the edge which alternatives to offer."""
 
 
 def availability_version_key(menu_id: int) -> str:
@@ -44,10 +49,7 @@ def _notify_on_commit(reservation: Reservation, kind: str) -> None:
     """Tell the resident (LINE push) once the booking change is committed; phone bookings have nobody to push to."""
     if reservation.resident_id is None:
         return
-    from ..tasks import reservation_notify_task
-
-    pk = reservation.pk
-    transaction.on_commit(lambda: reservation_notify_task.delay(pk, kind))
+    enqueue_on_commit("reservations.tasks.reservation_notify_task", reservation.pk, kind)
 
 
 def lock_residents(resident_ids: list[int]) -> None:

@@ -16,12 +16,12 @@ from django.utils.translation import gettext as _
 from municipalities.audit import audit_log
 from municipalities.models import Department, StaffUser
 from municipalities.permissions import policy_for, require
+from municipalities.tasks_queue import enqueue_on_commit
 
-from ..errors import ReservationError
 from ..models import ImportStatus, Menu, Slot, SlotImportJob
 from ..rules import is_business_day
 from ..slot_import import CheckResult, SlotFileError, check_file
-from .booking import _on_commit_bump
+from .booking import ReservationError, _on_commit_bump
 
 BULK_BATCH = 5000
 ASYNC_THRESHOLD_ROWS = 2000
@@ -275,10 +275,7 @@ def slot_import_job_create(
     job.save()
     audit_log(actor=actor, action="reservations.slotimportjob.created", obj=job, data={"file": job.file_name})
     if run_in_background:
-        from ..tasks import slot_import_job_check_task
-
-        pk = job.pk
-        transaction.on_commit(lambda: slot_import_job_check_task.delay(pk))
+        enqueue_on_commit("reservations.tasks.slot_import_job_check_task", job.pk)
     return job
 
 

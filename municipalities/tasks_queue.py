@@ -1,0 +1,45 @@
+"""Enqueue Celery tasks by name (STYLE R3, R10).
+
+Services enqueue their side effects through these helpers instead of importing their app's
+``tasks`` module, which imports the services: the services↔tasks import cycle disappears, and
+both sides import each other's names at module level only one way (tasks → services).
+
+The task is looked up in the Celery app's registry when the message is sent, and sent with
+``delay``/``apply_async``, not with ``send_task``: ``send_task`` ignores
+``CELERY_TASK_ALWAYS_EAGER``, and the demo and the tests run tasks eagerly, in process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task, current_app
+from django.db import transaction
+
+
+def task_named(name: str) -> Task:
+    """The registered task ``name`` (``"<app>.tasks.<name>_task"``). KeyError if there is none.
+
+    A web process has not necessarily imported the apps' ``tasks`` modules (a worker imports
+    them at start): on a miss, Celery's own autodiscovery (config/celery.py) imports them once.
+    """
+    app = current_app
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name]
+
+
+def enqueue(name: str, *args: Any, countdown: float | None = None) -> None:
+    """Send task ``name`` with JSON ``args`` now (eager mode: run it now). For callers that are
+    not inside a transaction (beat tasks, the webhook view); services use ``enqueue_on_commit``."""
+    task = task_named(name)
+    if countdown is None:
+        task.delay(*args)
+    else:
+        task.apply_async(args, countdown=countdown)
+
+
+def enqueue_on_commit(name: str, *args: Any, countdown: float | None = None) -> None:
+    """Send task ``name`` with ``args`` once the current transaction commits; a rollback
+    (including an import-export dry run) cancels it. Outside a transaction: at once."""
+    transaction.on_commit(lambda: enqueue(name, *args, countdown=countdown))
