@@ -13,19 +13,15 @@ from django.utils.translation import gettext as _
 
 from municipalities import jp
 from municipalities.audit import audit_log
-from municipalities.errors import ServiceError
 from municipalities.models import Resident, StaffUser
 from municipalities.permissions import require
 from municipalities.tasks_queue import enqueue_on_commit
 
+from ..errors import ReservationError
 from ..models import Menu, Reservation, ReservationStatus, Slot
 from ..rules import cancel_deadline, format_dt, opens_at, reservation_code_new, window_state
 
 HOLDS_PLACE = (ReservationStatus.BOOKED, ReservationStatus.ATTENDED, ReservationStatus.NO_SHOW)
-
-
-class ReservationError(ServiceError):
-    """A booking could not be made or changed; ``code`` tells the edge which alternatives to offer."""
 
 
 def availability_version_key(menu_id: int) -> str:

@@ -18,10 +18,11 @@ from municipalities.models import Department, StaffUser
 from municipalities.permissions import policy_for, require
 from municipalities.tasks_queue import enqueue_on_commit
 
+from ..errors import ReservationError
 from ..models import ImportStatus, Menu, Slot, SlotImportJob
 from ..rules import is_business_day
 from ..slot_import import CheckResult, SlotFileError, check_file
-from .booking import ReservationError, _on_commit_bump
+from .booking import _on_commit_bump
 
 BULK_BATCH = 5000
 ASYNC_THRESHOLD_ROWS = 2000
