@@ -14,11 +14,11 @@ from typing import Any
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from chatbot import services
+from chatbot import selectors, services
 from chatbot.collection import format_day
 from chatbot.matching import Entry, Index, find_category, get_index, today
 from chatbot.models import ChatState
-from chatbot.normalize import fold, key, reading
+from chatbot.normalize import fold, key
 from municipalities.errors import ServiceError
 from municipalities.line import messages as m
 from municipalities.line.dispatch import InboundContext
@@ -39,7 +39,6 @@ _SCHEDULE = re.compile(
 )
 _REMINDER_ON = {key("ごみ通知オン"), key("ごみ通知on"), key("ゴミ通知オン")}
 _REMINDER_OFF = {key("ごみ通知オフ"), key("ごみ通知off"), key("ゴミ通知オフ")}
-_AREA_TAIL = re.compile(r"(です|だよ|に住んでいます|にすんでいます|在住|に住んでます|住み)$")
 
 
 # --- entry points -------------------------------------------------------------------------------
@@ -101,7 +100,7 @@ def on_postback(ctx: InboundContext) -> Messages | None:
         area = Area.objects.filter(municipality_id=resident.municipality_id, pk=int(parts[2])).first()
         if area is None:
             return [m.text(_("この地区は選べません。"))]
-        state = services.chat_state_get(resident=resident)
+        state = selectors.chat_state_get(resident=resident)
         return _set_area(resident, index, area, state.pending_text)
     if parts[1:] == ["askarea"]:
         return _ask_area(resident, "")
@@ -112,7 +111,7 @@ def _state(ctx: InboundContext, resident: Resident) -> ChatState:
     # Read once per message: the keyword handler and the fallback both need it.
     state = ctx.extras.get("chatbot.state")
     if state is None:
-        state = ctx.extras["chatbot.state"] = services.chat_state_get(resident=resident)
+        state = ctx.extras["chatbot.state"] = selectors.chat_state_get(resident=resident)
     return state
 
 
@@ -303,31 +302,15 @@ def _upcoming(index: Index, calendar: Any, start: dt.date) -> str:
 
 def _ask_area(resident: Resident, question: str) -> Messages:
     services.chat_state_update(resident=resident, pending=ChatState.Pending.AREA, pending_text=question)
-    examples = list(
-        Area.objects.filter(municipality_id=resident.municipality_id, garbage_calendar__isnull=False)
-        .order_by("sort_order", "name")
-        .values_list("name", flat=True)[:2]
-    )
+    examples = selectors.area_names_with_calendar(municipality_id=resident.municipality_id, limit=2)
     body = _("お住まいの地区名を送ってください。")
     if examples:
         body += _("（例: %(examples)s）") % {"examples": "、".join(examples)}
     return [m.text(body, quick_reply=_settings_item(resident) or None)]
 
 
-def find_areas(municipality_id: int, text: str) -> list[Area]:
-    """Areas named by ``text``: an exact name or reading, else the areas whose name contains it."""
-    q = _AREA_TAIL.sub("", key(text))
-    if not q:
-        return []
-    areas = list(Area.objects.filter(municipality_id=municipality_id).order_by("sort_order", "name"))
-    exact = [a for a in areas if q in {key(a.name), key(a.kana or ""), key(reading(a.name))}]
-    if exact:
-        return exact[:1]
-    return [a for a in areas if q in key(a.name) or (a.kana and q in key(a.kana))]
-
-
 def _area_answer(resident: Resident, index: Index, state: ChatState, text: str) -> Messages | None:
-    areas = find_areas(resident.municipality_id, text)
+    areas = selectors.areas_for_text(municipality_id=resident.municipality_id, text=text)
     if index.calendars and any(a.pk in index.calendars for a in areas):
         areas = [a for a in areas if a.pk in index.calendars]  # only areas the bot can answer for
     if len(areas) == 1 and index.calendars and areas[0].pk not in index.calendars:

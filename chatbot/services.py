@@ -178,12 +178,6 @@ def unanswered_resolve(
 # --- Chat state -------------------------------------------------------------------------------
 
 
-def chat_state_get(*, resident: Resident) -> ChatState:
-    """The resident's chat state (an unsaved default when there is none yet)."""
-    state = ChatState.objects.filter(resident=resident).first()
-    return state or ChatState(resident=resident, municipality_id=resident.municipality_id)
-
-
 def _state_for_update(resident: Resident) -> ChatState:
     state, _created = ChatState.objects.select_for_update().get_or_create(
         resident=resident, defaults={"municipality_id": resident.municipality_id}

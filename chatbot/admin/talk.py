@@ -14,13 +14,12 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from chatbot import services
+from chatbot import selectors, services
 from chatbot.errors import ChatbotError
 from chatbot.models import (
     TalkThread,
 )
 from municipalities.models import TalkMessage
-from municipalities.permissions import policy_for
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 
 # --- Talk hand-off ----------------------------------------------------------------------------
@@ -84,15 +83,9 @@ class TalkThreadAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
         thread = self.get_object(request, object_id)
         extra = dict(extra_context or {})
         if thread is not None:
-            # Through the policy: a department's notices (bookings, applications) only for that
-            # department and 自治体管理者; the general chat for the roles that answer residents.
-            visible = policy_for(TalkMessage).instances_user_has_permission_for(
-                request.user, "view", TalkMessage.objects.filter(resident=thread)
-            )
-            talk = list(visible.select_related("sent_by").order_by("-created_at", "-pk")[:50])
-            state = services.chat_state_get(resident=thread)
+            state = selectors.chat_state_get(resident=thread)
             extra.update(
-                talk=talk[::-1],
+                talk=selectors.talk_for_resident(resident=thread, user=request.user),
                 reply_form=ReplyForm(),
                 may_reply=self.has_action_permission(request, "reply", thread),
                 silenced=services.is_silenced(state),

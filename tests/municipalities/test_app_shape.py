@@ -33,3 +33,10 @@ def test_reservation_error_is_still_importable_from_the_services_package():
     # then: one class, re-exported
     assert services.ReservationError is errors.ReservationError
 
+
+@pytest.mark.parametrize("app", sorted(APP_ERRORS))
+def test_each_app_has_a_selectors_module(app):
+    # when
+    selectors = importlib.import_module(f"{app}.selectors")
+    # then
+    assert selectors.__name__ == f"{app}.selectors"

@@ -1,0 +1,55 @@
+"""Reads of the chatbot beyond one-liners: chat state, the areas a resident names, the talk shown to
+staff. The garbage dictionary and FAQ index are read through ``chatbot.matching`` (cached)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db.models import QuerySet
+
+from chatbot.models import ChatState
+from chatbot.normalize import key, reading
+from municipalities.models import Area, Resident, TalkMessage
+from municipalities.permissions import policy_for
+
+_AREA_TAIL = re.compile(r"(です|だよ|に住んでいます|にすんでいます|在住|に住んでます|住み)$")
+
+
+def chat_state_get(*, resident: Resident) -> ChatState:
+    """The resident's chat state (an unsaved default when there is none yet)."""
+    state = ChatState.objects.filter(resident=resident).first()
+    return state or ChatState(resident=resident, municipality_id=resident.municipality_id)
+
+
+def areas_for_text(*, municipality_id: int, text: str) -> list[Area]:
+    """Areas named by ``text``: an exact name or reading, else the areas whose name contains it."""
+    q = _AREA_TAIL.sub("", key(text))
+    if not q:
+        return []
+    areas = list(Area.objects.filter(municipality_id=municipality_id).order_by("sort_order", "name"))
+    exact = [a for a in areas if q in {key(a.name), key(a.kana or ""), key(reading(a.name))}]
+    if exact:
+        return exact[:1]
+    return [a for a in areas if q in key(a.name) or (a.kana and q in key(a.kana))]
+
+
+def area_names_with_calendar(*, municipality_id: int, limit: int) -> list[str]:
+    """Names of areas that have a collection calendar, for the examples of the area question."""
+    return list(
+        Area.objects.filter(municipality_id=municipality_id, garbage_calendar__isnull=False)
+        .order_by("sort_order", "name")
+        .values_list("name", flat=True)[:limit]
+    )
+
+
+def talk_for_resident(*, resident: Resident, user: Any, limit: int = 50) -> list[TalkMessage]:
+    """The latest ``limit`` talk messages of ``resident`` that ``user`` may see, oldest first.
+
+    Through the policy: a department's notices (bookings, applications) only for that department
+    and 自治体管理者; the general chat for the roles that answer residents.
+    """
+    visible: QuerySet[TalkMessage] = policy_for(TalkMessage).instances_user_has_permission_for(
+        user, "view", TalkMessage.objects.filter(resident=resident)
+    )
+    return list(visible.select_related("sent_by").order_by("-created_at", "-pk")[:limit])[::-1]
