@@ -95,4 +95,20 @@ def make_residents(
 
 @matrix_builder(Broadcast)
 def _broadcast(department: Department) -> Broadcast:
-    return make_broadcast(department, age_bands=[AgeBand.AGE_30S])
+    # With a batch LINE refused, so that the matrix also reaches the failed-batch inline.
+    import uuid
+
+    from broadcasts.models import BatchStatus, DeliveryBatch
+
+    broadcast = make_broadcast(department, age_bands=[AgeBand.AGE_30S])
+    DeliveryBatch.objects.create(
+        broadcast=broadcast,
+        seq=0,
+        retry_key=uuid.uuid4(),
+        line_user_ids=["U" + "0" * 32],
+        size=1,
+        status=BatchStatus.FAILED,
+        http_status=400,
+        error_message="The request body has 1 error(s)",
+    )
+    return broadcast
