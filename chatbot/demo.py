@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatbot.garbage_import import files_from_directory, garbage_import
+from chatbot.garbage_import import files_from_directory
 from chatbot.models import Faq, GarbageItem, KeywordRule
-from chatbot.services import faq_save, keyword_rule_save
+from chatbot.services import faq_save, garbage_import, keyword_rule_save
 from municipalities.models import Department, Municipality
 
 DEMO_5374 = Path(__file__).resolve().parent / "demo_data" / "5374" / "kyotango"

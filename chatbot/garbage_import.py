@@ -3,8 +3,8 @@
 ``parse_5374(files)`` reads the CSV files tolerantly (BOM, CRLF, Shift_JIS, stray tabs and
 spaces, header variants 地名/地区, センター with or without its note, blank lines, an item under
 two categories) and returns the data plus every problem by file and row; it never guesses a rule
-it cannot read. ``garbage_import()`` then replaces the municipality's garbage data in one
-transaction, or writes nothing when there is a problem.
+it cannot read. The service ``chatbot.services.garbage_import()`` then replaces the municipality's
+garbage data in one transaction, or writes nothing when there is a problem.
 """
 
 from __future__ import annotations
@@ -17,16 +17,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from chatbot.collection import RuleSyntaxError, normalize_cell, parse_rule
 from chatbot.errors import ChatbotError
-from chatbot.normalize import key, reading
-from municipalities import jp, permissions
-from municipalities.audit import audit_log
+from municipalities import jp
 from municipalities.files import TextDecodeError, decode_text
-from municipalities.models import Area, Municipality, StaffUser
 
 FILES = ("area_days.csv", "center.csv", "description.csv", "remarks.csv", "target.csv")
 REQUIRED = ("area_days.csv", "target.csv")
@@ -249,115 +245,3 @@ def files_from_directory(path: str | Path) -> dict[str, bytes]:
     if not directory.is_dir():
         raise ChatbotError(_("フォルダ %(p)s がありません。") % {"p": path})
     return {name: (directory / name).read_bytes() for name in FILES if (directory / name).is_file()}
-
-
-@dataclass
-class ImportResult:
-    categories: int
-    items: int
-    areas: int
-    areas_created: int
-    holidays: int
-    remarks: int
-    notes: list[str]
-
-
-@transaction.atomic(durable=True)
-def garbage_import(
-    *, municipality: Municipality, files: dict[str, bytes], actor: StaffUser | None = None
-) -> ImportResult:
-    """Replace ``municipality``'s garbage data with the 5374 files (by file name).
-
-    All or nothing: on any problem raises GarbageImportError listing every problem by file and
-    row, and nothing is written. The areas of ``area_days.csv`` become the town's Areas (missing
-    ones are created; others are kept, since residents may have chosen them). Audited.
-    Invalidates the answer index on commit.
-    """
-    from chatbot.errors import GarbageImportError
-    from chatbot.matching import invalidate
-    from chatbot.models import (
-        AreaCalendar,
-        CenterHoliday,
-        CollectionRule,
-        GarbageCategory,
-        GarbageItem,
-        GarbageRemark,
-    )
-
-    if actor is not None:
-        permissions.require(actor, "import", GarbageItem(municipality=municipality))
-    parsed = parse_5374(files)
-    if parsed.problems:
-        raise GarbageImportError(parsed.problems)
-    # Lock the town so two imports of the same town run one after the other.
-    Municipality.objects.select_for_update().filter(pk=municipality.pk).first()
-
-    GarbageCategory.objects.filter(municipality=municipality).delete()  # cascades to items and rules
-    AreaCalendar.objects.filter(municipality=municipality).delete()
-    GarbageRemark.objects.filter(municipality=municipality).delete()
-    CenterHoliday.objects.filter(municipality=municipality).delete()
-
-    categories = GarbageCategory.objects.bulk_create(
-        GarbageCategory(municipality=municipality, sort_order=i, **c) for i, c in enumerate(parsed.categories)
-    )
-    by_label = {c.label: c for c in categories}
-    GarbageItem.objects.bulk_create(
-        GarbageItem(
-            municipality=municipality,
-            category=by_label[label],
-            name=name,
-            notice=notice,
-            index_letter=furigana[:8],
-            kana=reading(name)[:400],
-        )
-        for label, name, notice, furigana in parsed.items
-    )
-    # The core has no service for Area (staff edit areas in the admin through the generic
-    # audited save); the import is the one place that creates them in bulk, by name, and it
-    # never deletes one because residents may have chosen it.
-    existing = {key(a.name): a for a in Area.objects.filter(municipality=municipality)}
-    created = 0
-    next_order = max((a.sort_order for a in existing.values()), default=0) + 1
-    calendars = []
-    for i, (name, center, _cells) in enumerate(parsed.areas):
-        area = existing.get(key(name))
-        if area is None:
-            area = Area.objects.create(
-                municipality=municipality, name=name, kana=reading(name)[:200], sort_order=next_order + i
-            )
-            existing[key(name)] = area
-            created += 1
-        calendars.append(AreaCalendar(municipality=municipality, area=area, center=center))
-    calendars = AreaCalendar.objects.bulk_create(calendars)
-    CollectionRule.objects.bulk_create(
-        CollectionRule(municipality=municipality, calendar=calendar, category=by_label[label], rule=cell)
-        for calendar, (_name, _center, cells) in zip(calendars, parsed.areas, strict=True)
-        for label, cell in cells.items()
-        if cell
-    )
-    GarbageRemark.objects.bulk_create(
-        GarbageRemark(municipality=municipality, number=number, text=text)
-        for number, text in dict(parsed.remarks).items()
-    )
-    CenterHoliday.objects.bulk_create(
-        CenterHoliday(municipality=municipality, center=center, starts_on=start, ends_on=end)
-        for center, start, end in parsed.holidays
-    )
-    result = ImportResult(
-        categories=len(categories),
-        items=len(parsed.items),
-        areas=len(parsed.areas),
-        areas_created=created,
-        holidays=len(parsed.holidays),
-        remarks=len(dict(parsed.remarks)),
-        notes=parsed.notes,
-    )
-    audit_log(
-        actor=actor,
-        action="chatbot.garbage.imported",
-        obj=municipality,
-        data={k: v for k, v in result.__dict__.items() if k != "notes"},
-    )
-    municipality_id = municipality.pk
-    transaction.on_commit(lambda: invalidate(municipality_id))
-    return result

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbot.errors import GarbageImportError
-from chatbot.garbage_import import FILES, garbage_import
+from chatbot.garbage_import import FILES
 from chatbot.matching import invalidate
 from chatbot.models import (
     AreaCalendar,
@@ -24,6 +24,7 @@ from chatbot.models import (
     GarbageCategory,
     GarbageItem,
 )
+from chatbot.services import garbage_import
 from municipalities import permissions
 from municipalities.models import Municipality
 from municipalities.scoping import DepartmentScopedAdmin, ScopedTabularInline

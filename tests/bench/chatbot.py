@@ -54,9 +54,10 @@ def main() -> None:
     import jaconv
 
     from chatbot import line_handlers
-    from chatbot.garbage_import import files_from_directory, garbage_import
+    from chatbot.garbage_import import files_from_directory
     from chatbot.matching import get_index, invalidate
     from chatbot.models import Faq
+    from chatbot.services import garbage_import
     from municipalities.line.dispatch import InboundContext
     from municipalities.models import Area, Department, Municipality
     from municipalities.services import (

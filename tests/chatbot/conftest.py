@@ -26,7 +26,8 @@ def _fresh_index():
 
 @pytest.fixture
 def kyotango_town(town):
-    from chatbot.garbage_import import files_from_directory, garbage_import
+    from chatbot.garbage_import import files_from_directory
+    from chatbot.services import garbage_import
 
     garbage_import(municipality=town, files=files_from_directory(KYOTANGO))
     return town

@@ -179,7 +179,8 @@ def test_talk_page_shows_the_talk_and_sends_a_reply(
 def test_changelists_do_not_query_per_row(
     as_user, superuser, kenko, resident, name, django_assert_max_num_queries
 ):
-    from chatbot.garbage_import import files_from_directory, garbage_import
+    from chatbot.garbage_import import files_from_directory
+    from chatbot.services import garbage_import
 
     garbage_import(municipality=kenko.municipality, files=files_from_directory(KANAZAWA))
     for i in range(5):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatbot.errors import GarbageImportError
-from chatbot.garbage_import import files_from_directory, garbage_import, parse_5374
+from chatbot.garbage_import import files_from_directory, parse_5374
 from chatbot.models import (
     AreaCalendar,
     CenterHoliday,
@@ -14,6 +14,7 @@ from chatbot.models import (
     GarbageItem,
     GarbageRemark,
 )
+from chatbot.services import garbage_import
 from municipalities.models import Area, AuditEntry
 
 from .conftest import KANAZAWA, KYOTANGO

@@ -96,7 +96,7 @@ def test_faq_constraints(town, kenko):
 
 
 def _town_with(town, area_days: str, target: str, remarks: str = ""):
-    from chatbot.garbage_import import garbage_import
+    from chatbot.services import garbage_import
 
     files = {"area_days.csv": area_days.encode(), "target.csv": target.encode()}
     if remarks:

@@ -9,8 +9,9 @@ import pytest
 from django.core.cache import cache
 
 from chatbot import matching
-from chatbot.garbage_import import files_from_directory, garbage_import
+from chatbot.garbage_import import files_from_directory
 from chatbot.models import ChatState, StaffReply
+from chatbot.services import garbage_import
 from municipalities.models import Resident
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import simulator_follow, simulator_say

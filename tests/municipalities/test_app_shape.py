@@ -40,3 +40,36 @@ def test_each_app_has_a_selectors_module(app):
     selectors = importlib.import_module(f"{app}.selectors")
     # then
     assert selectors.__name__ == f"{app}.selectors"
+
+
+WRITE_METHODS = {"save", "delete", "bulk_create", "bulk_update", "get_or_create", "update_or_create"}
+
+
+def _orm_writes(path):
+    """(line, call) of the ORM writes in one module: ``.save()``-like calls, and ``create``/``update``
+    reached through a manager (``X.objects....create(``)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        name = node.func.attr
+        through_manager = "objects" in ast.unparse(node.func.value)
+        if name in WRITE_METHODS or (name in {"create", "update"} and through_manager):
+            found.append((node.lineno, ast.unparse(node.func)))
+    return found
+
+
+def test_chatbot_writes_only_in_its_services():
+    # given: every module of the chatbot app except its services and migrations
+    from pathlib import Path
+
+    import chatbot
+
+    root = Path(chatbot.__file__).parent
+    modules = [p for p in root.rglob("*.py") if p.name != "services.py" and "migrations" not in p.parts]
+    # when
+    writes = {str(p.relative_to(root)): w for p in modules if (w := _orm_writes(p))}
+    # then
+    assert writes == {}

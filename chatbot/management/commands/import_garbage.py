@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatbot.errors import ChatbotError
-from chatbot.garbage_import import files_from_directory, garbage_import
+from chatbot.garbage_import import files_from_directory
+from chatbot.services import garbage_import
 from municipalities.models import Municipality
 
 
