@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import uuid
+from typing import Protocol
 
+import redis
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 
 from municipalities.line.inbound import webhook_events_drain, webhook_events_process, webhook_lanes_pending
@@ -24,18 +29,69 @@ def webhook_events_process_task(municipality_id: int, webhook_event_ids: list[st
 LANE_LOCK_KEY = "line:webhook:draining:{municipality_id}:{lane}"
 # Left by a run that found its lane taken: the running one drains once more when it ends.
 LANE_AGAIN_KEY = "line:webhook:drain-again:{municipality_id}:{lane}"
-# Longer than a run takes (a 50 s budget, checked before each event, plus that event's LINE
-# calls); a run that died holding the lock holds up its lane this long at most, then the
-# sweep's next wake-up drains it.
+# The lease: longer than a run takes (a 50 s budget, checked before each event, plus that
+# event's LINE calls), so a run never needs to extend it; a run that died holding the lock
+# holds up its lane this long at most, then the sweep's next wake-up drains it. Should a run
+# outlive it anyway, its release is owner-checked and leaves the next run's lock alone.
 LANE_LOCK_SECONDS = 300
 
 
-def _take_lane(lock: str, again: str) -> bool:
-    if cache.add(lock, 1, LANE_LOCK_SECONDS):
+class _LaneLock(Protocol):
+    def acquire(self) -> bool: ...
+    def release(self) -> None: ...
+
+
+class _CacheLaneLock:
+    """Without Redis (the demo: SQLite, eager tasks, the local-memory cache), every drain runs
+    inline in one process: the cache's ``add`` is atomic there, and the owner check on release
+    (read, then delete) cannot interleave with another process."""
+
+    def __init__(self, key: str) -> None:
+        self.key, self.token = key, uuid.uuid4().hex
+
+    def acquire(self) -> bool:
+        return cache.add(self.key, self.token, LANE_LOCK_SECONDS)
+
+    def release(self) -> None:
+        if cache.get(self.key) == self.token:
+            cache.delete(self.key)
+        else:
+            logger.warning("lane lock %s lapsed and was taken by another run; left to it", self.key)
+
+
+class _RedisLaneLock:
+    """redis-py's ``Lock``: SET NX with a token and the lease, released only by its owner (a
+    Lua compare-and-delete), under the cache's key so that it shares the cache's prefix."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.lock = _redis().lock(cache.make_key(key), timeout=LANE_LOCK_SECONDS, blocking=False)
+
+    def acquire(self) -> bool:
+        return bool(self.lock.acquire())
+
+    def release(self) -> None:
+        try:
+            self.lock.release()
+        except redis.exceptions.LockNotOwnedError:
+            logger.warning("lane lock %s lapsed and was taken by another run; left to it", self.key)
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _lane_lock(key: str) -> _LaneLock:
+    return _RedisLaneLock(key) if settings.HAS_REDIS else _CacheLaneLock(key)
+
+
+def _take_lane(lock: _LaneLock, again: str) -> bool:
+    if lock.acquire():
         return True
     cache.set(again, 1, LANE_LOCK_SECONDS)
     # asked again after leaving word: a run that ended in between (and found no word) is not missed
-    return cache.add(lock, 1, LANE_LOCK_SECONDS)
+    return lock.acquire()
 
 
 @shared_task(ignore_result=True)
@@ -49,7 +105,8 @@ def webhook_events_drain_task(municipality_id: int, lane: int = 0, *, follow_up:
     and returns, and the running one drains again when it ends.
     """
     keys = {"municipality_id": municipality_id, "lane": lane}
-    wake, lock, again = WAKE_KEY.format(**keys), LANE_LOCK_KEY.format(**keys), LANE_AGAIN_KEY.format(**keys)
+    wake, again = WAKE_KEY.format(**keys), LANE_AGAIN_KEY.format(**keys)
+    lock = _lane_lock(LANE_LOCK_KEY.format(**keys))
     if not follow_up:
         cache.delete(wake)
     if not _take_lane(lock, again):
@@ -57,7 +114,7 @@ def webhook_events_drain_task(municipality_id: int, lane: int = 0, *, follow_up:
     try:
         processed, finished = webhook_events_drain(municipality_id=municipality_id, lane=lane)
     finally:
-        cache.delete(lock)
+        lock.release()
     word_left = cache.delete(again)
     if not finished or word_left:  # time budget spent, or a run was turned away: carry on in a new run
         if cache.add(wake, 1, WAKE_SECONDS):

@@ -674,6 +674,32 @@ def test_a_lane_is_drained_by_one_run_at_a_time(client, town, resident, broker, 
     assert _inbound_texts(resident.line_user_id) == ["一", "二"]
 
 
+def test_a_run_whose_lane_lock_lapsed_does_not_release_the_next_runs_lock(
+    client, town, resident, broker, monkeypatch
+):
+    """A run that outlived its lease finds the lane taken by another run when it ends: it must
+    leave that run's lock alone (an unconditional delete would let a third run drain alongside)."""
+    from municipalities.line import inbound
+
+    # given: a message waiting in the resident's lane
+    lane = webhook.lane_of(resident.line_user_id)
+    lock_key = tasks.LANE_LOCK_KEY.format(municipality_id=town.pk, lane=lane)
+    post(client, town, webhook_body(webhook_event("message", resident.line_user_id, text="一")))
+    drain = inbound.webhook_events_drain
+
+    def drain_past_the_lease(**kwargs):
+        result = drain(**kwargs)
+        cache.delete(lock_key)  # the lease ran out while this run was still working ...
+        assert cache.add(lock_key, "another run", tasks.LANE_LOCK_SECONDS)  # ... and another took the lane
+        return result
+
+    monkeypatch.setattr(tasks, "webhook_events_drain", drain_past_the_lease)
+    # when
+    assert tasks.webhook_events_drain_task.run(town.pk, lane) == 1
+    # then: the other run still holds the lane
+    assert cache.get(lock_key) == "another run"
+
+
 def test_a_drain_stops_between_events_when_its_time_is_up(client, town, resident, broker, monkeypatch):
     """The time budget is checked before each event, not each batch of a hundred: a run whose
     LINE calls are slow still ends in time (before its lane lock lapses), and a new run goes on."""
