@@ -3,13 +3,13 @@ postback ``bc:<verb>:<value>`` that changes one thing and shows the settings aga
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from broadcasts.services.preferences import receive_settings_update, settings_summary, toggle_interest
+from municipalities import jp
 from municipalities.errors import ServiceError
 from municipalities.line import messages as m
 from municipalities.line.dispatch import InboundContext
@@ -19,10 +19,6 @@ from municipalities.models import AgeBand, Area, Interest, Resident
 PREFIX = "bc"
 KEYWORDS = {"受信設定", "受信設定を変更", "受信設定変更", "通知設定", "お知らせ設定", "配信設定"}
 MAX_INTEREST_ITEMS = 9  # + 地区, 年代, 停止/再開, 画面で設定 = LINE's 13 quick replies
-
-
-def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip().replace(" ", "").replace("　", "")
 
 
 def _menu(resident: Resident, lead: str = "") -> list[dict[str, Any]]:
@@ -73,7 +69,7 @@ def _menu(resident: Resident, lead: str = "") -> list[dict[str, Any]]:
 
 
 def on_text(ctx: InboundContext) -> list[dict[str, Any]] | None:
-    if _normalise(ctx.text) not in KEYWORDS:
+    if jp.squash(ctx.text) not in KEYWORDS:
         return None
     if ctx.resident is None:
         return [m.text(_("友だち追加をすると、受け取るお知らせを選べます。"))]

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+from municipalities import jp
 
 WEEKDAYS = "月火水木金土日"  # date.weekday(): Monday is 0
 WEEKDAY_NAMES = ["月曜日", "火曜日", "水曜日", "木曜日", "金曜日", "土曜日", "日曜日"]
@@ -85,14 +86,9 @@ def _fiscal_order(months: Iterable[int]) -> list[int]:
     return sorted(months, key=lambda m: (m - 4) % 12)
 
 
-def normalize_cell(cell: str) -> str:
-    """Full-width digits/spaces, tabs and stray spaces → one half-width space between tokens."""
-    return " ".join(unicodedata.normalize("NFKC", cell or "").replace("：", ":").split())
-
-
 def parse_rule(cell: str) -> Rule:
     """Parse one calendar cell. Raises RuleSyntaxError naming the token it cannot read."""
-    text = normalize_cell(cell)
+    text = jp.normalise_text(cell)  # full-width digits, colons and spaces, tabs → one space
     if not text:
         return Rule()
     months: frozenset[int] | None = None

@@ -13,13 +13,12 @@ import csv
 import datetime as dt
 import io
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.utils.translation import gettext as _
 
-from chatbot.collection import RuleSyntaxError, normalize_cell, parse_rule
+from chatbot.collection import RuleSyntaxError, parse_rule
 from chatbot.errors import ChatbotError
 from municipalities import jp
 from municipalities.files import TextDecodeError, decode_text
@@ -51,10 +50,6 @@ class Parsed:
     items: list[tuple[str, str, str, str]] = field(default_factory=list)  # (label, name, notice, furigana)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # tolerated oddities, for the staff report
-
-
-def clean(value: str | None) -> str:
-    return " ".join(unicodedata.normalize("NFKC", value or "").split()) if value else ""
 
 
 def _records(name: str, data: bytes, parsed: Parsed) -> list[tuple[int, list[str]]]:
@@ -98,13 +93,13 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
     # description.csv: label, sublabel, description, styles, bgcolor (header case varies)
     rows = _records("description.csv", files.get("description.csv", b""), parsed)
     if rows:
-        header = [clean(h).lower() for h in rows[0][1]]
+        header = [jp.normalise_text(h).lower() for h in rows[0][1]]
         col = {h: i for i, h in enumerate(header)}
         if "label" not in col:
             parsed.problems.append(Problem("description.csv", rows[0][0], _("見出しに label がありません")))
         else:
             for line, cells in rows[1:]:
-                get = lambda h: clean(cells[col[h]]) if h in col and col[h] < len(cells) else ""  # noqa: E731,B023
+                get = lambda h: jp.normalise_text(cells[col[h]]) if h in col and col[h] < len(cells) else ""  # noqa: E731,B023
                 label = get("label")
                 if not label or len(label) > 100:
                     parsed.problems.append(
@@ -124,7 +119,7 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
     columns: list[tuple[int, str]] = []
     center_col: int | None = None
     if rows:
-        header = [clean(h) for h in rows[0][1]]
+        header = [jp.normalise_text(h) for h in rows[0][1]]
         if header[0] not in AREA_HEADERS:
             parsed.problems.append(
                 Problem(
@@ -152,7 +147,7 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
                 category(label)
             seen: set[str] = set()
             for line, cells in rows[1:]:
-                name = clean(cells[0])
+                name = jp.normalise_text(cells[0])
                 if not name or len(name) > 100:
                     parsed.problems.append(
                         Problem("area_days.csv", line, _("地区名が空か、100 文字を超えています"))
@@ -165,13 +160,13 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
                     continue
                 seen.add(name)
                 center = (
-                    clean(cells[center_col])[:100]
+                    jp.normalise_text(cells[center_col])[:100]
                     if center_col is not None and center_col < len(cells)
                     else ""
                 )
                 cells_by_label: dict[str, str] = {}
                 for i, label in columns:
-                    cell = normalize_cell(cells[i]) if i < len(cells) else ""
+                    cell = jp.normalise_text(cells[i]) if i < len(cells) else ""
                     try:
                         parse_rule(cell)
                     except RuleSyntaxError as exc:
@@ -188,18 +183,18 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
             )
             continue
         start, end = _date(cells[1]), _date(cells[2])
-        if not clean(cells[0]) or start is None or end is None:
+        if not jp.normalise_text(cells[0]) or start is None or end is None:
             parsed.problems.append(Problem("center.csv", line, _("名称か日付（例: 2024/12/29）が読めません")))
         elif end < start:
             parsed.problems.append(Problem("center.csv", line, _("休止終了日が開始日より前です")))
-        elif len(clean(cells[0])) > 100:
+        elif len(jp.normalise_text(cells[0])) > 100:
             parsed.problems.append(Problem("center.csv", line, _("名称は 100 文字までです")))
         else:
-            parsed.holidays.append((clean(cells[0]), start, end))
+            parsed.holidays.append((jp.normalise_text(cells[0]), start, end))
 
     # remarks.csv: ID, 注意事項
     for line, cells in _records("remarks.csv", files.get("remarks.csv", b""), parsed)[1:]:
-        number = clean(cells[0]).lstrip("*")
+        number = jp.normalise_text(cells[0]).lstrip("*")
         if not number.isdigit() or len(cells) < 2:
             parsed.problems.append(Problem("remarks.csv", line, _("番号と注意事項の 2 列が必要です")))
             continue
@@ -208,7 +203,7 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
     # target.csv: label|type, name, notice, furigana
     rows = _records("target.csv", files.get("target.csv", b""), parsed)
     if rows:
-        header = [clean(h).lower() for h in rows[0][1]]
+        header = [jp.normalise_text(h).lower() for h in rows[0][1]]
         col = {h: i for i, h in enumerate(header)}
         label_col = col.get("label", col.get("type"))
         if label_col is None or "name" not in col:
@@ -219,7 +214,7 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
             seen_items: set[tuple[str, str]] = set()
             for line, cells in rows[1:]:
                 get = lambda i: cells[i].strip() if i is not None and i < len(cells) else ""  # noqa: E731,B023
-                label, name = clean(get(label_col)), get(col["name"]).strip()
+                label, name = jp.normalise_text(get(label_col)), get(col["name"]).strip()
                 if not label or not name:
                     parsed.problems.append(Problem("target.csv", line, _("分類か品目が空です")))
                     continue
@@ -235,7 +230,9 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
                     continue
                 seen_items.add((label, name))
                 category(label)
-                parsed.items.append((label, name, get(col.get("notice")), clean(get(col.get("furigana")))))
+                parsed.items.append(
+                    (label, name, get(col.get("notice")), jp.normalise_text(get(col.get("furigana"))))
+                )
     parsed.categories = list(labels.values())
     return parsed
 

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from municipalities import jp
 from municipalities.models import DepartmentOwned, MunicipalityOwned, Resident, TimeStampedModel
 
 # --- Garbage (5374) ------------------------------------------------------------------------
@@ -223,9 +224,9 @@ class CollectionRule(TimeStampedModel, MunicipalityOwned):
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
-        from chatbot.collection import RuleSyntaxError, normalize_cell, parse_rule
+        from chatbot.collection import RuleSyntaxError, parse_rule
 
-        self.rule = normalize_cell(self.rule)
+        self.rule = jp.normalise_text(self.rule)
         try:
             parse_rule(self.rule)
         except RuleSyntaxError as exc:

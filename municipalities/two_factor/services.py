@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from municipalities import permissions
+from municipalities import jp, permissions
 from municipalities.audit import audit_log
 from municipalities.errors import MunicipalityError
 from municipalities.models import StaffUser
@@ -19,7 +17,7 @@ DEVICE_NAME = "認証アプリ"
 
 def normalize_token(token: str) -> str:
     """Codes typed with full-width digits or spaces ("１２３ ４５６") become "123456"."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", token or "") if ch.isdigit())
+    return "".join(ch for ch in jp.nfkc(token) if ch.isdigit())
 
 
 @transaction.atomic(durable=True)

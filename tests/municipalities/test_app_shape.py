@@ -73,3 +73,20 @@ def test_chatbot_writes_only_in_its_services():
     writes = {str(p.relative_to(root)): w for p in modules if (w := _orm_writes(p))}
     # then
     assert writes == {}
+
+
+def test_nfkc_and_width_normalisation_lives_only_in_the_core_jp_module():
+    # given: the project's own packages
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.BASE_DIR)
+    packages = ["applications", "broadcasts", "chatbot", "config", "municipalities", "reservations"]
+    sources = [p for pkg in packages for p in (root / pkg).rglob("*.py") if "migrations" not in p.parts]
+    # when
+    users = sorted(
+        str(p.relative_to(root)) for p in sources if "unicodedata" in p.read_text(encoding="utf-8")
+    )
+    # then
+    assert users == ["municipalities/jp.py"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from municipalities import jp
 from municipalities.errors import ServiceError
 from municipalities.models import Department, Municipality, Role, StaffUser
 from municipalities.services import staff_role_grant, staff_user_assign_municipality
@@ -16,7 +16,7 @@ NO_DEPARTMENT = "-"
 
 def parse_role(value: str) -> str:
     """The role value from "editor" or its Japanese label "編集者" (any width)."""
-    text = unicodedata.normalize("NFKC", value).strip()
+    text = jp.nfkc(value)
     by_label = {str(label): role for role, label in Role.choices}
     if text.lower() in Role.values:
         return text.lower()
