@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from chatbot.models import ChatState
+from chatbot.models import ChatState, Faq
 from chatbot.normalize import key, reading
 from municipalities.models import Area, Resident, TalkMessage
 from municipalities.permissions import policy_for
@@ -53,3 +53,12 @@ def talk_for_resident(*, resident: Resident, user: Any, limit: int = 50) -> list
         user, "view", TalkMessage.objects.filter(resident=resident)
     )
     return list(visible.select_related("sent_by").order_by("-created_at", "-pk")[:limit])[::-1]
+
+
+def faqs_for_municipality(*, municipality_id: int, user: Any, action: str = "change") -> QuerySet[Faq]:
+    """The town's FAQs on which ``user`` may ``action`` (through the policy), with their department."""
+    return policy_for(Faq).instances_user_has_permission_for(
+        user,
+        action,
+        Faq.objects.filter(department__municipality_id=municipality_id).select_related("department"),
+    )

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export.forms import ConfirmImportForm, ImportForm
 
-from chatbot import services
+from chatbot import selectors, services
 from chatbot.errors import ChatbotError
 from chatbot.models import (
     Faq,
@@ -25,7 +25,6 @@ from chatbot.models import (
     UnansweredQuestion,
 )
 from chatbot.resources import FaqResource
-from municipalities import permissions
 from municipalities.models import Department
 from municipalities.permissions import departments_for_staff
 from municipalities.resources import ProjectImportExportMixin
@@ -196,12 +195,8 @@ class UnansweredQuestionAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
         form.fields["department"].queryset = departments_for_staff(
             user=request.user, perm="chatbot.add_faq"
         ).filter(municipality_id=question.municipality_id)
-        form.fields["faq"].queryset = permissions.policy_for(Faq).instances_user_has_permission_for(
-            request.user,
-            "change",
-            Faq.objects.filter(department__municipality_id=question.municipality_id).select_related(
-                "department"
-            ),
+        form.fields["faq"].queryset = selectors.faqs_for_municipality(
+            municipality_id=question.municipality_id, user=request.user
         )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
