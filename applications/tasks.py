@@ -10,18 +10,20 @@ from applications.models import Submission
 from applications.notices import submission_message
 from applications.services import attachments_purge_stale
 from municipalities.line.client import get_line_client, retry_key_for
-from municipalities.line.errors import LineClientError, LineRateLimited, LineRetryableError
+from municipalities.line.errors import LineClientError
+from municipalities.line.tasks import LineSendTask
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, max_retries=5, acks_late=True)
-def submission_notify_task(self, submission_id: int, version: int, status: str = "") -> str:
+@shared_task(base=LineSendTask, failure_model="applications.Submission")
+def submission_notify_task(submission_id: int, version: int, status: str = "") -> str:
     """Push the resident the notice of one change (``version``, which entered ``status``), once.
 
     The retry key is (submission, version): a retried or duplicated task is answered like
     LINE's 409, so each change reaches the resident exactly once even when tasks lag behind.
-    429/5xx are retried with back-off; other 4xx are logged.
+    429/5xx are retried (LineSendTask's policy; the last failure is recorded on the
+    submission's history); other 4xx are logged.
     """
     submission = (
         Submission.objects.select_related("form__department__municipality", "resident")
@@ -41,8 +43,6 @@ def submission_notify_task(self, submission_id: int, version: int, status: str =
             retry_key=retry_key_for("applications.submission", submission.pk, version),
             department=submission.form.department,
         )
-    except (LineRateLimited, LineRetryableError) as exc:
-        raise self.retry(exc=exc, countdown=min(600, 15 * 2**self.request.retries)) from exc
     except LineClientError as exc:
         logger.warning("submission notice %s v%s refused by LINE: %s", submission_id, version, exc.message)
         return "refused"

@@ -21,6 +21,7 @@ from municipalities.line import messages as line_messages
 from municipalities.line.client import get_line_client, retry_key_for
 from municipalities.line.errors import LineError
 from municipalities.line.liff import resident_link
+from municipalities.line.tasks import LineSendTask
 from municipalities.models import Resident, StaffUser
 
 logger = logging.getLogger(__name__)
@@ -54,8 +55,11 @@ def broadcasts_start_due_task() -> int:
     return len(ids)
 
 
-@shared_task(acks_late=True)
+@shared_task(base=LineSendTask, failure_model="broadcasts.DeliveryBatch")
 def delivery_batch_send_task(batch_id: int) -> str:
+    """Send one batch. Its attempts are counted on its row (a batch re-queued by the beat keeps
+    its count), so the service records LINE's errors there and returns the wait before the
+    next attempt (the LINE retry policy's back-off), and the batch is enqueued again."""
     outcome = delivery.delivery_batch_send(batch_id=batch_id)
     if outcome.retry_in is not None:
         delivery_batch_send_task.apply_async((batch_id,), countdown=outcome.retry_in)
@@ -83,7 +87,7 @@ def broadcast_unfollows_count_task() -> int:
     return len(ids)
 
 
-@shared_task(acks_late=True)
+@shared_task(base=LineSendTask, failure_model="broadcasts.Broadcast")
 def broadcast_test_send_task(broadcast_id: int, staff_id: int, nonce: str) -> None:
     broadcast = Broadcast.objects.select_related("department__municipality").get(pk=broadcast_id)
     staff = StaffUser.objects.get(pk=staff_id)
@@ -96,7 +100,7 @@ def broadcast_test_send_task(broadcast_id: int, staff_id: int, nonce: str) -> No
     )
 
 
-@shared_task(acks_late=True)
+@shared_task(base=LineSendTask, failure_model="municipalities.Resident")
 def receive_settings_confirm_task(resident_id: int, nonce: str) -> None:
     """Confirm a change of receive settings in LINE, once for several taps in a row."""
     if cache.get(confirm_cache_key(resident_id)) not in (None, nonce):

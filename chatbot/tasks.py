@@ -9,7 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from chatbot import services
-from municipalities.line.errors import LineRateLimited, LineRetryableError
+from municipalities.line.tasks import LineSendTask
 
 logger = logging.getLogger(__name__)
 
@@ -29,23 +29,11 @@ def garbage_reminders_dispatch_task() -> int:
     return len(reminder_ids)
 
 
-@shared_task(
-    ignore_result=True,
-    autoretry_for=(LineRateLimited, LineRetryableError),
-    retry_backoff=30,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(ignore_result=True, base=LineSendTask, failure_model="chatbot.GarbageReminder")
 def garbage_reminder_send_task(reminder_id: int) -> None:
     services.garbage_reminder_send(reminder_id=reminder_id)
 
 
-@shared_task(
-    ignore_result=True,
-    autoretry_for=(LineRateLimited, LineRetryableError),
-    retry_backoff=10,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(ignore_result=True, base=LineSendTask, failure_model="chatbot.StaffReply")
 def talk_reply_push_task(reply_id: int) -> None:
     services.talk_reply_push(reply_id=reply_id)

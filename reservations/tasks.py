@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from municipalities.line.errors import LineRateLimited, LineRetryableError
+from municipalities.line.tasks import LineSendTask
 from municipalities.models import StaffUser
 
 from .models import SlotImportJob
@@ -22,14 +22,8 @@ from .services import (
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(LineRateLimited, LineRetryableError),
-    retry_backoff=True,
-    max_retries=5,
-    acks_late=True,
-)
-def reservation_notify_task(self, reservation_id: int, kind: str) -> bool:
+@shared_task(base=LineSendTask, failure_model="reservations.Reservation")
+def reservation_notify_task(reservation_id: int, kind: str) -> bool:
     return reservation_notify(reservation_id=reservation_id, kind=kind)
 
 
@@ -42,14 +36,8 @@ def reminders_send_due_task() -> int:
     return len(ids)
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(LineRateLimited, LineRetryableError),
-    retry_backoff=True,
-    max_retries=5,
-    acks_late=True,
-)
-def reminder_send_task(self, delivery_id: int) -> str:
+@shared_task(base=LineSendTask, failure_model="reservations.ReminderDelivery")
+def reminder_send_task(delivery_id: int) -> str:
     return reminder_send(delivery_id=delivery_id)
 
 

@@ -28,7 +28,6 @@ import calendar
 import hashlib
 import json
 import logging
-import random
 import time
 import uuid
 from dataclasses import dataclass
@@ -58,31 +57,18 @@ from broadcasts.selectors import (
 )
 from municipalities.audit import audit_log
 from municipalities.line.client import get_line_client
-from municipalities.line.errors import (
-    LineClientError,
-    LineError,
-    LineMessageInvalid,
-    LineRateLimited,
-    LineRetryableError,
-)
+from municipalities.line.errors import LineClientError, LineError, LineMessageInvalid
+from municipalities.line.retry import LINE_MAX_ATTEMPTS as MAX_ATTEMPTS
+from municipalities.line.retry import LINE_RETRYABLE
+from municipalities.line.retry import line_backoff_seconds as backoff_seconds
 from municipalities.models import Municipality, Resident, WebhookEvent
 from municipalities.tasks_queue import enqueue, task_named
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8  # 429/5xx/timeouts: then the batch is marked failed
-BACKOFF_BASE_SECONDS = 2.0
-BACKOFF_CAP_SECONDS = 300.0
 FANOUT_BATCHES = 40  # batches per fan-out step (transaction): 20,000 recipients, the first 0.2 s of sending
 UNFOLLOW_WINDOW = timedelta(hours=24)
 ENQUEUE_PIPELINE = 100  # task messages per round trip to the broker (the first are visible at once)
-
-
-def backoff_seconds(attempt: int, *, rng: random.Random | None = None) -> float:
-    """Exponential back-off with full jitter (AWS architecture blog): U(0, min(cap, base·2^n)),
-    never below one second so that a burst of 429s spreads out."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(attempt - 1, 0)))
-    return max(1.0, (rng or random).uniform(0, ceiling))
 
 
 RETRY_KEY_PREFIX = "cms/broadcast/{broadcast_id}/batch/"
@@ -406,7 +392,7 @@ def delivery_batch_send(*, batch_id: int) -> BatchOutcome:
     municipality, messages = _send_context(broadcast_id)
     try:
         result = get_line_client(municipality).multicast(user_ids, messages, retry_key=retry_key)
-    except (LineRateLimited, LineRetryableError) as exc:
+    except LINE_RETRYABLE as exc:  # the LINE retry policy, counted on the batch row
         mine = _this_attempt(batch_id, attempts)
         if attempts < MAX_ATTEMPTS:
             delay = backoff_seconds(attempts)

@@ -10,8 +10,10 @@ from applications.forms import check_upload
 from applications.models import Attachment, FieldKind
 from applications.services import attachment_stage, attachments_purge_stale, submission_transition
 from applications.tasks import submission_notify_task
-from municipalities.line.errors import LineClientError
-from municipalities.models import SimulatedDelivery
+from config.celery import app as celery_app
+from municipalities.line.errors import LineClientError, LineRetryableError
+from municipalities.line.retry import LINE_MAX_ATTEMPTS
+from municipalities.models import AuditEntry, SimulatedDelivery
 from municipalities.services import resident_unfollow
 from tests.applications.factories import FormFieldFactory, submit
 from tests.applications.files import PNG, upload
@@ -71,3 +73,26 @@ def test_stale_staged_attachments_are_purged(form, resident):
     Attachment.objects.filter(pk=staged["doc"]).update(created_at=timezone.now() - timedelta(days=2))
     assert attachments_purge_stale() == 1
     assert list(Attachment.objects.values_list("original_name", flat=True)) == ["b.png"]
+
+
+def test_transient_errors_are_retried_then_the_failure_is_on_the_submissions_history(
+    form, resident, monkeypatch
+):
+    # given: LINE answers 503 to every try; the retries run in process, as a worker would run them
+    monkeypatch.setitem(celery_app.conf, "task_eager_propagates", False)
+    submission = submit(form, resident)
+    tries = []
+
+    def unavailable(*args, **kwargs):
+        tries.append(args)
+        raise LineRetryableError("unavailable", status=503)
+
+    # when
+    with mock.patch("municipalities.line.simulator.SimulatorClient.push", side_effect=unavailable):
+        result = submission_notify_task.apply(args=[submission.pk, 1, "received"])
+    # then: the bounded retries of the LINE policy, then one entry staff see on the submission
+    assert isinstance(result.result, LineRetryableError)
+    assert len(tries) == LINE_MAX_ATTEMPTS
+    [entry] = AuditEntry.objects.filter(action="line.send.failed")
+    assert (entry.object_id, entry.data["status"]) == (str(submission.pk), 503)
+    assert entry.department_id == form.department_id
