@@ -13,9 +13,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from chatbot.collection import format_day
 from chatbot.errors import ChatbotError, GarbageImportError
 from chatbot.garbage_import import parse_5374
-from chatbot.matching import invalidate
+from chatbot.matching import get_index, invalidate
 from chatbot.models import (
     AreaCalendar,
     CenterHoliday,
@@ -33,6 +34,9 @@ from chatbot.models import (
 from chatbot.normalize import key, query_key, reading
 from municipalities import permissions
 from municipalities.audit import audit_log
+from municipalities.line import messages as line_messages
+from municipalities.line.client import get_line_client, retry_key_for
+from municipalities.line.talklog import talk_log_outbound
 from municipalities.models import Area, Department, Municipality, Resident, StaffUser, TalkMessage
 from municipalities.tasks_queue import enqueue_on_commit
 
@@ -275,10 +279,6 @@ def talk_handoff_end(*, resident: Resident, actor: StaffUser) -> ChatState:
 
 def talk_reply_push(*, reply_id: int) -> StaffReply:
     """Send a staff reply (task body; outside any transaction). Idempotent via the retry key."""
-    from municipalities.line import messages as line_messages
-    from municipalities.line.client import get_line_client, retry_key_for
-    from municipalities.line.talklog import talk_log_outbound
-
     reply = StaffReply.objects.select_related("resident", "municipality", "sent_by").get(pk=reply_id)
     if reply.sent_at is not None:
         return reply
@@ -330,8 +330,6 @@ def garbage_reminders_claim(*, collection_on: dt.date, municipality_id: int | No
     the ids of rows not yet sent (new ones and ones a crashed run left), for the send tasks,
     which the caller enqueues on commit.
     """
-    from chatbot.matching import get_index
-
     states = (
         ChatState.objects.filter(
             garbage_reminder=True, resident__is_following=True, resident__area__isnull=False
@@ -371,9 +369,6 @@ def garbage_reminders_claim(*, collection_on: dt.date, municipality_id: int | No
 
 
 def garbage_reminder_message(reminder: GarbageReminder) -> dict[str, Any]:
-    from chatbot.collection import format_day
-    from municipalities.line import messages as line_messages
-
     body = _(
         "明日 %(day)s は\n%(items)s\nの収集日です。朝 8 時までに出しましょう。\n（通知をやめるときは「ごみ通知オフ」と送ってください）"
     ) % {
@@ -390,8 +385,6 @@ def garbage_reminder_send(*, reminder_id: int) -> GarbageReminder:
     since the claim. The retry key is per resident and day, so a retry after a crash between
     the push and ``sent_at`` is accepted by LINE once.
     """
-    from municipalities.line.client import get_line_client, retry_key_for
-
     reminder = GarbageReminder.objects.select_related("resident", "municipality").get(pk=reminder_id)
     if reminder.sent_at is not None:
         return reminder

@@ -199,7 +199,7 @@ def submission_submit(
     file_keys = _claim_attachments(submission=submission, resident=resident, attachment_ids=attachment_ids)
     _check_required(form, answers, file_keys)
     if form.fee:
-        from applications.services.payments import payment_create
+        from applications.services.payments import payment_create  # payments imports this module
 
         payment_create(submission=submission)
     audit_log(

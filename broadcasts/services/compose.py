@@ -65,7 +65,7 @@ def _make_preview(message: BroadcastMessage) -> None:
         return
     if message.image.size <= rendering.MAX_PREVIEW_BYTES:
         return
-    from PIL import Image
+    from PIL import Image  # Pillow is loaded only when an image needs a preview
 
     with message.image.open("rb") as fh:
         image = Image.open(fh)

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -416,9 +417,6 @@ def reservation_mark_attendance(*, reservation: Reservation, status: str, actor:
 @transaction.atomic(durable=True)
 def slot_counters_reconcile() -> list[dict[str, int]]:
     """Recount ``reserved`` of every slot from its bookings; returns (and logs) what it corrected."""
-    from django.db.models import Count, OuterRef, Subquery
-    from django.db.models.functions import Coalesce
-
     counted = (
         Reservation.objects.filter(slot=OuterRef("pk"), status__in=HOLDS_PLACE)
         .order_by()

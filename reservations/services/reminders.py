@@ -9,8 +9,10 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from municipalities.line.client import get_line_client, retry_key_for
+from municipalities.line.errors import LineClientError, LineRateLimited, LineRetryableError
 
 from ..models import Menu, ReminderDelivery, ReminderStatus, Reservation, ReservationStatus
+from ..notifications import notice_messages, reminder_messages
 
 
 @transaction.atomic(durable=True)
@@ -74,8 +76,6 @@ def reminder_send(*, delivery_id: int) -> str:
     offset, so a retry after a crash is accepted once by LINE. Transient LINE errors put the
     row back to PENDING and re-raise (the task retries).
     """
-    from municipalities.line.errors import LineClientError, LineRateLimited, LineRetryableError
-
     if not ReminderDelivery.objects.filter(pk=delivery_id, status=ReminderStatus.PENDING).update(
         status=ReminderStatus.SENDING
     ):
@@ -96,8 +96,6 @@ def reminder_send(*, delivery_id: int) -> str:
     ):
         ReminderDelivery.objects.filter(pk=delivery_id).update(status=ReminderStatus.SKIPPED)
         return ReminderStatus.SKIPPED
-    from ..notifications import reminder_messages
-
     client = get_line_client(reservation.slot.menu.department.municipality)
     try:
         client.push(
@@ -120,8 +118,6 @@ def reminder_send(*, delivery_id: int) -> str:
 
 def reservation_notify(*, reservation_id: int, kind: str) -> bool:
     """Push the confirmation / change / cancellation message (after commit; idempotent by retry key)."""
-    from ..notifications import notice_messages
-
     reservation = (
         Reservation.objects.select_related("slot__menu__department__municipality", "resident")
         .filter(pk=reservation_id)
