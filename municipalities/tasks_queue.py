@@ -2,7 +2,7 @@
 
 Services enqueue their side effects through these helpers instead of importing their app's
 ``tasks`` module, which imports the services: the services↔tasks import cycle disappears, and
-both sides import each other's names at module level only one way (tasks → services).
+the imports run one way only (tasks → services), at module level.
 
 The task is looked up in the Celery app's registry when the message is sent, and sent with
 ``delay``/``apply_async``, not with ``send_task``: ``send_task`` ignores
