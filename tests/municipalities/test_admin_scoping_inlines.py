@@ -57,25 +57,28 @@ def test_collection_rule_inline_offers_only_the_towns_categories(town, other_tow
     assert foreign not in choices
 
 
-def test_adding_a_collection_rule_row_sets_the_town_from_the_calendar(town, other_town, kenko):
-    # given
-    calendar = _calendar(kenko)
-    category = GarbageCategoryFactory(municipality=town)
-    admin_user = make_staff("m_admin", town, Role.MUNICIPALITY_ADMIN)
+def _post_rule_row(calendar, user, category, rule: str):
+    """The calendar's change form with one new collection-rule row, as the browser posts it."""
     data = {
-        "municipality": town.pk,
+        "municipality": calendar.municipality_id,
         "area": calendar.area_id,
         "center": calendar.center,
         "rules-TOTAL_FORMS": "1",
         "rules-INITIAL_FORMS": "0",
         "rules-0-category": category.pk,
-        "rules-0-rule": "月 木",
+        "rules-0-rule": rule,
         "_save": "保存",
     }
+    return client_for(user).post(reverse("admin:chatbot_areacalendar_change", args=[calendar.pk]), data)
+
+
+def test_adding_a_collection_rule_row_sets_the_town_from_the_calendar(town, other_town, kenko):
+    # given
+    calendar = _calendar(kenko)
+    category = GarbageCategoryFactory(municipality=town)
+    admin_user = make_staff("m_admin", town, Role.MUNICIPALITY_ADMIN)
     # when
-    response = client_for(admin_user).post(
-        reverse("admin:chatbot_areacalendar_change", args=[calendar.pk]), data
-    )
+    response = _post_rule_row(calendar, admin_user, category, "月 木")
     # then
     assert response.status_code == 302
     rule = CollectionRule.objects.get(calendar=calendar)
@@ -87,20 +90,8 @@ def test_a_forged_inline_row_with_another_towns_category_is_refused(town, other_
     calendar = _calendar(kenko)
     foreign = GarbageCategoryFactory(municipality=other_town)
     admin_user = make_staff("m_admin", town, Role.MUNICIPALITY_ADMIN)
-    data = {
-        "municipality": town.pk,
-        "area": calendar.area_id,
-        "center": calendar.center,
-        "rules-TOTAL_FORMS": "1",
-        "rules-INITIAL_FORMS": "0",
-        "rules-0-category": foreign.pk,
-        "rules-0-rule": "月",
-        "_save": "保存",
-    }
     # when
-    response = client_for(admin_user).post(
-        reverse("admin:chatbot_areacalendar_change", args=[calendar.pk]), data
-    )
+    response = _post_rule_row(calendar, admin_user, foreign, "月")
     # then
     assert response.status_code == 200
     assert not CollectionRule.objects.filter(calendar=calendar).exists()
