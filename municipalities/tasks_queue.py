@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Task, current_app
+from celery import Task
 from django.db import transaction
+
+from config import celery_app
 
 
 def task_named(name: str) -> Task:
@@ -22,8 +24,10 @@ def task_named(name: str) -> Task:
 
     A web process has not necessarily imported the apps' ``tasks`` modules (a worker imports
     them at start): on a miss, Celery's own autodiscovery (config/celery.py) imports them once.
+    The project's app is named, not ``current_app``: any other Celery app created in the
+    process (a probe, a tool) becomes the current one, with its own broker and no eager mode.
     """
-    app = current_app
+    app = celery_app
     if name not in app.tasks:
         app.loader.import_default_modules()
     return app.tasks[name]

@@ -89,6 +89,7 @@ def running_worker() -> Iterator[Worker]:
 
 def send_task(name: str, args: list[object] | None = None) -> None:
     """Send a task by name through Redis, as the beat sends it."""
-    sender = Celery("probe", broker=BROKER_URL)
+    # Not the current app: the project's tasks must keep finding the project's app.
+    sender = Celery("probe", broker=BROKER_URL, set_as_current=False)
     sender.conf.task_serializer = "json"
     sender.send_task(name, args=args or [])

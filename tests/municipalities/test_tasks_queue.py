@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-from celery import shared_task
+from celery import Celery, current_app, shared_task
 from django.db import transaction
 
+from config import celery_app
 from municipalities.tasks_queue import enqueue, enqueue_on_commit, task_named
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +52,18 @@ def test_a_rollback_cancels_the_enqueue(db, django_capture_on_commit_callbacks):
 def test_enqueue_with_a_countdown_still_runs_eagerly_in_the_demo_and_tests(db):
     enqueue("tests.municipalities.probe_task", 3, countdown=60)
     assert ran == [(3,)]
+
+
+def test_another_celery_app_in_the_process_does_not_take_the_projects_tasks(db):
+    # given: a second Celery app, which Celery makes the current one (a probe, a tool)
+    other = Celery("elsewhere", broker="memory://")
+    assert current_app.main == "elsewhere"
+    # when
+    enqueue("tests.municipalities.probe_task", 5)
+    # then: still the project's app, still eager
+    assert ran == [(5,)]
+    celery_app.set_current()
+    other.close()
 
 
 def test_an_unknown_task_name_fails_loudly():
