@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from municipalities import jp
+from municipalities.permissions import policy_for
 from municipalities.resources import ProjectExportMixin
 from municipalities.scoping import DepartmentScopedAdmin
 
@@ -136,31 +137,28 @@ class SlotAdmin(ProjectExportMixin, DepartmentScopedAdmin):
         return format_html('<a href="{}">名簿</a>', reverse("admin:reservations_slot_roster", args=[obj.pk]))
 
     def get_urls(self):
-        wrap = self.admin_site.admin_view
         extra = [
-            path("day/", wrap(admin_views.DayView(self).as_view()), name="reservations_slot_day"),
+            path("day/", admin_views.DayView(self).as_view(), name="reservations_slot_day"),
             path(
                 "<int:slot_id>/roster/",
-                wrap(admin_views.RosterView(self).as_view()),
+                admin_views.RosterView(self).as_view(),
                 name="reservations_slot_roster",
             ),
             path(
                 "<int:slot_id>/roster.<str:fmt>",
-                wrap(admin_views.RosterExportView(self).as_view()),
+                admin_views.RosterExportView(self).as_view(),
                 name="reservations_slot_roster_export",
             ),
             path(
                 "phone-booking/",
-                wrap(admin_views.PhoneBookingView(self).as_view()),
+                admin_views.PhoneBookingView(self).as_view(),
                 name="reservations_slot_phone_booking",
             ),
-            path(
-                "generate/", wrap(admin_views.GenerateView(self).as_view()), name="reservations_slot_generate"
-            ),
-            path("upload/", wrap(admin_views.UploadView(self).as_view()), name="reservations_slot_upload"),
+            path("generate/", admin_views.GenerateView(self).as_view(), name="reservations_slot_generate"),
+            path("upload/", admin_views.UploadView(self).as_view(), name="reservations_slot_upload"),
             path(
                 "upload/<int:job_id>/",
-                wrap(admin_views.UploadJobView(self).as_view()),
+                admin_views.UploadJobView(self).as_view(),
                 name="reservations_slot_upload_job",
             ),
         ]
@@ -254,8 +252,6 @@ class ReservationAdmin(DepartmentScopedAdmin):
         reservation_delete(reservation=obj, actor=request.user)
 
     def has_book_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        from municipalities.permissions import policy_for
-
         return policy_for(Slot).user_has_permission(request.user, "book")
 
     def _loop(self, request: HttpRequest, queryset: QuerySet, fn, done_message: str) -> None:

@@ -10,15 +10,13 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
 from municipalities import jp
-from municipalities.errors import ServiceError
+from municipalities.admin_pages import AdminPage
 from municipalities.files import export_response
 from municipalities.models import Department, Resident
 from municipalities.permissions import departments_for_staff, policy_for
@@ -26,7 +24,16 @@ from municipalities.permissions import departments_for_staff, policy_for
 from .forms import PhoneBookingForm, SlotFileForm, SlotPatternForm
 from .models import ImportStatus, Menu, Reservation, ReservationStatus, Slot, SlotImportJob
 from .resources import RosterResource
-from .selectors import callers_for_department, menu_day_summary, roster_for_slot, slots_for_day
+from .selectors import (
+    callers_for_department,
+    menu_day_summary,
+    resident_for_phone_booking,
+    residents_for_phone_booking,
+    roster_for_slot,
+    slots_bookable_by_staff,
+    slots_for_day,
+    slots_offered_for_booking,
+)
 from .services import (
     ASYNC_THRESHOLD_ROWS,
     ReservationError,
@@ -41,38 +48,14 @@ from .slot_import import SlotFileError, count_rows
 from .tasks import slot_import_job_apply_task
 
 
-class StaffPage:
-    template = ""
-    title = ""
-    action = "view"
+class StaffPage(AdminPage):
+    """A page of the slot admin: the shared page framework plus the slot lookups every page uses."""
 
-    def __init__(self, model_admin: Any) -> None:
-        self.model_admin = model_admin
-
-    def as_view(self):
-        def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-            if not policy_for(Slot).user_has_permission(request.user, self.action) and not (
-                self.action == "view" and policy_for(Slot).user_has_permission(request.user, "change")
-            ):
-                raise PermissionDenied
-            try:
-                return self.handle(request, **kwargs)
-            except ServiceError as exc:
-                messages.error(request, exc.message)
-                return HttpResponseRedirect(request.get_full_path())
-
-        return view
-
-    def render(self, request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
-        opts = Slot._meta
-        base = {
-            **self.model_admin.admin_site.each_context(request),
-            "opts": opts,
-            "app_label": opts.app_label,
-            "title": context.pop("title", self.title),
+    def context(self, request: HttpRequest) -> dict[str, Any]:
+        return {
+            **super().context(request),
             "can_book": policy_for(Slot).user_has_permission(request.user, "book"),
         }
-        return TemplateResponse(request, self.template, {**base, **context})
 
     def menus(self, request: HttpRequest, action: str = "view") -> QuerySet[Menu]:
         return policy_for(Menu).instances_user_has_permission_for(
@@ -199,18 +182,12 @@ class PhoneBookingView(StaffPage):
     action = "book"
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        now = timezone.now()
-        slots = self.slots(request, "book").filter(starts_at__gt=now, is_open=True).order_by("starts_at")
+        slots = slots_bookable_by_staff(user=request.user, now=timezone.now())
         slot_id = request.POST.get("slot") or request.GET.get("slot")
         chosen = slots.filter(pk=slot_id).first() if str(slot_id or "").isdigit() else None
-        if chosen is None:
-            menu_id = request.GET.get("menu")
-            shown = slots.filter(menu_id=menu_id) if str(menu_id or "").isdigit() else slots
-            limited = list(shown[:300])
-        else:
-            limited = [chosen]
-        choices = (
-            Slot.objects.filter(pk__in=[s.pk for s in limited]).select_related("menu").order_by("starts_at")
+        menu_id = request.GET.get("menu")
+        choices = slots_offered_for_booking(
+            slots=slots, chosen=chosen, menu_id=int(menu_id) if str(menu_id or "").isdigit() else None
         )
         questions = chosen.menu.question_list if chosen else []
         initial = {"slot": chosen, **{k: request.GET.get(k, "") for k in ("name", "kana", "phone")}}
@@ -220,22 +197,16 @@ class PhoneBookingView(StaffPage):
         callers: list[dict[str, str]] = []
         if query and chosen is not None:
             # Callers who phoned this department before: found by phone digits or フリガナ, to prefill.
-            callers = callers_for_department(
-                department=chosen.menu.department, user=request.user, query=query
-            )
-            municipality_id = chosen.menu.department.municipality_id
-            residents = list(
-                Resident.objects.filter(municipality_id=municipality_id, is_following=True)
-                .filter(Q(display_name__icontains=query) | Q(display_name__icontains=jp.to_katakana(query)))
-                .order_by("display_name")[:20]
-            )
+            department = chosen.menu.department
+            callers = callers_for_department(department=department, user=request.user, query=query)
+            residents = list(residents_for_phone_booking(department=department, query=query))
         if request.method == "POST" and form.is_valid():
             slot = form.cleaned_data["slot"]
             resident = None
             if form.cleaned_data.get("resident"):
-                resident = Resident.objects.filter(
-                    pk=form.cleaned_data["resident"], municipality_id=slot.menu.department.municipality_id
-                ).first()
+                resident = resident_for_phone_booking(
+                    department=slot.menu.department, resident_id=form.cleaned_data["resident"]
+                )
             try:
                 reservation = reservation_book(
                     slot=slot,

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from municipalities import jp
 from municipalities.models import Department, Municipality, Resident, StaffUser
-from municipalities.permissions import departments_for_staff
+from municipalities.permissions import departments_for_staff, policy_for
 
 from .models import Menu, Reservation, ReservationStatus, Slot
 from .rules import closes_at, opens_at, window_state
@@ -221,6 +221,41 @@ def callers_for_department(
             seen.add((name, phone))
             callers.append({"name": name, "kana": kana, "phone": phone})
     return callers[:limit]
+
+
+def slots_bookable_by_staff(*, user: StaffUser, now: dt.datetime) -> QuerySet[Slot]:
+    """Open slots that start after ``now`` in the departments where ``user`` may book on a
+    resident's behalf (代理予約, the permission policy), soonest first."""
+    slots = Slot.objects.filter(starts_at__gt=now, is_open=True).select_related("menu__department")
+    return policy_for(Slot).instances_user_has_permission_for(user, "book", slots).order_by("starts_at")
+
+
+def slots_offered_for_booking(
+    *, slots: QuerySet[Slot], chosen: Slot | None, menu_id: int | None, limit: int = 300
+) -> QuerySet[Slot]:
+    """The slot choices of the phone-booking form: the chosen slot alone, else the first ``limit``
+    of ``slots`` (of one menu when ``menu_id`` is given), soonest first."""
+    if chosen is not None:
+        ids = [chosen.pk]
+    else:
+        shown = slots.filter(menu_id=menu_id) if menu_id else slots
+        ids = list(shown.values_list("pk", flat=True)[:limit])
+    return Slot.objects.filter(pk__in=ids).select_related("menu").order_by("starts_at")
+
+
+def residents_for_phone_booking(*, department: Department, query: str, limit: int = 20) -> QuerySet[Resident]:
+    """Residents of ``department``'s town who follow the account and whose LINE name contains
+    ``query`` (as typed, or in katakana), by name: the caller may be a LINE user already."""
+    return (
+        Resident.objects.filter(municipality_id=department.municipality_id, is_following=True)
+        .filter(Q(display_name__icontains=query) | Q(display_name__icontains=jp.to_katakana(query)))
+        .order_by("display_name")[:limit]
+    )
+
+
+def resident_for_phone_booking(*, department: Department, resident_id: int | str) -> Resident | None:
+    """The resident picked on the phone-booking form, if they live in ``department``'s town."""
+    return Resident.objects.filter(pk=resident_id, municipality_id=department.municipality_id).first()
 
 
 def slots_for_day(*, menus: QuerySet[Menu], on: dt.date) -> QuerySet[Slot]:
