@@ -11,6 +11,7 @@ The task is looked up in the Celery app's registry when the message is sent, and
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from celery import Task
@@ -23,13 +24,16 @@ def task_named(name: str) -> Task:
     """The registered task ``name`` (``"<app>.tasks.<name>_task"``). KeyError if there is none.
 
     A web process has not necessarily imported the apps' ``tasks`` modules (a worker imports
-    them at start): on a miss, Celery's own autodiscovery (config/celery.py) imports them once.
+    them at start, and Celery's lazy autodiscovery does not run in gunicorn): on a miss, the
+    module the name points at is imported, which registers its tasks.
     The project's app is named, not ``current_app``: any other Celery app created in the
     process (a probe, a tool) becomes the current one, with its own broker and no eager mode.
     """
     app = celery_app
     if name not in app.tasks:
-        app.loader.import_default_modules()
+        module, _, _function = name.rpartition(".")
+        if module:
+            importlib.import_module(module)
     return app.tasks[name]
 
 

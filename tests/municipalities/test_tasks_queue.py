@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,23 @@ def test_another_celery_app_in_the_process_does_not_take_the_projects_tasks(db):
     assert ran == [(5,)]
     celery_app.set_current()
     other.close()
+
+
+def test_a_web_process_that_never_imported_a_tasks_module_finds_its_task():
+    # given: a fresh process set up as gunicorn sets Django up (no worker, no tasks imported)
+    code = (
+        "import django, sys; django.setup(); "
+        "assert 'municipalities.tasks' not in sys.modules; "
+        "from municipalities.tasks_queue import task_named; "
+        "print(task_named('municipalities.tasks.webhook_events_drain_task').name)"
+    )
+    # when
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    # then
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "municipalities.tasks.webhook_events_drain_task"
 
 
 def test_an_unknown_task_name_fails_loudly():
