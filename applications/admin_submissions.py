@@ -34,6 +34,7 @@ from applications.services import (
 from applications.views import attachment_response
 from applications.workflow import SubmissionStatus as S
 from municipalities import jp
+from municipalities.models import StaffUser
 from municipalities.scoping import DepartmentScopedAdmin
 
 # --- submissions ----------------------------------------------------------------------------
@@ -127,8 +128,6 @@ class SubmissionAdmin(DepartmentScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "assignee":
-            from municipalities.models import StaffUser
-
             user = request.user
             qs = StaffUser.objects.filter(is_active=True)
             if not user.is_superuser:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import puremagic
@@ -280,8 +281,6 @@ def display_value(field: FormField, value: Any) -> str:
         return jp.format_phone(str(value))
     if field.kind == FieldKind.DATE:
         try:
-            from datetime import date
-
             day = date.fromisoformat(str(value))
         except ValueError:
             return str(value)

@@ -8,6 +8,8 @@ class BroadcastsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # line_handlers and dispatch import models: only ready() runs after the app registry is
+        # loaded (Django's AppConfig.ready)
         from broadcasts import line_handlers
         from municipalities.line import dispatch
 

@@ -32,7 +32,7 @@ def _preload_line_sdk(**kwargs: object) -> None:
     """Import line-bot-sdk (seconds of pydantic model building) once in the worker's parent
     process, before the pool forks, instead of in every child on its first batch."""
     if not settings.LINE_USES_SIMULATOR:
-        import municipalities.line.api  # noqa: F401
+        import municipalities.line.api  # noqa: F401 - the import is the point (see the docstring)
 
 
 @shared_task(acks_late=True)

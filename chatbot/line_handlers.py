@@ -22,6 +22,7 @@ from chatbot.normalize import fold, key
 from municipalities.errors import ServiceError
 from municipalities.line import messages as m
 from municipalities.line.dispatch import InboundContext
+from municipalities.line.liff import resident_link
 from municipalities.models import Area, Resident
 from municipalities.services import resident_update_preferences
 
@@ -120,8 +121,6 @@ def _state(ctx: InboundContext, resident: Resident) -> ChatState:
 
 def settings_link(resident: Resident) -> str:
     """A signed link to the receive-settings page (where the area is changed)."""
-    from municipalities.line.liff import resident_link
-
     return resident_link(resident, reverse("line:receive_settings"))
 
 

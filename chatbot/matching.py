@@ -20,9 +20,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
+from django.utils import timezone
 from rapidfuzz import fuzz, process
 
 from chatbot.collection import Calendar, Holiday, parse_rule
+from chatbot.models import (
+    AreaCalendar,
+    CenterHoliday,
+    Faq,
+    GarbageCategory,
+    GarbageItem,
+    GarbageRemark,
+    KeywordRule,
+)
 from chatbot.normalize import key, query_key, reading
 
 CONFIDENT_SCORE = 90.0
@@ -160,16 +170,6 @@ def item_keys(name: str, kana: str) -> tuple[set[str], set[str]]:
 
 
 def build_index(municipality_id: int) -> Index:
-    from chatbot.models import (
-        AreaCalendar,
-        CenterHoliday,
-        Faq,
-        GarbageCategory,
-        GarbageItem,
-        GarbageRemark,
-        KeywordRule,
-    )
-
     entries: list[Entry] = []
     exact_full: dict[str, list[int]] = defaultdict(list)
     exact_base: dict[str, list[int]] = defaultdict(list)
@@ -330,6 +330,4 @@ def clear_all() -> None:
 
 
 def today() -> dt.date:
-    from django.utils import timezone
-
     return timezone.localdate()

@@ -8,10 +8,12 @@ replaced as a whole); FAQ entries and keyword rules belong to the department tha
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from chatbot.collection import RuleSyntaxError, parse_rule
 from municipalities import jp
 from municipalities.models import DepartmentOwned, MunicipalityOwned, Resident, TimeStampedModel
 
@@ -222,10 +224,6 @@ class CollectionRule(TimeStampedModel, MunicipalityOwned):
         return self.rule
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from chatbot.collection import RuleSyntaxError, parse_rule
-
         self.rule = jp.normalise_text(self.rule)
         try:
             parse_rule(self.rule)

@@ -80,6 +80,7 @@ def reading(text: str) -> str:
     global _kakasi
     with _kakasi_lock:
         if _kakasi is None:
+            # pykakasi loads its dictionaries on import: only a process that needs a reading pays
             import pykakasi
 
             _kakasi = pykakasi.kakasi()

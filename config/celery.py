@@ -10,6 +10,7 @@ import time
 
 from celery import Celery, signals
 from celery.schedules import crontab
+from django.db import connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -36,8 +37,6 @@ HEALTH_CHECK_AFTER_IDLE_SECONDS = 1.0
 def _close_old_connections(signal=None, task=None, **kwargs: object) -> None:  # noqa: ANN001 - Celery's signal
     if task is None or getattr(task.request, "is_eager", False):
         return
-    from django.db import connections
-
     now = time.monotonic()
     for conn in connections.all(initialized_only=True):
         # the task's start (at its end) or the previous task's end (at a start)

@@ -41,6 +41,7 @@ from municipalities.models import (
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin, ScopedTabularInline
 from municipalities.services import (
     department_create,
+    municipality_create_or_update,
     municipality_update,
     resident_update_preferences,
     staff_role_grant,
@@ -186,8 +187,6 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
         if form.cleaned_data.get("new_channel_access_token"):
             data["channel_access_token"] = form.cleaned_data["new_channel_access_token"]
         if not change:
-            from municipalities.services import municipality_create_or_update
-
             municipality, _created = municipality_create_or_update(
                 slug=obj.slug,
                 name=obj.name,

@@ -16,8 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
+from municipalities.line import simulator_views
+from municipalities.models import AuditEntry
 from municipalities.two_factor import policy as two_factor
 from municipalities.two_factor.forms import CmsAuthenticationForm
+from municipalities.two_factor.views import setup_view
 
 # Order of the feature groups on the index page and in the side bar: the daily work first,
 # then the town's settings and staff, then the sign-in records of the operators.
@@ -74,8 +77,6 @@ class CmsAdminSite(admin.AdminSite):
         return super().has_permission(request) and two_factor.two_factor_satisfied(request)
 
     def get_urls(self) -> list[URLPattern]:
-        from municipalities.two_factor.views import setup_view
-
         def setup(request: HttpRequest) -> HttpResponse:
             return setup_view(request, self)
 
@@ -94,9 +95,6 @@ class CmsAdminSite(admin.AdminSite):
         return sorted(app_list, key=lambda app: order.get(app["app_label"], len(order)))
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        from municipalities.line import simulator_views
-        from municipalities.models import AuditEntry
-
         # The side box shows the user's own latest changes from the audit log (Django's
         # LogEntry is not written: services audit instead).
         recent = AuditEntry.objects.filter(actor_id=request.user.pk).select_related("content_type")[:10]

@@ -18,6 +18,7 @@ class AxesConfig(AxesAppConfig):
 
 
 def _sync_role_groups(sender: AppConfig, **kwargs: object) -> None:
+    # permissions imports the models, which are not loaded yet when Django imports apps.py
     from municipalities.permissions import PROJECT_APPS, sync_role_groups
 
     # Permissions of app X are created by auth's handler for sender X (connected earlier), so

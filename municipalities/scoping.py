@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.forms import ModelForm
@@ -19,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
+from municipalities import services
 from municipalities.errors import ServiceError
 from municipalities.models import AuditEntry
 from municipalities.permissions import DepartmentPolicy, policy_for, walk_id
@@ -261,16 +263,12 @@ class DepartmentScopedAdmin(admin.ModelAdmin):
     def save_with_service(
         self, request: HttpRequest, obj: Any, form: ModelForm, formsets: Any, change: bool
     ) -> Any:
-        from municipalities.services import admin_object_save
-
-        return admin_object_save(
+        return services.admin_object_save(
             obj=obj, form=form, formsets=formsets, created=not change, actor=request.user
         )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        from municipalities.services import admin_object_delete
-
-        admin_object_delete(obj=obj, actor=request.user)
+        services.admin_object_delete(obj=obj, actor=request.user)
 
     # --- history: the audit log of the object ---------------------------------------------
 
@@ -280,8 +278,6 @@ class DepartmentScopedAdmin(admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         if obj is None or not self.has_view_or_change_permission(request, obj):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        from django.contrib.contenttypes.models import ContentType
-
         limit = 200
         entries = list(
             AuditEntry.objects.filter(

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from axes.utils import reset as axes_reset
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
@@ -389,8 +390,6 @@ def staff_user_unlock(*, user: StaffUser, actor: StaffUser | None) -> int:
     Only those who may change the staff account (自治体管理者 of the town, superuser); a system
     operator's only by a system operator. Raises MunicipalityError. Audited.
     """
-    from axes.utils import reset as axes_reset
-
     if actor is not None:
         refuse_operator_target(actor=actor, user=user)
         permissions.require(actor, "change", user)

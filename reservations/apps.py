@@ -8,8 +8,11 @@ class ReservationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # line_handlers and dispatch import models: only ready() runs after the app registry is
+        # loaded (Django's AppConfig.ready)
         from municipalities.line import dispatch
 
+        # (the same reason: the app's handlers import its models)
         from . import line_handlers
 
         dispatch.register_postback(line_handlers.PREFIX, line_handlers.on_postback)

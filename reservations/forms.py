@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django import forms
 from django.utils import timezone
@@ -84,8 +85,6 @@ class SlotPatternForm(forms.Form):
         self.fields["date_to"].initial = today + dt.timedelta(days=30)
 
     def clean_times(self) -> list[tuple[dt.time, dt.time]]:
-        import re
-
         out = []
         for raw in self.cleaned_data["times"].splitlines():
             line = jp.normalise_text(raw)

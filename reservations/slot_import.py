@@ -90,6 +90,7 @@ def read_rows(data: bytes, file_name: str = "") -> list[list[object]]:
     """All rows of the file (header first) as lists of cells."""
     if data[:2] == b"PK" or file_name.lower().endswith(".xlsx"):
         try:
+            # openpyxl is loaded only when someone uploads a workbook (a rare staff action)
             from openpyxl import load_workbook
 
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)

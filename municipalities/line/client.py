@@ -87,9 +87,11 @@ class LineClient(Protocol):
 
 def get_line_client(municipality: Municipality) -> LineClient:
     if settings.LINE_USES_SIMULATOR:
+        # Both clients import this module (cycle); the real one also loads the LINE SDK, which a
+        # simulator-only process never needs.
         from municipalities.line.simulator import SimulatorClient
 
         return SimulatorClient(municipality)
-    from municipalities.line.api import ApiClient
+    from municipalities.line.api import ApiClient  # see above: cycle, and the LINE SDK
 
     return ApiClient(municipality)

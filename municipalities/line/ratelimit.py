@@ -27,6 +27,7 @@ import uuid
 from collections import deque
 from functools import cache
 
+import redis
 from django.conf import settings
 
 from municipalities.line.errors import LineRateLimited
@@ -119,16 +120,12 @@ _local = _LocalWindow()
 
 @cache
 def _redis_script():  # noqa: ANN202 - redis types are optional
-    import redis
-
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
     return client.register_script(_LUA_BOOK_TURN)
 
 
 def _redis_book(key: str, limit: int, max_wait: float) -> tuple[bool, float] | None:
     """Like ``_LocalWindow.book`` but shared through Redis; None when Redis is unusable."""
-    import redis
-
     slot_ms, allowed = _slot(limit)
     try:
         booked, wait_ms = _redis_script()(

@@ -1,9 +1,13 @@
 """Every feature app has the same shape (STYLE R1, R2): its error class in ``<app>/errors.py``, a
 subclass of the core ServiceError, and its reads beyond one-liners in ``<app>/selectors.py``."""
 
+import ast
 import importlib
+import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from municipalities.errors import ServiceError
 
@@ -90,3 +94,82 @@ def test_nfkc_and_width_normalisation_lives_only_in_the_core_jp_module():
     )
     # then
     assert users == ["municipalities/jp.py"]
+
+
+CHECKED_PACKAGES = ["applications", "broadcasts", "chatbot", "config", "municipalities", "reservations"]
+# A bare linter mark (noqa with its codes, type: ignore) silences a tool; it does not say why the
+# import waits for the call.
+_LINTER_MARK = re.compile(r"noqa(:\s*[A-Z]+[0-9]+(\s*,\s*[A-Z]+[0-9]+)*)?|type:\s*ignore(\[[^\]]*\])?")
+
+
+def _gives_a_reason(line: str) -> bool:
+    _code, hash_, comment = line.partition("#")
+    return bool(hash_) and re.search(r"\w", _LINTER_MARK.sub("", comment)) is not None
+
+
+def _unexplained_function_imports(path: Path) -> list[int]:
+    """Lines of the imports inside a function body that have no comment saying why: neither on
+    the import's own line nor on the line above it (or above the run of imports it closes)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    tree = ast.parse("\n".join(lines))
+    imports = {
+        node
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    }
+    import_by_last_line = {node.end_lineno: node for node in imports}
+    unexplained = []
+    for node in imports:
+        first = node
+        while (previous := import_by_last_line.get(first.lineno - 1)) is not None:
+            first = previous
+        own_lines = lines[node.lineno - 1 : node.end_lineno]
+        above = lines[first.lineno - 2] if first.lineno > 1 else ""
+        commented_above = above.strip().startswith("#") and _gives_a_reason(above)
+        if not (commented_above or any(_gives_a_reason(line) for line in own_lines)):
+            unexplained.append(node.lineno)
+    return sorted(unexplained)
+
+
+def test_an_import_inside_a_function_says_why_it_is_not_at_module_level():
+    # given: the project's own modules (migrations are generated)
+    root = Path(settings.BASE_DIR)
+    sources = [
+        p for pkg in CHECKED_PACKAGES for p in (root / pkg).rglob("*.py") if "migrations" not in p.parts
+    ]
+    # when
+    unexplained = {
+        f"{p.relative_to(root)}:{line}" for p in sources for line in _unexplained_function_imports(p)
+    }
+    # then
+    assert sorted(unexplained) == []
+
+
+def test_the_import_check_wants_a_reason_not_a_linter_mark(tmp_path):
+    # given: a run of imports under a comment, one import with a comment on its line, and a
+    # second run (after a statement) with no comment but a linter mark
+    lint_mark = "no" + "qa: F401"
+    module = tmp_path / "module.py"
+    module.write_text(
+        "import os\n"
+        "\n"
+        "\n"
+        "def f():\n"
+        "    # Why: the SDK is slow to load\n"
+        "    import json\n"
+        "    from decimal import (\n"
+        "        Decimal,\n"
+        "    )\n"
+        "    import csv  # stdlib, but only for exports\n"
+        "    x = 1\n"
+        "    import re\n"
+        f"    import io  # {lint_mark}\n"
+        "    return os, json, Decimal, csv, re, io, x\n",
+        encoding="utf-8",
+    )
+    # when
+    unexplained = _unexplained_function_imports(module)
+    # then
+    assert unexplained == [12, 13]
