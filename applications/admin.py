@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +32,7 @@ from applications.services import (
 )
 from applications.services.forms import form_reopen
 from applications.views import render_form_page
+from municipalities.admin_pages import AdminPage
 from municipalities.scoping import DepartmentScopedAdmin, ScopedStackedInline
 
 # --- form builder ---------------------------------------------------------------------------
@@ -174,22 +175,11 @@ class ApplicationFormAdmin(DepartmentScopedAdmin):
         return [
             path(
                 "<int:object_id>/preview/",
-                self.admin_site.admin_view(self.preview_view),
+                FormPreviewPage(self).as_view(),
                 name="applications_applicationform_preview",
             ),
             *super().get_urls(),
         ]
-
-    def preview_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        """The form exactly as residents see it (no submit)."""
-        obj = self.get_object(request, str(object_id))
-        if obj is None or not self.has_view_permission(request, obj):
-            raise Http404
-        answers_form = AnswersForm(form_fields=list(obj.fields.all()))
-        if request.method == "POST":  # staff may try the validation; nothing is saved
-            answers_form = AnswersForm(request.POST, request.FILES, form_fields=list(obj.fields.all()))
-            answers_form.is_valid()
-        return render_form_page(request, form=obj, answers_form=answers_form, preview=True)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
@@ -228,6 +218,18 @@ class ApplicationFormAdmin(DepartmentScopedAdmin):
     @admin.action(description=_("締切を取り消す"), permissions=["change"])
     def reopen_forms(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._run(request, queryset, form_reopen, _("%d 件のフォームの締切を取り消しました。"))
+
+
+class FormPreviewPage(AdminPage):
+    """The form exactly as residents see it (no submit)."""
+
+    def handle(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        answers_form = AnswersForm(form_fields=list(obj.fields.all()))
+        if request.method == "POST":  # staff may try the validation; nothing is saved
+            answers_form = AnswersForm(request.POST, request.FILES, form_fields=list(obj.fields.all()))
+            answers_form.is_valid()
+        return render_form_page(request, form=obj, answers_form=answers_form, preview=True)
 
 
 # Submissions and payments are registered in their own modules (split by topic).

@@ -22,6 +22,7 @@ from applications.models import (
 from applications.services import (
     payment_refund,
 )
+from municipalities.admin_pages import AdminPage
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 
 # --- payments and reconciliation ------------------------------------------------------------
@@ -113,16 +114,20 @@ class PaymentAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
         return [
             path(
                 "reconciliation/",
-                self.admin_site.admin_view(self.reconciliation_view),
+                ReconciliationPage(self).as_view(),
                 name="applications_payment_reconciliation",
             ),
             *super().get_urls(),
         ]
 
-    def reconciliation_view(self, request: HttpRequest) -> HttpResponse:
-        """Payments per day, form and provider; unpaid submissions; XLSX/CSV download."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+
+class ReconciliationPage(AdminPage):
+    """Payments per day, form and provider; unpaid submissions; XLSX/CSV download."""
+
+    template = "admin/applications/payment/reconciliation.html"
+    title = _("入金の照合")
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
         today = timezone.localdate()
         form = ReconciliationForm(request.GET or {"start": today.replace(day=1), "end": today})
         start, end = today.replace(day=1), today
@@ -132,16 +137,13 @@ class PaymentAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
         unpaid = selectors.unpaid_submissions_for_staff(user=request.user)
         fmt = request.GET.get("format")
         if fmt in ("xlsx", "csv"):
-            if not self.has_export_permission(request):
+            if not self.model_admin.has_export_permission(request):
                 raise PermissionDenied
             book = exports.reconciliation_dataset(rows, unpaid)
             if fmt == "csv" and request.GET.get("sheet") == "unpaid":
                 return exports.download(book.sheets()[1], fmt="csv", filename=f"unpaid-{today:%Y%m%d}")
             return exports.download(book, fmt=fmt, filename=f"payments-{start:%Y%m%d}-{end:%Y%m%d}")
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("入金の照合"),
             "form": form,
             "rows": rows,
             "unpaid": unpaid,
@@ -153,7 +155,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
                 "refunded": sum(r["refunded"] for r in rows),
                 "net": sum(r["net"] for r in rows),
             },
-            "can_export": self.has_export_permission(request),
+            "can_export": self.model_admin.has_export_permission(request),
             "query": f"start={start.isoformat()}&end={end.isoformat()}",
         }
-        return TemplateResponse(request, "admin/applications/payment/reconciliation.html", context)
+        return self.render(request, context)

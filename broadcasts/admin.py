@@ -8,17 +8,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
 
 from broadcasts import rendering
 from broadcasts.errors import BroadcastError
@@ -40,6 +37,7 @@ from broadcasts.services import (
     broadcast_submit,
     broadcast_test_send,
 )
+from municipalities.admin_pages import AdminPage
 from municipalities.models import AgeBand, Interest
 from municipalities.permissions import departments_for_staff, policy_for
 from municipalities.scoping import DepartmentScopedAdmin, ScopedStackedInline, ScopedTabularInline
@@ -506,17 +504,16 @@ class BroadcastAdmin(DepartmentScopedAdmin):
     # --- object buttons, JSON endpoints -------------------------------------------------------
 
     def get_urls(self) -> list[Any]:
-        wrap = self.admin_site.admin_view
         return [
             path(
                 "recipient-count/",
-                wrap(self.recipient_count_view),
+                RecipientCountPage(self).as_view(),
                 name="broadcasts_broadcast_recipient_count",
             ),
-            path("<int:pk>/progress/", wrap(self.progress_view), name="broadcasts_broadcast_progress"),
+            path("<int:pk>/progress/", ProgressPage(self).as_view(), name="broadcasts_broadcast_progress"),
             path(
                 "<int:pk>/transition/<str:verb>/",
-                wrap(self.transition_view),
+                TransitionPage(self).as_view(),
                 name="broadcasts_broadcast_transition",
             ),
             *super().get_urls(),
@@ -530,71 +527,6 @@ class BroadcastAdmin(DepartmentScopedAdmin):
         "emergency": (broadcast_emergency_send, gettext_lazy("緊急配信を開始しました。")),
         "test": (broadcast_test_send, gettext_lazy("あなたの LINE にテスト送信しました。")),
     }
-
-    def transition_view(self, request: HttpRequest, pk: int, verb: str) -> HttpResponse:
-        return require_POST(self._transition)(request, pk, verb)
-
-    def _transition(self, request: HttpRequest, pk: int, verb: str) -> HttpResponse:
-        broadcast = get_object_or_404(self.get_queryset(request), pk=pk)
-        change_url = reverse("admin:broadcasts_broadcast_change", args=[pk])
-        if verb not in self.TRANSITIONS:
-            return HttpResponseRedirect(change_url)
-        service, done_message = self.TRANSITIONS[verb]
-        kwargs: dict[str, Any] = {"broadcast": broadcast, "actor": request.user}
-        if verb == "return":
-            kwargs["comment"] = request.POST.get("comment", "")[:1000]
-        try:
-            service(**kwargs)
-        except BroadcastError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-        else:
-            self.message_user(request, str(done_message), messages.SUCCESS)
-        return HttpResponseRedirect(change_url)
-
-    def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
-        broadcast = get_object_or_404(self.get_queryset(request), pk=pk)
-        progress = broadcast_progress(broadcast=broadcast)
-        return JsonResponse(
-            {
-                "status": broadcast.status,
-                "status_label": broadcast.get_status_display(),
-                "total": progress.total,
-                "sent": progress.sent,
-                "failed": progress.failed,
-                "pending": progress.pending,
-                "percent": progress.percent,
-            }
-        )
-
-    def recipient_count_view(self, request: HttpRequest) -> JsonResponse:
-        """「約 N 人に届きます」: the count for the segment being composed (GET parameters)."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        departments = departments_for_staff(user=request.user, perm="broadcasts.view_broadcast")
-        department = departments.filter(pk=_int(request.GET.get("department"))).first()
-        municipality = department.municipality if department else request.user.municipality
-        if municipality is None:
-            return JsonResponse({"count": None, "label": _("担当課を選ぶと人数を表示します。")})
-        emergency = request.GET.get("is_emergency") in {"1", "true", "on"}
-        category = Interest.objects.filter(
-            municipality=municipality, pk=_int(request.GET.get("category"))
-        ).first()
-        if not emergency and category is None:
-            return JsonResponse({"count": None, "label": _("分野を選ぶと人数を表示します。")})
-        area_ids = [_int(v) for v in request.GET.getlist("areas")]
-        bands = [b for b in request.GET.getlist("age_bands") if b in AgeBand.values]
-        count = recipients_for_segment(
-            municipality=municipality,
-            category_id=category.pk if category else None,
-            area_ids=[a for a in area_ids if a],
-            age_bands=bands,
-            emergency=emergency,
-        ).count()
-        if count == 0:
-            label = _("この条件に当てはまる住民がいません。")
-        else:
-            label = _("約 %(n)s 人に届きます") % {"n": f"{count:,}"}
-        return JsonResponse({"count": count, "label": label})
 
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
@@ -643,6 +575,77 @@ class BroadcastAdmin(DepartmentScopedAdmin):
         ]
         context["has_line_user_id"] = bool(getattr(request.user, "line_user_id", ""))
         return super().render_change_form(request, context, *args, **kwargs)
+
+
+class TransitionPage(AdminPage):
+    """The object buttons of a broadcast (申請, 承認, 差し戻し, 取消, 緊急配信, テスト送信): one service each;
+    the service checks the role, a refusal is shown on the change page."""
+
+    methods = ("POST",)
+
+    def handle(self, request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+        broadcast = self.get_object(request, pk)
+        if verb in self.model_admin.TRANSITIONS:
+            service, done_message = self.model_admin.TRANSITIONS[verb]
+            kwargs: dict[str, Any] = {"broadcast": broadcast, "actor": request.user}
+            if verb == "return":
+                kwargs["comment"] = request.POST.get("comment", "")[:1000]
+            service(**kwargs)
+            messages.success(request, str(done_message))
+        return HttpResponseRedirect(self.error_redirect_url(request, pk=pk))
+
+    def error_redirect_url(self, request: HttpRequest, **kwargs: Any) -> str:
+        return reverse("admin:broadcasts_broadcast_change", args=[kwargs["pk"]])
+
+
+class ProgressPage(AdminPage):
+    """The delivery progress of a broadcast, as JSON for the change page's progress bar."""
+
+    def handle(self, request: HttpRequest, pk: int) -> HttpResponse:
+        broadcast = self.get_object(request, pk)
+        progress = broadcast_progress(broadcast=broadcast)
+        return JsonResponse(
+            {
+                "status": broadcast.status,
+                "status_label": broadcast.get_status_display(),
+                "total": progress.total,
+                "sent": progress.sent,
+                "failed": progress.failed,
+                "pending": progress.pending,
+                "percent": progress.percent,
+            }
+        )
+
+
+class RecipientCountPage(AdminPage):
+    """「約 N 人に届きます」: the count for the segment being composed (GET parameters), as JSON."""
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        departments = departments_for_staff(user=request.user, perm="broadcasts.view_broadcast")
+        department = departments.filter(pk=_int(request.GET.get("department"))).first()
+        municipality = department.municipality if department else request.user.municipality
+        if municipality is None:
+            return JsonResponse({"count": None, "label": _("担当課を選ぶと人数を表示します。")})
+        emergency = request.GET.get("is_emergency") in {"1", "true", "on"}
+        category = Interest.objects.filter(
+            municipality=municipality, pk=_int(request.GET.get("category"))
+        ).first()
+        if not emergency and category is None:
+            return JsonResponse({"count": None, "label": _("分野を選ぶと人数を表示します。")})
+        area_ids = [_int(v) for v in request.GET.getlist("areas")]
+        bands = [b for b in request.GET.getlist("age_bands") if b in AgeBand.values]
+        count = recipients_for_segment(
+            municipality=municipality,
+            category_id=category.pk if category else None,
+            area_ids=[a for a in area_ids if a],
+            age_bands=bands,
+            emergency=emergency,
+        ).count()
+        if count == 0:
+            label = _("この条件に当てはまる住民がいません。")
+        else:
+            label = _("約 %(n)s 人に届きます") % {"n": f"{count:,}"}
+        return JsonResponse({"count": count, "label": label})
 
 
 def _int(value: Any) -> int:

@@ -60,19 +60,23 @@ class AdminPage:
         """The view for ``path()``, wrapped by the admin site (login, staff, CSRF, never cached)."""
 
         def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-            if request.method not in self.methods:
-                return HttpResponseNotAllowed(self.methods)
-            if not self.has_permission(request):
-                raise PermissionDenied
-            try:
-                return self.handle(request, **kwargs)
-            except ServiceError as exc:
-                messages.error(request, exc.message)
-                return HttpResponseRedirect(self.error_redirect_url(request, **kwargs))
+            return self.dispatch(request, **kwargs)
 
         view.__name__ = type(self).__name__
         view.admin_page = self  # type: ignore[attr-defined]  # kept by admin_view's wraps()
         return self.model_admin.admin_site.admin_view(view)
+
+    def dispatch(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        """Method, then permission, then the page; a ServiceError is shown, not raised."""
+        if request.method not in self.methods:
+            return HttpResponseNotAllowed(self.methods)
+        if not self.has_permission(request):
+            raise PermissionDenied
+        try:
+            return self.handle(request, **kwargs)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(self.error_redirect_url(request, **kwargs))
 
     def has_permission(self, request: HttpRequest) -> bool:
         policy = policy_for(self.model)

@@ -9,8 +9,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -25,6 +23,7 @@ from chatbot.models import (
     UnansweredQuestion,
 )
 from chatbot.resources import FaqResource
+from municipalities.admin_pages import AdminPage
 from municipalities.models import Department
 from municipalities.permissions import departments_for_staff
 from municipalities.resources import ProjectImportExportMixin
@@ -181,15 +180,22 @@ class UnansweredQuestionAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
         return [
             path(
                 "<int:pk>/resolve/",
-                self.admin_site.admin_view(self.resolve_view),
+                UnansweredResolvePage(self).as_view(),
                 name="chatbot_unansweredquestion_resolve",
             ),
             *super().get_urls(),
         ]
 
-    def resolve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        question = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not self.has_action_permission(request, "change", question):
+
+class UnansweredResolvePage(AdminPage):
+    """Register an unanswered question as a new FAQ or as another wording of an existing one."""
+
+    template = "admin/chatbot/unansweredquestion/resolve.html"
+    action = "change"
+
+    def handle(self, request: HttpRequest, pk: int) -> HttpResponse:
+        question = self.get_object(request, pk)
+        if not self.model_admin.has_action_permission(request, "change", question):
             raise PermissionDenied
         form = ResolveForm(request.POST or None, initial={"answer": ""})
         form.fields["department"].queryset = departments_for_staff(
@@ -208,23 +214,15 @@ class UnansweredQuestionAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
                     department=data["department"] if data["mode"] == ResolveForm.MODE_NEW else None,
                     answer=data.get("answer") or "",
                 )
-            except (ChatbotError, PermissionDenied) as exc:
-                self.message_user(
-                    request,
-                    getattr(exc, "message", _("この FAQ を変更する権限がありません。")),
-                    messages.ERROR,
-                )
+            except ChatbotError as exc:
+                messages.error(request, exc.message)
+            except PermissionDenied:
+                messages.error(request, _("この FAQ を変更する権限がありません。"))
             else:
-                self.message_user(
+                messages.info(
                     request,
                     _("「%(q)s」を FAQ「%(f)s」に登録しました。") % {"q": question.text, "f": faq.question},
                 )
                 return HttpResponseRedirect(reverse("admin:chatbot_unansweredquestion_changelist"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("FAQ に登録: %(q)s") % {"q": question.text},
-            "question": question,
-            "form": form,
-            "opts": self.opts,
-        }
-        return TemplateResponse(request, "admin/chatbot/unansweredquestion/resolve.html", context)
+        title = _("FAQ に登録: %(q)s") % {"q": question.text}
+        return self.render(request, {"title": title, "question": question, "form": form})

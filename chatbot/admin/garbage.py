@@ -9,7 +9,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,6 +25,7 @@ from chatbot.models import (
 )
 from chatbot.services import garbage_import
 from municipalities import permissions
+from municipalities.admin_pages import AdminPage
 from municipalities.models import Municipality
 from municipalities.scoping import DepartmentScopedAdmin, ScopedTabularInline
 
@@ -84,11 +84,20 @@ class GarbageCategoryAdmin(GarbageAdminBase):
 
     def get_urls(self) -> list[Any]:
         return [
-            path("upload/", self.admin_site.admin_view(self.upload_view), name="chatbot_garbage_upload"),
+            path("upload/", GarbageUploadPage(self).as_view(), name="chatbot_garbage_upload"),
             *super().get_urls(),
         ]
 
-    def upload_view(self, request: HttpRequest) -> HttpResponse:
+
+class GarbageUploadPage(AdminPage):
+    """Import a town's garbage data from the 5374 files (categories, items, areas, calendars)."""
+
+    template = "admin/chatbot/garbagecategory/upload.html"
+    title = gettext_lazy("5374 形式のごみデータを取り込む")
+    model = GarbageItem
+    action = "import"
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_superuser:
             towns = Municipality.objects.all()
         else:
@@ -110,11 +119,11 @@ class GarbageCategoryAdmin(GarbageAdminBase):
                 )
             except GarbageImportError as exc:
                 problems = [str(p) for p in exc.problems]
-                self.message_user(request, exc.message.splitlines()[0], messages.ERROR)
+                messages.error(request, exc.message.splitlines()[0])
             except forms.ValidationError as exc:
-                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                messages.error(request, " ".join(exc.messages))
             else:
-                self.message_user(
+                messages.info(
                     request,
                     _("取り込みました: 分類 %(c)d / 品目 %(i)d / 地区 %(a)d（新規 %(n)d）/ 休止期間 %(h)d")
                     % {
@@ -126,16 +135,9 @@ class GarbageCategoryAdmin(GarbageAdminBase):
                     },
                 )
                 for note in result.notes[:20]:
-                    self.message_user(request, note, messages.WARNING)
+                    messages.warning(request, note)
                 return HttpResponseRedirect(reverse("admin:chatbot_garbagecategory_changelist"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("5374 形式のごみデータを取り込む"),
-            "form": form,
-            "problems": problems,
-            "opts": self.opts,
-        }
-        return TemplateResponse(request, "admin/chatbot/garbagecategory/upload.html", context)
+        return self.render(request, {"form": form, "problems": problems})
 
 
 @admin.register(GarbageItem)

@@ -9,16 +9,15 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbot import selectors, services
-from chatbot.errors import ChatbotError
 from chatbot.models import (
     TalkThread,
 )
+from municipalities.admin_pages import AdminPage
 from municipalities.models import TalkMessage
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 
@@ -64,16 +63,8 @@ class TalkThreadAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
 
     def get_urls(self) -> list[Any]:
         return [
-            path(
-                "<int:pk>/reply/",
-                self.admin_site.admin_view(self.reply_view),
-                name="chatbot_talkthread_reply",
-            ),
-            path(
-                "<int:pk>/resume/",
-                self.admin_site.admin_view(self.resume_view),
-                name="chatbot_talkthread_resume",
-            ),
+            path("<int:pk>/reply/", TalkReplyPage(self).as_view(), name="chatbot_talkthread_reply"),
+            path("<int:pk>/resume/", TalkResumePage(self).as_view(), name="chatbot_talkthread_resume"),
             *super().get_urls(),
         ]
 
@@ -93,32 +84,44 @@ class TalkThreadAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
             )
         return super().change_view(request, object_id, form_url, extra)
 
-    def reply_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        thread = get_object_or_404(self.get_queryset(request), pk=pk)
-        if request.method != "POST" or not self.has_action_permission(request, "reply", thread):
+
+class TalkReplyPage(AdminPage):
+    """Send a staff reply into a resident's talk (hands the talk over from the bot for 30 min)."""
+
+    action = "reply"
+    methods = ("POST",)
+
+    def handle(self, request: HttpRequest, pk: int) -> HttpResponse:
+        thread = self.get_object(request, pk)
+        if not self.model_admin.has_action_permission(request, "reply", thread):
             raise PermissionDenied
         form = ReplyForm(request.POST)
         if not form.is_valid():
-            self.message_user(request, _("返信の内容を入力してください（4000 文字まで）。"), messages.ERROR)
+            messages.error(request, _("返信の内容を入力してください（4000 文字まで）。"))
         else:
             try:
                 services.talk_reply_send(resident=thread, text=form.cleaned_data["text"], actor=request.user)
-            except (ChatbotError, PermissionDenied) as exc:
-                self.message_user(
-                    request, getattr(exc, "message", _("返信する権限がありません。")), messages.ERROR
-                )
+            except PermissionDenied:
+                messages.error(request, _("返信する権限がありません。"))
             else:
-                self.message_user(request, _("返信を送りました。30 分間はチャットボットが自動応答しません。"))
-        return HttpResponseRedirect(reverse("admin:chatbot_talkthread_change", args=[thread.pk]))
+                messages.info(request, _("返信を送りました。30 分間はチャットボットが自動応答しません。"))
+        return HttpResponseRedirect(self.error_redirect_url(request, pk=pk))
 
-    def resume_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        thread = get_object_or_404(self.get_queryset(request), pk=pk)
-        if request.method != "POST" or not self.has_action_permission(request, "reply", thread):
+    def error_redirect_url(self, request: HttpRequest, **kwargs: Any) -> str:
+        return reverse("admin:chatbot_talkthread_change", args=[kwargs["pk"]])
+
+
+class TalkResumePage(TalkReplyPage):
+    """Hand the talk back to the bot before the 30 minutes are over."""
+
+    def handle(self, request: HttpRequest, pk: int) -> HttpResponse:
+        thread = self.get_object(request, pk)
+        if not self.model_admin.has_action_permission(request, "reply", thread):
             raise PermissionDenied
         try:
             services.talk_handoff_end(resident=thread, actor=request.user)
         except PermissionDenied:
-            self.message_user(request, _("この操作をする権限がありません。"), messages.ERROR)
+            messages.error(request, _("この操作をする権限がありません。"))
         else:
-            self.message_user(request, _("チャットボットの自動応答を再開しました。"))
-        return HttpResponseRedirect(reverse("admin:chatbot_talkthread_change", args=[thread.pk]))
+            messages.info(request, _("チャットボットの自動応答を再開しました。"))
+        return HttpResponseRedirect(self.error_redirect_url(request, pk=pk))
