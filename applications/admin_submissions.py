@@ -34,6 +34,7 @@ from applications.services import (
 from applications.views import attachment_response
 from applications.workflow import SubmissionStatus as S
 from municipalities import jp
+from municipalities.admin_pages import AdminPage
 from municipalities.models import StaffUser
 from municipalities.scoping import DepartmentScopedAdmin
 
@@ -233,123 +234,29 @@ class SubmissionAdmin(DepartmentScopedAdmin):
     # --- custom views -----------------------------------------------------------------------
 
     def get_urls(self) -> list[Any]:
-        view = self.admin_site.admin_view
         return [
             path(
                 "<int:object_id>/attachments/<int:attachment_id>/",
-                view(self.attachment_view),
+                SubmissionAttachmentPage(self).as_view(),
                 name="applications_submission_attachment",
             ),
-            path("<int:object_id>/print/", view(self.print_view), name="applications_submission_print"),
+            path(
+                "<int:object_id>/print/",
+                SubmissionPrintPage(self).as_view(),
+                name="applications_submission_print",
+            ),
             path(
                 "<int:object_id>/staff-fields/",
-                view(self.staff_fields_view),
+                SubmissionStaffFieldsPage(self).as_view(),
                 name="applications_submission_staff_fields",
             ),
             path(
                 "<int:object_id>/transition/<str:name>/",
-                view(self.transition_view),
+                SubmissionTransitionPage(self).as_view(),
                 name="applications_submission_transition",
             ),
             *super().get_urls(),
         ]
-
-    def _get_visible(self, request: HttpRequest, object_id: int) -> Submission:
-        obj = self.get_object(request, str(object_id))
-        if obj is None or not self.has_view_permission(request, obj):
-            raise Http404
-        return obj
-
-    def attachment_view(self, request: HttpRequest, object_id: int, attachment_id: int) -> HttpResponse:
-        """Download through the scoped queryset: another department's file is a 404."""
-        obj = self._get_visible(request, object_id)
-        attachment = obj.attachments.filter(pk=attachment_id).first()
-        if attachment is None:
-            raise Http404
-        return attachment_response(attachment)
-
-    def print_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        obj = self._get_visible(request, object_id)
-        fields = list(obj.form.fields.all())
-        rows = [
-            (f, display_value(f, obj.answers.get(f.key)))
-            for f in fields
-            if f.takes_input and f.kind != FieldKind.FILE
-        ]
-        context = {
-            "submission": obj,
-            "rows": rows,
-            "attachments": list(obj.attachments.all()),
-            "payments": list(obj.payments.all()),
-            "printed_at": timezone.now(),
-        }
-        return TemplateResponse(request, "admin/applications/submission/print.html", context)
-
-    def staff_fields_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        obj = self._get_visible(request, object_id)
-        if not self.has_change_permission(request, obj):
-            raise PermissionDenied
-        fields = list(obj.form.fields.all())
-        if request.method == "POST":
-            answers_form = AnswersForm(request.POST, form_fields=fields, staff_only=True)
-            if answers_form.is_valid():
-                values, _files = answers_form.answers()
-                try:
-                    submission_update(submission=obj, actor=request.user, staff_answers=values)
-                except ApplicationError as exc:
-                    self.message_user(request, exc.message, messages.ERROR)
-                else:
-                    self.message_user(request, _("職員記入欄を保存しました。"))
-                    return redirect("admin:applications_submission_change", obj.pk)
-        else:
-            answers_form = AnswersForm(initial=obj.answers, form_fields=fields, staff_only=True)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": obj,
-            "answers_form": answers_form,
-            "title": _("職員記入欄: %s") % obj,
-        }
-        return TemplateResponse(request, "admin/applications/submission/staff_fields.html", context)
-
-    def transition_view(self, request: HttpRequest, object_id: int, name: str) -> HttpResponse:
-        obj = self._get_visible(request, object_id)
-        transition = workflow.TRANSITIONS.get(name)
-        if transition is None or name not in [*STAFF_ACTIONS, "pay"]:
-            raise Http404
-        if not self.has_process_permission(request, obj):
-            raise PermissionDenied
-        error = ""
-        if request.method == "POST":
-            try:
-                if name == "pay":  # 窓口払い: recording the payment is what moves it to 受付
-                    payment_record_counter(
-                        submission=obj,
-                        actor=request.user,
-                        receipt_number=request.POST.get("receipt_number", "").strip(),
-                    )
-                else:
-                    submission_transition(
-                        submission=obj, name=name, actor=request.user, reason=request.POST.get("reason", "")
-                    )
-            except ApplicationError as exc:
-                error = exc.message
-            else:
-                self.message_user(
-                    request,
-                    _("%(ref)s を「%(label)s」にしました。")
-                    % {"ref": obj.reference, "label": S(transition.target).label},
-                )
-                return redirect("admin:applications_submission_change", obj.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": obj,
-            "transition": transition,
-            "error": error,
-            "title": f"{obj.reference}: {transition.label}",
-        }
-        return TemplateResponse(request, "admin/applications/submission/transition.html", context)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
@@ -461,3 +368,112 @@ class SubmissionAdmin(DepartmentScopedAdmin):
     @admin.action(description=_("選択した申請を CSV で出力"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         return self._export(queryset, "csv")
+
+
+class SubmissionAttachmentPage(AdminPage):
+    """An attachment of a submission, downloaded through the scoped queryset."""
+
+    def handle(self, request: HttpRequest, object_id: int, attachment_id: int) -> HttpResponse:
+        """Download through the scoped queryset: another department's file is a 404."""
+        obj = self.get_object(request, object_id)
+        attachment = obj.attachments.filter(pk=attachment_id).first()
+        if attachment is None:
+            raise Http404
+        return attachment_response(attachment)
+
+
+class SubmissionPrintPage(AdminPage):
+    """A printable page of one submission (answers, attachments, payments)."""
+
+    template = "admin/applications/submission/print.html"
+
+    def handle(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        fields = list(obj.form.fields.all())
+        rows = [
+            (f, display_value(f, obj.answers.get(f.key)))
+            for f in fields
+            if f.takes_input and f.kind != FieldKind.FILE
+        ]
+        context = {
+            "submission": obj,
+            "rows": rows,
+            "attachments": list(obj.attachments.all()),
+            "payments": list(obj.payments.all()),
+            "printed_at": timezone.now(),
+        }
+        return self.render(request, context)
+
+
+class SubmissionStaffFieldsPage(AdminPage):
+    """The staff-only fields of a submission (職員記入欄)."""
+
+    template = "admin/applications/submission/staff_fields.html"
+
+    def handle(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        if not self.model_admin.has_change_permission(request, obj):
+            raise PermissionDenied
+        fields = list(obj.form.fields.all())
+        if request.method == "POST":
+            answers_form = AnswersForm(request.POST, form_fields=fields, staff_only=True)
+            if answers_form.is_valid():
+                values, _files = answers_form.answers()
+                try:
+                    submission_update(submission=obj, actor=request.user, staff_answers=values)
+                except ApplicationError as exc:
+                    messages.error(request, exc.message)
+                else:
+                    messages.info(request, _("職員記入欄を保存しました。"))
+                    return redirect("admin:applications_submission_change", obj.pk)
+        else:
+            answers_form = AnswersForm(initial=obj.answers, form_fields=fields, staff_only=True)
+        context = {
+            "original": obj,
+            "answers_form": answers_form,
+            "title": _("職員記入欄: %s") % obj,
+        }
+        return self.render(request, context)
+
+
+class SubmissionTransitionPage(AdminPage):
+    """One workflow step of a submission (with a reason where the step asks for one)."""
+
+    template = "admin/applications/submission/transition.html"
+
+    def handle(self, request: HttpRequest, object_id: int, name: str) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        transition = workflow.TRANSITIONS.get(name)
+        if transition is None or name not in [*STAFF_ACTIONS, "pay"]:
+            raise Http404
+        if not self.model_admin.has_process_permission(request, obj):
+            raise PermissionDenied
+        error = ""
+        if request.method == "POST":
+            try:
+                if name == "pay":  # 窓口払い: recording the payment is what moves it to 受付
+                    payment_record_counter(
+                        submission=obj,
+                        actor=request.user,
+                        receipt_number=request.POST.get("receipt_number", "").strip(),
+                    )
+                else:
+                    submission_transition(
+                        submission=obj, name=name, actor=request.user, reason=request.POST.get("reason", "")
+                    )
+            except ApplicationError as exc:
+                error = exc.message
+            else:
+                messages.info(
+                    request,
+                    _("%(ref)s を「%(label)s」にしました。")
+                    % {"ref": obj.reference, "label": S(transition.target).label},
+                )
+                return redirect("admin:applications_submission_change", obj.pk)
+        context = {
+            "original": obj,
+            "transition": transition,
+            "error": error,
+            "title": f"{obj.reference}: {transition.label}",
+        }
+        return self.render(request, context)
