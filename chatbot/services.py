@@ -34,6 +34,7 @@ from chatbot.models import (
 from chatbot.normalize import key, query_key, reading
 from municipalities import permissions
 from municipalities.audit import audit_log
+from municipalities.errors import full_clean_or
 from municipalities.line import messages as line_messages
 from municipalities.line.client import get_line_client, retry_key_for
 from municipalities.line.talklog import talk_log_outbound
@@ -59,8 +60,14 @@ def faq_write(*, faq: Faq, actor: StaffUser | None, created: bool, changed: list
     if not connection.in_atomic_block:
         raise RuntimeError("faq_write() runs inside a transaction")
     if actor is not None:
-        permissions.require_save(actor, faq, created=created)
-    faq.full_clean()
+        permissions.require_save(
+            actor,
+            faq,
+            created=created,
+            error=ChatbotError,
+            message=_("この課の FAQ を変更する権限がありません。"),
+        )
+    full_clean_or(faq, error=ChatbotError)
     faq.save()
     audit_log(
         actor=actor,
@@ -74,7 +81,8 @@ def faq_write(*, faq: Faq, actor: StaffUser | None, created: bool, changed: list
 
 @transaction.atomic(durable=True)
 def faq_save(*, faq: Faq, actor: StaffUser | None, created: bool, changed: list[str] | None = None) -> Faq:
-    """Create or change an FAQ entry (see ``faq_write``). Raises ValidationError on bad data."""
+    """Create or change an FAQ entry (see ``faq_write``). Raises ChatbotError on bad data or
+    without the permission."""
     return faq_write(faq=faq, actor=actor, created=created, changed=changed)
 
 
@@ -82,7 +90,9 @@ def faq_save(*, faq: Faq, actor: StaffUser | None, created: bool, changed: list[
 def faq_delete(*, faq: Faq, actor: StaffUser | None) -> None:
     """Delete an FAQ entry. Audited; the index is rebuilt on commit."""
     if actor is not None:
-        permissions.require(actor, "delete", faq)
+        permissions.require(
+            actor, "delete", faq, error=ChatbotError, message=_("この課の FAQ を削除する権限がありません。")
+        )
     municipality_id = faq.department.municipality_id
     audit_log(actor=actor, action="chatbot.faq.deleted", obj=faq, data={"question": faq.question})
     faq.delete()
@@ -93,8 +103,14 @@ def faq_delete(*, faq: Faq, actor: StaffUser | None) -> None:
 def keyword_rule_save(*, rule: KeywordRule, actor: StaffUser | None, created: bool) -> KeywordRule:
     """Create or change a keyword rule. Audited; the index is rebuilt on commit."""
     if actor is not None:
-        permissions.require_save(actor, rule, created=created)
-    rule.full_clean()
+        permissions.require_save(
+            actor,
+            rule,
+            created=created,
+            error=ChatbotError,
+            message=_("この課のキーワード応答を変更する権限がありません。"),
+        )
+    full_clean_or(rule, error=ChatbotError)
     rule.save()
     audit_log(
         actor=actor,
@@ -109,7 +125,13 @@ def keyword_rule_save(*, rule: KeywordRule, actor: StaffUser | None, created: bo
 @transaction.atomic(durable=True)
 def keyword_rule_delete(*, rule: KeywordRule, actor: StaffUser | None) -> None:
     if actor is not None:
-        permissions.require(actor, "delete", rule)
+        permissions.require(
+            actor,
+            "delete",
+            rule,
+            error=ChatbotError,
+            message=_("この課のキーワード応答を削除する権限がありません。"),
+        )
     municipality_id = rule.department.municipality_id
     audit_log(actor=actor, action="chatbot.keywordrule.deleted", obj=rule, data={"keyword": rule.keyword})
     rule.delete()
@@ -160,7 +182,9 @@ def unanswered_resolve(
     """
     question = UnansweredQuestion.objects.select_for_update().get(pk=question.pk)
     if actor is not None:
-        permissions.require(actor, "change", question)
+        permissions.require(
+            actor, "change", question, error=ChatbotError, message=_("この質問を整理する権限がありません。")
+        )
     if faq is not None:
         faq = Faq.objects.select_for_update().select_related("department").get(pk=faq.pk)
         if faq.department.municipality_id != question.municipality_id:
@@ -215,7 +239,7 @@ def chat_state_update(
         state.pending = pending
         state.pending_text = (pending_text or "")[:300]
         fields += ["pending", "pending_text"]
-    state.full_clean(exclude=["resident", "municipality"])
+    full_clean_or(state, error=ChatbotError, exclude=["resident", "municipality"])
     state.save(update_fields=fields)
     return state
 
@@ -226,7 +250,11 @@ def chat_state_update(
 def _require_reply(actor: StaffUser, resident: Resident) -> None:
     """The actor may reply to this resident: ``reply`` on the talk log (municipalities.TalkMessage)."""
     permissions.require(
-        actor, "reply", TalkMessage(municipality_id=resident.municipality_id, resident=resident)
+        actor,
+        "reply",
+        TalkMessage(municipality_id=resident.municipality_id, resident=resident),
+        error=ChatbotError,
+        message=_("この住民に返信する権限がありません。"),
     )
 
 
@@ -429,7 +457,13 @@ def garbage_import(
     Invalidates the answer index on commit.
     """
     if actor is not None:
-        permissions.require(actor, "import", GarbageItem(municipality=municipality))
+        permissions.require(
+            actor,
+            "import",
+            GarbageItem(municipality=municipality),
+            error=ChatbotError,
+            message=_("この自治体のごみ分別データを取り込む権限がありません。"),
+        )
     parsed = parse_5374(files)
     if parsed.problems:
         raise GarbageImportError(parsed.problems)

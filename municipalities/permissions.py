@@ -35,7 +35,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
+from municipalities.errors import ServiceError
 from municipalities.models import Department, Role, StaffRole
 
 PROJECT_APPS = ("municipalities", "broadcasts", "reservations", "applications", "chatbot")
@@ -336,18 +338,33 @@ def departments_for_staff(*, user: Any, perm: str = "municipalities.view_departm
     return qs.filter(Scope(user, perm).q(Department))
 
 
-def require(user: Any, action: str, obj: models.Model) -> None:
-    """Services call this when ``actor`` is given: ``require(actor, "approve", broadcast)``."""
-    policy_for(obj).require(user, action, obj)
+def require(
+    user: Any,
+    action: str,
+    obj: models.Model,
+    *,
+    error: type[ServiceError],
+    message: str | None = None,
+) -> None:
+    """Services call this when ``actor`` is given:
+    ``require(actor, "approve", broadcast, error=BroadcastError)``.
+
+    A refusal raises the app's ``error`` (code "permission_denied") with ``message``, or a
+    general Japanese one, so a service never lets ``PermissionDenied`` escape (STYLE R2).
+    """
+    if not policy_for(obj).user_has_permission_for_instance(user, action, obj):
+        raise error(message or _("この操作を行う権限がありません。"), code="permission_denied")
 
 
-def require_save(user: Any, obj: models.Model, *, created: bool) -> None:
+def require_save(
+    user: Any, obj: models.Model, *, created: bool, error: type[ServiceError], message: str | None = None
+) -> None:
     """The user may save ``obj``: change the row as stored (an edit cannot take over another
     department's row) and add/change it as it will be saved (a foreign key cannot move it out of
-    the user's reach). Raises PermissionDenied."""
+    the user's reach). Raises ``error`` as ``require`` does."""
     if not created:
         model = type(obj)
         owner_hops = getattr(model, "municipality_path", "").rpartition("__")[0]
         stored = model._default_manager.select_related(*([owner_hops] if owner_hops else []))
-        require(user, "change", stored.get(pk=obj.pk))
-    require(user, "add" if created else "change", obj)
+        require(user, "change", stored.get(pk=obj.pk), error=error, message=message)
+    require(user, "add" if created else "change", obj, error=error, message=message)

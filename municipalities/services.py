@@ -7,15 +7,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from axes.utils import reset as axes_reset
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from municipalities import permissions
 from municipalities.audit import audit_log, changes, snapshot
-from municipalities.errors import MunicipalityError
+from municipalities.errors import MunicipalityError, full_clean_or
 from municipalities.models import (
     AgeBand,
     Area,
@@ -47,11 +47,7 @@ MUNICIPALITY_UPDATABLE_FIELDS = frozenset(
 )
 
 
-def _validation_message(exc: ValidationError) -> str:
-    """A ValidationError as one line for staff: "課コード: この値は既に使われています。"."""
-    if not hasattr(exc, "error_dict"):
-        return " ".join(exc.messages)
-    return " ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+_MUNICIPALITY_DENIED = gettext_lazy("この自治体の設定を変更する権限がありません。")
 
 
 @transaction.atomic(durable=True)
@@ -72,7 +68,7 @@ def municipality_create_or_update(
     ``prefecture`` left as None keep their value; ``settings_data`` sets further fields of
     MUNICIPALITY_UPDATABLE_FIELDS (the admin's add form). Only a superuser (or the system,
     ``actor=None``) creates a town; changing one needs the "change" permission. Raises
-    ValidationError for invalid values (slug, name). Audited with the secrets masked. Locks the
+    MunicipalityError for invalid values (slug, name). Audited with the secrets masked. Locks the
     row while updating.
     """
     municipality = Municipality.objects.select_for_update().filter(slug=slug).first()
@@ -80,7 +76,9 @@ def municipality_create_or_update(
     if actor is not None and not actor.is_superuser:
         if created:
             raise MunicipalityError(_("自治体を作成できるのはシステム運用者だけです。"))
-        permissions.require(actor, "change", municipality)
+        permissions.require(
+            actor, "change", municipality, error=MunicipalityError, message=_MUNICIPALITY_DENIED
+        )
     if created:
         municipality = Municipality(slug=slug)
     extra = dict(settings_data or {})
@@ -100,7 +98,7 @@ def municipality_create_or_update(
         municipality.prefecture = prefecture
     for field, value in extra.items():
         setattr(municipality, field, value)
-    municipality.full_clean()
+    full_clean_or(municipality, error=MunicipalityError)
     municipality.save()
     audit_log(
         actor=actor,
@@ -118,12 +116,14 @@ def municipality_update(
     """Change the settings of a municipality (自治体管理者 of the town, or a superuser).
 
     ``data`` maps fields of MUNICIPALITY_UPDATABLE_FIELDS to new values. Raises
-    PermissionDenied without the "change" permission, MunicipalityError for another field or
-    an invalid value. Audited with before/after (secrets masked); nothing is written when
+    MunicipalityError without the "change" permission, for another field or an invalid value.
+    Audited with before/after (secrets masked); nothing is written when
     nothing changes.
     """
     if actor is not None:
-        permissions.require(actor, "change", municipality)
+        permissions.require(
+            actor, "change", municipality, error=MunicipalityError, message=_MUNICIPALITY_DENIED
+        )
     unknown = set(data) - MUNICIPALITY_UPDATABLE_FIELDS
     if unknown:
         raise MunicipalityError(
@@ -137,10 +137,7 @@ def municipality_update(
     diff = changes(municipality, fields, before)
     if not diff:
         return municipality
-    try:
-        municipality.full_clean()
-    except ValidationError as exc:
-        raise MunicipalityError(_validation_message(exc)) from None
+    full_clean_or(municipality, error=MunicipalityError)
     municipality.save(update_fields=[*diff, "updated_at"])
     audit_log(actor=actor, action="municipalities.municipality.updated", obj=municipality, data=diff)
     return municipality
@@ -164,10 +161,7 @@ def department_create(
             raise MunicipalityError(_("この自治体に課を追加する権限がありません。"))
     if Department.objects.filter(municipality=municipality, code=code).exists():
         raise MunicipalityError(_("課コード「%(code)s」はすでに使われています。") % {"code": code})
-    try:
-        department.full_clean()
-    except ValidationError as exc:
-        raise MunicipalityError(_validation_message(exc)) from None
+    full_clean_or(department, error=MunicipalityError)
     try:
         with transaction.atomic():
             department.save()
@@ -249,7 +243,7 @@ def staff_role_grant(
             role=role,
             granted_by=actor,
         )
-        staff_role.full_clean()
+        full_clean_or(staff_role, error=MunicipalityError)
         try:
             with transaction.atomic():
                 staff_role.save()
@@ -338,8 +332,9 @@ def _require_staff_target(*, actor: StaffUser | None, user: StaffUser, action: s
     refuse_operator_target(actor=actor, user=user)
     if actor is None or actor.is_superuser:
         return
-    if not permissions.policy_for(StaffUser).user_has_permission_for_instance(actor, action, user):
-        raise MunicipalityError(_("この職員を操作する権限がありません。"))
+    permissions.require(
+        actor, action, user, error=MunicipalityError, message=_("この職員を操作する権限がありません。")
+    )
 
 
 @transaction.atomic(durable=True)
@@ -392,7 +387,13 @@ def staff_user_unlock(*, user: StaffUser, actor: StaffUser | None) -> int:
     """
     if actor is not None:
         refuse_operator_target(actor=actor, user=user)
-        permissions.require(actor, "change", user)
+        permissions.require(
+            actor,
+            "change",
+            user,
+            error=MunicipalityError,
+            message=_("この職員アカウントを変更する権限がありません。"),
+        )
     cleared = axes_reset(username=user.get_username())
     audit_log(actor=actor, action="municipalities.staffuser.unlocked", obj=user, data={"attempts": cleared})
     return cleared
@@ -467,7 +468,13 @@ def resident_update_preferences(
     """
     resident = Resident.objects.select_for_update().get(pk=resident.pk)
     if actor is not None:
-        permissions.require(actor, "change", resident)
+        permissions.require(
+            actor,
+            "change",
+            resident,
+            error=MunicipalityError,
+            message=_("この住民の設定を変更する権限がありません。"),
+        )
     if area not in (False, None) and area.municipality_id != resident.municipality_id:
         raise MunicipalityError(_("この地区は選べません。"))
     new_interests = list(interests) if interests is not None else None
@@ -539,8 +546,7 @@ def admin_object_save(*, obj: Any, form: Any, formsets: Any, created: bool, acto
     (add/change: a foreign key cannot move it out of the user's reach), and the same for every
     inline row that is added, changed or deleted (a forged inline POST cannot write into
     another department or town); saves everything in one transaction and records the changed
-    fields with before/after values. Raises PermissionDenied or MunicipalityError when the
-    user may not.
+    fields with before/after values. Raises MunicipalityError when the user may not.
     """
     return _admin_object_save(obj=obj, form=form, formsets=formsets, created=created, actor=actor)
 
@@ -552,24 +558,30 @@ def require_formset_rows(*, actor: StaffUser | None, parent: Any, formsets: Any)
     """
     if actor is None:
         return
-    try:
-        for formset in formsets:
-            fk = getattr(formset, "fk", None)
-            deleted = set(map(id, formset.deleted_forms)) if formset.can_delete else set()
-            for row_form in formset.forms:
-                row = row_form.instance
-                if fk is not None:
-                    setattr(row, fk.name, parent)
-                if id(row_form) in deleted:
-                    if row.pk is not None:
-                        permissions.require(actor, "delete", type(row)._default_manager.get(pk=row.pk))
-                elif row.pk is None:
-                    if row_form.has_changed():
-                        permissions.require_save(actor, row, created=True)
-                elif row_form.has_changed():
-                    permissions.require_save(actor, row, created=False)
-    except PermissionDenied:
-        raise MunicipalityError(_("この行を保存する権限がありません。")) from None
+    refusal = _("この行を保存する権限がありません。")
+    for formset in formsets:
+        fk = getattr(formset, "fk", None)
+        deleted = set(map(id, formset.deleted_forms)) if formset.can_delete else set()
+        for row_form in formset.forms:
+            row = row_form.instance
+            if fk is not None:
+                setattr(row, fk.name, parent)
+            if id(row_form) in deleted:
+                if row.pk is not None:
+                    permissions.require(
+                        actor,
+                        "delete",
+                        type(row)._default_manager.get(pk=row.pk),
+                        error=MunicipalityError,
+                        message=refusal,
+                    )
+            elif row.pk is None:
+                if row_form.has_changed():
+                    permissions.require_save(
+                        actor, row, created=True, error=MunicipalityError, message=refusal
+                    )
+            elif row_form.has_changed():
+                permissions.require_save(actor, row, created=False, error=MunicipalityError, message=refusal)
 
 
 def _admin_object_save(*, obj: Any, form: Any, formsets: Any, created: bool, actor: StaffUser) -> Any:
@@ -579,12 +591,19 @@ def _admin_object_save(*, obj: Any, form: Any, formsets: Any, created: bool, act
     before: dict[str, Any] = {}
     if not created:
         stored = type(obj)._default_manager.select_for_update(of=("self",)).get(pk=obj.pk)
-        permissions.require(actor, "change", stored)
+        permissions.require(
+            actor,
+            "change",
+            stored,
+            error=MunicipalityError,
+            message=_("この内容を保存する権限がありません。"),
+        )
         before = {
             name: _form_value(getattr(stored, name, form.initial.get(name))) for name in form.changed_data
         }
-    if not permissions.policy_for(obj).user_has_permission_for_instance(actor, action, obj):
-        raise MunicipalityError(_("この内容を保存する権限がありません。"))
+    permissions.require(
+        actor, action, obj, error=MunicipalityError, message=_("この内容を保存する権限がありません。")
+    )
     obj.save()
     # The admin called form.save(commit=False), which provides save_m2m(); a bare form has _save_m2m().
     getattr(form, "save_m2m", form._save_m2m)()
@@ -602,10 +621,12 @@ def _admin_object_save(*, obj: Any, form: Any, formsets: Any, created: bool, act
 def admin_object_delete(*, obj: Any, actor: StaffUser) -> None:
     """Delete one object from the admin, checked against the policy and audited.
 
-    Raises PermissionDenied without the "delete" permission, MunicipalityError when other
-    records still refer to the object (PROTECT).
+    Raises MunicipalityError without the "delete" permission, or when other records still refer
+    to the object (PROTECT).
     """
-    permissions.require(actor, "delete", obj)
+    permissions.require(
+        actor, "delete", obj, error=MunicipalityError, message=_("この記録を削除する権限がありません。")
+    )
     audit_log(actor=actor, action=_action_code(obj, "deleted"), obj=obj, data={"repr": str(obj)})
     try:
         with transaction.atomic():
@@ -627,10 +648,14 @@ def resident_simulated_create(
     them one (``resident_follow`` keeps the flag). Raises MunicipalityError when ``actor`` may not
     use the town's simulator. Audited.
     """
-    if actor is not None and not permissions.policy_for(Municipality).user_has_permission_for_instance(
-        actor, "use_simulator", municipality
-    ):
-        raise MunicipalityError(_("この自治体のシミュレーターは使えません。"))
+    if actor is not None:
+        permissions.require(
+            actor,
+            "use_simulator",
+            municipality,
+            error=MunicipalityError,
+            message=_("この自治体のシミュレーターは使えません。"),
+        )
     line_user_id = "U" + uuid.uuid4().hex
     resident = Resident(
         municipality=municipality,
@@ -639,7 +664,7 @@ def resident_simulated_create(
         is_following=False,
         is_simulated=True,
     )
-    resident.full_clean()
+    full_clean_or(resident, error=MunicipalityError)
     resident.save()
     audit_log(
         actor=actor,

@@ -74,7 +74,13 @@ def form_save(
     fields need choices. Raises ApplicationError (and nothing is saved).
     """
     if actor is not None:
-        permissions.require_save(actor, form, created=created)
+        permissions.require_save(
+            actor,
+            form,
+            created=created,
+            error=ApplicationError,
+            message=_("この課の申請フォームを変更する権限がありません。"),
+        )
     _check_form(form)
     try:
         with transaction.atomic():
@@ -98,7 +104,13 @@ def form_save(
 def form_copy(*, form: ApplicationForm, actor: StaffUser | None) -> ApplicationForm:
     """Copy a form with its fields, unpublished, as 「…（コピー）」. Submissions stay with the original."""
     if actor is not None:
-        permissions.require(actor, "add", form)
+        permissions.require(
+            actor,
+            "add",
+            form,
+            error=ApplicationError,
+            message=_("この課の申請フォームを作成する権限がありません。"),
+        )
     copy = ApplicationForm.objects.create(
         department=form.department,
         title=(form.title + _("（コピー）"))[:100],
@@ -141,7 +153,13 @@ def form_copy(*, form: ApplicationForm, actor: StaffUser | None) -> ApplicationF
 def form_close(*, form: ApplicationForm, actor: StaffUser | None) -> ApplicationForm:
     """Stop accepting submissions now. Existing submissions and their workflow are untouched."""
     if actor is not None:
-        permissions.require(actor, "change", form)
+        permissions.require(
+            actor,
+            "change",
+            form,
+            error=ApplicationError,
+            message=_("この課の申請フォームを変更する権限がありません。"),
+        )
     if form.closed_at is not None:
         raise ApplicationError(_("「%(title)s」はすでに締め切っています。") % {"title": form.title})
     form.closed_at = timezone.now()
@@ -154,7 +172,13 @@ def form_close(*, form: ApplicationForm, actor: StaffUser | None) -> Application
 def form_reopen(*, form: ApplicationForm, actor: StaffUser | None) -> ApplicationForm:
     """Undo ``form_close``."""
     if actor is not None:
-        permissions.require(actor, "change", form)
+        permissions.require(
+            actor,
+            "change",
+            form,
+            error=ApplicationError,
+            message=_("この課の申請フォームを変更する権限がありません。"),
+        )
     form.closed_at = None
     form.save(update_fields=["closed_at", "updated_at"])
     audit_log(actor=actor, action="applications.applicationform.reopened", obj=form)

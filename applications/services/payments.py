@@ -133,7 +133,13 @@ def payment_record_callback(*, provider_code: str, params: dict[str, str]) -> Pa
 @transaction.atomic(durable=True)
 def payment_record_counter(*, submission: Submission, actor: StaffUser, receipt_number: str = "") -> Payment:
     """Staff record a fee paid at the counter (窓口払い); the submission goes to 受付."""
-    permissions.require(actor, "process", submission)
+    permissions.require(
+        actor,
+        "process",
+        submission,
+        error=ApplicationError,
+        message=_("この課の申請を処理する権限がありません。"),
+    )
     submission = Submission.objects.select_related("form__department").get(pk=submission.pk)
     if submission.status != S.AWAITING_PAYMENT:
         raise ApplicationError(_("%(ref)s はお支払い待ちではありません。") % {"ref": submission.reference})
@@ -168,7 +174,13 @@ def payment_record_counter(*, submission: Submission, actor: StaffUser, receipt_
 @transaction.atomic(durable=True)
 def payment_refund(*, payment: Payment, actor: StaffUser, reason: str) -> Payment:
     """Refund a paid payment through its provider (所属長). Reason required; audited."""
-    permissions.require(actor, "refund", payment)
+    permissions.require(
+        actor,
+        "refund",
+        payment,
+        error=ApplicationError,
+        message=_("この課の支払いを返金する権限がありません（所属長が行います）。"),
+    )
     if not reason.strip():
         raise ApplicationError(_("返金の理由を入力してください。"))
     payment = Payment.objects.select_for_update().get(pk=payment.pk)

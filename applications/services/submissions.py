@@ -273,10 +273,16 @@ def submission_transition(
     """A staff action on the workflow (審査開始, 要修正, 承認, 却下, 完了). Audited; notifies on commit.
 
     Raises ApplicationError when the transition is not allowed from the current status, the
-    reason is missing, or another change got there first; PermissionDenied without the
-    process permission in the form's department.
+    reason is missing, or another change got there first, or without the process permission
+    in the form's department.
     """
-    permissions.require(actor, "process", submission)
+    permissions.require(
+        actor,
+        "process",
+        submission,
+        error=ApplicationError,
+        message=_("この課の申請を処理する権限がありません。"),
+    )
     return transition_apply(submission=submission, name=name, by=workflow.STAFF, actor=actor, reason=reason)
 
 
@@ -340,7 +346,13 @@ def submission_update(
     staff_answers: dict[str, Any] | None = None,
 ) -> Submission:
     """Staff notes on a submission: memo, assignee, answers of staff-only fields. Audited."""
-    permissions.require(actor, "change", submission)
+    permissions.require(
+        actor,
+        "change",
+        submission,
+        error=ApplicationError,
+        message=_("この課の申請を変更する権限がありません。"),
+    )
     submission = Submission.objects.select_related("form__department").get(pk=submission.pk)
     data: dict[str, Any] = {}
     fields: list[str] = []
@@ -390,7 +402,13 @@ def submission_delete(*, submission: Submission, actor: StaffUser) -> None:
 
     A submission with payment records cannot be deleted (they are accounting records).
     """
-    permissions.require(actor, "delete", submission)
+    permissions.require(
+        actor,
+        "delete",
+        submission,
+        error=ApplicationError,
+        message=_("この課の申請を削除する権限がありません。"),
+    )
     if submission.payments.exists():
         raise ApplicationError(_("支払の記録がある申請は削除できません。取下げか却下にしてください。"))
     audit_log(

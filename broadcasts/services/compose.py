@@ -11,7 +11,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +22,7 @@ from broadcasts.models import BatchStatus, Broadcast, BroadcastMessage, Broadcas
 from broadcasts.selectors import recipients_for_broadcast
 from municipalities import permissions
 from municipalities.audit import audit_log
+from municipalities.errors import full_clean_or
 from municipalities.models import StaffUser
 from municipalities.tasks_queue import enqueue_on_commit
 
@@ -38,10 +38,7 @@ _CANCELLABLE = {
 def _require(actor: StaffUser | None, action: str, broadcast: Broadcast, message: str) -> None:
     if actor is None:
         return
-    try:
-        permissions.require(actor, action, broadcast)
-    except PermissionDenied:
-        raise BroadcastError(message, code="permission") from None
+    permissions.require(actor, action, broadcast, error=BroadcastError, message=message)
 
 
 def _locked(broadcast: Broadcast) -> Broadcast:
@@ -158,8 +155,7 @@ def broadcast_save(
     5,000 UTF-16 units): nothing is saved half-way.
     """
     if created:
-        if not permissions.policy_for(Broadcast).user_has_permission_for_instance(actor, "add", broadcast):
-            raise BroadcastError(_("この課の配信を作成する権限がありません。"), code="permission")
+        _require(actor, "add", broadcast, _("この課の配信を作成する権限がありません。"))
         broadcast.status = BroadcastStatus.DRAFT
         broadcast.created_by = actor
     else:
@@ -167,15 +163,14 @@ def broadcast_save(
         _require(actor, "change", current, _("この配信を編集する権限がありません。"))
         if not current.is_editable:
             raise _status_error(current, _("編集"))
-        if not permissions.policy_for(Broadcast).user_has_permission_for_instance(actor, "change", broadcast):
-            raise BroadcastError(_("この課の配信にする権限がありません。"), code="permission")
+        _require(actor, "change", broadcast, _("この課の配信にする権限がありません。"))
     if broadcast.is_emergency:
         broadcast.category = None
     if broadcast.send_mode == SendMode.NOW:
         broadcast.scheduled_at = None
         broadcast.recurrence = ""
         broadcast.recurrence_until = None
-    broadcast.full_clean(exclude=["areas"])
+    full_clean_or(broadcast, error=BroadcastError, exclude=["areas"])
     broadcast.save()
     form.save_m2m()
     for formset in formsets:

@@ -89,7 +89,13 @@ def two_factor_reset(*, user: StaffUser, actor: StaffUser | None) -> int:
     staff member enrols again at the next login when their town requires two-factor. Audited.
     """
     if actor is not None:
-        permissions.require(actor, "change", user)
+        permissions.require(
+            actor,
+            "change",
+            user,
+            error=MunicipalityError,
+            message=_("この職員アカウントを変更する権限がありません。"),
+        )
         if actor.pk == user.pk and not actor.is_superuser:
             raise MunicipalityError(_("自分自身の二段階認証はリセットできません。"))
     deleted, _details = TOTPDevice.objects.filter(user=user).delete()

@@ -11,6 +11,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from municipalities import jp
 from municipalities.audit import audit_log
@@ -22,6 +23,7 @@ from ..errors import ReservationError
 from ..models import Menu, Reservation, ReservationStatus, Slot
 from ..rules import cancel_deadline, format_dt, opens_at, reservation_code_new, window_state
 
+_BOOK_DENIED = gettext_lazy("この課の枠を代理で予約する権限がありません。")
 HOLDS_PLACE = (ReservationStatus.BOOKED, ReservationStatus.ATTENDED, ReservationStatus.NO_SHOW)
 
 
@@ -201,7 +203,7 @@ def reservation_book(
     slot = Slot.objects.select_related("menu__department").get(pk=slot.pk)
     menu = slot.menu
     if actor is not None:
-        require(actor, "book", slot)
+        require(actor, "book", slot, error=ReservationError, message=_BOOK_DENIED)
     if resident is None:
         if actor is None:
             raise ReservationError(_("予約する人を指定してください。"), code="person")
@@ -276,7 +278,7 @@ def reservation_cancel(
     )
     slot = reservation.slot
     if actor is not None:
-        require(actor, "book", slot)
+        require(actor, "book", slot, error=ReservationError, message=_BOOK_DENIED)
     if reservation.status != ReservationStatus.BOOKED:
         raise ReservationError(_("この予約はすでにキャンセルされているか、来場済みです。"), code="not_active")
     if actor is None and now >= cancel_deadline(slot.menu, slot.starts_at):
@@ -325,8 +327,8 @@ def reservation_change(
     old = reservation.slot
     new_slot = Slot.objects.select_related("menu__department").get(pk=new_slot.pk)
     if actor is not None:
-        require(actor, "book", old)
-        require(actor, "book", new_slot)
+        require(actor, "book", old, error=ReservationError, message=_BOOK_DENIED)
+        require(actor, "book", new_slot, error=ReservationError, message=_BOOK_DENIED)
     if new_slot.menu_id != old.menu_id:
         raise ReservationError(_("別のメニューの枠には変更できません。"), code="menu")
     if new_slot.pk == old.pk:
@@ -394,7 +396,13 @@ def reservation_mark_attendance(*, reservation: Reservation, status: str, actor:
     if status not in allowed:
         raise ReservationError(_("この状態には変更できません。"), code="status")
     reservation = Reservation.objects.select_related("slot__menu__department").get(pk=reservation.pk)
-    require(actor, "change", reservation)
+    require(
+        actor,
+        "change",
+        reservation,
+        error=ReservationError,
+        message=_("この課の予約を変更する権限がありません。"),
+    )
     if reservation.status == ReservationStatus.CANCELLED:
         raise ReservationError(_("キャンセルされた予約です。"), code="not_active")
     before = reservation.status
@@ -445,7 +453,13 @@ def reservation_update_contact(
 ) -> Reservation:
     """Correct the name/kana/phone written down for a phone booking (normalised as at booking)."""
     current = Reservation.objects.select_related("slot__menu__department").get(pk=reservation.pk)
-    require(actor, "change", current)
+    require(
+        actor,
+        "change",
+        current,
+        error=ReservationError,
+        message=_("この課の予約を変更する権限がありません。"),
+    )
     name, kana = jp.normalise_text(name), jp.to_katakana(kana)
     try:
         phone = jp.normalise_phone(phone) if phone.strip() else ""
@@ -469,7 +483,13 @@ def reservation_update_contact(
 def reservation_delete(*, reservation: Reservation, actor: StaffUser) -> None:
     """Delete a booking entered by mistake; an active one frees its place first. Audited."""
     current = Reservation.objects.select_related("slot__menu__department").get(pk=reservation.pk)
-    require(actor, "delete", current)
+    require(
+        actor,
+        "delete",
+        current,
+        error=ReservationError,
+        message=_("この課の予約を削除する権限がありません。"),
+    )
     if current.status in HOLDS_PLACE:
         _release_place(current.slot_id)
     audit_log(

@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from municipalities.audit import audit_log
+from municipalities.errors import full_clean_or
 from municipalities.models import Department, StaffUser
-from municipalities.permissions import policy_for, require
+from municipalities.permissions import require
 from municipalities.tasks_queue import enqueue_on_commit
 
 from ..errors import ReservationError
@@ -24,6 +25,7 @@ from ..rules import is_business_day
 from ..slot_import import CheckResult, SlotFileError, check_file
 from .booking import _on_commit_bump
 
+_SLOT_DENIED = gettext_lazy("この課の枠を変更する権限がありません。")
 BULK_BATCH = 5000
 ASYNC_THRESHOLD_ROWS = 2000
 
@@ -66,10 +68,13 @@ def _require_import(actor: StaffUser | None, department: Department) -> None:
     """
     if actor is None:
         return
-    try:
-        policy_for(Slot).require(actor, "import", Slot(menu=Menu(department=department)))
-    except PermissionDenied:
-        raise ReservationError(_("この課の枠を取り込む権限がありません。"), code="permission") from None
+    require(
+        actor,
+        "import",
+        Slot(menu=Menu(department=department)),
+        error=ReservationError,
+        message=_("この課の枠を取り込む権限がありません。"),
+    )
 
 
 def _bulk_create(result: CheckResult) -> int:
@@ -171,7 +176,7 @@ def slots_generate(
     public holidays and 12/29–1/3 are skipped.
     """
     if actor is not None:
-        require(actor, "add", Slot(menu=menu))
+        require(actor, "add", Slot(menu=menu), error=ReservationError, message=_SLOT_DENIED)
     if date_to < date_from:
         raise ReservationError(_("終了日は開始日以降にしてください。"), code="range")
     if (date_to - date_from).days > 366:
@@ -223,7 +228,7 @@ def slots_generate(
 def slot_save(*, slot: Slot, actor: StaffUser | None = None) -> Slot:
     """Create or change one slot. Capacity may not drop below the places already booked."""
     if actor is not None:
-        require(actor, "change" if slot.pk else "add", slot)
+        require(actor, "change" if slot.pk else "add", slot, error=ReservationError, message=_SLOT_DENIED)
     if slot.pk:
         current = Slot.objects.select_for_update().get(pk=slot.pk)
         if slot.capacity < current.reserved:
@@ -232,7 +237,7 @@ def slot_save(*, slot: Slot, actor: StaffUser | None = None) -> Slot:
                 code="capacity",
             )
         slot.reserved = current.reserved
-    slot.full_clean()
+    full_clean_or(slot, error=ReservationError)
     created = slot.pk is None
     slot.save()
     audit_log(
@@ -249,7 +254,7 @@ def slot_save(*, slot: Slot, actor: StaffUser | None = None) -> Slot:
 def slot_delete(*, slot: Slot, actor: StaffUser | None = None) -> None:
     """Delete a slot that never had a booking (otherwise close it instead)."""
     if actor is not None:
-        require(actor, "delete", slot)
+        require(actor, "delete", slot, error=ReservationError, message=_SLOT_DENIED)
     if slot.reservations.exists():
         raise ReservationError(
             _("予約（キャンセル済みを含む）がある枠は削除できません。「受付中」をオフにしてください。"),
@@ -334,7 +339,7 @@ def slot_import_job_run(*, job: SlotImportJob, commit: bool, actor: StaffUser | 
 def slot_set_open(*, slot: Slot, is_open: bool, actor: StaffUser | None = None) -> Slot:
     """Open or close one slot for new bookings (its bookings stay). Audited."""
     if actor is not None:
-        require(actor, "change", slot)
+        require(actor, "change", slot, error=ReservationError, message=_SLOT_DENIED)
     if (
         Slot.objects.filter(pk=slot.pk)
         .exclude(is_open=is_open)

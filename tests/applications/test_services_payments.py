@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -150,7 +149,7 @@ def test_counter_payment_recorded_by_staff(fee_form, resident, somu_editor):
 
 def test_counter_payment_of_another_department_is_denied(fee_form, resident, kenko_editor):
     submission = submit(fee_form, resident, payment_method="counter")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ApplicationError, match="権限がありません"):
         payment_record_counter(submission=submission, actor=kenko_editor)
 
 
@@ -171,7 +170,7 @@ def test_one_paid_payment_per_submission_constraint(online):
 def test_refund_is_for_heads_with_a_reason(online, somu_editor, somu_head):
     _submission, payment = online
     payment = callback(payment, "paid")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ApplicationError, match="権限がありません"):
         payment_refund(payment=payment, actor=somu_editor, reason="誤請求")
     with pytest.raises(ApplicationError, match="理由"):
         payment_refund(payment=payment, actor=somu_head, reason="")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
@@ -183,7 +182,7 @@ def test_reason_required_for_correction_and_rejection(form, resident, kenko_edit
 def test_viewer_and_other_department_may_not_process(form, resident, kenko_viewer, somu_editor):
     submission = submit(form, resident)
     for actor in (kenko_viewer, somu_editor):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(ApplicationError, match="権限がありません"):
             submission_transition(submission=submission, name="review", actor=actor)
 
 

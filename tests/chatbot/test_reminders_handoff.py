@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from chatbot import line_handlers
@@ -115,10 +114,10 @@ def test_staff_reply_permissions_and_validation(town, other_town, resident, kenk
     from municipalities.models import Role
     from tests.conftest import make_staff
 
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ChatbotError, match="権限がありません"):
         talk_reply_send(resident=resident, text="こんにちは", actor=kenko_viewer)
     outsider = make_staff("aoba_admin", other_town, Role.MUNICIPALITY_ADMIN)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ChatbotError, match="権限がありません"):
         talk_reply_send(resident=resident, text="こんにちは", actor=outsider)
     with pytest.raises(ChatbotError, match="内容を入力"):
         talk_reply_send(resident=resident, text="  ", actor=kenko_editor)

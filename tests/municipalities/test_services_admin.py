@@ -6,7 +6,6 @@ import time
 
 import pytest
 from django import forms
-from django.core.exceptions import PermissionDenied
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -80,7 +79,7 @@ def test_admin_save_refuses_a_change_to_an_object_out_of_reach(other_town, town_
         {"municipality": other_town.pk, "name": "内", "kana": "", "sort_order": 0}, instance=foreign
     )
     assert form.is_valid()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(MunicipalityError, match="権限がありません"):
         admin_object_save(obj=form.instance, form=form, formsets=[], created=False, actor=town_admin)
     assert Area.objects.get(pk=foreign.pk).name == "外"
 
@@ -96,7 +95,7 @@ def test_admin_delete_is_audited(town_admin, areas):
 
 
 def test_admin_delete_refuses_without_permission(kenko_head, areas):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(MunicipalityError, match="権限がありません"):
         admin_object_delete(obj=areas["西区"], actor=kenko_head)
     assert Area.objects.filter(pk=areas["西区"].pk).exists()
 
@@ -158,7 +157,7 @@ def test_verify_accepts_a_code_once(kenko_editor):
 
 def test_reset_by_town_admin_is_audited_and_refused_to_others(kenko_editor, town_admin, kenko_head):
     TOTPDevice.objects.create(user=kenko_editor, name="app", confirmed=True)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(MunicipalityError, match="権限がありません"):
         two_factor_reset(user=kenko_editor, actor=kenko_head)
     assert two_factor_reset(user=kenko_editor, actor=town_admin) == 1
     assert not TOTPDevice.objects.filter(user=kenko_editor).exists()

@@ -1,7 +1,6 @@
 import datetime as dt
 
 import pytest
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -158,7 +157,7 @@ def test_phone_booking_needs_name_and_phone(slot, kenko_editor):
 
 def test_staff_of_other_department_may_not_book_on_behalf(slot, somu_editor, kenko_viewer):
     for user in (somu_editor, kenko_viewer):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(ReservationError, match="権限がありません"):
             reservation_book(slot=slot, actor=user, name="田中", phone="0312345678")
 
 
@@ -235,7 +234,7 @@ def test_attendance_marks_and_keeps_the_place(slot, resident, kenko_editor, kenk
     r.refresh_from_db()
     slot.refresh_from_db()
     assert r.status == ReservationStatus.ATTENDED and slot.reserved == 1
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ReservationError, match="権限がありません"):
         reservation_mark_attendance(reservation=r, status=ReservationStatus.NO_SHOW, actor=kenko_viewer)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 
@@ -46,11 +45,8 @@ class Command(BaseCommand):
                 prefecture=options["prefecture"],
                 actor=None,
             )
-        except ValidationError as exc:
-            lines = [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
-            raise CommandError("自治体を保存できません。\n" + "\n".join(lines)) from None
         except ServiceError as exc:
-            raise CommandError(exc.message) from None
+            raise CommandError("自治体を保存できません。\n" + str(exc.message)) from None
         verb = "作成しました" if created else "更新しました"
         webhook = reverse("line:webhook", kwargs={"slug": municipality.slug})
         self.stdout.write(
