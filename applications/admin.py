@@ -8,15 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from applications.errors import ApplicationError
 from applications.forms import AnswersForm
 from applications.models import (
     ApplicationForm,
@@ -191,33 +189,26 @@ class ApplicationFormAdmin(DepartmentScopedAdmin):
         }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
-    def _run(self, request: HttpRequest, queryset: QuerySet, service: Any, done_message: str) -> list[Any]:
-        done, results = 0, []
-        for obj in queryset.select_related("department"):
-            try:
-                results.append(service(form=obj, actor=request.user))
-                done += 1
-            except (ApplicationError, PermissionDenied) as exc:
-                self.message_user(
-                    request,
-                    f"{obj}: {getattr(exc, 'message', None) or _('権限がありません。')}",
-                    messages.ERROR,
-                )
-        if done:
-            self.message_user(request, done_message % done)
-        return results
+    def _run(self, request: HttpRequest, queryset: QuerySet, service: Any, done_message: str) -> None:
+        self.run_service_per_row(
+            request,
+            queryset,
+            lambda form: service(form=form, actor=request.user),
+            done_message,
+            select_related=["department"],
+        )
 
     @admin.action(description=_("コピーする（非公開で作成）"), permissions=["add"])
     def copy_forms(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(request, queryset, form_copy, _("%d 件のフォームをコピーしました。"))
+        self._run(request, queryset, form_copy, _("%(n)d 件のフォームをコピーしました。"))
 
     @admin.action(description=_("受付を締め切る（申請は残ります）"), permissions=["change"])
     def close_forms(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(request, queryset, form_close, _("%d 件のフォームを締め切りました。"))
+        self._run(request, queryset, form_close, _("%(n)d 件のフォームを締め切りました。"))
 
     @admin.action(description=_("締切を取り消す"), permissions=["change"])
     def reopen_forms(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(request, queryset, form_reopen, _("%d 件のフォームの締切を取り消しました。"))
+        self._run(request, queryset, form_reopen, _("%(n)d 件のフォームの締切を取り消しました。"))
 
 
 class FormPreviewPage(AdminPage):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from applications import exports, selectors
-from applications.errors import ApplicationError
 from applications.models import (
     Payment,
 )
@@ -95,19 +94,15 @@ class PaymentAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
                 "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
             }
             return TemplateResponse(request, "admin/applications/submission/reason_action.html", context)
-        done = 0
-        for payment in queryset.select_related("submission__form__department"):
-            try:
-                payment_refund(payment=payment, actor=request.user, reason=request.POST.get("reason", ""))
-                done += 1
-            except (ApplicationError, PermissionDenied) as exc:
-                self.message_user(
-                    request,
-                    f"{payment.reference}: {getattr(exc, 'message', None) or _('権限がありません。')}",
-                    messages.ERROR,
-                )
-        if done:
-            self.message_user(request, _("%d 件を返金しました。") % done)
+        reason = request.POST.get("reason", "")
+        self.run_service_per_row(
+            request,
+            queryset,
+            lambda payment: payment_refund(payment=payment, actor=request.user, reason=reason),
+            _("%(n)d 件を返金しました。"),
+            select_related=["submission__form__department"],
+            label=lambda payment: payment.reference,
+        )
         return None
 
     def get_urls(self) -> list[Any]:

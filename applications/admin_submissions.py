@@ -296,22 +296,17 @@ class SubmissionAdmin(DepartmentScopedAdmin):
                 "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
             }
             return TemplateResponse(request, "admin/applications/submission/reason_action.html", context)
-        done, failed = 0, []
-        for submission in queryset.select_related("form__department"):
-            try:
-                submission_transition(submission=submission, name=name, actor=request.user, reason=reason)
-                done += 1
-            except (ApplicationError, PermissionDenied) as exc:
-                failed.append(
-                    f"{submission.reference}: {getattr(exc, 'message', None) or _('権限がありません。')}"
-                )
-        if done:
-            self.message_user(
-                request,
-                _("%(n)d 件を「%(label)s」にしました。") % {"n": done, "label": S(transition.target).label},
-            )
-        for message in failed:
-            self.message_user(request, message, messages.ERROR)
+        self.run_service_per_row(
+            request,
+            queryset,
+            lambda submission: submission_transition(
+                submission=submission, name=name, actor=request.user, reason=reason
+            ),
+            # "%%(n)d" survives the label's substitution as the runner's count.
+            _("%%(n)d 件を「%(label)s」にしました。") % {"label": S(transition.target).label},
+            select_related=["form__department"],
+            label=lambda submission: submission.reference,
+        )
         return None
 
     @admin.action(description=_("審査を開始する"), permissions=["process"])
@@ -336,23 +331,17 @@ class SubmissionAdmin(DepartmentScopedAdmin):
 
     @admin.action(description=_("窓口での支払いを記録する"), permissions=["process"])
     def action_record_counter_payment(self, request: HttpRequest, queryset: QuerySet) -> None:
-        done = 0
-        for submission in queryset.select_related("form__department"):
-            try:
-                payment_record_counter(
-                    submission=submission,
-                    actor=request.user,
-                    receipt_number=request.POST.get("receipt_number", ""),
-                )
-                done += 1
-            except (ApplicationError, PermissionDenied) as exc:
-                self.message_user(
-                    request,
-                    f"{submission.reference}: {getattr(exc, 'message', None) or _('権限がありません。')}",
-                    messages.ERROR,
-                )
-        if done:
-            self.message_user(request, _("%d 件の支払いを記録し、受付にしました。") % done)
+        receipt_number = request.POST.get("receipt_number", "")
+        self.run_service_per_row(
+            request,
+            queryset,
+            lambda submission: payment_record_counter(
+                submission=submission, actor=request.user, receipt_number=receipt_number
+            ),
+            _("%(n)d 件の支払いを記録し、受付にしました。"),
+            select_related=["form__department"],
+            label=lambda submission: submission.reference,
+        )
 
     def _export(self, queryset: QuerySet, fmt: str) -> HttpResponse:
         qs = queryset.select_related("form__department", "resident", "assignee").prefetch_related(

@@ -473,17 +473,13 @@ class BroadcastAdmin(DepartmentScopedAdmin):
         return self.has_action_permission(request, "approve", obj)
 
     def _run(self, request: HttpRequest, queryset: Any, service: Any, done_message: str) -> None:
-        done, failed = 0, []
-        for broadcast in queryset.select_related("department"):
-            try:
-                service(broadcast=broadcast, actor=request.user)
-                done += 1
-            except BroadcastError as exc:
-                failed.append(f"{broadcast}: {exc.message}")
-        if done:
-            self.message_user(request, done_message % {"n": done}, messages.SUCCESS)
-        for message in failed:
-            self.message_user(request, message, messages.ERROR)
+        self.run_service_per_row(
+            request,
+            queryset,
+            lambda broadcast: service(broadcast=broadcast, actor=request.user),
+            done_message,
+            select_related=["department"],
+        )
 
     @admin.action(description=gettext_lazy("承認を申請する"), permissions=["change"])
     def submit_action(self, request: HttpRequest, queryset: Any) -> None:

@@ -11,7 +11,6 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -376,30 +375,18 @@ class StaffUserAdmin(DepartmentScopedAdmin, UserAdmin):
         return self.has_action_permission(request, "change", obj)
 
     def _each_user(self, request: HttpRequest, queryset: Any, service: Any, done: str) -> None:
-        ok, errors = 0, []
-        for user in queryset:
-            try:
-                service(user=user, actor=request.user)
-                ok += 1
-            except (ServiceError, PermissionDenied) as exc:
-                errors.append(f"{user}: {getattr(exc, 'message', None) or _('権限がありません。')}")
-        if ok:
-            self.message_user(request, done % {"count": ok}, messages.SUCCESS)
-        for error in errors:
-            self.message_user(request, error, messages.ERROR)
+        self.run_service_per_row(request, queryset, lambda user: service(user=user, actor=request.user), done)
 
     @admin.action(
         description=_("二段階認証をリセットする（スマートフォンの紛失・機種変更）"),
         permissions=["reset_two_factor"],
     )
     def reset_two_factor(self, request: HttpRequest, queryset: Any) -> None:
-        self._each_user(
-            request, queryset, two_factor_reset, _("%(count)d 人の二段階認証をリセットしました。")
-        )
+        self._each_user(request, queryset, two_factor_reset, _("%(n)d 人の二段階認証をリセットしました。"))
 
     @admin.action(description=_("ログイン制限を解除する"), permissions=["unlock_sign_in"])
     def unlock_sign_in(self, request: HttpRequest, queryset: Any) -> None:
-        self._each_user(request, queryset, staff_user_unlock, _("%(count)d 人のログイン制限を解除しました。"))
+        self._each_user(request, queryset, staff_user_unlock, _("%(n)d 人のログイン制限を解除しました。"))
 
 
 class StaffRoleForm(forms.ModelForm):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
@@ -26,7 +26,6 @@ from .models import Menu, Reservation, ReservationStatus, Slot
 from .resources import SlotResource
 from .rules import normalize_code
 from .services import (
-    ReservationError,
     reservation_cancel,
     reservation_delete,
     reservation_mark_attendance,
@@ -254,45 +253,43 @@ class ReservationAdmin(DepartmentScopedAdmin):
     def has_book_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return policy_for(Slot).user_has_permission(request.user, "book")
 
-    def _loop(self, request: HttpRequest, queryset: QuerySet, fn, done_message: str) -> None:
-        done, failed = 0, []
-        for reservation in queryset.select_related("slot__menu__department"):
-            try:
-                fn(reservation)
-                done += 1
-            except ReservationError as exc:
-                failed.append(f"{reservation.code}: {exc.message}")
-        self.message_user(request, done_message % done)
-        for msg in failed:
-            self.message_user(request, msg, messages.ERROR)
+    def _run(self, request: HttpRequest, queryset: QuerySet, service: Any, done_message: str) -> None:
+        self.run_service_per_row(
+            request,
+            queryset,
+            service,
+            done_message,
+            select_related=["slot__menu__department"],
+            label=lambda reservation: reservation.code,
+        )
 
     @admin.action(description=_("来場にする"), permissions=["change"])
     def mark_attended(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._loop(
+        self._run(
             request,
             queryset,
             lambda r: reservation_mark_attendance(
                 reservation=r, status=ReservationStatus.ATTENDED, actor=request.user
             ),
-            _("%d 件を来場にしました。"),
+            _("%(n)d 件を来場にしました。"),
         )
 
     @admin.action(description=_("無断キャンセルにする"), permissions=["change"])
     def mark_no_show(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._loop(
+        self._run(
             request,
             queryset,
             lambda r: reservation_mark_attendance(
                 reservation=r, status=ReservationStatus.NO_SHOW, actor=request.user
             ),
-            _("%d 件を無断キャンセルにしました。"),
+            _("%(n)d 件を無断キャンセルにしました。"),
         )
 
     @admin.action(description=_("代理でキャンセルする"), permissions=["book"])
     def cancel_on_behalf(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._loop(
+        self._run(
             request,
             queryset,
             lambda r: reservation_cancel(reservation=r, actor=request.user),
-            _("%d 件をキャンセルしました。"),
+            _("%(n)d 件をキャンセルしました。"),
         )
