@@ -216,8 +216,6 @@ class UnansweredResolvePage(AdminPage):
                 )
             except ChatbotError as exc:
                 messages.error(request, exc.message)
-            except PermissionDenied:
-                messages.error(request, _("この FAQ を変更する権限がありません。"))
             else:
                 messages.info(
                     request,

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbot import selectors, services
+from chatbot.errors import ChatbotError
 from chatbot.models import (
     TalkThread,
 )
@@ -101,8 +102,8 @@ class TalkReplyPage(AdminPage):
         else:
             try:
                 services.talk_reply_send(resident=thread, text=form.cleaned_data["text"], actor=request.user)
-            except PermissionDenied:
-                messages.error(request, _("返信する権限がありません。"))
+            except ChatbotError as exc:
+                messages.error(request, exc.message)
             else:
                 messages.info(request, _("返信を送りました。30 分間はチャットボットが自動応答しません。"))
         return HttpResponseRedirect(self.error_redirect_url(request, pk=pk))
@@ -120,8 +121,8 @@ class TalkResumePage(TalkReplyPage):
             raise PermissionDenied
         try:
             services.talk_handoff_end(resident=thread, actor=request.user)
-        except PermissionDenied:
-            messages.error(request, _("この操作をする権限がありません。"))
+        except ChatbotError as exc:
+            messages.error(request, exc.message)
         else:
             messages.info(request, _("チャットボットの自動応答を再開しました。"))
         return HttpResponseRedirect(self.error_redirect_url(request, pk=pk))
