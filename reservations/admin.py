@@ -106,22 +106,22 @@ class SlotAdmin(ProjectExportMixin, DepartmentScopedAdmin):
     def get_export_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
         return {"actor": request.user}
 
-    def _set_open(self, request: HttpRequest, queryset: QuerySet, is_open: bool) -> int:
-        done = 0
-        for slot in queryset.select_related("menu__department"):
-            slot_set_open(slot=slot, is_open=is_open, actor=request.user)
-            done += 1
-        return done
+    def _set_open(self, request: HttpRequest, queryset: QuerySet, is_open: bool, done_message: str) -> None:
+        self.run_service_per_row(
+            request,
+            queryset,
+            lambda slot: slot_set_open(slot=slot, is_open=is_open, actor=request.user),
+            done_message,
+            select_related=["menu__department"],
+        )
 
     @admin.action(description=_("受付を停止する（予約は残ります）"), permissions=["change"])
     def close_slots(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.message_user(
-            request, _("%d 枠の受付を停止しました。") % self._set_open(request, queryset, False)
-        )
+        self._set_open(request, queryset, False, _("%(n)d 枠の受付を停止しました。"))
 
     @admin.action(description=_("受付を再開する"), permissions=["change"])
     def open_slots(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.message_user(request, _("%d 枠の受付を再開しました。") % self._set_open(request, queryset, True))
+        self._set_open(request, queryset, True, _("%(n)d 枠の受付を再開しました。"))
 
     @admin.display(description=_("終了"))
     def ends_at_time(self, obj: Slot) -> str:

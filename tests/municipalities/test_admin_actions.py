@@ -20,7 +20,7 @@ from applications.workflow import SubmissionStatus
 from broadcasts.models import Broadcast, BroadcastStatus
 from municipalities.models import Role, StaffUser
 from municipalities.services import staff_role_grant
-from reservations.models import Reservation, ReservationStatus
+from reservations.models import Reservation, ReservationStatus, Slot
 from reservations.services import reservation_book
 from tests.applications.factories import simple_form, submit
 from tests.broadcasts.factories import make_broadcast
@@ -133,3 +133,21 @@ def test_resetting_two_factor_for_self_and_another_resets_the_other_and_reports_
     assert not TOTPDevice.objects.filter(user=kenko_editor).exists()
     assert lines(messages, SUCCESS) == ["1 人の二段階認証をリセットしました。"]
     assert lines(messages, ERROR) == [f"{town_admin}: 自分自身の二段階認証はリセットできません。"]
+
+
+def test_closing_two_slots_closes_the_allowed_one_and_reports_the_other(
+    kenko, somu, kenko_editor_somu_viewer
+):
+    # given
+    ours = SlotFactory(menu=MenuFactory(department=kenko))
+    theirs = SlotFactory(menu=MenuFactory(department=somu))
+    # when
+    response, messages = run_action(
+        kenko_editor_somu_viewer, "reservations_slot_changelist", "close_slots", [ours, theirs]
+    )
+    # then
+    assert response.status_code == 302
+    assert not Slot.objects.get(pk=ours.pk).is_open
+    assert Slot.objects.get(pk=theirs.pk).is_open
+    assert lines(messages, SUCCESS) == ["1 枠の受付を停止しました。"]
+    assert lines(messages, ERROR) == [f"{theirs}: この課の枠を変更する権限がありません。"]
