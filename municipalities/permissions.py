@@ -32,7 +32,6 @@ from typing import Any
 from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
@@ -308,16 +307,6 @@ class DepartmentPolicy:
         if user.is_superuser:
             return queryset
         return queryset.filter(Scope(user, self._perm(action)).q(related_model))
-
-    def require(self, user: Any, action: str, obj: models.Model | None = None) -> None:
-        """Raise PermissionDenied unless the user may perform ``action`` (on ``obj``)."""
-        allowed = (
-            self.user_has_permission(user, action)
-            if obj is None
-            else self.user_has_permission_for_instance(user, action, obj)
-        )
-        if not allowed:
-            raise PermissionDenied(f"{self._perm(action)} denied")
 
 
 def policy_for(model: type[models.Model] | models.Model) -> DepartmentPolicy:
