@@ -79,104 +79,126 @@ def _date(value: str) -> dt.date | None:
 
 
 def parse_5374(files: dict[str, bytes]) -> Parsed:
-    """Read the 5374 files given by name. Every problem is reported with its file and row."""
+    """Read the 5374 files given by name. Every problem is reported with its file and row.
+
+    The files are read in a fixed order because a category's display order is the order in which
+    it is first seen: description.csv, then area_days.csv, then target.csv.
+    """
     parsed = Parsed()
     for name in REQUIRED:
         if name not in files:
             parsed.problems.append(Problem(name, 0, _("ファイルがありません")))
     labels: dict[str, dict[str, str]] = {}
+    _parse_description(_records("description.csv", files.get("description.csv", b""), parsed), parsed, labels)
+    _parse_area_days(_records("area_days.csv", files.get("area_days.csv", b""), parsed), parsed, labels)
+    _parse_center(_records("center.csv", files.get("center.csv", b""), parsed), parsed)
+    _parse_remarks(_records("remarks.csv", files.get("remarks.csv", b""), parsed), parsed)
+    _parse_target(_records("target.csv", files.get("target.csv", b""), parsed), parsed, labels)
+    parsed.categories = list(labels.values())
+    return parsed
 
-    def category(label: str) -> None:
-        if label and label not in labels:
-            labels[label] = {"label": label, "sublabel": "", "description": "", "color": ""}
 
-    # description.csv: label, sublabel, description, styles, bgcolor (header case varies)
-    rows = _records("description.csv", files.get("description.csv", b""), parsed)
-    if rows:
-        header = [jp.normalise_text(h).lower() for h in rows[0][1]]
-        col = {h: i for i, h in enumerate(header)}
-        if "label" not in col:
-            parsed.problems.append(Problem("description.csv", rows[0][0], _("見出しに label がありません")))
-        else:
-            for line, cells in rows[1:]:
-                get = lambda h: jp.normalise_text(cells[col[h]]) if h in col and col[h] < len(cells) else ""  # noqa: E731,B023
-                label = get("label")
-                if not label or len(label) > 100:
-                    parsed.problems.append(
-                        Problem("description.csv", line, _("分類名（label）が空か、100 文字を超えています"))
-                    )
-                    continue
-                category(label)
-                color = get("bgcolor")
-                labels[label].update(
-                    sublabel=get("sublabel"),
-                    description=get("description"),
-                    color=color if re.fullmatch(r"#[0-9a-fA-F]{3,8}", color) else "",
-                )
+def _add_category(labels: dict[str, dict[str, str]], label: str) -> None:
+    """Register a category the first time it is seen, keeping the order of first sight."""
+    if label and label not in labels:
+        labels[label] = {"label": label, "sublabel": "", "description": "", "color": ""}
 
-    # area_days.csv: 地名|地区, [センター…], one column per category
-    rows = _records("area_days.csv", files.get("area_days.csv", b""), parsed)
+
+def _parse_description(
+    rows: list[tuple[int, list[str]]], parsed: Parsed, labels: dict[str, dict[str, str]]
+) -> None:
+    """description.csv: label, sublabel, description, styles, bgcolor (header case varies)."""
+    if not rows:
+        return
+    header = [jp.normalise_text(h).lower() for h in rows[0][1]]
+    col = {h: i for i, h in enumerate(header)}
+    if "label" not in col:
+        parsed.problems.append(Problem("description.csv", rows[0][0], _("見出しに label がありません")))
+        return
+    for line, cells in rows[1:]:
+
+        def get(h: str, cells: list[str] = cells) -> str:
+            return jp.normalise_text(cells[col[h]]) if h in col and col[h] < len(cells) else ""
+
+        label = get("label")
+        if not label or len(label) > 100:
+            parsed.problems.append(
+                Problem("description.csv", line, _("分類名（label）が空か、100 文字を超えています"))
+            )
+            continue
+        _add_category(labels, label)
+        color = get("bgcolor")
+        labels[label].update(
+            sublabel=get("sublabel"),
+            description=get("description"),
+            color=color if re.fullmatch(r"#[0-9a-fA-F]{3,8}", color) else "",
+        )
+
+
+def _parse_area_days(
+    rows: list[tuple[int, list[str]]], parsed: Parsed, labels: dict[str, dict[str, str]]
+) -> None:
+    """area_days.csv: 地名|地区, [センター…], one column per category."""
+    if not rows:
+        return
+    header = [jp.normalise_text(h) for h in rows[0][1]]
+    if header[0] not in AREA_HEADERS:
+        parsed.problems.append(
+            Problem(
+                "area_days.csv",
+                rows[0][0],
+                _("1 列目の見出し「%(h)s」は地名・地区ではありません") % {"h": header[0]},
+            )
+        )
+        return
+    center_col = 1 if len(header) > 1 and header[1].startswith("センター") else None
     columns: list[tuple[int, str]] = []
-    center_col: int | None = None
-    if rows:
-        header = [jp.normalise_text(h) for h in rows[0][1]]
-        if header[0] not in AREA_HEADERS:
+    for i, label in enumerate(header):
+        if i == 0 or i == center_col:
+            continue
+        if not label or len(label) > 100:
             parsed.problems.append(
                 Problem(
                     "area_days.csv",
                     rows[0][0],
-                    _("1 列目の見出し「%(h)s」は地名・地区ではありません") % {"h": header[0]},
+                    _("%(n)d 列目の見出しが空か、100 文字を超えています") % {"n": i + 1},
                 )
             )
-        else:
-            if len(header) > 1 and header[1].startswith("センター"):
-                center_col = 1
-            for i, label in enumerate(header):
-                if i == 0 or i == center_col:
-                    continue
-                if not label or len(label) > 100:
-                    parsed.problems.append(
-                        Problem(
-                            "area_days.csv",
-                            rows[0][0],
-                            _("%(n)d 列目の見出しが空か、100 文字を超えています") % {"n": i + 1},
-                        )
-                    )
-                    continue
-                columns.append((i, label))
-                category(label)
-            seen: set[str] = set()
-            for line, cells in rows[1:]:
-                name = jp.normalise_text(cells[0])
-                if not name or len(name) > 100:
-                    parsed.problems.append(
-                        Problem("area_days.csv", line, _("地区名が空か、100 文字を超えています"))
-                    )
-                    continue
-                if name in seen:
-                    parsed.problems.append(
-                        Problem("area_days.csv", line, _("地区「%(a)s」が 2 回あります") % {"a": name})
-                    )
-                    continue
-                seen.add(name)
-                center = (
-                    jp.normalise_text(cells[center_col])[:100]
-                    if center_col is not None and center_col < len(cells)
-                    else ""
-                )
-                cells_by_label: dict[str, str] = {}
-                for i, label in columns:
-                    cell = jp.normalise_text(cells[i]) if i < len(cells) else ""
-                    try:
-                        parse_rule(cell)
-                    except RuleSyntaxError as exc:
-                        parsed.problems.append(Problem("area_days.csv", line, f"{name}・{label}: {exc}"))
-                        continue
-                    cells_by_label[label] = cell
-                parsed.areas.append((name, center, cells_by_label))
+            continue
+        columns.append((i, label))
+        _add_category(labels, label)
+    seen: set[str] = set()
+    for line, cells in rows[1:]:
+        name = jp.normalise_text(cells[0])
+        if not name or len(name) > 100:
+            parsed.problems.append(Problem("area_days.csv", line, _("地区名が空か、100 文字を超えています")))
+            continue
+        if name in seen:
+            parsed.problems.append(
+                Problem("area_days.csv", line, _("地区「%(a)s」が 2 回あります") % {"a": name})
+            )
+            continue
+        seen.add(name)
+        center = (
+            jp.normalise_text(cells[center_col])[:100]
+            if center_col is not None and center_col < len(cells)
+            else ""
+        )
+        cells_by_label: dict[str, str] = {}
+        for i, label in columns:
+            cell = jp.normalise_text(cells[i]) if i < len(cells) else ""
+            try:
+                parse_rule(cell)
+            except RuleSyntaxError as exc:
+                parsed.problems.append(Problem("area_days.csv", line, f"{name}・{label}: {exc}"))
+                continue
+            cells_by_label[label] = cell
+        parsed.areas.append((name, center, cells_by_label))
 
-    # center.csv: 名称, 休止開始日, 休止終了日
-    for line, cells in _records("center.csv", files.get("center.csv", b""), parsed)[1:]:
+
+def _parse_center(rows: list[tuple[int, list[str]]], parsed: Parsed) -> None:
+    """center.csv: 名称, 休止開始日, 休止終了日."""
+    for line, cells in rows[1:]:
         if len(cells) < 3:
             parsed.problems.append(
                 Problem("center.csv", line, _("名称・休止開始日・休止終了日の 3 列が必要です"))
@@ -192,49 +214,56 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
         else:
             parsed.holidays.append((jp.normalise_text(cells[0]), start, end))
 
-    # remarks.csv: ID, 注意事項
-    for line, cells in _records("remarks.csv", files.get("remarks.csv", b""), parsed)[1:]:
+
+def _parse_remarks(rows: list[tuple[int, list[str]]], parsed: Parsed) -> None:
+    """remarks.csv: ID, 注意事項."""
+    for line, cells in rows[1:]:
         number = jp.normalise_text(cells[0]).lstrip("*")
         if not number.isdigit() or len(cells) < 2:
             parsed.problems.append(Problem("remarks.csv", line, _("番号と注意事項の 2 列が必要です")))
             continue
         parsed.remarks.append((int(number), cells[1].strip()))
 
-    # target.csv: label|type, name, notice, furigana
-    rows = _records("target.csv", files.get("target.csv", b""), parsed)
-    if rows:
-        header = [jp.normalise_text(h).lower() for h in rows[0][1]]
-        col = {h: i for i, h in enumerate(header)}
-        label_col = col.get("label", col.get("type"))
-        if label_col is None or "name" not in col:
+
+def _parse_target(
+    rows: list[tuple[int, list[str]]], parsed: Parsed, labels: dict[str, dict[str, str]]
+) -> None:
+    """target.csv: label|type, name, notice, furigana."""
+    if not rows:
+        return
+    header = [jp.normalise_text(h).lower() for h in rows[0][1]]
+    col = {h: i for i, h in enumerate(header)}
+    label_col = col.get("label", col.get("type"))
+    if label_col is None or "name" not in col:
+        parsed.problems.append(
+            Problem("target.csv", rows[0][0], _("見出しに label（または type）と name が必要です"))
+        )
+        return
+    seen_items: set[tuple[str, str]] = set()
+    for line, cells in rows[1:]:
+
+        def get(i: int | None, cells: list[str] = cells) -> str:
+            return cells[i].strip() if i is not None and i < len(cells) else ""
+
+        label, name = jp.normalise_text(get(label_col)), get(col["name"]).strip()
+        if not label or not name:
+            parsed.problems.append(Problem("target.csv", line, _("分類か品目が空です")))
+            continue
+        if len(label) > 100 or len(name) > 200:
             parsed.problems.append(
-                Problem("target.csv", rows[0][0], _("見出しに label（または type）と name が必要です"))
+                Problem("target.csv", line, _("分類名は 100 文字、品目名は 200 文字までです"))
             )
-        else:
-            seen_items: set[tuple[str, str]] = set()
-            for line, cells in rows[1:]:
-                get = lambda i: cells[i].strip() if i is not None and i < len(cells) else ""  # noqa: E731,B023
-                label, name = jp.normalise_text(get(label_col)), get(col["name"]).strip()
-                if not label or not name:
-                    parsed.problems.append(Problem("target.csv", line, _("分類か品目が空です")))
-                    continue
-                if len(label) > 100 or len(name) > 200:
-                    parsed.problems.append(
-                        Problem("target.csv", line, _("分類名は 100 文字、品目名は 200 文字までです"))
-                    )
-                    continue
-                if (label, name) in seen_items:
-                    parsed.notes.append(
-                        f"target.csv {line}行目: 「{name}」は同じ分類に 2 回あるため 1 件にまとめました"
-                    )
-                    continue
-                seen_items.add((label, name))
-                category(label)
-                parsed.items.append(
-                    (label, name, get(col.get("notice")), jp.normalise_text(get(col.get("furigana"))))
-                )
-    parsed.categories = list(labels.values())
-    return parsed
+            continue
+        if (label, name) in seen_items:
+            parsed.notes.append(
+                f"target.csv {line}行目: 「{name}」は同じ分類に 2 回あるため 1 件にまとめました"
+            )
+            continue
+        seen_items.add((label, name))
+        _add_category(labels, label)
+        parsed.items.append(
+            (label, name, get(col.get("notice")), jp.normalise_text(get(col.get("furigana"))))
+        )
 
 
 def files_from_directory(path: str | Path) -> dict[str, bytes]:
