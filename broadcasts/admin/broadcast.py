@@ -1,33 +1,26 @@
-"""The broadcast console: compose with a live recipient count and a LINE-like preview, move
-through the workflow with actions and buttons, watch progress and results. Thin: every change
-is a service call (STYLE R9)."""
+"""The broadcast console: the list and change page of a broadcast, its workflow actions and
+object buttons (申請, 承認, 差し戻し, 取消, 緊急配信, テスト送信). The forms are in ``compose``,
+the progress panels in ``delivery``. Thin: every change is a service call (STYLE R9)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from broadcasts import rendering
+from broadcasts.admin.compose import BroadcastForm, BroadcastMessageInline, RecipientCountPage
+from broadcasts.admin.delivery import FailedBatchInline, ProgressPage, progress_bar_html, status_badge_html
 from broadcasts.errors import BroadcastError
-from broadcasts.models import (
-    BatchStatus,
-    Broadcast,
-    BroadcastMessage,
-    BroadcastStatus,
-    DeliveryBatch,
-    SendMode,
-)
-from broadcasts.selectors import broadcast_progress, recipients_for_broadcast, recipients_for_segment
+from broadcasts.models import BatchStatus, Broadcast, BroadcastStatus, DeliveryBatch, SendMode
+from broadcasts.selectors import broadcast_progress, recipients_for_broadcast
 from broadcasts.services import (
     broadcast_approve,
     broadcast_cancel,
@@ -38,204 +31,9 @@ from broadcasts.services import (
     broadcast_test_send,
 )
 from municipalities.admin_pages import AdminPage
-from municipalities.models import AgeBand, Interest
-from municipalities.permissions import departments_for_staff, policy_for
-from municipalities.scoping import DepartmentScopedAdmin, ScopedStackedInline, ScopedTabularInline
-
-STATUS_COLOURS = {
-    BroadcastStatus.DRAFT: "#6b7280",
-    BroadcastStatus.PENDING: "#b45309",
-    BroadcastStatus.APPROVED: "#1d4ed8",
-    BroadcastStatus.SCHEDULED: "#1d4ed8",
-    BroadcastStatus.SENDING: "#7c3aed",
-    BroadcastStatus.SENT: "#15803d",
-    BroadcastStatus.PARTIAL: "#b91c1c",
-    BroadcastStatus.CANCELLED: "#374151",
-}
-
-
-class BroadcastMessageForm(forms.ModelForm):
-    image_url = forms.URLField(
-        label=gettext_lazy("画像の URL"),
-        required=False,
-        max_length=1000,
-        assume_scheme="https",
-        help_text=gettext_lazy("ファイルの代わりに https の URL を指定できます。"),
-    )
-    link_url = forms.URLField(
-        label=gettext_lazy("ボタンのリンク先"), required=False, max_length=1000, assume_scheme="https"
-    )
-
-    class Meta:
-        model = BroadcastMessage
-        fields = ["kind", "text", "image", "image_url", "card_title", "link_label", "link_url"]
-        widgets = {"text": forms.Textarea(attrs={"rows": 4, "data-utf16-max": rendering.MAX_TEXT_UTF16})}
-
-    def clean_image(self) -> Any:
-        image = self.cleaned_data.get("image")
-        if image and hasattr(image, "content_type"):  # a new upload
-            for problem in rendering.check_image_upload(image):
-                raise forms.ValidationError(problem)
-        return image
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if self.cleaned_data.get("DELETE"):
-            return data
-        errors = rendering.check_message(
-            kind=data.get("kind") or "",
-            text=data.get("text") or "",
-            has_image=bool(data.get("image")),
-            image_url=data.get("image_url") or "",
-            card_title=data.get("card_title") or "",
-            link_label=data.get("link_label") or "",
-            link_url=data.get("link_url") or "",
-        )
-        for field, message in errors.items():
-            if field not in self.errors:
-                self.add_error(field if field in self.fields else None, message)
-        return data
-
-
-class BroadcastMessageFormSet(forms.BaseInlineFormSet):
-    def clean(self) -> None:
-        super().clean()
-        kept = [f for f in self.forms if f.has_changed() or f.instance.pk]
-        kept = [f for f in kept if not (f.cleaned_data or {}).get("DELETE")]
-        if not kept:
-            raise forms.ValidationError(_("メッセージを 1 件以上入力してください。"))
-        if len(kept) > rendering.MAX_MESSAGES:
-            raise forms.ValidationError(
-                _("メッセージは 5 件までです（%(n)s 件あります）。") % {"n": len(kept)}
-            )
-
-
-class BroadcastMessageInline(ScopedStackedInline):
-    model = BroadcastMessage
-    form = BroadcastMessageForm
-    formset = BroadcastMessageFormSet
-    extra = 0
-    min_num = 1
-    max_num = rendering.MAX_MESSAGES
-    validate_max = True
-    classes = ["broadcast-messages"]
-    verbose_name = gettext_lazy("メッセージ")
-    verbose_name_plural = gettext_lazy("メッセージ（1〜5 件。LINE では上から順に表示されます）")
-
-    def _editable(self, request: HttpRequest, obj: Broadcast | None) -> bool:
-        if obj is not None and not obj.is_editable:
-            return False
-        return policy_for(Broadcast).user_has_permission(request.user, "add" if obj is None else "change")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._editable(request, obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._editable(request, obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._editable(request, obj) and super().has_delete_permission(request, obj)
-
-
-class FailedBatchInline(ScopedTabularInline):
-    """The batches LINE refused, with LINE's message (the others need no attention)."""
-
-    model = DeliveryBatch
-    fields = ["seq", "size", "attempts", "http_status", "error_message", "updated_at"]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    verbose_name = gettext_lazy("失敗したバッチ")
-    verbose_name_plural = gettext_lazy("失敗したバッチ（LINE の応答）")
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).filter(status=BatchStatus.FAILED).defer("line_user_ids")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class BroadcastForm(forms.ModelForm):
-    age_bands = forms.MultipleChoiceField(
-        label=gettext_lazy("年代"),
-        choices=AgeBand.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=gettext_lazy("選ばないときはすべての年代です。"),
-    )
-
-    class Meta:
-        model = Broadcast
-        fields = [
-            "title",
-            "department",
-            "is_emergency",
-            "category",
-            "areas",
-            "age_bands",
-            "send_mode",
-            "scheduled_at",
-            "recurrence",
-            "recurrence_until",
-        ]
-        widgets = {"send_mode": forms.RadioSelect}
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if "category" not in self.fields:  # read-only (not a draft): the service refuses changes
-            return data
-        if data.get("is_emergency"):
-            data["category"] = None
-        elif not data.get("category"):
-            self.add_error("category", _("分野を選ぶか、「緊急」にしてください。"))
-        if data.get("send_mode") == SendMode.AT:
-            at = data.get("scheduled_at")
-            if at is None:
-                self.add_error("scheduled_at", _("配信日時を入力してください。"))
-            elif at <= timezone.now():
-                self.add_error("scheduled_at", _("配信日時が過去です。これから先の日時にしてください。"))
-        if data.get("recurrence"):
-            if data.get("send_mode") != SendMode.AT:
-                self.add_error(
-                    "recurrence", _("繰り返し配信は「日時を指定して配信」で最初の配信日時を決めてください。")
-                )
-            until = data.get("recurrence_until")
-            if until is None:
-                self.add_error("recurrence_until", _("繰り返しの終了日を入力してください。"))
-            elif data.get("scheduled_at") and until < timezone.localdate(data["scheduled_at"]):
-                self.add_error("recurrence_until", _("終了日が最初の配信日より前です。"))
-        return data
-
-
-def _status_badge(obj: Broadcast) -> str:
-    colour = STATUS_COLOURS.get(obj.status, "#374151")
-    return format_html(
-        '<span class="bc-status" style="background:{}">{}</span>', colour, obj.get_status_display()
-    )
-
-
-def _progress_bar(done: int, total: int, failed: int = 0) -> str:
-    percent = int(100 * done / total) if total else 100
-    failed_percent = int(100 * failed / total) if total else 0
-    return format_html(
-        '<div class="bc-progress" role="progressbar" aria-valuemin="0" aria-valuemax="{}" aria-valuenow="{}">'
-        '<div class="bc-progress-done" style="width:{}%"></div><div class="bc-progress-failed" style="width:{}%"></div>'
-        '</div><span class="bc-progress-label">{} / {}（{}%）</span>',
-        total,
-        done,
-        max(percent - failed_percent, 0),
-        failed_percent,
-        f"{done:,}",
-        f"{total:,}",
-        percent,
-    )
+from municipalities.models import Interest
+from municipalities.permissions import departments_for_staff
+from municipalities.scoping import DepartmentScopedAdmin
 
 
 @admin.register(Broadcast)
@@ -338,7 +136,7 @@ class BroadcastAdmin(DepartmentScopedAdmin):
 
     @admin.display(description=gettext_lazy("状態"), ordering="status")
     def status_badge(self, obj: Broadcast) -> str:
-        return _status_badge(obj)
+        return status_badge_html(obj)
 
     @admin.display(description=gettext_lazy("分野"))
     def category_label(self, obj: Broadcast) -> str:
@@ -364,7 +162,7 @@ class BroadcastAdmin(DepartmentScopedAdmin):
     def progress_col(self, obj: Broadcast) -> str:
         if obj.status != BroadcastStatus.SENDING:
             return "-"
-        return _progress_bar(getattr(obj, "progress_done", 0), obj.recipient_count)
+        return progress_bar_html(getattr(obj, "progress_done", 0), obj.recipient_count)
 
     @admin.display(description=gettext_lazy("成功"))
     def delivered_col(self, obj: Broadcast) -> str:
@@ -423,7 +221,7 @@ class BroadcastAdmin(DepartmentScopedAdmin):
         if obj.started_at is None:
             return "-"
         progress = broadcast_progress(broadcast=obj)
-        bar = _progress_bar(progress.done, progress.total, progress.failed)
+        bar = progress_bar_html(progress.done, progress.total, progress.failed)
         block = self.block_rate_col(obj)
         return format_html(
             '<div id="bc-progress" data-url="{}" data-status="{}">{}</div>'
@@ -592,60 +390,3 @@ class TransitionPage(AdminPage):
 
     def error_redirect_url(self, request: HttpRequest, **kwargs: Any) -> str:
         return reverse("admin:broadcasts_broadcast_change", args=[kwargs["pk"]])
-
-
-class ProgressPage(AdminPage):
-    """The delivery progress of a broadcast, as JSON for the change page's progress bar."""
-
-    def handle(self, request: HttpRequest, pk: int) -> HttpResponse:
-        broadcast = self.get_object(request, pk)
-        progress = broadcast_progress(broadcast=broadcast)
-        return JsonResponse(
-            {
-                "status": broadcast.status,
-                "status_label": broadcast.get_status_display(),
-                "total": progress.total,
-                "sent": progress.sent,
-                "failed": progress.failed,
-                "pending": progress.pending,
-                "percent": progress.percent,
-            }
-        )
-
-
-class RecipientCountPage(AdminPage):
-    """「約 N 人に届きます」: the count for the segment being composed (GET parameters), as JSON."""
-
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        departments = departments_for_staff(user=request.user, perm="broadcasts.view_broadcast")
-        department = departments.filter(pk=_int(request.GET.get("department"))).first()
-        municipality = department.municipality if department else request.user.municipality
-        if municipality is None:
-            return JsonResponse({"count": None, "label": _("担当課を選ぶと人数を表示します。")})
-        emergency = request.GET.get("is_emergency") in {"1", "true", "on"}
-        category = Interest.objects.filter(
-            municipality=municipality, pk=_int(request.GET.get("category"))
-        ).first()
-        if not emergency and category is None:
-            return JsonResponse({"count": None, "label": _("分野を選ぶと人数を表示します。")})
-        area_ids = [_int(v) for v in request.GET.getlist("areas")]
-        bands = [b for b in request.GET.getlist("age_bands") if b in AgeBand.values]
-        count = recipients_for_segment(
-            municipality=municipality,
-            category_id=category.pk if category else None,
-            area_ids=[a for a in area_ids if a],
-            age_bands=bands,
-            emergency=emergency,
-        ).count()
-        if count == 0:
-            label = _("この条件に当てはまる住民がいません。")
-        else:
-            label = _("約 %(n)s 人に届きます") % {"n": f"{count:,}"}
-        return JsonResponse({"count": count, "label": label})
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
