@@ -15,7 +15,7 @@ from django.utils import timezone
 from broadcasts import rendering
 from broadcasts.models import Broadcast
 from broadcasts.selectors import broadcasts_due, broadcasts_for_unfollow_count
-from broadcasts.services import delivery
+from broadcasts.services import batch_send, delivery, unfollows
 from broadcasts.services.preferences import confirm_cache_key, settings_summary
 from municipalities.line import messages as line_messages
 from municipalities.line.client import get_line_client, retry_key_for
@@ -60,7 +60,7 @@ def delivery_batch_send_task(batch_id: int) -> str:
     """Send one batch. Its attempts are counted on its row (a batch re-queued by the beat keeps
     its count), so the service records LINE's errors there and returns the wait before the
     next attempt (the LINE retry policy's back-off), and the batch is enqueued again."""
-    outcome = delivery.delivery_batch_send(batch_id=batch_id)
+    outcome = batch_send.delivery_batch_send(batch_id=batch_id)
     if outcome.retry_in is not None:
         delivery_batch_send_task.apply_async((batch_id,), countdown=outcome.retry_in)
     return outcome.status
@@ -83,7 +83,7 @@ def broadcast_unfollows_count_task() -> int:
     now = timezone.now()
     ids = list(broadcasts_for_unfollow_count(now=now).values_list("pk", flat=True)[:200])
     for broadcast_id in ids:
-        delivery.broadcast_unfollows_count(broadcast_id=broadcast_id, now=now)
+        unfollows.broadcast_unfollows_count(broadcast_id=broadcast_id, now=now)
     return len(ids)
 
 

@@ -1,5 +1,6 @@
 """Services of the broadcasts app (STYLE R15: split by topic, re-exported here)."""
 
+from broadcasts.services.batch_send import delivery_batch_send
 from broadcasts.services.compose import (
     broadcast_approve,
     broadcast_cancel,
@@ -14,11 +15,10 @@ from broadcasts.services.delivery import (
     broadcast_fan_out,
     broadcast_finish_if_done,
     broadcast_start,
-    broadcast_unfollows_count,
-    delivery_batch_send,
     delivery_batches_requeue_stuck,
 )
 from broadcasts.services.preferences import receive_settings_update
+from broadcasts.services.unfollows import broadcast_unfollows_count
 
 __all__ = [
     "broadcast_approve",

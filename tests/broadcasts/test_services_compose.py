@@ -18,7 +18,7 @@ from broadcasts.services import (
     broadcast_submit,
     broadcast_test_send,
 )
-from broadcasts.services.delivery import next_occurrence
+from broadcasts.services.recurrence import next_occurrence
 from broadcasts.tasks import broadcasts_start_due_task
 from municipalities.models import AuditEntry, SimulatedDelivery
 from tests.broadcasts.factories import make_broadcast, make_residents

@@ -13,6 +13,7 @@ from django.utils import timezone
 from broadcasts.models import BatchStatus, Broadcast, BroadcastStatus, DeliveryBatch
 from broadcasts.selectors import STUCK_AFTER
 from broadcasts.services import (
+    batch_send,
     broadcast_approve,
     broadcast_cancel,
     broadcast_fan_out,
@@ -23,12 +24,11 @@ from broadcasts.services import (
     delivery_batch_send,
     delivery_batches_requeue_stuck,
 )
+from broadcasts.services.batch_send import MAX_ATTEMPTS, backoff_seconds
 from broadcasts.services.delivery import (
-    MAX_ATTEMPTS,
     Written,
     _write_batches_in_sql,
     _write_batches_streamed,
-    backoff_seconds,
     batch_retry_key,
 )
 from broadcasts.tasks import delivery_batch_send_task
@@ -125,7 +125,7 @@ def test_the_fan_out_writes_in_steps_and_sends_the_first_batches_before_the_last
     )
     Broadcast.objects.filter(pk=broadcast.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
     seen_at_send: list[tuple[int, bool]] = []
-    real_send = delivery.delivery_batch_send
+    real_send = batch_send.delivery_batch_send
 
     def send(*, batch_id):
         b = Broadcast.objects.get(pk=broadcast.pk)
@@ -137,7 +137,7 @@ def test_the_fan_out_writes_in_steps_and_sends_the_first_batches_before_the_last
     # when
     with (
         mock.patch.object(delivery, "FANOUT_BATCHES", 1),
-        mock.patch.object(delivery, "delivery_batch_send", send),
+        mock.patch.object(batch_send, "delivery_batch_send", send),
     ):
         started = broadcast_start(broadcast_id=broadcast.pk)
     # then: the same three batches as in one step, and everyone received it once

@@ -32,7 +32,7 @@ def test_every_line_sending_task_has_the_one_retry_policy(name):
 
 
 def test_the_broadcast_batches_use_the_same_back_off():
-    from broadcasts.services import delivery
+    from broadcasts.services import batch_send
 
-    assert delivery.backoff_seconds is line_backoff_seconds
-    assert delivery.MAX_ATTEMPTS == LINE_MAX_ATTEMPTS
+    assert batch_send.backoff_seconds is line_backoff_seconds
+    assert batch_send.MAX_ATTEMPTS == LINE_MAX_ATTEMPTS
