@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+
+from municipalities.models import Municipality, MunicipalityOwned
 
 
 @register()
@@ -39,3 +45,37 @@ def webhook_lanes_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             id="municipalities.E002",
         )
     ]
+
+
+@register()
+def municipality_owned_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every ``MunicipalityOwned`` model declares its tenant key the same way (ARCHITECTURE:
+    "tenant foreign keys NOT NULL"): a foreign key ``municipality`` to Municipality, NOT NULL,
+    PROTECT, with its own reverse name."""
+    return municipality_key_errors(m for m in apps.get_models() if issubclass(m, MunicipalityOwned))
+
+
+def municipality_key_errors(owned: Iterable[type[models.Model]]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for model in owned:
+        try:
+            field = model._meta.get_field("municipality")
+        except FieldDoesNotExist:
+            field = None
+        if (
+            not isinstance(field, models.ForeignKey)
+            or field.related_model is not Municipality
+            or field.null
+            or field.remote_field.on_delete is not models.PROTECT
+            or not field.remote_field.related_name
+        ):
+            errors.append(
+                Error(
+                    f"{model._meta.label} must declare municipality = ForeignKey(Municipality, "
+                    "on_delete=PROTECT, related_name=…), NOT NULL.",
+                    hint="A town's data is never deleted with the town, and never without one.",
+                    obj=model,
+                    id="municipalities.E003",
+                )
+            )
+    return errors

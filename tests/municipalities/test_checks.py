@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 from django.core import checks
+from django.db import models
+from django.test.utils import isolate_apps
 
-from municipalities.checks import site_url_check, webhook_lanes_check
+from municipalities.checks import (
+    municipality_key_errors,
+    municipality_owned_check,
+    site_url_check,
+    webhook_lanes_check,
+)
+from municipalities.models import Municipality, MunicipalityOwned
 
 
 @pytest.mark.parametrize(
@@ -36,3 +44,31 @@ def test_webhook_lanes_must_be_a_positive_count(settings, lanes, ids):
     settings.LINE_WEBHOOK_LANES = lanes
     assert [m.id for m in webhook_lanes_check()] == ids
     assert [m.id for m in checks.run_checks() if m.id == "municipalities.E002"] == ids
+
+
+def test_every_municipality_owned_model_declares_its_tenant_key():
+    assert municipality_owned_check() == []
+
+
+@isolate_apps("municipalities")
+def test_a_municipality_owned_model_without_a_protected_not_null_key_is_an_error():
+    # given: one model without the key, one whose key cascades and may be empty
+    class NoKey(MunicipalityOwned):
+        class Meta:
+            app_label = "municipalities"
+
+    class LooseKey(MunicipalityOwned):
+        municipality = models.ForeignKey(
+            Municipality, on_delete=models.CASCADE, null=True, related_name="loose_keys"
+        )
+
+        class Meta:
+            app_label = "municipalities"
+
+    # when
+    errors = municipality_key_errors([NoKey, LooseKey])
+    # then
+    assert [(e.id, e.obj) for e in errors] == [
+        ("municipalities.E003", NoKey),
+        ("municipalities.E003", LooseKey),
+    ]
