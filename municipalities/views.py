@@ -8,11 +8,11 @@ import logging
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from municipalities.line.liff import (
     LiffVerifyError,
+    local_path,
     login_resident,
     next_from_liff_state,
     resident_for_id_token,
@@ -24,15 +24,8 @@ from municipalities.models import Municipality
 logger = logging.getLogger(__name__)
 
 
-def _safe_next(request: HttpRequest, next_path: str | None) -> str:
-    if (
-        not next_path
-        or not next_path.startswith("/")
-        or next_path.startswith("//")
-        or not url_has_allowed_host_and_scheme(next_path, allowed_hosts={request.get_host()})
-    ):
-        return reverse("line:receive_settings")
-    return next_path
+def _safe_next(next_path: str | None) -> str:
+    return local_path(next_path) or reverse("line:receive_settings")
 
 
 def resident_link_view(request: HttpRequest, token: str) -> HttpResponse:
@@ -46,7 +39,7 @@ def resident_link_view(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "liff/link_expired.html", {"page_title": "リンクの有効期限切れ"}, status=403)
     resident, next_path = redeemed
     login_resident(request, resident)
-    return HttpResponseRedirect(_safe_next(request, next_path))
+    return HttpResponseRedirect(_safe_next(next_path))
 
 
 @require_GET
@@ -55,9 +48,7 @@ def liff_entry_view(request: HttpRequest, slug: str) -> HttpResponse:
     municipality = get_object_or_404(Municipality, slug=slug)
     # Opened as https://liff.line.me/<LIFF ID>?next=…, LINE's first redirect carries the query
     # inside ``liff.state``.
-    next_path = _safe_next(
-        request, request.GET.get("next") or next_from_liff_state(request.GET.get("liff.state", ""))
-    )
+    next_path = _safe_next(request.GET.get("next") or next_from_liff_state(request.GET.get("liff.state", "")))
     return render(
         request,
         "liff/signin.html",
@@ -79,7 +70,7 @@ def liff_signin_view(request: HttpRequest, slug: str) -> HttpResponse:
             status=403,
         )
     login_resident(request, resident)
-    return JsonResponse({"ok": True, "next": _safe_next(request, request.POST.get("next"))})
+    return JsonResponse({"ok": True, "next": _safe_next(request.POST.get("next"))})
 
 
 @resident_required

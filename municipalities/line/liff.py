@@ -32,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from municipalities.models import Municipality, Resident, ResidentLinkUse
 
@@ -132,6 +133,18 @@ def _plain_url(match: re.Match[str]) -> str:
     if not isinstance(next_path, str) or not next_path.startswith("/"):
         next_path = reverse("line:receive_settings")
     return settings.SITE_URL.rstrip("/") + next_path
+
+
+def local_path(value: Any) -> str | None:
+    """``value`` when it is a path on this site ("/liff/…", a single leading slash), else None:
+    where a resident page may send the browser next (no open redirect)."""
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
+        return None
+    if "\\" in value or any(ord(ch) < 32 for ch in value):
+        return None
+    if not url_has_allowed_host_and_scheme(value, allowed_hosts=set(), require_https=False):
+        return None
+    return value
 
 
 def next_from_liff_state(liff_state: str) -> str | None:

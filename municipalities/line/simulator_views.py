@@ -47,12 +47,11 @@ from django.http import (
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import Resolver404, resolve, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from municipalities.errors import ServiceError
-from municipalities.line.liff import login_resident
+from municipalities.line.liff import local_path, login_resident
 from municipalities.line.webhook import webhook_view
 from municipalities.models import Municipality, Resident, SimulatedDelivery, TalkMessage
 from municipalities.permissions import policy_for
@@ -95,27 +94,23 @@ def _municipality(request: HttpRequest, value: Any) -> Municipality:
     return municipality
 
 
+def _simulated_residents(municipality: Municipality) -> QuerySet[Resident]:
+    """The residents the simulator created in ``municipality``: the only ones it shows or acts as."""
+    return Resident.objects.filter(municipality=municipality, is_simulated=True)
+
+
 def _simulated_resident(municipality: Municipality, user_id: Any) -> Resident:
     """A resident the simulator created in ``municipality``; a real resident is a 404."""
-    resident = Resident.objects.filter(
-        municipality=municipality, line_user_id=str(user_id or ""), is_simulated=True
-    ).first()
+    resident = _simulated_residents(municipality).filter(line_user_id=str(user_id or "")).first()
     if resident is None:
         raise Http404
     return resident
 
 
-def local_path(value: Any) -> str | None:
-    """``value`` when it is a path on this site ("/liff/…", a single leading slash), else None.
-
-    A signed sign-in link (``/r/<token>/``) is refused too: the simulator signs its resident in
-    itself and never spends a token.
-    """
-    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
-        return None
-    if "\\" in value or any(ord(ch) < 32 for ch in value):
-        return None
-    if not url_has_allowed_host_and_scheme(value, allowed_hosts=set(), require_https=False):
+def page_to_open(value: Any) -> str | None:
+    """``value`` when it is a path on this site (``liff.local_path``) and not a signed sign-in
+    link (``/r/<token>/``): the simulator signs its resident in itself and never spends a token."""
+    if local_path(value) is None:
         return None
     try:
         match = resolve(urlsplit(value).path)
@@ -217,9 +212,7 @@ def simulator_page(request: HttpRequest) -> HttpResponse:
 def simulator_residents(request: HttpRequest) -> JsonResponse:
     """The town's simulated residents (never a real one)."""
     municipality = _municipality(request, request.GET.get("municipality"))
-    residents = Resident.objects.filter(municipality=municipality, is_simulated=True).order_by(
-        "-is_following", "-updated_at"
-    )[:300]
+    residents = _simulated_residents(municipality).order_by("-is_following", "-updated_at")[:300]
     return JsonResponse(
         {
             "residents": [
@@ -262,9 +255,7 @@ def simulator_send(request: HttpRequest) -> JsonResponse:
         except ServiceError as exc:
             return JsonResponse({"message": exc.message}, status=403)
         user_id = resident.line_user_id
-    elif not Resident.objects.filter(
-        municipality=municipality, line_user_id=user_id, is_simulated=True
-    ).exists():
+    elif not _simulated_residents(municipality).filter(line_user_id=user_id).exists():
         return JsonResponse({"message": "その住民はこの自治体のシミュレーターにいません。"}, status=404)
     text = str(payload.get("text") or "").strip()
     data = str(payload.get("data") or "")
@@ -355,7 +346,7 @@ def simulator_open(request: HttpRequest) -> HttpResponse:
     """
     municipality = _municipality(request, request.POST.get("municipality"))
     resident = _simulated_resident(municipality, request.POST.get("userId"))
-    next_path = local_path(request.POST.get("next"))
+    next_path = page_to_open(request.POST.get("next"))
     if next_path is None:
         return HttpResponseBadRequest("開くページが正しくありません。".encode(), content_type="text/plain")
     login_resident(request, resident)
