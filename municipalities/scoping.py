@@ -84,6 +84,28 @@ def related_field_of_path(model: type[models.Model], path: str) -> Any:
     return field if getattr(field, "is_relation", False) else None
 
 
+def limit_related_choices(
+    model_admin: Any,
+    policy: DepartmentPolicy,
+    action: str,
+    db_field: Any,
+    request: HttpRequest,
+    kwargs: dict[str, Any],
+) -> None:
+    """Narrow the choices of a foreign-key or many-to-many form field (``kwargs["queryset"]``) to
+    the rows where the user may ``action`` the model of ``policy``; for admins and inlines alike.
+    Without a queryset given, the related admin's (its ordering), as Django's own would use."""
+    related = db_field.remote_field.model
+    if not is_tenant_model(related):
+        return
+    qs = kwargs.get("queryset")
+    if qs is None:
+        qs = model_admin.get_field_queryset(None, db_field, request)
+    if qs is None:
+        qs = related._default_manager.all()
+    kwargs["queryset"] = policy.related_choices(request.user, action, related, qs)
+
+
 class ReadOnlyAdminMixin:
     """For logs: visible to those allowed, never added, changed or deleted from the admin.
 
@@ -221,27 +243,12 @@ class DepartmentScopedAdmin(admin.ModelAdmin):
         return "add" if match and match.url_name and match.url_name.endswith("_add") else "change"
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        related = db_field.remote_field.model
-        if is_tenant_model(related):
-            qs = kwargs["queryset"] if "queryset" in kwargs else self._related_queryset(db_field, request)
-            kwargs["queryset"] = self.policy.related_choices(
-                request.user, self._choice_action(request), related, qs
-            )
+        limit_related_choices(self, self.policy, self._choice_action(request), db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        related = db_field.remote_field.model
-        if is_tenant_model(related):
-            qs = kwargs["queryset"] if "queryset" in kwargs else self._related_queryset(db_field, request)
-            kwargs["queryset"] = self.policy.related_choices(
-                request.user, self._choice_action(request), related, qs
-            )
+        limit_related_choices(self, self.policy, self._choice_action(request), db_field, request, kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
-
-    def _related_queryset(self, db_field: Any, request: HttpRequest) -> models.QuerySet:
-        # The related admin's ordering, as Django's own formfield_for_foreignkey would use.
-        qs = self.get_field_queryset(None, db_field, request)
-        return qs if qs is not None else db_field.remote_field.model._default_manager.all()
 
     # --- writes through services ----------------------------------------------------------
 
@@ -386,23 +393,12 @@ class ScopedInline(admin.options.InlineModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may_edit(request, "delete", obj)
 
-    def _limit_choices(self, db_field: Any, request: HttpRequest, kwargs: dict[str, Any]) -> None:
-        related = db_field.remote_field.model
-        if not is_tenant_model(related):
-            return
-        qs = kwargs.get("queryset")
-        if qs is None:
-            qs = self.get_field_queryset(None, db_field, request)
-        if qs is None:
-            qs = related._default_manager.all()
-        kwargs["queryset"] = self._row_policy().related_choices(request.user, "change", related, qs)
-
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        self._limit_choices(db_field, request, kwargs)
+        limit_related_choices(self, self._row_policy(), "change", db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        self._limit_choices(db_field, request, kwargs)
+        limit_related_choices(self, self._row_policy(), "change", db_field, request, kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
