@@ -15,6 +15,12 @@ It speaks the parts of LINE's API the product uses:
   ``x-line-accepted-request-id``, and delivers nothing.
 - Injected failures: ``fake.fail("multicast", 500, 429)`` queues statuses answered by the next
   requests to that endpoint (before anything is accepted).
+- Random faults: ``FakeLine(fail_rate=0.05, throttle_rate=0.03)`` answers that share of the
+  message requests (reply/push/multicast/broadcast) with 500 and 429, drawn from a seeded random
+  (``fault_seed``), before anything is accepted; ``fail_after_accept`` makes that share of the
+  500s come after LINE accepted the request (the retry then meets 409). ``fake.faults_injected``
+  counts them by status. ``python tests/fakeline.py --fail-rate 0.05 --throttle-rate 0.03``
+  serves such a LINE on its own (for a benchmark's ``--line-api-base-url``).
 - Rate limits: ``FakeLine(rate_limits={"multicast": 200})`` answers 429 beyond N requests in
   any one-second window per endpoint.
 - A multicast with more than 500 ids answers 400; a reply token is usable once.
@@ -30,7 +36,9 @@ from __future__ import annotations
 
 import collections
 import json
+import random
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -176,7 +184,18 @@ class FakeLine:
         access_tokens: set[str] | None = None,
         latency_seconds: float = 0.0,
         count_recipients: bool = True,
+        fail_rate: float = 0.0,
+        throttle_rate: float = 0.0,
+        fail_after_accept: float = 0.0,
+        fault_seed: int = 0,
     ) -> None:
+        if fail_rate < 0 or throttle_rate < 0 or fail_rate + throttle_rate > 1:
+            raise ValueError("fail_rate and throttle_rate are shares between 0 and 1 (together at most 1)")
+        self.fail_rate = fail_rate
+        self.throttle_rate = throttle_rate
+        self.fail_after_accept = fail_after_accept
+        self._fault_rng = random.Random(fault_seed)
+        self.faults_injected: collections.Counter[int] = collections.Counter()
         self.validate = validate
         self.record = record
         self.rate_limits = dict(rate_limits or {})
@@ -184,6 +203,7 @@ class FakeLine:
         self.latency_seconds = latency_seconds
         self.count_recipients = count_recipients
         self.state = _State()
+        self.port = 0  # 0: any free port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -201,7 +221,7 @@ class FakeLine:
             for _, schema in ENDPOINTS.values():
                 _validator_for(schema)
         handler = type("BoundHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self._server.daemon_threads = True
         self._server.request_queue_size = 256
         self._thread = threading.Thread(target=self._server.serve_forever, name="fakeline", daemon=True)
@@ -289,6 +309,22 @@ class FakeLine:
                 return queue.popleft()
         return None
 
+    def _random_fault(self) -> tuple[int | None, bool]:
+        """(status to answer, whether to accept the request first) for one message request, by
+        ``fail_rate`` / ``throttle_rate``; (None, False) for most."""
+        if not (self.fail_rate or self.throttle_rate):
+            return None, False
+        with self.state.lock:
+            draw = self._fault_rng.random()
+            if draw < self.fail_rate:
+                after = self._fault_rng.random() < self.fail_after_accept
+                self.faults_injected[500] += 1
+                return 500, after
+            if draw < self.fail_rate + self.throttle_rate:
+                self.faults_injected[429] += 1
+                return 429, False
+        return None, False
+
     def _rate_limited(self, endpoint: str) -> bool:
         limit = self.rate_limits.get(endpoint)
         if not limit:
@@ -322,6 +358,9 @@ class FakeLine:
             return failure, _error_body(failure), {}
         if self._rate_limited(endpoint):
             return 429, {"message": "Too Many Requests"}, {}
+        fault, after_accept = self._random_fault()
+        if fault is not None and not after_accept:
+            return fault, _error_body(fault), {}
         if endpoint == "multicast" and not 1 <= len(body.get("to") or []) <= MULTICAST_MAX:
             return (
                 400,
@@ -369,6 +408,8 @@ class FakeLine:
                     self.state.recipients_by_key[retry_key].update(recipients)
                 for unit in body.get("customAggregationUnits") or []:
                     self.state.recipients_by_unit[unit].update(recipients)
+        if fault is not None:  # accepted, but the answer is lost in a 500 (the retry meets 409)
+            return fault, _error_body(fault), {}
         sent = [
             {"id": f"{request_id[:8]}{i}", "quoteToken": f"qt{i}"}
             for i, _ in enumerate(body.get("messages") or [], 1)
@@ -586,3 +627,51 @@ def post_webhook(
     headers = {"HTTP_X_LINE_SIGNATURE": signature} if signature != "" else {}
     url = reverse("line:webhook", kwargs={"slug": slug or municipality.slug})
     return client.post(url, data=body, content_type="application/json", **headers)
+
+
+# --- Standalone: a fake LINE for a benchmark's --line-api-base-url --------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a fake LINE on 127.0.0.1 until interrupted; print its URL, then its counters."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="A fake LINE API server (127.0.0.1) for benchmarks.")
+    parser.add_argument("--port", type=int, default=0, help="0: any free port (printed)")
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="share of message requests answered 500")
+    parser.add_argument("--throttle-rate", type=float, default=0.0, help="share answered 429")
+    parser.add_argument(
+        "--fail-after-accept", type=float, default=0.0, help="share of the 500s sent after accepting"
+    )
+    parser.add_argument("--multicast-rate", type=int, default=200, help="multicast requests/s before 429")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    fake = FakeLine(
+        validate=False,
+        record=False,
+        rate_limits={"multicast": args.multicast_rate},
+        fail_rate=args.fail_rate,
+        throttle_rate=args.throttle_rate,
+        fail_after_accept=args.fail_after_accept,
+        fault_seed=args.seed,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    fake.port = args.port
+    fake.start()
+    sys.stdout.write(f"{fake.base_url}\n")
+    sys.stdout.flush()
+    stop.wait()
+    fake.stop()
+    sys.stdout.write(
+        f"requests {dict(fake.state.request_counts)}; deliveries {fake.delivery_count}; "
+        f"unique {fake.unique_recipients()}; duplicates {len(fake.duplicate_deliveries())}; "
+        f"faults injected {dict(fake.faults_injected)}\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
