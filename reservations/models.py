@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from municipalities import jp
+from municipalities.claims import ClaimedWork
 from municipalities.models import DepartmentOwned, TimeStampedModel
 
 IMPORT_EXPORT_PERMISSIONS = ("add", "change", "delete", "view", "import", "export")
@@ -388,8 +389,12 @@ class ReminderStatus(models.TextChoices):
     FAILED = "failed", _("失敗")
 
 
-class ReminderDelivery(TimeStampedModel):
-    """A reminder for one booking at one offset. The row is claimed before sending, so it goes out once."""
+class ReminderDelivery(TimeStampedModel, ClaimedWork):
+    """A reminder for one booking at one offset. The row is claimed before sending, so it goes out once.
+
+    A worker that dies while sending leaves the row 送信中 with a heartbeat that stops; the
+    minute's reminder run offers it again and the re-send carries the same retry key.
+    """
 
     municipality_path: ClassVar[str] = "reservation__slot__menu__department__municipality"
     department_path: ClassVar[str | None] = "reservation__slot__menu__department"
@@ -418,6 +423,14 @@ class ReminderDelivery(TimeStampedModel):
                 name="reservations_reminderdelivery_status_valid",
             ),
         ]
+        indexes = [
+            # reminder_claims_reoffer_stale(): the rows in 送信中 whose worker stopped heartbeating.
+            models.Index(
+                fields=["heartbeat_at"],
+                name="reservations_reminder_sending",
+                condition=Q(status="sending"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.offset_key} {self.get_status_display()}"
@@ -432,11 +445,14 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", _("エラー")
 
 
-class SlotImportJob(TimeStampedModel, DepartmentOwned):
+class SlotImportJob(TimeStampedModel, DepartmentOwned, ClaimedWork):
     """An uploaded slot file: checked first (dry run), then imported on confirmation.
 
     Large files are processed by a Celery task that writes its progress here; the admin shows a
-    progress bar from it.
+    progress bar from it. A worker that dies while checking or importing stops heartbeating;
+    the job is then taken up again (the check from the start, the import from the checked file,
+    whose transaction had rolled back), and after repeated failures it ends in エラー with
+    「やり直す」 in the admin.
     """
 
     file = models.FileField(_("ファイル"), upload_to="reservations/imports/%Y/%m/")
