@@ -37,9 +37,16 @@ def worker_env() -> dict[str, str]:
 
 
 class Worker:
-    """``celery worker`` with the solo pool; ``output`` holds what it printed once it stopped."""
+    """``celery worker`` with the solo pool; ``output`` holds what it printed once it stopped.
+    ``env`` replaces ``worker_env()`` (the fault tests point it at a Redis of their own), and
+    ``extra_args`` are added to the command line (``--beat``, ``--hostname``); with ``log``
+    what it prints goes to that file (a long run would fill a pipe nobody reads)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, extra_args: list[str] | None = None, log: Path | None = None
+    ) -> None:
+        self.log = log
+        self._log_file = log.open("a") if log is not None else None
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -55,25 +62,40 @@ class Worker:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                *(extra_args or []),
             ],
             cwd=ROOT,
-            env=worker_env(),
-            stdout=subprocess.PIPE,
+            env=env if env is not None else worker_env(),
+            stdout=self._log_file or subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
         self.output = ""
 
     def assert_alive(self) -> None:
-        assert self.process.poll() is None, f"the worker died:\n{self.process.stdout.read()}"
+        assert self.process.poll() is None, f"the worker died:\n{self._read()}"
+
+    def _read(self) -> str:
+        if self.log is not None:
+            self.process.wait()
+            self._log_file.close()
+            return self.log.read_text()
+        out, _ = self.process.communicate()
+        return out
+
+    def kill(self) -> None:
+        """``kill -9``: no task finishes, nothing is acknowledged, nothing cleans up."""
+        self.process.kill()
+        self.output = self._read()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.output, _ = self.process.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.output, _ = self.process.communicate()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.output = self._read()
 
 
 @contextmanager
