@@ -1,12 +1,14 @@
 """Services of the broadcasts app (STYLE R15: split by topic, re-exported here)."""
 
-from broadcasts.services.batch_send import delivery_batch_send
-from broadcasts.services.compose import (
+from broadcasts.services.approval import (
     broadcast_approve,
     broadcast_cancel,
     broadcast_emergency_send,
-    broadcast_problems,
     broadcast_return_to_draft,
+)
+from broadcasts.services.batch_send import delivery_batch_send
+from broadcasts.services.compose import (
+    broadcast_problems,
     broadcast_save,
     broadcast_submit,
     broadcast_test_send,
