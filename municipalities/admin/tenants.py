@@ -55,6 +55,11 @@ class MunicipalityForm(forms.ModelForm):
             "talk_log_retention_days",
             "follow_greeting",
             "broadcast_needs_second_approver",
+            "garbage_collection_time",
+            "office_hours",
+            "handoff_notify_email",
+            "handoff_pause_minutes",
+            "monthly_push_budget",
         ]
 
 
@@ -90,6 +95,18 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
                         "require_two_factor",
                         "talk_log_retention_days",
                         "broadcast_needs_second_approver",
+                        "monthly_push_budget",
+                    ]
+                },
+            ),
+            (
+                _("チャットボットと職員対応"),
+                {
+                    "fields": [
+                        "garbage_collection_time",
+                        "office_hours",
+                        "handoff_notify_email",
+                        "handoff_pause_minutes",
                     ]
                 },
             ),

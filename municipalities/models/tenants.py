@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import ClassVar
 
 from django.db import models
@@ -72,6 +73,40 @@ class Municipality(TimeStampedModel):
         help_text=_(
             "オンにすると、お知らせを申請した職員は自分で承認できません（二人確認）。"
             "所属長による緊急のお知らせは一人で承認でき、操作履歴に記録されます。"
+        ),
+    )
+
+    garbage_collection_time = models.TimeField(
+        _("ごみの収集時刻"),
+        default=datetime.time(8, 30),
+        help_text=_(
+            "この時刻を過ぎると、チャットボットは今日の収集を「次の収集日」として案内しません（例: 8:30）。"
+        ),
+    )
+    office_hours = models.CharField(
+        _("職員が対応する時間"),
+        max_length=200,
+        default="平日 8:30〜17:15（土日祝日・年末年始を除く）",
+        help_text=_("「職員と話す」を選んだ住民に、いつ返事が来るかとして伝えます。"),
+    )
+    handoff_notify_email = models.EmailField(
+        _("職員呼び出しの通知先メール"),
+        blank=True,
+        help_text=_(
+            "住民が「職員と話す」を選んだときに知らせるメールアドレス（空欄なら管理画面の表示だけ）。"
+        ),
+    )
+    handoff_pause_minutes = models.PositiveIntegerField(
+        _("職員対応中に自動応答を止める時間（分）"),
+        default=30,
+        help_text=_("職員が自動応答を止めたとき、対応完了にしなくてもこの時間が過ぎると自動応答に戻ります。"),
+    )
+    monthly_push_budget = models.PositiveIntegerField(
+        _("月間メッセージ通数の上限"),
+        default=0,
+        help_text=_(
+            "LINE の料金プランで送れる 1 か月のメッセージ通数（例: 5000）。0 は上限なし。"
+            "お知らせの送信前に、超えそうなときは警告します。"
         ),
     )
 
