@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 from municipalities.errors import ServiceError
 from municipalities.models import Department, Role, StaffRole
 
-PROJECT_APPS = ("municipalities", "broadcasts", "reservations", "applications", "chatbot")
+PROJECT_APPS = ("municipalities", "broadcasts", "reservations", "applications", "chatbot", "reports")
 
 ROLE_GROUP_NAMES: dict[str, str] = {
     Role.MUNICIPALITY_ADMIN: "自治体管理者",
@@ -90,6 +90,9 @@ CORE_RULES: dict[str, dict[str, frozenset[str] | None]] = {
         Role.EDITOR: _VIEW,
         Role.VIEWER: _VIEW,
     },
+    # A resident's family (children's birth dates): read by those who run the town's bookings;
+    # only the resident writes them (household_member_save).
+    "municipalities.householdmember": {Role.MUNICIPALITY_ADMIN: _VIEW, Role.HEAD: _VIEW},
     "municipalities.auditentry": {Role.MUNICIPALITY_ADMIN: _VIEW, Role.HEAD: _VIEW},
     "municipalities.webhookevent": {Role.MUNICIPALITY_ADMIN: _VIEW},
     "municipalities.talkmessage": {

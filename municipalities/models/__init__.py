@@ -9,6 +9,7 @@ refers to itself.
 from municipalities.models.audit import AuditEntry
 from municipalities.models.base import DepartmentOwned, MunicipalityOwned, TimeStampedModel
 from municipalities.models.channel import SimulatedDelivery, TalkMessage, WebhookEvent
+from municipalities.models.households import HouseholdMember, Relationship
 from municipalities.models.residents import AgeBand, Area, Interest, Resident, ResidentLinkUse
 from municipalities.models.staff import Role, StaffRole, StaffUser, StaffUserManager
 from municipalities.models.tenants import Department, Municipality
@@ -19,9 +20,11 @@ __all__ = [
     "AuditEntry",
     "Department",
     "DepartmentOwned",
+    "HouseholdMember",
     "Interest",
     "Municipality",
     "MunicipalityOwned",
+    "Relationship",
     "Resident",
     "ResidentLinkUse",
     "Role",

@@ -6,6 +6,12 @@ through this package (``services.admin_object_save``), so a test patches them he
 """
 
 from municipalities.services.admin_objects import admin_object_delete, admin_object_save, require_formset_rows
+from municipalities.services.households import (
+    HouseholdMemberError,
+    household_member_remove,
+    household_member_save,
+    household_members_for_resident,
+)
 from municipalities.services.municipality import (
     MUNICIPALITY_UPDATABLE_FIELDS,
     department_create,
@@ -30,9 +36,13 @@ from municipalities.services.staff import (
 
 __all__ = [
     "MUNICIPALITY_UPDATABLE_FIELDS",
+    "HouseholdMemberError",
     "admin_object_delete",
     "admin_object_save",
     "department_create",
+    "household_member_remove",
+    "household_member_save",
+    "household_members_for_resident",
     "municipality_create_or_update",
     "municipality_update",
     "refuse_operator_target",

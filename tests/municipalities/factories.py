@@ -19,6 +19,7 @@ from municipalities.models import (
     Area,
     AuditEntry,
     Department,
+    HouseholdMember,
     Interest,
     Municipality,
     Resident,
@@ -28,7 +29,7 @@ from municipalities.models import (
     TalkMessage,
     WebhookEvent,
 )
-from municipalities.services import resident_follow, staff_role_grant
+from municipalities.services import household_member_save, resident_follow, staff_role_grant
 from tests.matrix import matrix_builder
 
 _serial = itertools.count(1)
@@ -146,6 +147,17 @@ def _area(department: Department) -> Area:
 @matrix_builder(Resident)
 def _resident(department: Department) -> Resident:
     return resident_in(department.municipality)
+
+
+@matrix_builder(HouseholdMember)
+def _household_member(department: Department) -> HouseholdMember:
+    return household_member_save(
+        resident=resident_in(department.municipality),
+        name="山田 はると",
+        kana="ヤマダ ハルト",
+        birth_date="令和6年5月10日",
+        relationship="child",
+    )
 
 
 @matrix_builder(AuditEntry)
