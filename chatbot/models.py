@@ -7,6 +7,8 @@ replaced as a whole); FAQ entries and keyword rules belong to the department tha
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -343,6 +345,124 @@ class UnansweredQuestion(TimeStampedModel, MunicipalityOwned):
 
     def __str__(self) -> str:
         return self.text[:40]
+
+
+class UnansweredAsk(TimeStampedModel, MunicipalityOwned):
+    """One resident who asked an unanswered question, so that staff can see who asked and, once
+    the question has an FAQ, send them the answer (``answered_at`` is set when it went out)."""
+
+    municipality = models.ForeignKey(
+        "municipalities.Municipality",
+        verbose_name=_("自治体"),
+        on_delete=models.PROTECT,
+        related_name="unanswered_asks",
+    )
+    question = models.ForeignKey(
+        UnansweredQuestion, verbose_name=_("質問"), on_delete=models.CASCADE, related_name="asks"
+    )
+    resident = models.ForeignKey(
+        "municipalities.Resident",
+        verbose_name=_("住民"),
+        on_delete=models.CASCADE,
+        related_name="unanswered_asks",
+    )
+    text = models.CharField(_("送られた文面"), max_length=300)
+    asked_at = models.DateTimeField(_("聞かれた日時"))
+    answered_at = models.DateTimeField(_("回答を送った日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("質問した住民")
+        verbose_name_plural = _("質問した住民")
+        ordering = ["question_id", "-asked_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question", "resident"], name="chatbot_unansweredask_once_per_resident"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:40]
+
+
+class Handoff(TimeStampedModel, MunicipalityOwned):
+    """A resident asked to talk with a person (「職員と話す」): the conversation waits in the inbox
+    of the department that owns the topic, or in the town-wide inbox (no department).
+
+    While it is open the bot tells the resident once that 「担当者が対応中です」 and still answers
+    garbage and FAQ questions, unless staff paused it (``ChatState.silenced_until``). Staff close it
+    with 「対応完了」; a resident has at most one open hand-off.
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("職員の返事待ち")
+        ACTIVE = "active", _("職員が対応中")
+        DONE = "done", _("対応完了")
+
+    # Read by permissions.Scope: a hand-off of a department is that department's (and 自治体管理者's);
+    # one in the town-wide inbox belongs to every role that answers residents.
+    department_path: ClassVar[str | None] = "department"
+    town_wide_rows_perm: ClassVar[str] = "municipalities.reply_talkmessage"
+
+    municipality = models.ForeignKey(
+        "municipalities.Municipality",
+        verbose_name=_("自治体"),
+        on_delete=models.PROTECT,
+        related_name="handoffs",
+    )
+    resident = models.ForeignKey(
+        "municipalities.Resident", verbose_name=_("住民"), on_delete=models.CASCADE, related_name="handoffs"
+    )
+    department = models.ForeignKey(
+        "municipalities.Department",
+        verbose_name=_("担当課"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="handoffs",
+        help_text=_("空欄は自治体全体の窓口です。"),
+    )
+    status = models.CharField(_("状態"), max_length=8, choices=Status.choices, default=Status.WAITING)
+    topic = models.CharField(
+        _("用件"), max_length=300, blank=True, help_text=_("住民が直前に尋ねたことです。")
+    )
+    requested_at = models.DateTimeField(_("呼び出し日時"))
+    unread = models.PositiveIntegerField(_("未読のメッセージ"), default=0)
+    busy_notice_sent = models.BooleanField(_("「担当者が対応中です」を伝えた"), default=False)
+    closed_at = models.DateTimeField(_("対応完了日時"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("対応完了にした職員"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("職員対応の依頼")
+        verbose_name_plural = _("職員対応の依頼")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["waiting", "active", "done"]), name="chatbot_handoff_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["resident"],
+                condition=~Q(status="done"),
+                name="chatbot_handoff_one_open_per_resident",
+            ),
+        ]
+        indexes = [
+            # handoffs_open_for_staff(): the open hand-offs of a town (the staff notices).
+            models.Index(
+                fields=["municipality", "requested_at"],
+                condition=~Q(status="done"),
+                name="chatbot_handoff_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.topic[:40] or str(self.requested_at)
 
 
 # --- Per-resident state -----------------------------------------------------------------------
