@@ -1,0 +1,140 @@
+"""Daily figures (日次集計) and the town's assumptions for the staff-time-saved estimate."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from municipalities.metrics import PROCEDURES
+from municipalities.models import Department, Municipality
+from municipalities.models.base import MunicipalityOwned, TimeStampedModel
+
+
+class DailyMetric(TimeStampedModel, MunicipalityOwned):
+    """One figure of one day for a town, written by the nightly rollup (never by staff).
+
+    The feature apps' rollup providers (``municipalities.metrics``) compute each day's figures
+    from the raw records once; the dashboard and the monthly report only read these rows, so
+    they stay fast however many bookings or webhook events the town has. A row with a
+    department is that department's (its staff see it); a row without one is the town's as a
+    whole (friends, chatbot) and only 自治体管理者 sees it. Rolling a day up again replaces its
+    rows, so the figures are always those of the latest run.
+    """
+
+    municipality_path: ClassVar[str] = "municipality"
+    department_path: ClassVar[str | None] = "department"
+
+    municipality = models.ForeignKey(
+        Municipality, verbose_name=_("自治体"), on_delete=models.PROTECT, related_name="daily_metrics"
+    )
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("担当課"),
+        on_delete=models.PROTECT,
+        related_name="daily_metrics",
+        null=True,
+        blank=True,
+        help_text=_("空欄は町全体の数値です（自治体管理者だけが見られます）。"),
+    )
+    day = models.DateField(_("日付"), help_text=_("日本時間の 0 時から 24 時までの 1 日です。"))
+    source = models.CharField(_("分野"), max_length=32, help_text=_("集計した機能（配信、予約など）です。"))
+    metric = models.CharField(_("指標"), max_length=64)
+    dimension = models.CharField(_("内訳キー"), max_length=100, blank=True)
+    label = models.CharField(_("内訳"), max_length=300, blank=True)
+    value = models.BigIntegerField(_("値"))
+
+    class Meta:
+        verbose_name = _("日次集計")
+        verbose_name_plural = _("日次集計")
+        ordering = ["-day", "source", "metric", "dimension"]
+        indexes = [
+            # dashboard_data(): a town's rows over a period (and the rollup replacing one day).
+            models.Index(fields=["municipality", "day", "source"], name="rpt_metric_town_day_idx"),
+        ]
+        constraints = [
+            # One row per figure: a rollup replaces the day's rows, it never adds a second copy.
+            models.UniqueConstraint(
+                fields=["municipality", "day", "source", "metric", "department", "dimension"],
+                condition=Q(department__isnull=False),
+                name="reports_dailymetric_once_per_department",
+            ),
+            models.UniqueConstraint(
+                fields=["municipality", "day", "source", "metric", "dimension"],
+                condition=Q(department__isnull=True),
+                name="reports_dailymetric_once_per_town",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.source}.{self.metric} {self.label}".strip()
+
+    def __repr__(self) -> str:
+        return f"<DailyMetric {self.pk} {self.municipality_id}/{self.department_id} {self.day} {self.metric}>"
+
+
+class Procedure(models.TextChoices):
+    PHONE_BOOKING = "phone_booking", PROCEDURES["phone_booking"].label
+    COUNTER_APPLICATION = "counter_application", PROCEDURES["counter_application"].label
+    PHONE_ENQUIRY = "phone_enquiry", PROCEDURES["phone_enquiry"].label
+    PAPER_NOTICE = "paper_notice", PROCEDURES["paper_notice"].label
+
+
+class TimeSavingAssumption(TimeStampedModel, MunicipalityOwned):
+    """How many minutes one procedure takes staff by hand in this town (業務時間の前提).
+
+    The staff-time-saved estimate multiplies what residents did on LINE (a booking, an
+    application, an answered question, a delivered notice) by these minutes. Without a row the
+    project's default applies, shown on the dashboard with its source; a town that measured its
+    own work records it here, with where the figure comes from. It is an estimate, and the
+    dashboard says so.
+    """
+
+    # Town-wide figures: 所属長 and 自治体管理者 set them; 編集者 and 閲覧者 read them.
+    head_only_actions: ClassVar[frozenset[str]] = frozenset({"add", "change", "delete", "approve"})
+
+    municipality = models.ForeignKey(
+        Municipality,
+        verbose_name=_("自治体"),
+        on_delete=models.PROTECT,
+        related_name="time_saving_assumptions",
+    )
+    procedure = models.CharField(_("手続き"), max_length=32, choices=Procedure.choices)
+    minutes = models.DecimalField(
+        _("1 件あたりの時間（分）"),
+        max_digits=6,
+        decimal_places=1,
+        validators=[MinValueValidator(0), MaxValueValidator(600)],
+        help_text=_("職員が手作業で 1 件を処理するのにかかる時間です（0〜600 分）。"),
+    )
+    source = models.CharField(
+        _("根拠"),
+        max_length=300,
+        help_text=_(
+            "この時間の出典（例: 2026 年 4 月の窓口業務量調査）。ダッシュボードに数値と並べて表示します。"
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("業務時間の前提")
+        verbose_name_plural = _("業務時間の前提")
+        ordering = ["municipality_id", "procedure"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "procedure"], name="reports_timesavingassumption_once_per_town"
+            ),
+            models.CheckConstraint(
+                condition=Q(procedure__in=Procedure.values),
+                name="reports_timesavingassumption_procedure_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(minutes__gte=0, minutes__lte=600),
+                name="reports_timesavingassumption_minutes_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_procedure_display()}: {self.minutes} 分"
