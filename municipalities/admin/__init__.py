@@ -7,7 +7,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from municipalities.admin import households, logs, residents, staff, tenants
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 
-__all__ = ["DepartmentScopedAdmin", "ReadOnlyAdminMixin", "households", "logs", "residents", "staff", "tenants"]
+__all__ = [
+    "DepartmentScopedAdmin",
+    "ReadOnlyAdminMixin",
+    "households",
+    "logs",
+    "residents",
+    "staff",
+    "tenants",
+]
 
 # Role groups are kept in sync with the rules in permissions.py; nobody edits them by hand.
 admin.site.unregister(Group)
