@@ -15,3 +15,7 @@ class ApplicationsConfig(AppConfig):
 
         dispatch.register_postback(line_handlers.POSTBACK_PREFIX, line_handlers.on_postback)
         dispatch.register_text(line_handlers.on_text, priority=40)
+        # (the same reason) the daily figures for the reports: municipalities.metrics
+        from applications import metrics
+
+        metrics.register()

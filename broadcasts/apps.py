@@ -15,3 +15,7 @@ class BroadcastsConfig(AppConfig):
 
         dispatch.register_postback(line_handlers.PREFIX, line_handlers.on_postback)
         dispatch.register_text(line_handlers.on_text, priority=20)
+        # (the same reason) the daily figures for the reports: municipalities.metrics
+        from broadcasts import metrics
+
+        metrics.register()

@@ -17,3 +17,7 @@ class ChatbotConfig(AppConfig):
         dispatch.register_text(line_handlers.keyword_reply, priority=10)
         dispatch.register_postback(line_handlers.POSTBACK_PREFIX, line_handlers.on_postback)
         dispatch.set_text_fallback(line_handlers.answer)
+        # (the same reason) the daily figures for the reports: municipalities.metrics
+        from chatbot import metrics
+
+        metrics.register()

@@ -17,3 +17,7 @@ class ReservationsConfig(AppConfig):
 
         dispatch.register_postback(line_handlers.PREFIX, line_handlers.on_postback)
         dispatch.register_text(line_handlers.on_text, priority=40)
+        # (the same reason) the daily figures for the reports: municipalities.metrics
+        from reservations import metrics
+
+        metrics.register()
