@@ -46,6 +46,13 @@ class WebhookEvent(TimeStampedModel, MunicipalityOwned):
     # resident (see line.webhook.lane_of), so each resident is answered in order while
     # several workers process the town's events at once.
     lane = models.SmallIntegerField(_("処理レーン"), default=0)
+    # db_default: the webhook's own INSERT (line.webhook._INSERT_SQL) leaves the column out.
+    attempts = models.PositiveSmallIntegerField(
+        _("再試行回数"),
+        default=0,
+        db_default=0,
+        help_text=_("一時的な障害（Redis・データベース・LINE）で処理をやり直した回数。"),
+    )
 
     class Meta:
         verbose_name = _("Webhook イベント")
