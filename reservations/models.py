@@ -159,6 +159,38 @@ class Menu(TimeStampedModel, DepartmentOwned):
         _("受付を停止中"), default=False, help_text=_("オンの間は新しい予約を受け付けません。")
     )
     sort_order = models.PositiveIntegerField(_("表示順"), default=0)
+    eligible_age_from_months = models.PositiveIntegerField(
+        _("対象年齢（から・月数）"),
+        null=True,
+        blank=True,
+        help_text=_("枠の日にこの月齢以上の人だけが予約できます（1歳6か月なら 18、65歳なら 780）。空欄なら制限なし。"),
+    )
+    eligible_age_until_months = models.PositiveIntegerField(
+        _("対象年齢（未満・月数）"),
+        null=True,
+        blank=True,
+        help_text=_("枠の日にこの月齢未満の人だけが予約できます（2歳未満なら 24）。空欄なら制限なし。"),
+    )
+    eligible_areas = models.ManyToManyField(
+        "municipalities.Area",
+        verbose_name=_("対象地区"),
+        related_name="eligible_menus",
+        blank=True,
+        help_text=_("選んだ地区の住民（とその家族）だけが予約できます。空欄ならどの地区でも可。"),
+    )
+    waitlist_enabled = models.BooleanField(
+        _("キャンセル待ちを受け付ける"), default=True, help_text=_("満席の枠に住民がキャンセル待ちを登録できます。")
+    )
+    waitlist_hold_minutes = models.PositiveIntegerField(
+        _("キャンセル待ちの確保時間（分）"),
+        default=30,
+        help_text=_("空きが出たとき、順番の来た人のためにこの時間だけ席を確保し、過ぎたら次の人に案内します。"),
+    )
+    waitlist_auto_book = models.BooleanField(
+        _("キャンセル待ちを自動で予約する"),
+        default=False,
+        help_text=_("オンにすると、空きが出たとき順番の来た人をそのまま予約し、LINE で知らせます。"),
+    )
 
     class Meta:
         verbose_name = _("予約メニュー")
@@ -167,6 +199,15 @@ class Menu(TimeStampedModel, DepartmentOwned):
         default_permissions = IMPORT_EXPORT_PERMISSIONS
         constraints = [
             models.UniqueConstraint(fields=["department", "name"], name="reservations_menu_name_unique"),
+            models.CheckConstraint(
+                condition=Q(eligible_age_from_months__isnull=True)
+                | Q(eligible_age_until_months__isnull=True)
+                | Q(eligible_age_from_months__lt=F("eligible_age_until_months")),
+                name="reservations_menu_age_range_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(waitlist_hold_minutes__gte=1), name="reservations_menu_waitlist_hold_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -306,6 +347,16 @@ class Reservation(TimeStampedModel):
         null=True,
         blank=True,
     )
+    member = models.ForeignKey(
+        "municipalities.HouseholdMember",
+        verbose_name=_("予約する家族"),
+        on_delete=models.PROTECT,
+        related_name="reservations",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("住民が家族（子どもなど）のために予約したとき、その家族。空欄なら住民本人の予約です。"),
+    )
     name = models.CharField(_("氏名"), max_length=100, blank=True, help_text=_("電話予約のときの氏名。"))
     kana = models.CharField(_("フリガナ"), max_length=100, blank=True)
     phone = models.CharField(_("電話番号"), max_length=20, blank=True, help_text=_("数字のみで保存します。"))
@@ -341,10 +392,20 @@ class Reservation(TimeStampedModel):
         ordering = ["slot__starts_at", "pk"]
         default_permissions = IMPORT_EXPORT_PERMISSIONS
         constraints = [
+            # One active booking per person and slot: the resident themselves, or each member.
             models.UniqueConstraint(
                 fields=["slot", "resident"],
-                condition=Q(status="booked", resident__isnull=False),
+                condition=Q(status="booked", resident__isnull=False, member__isnull=True),
                 name="reservations_reservation_one_active_per_resident_slot",
+            ),
+            models.UniqueConstraint(
+                fields=["slot", "member"],
+                condition=Q(status="booked", member__isnull=False),
+                name="reservations_reservation_one_active_per_member_slot",
+            ),
+            models.CheckConstraint(
+                condition=Q(member__isnull=True) | Q(resident__isnull=False),
+                name="reservations_reservation_member_has_resident",
             ),
             models.UniqueConstraint(fields=["code"], name="reservations_reservation_code_unique"),
             models.CheckConstraint(
@@ -370,8 +431,11 @@ class Reservation(TimeStampedModel):
 
     @property
     def display_name(self) -> str:
+        """Who comes: the caller's name, the household member, or the resident (select_related them)."""
         if self.name:
             return self.name
+        if self.member_id is not None:
+            return self.member.name
         if self.resident_id is not None:
             return self.resident.display_name
         return ""
@@ -491,3 +555,100 @@ class SlotImportJob(TimeStampedModel, DepartmentOwned, ClaimedWork):
     @property
     def percent(self) -> int:
         return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", _("順番待ち")
+    OFFERED = "offered", _("案内中（席を確保）")
+    BOOKED = "booked", _("予約済")
+    EXPIRED = "expired", _("期限切れ")
+    LEFT = "left", _("取り下げ")
+
+
+WAITLIST_OPEN = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+class WaitlistEntry(TimeStampedModel):
+    """A resident waiting for a place in a full slot (キャンセル待ち), for themselves or a family member.
+
+    Entries are served in the order they were made. When a place frees up (a cancellation, a
+    change away, more capacity), the first one waiting is offered it: the place is counted in
+    the slot's ``reserved`` while the offer lasts (``hold_until``), so nobody else can take it,
+    and the resident gets a LINE push with a button. Accepting turns the held place into a
+    booking; when the hold runs out the beat marks the entry 期限切れ once and offers the place
+    to the next in line (or frees it). With the menu's 自動予約 the place is booked at once.
+    """
+
+    municipality_path: ClassVar[str] = "slot__menu__department__municipality"
+    department_path: ClassVar[str | None] = "slot__menu__department"
+
+    Status = WaitlistStatus
+
+    slot = models.ForeignKey(Slot, verbose_name=_("予約枠"), on_delete=models.PROTECT, related_name="waitlist")
+    resident = models.ForeignKey(
+        "municipalities.Resident", verbose_name=_("住民"), on_delete=models.PROTECT, related_name="waitlist_entries"
+    )
+    member = models.ForeignKey(
+        "municipalities.HouseholdMember",
+        verbose_name=_("予約する家族"),
+        on_delete=models.PROTECT,
+        related_name="waitlist_entries",
+        null=True,
+        blank=True,
+    )
+    status = models.CharField(
+        _("状態"), max_length=16, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING
+    )
+    answers = models.JSONField(_("質問への回答"), default=dict, blank=True)
+    offered_at = models.DateTimeField(_("案内日時"), null=True, blank=True)
+    hold_until = models.DateTimeField(_("確保の期限"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("終了日時"), null=True, blank=True)
+    reservation = models.ForeignKey(
+        Reservation,
+        verbose_name=_("予約"),
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        verbose_name = _("キャンセル待ち")
+        verbose_name_plural = _("キャンセル待ち")
+        ordering = ["slot_id", "created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=WaitlistStatus.values), name="reservations_waitlistentry_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="offered") | Q(hold_until__isnull=False),
+                name="reservations_waitlistentry_offer_has_hold",
+            ),
+            # One open entry per person and slot (the resident, or each member).
+            models.UniqueConstraint(
+                fields=["slot", "resident"],
+                condition=Q(status__in=["waiting", "offered"], member__isnull=True),
+                name="reservations_waitlistentry_one_open_per_resident",
+            ),
+            models.UniqueConstraint(
+                fields=["slot", "member"],
+                condition=Q(status__in=["waiting", "offered"], member__isnull=False),
+                name="reservations_waitlistentry_one_open_per_member",
+            ),
+        ]
+        indexes = [
+            # waitlist_offer_freed(): the first one waiting for a slot.
+            models.Index(
+                fields=["slot", "created_at"], name="rsv_waitlist_waiting_idx", condition=Q(status="waiting")
+            ),
+            # waitlist_expire_holds() on beat: offers whose hold ran out.
+            models.Index(fields=["hold_until"], name="rsv_waitlist_offered_idx", condition=Q(status="offered")),
+            # 「予約確認」: a resident's open entries.
+            models.Index(fields=["resident", "status"], name="rsv_waitlist_resident_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} #{self.pk}"
+
+    def __repr__(self) -> str:
+        return f"<WaitlistEntry {self.pk} slot={self.slot_id} {self.status}>"
