@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "reservations",
     "applications",
     "chatbot",
+    "richmenus",
     "reports",  # after the feature apps: its rollups read the providers they register
 ]
 
@@ -146,6 +147,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "Asia/Tokyo"
+# Work a worker has claimed (a reminder being sent, a slot import being checked …) whose worker
+# has not heartbeaten for this long lost its worker and is offered again (municipalities/claims.py).
+# Keep it longer than one LINE call (LINE_API_TIMEOUT_SECONDS plus the rate limiter's 10 s wait):
+# a re-offer of work still running costs a 409 from LINE (same retry key), never a duplicate.
+CLAIM_STALE_AFTER_SECONDS = env.float("CLAIM_STALE_AFTER_SECONDS", default=60.0)
 
 # --- LINE -----------------------------------------------------------------------------------
 

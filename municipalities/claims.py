@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, connection, connections, models, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -75,6 +76,18 @@ class ClaimedWork(models.Model):
         abstract = True
 
 
+def stale_after() -> dt.timedelta:
+    """How long a claim may go without a heartbeat before its worker counts as dead
+    (``settings.CLAIM_STALE_AFTER_SECONDS``)."""
+    return dt.timedelta(seconds=settings.CLAIM_STALE_AFTER_SECONDS)
+
+
+def heartbeat_every() -> float:
+    """Seconds between heartbeats: several beats fit in ``stale_after()``, so one late beat
+    (a slow query, a busy machine) does not make a live worker look dead."""
+    return settings.CLAIM_STALE_AFTER_SECONDS / 6
+
+
 def claim_fields(*, now: dt.datetime | None = None, worker: str | None = None) -> dict[str, Any]:
     """The values a claim writes, to merge into the caller's own conditional UPDATE."""
     now = now or timezone.now()
@@ -105,14 +118,14 @@ def heartbeat(queryset: QuerySet, *, now: dt.datetime | None = None, worker: str
     return queryset.filter(claimed_by=worker or worker_identity()).update(heartbeat_at=now or timezone.now())
 
 
-def stale_q(*, after: dt.timedelta, now: dt.datetime | None = None) -> Q:
-    """Claims whose worker has not heartbeaten for ``after`` (or never recorded a heartbeat)."""
+def stale_q(*, after: dt.timedelta | None = None, now: dt.datetime | None = None) -> Q:
+    """Claims whose worker has not heartbeaten for ``after`` (``stale_after()``), or never did."""
     now = now or timezone.now()
-    return Q(heartbeat_at__lt=now - after) | Q(heartbeat_at__isnull=True)
+    return Q(heartbeat_at__lt=now - (after or stale_after())) | Q(heartbeat_at__isnull=True)
 
 
 def claims_reoffer_stale(
-    queryset: QuerySet, *, after: dt.timedelta, now: dt.datetime | None = None, **changes: Any
+    queryset: QuerySet, *, after: dt.timedelta | None = None, now: dt.datetime | None = None, **changes: Any
 ) -> list[int]:
     """Put back the claimed rows of ``queryset`` whose worker stopped heartbeating; their ids.
 
@@ -135,15 +148,17 @@ def claims_reoffer_stale(
 
 @contextmanager
 def Heartbeat(  # noqa: N802 - used as ``with Heartbeat(qs):`` like a class
-    queryset: QuerySet, *, every: float = 10.0
+    queryset: QuerySet, *, every: float | None = None
 ) -> Iterator[None]:
-    """Heartbeat ``queryset``'s claim every ``every`` seconds while the block runs.
+    """Heartbeat ``queryset``'s claim every ``every`` seconds (``heartbeat_every()``) while the
+    block runs.
 
     For long work (an import of 20,000 rows) that cannot heartbeat between steps. The beats
     run in a thread with its own database connection (closed at the end), so they are not
     inside the block's transaction. A failed beat is logged, never raised: losing a beat costs
     at most a re-offer, and the re-offered work is idempotent.
     """
+    every = every or heartbeat_every()
     stop = threading.Event()
     worker = worker_identity()
     alias = queryset.db
