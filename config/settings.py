@@ -59,7 +59,6 @@ INSTALLED_APPS = [
     "reservations",
     "applications",
     "chatbot",
-    "richmenus",
     "reports",  # after the feature apps: its rollups read the providers they register
 ]
 
