@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from municipalities.line import destinations
+
 
 class ApplicationsConfig(AppConfig):
     name = "applications"
@@ -19,3 +21,11 @@ class ApplicationsConfig(AppConfig):
         from applications import metrics
 
         metrics.register()
+        # The pages a rich-menu tile can open (municipalities.line.destinations)
+        destinations.register(
+            "applications.forms",
+            _("申請フォーム"),
+            "applications:form_list",
+            one=("applications:form", "form_id"),
+        )
+        destinations.register("applications.mine", _("申請状況"), "applications:submission_list")

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from municipalities.line import destinations
+
 
 class BroadcastsConfig(AppConfig):
     name = "broadcasts"
@@ -19,3 +21,5 @@ class BroadcastsConfig(AppConfig):
         from broadcasts import metrics
 
         metrics.register()
+        # The pages a rich-menu tile can open (municipalities.line.destinations)
+        destinations.register("broadcasts.settings", _("受信設定"), "broadcasts:receive_settings")

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "reservations",
     "applications",
     "chatbot",
+    "richmenus",
     "reports",  # after the feature apps: its rollups read the providers they register
 ]
 

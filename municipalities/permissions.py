@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 from municipalities.errors import ServiceError
 from municipalities.models import Department, Role, StaffRole
 
-PROJECT_APPS = ("municipalities", "broadcasts", "reservations", "applications", "chatbot", "reports")
+PROJECT_APPS = ("municipalities", "broadcasts", "reservations", "applications", "chatbot", "reports", "richmenus")
 
 ROLE_GROUP_NAMES: dict[str, str] = {
     Role.MUNICIPALITY_ADMIN: "自治体管理者",

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from municipalities.line import destinations
+
 
 class ReservationsConfig(AppConfig):
     name = "reservations"
@@ -21,3 +23,11 @@ class ReservationsConfig(AppConfig):
         from reservations import metrics
 
         metrics.register()
+        # The pages a rich-menu tile can open (municipalities.line.destinations)
+        destinations.register(
+            "reservations.menus",
+            _("予約メニュー"),
+            "reservations:menus",
+            one=("reservations:calendar", "menu_id"),
+        )
+        destinations.register("reservations.mine", _("予約確認"), "reservations:my_list")

@@ -1,0 +1,7 @@
+"""The rich-menu app's error: a ServiceError with a Japanese message for staff or residents."""
+
+from municipalities.errors import ServiceError
+
+
+class RichMenuError(ServiceError):
+    pass
