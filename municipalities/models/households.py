@@ -15,6 +15,7 @@ from municipalities.models.tenants import Municipality
 
 
 class Relationship(models.TextChoices):
+    SELF = "self", _("本人")
     CHILD = "child", _("子")
     SPOUSE = "spouse", _("配偶者")
     PARENT = "parent", _("父母")
@@ -78,6 +79,12 @@ class HouseholdMember(TimeStampedModel, MunicipalityOwned):
                 name="municipalities_householdmember_relationship_valid",
             ),
             models.CheckConstraint(condition=~Q(name=""), name="municipalities_householdmember_name_set"),
+            # The resident's own entry (for menus with an age rule) exists once.
+            models.UniqueConstraint(
+                fields=["resident"],
+                condition=Q(relationship="self", is_active=True),
+                name="municipalities_householdmember_one_self",
+            ),
         ]
         indexes = [
             # household_members_for_resident(): a resident's registered members.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -104,8 +104,17 @@ def household_member_save(
         before = {k: str(getattr(member, k)) for k in values}
     for key, value in values.items():
         setattr(member, key, value)
-    full_clean_or(member, error=MunicipalityError)
-    member.save()
+    full_clean_or(member, error=MunicipalityError, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            member.save()
+    except IntegrityError:
+        # municipalities_householdmember_one_self: the resident's own entry exists once.
+        raise HouseholdMemberError(
+            _("「本人」はすでに登録されています。"),
+            code="invalid",
+            fields={"relationship": _("「本人」はすでに登録されています。")},
+        ) from None
     after = {k: str(getattr(member, k)) for k in values}
     audit_log(
         actor=None,

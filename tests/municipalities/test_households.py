@@ -170,3 +170,18 @@ def test_name_constraint(resident):
             birth_date=dt.date(2020, 1, 1),
             relationship="child",
         )
+
+
+def test_the_residents_own_entry_exists_once(resident):
+    household_member_save(
+        resident=resident, name="山田 花子", kana="ヤマダハナコ", birth_date="1955/1/1", relationship="self"
+    )
+    with pytest.raises(HouseholdMemberError) as exc:
+        household_member_save(
+            resident=resident,
+            name="山田 花子",
+            kana="ヤマダハナコ",
+            birth_date="1955/1/1",
+            relationship="self",
+        )
+    assert "relationship" in exc.value.fields
