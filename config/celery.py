@@ -69,6 +69,11 @@ app.conf.beat_schedule = {
         "task": "reservations.tasks.reminders_send_due_task",
         "schedule": crontab(minute="*"),
     },
+    # "At every minute": take up slot import jobs whose worker died (check again, import again, or エラー).
+    "reservations-import-jobs-recover": {
+        "task": "reservations.tasks.slot_import_jobs_recover_task",
+        "schedule": crontab(minute="*"),
+    },
     # "At 04:10" every day: recount each slot's reserved places from its bookings and log fixes.
     "reservations-counters-reconcile": {
         "task": "reservations.tasks.reservation_counters_reconcile_task",

@@ -41,6 +41,7 @@ from .services import (
     reservation_cancel,
     reservation_mark_attendance,
     slot_import_job_create,
+    slot_import_job_retry,
     slot_import_job_run,
     slots_generate,
 )
@@ -337,6 +338,14 @@ class UploadJobView(StaffPage):
                     "label": job.get_status_display(),
                 }
             )
+        if request.method == "POST" and "retry" in request.POST:
+            try:
+                slot_import_job_retry(job=job, actor=request.user)
+            except ReservationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.info(request, "もう一度確認しています。終わるまでこの画面でお待ちください。")
+            return HttpResponseRedirect(request.path)
         if request.method == "POST" and job.status == ImportStatus.CHECKED:
             if job.total_rows > ASYNC_THRESHOLD_ROWS:
                 slot_import_job_apply_task.delay(job.pk, request.user.pk)

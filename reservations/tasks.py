@@ -17,6 +17,7 @@ from .services import (
     reservation_notify,
     slot_counters_reconcile,
     slot_import_job_run,
+    slot_import_jobs_recover,
 )
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ def reservation_notify_task(reservation_id: int, kind: str) -> bool:
 
 @shared_task
 def reminders_send_due_task() -> int:
-    """Every minute (beat): write the due reminder rows, then send each pending one once."""
+    """Every minute (beat): offer again the rows a dead worker left in 送信中, write the due
+    reminder rows, then send each pending one once."""
     ids = reminders_schedule_due()
     for delivery_id in ids:
         reminder_send_task.delay(delivery_id)
@@ -70,3 +72,13 @@ def slot_import_job_apply_task(job_id: int, actor_id: int | None = None) -> str:
     except ReservationError as exc:  # the role was revoked meanwhile: the job stays checked
         logger.warning("slot import job %s not imported: %s", job_id, exc.message)
         return job.status
+
+
+@shared_task
+def slot_import_jobs_recover_task() -> int:
+    """Every minute (beat): take up the import jobs whose worker stopped heartbeating."""
+    recovered = slot_import_jobs_recover()
+    for what, ids in recovered.items():
+        if ids:
+            logger.warning("slot import jobs %s after a lost worker: %s", what, ids)
+    return sum(len(ids) for ids in recovered.values())

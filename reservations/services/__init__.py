@@ -13,13 +13,22 @@ from .booking import (
     reservation_update_contact,
     slot_counters_reconcile,
 )
-from .reminders import reminder_send, reminders_schedule_due, reservation_notify
+from .import_jobs import (
+    slot_import_job_create,
+    slot_import_job_retry,
+    slot_import_job_run,
+    slot_import_jobs_recover,
+)
+from .reminders import (
+    reminder_claims_reoffer_stale,
+    reminder_send,
+    reminders_schedule_due,
+    reservation_notify,
+)
 from .slots import (
     ASYNC_THRESHOLD_ROWS,
     ImportOutcome,
     slot_delete,
-    slot_import_job_create,
-    slot_import_job_run,
     slot_save,
     slot_set_open,
     slots_generate,
@@ -33,6 +42,7 @@ __all__ = [
     "availability_bump",
     "lock_residents",
     "lock_slots",
+    "reminder_claims_reoffer_stale",
     "reminder_send",
     "reminders_schedule_due",
     "reservation_book",
@@ -45,7 +55,9 @@ __all__ = [
     "slot_counters_reconcile",
     "slot_delete",
     "slot_import_job_create",
+    "slot_import_job_retry",
     "slot_import_job_run",
+    "slot_import_jobs_recover",
     "slot_save",
     "slot_set_open",
     "slots_generate",

@@ -8,11 +8,37 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from municipalities.claims import claim, claims_reoffer_stale, release_fields
 from municipalities.line.client import get_line_client, retry_key_for
 from municipalities.line.errors import LineClientError, LineRateLimited, LineRetryableError
 
 from ..models import Menu, ReminderDelivery, ReminderStatus, Reservation, ReservationStatus
 from ..notifications import notice_messages, reminder_messages
+
+# A reminder whose sending killed its worker this many times is recorded as failed, not retried.
+REMINDER_MAX_CLAIMS = 5
+_WORKER_LOST = "送信中に処理が繰り返し中断されたため、送信を取りやめました。"
+
+
+def reminder_claims_reoffer_stale(*, now: dt.datetime | None = None) -> list[int]:
+    """Put reminders left 送信中 by a dead worker back to 送信待ち; returns their ids.
+
+    A row is stale when its worker has not heartbeaten for ``claims.stale_after()`` (a claim
+    is one push, so its only beat is the claim itself; see ``CLAIM_STALE_AFTER_SECONDS``).
+    The re-send carries the same retry key, so LINE answers 409 if the first push had arrived.
+    One claimed
+    REMINDER_MAX_CLAIMS times already becomes 失敗 instead (a message that kills every worker
+    must not be retried for ever). Runs inside the caller's transaction or its own.
+    """
+    now = now or timezone.now()
+    sending = ReminderDelivery.objects.filter(status=ReminderStatus.SENDING)
+    claims_reoffer_stale(
+        sending.filter(claim_count__gte=REMINDER_MAX_CLAIMS),
+        now=now,
+        status=ReminderStatus.FAILED,
+        error=_WORKER_LOST,
+    )
+    return claims_reoffer_stale(sending, now=now, status=ReminderStatus.PENDING)
 
 
 @transaction.atomic(durable=True)
@@ -21,10 +47,12 @@ def reminders_schedule_due(*, now: dt.datetime | None = None) -> list[int]:
 
     A reminder is due when its time has come and the slot has not started; one that was already
     past when the booking was made is not sent. The unique constraint
-    ``reservations_reminderdelivery_once`` makes a second run write nothing. Returns the ids of
-    the pending rows due now (including ones a crashed worker left), to be sent on commit.
+    ``reservations_reminderdelivery_once`` makes a second run write nothing. Rows a dead worker
+    left in 送信中 are offered again first (``reminder_claims_reoffer_stale``). Returns the ids
+    of the pending rows due now (new, re-offered, or waiting for a retry), to be sent.
     """
     now = now or timezone.now()
+    reminder_claims_reoffer_stale(now=now)
     local_now = timezone.localtime(now)
     new_rows: list[ReminderDelivery] = []
     # Suspended menus take no new bookings, but the bookings they have still get their reminders.
@@ -68,16 +96,24 @@ def reminders_schedule_due(*, now: dt.datetime | None = None) -> list[int]:
     )
 
 
+def _finish(delivery_id: int, **changes: object) -> None:
+    ReminderDelivery.objects.filter(pk=delivery_id).update(**changes, **release_fields())
+
+
 def reminder_send(*, delivery_id: int) -> str:
     """Send one reminder if it is still pending; returns its final status.
 
-    Claims the row (PENDING → SENDING) so that only one worker sends; re-checks that the
-    booking is still active and the resident still follows. The retry key is per booking and
-    offset, so a retry after a crash is accepted once by LINE. Transient LINE errors put the
-    row back to PENDING and re-raise (the task retries).
+    Claims the row (送信待ち → 送信中, recording the worker and the time, see
+    ``municipalities.claims``) so that only one worker sends; re-checks that the booking is
+    still active and the resident still follows. The retry key is per booking and offset, so a
+    re-send after a crash is answered 409 by LINE and counts as sent: the resident gets it once.
+    A worker killed in between leaves the claim to go stale; ``reminders_schedule_due`` offers
+    it again. Transient LINE errors put the row back to 送信待ち and re-raise (the task
+    retries); other LINE errors mark it 失敗.
     """
-    if not ReminderDelivery.objects.filter(pk=delivery_id, status=ReminderStatus.PENDING).update(
-        status=ReminderStatus.SENDING
+    if not claim(
+        ReminderDelivery.objects.filter(pk=delivery_id, status=ReminderStatus.PENDING),
+        status=ReminderStatus.SENDING,
     ):
         return (
             ReminderDelivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
@@ -94,7 +130,7 @@ def reminder_send(*, delivery_id: int) -> str:
         or not resident.is_following
         or reservation.slot.starts_at <= timezone.now()
     ):
-        ReminderDelivery.objects.filter(pk=delivery_id).update(status=ReminderStatus.SKIPPED)
+        _finish(delivery_id, status=ReminderStatus.SKIPPED)
         return ReminderStatus.SKIPPED
     client = get_line_client(reservation.slot.menu.department.municipality)
     try:
@@ -105,14 +141,13 @@ def reminder_send(*, delivery_id: int) -> str:
             department=reservation.slot.menu.department,
         )
     except (LineRateLimited, LineRetryableError):
-        ReminderDelivery.objects.filter(pk=delivery_id).update(status=ReminderStatus.PENDING)
+        _finish(delivery_id, status=ReminderStatus.PENDING)
         raise
     except LineClientError as exc:
-        ReminderDelivery.objects.filter(pk=delivery_id).update(
-            status=ReminderStatus.FAILED, error=str(exc)[:300]
-        )
+        _finish(delivery_id, status=ReminderStatus.FAILED, error=str(exc)[:300])
         return ReminderStatus.FAILED
-    ReminderDelivery.objects.filter(pk=delivery_id).update(status=ReminderStatus.SENT, sent_at=timezone.now())
+    # A 409 (already_accepted) is a push that arrived before a crash: sent, not a failure.
+    _finish(delivery_id, status=ReminderStatus.SENT, sent_at=timezone.now())
     return ReminderStatus.SENT
 
 

@@ -17,10 +17,9 @@ from municipalities.audit import audit_log
 from municipalities.errors import full_clean_or
 from municipalities.models import Department, StaffUser
 from municipalities.permissions import require
-from municipalities.tasks_queue import enqueue_on_commit
 
 from ..errors import ReservationError
-from ..models import ImportStatus, Menu, Slot, SlotImportJob
+from ..models import Menu, Slot
 from ..rules import is_business_day
 from ..slot_import import CheckResult, SlotFileError, check_file
 from .booking import _on_commit_bump
@@ -114,6 +113,7 @@ def slots_import(
     actor: StaffUser | None = None,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    record: Callable[[ImportOutcome], None] | None = None,
 ) -> ImportOutcome:
     """Check a slot file and, unless ``dry_run`` or any row is bad, create its new slots.
 
@@ -121,6 +121,8 @@ def slots_import(
     venue, start, end and capacity) count as unchanged, so importing a file twice creates
     nothing new. The department is the caller's, never the file's. The insert is one
     transaction; the unique constraint ``reservations_slot_natural_key`` backs the check.
+    ``record`` is called with the outcome inside that transaction (an import job writes its
+    result there, so the result commits or rolls back with the slots).
     """
     _require_import(actor, department)
     try:
@@ -138,15 +140,28 @@ def slots_import(
         if not result.ok:
             outcome.created = 0
         return outcome
-    _slots_import_commit(department=department, result=result, actor=actor, file_name=file_name)
+    _slots_import_commit(
+        department=department,
+        result=result,
+        actor=actor,
+        file_name=file_name,
+        record=(lambda: record(outcome)) if record is not None else None,
+    )
     return outcome
 
 
 @transaction.atomic(durable=True)
 def _slots_import_commit(
-    *, department: Department, result: CheckResult, actor: StaffUser | None, file_name: str
+    *,
+    department: Department,
+    result: CheckResult,
+    actor: StaffUser | None,
+    file_name: str,
+    record: Callable[[], None] | None = None,
 ) -> None:
     created = _bulk_create(result)
+    if record is not None:
+        record()
     audit_log(
         actor=actor,
         action="reservations.slot.imported",
@@ -264,75 +279,6 @@ def slot_delete(*, slot: Slot, actor: StaffUser | None = None) -> None:
     menu_id = slot.menu_id
     slot.delete()
     _on_commit_bump(menu_id)
-
-
-# --- large files: a job row + Celery, with progress ------------------------------------------
-
-
-@transaction.atomic(durable=True)
-def slot_import_job_create(
-    *, department: Department, upload, actor: StaffUser, run_in_background: bool = True
-) -> SlotImportJob:
-    """Store an uploaded file as a job; with ``run_in_background`` the check runs in Celery (on commit)."""
-    _require_import(actor, department)
-    job = SlotImportJob(
-        department=department, file=upload, file_name=getattr(upload, "name", "slots"), created_by=actor
-    )
-    job.save()
-    audit_log(actor=actor, action="reservations.slotimportjob.created", obj=job, data={"file": job.file_name})
-    if run_in_background:
-        enqueue_on_commit("reservations.tasks.slot_import_job_check_task", job.pk)
-    return job
-
-
-def _job_progress(job_id: int, status: str) -> Callable[[int], None]:
-    def report(done: int) -> None:
-        SlotImportJob.objects.filter(pk=job_id).update(processed_rows=done, status=status)
-
-    return report
-
-
-def slot_import_job_run(*, job: SlotImportJob, commit: bool, actor: StaffUser | None = None) -> SlotImportJob:
-    """Check (``commit=False``) or import (``commit=True``) a stored file, writing progress to the job.
-
-    Claims the job with a status flip so a task delivered twice runs once. ``actor`` is the staff
-    member who asked (checked, then audited, as importer in the *job's* department; raises
-    ReservationError); ``None`` is the Celery path, which imports as the job's uploader.
-    """
-    if actor is not None:
-        _require_import(actor, SlotImportJob.objects.select_related("department").get(pk=job.pk).department)
-    from_status, working = (
-        (ImportStatus.CHECKED, ImportStatus.IMPORTING)
-        if commit
-        else (ImportStatus.QUEUED, ImportStatus.CHECKING)
-    )
-    if not SlotImportJob.objects.filter(pk=job.pk, status=from_status).update(
-        status=working, processed_rows=0
-    ):
-        return SlotImportJob.objects.get(pk=job.pk)
-    job = SlotImportJob.objects.select_related("department", "created_by").get(pk=job.pk)
-    with job.file.open("rb") as fh:
-        data = fh.read()
-    outcome = slots_import(
-        department=job.department,
-        data=data,
-        file_name=job.file_name,
-        actor=actor or job.created_by,
-        dry_run=not commit,
-        progress=_job_progress(job.pk, working),
-    )
-    final = ImportStatus.FAILED if outcome.errors else (ImportStatus.DONE if commit else ImportStatus.CHECKED)
-    SlotImportJob.objects.filter(pk=job.pk).update(
-        status=final,
-        total_rows=outcome.total,
-        processed_rows=outcome.total,
-        created_count=outcome.created,
-        unchanged_count=outcome.unchanged,
-        errors=outcome.errors[:500],
-        preview=outcome.preview,
-        finished_at=timezone.now() if final != ImportStatus.CHECKED else None,
-    )
-    return SlotImportJob.objects.get(pk=job.pk)
 
 
 @transaction.atomic(durable=True)
