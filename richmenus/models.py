@@ -337,6 +337,12 @@ class DisasterMode(TimeStampedModel, MunicipalityOwned):
     )
     request_key = models.CharField(_("一括切り替えの再試行キー"), max_length=100, blank=True)
     last_error = models.CharField(_("最後のエラー"), max_length=500, blank=True)
+    line_copies = models.JSONField(
+        _("LINE 上の災害メニュー"),
+        default=dict,
+        blank=True,
+        help_text=_("通常メニューごとの災害メニューの LINE の ID（一括置き換えで行き来するため）。"),
+    )
 
     class Meta:
         verbose_name = _("災害モード")
