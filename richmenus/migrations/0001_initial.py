@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('municipalities', '0011_initial'),
+        ('municipalities', '0010_household_member_self'),
     ]
 
     operations = [
