@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+import time
 import uuid
 from typing import Protocol
 
 import redis
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from municipalities.line.inbound import webhook_events_drain, webhook_events_process, webhook_lanes_pending
+from municipalities.line.inbound import (
+    EventDeferred,
+    webhook_events_drain,
+    webhook_events_process,
+    webhook_lanes_pending,
+)
+from municipalities.line.retry import LINE_MAX_ATTEMPTS, TRANSIENT_ERRORS, is_transient, line_backoff_seconds
 from municipalities.line.talklog import talk_log_purge
 from municipalities.line.webhook import WAKE_KEY, WAKE_SECONDS, WAKE_SEEN_SECONDS
 
@@ -29,15 +37,19 @@ def webhook_events_process_task(municipality_id: int, webhook_event_ids: list[st
 LANE_LOCK_KEY = "line:webhook:draining:{municipality_id}:{lane}"
 # Left by a run that found its lane taken: the running one drains once more when it ends.
 LANE_AGAIN_KEY = "line:webhook:drain-again:{municipality_id}:{lane}"
-# The lease: longer than a run takes (a 50 s budget, checked before each event, plus that
-# event's LINE calls), so a run never needs to extend it; a run that died holding the lock
-# holds up its lane this long at most, then the sweep's next wake-up drains it. Should a run
-# outlive it anyway, its release is owner-checked and leaves the next run's lock alone.
-LANE_LOCK_SECONDS = 300
+# The lease: short, so that a run that died holding the lock (a worker killed, or its Redis
+# restarted with the lock in its data) holds up its lane this long at most; the sweep then
+# wakes the lane. A live run extends it every LANE_LOCK_EXTEND_SECONDS from a thread while
+# it works, however long one event takes. The release is owner-checked: a run that lost its
+# lock (Redis restarted without its data, another run took the lane) leaves the other's alone,
+# and stops before its next event.
+LANE_LOCK_SECONDS = 15
+LANE_LOCK_EXTEND_SECONDS = 5
 
 
 class _LaneLock(Protocol):
     def acquire(self) -> bool: ...
+    def extend(self) -> bool: ...
     def release(self) -> None: ...
 
 
@@ -52,6 +64,9 @@ class _CacheLaneLock:
     def acquire(self) -> bool:
         return cache.add(self.key, self.token, LANE_LOCK_SECONDS)
 
+    def extend(self) -> bool:
+        return cache.get(self.key) == self.token and cache.touch(self.key, LANE_LOCK_SECONDS)
+
     def release(self) -> None:
         if cache.get(self.key) == self.token:
             cache.delete(self.key)
@@ -60,15 +75,24 @@ class _CacheLaneLock:
 
 
 class _RedisLaneLock:
-    """redis-py's ``Lock``: SET NX with a token and the lease, released only by its owner (a
-    Lua compare-and-delete), under the cache's key so that it shares the cache's prefix."""
+    """redis-py's ``Lock``: SET NX with a token and the lease, extended and released only by
+    its owner (Lua compare-and-set), under the cache's key so that it shares the cache's
+    prefix. Not thread-local: the run's keeper thread extends it."""
 
     def __init__(self, key: str) -> None:
         self.key = key
-        self.lock = _redis().lock(cache.make_key(key), timeout=LANE_LOCK_SECONDS, blocking=False)
+        self.lock = _redis().lock(
+            cache.make_key(key), timeout=LANE_LOCK_SECONDS, blocking=False, thread_local=False
+        )
 
     def acquire(self) -> bool:
         return bool(self.lock.acquire())
+
+    def extend(self) -> bool:
+        try:
+            return bool(self.lock.reacquire())  # the lease starts again from now
+        except redis.exceptions.LockNotOwnedError:
+            return False
 
     def release(self) -> None:
         try:
@@ -79,11 +103,52 @@ class _RedisLaneLock:
 
 @functools.cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
 def _lane_lock(key: str) -> _LaneLock:
     return _RedisLaneLock(key) if settings.HAS_REDIS else _CacheLaneLock(key)
+
+
+class _LaneKeeper:
+    """Extends a run's lane lock every LANE_LOCK_EXTEND_SECONDS, in a thread, while the run
+    works. ``held()`` turns false when the lock was lost, or could not be extended before its
+    lease ran out (Redis away): the run stops before its next event, so that two runs never
+    answer one lane's events side by side for longer than one event."""
+
+    def __init__(self, lock: _LaneLock) -> None:
+        self.lock = lock
+        self._done = threading.Event()
+        self._lost = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name="lane-keeper", daemon=True)
+
+    def __enter__(self) -> _LaneKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def held(self) -> bool:
+        return not self._lost.is_set()
+
+    def _keep(self) -> None:
+        extended_at = time.monotonic()
+        wait = LANE_LOCK_EXTEND_SECONDS
+        while not self._done.wait(wait):
+            try:
+                if not self.lock.extend():
+                    logger.warning("lane lock %s was lost; this run stops", getattr(self.lock, "key", ""))
+                    self._lost.set()
+                    return
+                extended_at, wait = time.monotonic(), LANE_LOCK_EXTEND_SECONDS
+            except Exception as exc:  # Redis away: try each second while the lease lasts
+                if time.monotonic() - extended_at >= LANE_LOCK_SECONDS - 1:
+                    logger.warning("lane lock could not be extended (%r); this run stops", exc)
+                    self._lost.set()
+                    return
+                wait = 1.0
 
 
 def _take_lane(lock: _LaneLock, again: str) -> bool:
@@ -94,8 +159,28 @@ def _take_lane(lock: _LaneLock, again: str) -> bool:
     return lock.acquire()
 
 
-@shared_task(ignore_result=True)
-def webhook_events_drain_task(municipality_id: int, lane: int = 0, *, follow_up: bool = False) -> int:
+def _release_quietly(lock: _LaneLock) -> None:
+    try:
+        lock.release()
+    except TRANSIENT_ERRORS as exc:  # Redis away: the lease ends by itself, soon
+        logger.warning("lane lock not released (%r); it lapses within %s s", exc, LANE_LOCK_SECONDS)
+
+
+def _drain_again(municipality_id: int, lane: int, countdown: float) -> None:
+    """Run the lane's drain again in ``countdown`` seconds; if the broker is away too, the sweep
+    wakes the lane (its events stay ``received``)."""
+    try:
+        webhook_events_drain_task.apply_async((municipality_id, lane), countdown=countdown)
+    except Exception:
+        logger.exception(
+            "could not queue the drain of %s lane %s again; the sweep will", municipality_id, lane
+        )
+
+
+@shared_task(bind=True, ignore_result=True)
+def webhook_events_drain_task(
+    self: Task, municipality_id: int, lane: int = 0, *, follow_up: bool = False
+) -> int:
     """Process every stored event of one lane of a town (woken by the webhook or the sweep).
 
     A woken run deletes the wake flag first and, once it has drained, runs once more
@@ -103,33 +188,68 @@ def webhook_events_drain_task(municipality_id: int, lane: int = 0, *, follow_up:
     the flag alone and has no follow-up of its own. While a run drains the lane, another one
     (woken meanwhile, or the sweep's) does not drain it alongside, out of order: it leaves word
     and returns, and the running one drains again when it ends.
+
+    Transient faults (``retry.is_transient``) never end in an apology here: an event that met
+    one was given back (``inbound.EventDeferred``), and the lane is drained again after the
+    retry policy's wait; Redis or the database away before or after the drain: the same, or,
+    when the broker is away as well, the sweep wakes the lane.
     """
     keys = {"municipality_id": municipality_id, "lane": lane}
     wake, again = WAKE_KEY.format(**keys), LANE_AGAIN_KEY.format(**keys)
     lock = _lane_lock(LANE_LOCK_KEY.format(**keys))
-    if not follow_up:
-        cache.delete(wake)
-    if not _take_lane(lock, again):
+    attempt = self.request.retries + 1
+    try:
+        if not follow_up:
+            cache.delete(wake)
+        if not _take_lane(lock, again):
+            return 0
+    except TRANSIENT_ERRORS as exc:
+        logger.warning("drain of %s lane %s could not start (%r)", municipality_id, lane, exc)
+        if not self.request.is_eager and attempt < LINE_MAX_ATTEMPTS:
+            raise self.retry(
+                countdown=line_backoff_seconds(attempt), max_retries=LINE_MAX_ATTEMPTS - 1
+            ) from exc
         return 0
     try:
-        processed, finished = webhook_events_drain(municipality_id=municipality_id, lane=lane)
-    finally:
-        lock.release()
-    word_left = cache.delete(again)
-    if not finished or word_left:  # time budget spent, or a run was turned away: carry on in a new run
-        if cache.add(wake, 1, WAKE_SECONDS):
-            webhook_events_drain_task.delay(municipality_id, lane)
-    elif not follow_up:
-        webhook_events_drain_task.apply_async(
-            (municipality_id, lane), {"follow_up": True}, countdown=WAKE_SEEN_SECONDS
-        )
+        with _LaneKeeper(lock) as keeper:
+            processed, finished = webhook_events_drain(
+                municipality_id=municipality_id, lane=lane, keep_going=keeper.held
+            )
+    except EventDeferred as deferred:
+        # the event stays first in its lane; in eager mode (no broker) the sweep takes it up
+        _release_quietly(lock)
+        if not self.request.is_eager:
+            _drain_again(municipality_id, lane, deferred.retry_in)
+        return 0
+    except Exception as exc:
+        _release_quietly(lock)
+        if not is_transient(exc) or self.request.is_eager:
+            raise
+        logger.warning("drain of %s lane %s stopped (%r)", municipality_id, lane, exc)
+        _drain_again(municipality_id, lane, line_backoff_seconds(attempt))
+        return 0
+    _release_quietly(lock)
+    try:
+        word_left = cache.delete(again)
+        if not finished or word_left:  # time budget spent, lock lost, or a run was turned away: carry on
+            if cache.add(wake, 1, WAKE_SECONDS):
+                webhook_events_drain_task.delay(municipality_id, lane)
+        elif not follow_up:
+            webhook_events_drain_task.apply_async(
+                (municipality_id, lane), {"follow_up": True}, countdown=WAKE_SEEN_SECONDS
+            )
+    except Exception:
+        # Redis (cache and broker) went away after the drain: whatever came in since is taken
+        # up by the sweep
+        logger.exception("drain of %s lane %s could not queue its follow-up", municipality_id, lane)
     return processed
 
 
 @shared_task(ignore_result=True)
 def webhook_events_sweep_task() -> int:
-    """Every minute: wake the drain of each lane that has events stored over a minute ago and
-    not processed (a lost wake-up or task). Returns how many lanes it woke."""
+    """Every 15 seconds: wake the drain of each lane that has events stored over
+    ``inbound.SWEEP_AFTER`` ago and not processed (a lost wake-up or task, a run that died).
+    Returns how many lanes it woke."""
     lanes = webhook_lanes_pending()
     for municipality_id, lane in lanes:
         webhook_events_drain_task.delay(municipality_id, lane)

@@ -3,21 +3,33 @@
 ``webhook_events_process(municipality_id=, webhook_event_ids=)`` is what the Celery task runs.
 Each event is **claimed** first with a conditional UPDATE (``received`` → ``processed``), so a
 redelivery, a second identical post or a task that runs twice does nothing. The handlers call
-durable services (each its own transaction), so processing cannot be one transaction: an event
-is processed at most once, and a failure is recorded on the row (``failed`` + the error) for
-staff to see, rather than retried into a double answer.
+durable services (each its own transaction), so processing cannot be one transaction.
+
+Faults (``retry.is_transient``: Redis down, a database connection cut, LINE's 429/5xx):
+
+- a handler that meets one gives the event back (``received`` again, its ``attempts`` counted,
+  written on a fresh connection) and stops its lane's drain with ``EventDeferred``: the drain
+  task runs again after the retry policy's wait, and the resident's later events wait behind
+  it, in order. Only after ``LINE_MAX_ATTEMPTS`` is it treated as permanent;
+- a permanent failure (a bug, a fault that does not pass) is recorded on the row (``failed`` +
+  the error, on a fresh connection) and the resident gets the apology; a handler's
+  ``ServiceError`` is recorded and its message is the answer.
 
 Replies go out after the handlers' services have committed, with the event's reply token
-(valid once, for a short time); a reply that fails is recorded, never retried.
+(valid once, for a short time). A transient fault of the reply is retried in place with the
+policy's waits (``REPLY_RETRY_SECONDS`` at most); once LINE may have taken a reply, a rejected
+token is not followed by a push (that could answer twice): the row records it instead.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import InterfaceError, OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,8 +38,9 @@ from municipalities.errors import ServiceError
 from municipalities.line import dispatch
 from municipalities.line import messages as m
 from municipalities.line.client import LineClient, get_line_client, retry_key_for
-from municipalities.line.errors import LineError, LineReplyTokenExpired
+from municipalities.line.errors import LineError, LineRateLimited, LineReplyTokenExpired
 from municipalities.line.liff import resident_link
+from municipalities.line.retry import LINE_MAX_ATTEMPTS, LINE_RETRYABLE, is_transient, line_backoff_seconds
 from municipalities.line.talklog import talk_log_inbound
 from municipalities.models import Municipality, Resident, WebhookEvent
 from municipalities.services import resident_follow, resident_unfollow
@@ -98,6 +111,37 @@ def _profile(client: LineClient, municipality: Municipality, user_id: str) -> tu
     return profile.display_name, profile.picture_url
 
 
+class EventDeferred(Exception):  # noqa: N818 - not an error: the event is processed later
+    """A transient fault stopped an event's processing: the event is ``received`` again, and
+    its lane's drain should run again in ``retry_in`` seconds (the retry policy's wait)."""
+
+    def __init__(self, event: WebhookEvent, attempts: int, cause: BaseException) -> None:
+        super().__init__(f"{event.webhook_event_id}: attempt {attempts}: {type(cause).__name__}: {cause}")
+        self.retry_in = line_backoff_seconds(attempts)
+
+
+# A write about an event (its failure, giving it back) is tried this often, each time on a
+# fresh connection when the last one failed: the fault being recorded may be a cut connection.
+FRESH_WRITE_ATTEMPTS = 5
+
+
+def _write_fresh(write: Callable[[], object]) -> None:
+    """Run ``write`` (one autocommitted UPDATE) on a connection that works: the connection the
+    handler used may be the one that was cut. Raises the last error after FRESH_WRITE_ATTEMPTS."""
+    for attempt in range(1, FRESH_WRITE_ATTEMPTS + 1):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+        try:
+            write()
+            return
+        except (OperationalError, InterfaceError):
+            if attempt == FRESH_WRITE_ATTEMPTS or connection.in_atomic_block:
+                raise
+            logger.warning("webhook event write failed on a dead connection; again on a new one")
+            connection.close()
+            time.sleep(0.05 * attempt)
+
+
 def _claim(event: WebhookEvent) -> bool:
     return bool(
         WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.RECEIVED).update(
@@ -107,7 +151,30 @@ def _claim(event: WebhookEvent) -> bool:
 
 
 def _record_failure(event: WebhookEvent, error: str) -> None:
-    WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEvent.Status.FAILED, error=error[:2000])
+    _write_fresh(
+        lambda: WebhookEvent.objects.filter(pk=event.pk).update(
+            status=WebhookEvent.Status.FAILED, error=error[:2000]
+        )
+    )
+
+
+def _give_back(event: WebhookEvent, exc: BaseException) -> int:
+    """Make a claimed event ``received`` again after a transient fault; its attempts so far."""
+    attempts = event.attempts + 1
+    error = _("一時的な障害のため再試行します（{n}回目）: {error}").format(
+        n=attempts, error=f"{type(exc).__name__}: {exc}"
+    )
+    _write_fresh(
+        lambda: WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.PROCESSED).update(
+            status=WebhookEvent.Status.RECEIVED, processed_at=None, attempts=attempts, error=error[:2000]
+        )
+    )
+    return attempts
+
+
+# How long a reply waits in place, in all, for a transient LINE fault to pass (the lane waits
+# with it: the resident's next events are answered after this one).
+REPLY_RETRY_SECONDS = 30.0
 
 
 def _reply(
@@ -116,23 +183,52 @@ def _reply(
     """Answer with the event's reply token; when LINE no longer takes it (a backlog after a
     rush or a worker outage outlived it), push the same answer instead, so the resident still
     gets it (a push counts against the town's message quota; the retry key makes a second
-    run of this event's processing a 409, not a second message)."""
+    run of this event's processing a 409, not a second message).
+
+    A transient fault (429, 5xx, a timeout, Redis or the database failing around the call) is
+    tried again with the retry policy's waits, up to ``REPLY_RETRY_SECONDS`` in all. A 429
+    means LINE took nothing; after any other fault the reply may have arrived, so a token LINE
+    then refuses is recorded instead of pushed (the resident is not answered twice)."""
     if not messages or not event.reply_token:
         return
-    try:
+    may_have_arrived = False
+    waited = 0.0
+    for attempt in range(1, LINE_MAX_ATTEMPTS + 1):
         try:
-            client.reply(event.reply_token, messages, talk_log_text=talk_log_text)
-        except LineReplyTokenExpired:
-            logger.info("reply token of %s expired: pushing the answer", event.webhook_event_id)
-            client.push(
-                event.line_user_id,
-                messages,
-                retry_key=retry_key_for("reply-as-push", event.municipality_id, event.webhook_event_id),
-                talk_log_text=talk_log_text,
+            try:
+                client.reply(event.reply_token, messages, talk_log_text=talk_log_text)
+            except LineReplyTokenExpired:
+                if may_have_arrived:
+                    _record_failure(
+                        event,
+                        "reply: "
+                        + _("応答が届いたか確認できません（LINE が一時的な障害の後に応答トークンを拒否）"),
+                    )
+                    return
+                logger.info("reply token of %s expired: pushing the answer", event.webhook_event_id)
+                client.push(
+                    event.line_user_id,
+                    messages,
+                    retry_key=retry_key_for("reply-as-push", event.municipality_id, event.webhook_event_id),
+                    talk_log_text=talk_log_text,
+                )
+            return
+        except Exception as exc:
+            transient = isinstance(exc, LINE_RETRYABLE) or (
+                not isinstance(exc, LineError) and is_transient(exc)
             )
-    except LineError as exc:
-        logger.warning("reply to %s failed: %s", event.webhook_event_id, exc)
-        _record_failure(event, f"reply: {type(exc).__name__}: {exc.message}")
+            if not transient and not isinstance(exc, LineError):
+                raise
+            wait = line_backoff_seconds(attempt)
+            if not transient or attempt == LINE_MAX_ATTEMPTS or waited + wait > REPLY_RETRY_SECONDS:
+                logger.warning("reply to %s failed: %s", event.webhook_event_id, exc)
+                message = exc.message if isinstance(exc, LineError) else str(exc)
+                _record_failure(event, f"reply: {type(exc).__name__}: {message}")
+                return
+            may_have_arrived = may_have_arrived or not isinstance(exc, LineRateLimited)
+            logger.info("reply to %s: %s; again in %.1f s", event.webhook_event_id, exc, wait)
+            time.sleep(wait)
+            waited += wait
 
 
 def _resident_for(client: LineClient, municipality: Municipality, user_id: str) -> Resident:
@@ -226,7 +322,12 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
     except ServiceError as exc:  # a handler's service refused: tell the resident why
         _record_failure(event, f"{exc.code}: {exc.message}" if exc.code else str(exc.message))
         answer = [m.text(str(exc.message))]
-    except Exception as exc:  # a bug in a handler must not lose the answer or the record
+    except Exception as exc:
+        if is_transient(exc) and event.attempts + 1 < LINE_MAX_ATTEMPTS:
+            # Redis, the database or LINE failed for a moment: answer later, not with an apology
+            logger.warning("webhook event %s met a transient fault: %r", event.webhook_event_id, exc)
+            raise EventDeferred(event, _give_back(event, exc), exc) from exc
+        # a bug in a handler (or a fault that did not pass) must not lose the answer or the record
         logger.exception("webhook event %s failed", event.webhook_event_id)
         _record_failure(event, f"{type(exc).__name__}: {exc}")
         answer = sorry_messages()
@@ -235,11 +336,16 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
 
 
 def webhook_events_process(
-    *, municipality_id: int, webhook_event_ids: list[str], deadline: float | None = None
+    *,
+    municipality_id: int,
+    webhook_event_ids: list[str],
+    deadline: float | None = None,
+    keep_going: Callable[[], bool] | None = None,
 ) -> int:
     """Process the stored events of one webhook body, in order; with a ``deadline`` (a
-    ``time.monotonic()`` value), stop before the next event once it has passed. Returns how
-    many were processed."""
+    ``time.monotonic()`` value), stop before the next event once it has passed, and as well
+    once ``keep_going()`` is false (the lane's lock was lost). Returns how many were processed.
+    Raises ``EventDeferred`` when a transient fault stopped one (the later ones wait)."""
     municipality = Municipality.objects.filter(pk=municipality_id).first()
     if municipality is None:
         return 0
@@ -256,19 +362,24 @@ def webhook_events_process(
     for event in events:
         if deadline is not None and time.monotonic() >= deadline:
             break
+        if keep_going is not None and not keep_going():
+            break
         processed += webhook_event_process(event=event, municipality=municipality, client=client)
     return processed
 
 
-SWEEP_AFTER = timedelta(minutes=1)
+# An event still ``received`` this long after it arrived is woken by the sweep (which runs as
+# often): its wake-up or drain task was lost (Redis or the broker away), or its lane's run died.
+# A lane that is merely busy costs the sweep's run one look at the lane lock.
+SWEEP_AFTER = timedelta(seconds=15)
 # An event older than this is not answered any more: a greeting or an answer that late would
 # confuse more than help (it stays visible to staff, ``received``).
 ANSWER_WITHIN = timedelta(hours=6)
 
 
 def webhook_lanes_pending(*, now: datetime | None = None) -> list[tuple[int, int]]:
-    """The (municipality id, lane) pairs with an event still ``received`` a minute after it
-    arrived: its wake-up or drain task was lost (e.g. the broker was down)."""
+    """The (municipality id, lane) pairs with an event still ``received`` ``SWEEP_AFTER`` after
+    it arrived: its wake-up or drain task was lost (e.g. the broker was down)."""
     now = now or timezone.now()
     return list(
         WebhookEvent.objects.filter(
@@ -286,15 +397,20 @@ DRAIN_BATCH = 100
 
 
 def webhook_events_drain(
-    *, municipality_id: int, lane: int, budget_seconds: float = 50.0
+    *,
+    municipality_id: int,
+    lane: int,
+    budget_seconds: float = 50.0,
+    keep_going: Callable[[], bool] | None = None,
 ) -> tuple[int, bool]:
     """Process the stored events of one lane of a town (those of the last ``ANSWER_WITHIN``)
-    in arrival order until none is left or the time budget is spent (checked before each
-    event, so a run lasts the budget plus one event's LINE calls at most). Returns (processed,
-    finished); ``finished`` is False when events may remain."""
+    in arrival order until none is left, the time budget is spent (checked before each
+    event, so a run lasts the budget plus one event's LINE calls at most) or ``keep_going()``
+    is false. Returns (processed, finished); ``finished`` is False when events may remain.
+    Raises ``EventDeferred`` (see ``webhook_event_process``)."""
     deadline = time.monotonic() + budget_seconds
     processed = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and (keep_going is None or keep_going()):
         event_ids = list(
             WebhookEvent.objects.filter(
                 municipality_id=municipality_id,
@@ -308,6 +424,9 @@ def webhook_events_drain(
         if not event_ids:
             return processed, True
         processed += webhook_events_process(
-            municipality_id=municipality_id, webhook_event_ids=event_ids, deadline=deadline
+            municipality_id=municipality_id,
+            webhook_event_ids=event_ids,
+            deadline=deadline,
+            keep_going=keep_going,
         )
     return processed, False

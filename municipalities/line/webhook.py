@@ -319,6 +319,12 @@ ON CONFLICT DO NOTHING
 """  # noqa: S608
 
 
+# How often a body's insert is sent, each time on a new connection after the last one died
+# (``ON CONFLICT`` makes it safe): a database restart, or connections cut one after the other,
+# answer 500 (and LINE redelivers only when the town turned redelivery on) only when every try fails.
+STORE_ATTEMPTS = 4
+
+
 def _store(rows: list[dict[str, Any]]) -> None:
     """Store the events of a body once: ``INSERT … ON CONFLICT DO NOTHING`` (the unique
     constraint on ``(municipality, webhook_event_id)`` decides, also between simultaneous posts).
@@ -326,7 +332,7 @@ def _store(rows: list[dict[str, Any]]) -> None:
     On PostgreSQL, outside a transaction (the request path), this is one prepared statement on
     Django's connection in autocommit mode: one round trip, no ``SELECT 1`` health check first.
     Instead, a statement that fails because the connection died (a database restart) is sent
-    once more on a new connection, which the ``ON CONFLICT`` makes safe. With
+    again on a new connection (``STORE_ATTEMPTS`` in all), which the ``ON CONFLICT`` makes safe. With
     ``LINE_WEBHOOK_ASYNC_COMMIT`` (off by default) the commit does not wait for the WAL flush
     (``synchronous_commit = off`` for this transaction only): faster only where the flush is
     slow, and a *database server* crash can forget the events of its last fraction of a second,
@@ -341,13 +347,15 @@ def _store(rows: list[dict[str, Any]]) -> None:
         [{**row, "occurred_at": row["occurred_at"].isoformat()} for row in rows], ensure_ascii=False
     )
     params = [rows[0]["municipality_id"], now, now, records]
-    for attempt in (1, 2):
+    for attempt in range(1, STORE_ATTEMPTS + 1):
         connection.ensure_connection()
         try:
             _insert(connection.connection, params)
             return
         except psycopg.OperationalError:
-            if attempt == 2 or not (connection.connection.broken or connection.connection.closed):
+            if attempt == STORE_ATTEMPTS or not (
+                connection.connection.broken or connection.connection.closed
+            ):
                 raise
             logger.warning("webhook: the database connection was gone; storing again on a new one")
             connection.close()
@@ -372,10 +380,18 @@ WAKE_SECONDS = 60  # a lost drain task delays processing by at most this (plus t
 # reads it.
 WAKE_SEEN_SECONDS = 1.0
 _wake_seen_until: dict[tuple[int, int], float] = {}  # (municipality id, lane) → time.monotonic() deadline
+# Lanes whose wake-up failed in this process (Redis or the broker away): woken by the first post
+# whose wake-up works again, so that a continuing rush is answered as soon as Redis is back,
+# not at the sweep. While wake-ups fail, posts do not try again for WAKE_PAUSE_SECONDS: each
+# try costs the redis client's reconnection attempts, and LINE waits for the answer.
+WAKE_PAUSE_SECONDS = 0.5
+_wake_failed: set[tuple[int, int]] = set()
+_wake_paused_until = 0.0
 
 
 def _enqueue(municipality_id: int, rows: list[dict[str, Any]]) -> None:
-    """Have the stored events (``rows``, as ``parse_events`` made them) processed.
+    """Have the stored events (``rows``, as ``parse_events`` made them) processed. Never raises:
+    the events are stored, and the answer to LINE is 200 whatever happens to the wake-up.
 
     Eager (demo, tests): process these events now. With a broker: wake the drain task of each
     lane they are in, at most once until it starts (``cache.add`` is Redis ``SET NX``). At most
@@ -384,34 +400,52 @@ def _enqueue(municipality_id: int, rows: list[dict[str, Any]]) -> None:
     the flag *before* it reads the pending events, so an event stored after that read sets the
     flag again and wakes another run, or, within ``WAKE_SEEN_SECONDS`` of a process seeing the
     flag, is read by the woken run's follow-up: none is left behind.
-    If the broker is down, answer 200 anyway (the events are stored); the sweep processes them.
+    If Redis or the broker is away, the lanes are remembered and woken by a later post of this
+    process once they are back, or by the sweep (``webhook_events_sweep_task``).
     """
+    global _wake_paused_until
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        enqueue(
-            "municipalities.tasks.webhook_events_process_task",
-            municipality_id,
-            [row["webhook_event_id"] for row in rows],
-        )
+        try:
+            enqueue(
+                "municipalities.tasks.webhook_events_process_task",
+                municipality_id,
+                [row["webhook_event_id"] for row in rows],
+            )
+        except Exception:
+            logger.exception("webhook %s: processing failed; the events stay stored", municipality_id)
         return
     now = time.monotonic()
-    for lane in sorted({row["lane"] for row in rows}):
-        if _wake_seen_until.get((municipality_id, lane), 0.0) > now:
+    lanes = {(municipality_id, row["lane"]) for row in rows}
+    if now < _wake_paused_until:
+        _wake_failed.update(lanes)
+        return
+    for key in sorted(lanes | _wake_failed):
+        if _wake_seen_until.get(key, 0.0) > now:
+            _wake_failed.discard(key)
             continue
-        key = WAKE_KEY.format(municipality_id=municipality_id, lane=lane)
+        flag = WAKE_KEY.format(municipality_id=key[0], lane=key[1])
         try:
-            if cache.add(key, 1, WAKE_SECONDS):
-                enqueue("municipalities.tasks.webhook_events_drain_task", municipality_id, lane)
-        except Exception:
-            cache.delete(key)
-            logger.exception(
-                "could not wake the webhook drain for %s (lane %s); the sweep will process the events",
-                municipality_id,
-                lane,
+            if cache.add(flag, 1, WAKE_SECONDS):
+                enqueue("municipalities.tasks.webhook_events_drain_task", *key)
+        except Exception as exc:
+            _wake_failed.update(lanes)
+            _wake_failed.add(key)
+            _wake_paused_until = time.monotonic() + WAKE_PAUSE_SECONDS
+            logger.warning(
+                "could not wake the webhook drain of %s lane %s (%r); woken later or by the sweep",
+                key[0],
+                key[1],
+                exc,
             )
+            try:  # the flag may be set with no task behind it: let the next post try again
+                cache.delete(flag)
+            except Exception:  # Redis away: the flag lapses within WAKE_SECONDS; the sweep runs
+                logger.debug("wake flag %s not removed", flag)
             return
+        _wake_failed.discard(key)
         # set or already set at ``now`` or later: its run reads after this, its follow-up after
         # this plus WAKE_SEEN_SECONDS
-        _wake_seen_until[(municipality_id, lane)] = now + WAKE_SEEN_SECONDS
+        _wake_seen_until[key] = now + WAKE_SEEN_SECONDS
 
 
 @csrf_exempt

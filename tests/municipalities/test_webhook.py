@@ -42,6 +42,8 @@ def broker(settings, monkeypatch, town):
     town's lanes left in Redis before or after."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
     monkeypatch.setattr(webhook, "_wake_seen_until", {})  # no flag seen by an earlier test
+    monkeypatch.setattr(webhook, "_wake_failed", set())  # nor a wake-up that failed in one
+    monkeypatch.setattr(webhook, "_wake_paused_until", 0.0)
     sent = SimpleNamespace(woken=[], follow_ups=[])
     monkeypatch.setattr(tasks.webhook_events_drain_task, "delay", lambda *args: sent.woken.append(args))
     monkeypatch.setattr(
