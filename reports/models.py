@@ -50,6 +50,8 @@ class DailyMetric(TimeStampedModel, MunicipalityOwned):
     class Meta:
         verbose_name = _("日次集計")
         verbose_name_plural = _("日次集計")
+        # "export": the monthly report's XLSX (閲覧者 and up, like every other export).
+        default_permissions = ("add", "change", "delete", "view", "export")
         ordering = ["-day", "source", "metric", "dimension"]
         indexes = [
             # dashboard_data(): a town's rows over a period (and the rollup replacing one day).

@@ -1,0 +1,36 @@
+"""Template filters of the reports pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from municipalities.metrics import MetricSpec
+from reports.selectors import SMALL_NUMBER, suppressed
+
+register = template.Library()
+
+
+@register.filter
+def suppress(value: Any, spec: MetricSpec) -> Any:
+    """A breakdown cell in a printed or exported report: 「3未満」 for 1 or 2 residents."""
+    return value if value is None else suppressed(int(value), spec)
+
+
+@register.filter
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+@register.filter
+def small_base(denominator: int) -> bool:
+    """A rate over fewer than 3 residents is not printed (it would identify them)."""
+    return denominator < SMALL_NUMBER
+
+
+@register.filter
+def signed(value: int | None) -> str:
+    if value is None:
+        return "—"
+    return f"+{value:,}" if value > 0 else f"{value:,}"
