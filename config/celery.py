@@ -100,4 +100,15 @@ app.conf.beat_schedule = {
         "task": "applications.tasks.attachments_purge_stale_task",
         "schedule": crontab(minute=40, hour=4),
     },
+    # "At 01:20" every day: the reports' daily figures of the last three days, every town (before
+    # the talk-log retention at 03:30 deletes the webhook events and talk messages they count).
+    "reports-daily-rollup": {
+        "task": "reports.tasks.daily_metrics_nightly_task",
+        "schedule": crontab(minute=20, hour=1),
+    },
+    # "At 02:00 on day-of-month 1": last month's figures rolled up again and its report made final.
+    "reports-monthly-prepare": {
+        "task": "reports.tasks.monthly_report_prepare_task",
+        "schedule": crontab(minute=0, hour=2, day_of_month=1),
+    },
 }
