@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chatbot import selectors, services
@@ -23,7 +24,7 @@ from municipalities.errors import ServiceError
 from municipalities.line import messages as m
 from municipalities.line.dispatch import InboundContext
 from municipalities.line.liff import resident_link
-from municipalities.models import Area, Resident
+from municipalities.models import Area, Department, Resident
 from municipalities.services import resident_update_preferences
 
 Messages = list[dict[str, Any]]
@@ -40,20 +41,37 @@ _SCHEDULE = re.compile(
 )
 _REMINDER_ON = {key("ごみ通知オン"), key("ごみ通知on"), key("ゴミ通知オン")}
 _REMINDER_OFF = {key("ごみ通知オフ"), key("ごみ通知off"), key("ゴミ通知オフ")}
+STAFF_LABEL = "職員と話す"
+_STAFF_KEYS = {
+    key(w)
+    for w in (
+        STAFF_LABEL,
+        "職員と話したい",
+        "担当者と話す",
+        "担当者と話したい",
+        "人と話したい",
+        "職員につないで",
+    )
+}
+# A question asked this recently is the topic of a hand-off requested after it.
+HANDOFF_TOPIC_WINDOW = dt.timedelta(minutes=30)
 
 
 # --- entry points -------------------------------------------------------------------------------
 
 
 def keyword_reply(ctx: InboundContext) -> Messages | None:
-    """Staff keyword rules (exact, after normalisation) and the reminder switches, first."""
+    """「職員と話す」 (at any time), staff keyword rules (exact, after normalisation) and the
+    reminder switches, first. While staff paused the bot it says once that staff are on it."""
     resident = ctx.resident
     if resident is None or not ctx.text.strip():
         return None
     state = _state(ctx, resident)
-    if services.is_silenced(state):
-        return []  # a member of staff is talking with this resident
     normalized = key(ctx.text)
+    if normalized in _STAFF_KEYS:
+        return _handoff_reply(ctx, resident)
+    if services.is_silenced(state):
+        return _busy_reply(resident)  # a member of staff is talking with this resident
     if normalized in _REMINDER_ON:
         return _reminder_on(resident, state)
     if normalized in _REMINDER_OFF:
@@ -73,7 +91,7 @@ def answer(ctx: InboundContext) -> Messages | None:
         return None
     state = _state(ctx, resident)
     if services.is_silenced(state):
-        return []
+        return _busy_reply(resident)
     index = get_index(ctx.municipality.pk)
     if state.pending == ChatState.Pending.AREA:
         reply = _area_answer(resident, index, state, text)
@@ -105,6 +123,8 @@ def on_postback(ctx: InboundContext) -> Messages | None:
         return _set_area(resident, index, area, state.pending_text)
     if parts[1:] == ["askarea"]:
         return _ask_area(resident, "")
+    if parts[1:] == ["staff"]:
+        return _handoff_reply(ctx, resident)
     return [m.text(_("この操作は現在ご利用いただけません。"))]
 
 
@@ -154,7 +174,7 @@ def _entries_reply(resident: Resident, index: Index, entries: list[Entry]) -> Me
         if category is None or not category.has_calendar:
             lines.append(_("決まった収集日はありません。出し方は市町村の案内をご確認ください。"))
         elif calendar is not None:
-            day = calendar.next_day(category.pk, today())
+            day = calendar.next_day(category.pk, first_day_to_answer(resident.municipality))
             lines.append(
                 _("次の収集日: %(day)s") % {"day": format_day(day, today=today())}
                 if day
@@ -163,6 +183,12 @@ def _entries_reply(resident: Resident, index: Index, entries: list[Entry]) -> Me
         else:
             need_area = True
     items: list[dict[str, Any]] = []
+    if need_area and resident.area_id is not None:
+        # The 受信設定 area has no calendar: say so and offer the nearest areas that have one.
+        no_calendar = _area_without_calendar(resident, index)[0]
+        lines.append(no_calendar["text"])
+        items = no_calendar.get("quickReply", {}).get("items", [])
+        need_area = False
     if need_area:
         lines.append(_("お住まいの地区を教えていただくと、次の収集日もお知らせします。"))
         items.append(
@@ -184,15 +210,24 @@ def _candidate_items(entries: list[Entry]) -> list[dict[str, Any]]:
     ]
 
 
+def _staff_item() -> dict[str, Any]:
+    return m.quick_reply_item(
+        m.postback_action(_(STAFF_LABEL), f"{POSTBACK_PREFIX}:staff", display_text=_(STAFF_LABEL))
+    )
+
+
 def _match_answer(resident: Resident, index: Index, text: str) -> Messages:
     match = index.match(text)
     if match.confident:
         return _entries_reply(resident, index, match.answer)
+    if services.handoff_open_get(resident=resident) is not None:
+        # Staff are handling this resident: what the bot is unsure of is theirs to answer.
+        return _busy_reply(resident)
     if match.candidates and match.score >= 65:
         return [
             m.text(
                 _("もしかして、次のどれかですか？下から選んでください。"),
-                quick_reply=_candidate_items(match.candidates),
+                quick_reply=[*_candidate_items(match.candidates), _staff_item()],
             )
         ]
     services.unanswered_record(resident=resident, text=text)
@@ -201,7 +236,51 @@ def _match_answer(resident: Resident, index: Index, text: str) -> Messages:
     ) % {"q": text[:60]}
     if match.candidates:
         body += "\n" + _("近いものがあれば下から選んでください。")
-    return [m.text(body, quick_reply=_candidate_items(match.candidates) or None)]
+    body += "\n" + _("職員に直接聞きたいときは「職員と話す」を押してください。")
+    return [m.text(body, quick_reply=[*_candidate_items(match.candidates), _staff_item()])]
+
+
+# --- the hand-off to a person -------------------------------------------------------------------
+
+
+def _handoff_reply(ctx: InboundContext, resident: Resident) -> Messages:
+    """Open (or keep) the resident's hand-off in the inbox of the department that owns the topic
+    and tell them when someone will answer."""
+    already = services.handoff_open_get(resident=resident) is not None
+    topic = selectors.recent_question_of(
+        resident=resident, since=timezone.now() - HANDOFF_TOPIC_WINDOW, skip=_STAFF_KEYS
+    )
+    department = None
+    if topic:
+        match = get_index(ctx.municipality.pk).match(topic)
+        owner = next((e.department_id for e in [*match.answer, *match.candidates] if e.department_id), None)
+        if owner is not None:
+            department = Department.objects.filter(pk=owner, municipality_id=resident.municipality_id).first()
+    try:
+        handoff = services.handoff_request(resident=resident, topic=topic, department=department)
+    except ServiceError as exc:
+        return [m.text(exc.message)]
+    hours = ctx.municipality.office_hours
+    inbox = handoff.department.name if handoff.department_id else _("担当の職員")
+    if already:
+        body = _("すでに%(inbox)sにおつなぎしています。ご用件はこのトークにそのまま送ってください。") % {
+            "inbox": inbox
+        }
+    else:
+        body = _("%(inbox)sにおつなぎします。ご用件をこのトークに送ってください。") % {"inbox": inbox}
+    if hours:
+        body += "\n" + _(
+            "職員が対応する時間は %(hours)s です。時間外のメッセージには、次の対応時間にお返事します。"
+        ) % {"hours": hours}
+    body += "\n" + _("ごみや よくある質問には、これまでどおりチャットボットもお答えします。")
+    return [m.text(body)]
+
+
+def _busy_reply(resident: Resident) -> Messages:
+    """「担当者が対応中です」, once per hand-off; afterwards the bot stays quiet (staff read it)."""
+    if services.handoff_note_message(resident=resident):
+        return [m.text(_("担当者が対応中です。お返事まで少しお待ちください。"))]
+    return []
 
 
 # --- collection days --------------------------------------------------------------------------
@@ -227,9 +306,44 @@ def _collection_answer(resident: Resident, index: Index, text: str) -> Messages 
         kind = "schedule"
     if kind is None:
         return None
-    if resident.area_id is None or resident.area_id not in index.calendars:
+    if resident.area_id is not None and resident.area_id not in index.calendars:
+        return _area_without_calendar(resident, index)
+    if resident.area_id is None:
         return _ask_area(resident, text)
     return _collection_reply(resident, index, text, kind, category)
+
+
+def _area_without_calendar(resident: Resident, index: Index) -> Messages:
+    """The area chosen in 受信設定 has no collection calendar: say so, offer the nearest areas that
+    have one (by name and reading), and the settings page."""
+    area = Area.objects.filter(pk=resident.area_id).only("name", "kana").first()
+    name = area.name if area else ""
+    nearest = selectors.areas_nearest_with_calendar(
+        municipality_id=resident.municipality_id, name=name, kana=area.kana if area else "", limit=3
+    )
+    body = _("受信設定の地区「%(area)s」には、ごみの収集日がまだ登録されていません。") % {"area": name}
+    items = []
+    if nearest:
+        body += "\n" + _("近い地区を選ぶと、その地区の収集日でお答えします。")
+        items = [
+            m.quick_reply_item(
+                m.postback_action(a.name[:20], f"{POSTBACK_PREFIX}:area:{a.pk}", display_text=a.name)
+            )
+            for a in nearest
+        ]
+    return [m.text(body, quick_reply=[*items, *_settings_item(resident)])]
+
+
+def _clock(value: dt.time) -> str:
+    return f"{value.hour}:{value.minute:02d}"
+
+
+def first_day_to_answer(municipality: Any, *, now: dt.datetime | None = None) -> dt.date:
+    """Today before the town's collection time (default 8:30), tomorrow after it: a collection
+    that is over is not 「次の収集日」."""
+    local = timezone.localtime(now or timezone.now())
+    cutoff = municipality.garbage_collection_time
+    return local.date() + dt.timedelta(days=1) if cutoff and local.time() >= cutoff else local.date()
 
 
 def _collection_reply(
@@ -247,6 +361,13 @@ def _collection_reply(
                 "area": area_name,
                 "items": "\n".join(f"・{label}" for label in labels),
             }
+            if day == now and first_day_to_answer(resident.municipality) > now:
+                body += "\n" + _("今日の収集時刻（%(time)s）は過ぎています。") % {
+                    "time": _clock(resident.municipality.garbage_collection_time)
+                }
+                upcoming = _upcoming(index, calendar, day + dt.timedelta(days=1))
+                if upcoming:
+                    body += "\n" + _("次の収集: %(next)s") % {"next": upcoming}
         else:
             body = _("%(day)s（%(area)s）はごみの収集がありません。") % {
                 "day": format_day(day, today=now),
@@ -256,7 +377,7 @@ def _collection_reply(
             if upcoming:
                 body += "\n" + _("次の収集: %(next)s") % {"next": upcoming}
     elif kind == "next":
-        day = calendar.next_day(category.pk, now)
+        day = calendar.next_day(category.pk, first_day_to_answer(resident.municipality))
         rule = calendar.rules.get(category.pk)
         if day is None:
             body = _("%(area)sでは、この 1 年【%(label)s】の収集予定がありません。") % {
@@ -279,7 +400,7 @@ def _collection_reply(
         for category_id in calendar.rules:
             if category_id not in index.categories:
                 continue
-            day = calendar.next_day(category_id, now)
+            day = calendar.next_day(category_id, first_day_to_answer(resident.municipality))
             if day:
                 lines.append(f"・{index.categories[category_id].label}: {format_day(day, today=now)}")
         body = _("%(area)sの次の収集日です。\n%(lines)s") % {"area": area_name, "lines": "\n".join(lines)}

@@ -60,6 +60,7 @@ class Entry:
     answer: str = ""
     link_label: str = ""
     link_url: str = ""
+    department_id: int | None = None  # an FAQ's department (the inbox of a hand-off on its topic)
 
 
 @dataclass(frozen=True)
@@ -192,11 +193,23 @@ def build_index(municipality_id: int) -> Index:
         full, base = item_keys(name, kana)
         add(Entry("item", pk, name, category_id=category_id, notice=notice), full, base)
     faqs = Faq.objects.filter(department__municipality_id=municipality_id, is_published=True).values_list(
-        "pk", "question", "variants", "answer", "link_label", "link_url"
+        "pk", "question", "variants", "answer", "link_label", "link_url", "department_id"
     )
-    for pk, question, variants, answer, link_label, link_url in faqs:
+    for pk, question, variants, answer, link_label, link_url, department_id in faqs:
         keys = {query_key(v) for v in [question, *variants.splitlines()] if v.strip()} - {""}
-        add(Entry("faq", pk, question, answer=answer, link_label=link_label, link_url=link_url), keys, set())
+        add(
+            Entry(
+                "faq",
+                pk,
+                question,
+                answer=answer,
+                link_label=link_label,
+                link_url=link_url,
+                department_id=department_id,
+            ),
+            keys,
+            set(),
+        )
     keywords: dict[str, str] = {}
     for keyword, reply in (
         KeywordRule.objects.filter(department__municipality_id=municipality_id, is_active=True)

@@ -3,10 +3,12 @@ staff. The garbage dictionary and FAQ index are read through ``chatbot.matching`
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 from django.db.models import QuerySet
+from rapidfuzz import fuzz
 
 from chatbot.models import ChatState, Faq
 from chatbot.normalize import key, reading
@@ -62,3 +64,41 @@ def faqs_for_municipality(*, municipality_id: int, user: Any, action: str = "cha
         action,
         Faq.objects.filter(department__municipality_id=municipality_id).select_related("department"),
     )
+
+
+def areas_nearest_with_calendar(
+    *, municipality_id: int, name: str, kana: str = "", limit: int = 3
+) -> list[Area]:
+    """The areas with a collection calendar whose name or reading is closest to ``name`` /
+    ``kana`` (a 受信設定 area without a calendar: 「本町」 → 「本町一丁目」), best first."""
+    areas = list(
+        Area.objects.filter(municipality_id=municipality_id, garbage_calendar__isnull=False).order_by(
+            "sort_order", "name"
+        )
+    )
+    if not areas:
+        return []
+    q_name, q_kana = key(name), key(kana or reading(name))
+
+    def score(area: Area) -> float:
+        by_name = fuzz.WRatio(q_name, key(area.name)) if q_name else 0.0
+        by_kana = fuzz.WRatio(q_kana, key(area.kana or reading(area.name))) if q_kana else 0.0
+        return max(by_name, by_kana * 0.9)
+
+    return sorted(areas, key=lambda a: -score(a))[:limit]
+
+
+def recent_question_of(*, resident: Resident, since: dt.datetime, skip: set[str]) -> str:
+    """What the resident last wrote since ``since`` ("" if nothing), leaving out the texts whose
+    key is in ``skip`` (「職員と話す」 itself): the topic of a hand-off requested right after it."""
+    texts = (
+        TalkMessage.objects.filter(
+            resident=resident,
+            direction=TalkMessage.Direction.INBOUND,
+            kind="text",
+            created_at__gte=since,
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("text", flat=True)[:5]
+    )
+    return next((t for t in texts if key(t) not in skip), "")

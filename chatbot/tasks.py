@@ -37,3 +37,14 @@ def garbage_reminder_send_task(reminder_id: int) -> None:
 @shared_task(ignore_result=True, base=LineSendTask, failure_model="chatbot.StaffReply")
 def talk_reply_push_task(reply_id: int) -> None:
     services.talk_reply_push(reply_id=reply_id)
+
+
+@shared_task(ignore_result=True)
+def handoff_notify_task(handoff_id: int) -> None:
+    """E-mail the town that a resident asked for a person (once per hand-off request)."""
+    services.handoff_notify(handoff_id=handoff_id)
+
+
+@shared_task(ignore_result=True, base=LineSendTask, failure_model="chatbot.UnansweredAsk")
+def unanswered_answer_push_task(ask_id: int) -> None:
+    services.unanswered_answer_push(ask_id=ask_id)

@@ -7,10 +7,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export.forms import ConfirmImportForm, ImportForm
@@ -147,13 +150,65 @@ class ResolveForm(forms.Form):
 
 @admin.register(UnansweredQuestion)
 class UnansweredQuestionAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
-    list_display = ["text", "count", "last_asked_at", "status", "faq", "resolve_link"]
+    list_display = ["text", "count", "waiting_count", "last_asked_at", "status", "faq", "resolve_link"]
     list_filter = ["status"]
     search_fields = ["text"]
     list_select_related = ["faq"]
-    readonly_fields = ["municipality", "text", "count", "last_asked_at", "status", "faq", "created_at"]
+    readonly_fields = [
+        "municipality",
+        "text",
+        "count",
+        "last_asked_at",
+        "status",
+        "faq",
+        "created_at",
+        "asked_by",
+    ]
     fields = readonly_fields
-    actions = ["resolve"]
+    actions = ["resolve", "send_answer"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_waiting=Count("asks", filter=Q(asks__answered_at__isnull=True)))
+        )
+
+    @admin.display(description=gettext_lazy("回答待ちの住民"), ordering="_waiting")
+    def waiting_count(self, obj: UnansweredQuestion) -> str:
+        return _("%(n)d 人") % {"n": obj._waiting}
+
+    @admin.display(description=gettext_lazy("質問した住民"))
+    def asked_by(self, obj: UnansweredQuestion) -> str:
+        asks = list(obj.asks.select_related("resident").order_by("-asked_at")[:50])
+        if not asks:
+            return _("記録がありません。")
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{}</a>（{}・{}）',
+            (
+                (
+                    reverse("admin:chatbot_talkthread_change", args=[ask.resident_id]),
+                    ask.resident.display_name or _("名前なし"),
+                    date_format(timezone.localtime(ask.asked_at), "n/j H:i"),
+                    _("回答を送信済み") if ask.answered_at else _("回答待ち"),
+                )
+                for ask in asks
+            ),
+        )
+
+    @admin.action(
+        description=gettext_lazy("登録した FAQ の回答を、質問した住民に送る"), permissions=["resolve"]
+    )
+    def send_answer(self, request: HttpRequest, queryset: QuerySet) -> None:
+        sent: list[int] = []
+
+        def send(question: UnansweredQuestion) -> None:
+            sent.append(services.unanswered_answer_send(question=question, actor=request.user))
+
+        self.run_service_per_row(request, queryset, send, _("%(n)d 件の質問の回答を送りました。"))
+        if sent:
+            self.message_user(request, _("送信先: 合計 %(n)d 人") % {"n": sum(sent)}, messages.INFO)
 
     @admin.display(description=gettext_lazy("操作"))
     def resolve_link(self, obj: UnansweredQuestion) -> str:

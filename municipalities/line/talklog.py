@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -114,3 +115,35 @@ def _purge(model: type[models.Model], *, municipality_id: int, cutoff: datetime,
             return deleted
         count, _ = model.objects.filter(pk__in=ids).delete()
         deleted += count
+
+
+def _actions_of(payload: Any) -> Iterator[dict[str, Any]]:
+    """Every action object inside a logged outbound message (quick replies, buttons, flex)."""
+    if isinstance(payload, dict):
+        if isinstance(payload.get("type"), str) and "data" in payload and "label" in payload:
+            yield payload
+        for value in payload.values():
+            yield from _actions_of(value)
+    elif isinstance(payload, list):
+        for value in payload:
+            yield from _actions_of(value)
+
+
+def tap_labels(messages: list[TalkMessage]) -> dict[int, str]:
+    """What the resident tapped, for the postbacks among ``messages`` (oldest first): the
+    button's own words (its display text, else its label) as the resident saw them in the talk,
+    looked up in the outbound messages before the tap. A tap whose button is no longer in the
+    log reads 「（ボタンを押しました）」, never its internal data (``bc:t:3``)."""
+    labels: dict[int, str] = {}
+    known: dict[str, str] = {}
+    for message in messages:
+        if message.direction == TalkMessage.Direction.OUTBOUND:
+            for action in _actions_of(message.payload):
+                data = action.get("data")
+                if isinstance(data, str):
+                    known[data] = str(action.get("displayText") or action.get("label") or "")
+        elif message.kind == "postback":
+            data = message.payload.get("data") if isinstance(message.payload, dict) else None
+            label = known.get(data if isinstance(data, str) else message.text, "")
+            labels[message.pk] = f"「{label}」を押しました" if label else "（ボタンを押しました）"
+    return labels

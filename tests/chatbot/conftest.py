@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 
 from chatbot import matching
+from municipalities.models import SimulatedDelivery
+from tests.fakeline import post_webhook, webhook_event
 
 # The shared data sits beside the repository (../shared/data/5374), read-only.
 SHARED_5374 = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "5374"
@@ -31,3 +34,52 @@ def kyotango_town(town):
 
     garbage_import(municipality=town, files=files_from_directory(KYOTANGO))
     return town
+
+
+_ids = itertools.count()
+
+
+@pytest.fixture
+def say(client, django_capture_on_commit_callbacks):
+    """Send a text as the resident through the real webhook; return the bot's reply texts."""
+
+    def send(town, resident, text: str) -> list[str]:
+        n = next(_ids)
+        event = webhook_event(
+            "message", resident.line_user_id, text=text, event_id=f"EV{n:024d}", reply_token=f"rt{n}"
+        )
+        before = SimulatedDelivery.objects.filter(endpoint="reply").count()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post_webhook(client, town, event)
+        assert response.status_code == 200
+        sent = SimulatedDelivery.objects.filter(
+            endpoint="reply", line_user_id=resident.line_user_id
+        ).order_by("pk")[before:]
+        return [
+            message.get("text", message.get("altText", ""))
+            for delivery in sent
+            for message in delivery.messages
+        ]
+
+    return send
+
+
+@pytest.fixture
+def tap(client, django_capture_on_commit_callbacks):
+    """Send a postback as the resident through the real webhook; return the bot's reply texts."""
+
+    def send(town, resident, data: str) -> list[str]:
+        n = next(_ids)
+        event = webhook_event(
+            "postback", resident.line_user_id, data=data, event_id=f"EP{n:024d}", reply_token=f"rp{n}"
+        )
+        before = SimulatedDelivery.objects.filter(endpoint="reply").count()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post_webhook(client, town, event)
+        assert response.status_code == 200
+        sent = SimulatedDelivery.objects.filter(
+            endpoint="reply", line_user_id=resident.line_user_id
+        ).order_by("pk")[before:]
+        return [m.get("text", m.get("altText", "")) for d in sent for m in d.messages]
+
+    return send

@@ -4,45 +4,15 @@ collection-day answers, garbage sorting, FAQ, keyword rules and unanswered quest
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
-import pytest
 from django.utils import timezone
 
 from chatbot.collection import format_day
 from chatbot.matching import get_index
 from chatbot.models import ChatState, UnansweredQuestion
 from municipalities.models import Area, SimulatedDelivery
-from tests.fakeline import post_webhook, webhook_event
 
 from .factories import FaqFactory, KeywordRuleFactory
-
-_ids = itertools.count()
-
-
-@pytest.fixture
-def say(client, django_capture_on_commit_callbacks):
-    """Send a text as the resident through the real webhook; return the bot's reply texts."""
-
-    def send(town, resident, text: str) -> list[str]:
-        n = next(_ids)
-        event = webhook_event(
-            "message", resident.line_user_id, text=text, event_id=f"EV{n:024d}", reply_token=f"rt{n}"
-        )
-        before = SimulatedDelivery.objects.filter(endpoint="reply").count()
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post_webhook(client, town, event)
-        assert response.status_code == 200
-        sent = SimulatedDelivery.objects.filter(
-            endpoint="reply", line_user_id=resident.line_user_id
-        ).order_by("pk")[before:]
-        return [
-            message.get("text", message.get("altText", ""))
-            for delivery in sent
-            for message in delivery.messages
-        ]
-
-    return send
 
 
 def test_area_conversation_then_collection_day_answer(kyotango_town, resident, say):
@@ -107,9 +77,10 @@ def test_ambiguous_question_offers_candidates_as_quick_replies(kyotango_town, re
         .last()
         .messages[0]
     )
-    items = message["quickReply"]["items"]
+    *items, staff = message["quickReply"]["items"]
     assert 2 <= len(items) <= 3
     assert all(item["action"]["data"].startswith("cb:item:") for item in items)
+    assert staff["action"]["data"] == "cb:staff"  # a person is always one tap away
 
 
 def test_unanswered_question_is_logged_kindly(kyotango_town, resident, other_resident, say):
@@ -175,15 +146,17 @@ def test_ambiguous_area_name_offers_choices(kyotango_town, resident, say):
     assert "峰山町10区" in labels and all(label.startswith("峰山町1") for label in labels)
 
 
-def test_after_a_staff_reply_the_bot_answers_nothing_through_the_webhook(
+def test_after_a_staff_reply_that_pauses_the_bot_it_says_busy_once_then_nothing(
     kyotango_town, resident, kenko_editor, say, django_capture_on_commit_callbacks
 ):
     from chatbot.services import talk_reply_send
 
-    # given a member of staff has replied to the resident
+    # given a member of staff has replied to the resident and paused the bot
     with django_capture_on_commit_callbacks(execute=True):
-        talk_reply_send(resident=resident, text="担当の者です。", actor=kenko_editor)
-    # when the resident writes again within 30 minutes
-    replies = say(kyotango_town, resident, "乾電池")
-    # then neither the bot nor the generic help message answers
-    assert replies == []
+        talk_reply_send(resident=resident, text="担当の者です。", actor=kenko_editor, pause_bot=True)
+    # when the resident writes twice within the pause
+    first = say(kyotango_town, resident, "乾電池")
+    second = say(kyotango_town, resident, "乾電池")
+    # then the bot says once that staff are on it, then nothing (staff answer)
+    assert first == ["担当者が対応中です。お返事まで少しお待ちください。"]
+    assert second == []

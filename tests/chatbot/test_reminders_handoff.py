@@ -85,13 +85,13 @@ def _ctx(town, resident, text):
     )
 
 
-def test_staff_reply_pushes_logs_sender_and_silences_the_bot(
+def test_staff_reply_pushes_logs_sender_and_may_pause_the_bot(
     kyotango_town, resident, kenko_editor, django_capture_on_commit_callbacks
 ):
     # when a member of staff replies from the talk log
     with django_capture_on_commit_callbacks(execute=True):
         reply = talk_reply_send(
-            resident=resident, text="担当の者です。明日お電話します。", actor=kenko_editor
+            resident=resident, text="担当の者です。明日お電話します。", actor=kenko_editor, pause_bot=True
         )
     # then it is pushed once, logged with the sender, audited
     reply.refresh_from_db()
@@ -101,10 +101,11 @@ def test_staff_reply_pushes_logs_sender_and_silences_the_bot(
     logged = TalkMessage.objects.filter(resident=resident, direction="out")
     assert [(t.text, t.sent_by) for t in logged] == [("担当の者です。明日お電話します。", kenko_editor)]
     assert AuditEntry.objects.filter(action="chatbot.staffreply.sent").count() == 1
-    # and the bot stays silent for 30 minutes
+    # and, asked to pause, the bot stays quiet for the town's pause time (30 minutes) after
+    # saying once that staff are on it
     state = ChatState.objects.get(resident=resident)
     assert dt.timedelta(minutes=29) < state.silenced_until - timezone.now() <= dt.timedelta(minutes=30)
-    assert line_handlers.answer(_ctx(kyotango_town, resident, "乾電池")) == []
+    assert "担当者が対応中" in line_handlers.answer(_ctx(kyotango_town, resident, "乾電池"))[0]["text"]
     assert line_handlers.keyword_reply(_ctx(kyotango_town, resident, "ごみ通知オン")) == []
     ChatState.objects.filter(pk=state.pk).update(silenced_until=timezone.now() - dt.timedelta(seconds=1))
     assert "有害ごみ" in line_handlers.answer(_ctx(kyotango_town, resident, "乾電池"))[0]["text"]
