@@ -1,4 +1,4 @@
-"""Staff console for applications: form builder, submissions and their workflow, payments.
+"""Staff console for applications: form builder, submissions and their workflow.
 
 Thin: every write is a service call; state changes are actions/buttons, never editable fields.
 """
@@ -223,5 +223,5 @@ class FormPreviewPage(AdminPage):
         return render_form_page(request, form=obj, answers_form=answers_form, preview=True)
 
 
-# Submissions and payments are registered in their own modules (split by topic).
-from applications import admin_payments, admin_submissions  # noqa: E402, F401
+# Submissions are registered in their own module (split by topic); payments are the core's.
+from applications import admin_submissions  # noqa: E402, F401

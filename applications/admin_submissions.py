@@ -19,12 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from applications import exports, workflow
 from applications.errors import ApplicationError
 from applications.forms import AnswersForm, display_value
-from applications.models import (
-    FieldKind,
-    Payment,
-    PaymentStatus,
-    Submission,
-)
+from applications.models import FieldKind, PaymentStatus, Submission
 from applications.services import (
     payment_record_counter,
     submission_delete,
@@ -35,7 +30,7 @@ from applications.views import attachment_response
 from applications.workflow import SubmissionStatus as S
 from municipalities import jp
 from municipalities.admin_pages import AdminPage
-from municipalities.models import StaffUser
+from municipalities.models import Payment, StaffUser
 from municipalities.scoping import DepartmentScopedAdmin
 
 # --- submissions ----------------------------------------------------------------------------

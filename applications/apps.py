@@ -29,3 +29,12 @@ class ApplicationsConfig(AppConfig):
             one=("applications:form", "form_id"),
         )
         destinations.register("applications.mine", _("申請状況"), "applications:submission_list")
+        # (the same reason) the submission is what its fee's payments are for (municipalities.payments)
+        from applications.services import payments as submission_payments
+        from municipalities.payments import register_payable
+
+        register_payable(
+            "applications.submission",
+            on_paid=submission_payments.submission_paid,
+            resident_path=submission_payments.submission_resident_path,
+        )

@@ -14,15 +14,16 @@ import jaconv
 from django.db import transaction
 
 from applications.models import ApplicationForm, FieldKind, FileType, FormField, PaymentMethod
-from applications.payments.sandbox import signed_result
 from applications.services import (
-    payment_record_callback,
     payment_record_counter,
     submission_cancel,
     submission_submit,
     submission_transition,
 )
 from municipalities.models import Department, Municipality, Resident, StaffUser
+from municipalities.payments import CallbackRequest
+from municipalities.payments.sandbox import signed_result
+from municipalities.services.payments import payment_checkout_url, payment_record_callback
 
 CERTIFICATE = "住民票の写しの請求"
 BULKY_WASTE = "粗大ごみ収集の申込"
@@ -235,9 +236,14 @@ def seed(municipality: Municipality) -> None:
         # 1: waits for payment at the counter. 2–4: paid online; 3 in review; 4 completed.
         for submission in made[1:]:
             payment = submission.payments.get()
+            payment_checkout_url(payment=payment, return_url="")  # the resident opens the gateway
+            payment.refresh_from_db()
             payment_record_callback(
                 provider_code="sandbox",
-                params=signed_result(reference=payment.reference, outcome="paid", amount=payment.amount),
+                municipality=None,
+                request=CallbackRequest(
+                    params=signed_result(reference=payment.reference, outcome="paid", amount=payment.amount)
+                ),
             )
         if staff is not None:
             submission_transition(submission=made[2], name="review", actor=staff)

@@ -1,4 +1,4 @@
-"""Tables for staff downloads: submissions (one column per field) and payment reconciliation.
+"""Tables for staff downloads: submissions (one column per field).
 
 Built with tablib; written by the project's one export path (``municipalities.files``: CSV with
 a BOM for Excel, XLSX; text that a spreadsheet would run as a formula is quoted, numbers stay
@@ -79,53 +79,6 @@ def submissions_dataset(submissions: Iterable[Submission]) -> tablib.Dataset:
             ]
         )
     return data
-
-
-def reconciliation_dataset(rows: list[dict[str, Any]], unpaid: Iterable[Submission]) -> tablib.Databook:
-    totals = tablib.Dataset(
-        headers=["日付", "課", "フォーム", "支払方法", "件数", "入金額", "返金額", "差引"], title="日別集計"
-    )
-    labels = {"counter": "窓口払い", "sandbox": "オンライン決済（テスト環境）"}
-    for r in rows:
-        totals.append(
-            [
-                r["day"].isoformat(),
-                r["department"],
-                r["form"],
-                labels.get(r["provider"], r["provider"]),
-                r["count"],
-                r["amount"],
-                r["refunded"],
-                r["net"],
-            ]
-        )
-    totals.append(
-        [
-            "合計",
-            "",
-            "",
-            "",
-            sum(r["count"] for r in rows),
-            sum(r["amount"] for r in rows),
-            sum(r["refunded"] for r in rows),
-            sum(r["net"] for r in rows),
-        ]
-    )
-    pending = tablib.Dataset(
-        headers=["受付番号", "フォーム", "課", "申請日時", "手数料", "支払方法"], title="未払いの申請"
-    )
-    for s in unpaid:
-        pending.append(
-            [
-                s.reference,
-                s.form.title,
-                s.form.department.name,
-                _dt(s.submitted_at),
-                s.fee,
-                s.get_payment_method_display(),
-            ]
-        )
-    return tablib.Databook([totals, pending])
 
 
 def download(data: tablib.Dataset | tablib.Databook, *, fmt: str, filename: str) -> HttpResponse:

@@ -1,9 +1,10 @@
 """The electronic applications' daily figures for the reports (registered in municipalities.metrics).
 
 Submissions count on the day they were submitted, completions on the day they reached 完了 (with
-the hours from submission, so the dashboard shows the median and the 90th percentile), fees on
-the day they were paid, and 要修正 on the day staff asked for a correction (from the audit log,
-which records each request). The status of every submission is a snapshot at the time the
+the hours from submission, so the dashboard shows the median and the 90th percentile), the fees
+of submissions on the day they were paid (the core's payments whose subject is a submission),
+and 要修正 on the day staff asked for a correction (from the audit log, which records each
+request). The status of every submission is a snapshot at the time the
 rollup runs (the work in hand).
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, F, Sum
 from django.utils.translation import gettext_lazy as _
 
-from applications.models import Payment, PaymentMethod, PaymentStatus, Submission, SubmissionStatus
+from applications.models import PaymentMethod, PaymentStatus, Submission, SubmissionStatus
 from municipalities.metrics import MetricRow, MetricSpec, Provider, Ratio, register_provider
-from municipalities.models import AuditEntry, Municipality
+from municipalities.models import AuditEntry, Municipality, Payment
 
 CORRECTION_ACTION = "applications.submission.request_correction"  # workflow transition name
 
@@ -62,12 +64,13 @@ def applications_rollup(municipality: Municipality, start: dt.datetime, end: dt.
     methods = dict(PaymentMethod.choices)
     fees = (
         Payment.objects.filter(
-            submission__form__department__municipality=municipality,
+            department__municipality=municipality,
+            subject_type=ContentType.objects.get_for_model(Submission),
             paid_at__gte=start,
             paid_at__lt=end,
             status__in=[PaymentStatus.PAID, PaymentStatus.REFUNDED],
         )
-        .values_list("submission__form__department_id", "provider")
+        .values_list("department_id", "provider")
         .annotate(amount=Sum("amount"), n=Count("pk"))
         .order_by("provider")
     )

@@ -1,4 +1,7 @@
-"""Electronic applications (電子申請): forms and their fields, submissions, attachments, payments."""
+"""Electronic applications (電子申請): forms and their fields, submissions, attachments.
+
+A submission's fee is paid through the core's payments (``municipalities.models.Payment``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import uuid
 from typing import ClassVar
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -13,12 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.storage import get_private_storage
 from applications.workflow import LIVE_STATUSES, SubmissionStatus
-from municipalities.models import DepartmentOwned, TimeStampedModel
-
-
-class PaymentMethod(models.TextChoices):
-    COUNTER = "counter", _("窓口払い")
-    SANDBOX = "sandbox", _("オンライン決済（テスト環境）")
+from municipalities.models import DepartmentOwned, PaymentMethod, PaymentStatus, TimeStampedModel
 
 
 class ApplicationForm(TimeStampedModel, DepartmentOwned):
@@ -292,6 +291,13 @@ class Submission(TimeStampedModel):
         blank=True,
     )
     memo = models.TextField(_("職員メモ"), blank=True, help_text=_("住民には表示されません。"))
+    # The fee's payments (a core record: municipalities.models.Payment, subject = this submission).
+    payments = GenericRelation(
+        "municipalities.Payment",
+        content_type_field="subject_type",
+        object_id_field="subject_id",
+        related_query_name="submission",
+    )
 
     class Meta:
         verbose_name = _("申請")
@@ -379,81 +385,13 @@ class Attachment(TimeStampedModel):
         return self.original_name
 
 
-class PaymentStatus(models.TextChoices):
-    PENDING = "pending", _("未払い")
-    PAID = "paid", _("支払済み")
-    FAILED = "failed", _("失敗")
-    CANCELLED = "cancelled", _("キャンセル")
-    REFUNDED = "refunded", _("返金済み")
-
-
-class Payment(TimeStampedModel):
-    """One attempt to pay a submission's fee through one provider (窓口, online gateway).
-
-    A submission has at most one paid payment (partial UNIQUE); failed or cancelled attempts
-    stay as records for reconciliation.
-    """
-
-    municipality_path: ClassVar[str] = "submission__form__department__municipality"
-    department_path: ClassVar[str | None] = "submission__form__department"
-    head_only_actions: ClassVar[frozenset[str]] = frozenset({"refund"})
-
-    Status = PaymentStatus
-
-    submission = models.ForeignKey(
-        Submission, verbose_name=_("申請"), on_delete=models.PROTECT, related_name="payments"
-    )
-    provider = models.CharField(_("支払方法"), max_length=20, choices=PaymentMethod.choices)
-    amount = models.PositiveIntegerField(_("金額（円）"))
-    status = models.CharField(
-        _("状態"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
-    )
-    reference = models.CharField(
-        _("決済番号"), max_length=64, help_text=_("決済事業者の取引番号、または窓口の領収番号。")
-    )
-    paid_at = models.DateTimeField(_("支払日時"), null=True, blank=True)
-    failed_at = models.DateTimeField(_("失敗・キャンセル日時"), null=True, blank=True)
-    refunded_at = models.DateTimeField(_("返金日時"), null=True, blank=True)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("記録した職員"),
-        on_delete=models.SET_NULL,
-        related_name="+",
-        null=True,
-        blank=True,
-    )
-    detail = models.JSONField(_("詳細"), default=dict, blank=True)
-
-    class Meta:
-        verbose_name = _("支払")
-        verbose_name_plural = _("支払")
-        ordering = ["-created_at", "-pk"]
-        permissions = [("refund_payment", "返金できる")]
-        default_permissions = ("add", "change", "delete", "view", "export")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=PaymentStatus.values), name="applications_payment_status_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(provider__in=PaymentMethod.values), name="applications_payment_provider_valid"
-            ),
-            models.UniqueConstraint(
-                fields=["provider", "reference"], name="applications_payment_reference_unique"
-            ),
-            models.UniqueConstraint(
-                fields=["submission"],
-                condition=Q(status="paid"),
-                name="applications_payment_one_paid_per_submission",
-            ),
-            models.CheckConstraint(
-                condition=~Q(status="paid") | Q(paid_at__isnull=False),
-                name="applications_payment_paid_has_time",
-            ),
-        ]
-        indexes = [
-            # payments_reconciliation(): payments of a period by day.
-            models.Index(fields=["status", "paid_at"], name="app_payment_paid_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return self.reference
+__all__ = [
+    "ApplicationForm",
+    "Attachment",
+    "FieldKind",
+    "FileType",
+    "FormField",
+    "PaymentMethod",  # the core's, re-exported: forms and submissions name their methods with it
+    "PaymentStatus",
+    "Submission",
+]

@@ -20,6 +20,4 @@ urlpatterns = [
     ),
     path("staged/<int:attachment_id>/", views.staged_download, name="staged_download"),
     path("postal/<str:code>/", views.postal_lookup, name="postal_lookup"),
-    path("sandbox/checkout/<str:reference>/", views.sandbox_checkout, name="sandbox_checkout"),
-    path("sandbox/callback/", views.sandbox_callback, name="sandbox_callback"),
 ]

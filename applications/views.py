@@ -11,10 +11,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from applications import selectors
@@ -24,16 +23,12 @@ from applications.models import (
     ApplicationForm,
     Attachment,
     FieldKind,
-    Payment,
     PaymentMethod,
     PaymentStatus,
     Submission,
 )
-from applications.payments import PaymentVerificationError
-from applications.payments.sandbox import signed_result
 from applications.services import (
     attachment_stage,
-    payment_record_callback,
     payment_restart,
     submission_cancel,
     submission_resubmit,
@@ -252,10 +247,10 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
             error = exc.message
         else:
             request.session.pop(_draft_key(token), None)
-            if result.status == S.AWAITING_PAYMENT and result.payment_method == PaymentMethod.SANDBOX:
+            if result.status == S.AWAITING_PAYMENT and result.payment_method != PaymentMethod.COUNTER:
                 payment = result.payments.filter(status=PaymentStatus.PENDING).order_by("-pk").first()
-                if payment is not None and payment.detail.get("redirect_url"):
-                    return HttpResponseRedirect(payment.detail["redirect_url"])
+                if payment is not None:  # to the online provider's checkout
+                    return redirect("payments:checkout", pk=payment.pk)
             return redirect(
                 reverse("applications:submission_detail", kwargs={"reference": result.reference}) + "?done=1"
             )
@@ -312,7 +307,7 @@ def submission_detail(request: HttpRequest, reference: str) -> HttpResponse:
         "can_cancel": submission.status in (S.AWAITING_PAYMENT, S.RECEIVED),
         "can_edit": submission.status == S.NEEDS_CORRECTION,
         "can_pay_online": submission.status == S.AWAITING_PAYMENT
-        and submission.payment_method == PaymentMethod.SANDBOX,
+        and submission.payment_method != PaymentMethod.COUNTER,
         "pays_at_counter": submission.status == S.AWAITING_PAYMENT
         and submission.payment_method == PaymentMethod.COUNTER,
         "just_submitted": request.GET.get("done") == "1",
@@ -362,10 +357,7 @@ def submission_pay(request: HttpRequest, reference: str) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("applications:submission_detail", reference=reference)
-    return HttpResponseRedirect(
-        payment.detail.get("redirect_url")
-        or reverse("applications:submission_detail", kwargs={"reference": reference})
-    )
+    return redirect("payments:checkout", pk=payment.pk)
 
 
 @resident_required
@@ -407,64 +399,3 @@ def postal_lookup(request: HttpRequest, code: str) -> JsonResponse:
     if found is None:
         return JsonResponse({"found": False, "message": "この郵便番号は見つかりません。"}, status=404)
     return JsonResponse({"found": True, "code": found.code, "address": found.address})
-
-
-# --- the sandbox payment gateway ------------------------------------------------------------
-
-
-@resident_required
-def sandbox_checkout(request: HttpRequest, reference: str) -> HttpResponse:
-    """The gateway's own checkout page (test environment): pay, fail or cancel."""
-    payment = (
-        Payment.objects.select_related("submission__form")
-        .filter(provider=PaymentMethod.SANDBOX, reference=reference, submission__resident=request.resident)
-        .first()
-    )
-    if payment is None:
-        raise Http404
-    if request.method == "POST":
-        outcome = request.POST.get("outcome", "")
-        if outcome not in ("paid", "failed", "cancelled"):
-            outcome = "cancelled"
-        params = signed_result(reference=payment.reference, outcome=outcome, amount=payment.amount)
-        return HttpResponseRedirect(reverse("applications:sandbox_callback") + "?" + urlencode(params))
-    context = {"payment": payment, "submission": payment.submission, "page_title": "お支払い（テスト環境）"}
-    return render(request, "liff/applications/sandbox_checkout.html", context)
-
-
-@csrf_exempt  # the gateway posts server-to-server; the HMAC signature is the authentication
-def sandbox_callback(request: HttpRequest) -> HttpResponse:
-    """The gateway's signed result: browser redirect (GET) or server notification (POST)."""
-    params = {k: v for k, v in (request.POST if request.method == "POST" else request.GET).items()}
-    try:
-        payment = payment_record_callback(provider_code=PaymentMethod.SANDBOX, params=params)
-    except (PaymentVerificationError, ApplicationError) as exc:
-        message = (
-            exc.message
-            if isinstance(exc, ApplicationError)
-            else "お支払いの結果を確認できませんでした（署名が正しくありません）。"
-        )
-        if request.method == "POST":
-            return HttpResponse("NG", status=400, content_type="text/plain")
-        return render(
-            request,
-            "liff/applications/payment_error.html",
-            {"message": message, "page_title": "お支払い"},
-            status=400,
-        )
-    if request.method == "POST":
-        return HttpResponse("OK", content_type="text/plain")
-    notes = {
-        PaymentStatus.PAID: (messages.SUCCESS, "お支払いが完了しました。申請を受け付けました。"),
-        PaymentStatus.FAILED: (
-            messages.ERROR,
-            "お支払いができませんでした。もう一度お試しいただくか、窓口でお支払いください。",
-        ),
-        PaymentStatus.CANCELLED: (
-            messages.WARNING,
-            "お支払いをキャンセルしました。申請はお支払い待ちのままです。",
-        ),
-    }
-    level, text = notes.get(payment.status, (messages.INFO, "お支払いの状態を確認しました。"))
-    messages.add_message(request, level, text)
-    return redirect("applications:submission_detail", reference=payment.submission.reference)

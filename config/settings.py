@@ -153,6 +153,13 @@ CELERY_TIMEZONE = "Asia/Tokyo"
 # a re-offer of work still running costs a 409 from LINE (same retry key), never a duplicate.
 CLAIM_STALE_AFTER_SECONDS = env.float("CLAIM_STALE_AFTER_SECONDS", default=60.0)
 
+# --- Payments (municipalities/payments) ----------------------------------------------------------
+
+# Stripe's API host (no trailing slash); tests point it at a fake Stripe server on 127.0.0.1. Each
+# town enters its own Stripe keys on its page; the sandbox gateway and the counter need nothing.
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com").rstrip("/")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+
 # --- LINE -----------------------------------------------------------------------------------
 
 LINE_BACKEND = env("LINE_BACKEND", default="simulator")

@@ -14,4 +14,5 @@ urlpatterns = [
     path("liff/broadcasts/", include("broadcasts.urls")),
     path("liff/reservations/", include("reservations.urls")),
     path("liff/applications/", include("applications.urls")),
+    path("payments/", include("municipalities.payments.urls")),
 ]

@@ -2,12 +2,7 @@
 
 from applications.errors import ApplicationError
 from applications.services.forms import form_close, form_copy, form_save
-from applications.services.payments import (
-    payment_record_callback,
-    payment_record_counter,
-    payment_refund,
-    payment_restart,
-)
+from applications.services.payments import payment_record_counter, payment_restart, submission_payment_open
 from applications.services.submissions import (
     attachment_stage,
     attachments_purge_stale,
@@ -26,12 +21,11 @@ __all__ = [
     "form_close",
     "form_copy",
     "form_save",
-    "payment_record_callback",
     "payment_record_counter",
-    "payment_refund",
     "payment_restart",
     "submission_cancel",
     "submission_delete",
+    "submission_payment_open",
     "submission_resubmit",
     "submission_submit",
     "submission_transition",

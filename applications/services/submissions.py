@@ -19,11 +19,12 @@ from django.utils.translation import gettext as _
 
 from applications import workflow
 from applications.errors import ApplicationError
-from applications.models import ApplicationForm, Attachment, FieldKind, Payment, Submission
+from applications.models import ApplicationForm, Attachment, FieldKind, Submission
 from applications.workflow import SubmissionStatus as S
 from municipalities import permissions
 from municipalities.audit import audit_log
 from municipalities.models import Resident, StaffUser
+from municipalities.services.payments import payments_cancel_pending
 from municipalities.tasks_queue import enqueue_on_commit
 
 if TYPE_CHECKING:
@@ -199,9 +200,9 @@ def submission_submit(
     file_keys = _claim_attachments(submission=submission, resident=resident, attachment_ids=attachment_ids)
     _check_required(form, answers, file_keys)
     if form.fee:
-        from applications.services.payments import payment_create  # payments imports this module
+        from applications.services.payments import submission_payment_open  # payments imports this module
 
-        payment_create(submission=submission)
+        submission_payment_open(submission=submission)
     audit_log(
         actor=None,
         actor_resident=resident,
@@ -292,9 +293,7 @@ def submission_cancel(*, submission: Submission, resident: Resident) -> Submissi
     if submission.resident_id != resident.pk:
         raise ApplicationError(_("この申請は見つかりません。"))
     result = transition_apply(submission=submission, name="cancel", by=workflow.RESIDENT, actor=None)
-    Payment.objects.filter(submission=submission, status=Payment.Status.PENDING).update(
-        status=Payment.Status.CANCELLED, failed_at=timezone.now()
-    )
+    payments_cancel_pending(subject=submission)
     return result
 
 

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from municipalities.admin import households, logs, residents, staff, tenants
+from municipalities.admin import households, logs, payments, residents, staff, tenants
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "ReadOnlyAdminMixin",
     "households",
     "logs",
+    "payments",
     "residents",
     "staff",
     "tenants",

@@ -42,6 +42,23 @@ class MunicipalityForm(forms.ModelForm):
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
+    new_stripe_secret_key = forms.CharField(
+        label=_("Stripe シークレットキー（変更するときだけ入力）"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    new_stripe_webhook_secret = forms.CharField(
+        label=_("Stripe Webhook 署名シークレット（変更するときだけ入力）"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    stripe_payment_methods = forms.MultipleChoiceField(
+        label=_("Stripe で受け付ける支払手段"),
+        required=False,
+        choices=[("card", _("クレジットカード")), ("konbini", _("コンビニ払い")), ("paypay", _("PayPay"))],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Stripe アカウントで有効にしている支払手段だけを選んでください。"),
+    )
 
     class Meta:
         model = Municipality
@@ -60,6 +77,7 @@ class MunicipalityForm(forms.ModelForm):
             "handoff_notify_email",
             "handoff_pause_minutes",
             "monthly_push_budget",
+            "stripe_payment_methods",
         ]
 
 
@@ -68,7 +86,13 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
     form = MunicipalityForm
     list_display = ["name", "slug", "prefecture", "line_channel_id", "require_two_factor"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["webhook_url", "channel_secret_masked", "channel_access_token_masked"]
+    readonly_fields = [
+        "webhook_url",
+        "channel_secret_masked",
+        "channel_access_token_masked",
+        "stripe_webhook_url",
+        "stripe_secret_key_masked",
+    ]
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         return [
@@ -96,6 +120,18 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
                         "talk_log_retention_days",
                         "broadcast_needs_second_approver",
                         "monthly_push_budget",
+                    ]
+                },
+            ),
+            (
+                _("オンライン決済（Stripe）"),
+                {
+                    "fields": [
+                        "stripe_webhook_url",
+                        "stripe_secret_key_masked",
+                        "new_stripe_secret_key",
+                        "new_stripe_webhook_secret",
+                        "stripe_payment_methods",
                     ]
                 },
             ),
@@ -138,6 +174,21 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
             _("LINE Developers コンソールの「Webhook URL」に貼り付けてください。"),
         )
 
+    @admin.display(description=_("Stripe の Webhook URL"))
+    def stripe_webhook_url(self, obj: Municipality) -> str:
+        if not obj.pk:
+            return _("保存すると表示されます。")
+        path = reverse("payments:stripe_webhook", kwargs={"slug": obj.slug})
+        return format_html(
+            "<code>{}</code><div class=\"help\">{}</div>",
+            f"{settings.SITE_URL}{path}" if settings.SITE_URL else path,
+            _("Stripe ダッシュボードの Webhook に、checkout.session の各イベントを送る先として登録します。"),
+        )
+
+    @admin.display(description=_("Stripe シークレットキー"))
+    def stripe_secret_key_masked(self, obj: Municipality) -> str:
+        return mask_secret(obj.stripe_secret_key) or _("未設定")
+
     @admin.display(description=_("チャネルシークレット"))
     def channel_secret_masked(self, obj: Municipality) -> str:
         return mask_secret(obj.channel_secret) or _("未設定")
@@ -171,6 +222,9 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
             data["channel_secret"] = form.cleaned_data["new_channel_secret"]
         if form.cleaned_data.get("new_channel_access_token"):
             data["channel_access_token"] = form.cleaned_data["new_channel_access_token"]
+        for secret in ("stripe_secret_key", "stripe_webhook_secret"):
+            if form.cleaned_data.get(f"new_{secret}"):
+                data[secret] = form.cleaned_data[f"new_{secret}"]
         if not change:
             municipality, _created = municipality_create_or_update(
                 slug=obj.slug,

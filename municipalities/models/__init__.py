@@ -10,6 +10,7 @@ from municipalities.models.audit import AuditEntry
 from municipalities.models.base import DepartmentOwned, MunicipalityOwned, TimeStampedModel
 from municipalities.models.channel import SimulatedDelivery, TalkMessage, WebhookEvent
 from municipalities.models.households import HouseholdMember, Relationship
+from municipalities.models.payments import Payment, PaymentMethod, PaymentStatus
 from municipalities.models.residents import AgeBand, Area, Interest, Resident, ResidentLinkUse
 from municipalities.models.staff import Role, StaffRole, StaffUser, StaffUserManager
 from municipalities.models.tenants import Department, Municipality
@@ -24,6 +25,9 @@ __all__ = [
     "Interest",
     "Municipality",
     "MunicipalityOwned",
+    "Payment",
+    "PaymentMethod",
+    "PaymentStatus",
     "Relationship",
     "Resident",
     "ResidentLinkUse",

@@ -110,6 +110,26 @@ class Municipality(TimeStampedModel):
         ),
     )
 
+    stripe_secret_key = EncryptedTextField(
+        _("Stripe シークレットキー"),
+        blank=True,
+        help_text=_(
+            "オンライン決済（Stripe）を使うときに、自治体の Stripe アカウントのシークレットキー（sk_…）を"
+            "入れます。保存後は末尾 4 文字だけ表示されます。"
+        ),
+    )
+    stripe_webhook_secret = EncryptedTextField(
+        _("Stripe Webhook 署名シークレット"),
+        blank=True,
+        help_text=_("Stripe の Webhook 設定に表示される署名シークレット（whsec_…）です。"),
+    )
+    stripe_payment_methods = models.JSONField(
+        _("Stripe で受け付ける支払手段"),
+        default=list,
+        blank=True,
+        help_text=_("card（クレジットカード）、konbini（コンビニ）、paypay のうち、Stripe アカウントで使えるもの。"),
+    )
+
     class Meta:
         verbose_name = _("自治体")
         verbose_name_plural = _("自治体")

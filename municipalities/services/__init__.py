@@ -1,5 +1,5 @@
 """Writes of the core app, by topic (STYLE R15), re-exported here: municipalities and departments,
-staff accounts and roles, residents, and the generic admin writes.
+staff accounts and roles, residents, payments, and the generic admin writes.
 
 Callers import from ``municipalities.services``; ``municipalities.scoping`` calls the admin writes
 through this package (``services.admin_object_save``), so a test patches them here.
@@ -17,6 +17,15 @@ from municipalities.services.municipality import (
     department_create,
     municipality_create_or_update,
     municipality_update,
+)
+from municipalities.services.payments import (
+    PaymentError,
+    payment_checkout_url,
+    payment_open,
+    payment_record_at_counter,
+    payment_record_callback,
+    payment_refund,
+    payments_cancel_pending,
 )
 from municipalities.services.residents import (
     resident_follow,
@@ -37,6 +46,7 @@ from municipalities.services.staff import (
 __all__ = [
     "MUNICIPALITY_UPDATABLE_FIELDS",
     "HouseholdMemberError",
+    "PaymentError",
     "admin_object_delete",
     "admin_object_save",
     "department_create",
@@ -45,6 +55,12 @@ __all__ = [
     "household_members_for_resident",
     "municipality_create_or_update",
     "municipality_update",
+    "payment_checkout_url",
+    "payment_open",
+    "payment_record_at_counter",
+    "payment_record_callback",
+    "payment_refund",
+    "payments_cancel_pending",
     "refuse_operator_target",
     "require_formset_rows",
     "resident_follow",

@@ -28,6 +28,9 @@ MUNICIPALITY_UPDATABLE_FIELDS = frozenset(
         "talk_log_retention_days",
         "follow_greeting",
         "broadcast_needs_second_approver",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        "stripe_payment_methods",
     }
 )
 

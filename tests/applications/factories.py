@@ -7,9 +7,9 @@ from typing import Any
 
 import factory
 
-from applications.models import ApplicationForm, FieldKind, FormField, Payment, Submission
+from applications.models import ApplicationForm, FieldKind, FormField, Submission
 from applications.services import payment_record_counter, submission_submit
-from municipalities.models import Department, Resident
+from municipalities.models import Department, Payment, Resident
 from tests.matrix import matrix_builder
 from tests.municipalities.factories import resident_in
 

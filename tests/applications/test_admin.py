@@ -280,17 +280,18 @@ def test_reconciliation_per_day_form_provider_and_unpaid(
     paid = submit(fee_form, resident, payment_method="counter")
     submit(fee_form, other_resident, payment_method="counter")
     payment_record_counter(submission=paid, actor=somu_editor)
-    url = reverse("admin:applications_payment_reconciliation")
+    url = reverse("admin:municipalities_payment_reconciliation")
     response = login(somu_editor).get(url)
     assert response.status_code == 200
     rows = response.context_data["rows"]
-    assert [(r["form"], r["provider"], r["count"], r["amount"]) for r in rows] == [
+    assert [(r["description"], r["provider"], r["count"], r["amount"]) for r in rows] == [
         ("住民票の写しの請求", "counter", 1, 300)
     ]
-    assert [s.status for s in response.context_data["unpaid"]] == [S.AWAITING_PAYMENT]
+    [unpaid] = response.context_data["unpaid"]
+    assert (unpaid.status, unpaid.subject.status) == ("pending", S.AWAITING_PAYMENT)
     xlsx = login(somu_editor).get(url + "?format=xlsx")
     book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
-    assert book.sheetnames == ["日別集計", "未払いの申請"]
+    assert book.sheetnames == ["日別集計", "未払い"]
     assert list(book["日別集計"].values)[-1][-3:] == (300, 0, 300)
     # another department sees none of it
     other = login(kenko_editor).get(url)
@@ -299,7 +300,7 @@ def test_reconciliation_per_day_form_provider_and_unpaid(
 
 def test_reconciliation_bad_range_is_a_message(somu_editor, fee_form):
     response = login(somu_editor).get(
-        reverse("admin:applications_payment_reconciliation") + "?start=2026-05-01&end=2026-04-01"
+        reverse("admin:municipalities_payment_reconciliation") + "?start=2026-05-01&end=2026-04-01"
     )
     assert response.status_code == 200
     assert "終了日は開始日以降" in response.content.decode()
@@ -359,13 +360,13 @@ def test_staff_only_file_field_is_refused(kenko, kenko_editor):
     assert not ApplicationForm.objects.exists()
 
 
-@pytest.mark.parametrize("model", ["applicationform", "payment"])
+@pytest.mark.parametrize("model", ["applications_applicationform", "municipalities_payment"])
 def test_other_changelists_have_flat_query_counts(model, fee_form, resident, other_resident, somu_editor):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     client = login(somu_editor)
-    url = reverse(f"admin:applications_{model}_changelist")
+    url = reverse(f"admin:{model}_changelist")
 
     def add_paid_submission(who):
         payment_record_counter(submission=submit(fee_form, who, payment_method="counter"), actor=somu_editor)

@@ -1,4 +1,5 @@
-"""Fees: sandbox success / failure / cancel / forged and stale callbacks, counter payments, refunds."""
+"""A submission's fee through the core's payments: sandbox success / failure / cancel / forged and
+stale callbacks, counter payments, refunds."""
 
 from __future__ import annotations
 
@@ -9,18 +10,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from applications.errors import ApplicationError
-from applications.models import Payment, PaymentStatus
-from applications.payments import PaymentVerificationError
-from applications.payments.sandbox import signed_result
-from applications.services import (
-    payment_record_callback,
-    payment_record_counter,
-    payment_refund,
-    payment_restart,
-    submission_transition,
-)
+from applications.services import payment_record_counter, payment_restart, submission_transition
 from applications.workflow import SubmissionStatus as S
-from municipalities.models import AuditEntry, SimulatedDelivery
+from municipalities.models import AuditEntry, Payment, PaymentStatus, SimulatedDelivery
+from municipalities.payments import CallbackRequest, PaymentVerificationError
+from municipalities.payments.sandbox import signed_result
+from municipalities.services.payments import (
+    PaymentError,
+    payment_checkout_url,
+    payment_record_callback,
+    payment_refund,
+)
 from tests.applications.factories import submit
 from tests.conftest import make_staff, shown_text
 
@@ -32,23 +32,53 @@ def somu_head(town, somu):
     return make_staff("somu_head", town, "head", somu)
 
 
+def opened(payment: Payment) -> Payment:
+    """The resident is sent to the gateway: the checkout exists from then on."""
+    payment_checkout_url(payment=payment, return_url="https://example.jp/back/")
+    payment.refresh_from_db()
+    return payment
+
+
+def record(params: dict[str, str]) -> Payment | None:
+    return payment_record_callback(
+        provider_code="sandbox", municipality=None, request=CallbackRequest(params=params)
+    )
+
+
 @pytest.fixture
 def online(fee_form, resident):
     submission = submit(fee_form, resident, payment_method="sandbox")
-    return submission, submission.payments.get()
+    return submission, opened(submission.payments.get())
 
 
 def callback(payment: Payment, outcome: str, **overrides) -> Payment:
     params = signed_result(reference=payment.reference, outcome=outcome, amount=payment.amount)
     params.update(overrides)
-    return payment_record_callback(provider_code="sandbox", params=params)
+    return record(params)
 
 
-def test_sandbox_checkout_is_created_with_a_redirect(online):
-    submission, payment = online
+def test_an_online_payment_is_pending_until_the_resident_opens_the_checkout(fee_form, resident):
+    # given
+    submission = submit(fee_form, resident, payment_method="sandbox")
+    payment = submission.payments.get()
     assert submission.status == S.AWAITING_PAYMENT
+    assert (payment.status, payment.amount, payment.department, payment.resident) == (
+        "pending",
+        300,
+        fee_form.department,
+        resident,
+    )
+    assert payment.description == fee_form.title and not payment.detail.get("redirect_url")
+    # when: the resident is sent to pay, twice (a double tap)
+    first = payment_checkout_url(payment=payment, return_url="https://example.jp/back/")
+    again = payment_checkout_url(
+        payment=Payment.objects.get(pk=payment.pk), return_url="https://example.jp/back/"
+    )
+    # then: one checkout
+    payment.refresh_from_db()
     assert payment.reference.startswith("SBX-")
-    assert payment.detail["redirect_url"].endswith(f"/sandbox/checkout/{payment.reference}/")
+    assert first == again == payment.detail["redirect_url"]
+    assert first.endswith(f"/sandbox/checkout/{payment.reference}/")
 
 
 def test_success_moves_to_received_once(online, resident, django_capture_on_commit_callbacks):
@@ -82,7 +112,7 @@ def test_failure_and_cancel_keep_waiting_and_allow_a_retry(online, resident, out
     assert submission.status == S.AWAITING_PAYMENT
     retry = payment_restart(submission=submission, resident=resident)
     assert retry.pk != payment.pk and retry.status == PaymentStatus.PENDING
-    callback(retry, "paid")
+    callback(opened(retry), "paid")
     submission.refresh_from_db()
     assert submission.status == S.RECEIVED
 
@@ -108,7 +138,7 @@ def test_forged_or_stale_callback_changes_nothing(online, overrides):
             **overrides,
         }
     with pytest.raises(PaymentVerificationError):
-        payment_record_callback(provider_code="sandbox", params=params)
+        record(params)
     payment.refresh_from_db()
     submission.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING
@@ -117,21 +147,19 @@ def test_forged_or_stale_callback_changes_nothing(online, overrides):
 
 def test_missing_parameters_are_refused(online):
     with pytest.raises(PaymentVerificationError):
-        payment_record_callback(provider_code="sandbox", params={"reference": "x"})
+        record({"reference": "x"})
 
 
 def test_signed_callback_for_an_unknown_payment(online):
-    with pytest.raises(ApplicationError, match="見つかりません"):
-        payment_record_callback(
-            provider_code="sandbox", params=signed_result(reference="SBX-nope", outcome="paid", amount=300)
-        )
+    with pytest.raises(PaymentError, match="見つかりません"):
+        record(signed_result(reference="SBX-nope", outcome="paid", amount=300))
 
 
 def test_signed_callback_with_the_wrong_amount(online):
     _submission, payment = online
     params = signed_result(reference=payment.reference, outcome="paid", amount=1)
-    with pytest.raises(ApplicationError, match="金額が一致しません"):
-        payment_record_callback(provider_code="sandbox", params=params)
+    with pytest.raises(PaymentError, match="金額が一致しません"):
+        record(params)
 
 
 def test_counter_payment_recorded_by_staff(fee_form, resident, somu_editor):
@@ -158,7 +186,8 @@ def test_one_paid_payment_per_submission_constraint(online):
     callback(payment, "paid")
     with pytest.raises(IntegrityError), transaction.atomic():
         Payment.objects.create(
-            submission=submission,
+            subject=submission,
+            department=submission.form.department,
             provider="counter",
             amount=300,
             reference="dup",
@@ -170,12 +199,12 @@ def test_one_paid_payment_per_submission_constraint(online):
 def test_refund_is_for_heads_with_a_reason(online, somu_editor, somu_head):
     _submission, payment = online
     payment = callback(payment, "paid")
-    with pytest.raises(ApplicationError, match="権限がありません"):
+    with pytest.raises(PaymentError, match="権限がありません"):
         payment_refund(payment=payment, actor=somu_editor, reason="誤請求")
-    with pytest.raises(ApplicationError, match="理由"):
+    with pytest.raises(PaymentError, match="理由"):
         payment_refund(payment=payment, actor=somu_head, reason="")
     refunded = payment_refund(payment=payment, actor=somu_head, reason="誤請求")
     assert refunded.status == PaymentStatus.REFUNDED and refunded.refunded_at
-    assert AuditEntry.objects.filter(action="applications.payment.refunded").exists()
-    with pytest.raises(ApplicationError, match="返金できません"):
+    assert AuditEntry.objects.filter(action="municipalities.payment.refunded").exists()
+    with pytest.raises(PaymentError, match="返金できません"):
         payment_refund(payment=refunded, actor=somu_head, reason="二重")

@@ -8,11 +8,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from applications.models import Attachment, FieldKind, Payment, Submission
-from applications.payments.sandbox import signed_result
+from applications.models import Attachment, FieldKind, Submission
 from applications.services import submission_transition
 from applications.workflow import SubmissionStatus as S
 from municipalities.line.liff import SESSION_KEY
+from municipalities.models import Payment
+from municipalities.payments.sandbox import signed_result
+from municipalities.services.payments import payment_checkout_url
 from tests.applications.factories import FormFieldFactory, simple_form, submit
 from tests.applications.files import EXE, PNG, upload
 
@@ -230,56 +232,85 @@ def test_sandbox_payment_through_the_pages(fee_form, resident):
     # when: submit choosing the online gateway
     response = client.post(url, {"payment_method": "sandbox"})
     payment = Payment.objects.get()
-    assert response["Location"] == reverse("applications:sandbox_checkout", args=[payment.reference])
-    checkout = client.get(response["Location"])
+    assert response["Location"] == reverse("payments:checkout", args=[payment.pk])
+    to_gateway = client.get(response["Location"])
+    payment.refresh_from_db()
+    assert to_gateway["Location"] == reverse("payments:sandbox_checkout", args=[payment.reference])
+    checkout = client.get(to_gateway["Location"])
     assert "300円" in checkout.content.decode()
     # when: the resident pays on the gateway's page
-    back = client.post(response["Location"], {"outcome": "paid"})
+    back = client.post(to_gateway["Location"], {"outcome": "paid"})
     assert back.status_code == 302 and "signature=" in back["Location"]
-    final = client.get(back["Location"])
+    returned = client.get(back["Location"])
+    assert returned["Location"] == reverse("payments:return", args=[payment.pk])
+    final = client.get(returned["Location"])
     # then
     submission = Submission.objects.get()
     assert final.status_code == 302 and submission.status == S.RECEIVED
+    assert final["Location"] == reverse("applications:submission_detail", args=[submission.reference])
     assert "お支払いが完了しました" in client.get(final["Location"]).content.decode()
+
+
+def _follow(client, location: str, hops: int = 6) -> str:
+    for _ in range(hops):
+        response = client.get(location)
+        if response.status_code != 302:
+            return response.content.decode()
+        location = response["Location"]
+    raise AssertionError("too many redirects")
 
 
 def test_sandbox_cancel_then_pay_again(fee_form, resident):
     client = client_for(resident)
     url = confirm_url(client.post(reverse("applications:form", args=[fee_form.pk]), {"name": "山田 花子"}))
-    checkout = client.post(url, {"payment_method": "sandbox"})["Location"]
-    back = client.post(checkout, {"outcome": "cancelled"})
-    detail = client.get(client.get(back["Location"])["Location"]).content.decode()
+    to_gateway = client.get(client.post(url, {"payment_method": "sandbox"})["Location"])["Location"]
+    back = client.post(to_gateway, {"outcome": "cancelled"})
+    detail = _follow(client, back["Location"])
     assert "キャンセルしました" in detail and "円を支払う" in detail
     submission = Submission.objects.get()
     retry = client.post(reverse("applications:submission_pay", args=[submission.reference]))
-    assert "/sandbox/checkout/" in retry["Location"]
+    assert retry["Location"].startswith("/payments/") and retry["Location"].endswith("/checkout/")
+    assert "/sandbox/checkout/" in client.get(retry["Location"])["Location"]
     assert Payment.objects.count() == 2
 
 
+def _opened_sandbox_payment(fee_form, resident) -> Payment:
+    payment = submit(fee_form, resident, payment_method="sandbox").payments.get()
+    payment_checkout_url(payment=payment, return_url="")
+    payment.refresh_from_db()
+    return payment
+
+
 def test_forged_callback_is_a_clear_400(fee_form, resident):
-    submission = submit(fee_form, resident, payment_method="sandbox")
-    payment = submission.payments.get()
+    payment = _opened_sandbox_payment(fee_form, resident)
     params = signed_result(reference=payment.reference, outcome="paid", amount=payment.amount)
     params["amount"] = "1"
-    response = Client().get(reverse("applications:sandbox_callback"), params)
+    response = Client().get(reverse("payments:sandbox_callback"), params)
     assert response.status_code == 400
     assert "署名が正しくありません" in response.content.decode()
-    server = Client().post(reverse("applications:sandbox_callback"), {**params, "signature": "bad"})
+    server = Client().post(reverse("payments:sandbox_callback"), {**params, "signature": "bad"})
     assert server.status_code == 400 and server.content == b"NG"
     payment.refresh_from_db()
     assert payment.status == "pending"
 
 
 def test_server_to_server_callback(fee_form, resident):
-    submission = submit(fee_form, resident, payment_method="sandbox")
-    payment = submission.payments.get()
+    payment = _opened_sandbox_payment(fee_form, resident)
     response = Client().post(
-        reverse("applications:sandbox_callback"),
+        reverse("payments:sandbox_callback"),
         signed_result(reference=payment.reference, outcome="paid", amount=300),
     )
     assert response.content == b"OK"
-    submission.refresh_from_db()
+    submission = Submission.objects.get()
     assert submission.status == S.RECEIVED
+
+
+def test_another_residents_payment_is_a_404(fee_form, resident, other_resident):
+    payment = _opened_sandbox_payment(fee_form, resident)
+    other = client_for(other_resident)
+    assert other.get(reverse("payments:checkout", args=[payment.pk])).status_code == 404
+    assert other.get(reverse("payments:return", args=[payment.pk])).status_code == 404
+    assert other.get(reverse("payments:sandbox_checkout", args=[payment.reference])).status_code == 404
 
 
 def test_counter_payment_instructions(fee_form, resident):

@@ -59,9 +59,10 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
 
-    from applications import exports, selectors
+    from applications import exports
     from applications.models import ApplicationForm, FieldKind, FormField, Submission
     from applications.services import payment_record_counter, submission_submit
+    from municipalities import selectors as core_selectors
     from municipalities.models import Department, Role, StaffUser
     from municipalities.services import resident_follow, staff_role_grant
     from tests.conftest import make_town
@@ -178,8 +179,8 @@ def main() -> None:
 
     today = timezone.localdate()
     t0 = time.perf_counter()
-    rows = selectors.payments_reconciliation(user=staff, start=today.replace(day=1), end=today)
-    unpaid = list(selectors.unpaid_submissions_for_staff(user=staff))
+    rows = core_selectors.payments_reconciliation(user=staff, start=today.replace(day=1), end=today)
+    unpaid = list(core_selectors.unpaid_payments_for_staff(user=staff))
     t_rec = time.perf_counter() - t0
     print(
         f"reconciliation: {sum(r['count'] for r in rows)} payments, {len(unpaid)} unpaid in {t_rec * 1000:.0f} ms"

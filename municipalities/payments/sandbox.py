@@ -1,7 +1,7 @@
 """A sandbox payment gateway built into the site, so the whole fee flow works in the demo.
 
 It behaves like a typical Japanese gateway: the resident is redirected to its checkout page
-(here ``applications:sandbox_checkout``), chooses success, failure or cancel, and the gateway
+(here ``payments:sandbox_checkout``), chooses success, failure or cancel, and the gateway
 sends a result notification signed with HMAC-SHA256 over the canonical parameters. The
 callback view verifies the signature (constant-time), the amount and the freshness.
 """
@@ -12,13 +12,20 @@ import hashlib
 import hmac
 import secrets
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 
-from applications.payments.base import CallbackResult, Checkout, PaymentVerificationError, RefundResult
+from municipalities.models import Municipality
+from municipalities.payments.base import (
+    CallbackRequest,
+    CallbackResult,
+    Checkout,
+    PaymentVerificationError,
+    RefundResult,
+)
 
 OUTCOMES = ("paid", "failed", "cancelled")
 SIGNED_FIELDS = ("reference", "outcome", "amount", "ts")
@@ -27,7 +34,7 @@ MAX_CALLBACK_AGE_SECONDS = 60 * 60
 
 def _secret() -> bytes:
     # Derived from SECRET_KEY (settings.py is the only env reader); a real gateway issues its own.
-    return hashlib.sha256(force_bytes("applications.sandbox-gateway:" + settings.SECRET_KEY)).digest()
+    return hashlib.sha256(force_bytes("payments.sandbox-gateway:" + settings.SECRET_KEY)).digest()
 
 
 def sign(params: dict[str, str]) -> str:
@@ -51,12 +58,20 @@ class SandboxProvider:
     code: ClassVar[str] = "sandbox"
     online: ClassVar[bool] = True
 
-    def create_checkout(self, *, payment_id: int, amount: int, description: str) -> Checkout:
+    def is_configured(self, municipality: Municipality) -> bool:
+        return True
+
+    def create_checkout(
+        self, *, municipality: Municipality, payment_id: int, amount: int, description: str, return_url: str
+    ) -> Checkout:
         reference = f"SBX-{payment_id:06d}-{secrets.token_hex(6)}"
-        url = reverse("applications:sandbox_checkout", kwargs={"reference": reference})
+        url = reverse("payments:sandbox_checkout", kwargs={"reference": reference})
         return Checkout(reference=reference, redirect_url=url)
 
-    def verify_callback(self, params: dict[str, str]) -> CallbackResult:
+    def verify_callback(
+        self, *, municipality: Municipality, request: CallbackRequest
+    ) -> CallbackResult | None:
+        params = request.params
         try:
             values = {name: str(params[name]) for name in SIGNED_FIELDS}
             signature = str(params["signature"])
@@ -74,5 +89,7 @@ class SandboxProvider:
             reference=values["reference"], outcome=values["outcome"], amount=amount, detail={"ts": ts}
         )
 
-    def refund(self, *, reference: str, amount: int) -> RefundResult:
+    def refund(
+        self, *, municipality: Municipality, reference: str, amount: int, detail: dict[str, Any], key: str
+    ) -> RefundResult:
         return RefundResult(reference=reference, detail={"sandbox_refund_id": "RF-" + secrets.token_hex(4)})

@@ -1,9 +1,12 @@
-"""Staff console for payments: the records, refunds and the reconciliation page."""
+"""Staff console for payments (every feature's fees): the records, refunds and the reconciliation
+page (入金の照合) with its XLSX/CSV download."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import tablib
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -14,17 +17,12 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from applications import exports, selectors
-from applications.models import (
-    Payment,
-)
-from applications.services import (
-    payment_refund,
-)
+from municipalities import selectors
 from municipalities.admin_pages import AdminPage
+from municipalities.files import export_response
+from municipalities.models import Payment
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
-
-# --- payments and reconciliation ------------------------------------------------------------
+from municipalities.services.payments import payment_refund
 
 
 class ReconciliationForm(forms.Form):
@@ -46,20 +44,23 @@ class PaymentAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
 
     list_display = [
         "reference",
-        "submission",
-        "form_title",
+        "subject_text",
+        "description",
+        "department",
         "provider",
         "amount",
         "status",
         "paid_at",
         "recorded_by",
     ]
-    list_select_related = ["submission__form__department", "recorded_by"]
-    list_filter = ["status", "provider", "submission__form__department", "submission__form", "paid_at"]
+    list_select_related = ["department", "recorded_by", "subject_type"]
+    list_filter = ["status", "provider", "department", "paid_at"]
     date_hierarchy = "paid_at"
-    search_fields = ["reference", "submission__reference"]
+    search_fields = ["reference", "description"]
     readonly_fields = [
-        "submission",
+        "subject_text",
+        "description",
+        "department",
         "provider",
         "amount",
         "status",
@@ -72,14 +73,17 @@ class PaymentAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     ]
     fields = readonly_fields
     actions = ["action_refund"]
-    change_list_template = "admin/applications/payment/change_list.html"
+    change_list_template = "admin/municipalities/payment/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("subject")
 
     def has_refund_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_action_permission(request, "refund", obj)
 
-    @admin.display(description=_("フォーム"), ordering="submission__form__title")
-    def form_title(self, obj: Payment) -> str:
-        return obj.submission.form.title
+    @admin.display(description=_("対象"))
+    def subject_text(self, obj: Payment) -> str:
+        return str(obj.subject) if obj.subject is not None else "—"
 
     @admin.action(description=_("返金する（理由を入力・所属長）"), permissions=["refund"])
     def action_refund(self, request: HttpRequest, queryset: QuerySet) -> Any:
@@ -100,7 +104,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
             queryset,
             lambda payment: payment_refund(payment=payment, actor=request.user, reason=reason),
             _("%(n)d 件を返金しました。"),
-            select_related=["submission__form__department"],
+            select_related=["department__municipality"],
             label=lambda payment: payment.reference,
         )
         return None
@@ -110,16 +114,16 @@ class PaymentAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
             path(
                 "reconciliation/",
                 ReconciliationPage(self).as_view(),
-                name="applications_payment_reconciliation",
+                name="municipalities_payment_reconciliation",
             ),
             *super().get_urls(),
         ]
 
 
 class ReconciliationPage(AdminPage):
-    """Payments per day, form and provider; unpaid submissions; XLSX/CSV download."""
+    """Payments per day, what they were for and provider; unpaid payments; XLSX/CSV download."""
 
-    template = "admin/applications/payment/reconciliation.html"
+    template = "admin/municipalities/payment/reconciliation.html"
     title = _("入金の照合")
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -129,15 +133,15 @@ class ReconciliationPage(AdminPage):
         if form.is_valid():
             start, end = form.cleaned_data["start"], form.cleaned_data["end"]
         rows = selectors.payments_reconciliation(user=request.user, start=start, end=end)
-        unpaid = selectors.unpaid_submissions_for_staff(user=request.user)
+        unpaid = selectors.unpaid_payments_for_staff(user=request.user)
         fmt = request.GET.get("format")
         if fmt in ("xlsx", "csv"):
             if not self.model_admin.has_export_permission(request):
                 raise PermissionDenied
-            book = exports.reconciliation_dataset(rows, unpaid)
+            book = reconciliation_dataset(rows, unpaid)
             if fmt == "csv" and request.GET.get("sheet") == "unpaid":
-                return exports.download(book.sheets()[1], fmt="csv", filename=f"unpaid-{today:%Y%m%d}")
-            return exports.download(book, fmt=fmt, filename=f"payments-{start:%Y%m%d}-{end:%Y%m%d}")
+                return export_response(book.sheets()[1], fmt="csv", filename=f"unpaid-{today:%Y%m%d}")
+            return export_response(book, fmt=fmt, filename=f"payments-{start:%Y%m%d}-{end:%Y%m%d}")
         context = {
             "form": form,
             "rows": rows,
@@ -154,3 +158,51 @@ class ReconciliationPage(AdminPage):
             "query": f"start={start.isoformat()}&end={end.isoformat()}",
         }
         return self.render(request, context)
+
+
+def reconciliation_dataset(rows: list[dict[str, Any]], unpaid: Iterable[Payment]) -> tablib.Databook:
+    """The reconciliation as a workbook: the day totals, then the unpaid payments."""
+    totals = tablib.Dataset(
+        headers=["日付", "課", "内容", "支払方法", "件数", "入金額", "返金額", "差引"], title="日別集計"
+    )
+    for r in rows:
+        totals.append(
+            [
+                r["day"].isoformat(),
+                r["department"],
+                r["description"],
+                r["provider_label"],
+                r["count"],
+                r["amount"],
+                r["refunded"],
+                r["net"],
+            ]
+        )
+    totals.append(
+        [
+            "合計",
+            "",
+            "",
+            "",
+            sum(r["count"] for r in rows),
+            sum(r["amount"] for r in rows),
+            sum(r["refunded"] for r in rows),
+            sum(r["net"] for r in rows),
+        ]
+    )
+    pending = tablib.Dataset(
+        headers=["決済番号", "対象", "内容", "課", "受付日時", "金額", "支払方法"], title="未払い"
+    )
+    for p in unpaid:
+        pending.append(
+            [
+                p.reference,
+                str(p.subject) if p.subject is not None else "",
+                p.description,
+                p.department.name,
+                timezone.localtime(p.created_at).strftime("%Y-%m-%d %H:%M"),
+                p.amount,
+                p.get_provider_display(),
+            ]
+        )
+    return tablib.Databook([totals, pending])
