@@ -2,17 +2,21 @@
 
     python tests/bench/broadcast.py [--recipients N] [--line-api-base-url URL]
                                     [--workers W] [--concurrency C] [--pool solo|prefork|threads]
+                                    [--fail-rate 0.05] [--throttle-rate 0.03] [--fail-after-accept S]
 
 The real path: PostgreSQL (its own database ``cms_bench_broadcast``, migrated here), Redis
 (broker and rate limiter, database 11), ``celery -A config worker`` processes with
 CELERY_TASK_ALWAYS_EAGER=false, LINE_BACKEND=api against a fake LINE server that enforces
 LINE's multicast limits (200 requests/s, 500 ids per request, 409 on a reused retry key) and
 counts unique recipients. ``--line-api-base-url`` uses an already running fake server instead
-(then duplicates and missing recipients are checked from the batch rows only).
+(then duplicates and missing recipients are checked from the batch rows only). ``--fail-rate``
+and ``--throttle-rate`` make the fake LINE answer that share of the multicasts with 500 and 429
+(``--fail-after-accept``: that share of the 500s after accepting, so the retry meets 409).
 
 Printed: wall time from the approval to the last batch acknowledged, recipients/s, the ratio
 to LINE's ceiling (100,000 recipients/s), duplicates, missing, and the peak memory of the
-worker processes. Goal: 2,000,000 recipients in ≤ 23 s, 0 duplicates, 0 missing, flat memory.
+worker processes. Goal: 2,000,000 recipients in ≤ 23 s, 0 duplicates, 0 missing, flat memory;
+with 5 % 500 and 3 % 429 injected, ≤ 1.25× LINE's ceiling (25 s for 2,000,000).
 Everything runs on 127.0.0.1 and is bounded in time.
 """
 
@@ -100,12 +104,14 @@ def seed(recipients: int) -> tuple[object, object, object]:
         cursor.execute(f"DELETE FROM {Resident._meta.db_table} WHERE municipality_id = %s", [town.pk])  # noqa: S608
         columns = (
             "created_at, updated_at, municipality_id, line_user_id, display_name, picture_url, is_following, "
-            "followed_at, age_band, notices_paused"
+            "followed_at, age_band, notices_paused, is_simulated"
         )
         now = timezone.now()
         with cursor.cursor.copy(f"COPY {Resident._meta.db_table} ({columns}) FROM STDIN") as copy:
             for i in range(recipients + extra):
-                copy.write_row([now, now, town.pk, f"U{i:032x}", "", "", True, now, "", i >= recipients])
+                copy.write_row(
+                    [now, now, town.pk, f"U{i:032x}", "", "", True, now, "", i >= recipients, False]
+                )
         cursor.execute(
             f"INSERT INTO {through._meta.db_table} (resident_id, interest_id) "  # noqa: S608
             f"SELECT id, %s FROM {Resident._meta.db_table} WHERE municipality_id = %s",
@@ -229,6 +235,11 @@ def main() -> int:
         choices=["solo", "prefork", "threads"],
         help="Celery pool (solo: each worker process runs its tasks itself, no hand-off to a child or a thread)",
     )
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="share of multicasts answered 500")
+    parser.add_argument("--throttle-rate", type=float, default=0.0, help="share of multicasts answered 429")
+    parser.add_argument(
+        "--fail-after-accept", type=float, default=0.0, help="share of the 500s answered after accepting"
+    )
     parser.add_argument(
         "--timeout", type=float, default=0, help="give up after this many seconds (default: scaled)"
     )
@@ -243,7 +254,14 @@ def main() -> int:
         # Answer without Nagle's delay: http.server writes the headers and the body separately,
         # which otherwise costs 40 ms per request (delayed ACK), far slower than LINE.
         fakeline._Handler.disable_nagle_algorithm = True
-        fake = fakeline.FakeLine(validate=False, record=False, rate_limits={"multicast": MULTICAST_RATE})
+        fake = fakeline.FakeLine(
+            validate=False,
+            record=False,
+            rate_limits={"multicast": MULTICAST_RATE},
+            fail_rate=args.fail_rate,
+            throttle_rate=args.throttle_rate,
+            fail_after_accept=args.fail_after_accept,
+        )
         fake.start()
         line_url = fake.base_url
     env = bench_env(line_url)
@@ -263,8 +281,15 @@ def main() -> int:
     from config.celery import app
 
     redis.Redis.from_url(REDIS_URL).flushdb()  # the bench's own Redis database: queue and limiter
+    faults = args.fail_rate or args.throttle_rate
     print(
-        f"== broadcast benchmark: {args.recipients:,} recipients, {args.workers} worker(s) × {args.concurrency} ({args.pool})",
+        f"== broadcast benchmark: {args.recipients:,} recipients, {args.workers} worker(s) × {args.concurrency} ({args.pool})"
+        + (
+            f"; LINE answers {args.fail_rate:.0%} 500 ({args.fail_after_accept:.0%} of them after accepting)"
+            f" and {args.throttle_rate:.0%} 429"
+            if faults
+            else ""
+        ),
         flush=True,
     )
     town, department, interest = seed(args.recipients)
@@ -347,7 +372,8 @@ def main() -> int:
         unique = fake.unique_recipients()
         out += [
             f"  fake LINE requests      {fake.request_count('multicast'):,} multicast "
-            f"({fake.request_count('multicast') - batch_count + accepted_409:,} refused with 429 or 409)",
+            f"({fake.request_count('multicast') - batch_count + accepted_409:,} refused with 429, 5xx or 409; "
+            f"injected: {fake.faults_injected[500]:,} × 500, {fake.faults_injected[429]:,} × 429)",
             f"  duplicates              {len(duplicates):,}  (user ids delivered more than once)",
             f"  missing                 {args.recipients - unique:,}  (recipients the fake server never received)",
         ]
@@ -367,11 +393,22 @@ def main() -> int:
         f"  load average            {os.getloadavg()[0]:.1f} (1 min) at the end",
         "  note                    the machine is shared (2 cores, other engineers' tests running): figures are pessimistic",
     ]
-    goal = 23.0 * args.recipients / 2_000_000
+    ceiling = args.recipients / LINE_CEILING
     out.append(
-        f"  goal                    {'met' if ok_counts and wall <= max(goal, 1.0) else 'NOT met'} "
-        f"(≤ {goal:.1f} s for this size at the 2M-in-23-s pace, 0 duplicates, 0 missing)"
+        f"  ratio to ceiling time   {wall / ceiling:.2f}× ({wall:.2f} s against {ceiling:.2f} s at {LINE_CEILING:,}/s)"
     )
+    if faults:
+        goal = 1.25 * ceiling
+        out.append(
+            f"  goal                    {'met' if ok_counts and wall <= max(goal, 1.0) else 'NOT met'} "
+            f"(≤ 1.25× the fault-free ceiling = {goal:.1f} s with faults injected, 0 duplicates, 0 missing)"
+        )
+    else:
+        goal = 23.0 * args.recipients / 2_000_000
+        out.append(
+            f"  goal                    {'met' if ok_counts and wall <= max(goal, 1.0) else 'NOT met'} "
+            f"(≤ {goal:.1f} s for this size at the 2M-in-23-s pace, 0 duplicates, 0 missing)"
+        )
     print("\n".join(out), flush=True)
     return 0 if ok_counts else 1
 
