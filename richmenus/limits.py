@@ -104,7 +104,7 @@ def fit_image_bytes(data: bytes) -> tuple[bytes, str]:
         original.save(out, format="PNG", optimize=True)
         if out.tell() <= MAX_IMAGE_BYTES:
             return out.getvalue(), "image/png"
-    for quality in (90, 80, 70, 60, 50, 40, 30):
+    for quality in (90, 80, 70, 60, 50, 40, 30, 20):
         out = io.BytesIO()
         rgb.save(out, format="JPEG", quality=quality, optimize=True)
         if out.tell() <= MAX_IMAGE_BYTES:

@@ -403,6 +403,7 @@ class Shelter(TimeStampedModel, MunicipalityOwned):
         verbose_name = _("避難所")
         verbose_name_plural = _("避難所")
         ordering = ["municipality", "name"]
+        permissions = [("import_shelter", "避難所を取り込める")]
         constraints = [
             models.UniqueConstraint(fields=["municipality", "code"], name="richmenus_shelter_code_unique"),
             models.CheckConstraint(

@@ -24,6 +24,9 @@ It speaks the parts of LINE's API the product uses:
 - Rate limits: ``FakeLine(rate_limits={"multicast": 200})`` answers 429 beyond N requests in
   any one-second window per endpoint.
 - A multicast with more than 500 ids answers 400; a reply token is usable once.
+- Rich menus (``tests/fakeline_richmenus.py``, ``fake.richmenus``): create/validate/delete,
+  image upload, default, aliases, bulk link/unlink, batch control and its progress, with
+  LINE's hourly limits; ``fake.richmenus.menu_of(user_id)`` is the menu a user sees.
 - Counting: ``fake.recipients_by_key[retry_key]`` (set of user ids accepted under that key),
   ``fake.recipients_by_unit[unit]`` (``customAggregationUnits``, a tag the caller may use),
   ``fake.delivery_count`` (all accepted recipient deliveries) and ``fake.duplicate_deliveries()``.
@@ -48,6 +51,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
+
+from tests import fakeline_richmenus
 
 # The repository sits next to ``shared/`` (``../shared/line-openapi/``).
 _SPEC_CANDIDATES = [
@@ -203,6 +208,7 @@ class FakeLine:
         self.latency_seconds = latency_seconds
         self.count_recipients = count_recipients
         self.state = _State()
+        self.richmenus = fakeline_richmenus.RichMenuFake(self)  # rich menus: tests/fakeline_richmenus.py
         self.port = 0  # 0: any free port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -508,6 +514,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server API
         raw = self._read_body()
         path = self.path.split("?", 1)[0]
+        if fakeline_richmenus.paths(path):
+            self._richmenu("POST", path, raw)
+            return
         if path == "/oauth2/v2.1/verify":
             form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
             status, body = self.fake.handle_verify(form)
@@ -541,8 +550,34 @@ class _Handler(BaseHTTPRequestHandler):
         self._record(endpoint, body, status)
         self._send(status, response, extra)
 
+    def _richmenu(self, method: str, path: str, raw: bytes) -> None:
+        if not self._authorised():
+            self._record("richmenu", None, 401)
+            self._send(401, _error_body(401))
+            return
+        headers = {k: v for k, v in self.headers.items()}
+        endpoint, status, answer = self.fake.richmenus.handle(method, path, headers, raw)
+        self._record(
+            endpoint,
+            {"path": path, "bytes": len(raw)} if endpoint == "richmenu_image" else _json_or_none(raw),
+            status,
+        )
+        self._send(status, answer)
+
+    def do_DELETE(self) -> None:  # noqa: N802 - http.server API
+        path = self.path.split("?", 1)[0]
+        self._read_body()
+        if fakeline_richmenus.paths(path):
+            self._richmenu("DELETE", path, b"")
+            return
+        self._record("unknown", None, 404)
+        self._send(404, {"message": "Not found"})
+
     def do_GET(self) -> None:  # noqa: N802 - http.server API
         path = self.path.split("?", 1)[0]
+        if fakeline_richmenus.paths(path) and not path.startswith("/v2/bot/profile/"):
+            self._richmenu("GET", path, b"")
+            return
         if path.startswith("/v2/bot/profile/"):
             if not self._authorised():
                 self._record("profile", None, 401)
@@ -555,6 +590,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._record("unknown", None, 404)
         self._send(404, {"message": "Not found"})
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
 
 
 # --- Webhook side: what LINE sends us -----------------------------------------------------------

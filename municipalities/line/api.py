@@ -47,6 +47,7 @@ from municipalities.line.errors import (
     LineRetryableError,
 )
 from municipalities.line.messages import validate_messages
+from municipalities.line.richmenus_gateway import RichMenuApiMixin
 from municipalities.line.talklog import talk_log_outbound
 from municipalities.models import Department, Municipality, WebhookEvent
 
@@ -104,7 +105,7 @@ def _error_from(exc: ApiException, endpoint: str) -> LineError:
     return LineClientError(message, status=status, details=details)
 
 
-class ApiClient:
+class ApiClient(RichMenuApiMixin):
     """The real thing (or any server that speaks LINE's API at ``LINE_API_BASE_URL``)."""
 
     def __init__(self, municipality: Municipality) -> None:

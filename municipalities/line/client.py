@@ -6,6 +6,8 @@
   simulator page); no network. A retry key is accepted once per recipient, like LINE.
 - ``api``: line-bot-sdk v3 against ``settings.LINE_API_BASE_URL``.
 
+Rich menus (create, image, default, aliases, links, batch control): ``richmenus_gateway.py``.
+
 All methods take message dicts in LINE's JSON shape (see messages.py for builders). Reply and
 push take ``department`` when a feature sends a notice on a department's behalf (booking,
 application): the talk-log row belongs to that department (see talklog.talk_log_outbound); and
@@ -27,6 +29,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from municipalities.line.richmenus_gateway import RichMenuGateway
 from municipalities.models import Department, Municipality
 
 # Namespace for deterministic retry keys (uuid5 of a caller's stable description).
@@ -54,7 +57,7 @@ class Profile:
     status_message: str = ""
 
 
-class LineClient(Protocol):
+class LineClient(RichMenuGateway, Protocol):
     municipality: Municipality
 
     def reply(

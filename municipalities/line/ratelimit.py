@@ -42,6 +42,13 @@ DEFAULT_LIMITS: dict[str, int] = {
     "profile": 2000,
     # broadcast is limited per hour by LINE (60/h); one per second keeps a runaway loop civil.
     "broadcast": 1,
+    # Rich menus (municipalities/line/richmenus_gateway.py): LINE allows 100 creates and deletes
+    # an hour and 3 batch controls an hour; one a second keeps a loop civil, and publishing reuses
+    # menus so that the hourly limits are not reached. The other rich-menu endpoints: 2,000/s.
+    "richmenu_create": 1,
+    "richmenu_batch": 1,
+    "richmenu": 2000,
+    "richmenu_bulk": 2000,
 }
 DEFAULT_MAX_WAIT_SECONDS = 10.0
 # A booked turn leaves the window 2 % after the window's length: requests reach LINE a few
