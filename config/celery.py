@@ -80,6 +80,11 @@ app.conf.beat_schedule = {
         "task": "reservations.tasks.reservation_counters_reconcile_task",
         "schedule": crontab(minute=10, hour=4),
     },
+    # "At every minute": end the waitlist offers whose hold ran out (each once) and offer the next.
+    "reservations-waitlist-expire": {
+        "task": "reservations.tasks.waitlist_expire_holds_task",
+        "schedule": crontab(minute="*"),
+    },
     # "At every minute": start the approved and scheduled broadcasts whose time has come.
     "broadcasts-start-due": {
         "task": "broadcasts.tasks.broadcasts_start_due_task",

@@ -12,12 +12,16 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from municipalities.line.liff import resident_required
+from municipalities.models import HouseholdMember
+from municipalities.services import household_members_for_resident
 
+from .eligibility import Candidate, age_rule_text, candidates_for, has_age_rule, rule_text
 from .models import Menu, Reservation, Slot
 from .rules import cancel_deadline, closes_at, format_dt, opens_at, window_state
 from .selectors import (
@@ -27,9 +31,10 @@ from .selectors import (
     reservation_get_for_resident,
     reservations_for_resident,
     slots_for_menu,
+    waitlist_for_resident,
 )
 from .services import ReservationError, reservation_book, reservation_cancel, reservation_change
-from .services.booking import availability_version_key
+from .services.places import availability_version_key
 
 
 def _menu(request: HttpRequest, menu_id: int) -> Menu:
@@ -39,7 +44,7 @@ def _menu(request: HttpRequest, menu_id: int) -> Menu:
         raise Http404 from None
 
 
-def _slot(request: HttpRequest, slot_id: int) -> Slot:
+def slot_for_resident(request: HttpRequest, slot_id: int) -> Slot:
     try:
         return Slot.objects.select_related("menu__department").get(
             pk=slot_id, menu__department__municipality=request.resident.municipality
@@ -158,23 +163,54 @@ def _slot_problem(slot: Slot) -> str:
     return ""
 
 
+def people_for_slot(request: HttpRequest, menu: Menu, slot: Slot) -> tuple[list[Candidate], bool]:
+    """Who the resident may book this slot for, and whether to ask (members registered or an age rule)."""
+    members = list(household_members_for_resident(resident=request.resident))
+    on = timezone.localtime(slot.starts_at).date()
+    people = candidates_for(menu=menu, on=on, resident=request.resident, members=members)
+    return people, bool(members) or has_age_rule(menu)
+
+
+def chosen_member(request: HttpRequest, people: list[Candidate]) -> tuple[HouseholdMember | None, str]:
+    """The member picked in the form (``person``), or None for the resident; ``value`` echoes the choice.
+
+    With one eligible person and no choice posted, that person is taken (one tap fewer)."""
+    value = request.POST.get("person", "")
+    if not value:
+        eligible = [p for p in people if not p.problem]
+        value = eligible[0].value if len(eligible) == 1 else "self"
+    for p in people:
+        if p.value == value:
+            return p.member, value
+    return None, "self"
+
+
 @resident_required
 @require_http_methods(["GET", "POST"])
 def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
-    slot = _slot(request, slot_id)
+    slot = slot_for_resident(request, slot_id)
     menu = slot.menu
     questions = menu.question_list
+    people, ask_person = people_for_slot(request, menu, slot)
     error = ""
     error_code = ""
     answers = {}
+    person = ""
     if request.method == "POST":
         answers = {q["key"]: request.POST.get(q["key"], "") for q in questions}
+        member, person = chosen_member(request, people)
         try:
-            reservation = reservation_book(slot=slot, resident=request.resident, answers=answers)
+            reservation = reservation_book(
+                slot=slot, resident=request.resident, member=member, answers=answers
+            )
         except ReservationError as exc:
             if exc.code == "duplicate":
                 # A double tap or a resubmitted form: show the booking they already have.
-                existing = reservations_for_resident(resident=request.resident).filter(slot=slot).first()
+                existing = (
+                    reservations_for_resident(resident=request.resident)
+                    .filter(slot=slot, member=member)
+                    .first()
+                )
                 if existing is not None:
                     return redirect("reservations:done", reservation_id=existing.pk)
             error, error_code = exc.message, exc.code
@@ -183,19 +219,43 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
             return redirect("reservations:done", reservation_id=reservation.pk)
     else:
         error = _slot_problem(slot)
+        if error and slot.reserved >= slot.capacity:
+            error_code = "full"
+        eligible = [p for p in people if not p.problem]
+        person = eligible[0].value if eligible else ""
+        if not error and not eligible:
+            error = (
+                people[0].problem
+                if len(people) == 1
+                else (
+                    f"この予約の対象（{age_rule_text(menu) or rule_text(menu)}）になる方が登録されていません。"
+                    "「家族の登録」から登録してください。"
+                )
+            )
+            error_code = "eligibility"
+    can_waitlist = (
+        error_code == "full"
+        and menu.waitlist_enabled
+        and window_state(menu, slot.starts_at, timezone.now()) == "open"
+    )
     context = {
         "slot": slot,
         "menu": menu,
-        "questions": questions,
-        "answers": answers,
+        "questions": [{**q, "value": answers.get(q["key"], "")} for q in questions],
         "error": error,
         "error_code": error_code,
+        "people": people,
+        "ask_person": ask_person,
+        "person": person,
+        "any_eligible": any(not p.problem for p in people),
+        "rule": rule_text(menu),
+        "can_waitlist": can_waitlist,
         "page_title": "予約内容の確認",
         "deadline": format_dt(cancel_deadline(menu, slot.starts_at)),
         "when": format_dt(slot.starts_at),
         "ends": timezone.localtime(slot.ends_at),
     }
-    if error and error_code not in ("answers", "duplicate"):
+    if error and error_code not in ("answers", "duplicate", "eligibility"):
         context["alternatives"] = nearest_alternatives(
             menu=menu, around=slot.starts_at, exclude_slot_id=slot.pk
         )
@@ -203,16 +263,29 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
     return render(request, "liff/reservations/confirm.html", context, status=status)
 
 
+DONE_HEADINGS = {
+    "booked": ("予約が確定しました", "ご予約ありがとうございます。LINE にも予約内容をお送りしました。"),
+    "changed": (
+        "予約を変更しました",
+        "予約の日時を変更しました。新しい予約は次のとおりです（予約番号は変わりません）。LINE にもお送りしました。",
+    ),
+}
+
+
 @resident_required
 def done(request: HttpRequest, reservation_id: int) -> HttpResponse:
     reservation = _reservation(request, reservation_id)
+    kind = "changed" if request.GET.get("after") == "changed" else "booked"
+    heading, lead = DONE_HEADINGS[kind]
     return render(
         request,
         "liff/reservations/done.html",
         {
             "r": reservation,
             "when": format_dt(reservation.slot.starts_at),
-            "page_title": "予約が確定しました",
+            "page_title": heading,
+            "lead": lead,
+            "kind": kind,
             "deadline": format_dt(cancel_deadline(reservation.slot.menu, reservation.slot.starts_at)),
         },
     )
@@ -224,8 +297,14 @@ def my_list(request: HttpRequest) -> HttpResponse:
         {"r": r, "when": format_dt(r.slot.starts_at)}
         for r in reservations_for_resident(resident=request.resident)
     ]
+    waiting = [
+        {"e": e, "position": position, "when": format_dt(e.slot.starts_at)}
+        for e, position in waitlist_for_resident(resident=request.resident)
+    ]
     return render(
-        request, "liff/reservations/my_list.html", {"items": items, "page_title": "予約の確認・変更"}
+        request,
+        "liff/reservations/my_list.html",
+        {"items": items, "waiting": waiting, "page_title": "予約の確認・変更"},
     )
 
 
@@ -265,14 +344,22 @@ def my_cancel(request: HttpRequest, reservation_id: int) -> HttpResponse:
             },
             status=409,
         )
+    reservation.refresh_from_db()
     return render(
-        request, "liff/reservations/cancelled.html", {"r": reservation, "page_title": "キャンセルしました"}
+        request,
+        "liff/reservations/cancelled.html",
+        {
+            "r": reservation,
+            "when": format_dt(reservation.slot.starts_at),
+            "page_title": "予約をキャンセルしました",
+        },
     )
 
 
 @resident_required
 @require_http_methods(["GET", "POST"])
 def my_change(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    """The same month calendar as booking (``?ym=``); a day (``?day=``) lists its free slots to move to."""
     reservation = _reservation(request, reservation_id)
     menu = reservation.slot.menu
     error = ""
@@ -285,17 +372,47 @@ def my_change(request: HttpRequest, reservation_id: int) -> HttpResponse:
         except ReservationError as exc:
             error = exc.message
         else:
-            return redirect("reservations:done", reservation_id=reservation.pk)
-    options = nearest_alternatives(
-        menu=menu, around=reservation.slot.starts_at, limit=12, exclude_slot_id=reservation.slot_id
+            return redirect(reverse("reservations:done", args=[reservation.pk]) + "?after=changed")
+    today = timezone.localdate()
+    current_day = timezone.localtime(reservation.slot.starts_at).date()
+    day = None
+    try:
+        day = dt.date.fromisoformat(request.GET.get("day") or request.POST.get("day") or "")
+    except ValueError:
+        day = None
+    try:
+        year, month = (int(x) for x in request.GET.get("ym", "").split("-"))
+        first = dt.date(year, month, 1)
+    except ValueError:
+        first = (day or current_day).replace(day=1)
+    weeks = menu_month_calendar(menu=menu, year=first.year, month=first.month)
+    change_url = reverse("reservations:my_change", args=[reservation.pk])
+    table = render_to_string(
+        "liff/reservations/_calendar_table.html",
+        {"menu": menu, "weeks": weeks, "month": first, "change_url": change_url},
     )
+    prev_month = (first - dt.timedelta(days=1)).replace(day=1)
+    next_month = (first + dt.timedelta(days=32)).replace(day=1)
+    options = []
+    if day is not None:
+        options = [
+            (v.slot, format_dt(v.slot.starts_at))
+            for v in slots_for_menu(menu=menu, on=day)
+            if v.state == "open" and v.slot.pk != reservation.slot_id
+        ]
     return render(
         request,
         "liff/reservations/change.html",
         {
             "r": reservation,
+            "menu": menu,
             "when": format_dt(reservation.slot.starts_at),
-            "options": [(s, format_dt(s.starts_at)) for s in options],
+            "calendar_table": mark_safe(table),  # noqa: S308 - rendered from our own template above
+            "month": first,
+            "prev_ym": f"{prev_month:%Y-%m}" if prev_month >= today.replace(day=1) else "",
+            "next_ym": f"{next_month:%Y-%m}" if next_month <= today + dt.timedelta(days=400) else "",
+            "day": day,
+            "options": options,
             "error": error,
             "page_title": "予約の変更",
         },

@@ -18,6 +18,8 @@ from municipalities import jp
 from municipalities.claims import ClaimedWork
 from municipalities.models import DepartmentOwned, TimeStampedModel
 
+from .questions import parse_question_line
+
 IMPORT_EXPORT_PERMISSIONS = ("add", "change", "delete", "view", "import", "export")
 
 
@@ -77,7 +79,9 @@ def parse_reminder_offsets(text: str) -> list[ReminderOffset]:
 
 
 def parse_questions(text: str) -> list[dict[str, object]]:
-    """One question a line; a leading ＊ or * makes it required; 「質問: 選択肢1/選択肢2」 gives choices."""
+    """One question a line; a leading ＊ or * makes it required; 「質問: 選択肢1/選択肢2」 gives choices;
+    a tag at the end (「[かな]」「[数字]」「[日付]」) gives the kind (see reservations/questions.py)."""
+
     questions = []
     for i, raw in enumerate(text.splitlines()):
         line = jp.normalise_text(raw)
@@ -87,7 +91,10 @@ def parse_questions(text: str) -> list[dict[str, object]]:
         line = line.lstrip("*").strip()
         label, _sep, rest = line.partition(":")
         choices = [c.strip() for c in rest.split("/") if c.strip()] if rest else []
-        questions.append({"key": f"q{i}", "label": label.strip(), "required": required, "choices": choices})
+        label, kind = parse_question_line(label.strip(), choices)
+        questions.append(
+            {"key": f"q{i}", "label": label, "required": required, "choices": choices, "kind": kind}
+        )
     return questions
 
 
@@ -163,7 +170,9 @@ class Menu(TimeStampedModel, DepartmentOwned):
         _("対象年齢（から・月数）"),
         null=True,
         blank=True,
-        help_text=_("枠の日にこの月齢以上の人だけが予約できます（1歳6か月なら 18、65歳なら 780）。空欄なら制限なし。"),
+        help_text=_(
+            "枠の日にこの月齢以上の人だけが予約できます（1歳6か月なら 18、65歳なら 780）。空欄なら制限なし。"
+        ),
     )
     eligible_age_until_months = models.PositiveIntegerField(
         _("対象年齢（未満・月数）"),
@@ -179,12 +188,16 @@ class Menu(TimeStampedModel, DepartmentOwned):
         help_text=_("選んだ地区の住民（とその家族）だけが予約できます。空欄ならどの地区でも可。"),
     )
     waitlist_enabled = models.BooleanField(
-        _("キャンセル待ちを受け付ける"), default=True, help_text=_("満席の枠に住民がキャンセル待ちを登録できます。")
+        _("キャンセル待ちを受け付ける"),
+        default=True,
+        help_text=_("満席の枠に住民がキャンセル待ちを登録できます。"),
     )
     waitlist_hold_minutes = models.PositiveIntegerField(
         _("キャンセル待ちの確保時間（分）"),
         default=30,
-        help_text=_("空きが出たとき、順番の来た人のためにこの時間だけ席を確保し、過ぎたら次の人に案内します。"),
+        help_text=_(
+            "空きが出たとき、順番の来た人のためにこの時間だけ席を確保し、過ぎたら次の人に案内します。"
+        ),
     )
     waitlist_auto_book = models.BooleanField(
         _("キャンセル待ちを自動で予約する"),
@@ -584,9 +597,14 @@ class WaitlistEntry(TimeStampedModel):
 
     Status = WaitlistStatus
 
-    slot = models.ForeignKey(Slot, verbose_name=_("予約枠"), on_delete=models.PROTECT, related_name="waitlist")
+    slot = models.ForeignKey(
+        Slot, verbose_name=_("予約枠"), on_delete=models.PROTECT, related_name="waitlist"
+    )
     resident = models.ForeignKey(
-        "municipalities.Resident", verbose_name=_("住民"), on_delete=models.PROTECT, related_name="waitlist_entries"
+        "municipalities.Resident",
+        verbose_name=_("住民"),
+        on_delete=models.PROTECT,
+        related_name="waitlist_entries",
     )
     member = models.ForeignKey(
         "municipalities.HouseholdMember",
@@ -642,7 +660,9 @@ class WaitlistEntry(TimeStampedModel):
                 fields=["slot", "created_at"], name="rsv_waitlist_waiting_idx", condition=Q(status="waiting")
             ),
             # waitlist_expire_holds() on beat: offers whose hold ran out.
-            models.Index(fields=["hold_until"], name="rsv_waitlist_offered_idx", condition=Q(status="offered")),
+            models.Index(
+                fields=["hold_until"], name="rsv_waitlist_offered_idx", condition=Q(status="offered")
+            ),
             # 「予約確認」: a resident's open entries.
             models.Index(fields=["resident", "status"], name="rsv_waitlist_resident_idx"),
         ]

@@ -76,3 +76,31 @@ def reminder_messages(reservation: Reservation) -> list[dict[str, Any]]:
             alt_text=_gist(body[0], reservation),
         )
     ]
+
+
+def waitlist_offer_url(entry: Any) -> str:
+    return resident_link(entry.resident, f"/liff/reservations/waitlist/{entry.pk}/")
+
+
+def waitlist_offer_messages(entry: Any) -> list[dict[str, Any]]:
+    """The offer of a freed place (キャンセル待ち): what, when, for whom, until when, and the button."""
+    slot = entry.slot
+    end = timezone.localtime(slot.ends_at)
+    who = f"（{entry.member.name}さん）" if entry.member_id else ""
+    body = [
+        f"キャンセル待ちの枠に空きが出ました{who}。",
+        "",
+        f"■ {slot.menu.name}",
+        f"日時: {format_dt(slot.starts_at)}〜{end:%H:%M}",
+        f"会場: {slot.venue}",
+        "",
+        f"{format_dt(entry.hold_until)} までお席を確保しています。予約する場合はこちらから:",
+    ]
+    return [
+        line_messages.text_with_button(
+            "\n".join(body),
+            "予約する",
+            waitlist_offer_url(entry),
+            alt_text=f"キャンセル待ちの枠に空きが出ました。{slot.menu.name} {format_dt(slot.starts_at)}",
+        )
+    ]

@@ -14,9 +14,9 @@ from municipalities import jp
 from municipalities.models import Department, Municipality, Resident, StaffUser
 from municipalities.permissions import departments_for_staff, policy_for
 
-from .models import Menu, Reservation, ReservationStatus, Slot
+from .models import WAITLIST_OPEN, Menu, Reservation, ReservationStatus, Slot, WaitlistEntry, WaitlistStatus
 from .rules import closes_at, opens_at, window_state
-from .services.booking import availability_version_key
+from .services.places import availability_version_key
 
 AVAILABILITY_TTL_SECONDS = 300
 
@@ -161,7 +161,7 @@ def nearest_alternatives(
 
 
 def reservations_for_resident(*, resident: Resident, upcoming: bool = True) -> QuerySet[Reservation]:
-    qs = Reservation.objects.filter(resident=resident).select_related("slot__menu__department")
+    qs = Reservation.objects.filter(resident=resident).select_related("slot__menu__department", "member")
     if upcoming:
         qs = qs.filter(status=ReservationStatus.BOOKED, slot__ends_at__gt=timezone.now()).order_by(
             "slot__starts_at"
@@ -179,7 +179,7 @@ def roster_for_slot(*, slot: Slot) -> QuerySet[Reservation]:
     """Everyone booked in a slot (cancelled last), for the roster and its export."""
     return (
         Reservation.objects.filter(slot=slot)
-        .select_related("resident", "booked_by", "slot__menu")
+        .select_related("resident", "member", "booked_by", "slot__menu")
         .order_by(
             # active first, then by when they booked
             F("cancelled_at").asc(nulls_first=True),
@@ -288,3 +288,35 @@ def menu_day_summary(*, menu: Menu, first: dt.date, days: int = 14) -> list[dict
         r["capacity"] += capacity
         r["reserved"] += reserved
     return [rows[d] for d in sorted(rows)]
+
+
+def waitlist_position(*, entry: WaitlistEntry) -> int:
+    """1 for the first in line: the entries of the slot still waiting that were made before it, plus one."""
+    return (
+        WaitlistEntry.objects.filter(slot_id=entry.slot_id, status=WaitlistStatus.WAITING)
+        .filter(Q(created_at__lt=entry.created_at) | Q(created_at=entry.created_at, pk__lt=entry.pk))
+        .count()
+        + 1
+    )
+
+
+def waitlist_for_resident(*, resident: Resident) -> list[tuple[WaitlistEntry, int | None]]:
+    """The resident's open waitlist entries of slots still ahead, each with its place in line
+    (None while a place is offered to them), for 「予約確認」."""
+    entries = list(
+        WaitlistEntry.objects.filter(
+            resident=resident, status__in=WAITLIST_OPEN, slot__starts_at__gt=timezone.now()
+        )
+        .select_related("slot__menu", "member")
+        .order_by("slot__starts_at", "pk")
+    )
+    return [(e, waitlist_position(entry=e) if e.status == WaitlistStatus.WAITING else None) for e in entries]
+
+
+def waitlist_for_slot(*, slot: Slot) -> QuerySet[WaitlistEntry]:
+    """Staff: every entry of a slot, open first then history, in the order they were made."""
+    return (
+        WaitlistEntry.objects.filter(slot=slot)
+        .select_related("resident", "member", "reservation")
+        .order_by("created_at", "pk")
+    )

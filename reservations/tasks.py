@@ -18,6 +18,9 @@ from .services import (
     slot_counters_reconcile,
     slot_import_job_run,
     slot_import_jobs_recover,
+    waitlist_auto_book,
+    waitlist_expire_holds,
+    waitlist_offer_notify,
 )
 
 logger = logging.getLogger(__name__)
@@ -82,3 +85,19 @@ def slot_import_jobs_recover_task() -> int:
         if ids:
             logger.warning("slot import jobs %s after a lost worker: %s", what, ids)
     return sum(len(ids) for ids in recovered.values())
+
+
+@shared_task(base=LineSendTask, failure_model="reservations.WaitlistEntry")
+def waitlist_offer_notify_task(entry_id: int) -> bool:
+    return waitlist_offer_notify(entry_id=entry_id)
+
+
+@shared_task
+def waitlist_auto_book_task(entry_id: int) -> str:
+    return waitlist_auto_book(entry_id=entry_id)
+
+
+@shared_task
+def waitlist_expire_holds_task() -> int:
+    """Every minute (beat): end the waitlist offers whose hold ran out, each once, and pass the place on."""
+    return waitlist_expire_holds()

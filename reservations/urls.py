@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import liff
+from . import liff, liff_family, liff_waitlist
 
 app_name = "reservations"
 
@@ -14,4 +14,8 @@ urlpatterns = [
     path("my/<int:reservation_id>/", liff.my_detail, name="my_detail"),
     path("my/<int:reservation_id>/cancel/", liff.my_cancel, name="my_cancel"),
     path("my/<int:reservation_id>/change/", liff.my_change, name="my_change"),
+    path("family/", liff_family.family, name="family"),
+    path("family/<int:member_id>/remove/", liff_family.family_remove, name="family_remove"),
+    path("slot/<int:slot_id>/waitlist/", liff_waitlist.join, name="waitlist_join"),
+    path("waitlist/<int:entry_id>/", liff_waitlist.entry_page, name="waitlist"),
 ]

@@ -34,6 +34,16 @@ from .slots import (
     slots_generate,
     slots_import,
 )
+from .waitlist import (
+    waitlist_accept,
+    waitlist_auto_book,
+    waitlist_expire_holds,
+    waitlist_hold_release,
+    waitlist_join,
+    waitlist_leave,
+    waitlist_offer_freed,
+    waitlist_offer_notify,
+)
 
 __all__ = [
     "ASYNC_THRESHOLD_ROWS",
@@ -62,4 +72,12 @@ __all__ = [
     "slot_set_open",
     "slots_generate",
     "slots_import",
+    "waitlist_accept",
+    "waitlist_auto_book",
+    "waitlist_expire_holds",
+    "waitlist_hold_release",
+    "waitlist_join",
+    "waitlist_leave",
+    "waitlist_offer_freed",
+    "waitlist_offer_notify",
 ]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,85 +14,38 @@ from django.utils.translation import gettext_lazy
 
 from municipalities import jp
 from municipalities.audit import audit_log
-from municipalities.models import Resident, StaffUser
+from municipalities.models import HouseholdMember, Resident, StaffUser
 from municipalities.permissions import require
-from municipalities.tasks_queue import enqueue_on_commit
 
+from ..eligibility import eligibility_problem
 from ..errors import ReservationError
-from ..models import Menu, Reservation, ReservationStatus, Slot
-from ..rules import cancel_deadline, format_dt, opens_at, reservation_code_new, window_state
+from ..models import Menu, Reservation, ReservationStatus, Slot, WaitlistEntry, WaitlistStatus
+from ..questions import validate_answers
+from ..rules import cancel_deadline, format_dt, opens_at, window_state
 
+# availability_bump, lock_residents and lock_slots are re-exported from reservations.services;
+# _on_commit_bump is the name slots.py imports.
+from .places import (  # noqa: F401
+    availability_bump,
+    availability_version_key,
+    check_limits,
+    lock_residents,
+    lock_slots,
+    notify_on_commit,
+    on_commit_bump,
+    release_place,
+    reservation_insert,
+    take_place,
+)
+from .waitlist import waitlist_offer_freed
+
+_on_commit_bump = on_commit_bump
 _BOOK_DENIED = gettext_lazy("この課の枠を代理で予約する権限がありません。")
 HOLDS_PLACE = (ReservationStatus.BOOKED, ReservationStatus.ATTENDED, ReservationStatus.NO_SHOW)
 
 
-def availability_version_key(menu_id: int) -> str:
-    return f"rsv:avail:v:{menu_id}"
-
-
-def availability_bump(menu_id: int) -> None:
-    """Invalidate the cached calendar of a menu (called on commit after any change of places)."""
-    key = availability_version_key(menu_id)
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, None)
-
-
-def _on_commit_bump(menu_id: int) -> None:
-    transaction.on_commit(lambda: availability_bump(menu_id))
-
-
-def _notify_on_commit(reservation: Reservation, kind: str) -> None:
-    """Tell the resident (LINE push) once the booking change is committed; phone bookings have nobody to push to."""
-    if reservation.resident_id is None:
-        return
-    enqueue_on_commit("reservations.tasks.reservation_notify_task", reservation.pk, kind)
-
-
-def lock_residents(resident_ids: list[int]) -> None:
-    """Lock resident rows in pk order (PostgreSQL; a no-op on SQLite, which serialises writers).
-
-    Per-resident limits are recounted while the lock is held, so two concurrent bookings by
-    the same resident cannot both pass the check.
-    """
-    if not connection.in_atomic_block:
-        raise RuntimeError("lock_residents() needs the caller's transaction")
-    ids = sorted(set(resident_ids))
-    if ids:
-        list(
-            Resident.objects.select_for_update()
-            .filter(pk__in=ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-
-
-def lock_slots(slot_ids: list[int]) -> dict[int, Slot]:
-    """Lock slot rows in pk order (used when a booking moves between two slots)."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("lock_slots() needs the caller's transaction")
-    return {
-        s.pk: s for s in Slot.objects.select_for_update().filter(pk__in=sorted(set(slot_ids))).order_by("pk")
-    }
-
-
 def _validate_answers(menu: Menu, answers: dict[str, Any] | None) -> dict[str, str]:
-    answers = answers or {}
-    cleaned: dict[str, str] = {}
-    for question in menu.question_list:
-        value = jp.normalise_text(str(answers.get(question["key"], "") or ""))[:500]
-        if question["required"] and not value:
-            raise ReservationError(
-                _("「%(q)s」に答えてください。") % {"q": question["label"]}, code="answers"
-            )
-        if value and question["choices"] and value not in question["choices"]:
-            raise ReservationError(
-                _("「%(q)s」は選択肢から選んでください。") % {"q": question["label"]}, code="answers"
-            )
-        if value:
-            cleaned[str(question["label"])] = value
-    return cleaned
+    return validate_answers(menu.question_list, answers)
 
 
 def _check_bookable(slot: Slot, *, now: dt.datetime, staff: bool) -> None:
@@ -122,60 +74,24 @@ def _check_bookable(slot: Slot, *, now: dt.datetime, staff: bool) -> None:
         )
 
 
-def _check_limits(
-    menu: Menu,
-    slot: Slot,
-    *,
-    now: dt.datetime,
-    resident: Resident | None,
-    phone: str,
-    exclude_pk: int | None = None,
-) -> None:
-    """Recount the person's bookings (call while holding the resident lock)."""
-    if resident is not None:
-        person = Q(resident=resident)
-    elif phone:
-        person = Q(phone=phone, resident__isnull=True)
-    else:
-        return
-    active = Reservation.objects.filter(person, status=ReservationStatus.BOOKED)
-    if exclude_pk is not None:
-        active = active.exclude(pk=exclude_pk)
-    day = timezone.localtime(slot.starts_at).date()
-    # One round trip for the three counts (the caller holds the resident lock).
-    counts = active.aggregate(
-        same_slot=Count("pk", filter=Q(slot=slot)),
-        menu_future=Count("pk", filter=Q(menu=menu, slot__starts_at__gt=now)),
-        same_day=Count("pk", filter=Q(menu=menu, slot_date=day)),
+def _member_of(resident: Resident, member: HouseholdMember | None) -> HouseholdMember | None:
+    """The member re-read under the resident lock: one of this resident's, still registered."""
+    if member is None:
+        return None
+    current = HouseholdMember.objects.filter(pk=member.pk, resident=resident, is_active=True).first()
+    if current is None:
+        raise ReservationError(
+            _("予約する家族が見つかりません。「家族の登録」をご確認ください。"), code="member"
+        )
+    return current
+
+
+def _check_eligible(menu: Menu, slot: Slot, *, resident: Resident, member: HouseholdMember | None) -> None:
+    problem = eligibility_problem(
+        menu=menu, on=timezone.localtime(slot.starts_at).date(), resident=resident, member=member
     )
-    if counts["same_slot"]:
-        raise ReservationError(_("この枠はすでに予約済みです。"), code="duplicate")
-    if menu.max_active_per_resident and counts["menu_future"] >= menu.max_active_per_resident:
-        raise ReservationError(
-            _(
-                "「%(menu)s」の予約は 1 人 %(n)s 件までです。今の予約を変更するか、キャンセルしてから予約してください。"
-            )
-            % {"menu": menu.name, "n": menu.max_active_per_resident},
-            code="limit_menu",
-        )
-    if menu.max_per_resident_per_day and counts["same_day"] >= menu.max_per_resident_per_day:
-        raise ReservationError(
-            _("同じ日の「%(menu)s」の予約は 1 人 %(n)s 件までです。")
-            % {"menu": menu.name, "n": menu.max_per_resident_per_day},
-            code="limit_day",
-        )
-
-
-def _take_place(slot: Slot) -> None:
-    # The conditional UPDATE is the capacity check (STYLE R4): 0 rows means full or closed.
-    if not Slot.objects.filter(pk=slot.pk, is_open=True, reserved__lt=F("capacity")).update(
-        reserved=F("reserved") + 1
-    ):
-        raise ReservationError(_("申し訳ありません。この枠は満席になりました。"), code="full")
-
-
-def _release_place(slot_id: int) -> None:
-    Slot.objects.filter(pk=slot_id, reserved__gt=0).update(reserved=F("reserved") - 1)
+    if problem:
+        raise ReservationError(problem, code="eligibility")
 
 
 @transaction.atomic(durable=True)
@@ -188,15 +104,19 @@ def reservation_book(
     name: str = "",
     kana: str = "",
     phone: str = "",
+    member: HouseholdMember | None = None,
     now: dt.datetime | None = None,
 ) -> Reservation:
-    """Book one place in ``slot`` for a resident, or (staff only) for a caller by name/kana/phone.
+    """Book one place in ``slot`` for a resident (or a member of their household, ``member``), or
+    (staff only) for a caller by name/kana/phone.
 
     Guarantees: never more bookings than places (conditional UPDATE + CHECK
     ``reservations_slot_reserved_lte_capacity``); one active booking per resident and slot
     (partial UNIQUE); the per-menu and per-day limits hold under concurrency (the resident row
     is locked and the bookings recounted under the lock). Residents must book inside the window;
     staff (``actor``, 代理予約) may book after it closed but obey capacity and limits.
+    The menu's eligibility rule (age at the slot date, area) is checked here again, for the
+    resident's own bookings; a staff booking for a caller has no birth date to check.
     Raises ReservationError (``code`` says why). Enqueues the confirmation push on commit.
     """
     now = now or timezone.now()
@@ -217,48 +137,43 @@ def reservation_book(
             raise ReservationError(str(exc), code="person") from None
         if not phone:
             raise ReservationError(_("電話番号を入力してください。"), code="person")
+        member = None  # a caller has no household list here
     elif resident.municipality_id != menu.department.municipality_id:
         raise ReservationError(_("この予約メニューは見つかりません。"), code="not_found")
     cleaned_answers = _validate_answers(menu, answers)
     _check_bookable(slot, now=now, staff=actor is not None)
     if resident is not None:
         lock_residents([resident.pk])
-    _check_limits(menu, slot, now=now, resident=resident, phone=phone if resident is None else "")
-    _take_place(slot)
-    reservation = None
-    for _attempt in range(3):
-        candidate = Reservation(
-            slot=slot,
-            menu=menu,
-            slot_date=timezone.localtime(slot.starts_at).date(),
-            resident=resident,
-            name=name if resident is None else "",
-            kana=kana if resident is None else "",
-            phone=phone if resident is None else "",
-            code=reservation_code_new(),
-            answers=cleaned_answers,
-            booked_by=actor,
-        )
-        try:
-            with transaction.atomic():
-                candidate.save(force_insert=True)
-        except IntegrityError as exc:
-            if "code" in str(exc):
-                continue  # a code collision (1 in 10^11): draw another
-            raise ReservationError(_("この枠はすでに予約済みです。"), code="duplicate") from None
-        reservation = candidate
-        break
-    if reservation is None:
-        raise ReservationError(_("予約番号を発行できませんでした。もう一度お試しください。"), code="code")
+        member = _member_of(resident, member)
+        _check_eligible(menu, slot, resident=resident, member=member)
+    check_limits(
+        menu, slot, now=now, resident=resident, phone=phone if resident is None else "", member=member
+    )
+    take_place(slot)
+    reservation = reservation_insert(
+        slot=slot,
+        resident=resident,
+        member=member,
+        name=name if resident is None else "",
+        kana=kana if resident is None else "",
+        phone=phone if resident is None else "",
+        answers=cleaned_answers,
+        booked_by=actor,
+    )
     audit_log(
         actor=actor,
         action="reservations.reservation.booked",
         obj=reservation,
-        data={"code": reservation.code, "slot": str(slot), "phone_booking": resident is None},
+        data={
+            "code": reservation.code,
+            "slot": str(slot),
+            "phone_booking": resident is None,
+            **({"member": member.name} if member is not None else {}),
+        },
         actor_resident=resident if actor is None else None,
     )
-    _on_commit_bump(menu.pk)
-    _notify_on_commit(reservation, "booked")
+    on_commit_bump(menu.pk)
+    notify_on_commit(reservation, "booked")
     return reservation
 
 
@@ -292,7 +207,9 @@ def reservation_cancel(
     )
     if not flipped:
         raise ReservationError(_("この予約はすでにキャンセルされています。"), code="not_active")
-    _release_place(slot.pk)
+    release_place(slot.pk)
+    # The freed place goes to the first in line (held for them) before anyone else can book it.
+    waitlist_offer_freed(slot=slot, now=now)
     reservation.refresh_from_db()
     audit_log(
         actor=actor,
@@ -301,8 +218,8 @@ def reservation_cancel(
         data={"code": reservation.code},
         actor_resident=reservation.resident if actor is None else None,
     )
-    _on_commit_bump(slot.menu_id)
-    _notify_on_commit(reservation, "cancelled")
+    on_commit_bump(slot.menu_id)
+    notify_on_commit(reservation, "cancelled")
     return reservation
 
 
@@ -357,16 +274,18 @@ def reservation_change(
     ):
         raise ReservationError(_("この予約は変更できません。"), code="not_active")
     lock_slots([old.pk, new_slot.pk])
-    _check_limits(
+    check_limits(
         new_slot.menu,
         new_slot,
         now=now,
         resident=reservation.resident,
         phone=reservation.phone if reservation.resident_id is None else "",
+        member=reservation.member,
         exclude_pk=reservation.pk,
     )
-    _take_place(new_slot)
-    _release_place(old.pk)
+    take_place(new_slot)
+    release_place(old.pk)
+    waitlist_offer_freed(slot=old, now=now)
     try:
         with transaction.atomic():
             Reservation.objects.filter(pk=reservation.pk, status=ReservationStatus.BOOKED).update(
@@ -384,8 +303,8 @@ def reservation_change(
         data={"from": str(old), "to": str(new_slot)},
         actor_resident=reservation.resident if actor is None else None,
     )
-    _on_commit_bump(old.menu_id)
-    _notify_on_commit(reservation, "changed")
+    on_commit_bump(old.menu_id)
+    notify_on_commit(reservation, "changed")
     return reservation
 
 
@@ -424,7 +343,7 @@ def reservation_mark_attendance(*, reservation: Reservation, status: str, actor:
 
 @transaction.atomic(durable=True)
 def slot_counters_reconcile() -> list[dict[str, int]]:
-    """Recount ``reserved`` of every slot from its bookings; returns (and logs) what it corrected."""
+    """Recount ``reserved`` of every slot from its bookings and held waitlist offers; returns (and logs) what it corrected."""
     counted = (
         Reservation.objects.filter(slot=OuterRef("pk"), status__in=HOLDS_PLACE)
         .order_by()
@@ -432,8 +351,16 @@ def slot_counters_reconcile() -> list[dict[str, int]]:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    # A place offered to the waitlist is held for that resident until accepted or expired.
+    held = (
+        WaitlistEntry.objects.filter(slot=OuterRef("pk"), status=WaitlistStatus.OFFERED)
+        .order_by()
+        .values("slot")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     wrong = list(
-        Slot.objects.annotate(actual=Coalesce(Subquery(counted), 0))
+        Slot.objects.annotate(actual=Coalesce(Subquery(counted), 0) + Coalesce(Subquery(held), 0))
         .exclude(reserved=F("actual"))
         .values("pk", "reserved", "actual", "capacity", "menu_id")
     )
@@ -443,7 +370,7 @@ def slot_counters_reconcile() -> list[dict[str, int]]:
         value = min(row["actual"], row["capacity"])
         Slot.objects.filter(pk=row["pk"]).update(reserved=value)
         fixed.append({"slot": row["pk"], "was": row["reserved"], "now": value, "actual": row["actual"]})
-        _on_commit_bump(row["menu_id"])
+        on_commit_bump(row["menu_id"])
     return fixed
 
 
@@ -491,7 +418,7 @@ def reservation_delete(*, reservation: Reservation, actor: StaffUser) -> None:
         message=_("この課の予約を削除する権限がありません。"),
     )
     if current.status in HOLDS_PLACE:
-        _release_place(current.slot_id)
+        release_place(current.slot_id)
     audit_log(
         actor=actor,
         action="reservations.reservation.deleted",
@@ -499,4 +426,4 @@ def reservation_delete(*, reservation: Reservation, actor: StaffUser) -> None:
         data={"code": current.code, "name": current.display_name, "slot": str(current.slot)},
     )
     current.delete()
-    _on_commit_bump(current.slot.menu_id)
+    on_commit_bump(current.slot.menu_id)

@@ -43,6 +43,7 @@ from municipalities.models import (
     Area,
     AuditEntry,
     Department,
+    HouseholdMember,
     Interest,
     Municipality,
     Resident,
@@ -91,6 +92,8 @@ CORE_RULES: dict[type[models.Model], dict[str, frozenset[str]]] = {
     StaffRole: {ADMIN: ALL, HEAD: ALL},
     # Residents come from LINE; 自治体管理者 may correct their settings.
     Resident: {ADMIN: frozenset({"view", "change", "export"}), HEAD: VIEW, EDITOR: VIEW, VIEWER: VIEW},
+    # A resident's family (children's birth dates): only the resident writes them.
+    HouseholdMember: {ADMIN: VIEW, HEAD: VIEW},
     AuditEntry: {ADMIN: VIEW, HEAD: VIEW},
     WebhookEvent: {ADMIN: VIEW},
     TalkMessage: {ADMIN: VIEW, HEAD: VIEW, EDITOR: VIEW, VIEWER: VIEW},
