@@ -21,5 +21,10 @@ class BroadcastsConfig(AppConfig):
         from broadcasts import metrics
 
         metrics.register()
+        # (the same reason) 「承認待ち N 件」 on the admin home: municipalities.notices
+        from broadcasts.notices import broadcast_notices
+        from municipalities import notices
+
+        notices.register(broadcast_notices)
         # The pages a rich-menu tile can open (municipalities.line.destinations)
         destinations.register("broadcasts.settings", _("受信設定"), "broadcasts:receive_settings")

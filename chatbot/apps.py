@@ -17,6 +17,11 @@ class ChatbotConfig(AppConfig):
         dispatch.register_text(line_handlers.keyword_reply, priority=10)
         dispatch.register_postback(line_handlers.POSTBACK_PREFIX, line_handlers.on_postback)
         dispatch.set_text_fallback(line_handlers.answer)
+        # (the same reason) the staff notices on the admin home
+        from chatbot.notices import chatbot_notices
+        from municipalities import notices
+
+        notices.register(chatbot_notices)
         # (the same reason) the daily figures for the reports: municipalities.metrics
         from chatbot import metrics
 

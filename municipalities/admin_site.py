@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
+from municipalities import notices
 from municipalities.line import simulator_views
 from municipalities.models import AuditEntry
 from municipalities.two_factor import policy as two_factor
@@ -101,6 +102,7 @@ class CmsAdminSite(admin.AdminSite):
         context = {
             "recent_audit_entries": recent,
             "can_use_simulator": simulator_views.simulator_municipalities(request.user).exists(),
+            "staff_notices": notices.notices_for(request.user),
             **(extra_context or {}),
         }
         return super().index(request, context)
