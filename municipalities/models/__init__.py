@@ -12,6 +12,7 @@ from municipalities.models.channel import SimulatedDelivery, TalkMessage, Webhoo
 from municipalities.models.households import HouseholdMember, Relationship
 from municipalities.models.payments import Payment, PaymentMethod, PaymentStatus
 from municipalities.models.residents import AgeBand, Area, Interest, Resident, ResidentLinkUse
+from municipalities.models.simulated_richmenus import SimulatedRichMenu, SimulatedRichMenuLink
 from municipalities.models.staff import Role, StaffRole, StaffUser, StaffUserManager
 from municipalities.models.tenants import Department, Municipality
 
@@ -33,6 +34,8 @@ __all__ = [
     "ResidentLinkUse",
     "Role",
     "SimulatedDelivery",
+    "SimulatedRichMenu",
+    "SimulatedRichMenuLink",
     "StaffRole",
     "StaffUser",
     "StaffUserManager",
