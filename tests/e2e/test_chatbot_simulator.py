@@ -1,5 +1,6 @@
 """The chatbot in Chromium: a resident asks in the simulator (candidates as quick replies, the
-area conversation); staff answer from the talk page and the bot then stays silent."""
+area conversation); staff answer from the talk page; the hand-off to a person from the
+resident's 「職員と話す」 to staff marking it done."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from django.core.cache import cache
 
 from chatbot import matching
 from chatbot.garbage_import import files_from_directory
-from chatbot.models import ChatState, StaffReply
+from chatbot.models import ChatState, Handoff, StaffReply
 from chatbot.services import garbage_import
-from municipalities.models import Resident
+from municipalities.models import Area, Resident
+from municipalities.services import resident_update_preferences
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import simulator_follow, simulator_say
+from tests.e2e.conftest import admin_login, simulator_follow, simulator_say
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -51,13 +53,67 @@ def test_resident_asks_and_staff_take_over(page, live_server, garbage_town, town
     resident = Resident.objects.get(municipality=garbage_town, display_name="ごみ 太郎")
     assert resident.area.name == "峰山町1区"
 
-    # when: staff open the resident's talk in the admin and reply
+    # when: staff open the resident's talk in the admin, reply and pause the bot
     page.goto(f"{live_server.url}/admin/chatbot/talkthread/{resident.pk}/change/")
     page.locator(".chatbot-talk", has_text="峰山町1区").wait_for()
     page.fill("textarea[name=text]", "担当者です。ほかにご不明な点はありますか？")
+    page.check("input[name=pause_bot]")
     page.click(".chatbot-reply input[type=submit]")
-    # then: the reply is in the talk with the sender, and the bot is silenced
+    # then: the reply is in the talk with the sender, the page is back at the talk, the bot paused
     page.locator(".chatbot-msg.out", has_text="担当者です。").wait_for()
+    assert page.url.endswith("#talk-end")
     assert "自動応答しません" in page.locator(".chatbot-silenced").inner_text()
     assert StaffReply.objects.get(resident=resident).sent_at is not None
     assert ChatState.objects.get(resident=resident).silenced_until is not None
+    # and the resident's tap on the quick reply reads as what they tapped, not its code
+    assert page.locator(".chatbot-msg.tap", has_text="アイスクリームのカップ（紙製）").count() == 1
+    assert "cb:item:" not in page.locator(".chatbot-talk").inner_text()
+
+
+def test_resident_with_a_settings_area_asks_for_a_person_and_staff_answer(
+    page, browser, live_server, garbage_town, town_admin
+):
+    # given: a resident whose 受信設定 area has a collection calendar
+    simulator_follow(page, live_server, town_admin.username, PASSWORD, "相談 花子")
+    resident = Resident.objects.get(municipality=garbage_town, display_name="相談 花子")
+    area = Area.objects.get(municipality=garbage_town, name="峰山町1区")
+    resident_update_preferences(resident=resident, area=area)
+
+    # when: they ask about tomorrow's garbage
+    simulator_say(page, "明日のごみは？")
+    # then: they are answered for their area without being asked for it
+    page.locator(".row.bot .bubble", has_text="（峰山町1区）").wait_for()
+    assert page.locator(".row.bot .bubble", has_text="地区名を送ってください").count() == 0
+
+    # when: they ask something the bot cannot answer and tap 「職員と話す」
+    simulator_say(page, "先月出した書類の審査はどうなっていますか")
+    page.locator(".row.bot .bubble", has_text="まだお答えできません").wait_for()
+    page.locator(".qr", has_text="職員と話す").last.click()
+    # then: they are told someone will answer, and when
+    page.locator(".row.bot .bubble", has_text="職員が対応する時間は").wait_for()
+
+    # when: staff open the admin home in their own browser
+    staff_context = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
+    staff_context.set_default_timeout(15_000)
+    staff = staff_context.new_page()
+    admin_login(staff, live_server, town_admin.username, PASSWORD)
+    # then: the notice shows the waiting resident; it leads to the talk
+    notice = staff.locator("#staff-notices-module a", has_text="職員との会話を待っている住民 1 人")
+    notice.wait_for()
+    notice.click()
+    staff.locator("#result_list a", has_text="相談 花子").click()
+    staff.locator(".chatbot-handoff", has_text="職員の返事待ち").wait_for()
+    assert "先月出した書類" in staff.locator(".chatbot-handoff").inner_text()
+    # when: staff reply and then mark the conversation done
+    staff.fill("textarea[name=text]", "書類は受け付けております。審査には 1 週間ほどかかります。")
+    staff.click(".chatbot-reply input[type=submit]")
+    staff.locator(".chatbot-msg.out", has_text="審査には 1 週間").wait_for()
+    staff.locator(".chatbot-done").click()
+    staff.locator(".messagelist", has_text="対応完了にしました").wait_for()
+    staff_context.close()
+    assert Handoff.objects.get(resident=resident).status == Handoff.Status.DONE
+
+    # then: the resident got the staff reply, and the bot answers again
+    page.locator(".row.bot .bubble", has_text="審査には 1 週間").wait_for()
+    simulator_say(page, "乾電池")
+    page.locator(".row.bot .bubble", has_text="【有害ごみ】").wait_for()
