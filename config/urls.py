@@ -14,5 +14,6 @@ urlpatterns = [
     path("liff/broadcasts/", include("broadcasts.urls")),
     path("liff/reservations/", include("reservations.urls")),
     path("liff/applications/", include("applications.urls")),
+    path("liff/richmenus/", include("richmenus.urls")),
     path("payments/", include("municipalities.payments.urls")),
 ]

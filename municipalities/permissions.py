@@ -102,6 +102,8 @@ CORE_RULES: dict[str, dict[str, frozenset[str] | None]] = {
         Role.VIEWER: _VIEW,
     },
     "municipalities.simulateddelivery": {},
+    "municipalities.simulatedrichmenu": {},
+    "municipalities.simulatedrichmenulink": {},
     "municipalities.residentlinkuse": {},
 }
 

@@ -16,4 +16,9 @@ urlpatterns = [
     path("simulator/api/send/", simulator_views.simulator_send, name="simulator_send"),
     path("simulator/api/talk/", simulator_views.simulator_talk, name="simulator_talk"),
     path("simulator/open/", simulator_views.simulator_open, name="simulator_open"),
+    path(
+        "simulator/api/richmenu/<str:rich_menu_id>/image/",
+        simulator_views.simulator_richmenu_image,
+        name="simulator_richmenu_image",
+    ),
 ]

@@ -11,11 +11,12 @@ from municipalities.line.client import MULTICAST_MAX_RECIPIENTS, Profile, SendRe
 from municipalities.line.errors import LineClientError, LineReplyTokenExpired
 from municipalities.line.liff import redact_resident_links
 from municipalities.line.messages import validate_messages
+from municipalities.line.richmenus_simulator import RichMenuSimulatorMixin
 from municipalities.line.talklog import talk_log_outbound
 from municipalities.models import Department, Municipality, Resident, SimulatedDelivery, WebhookEvent
 
 
-class SimulatorClient:
+class SimulatorClient(RichMenuSimulatorMixin):
     """Records what would be sent; answers as LINE would (409 on a reused retry key)."""
 
     def __init__(self, municipality: Municipality) -> None:

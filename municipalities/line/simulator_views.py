@@ -52,8 +52,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from municipalities.errors import ServiceError
 from municipalities.line.liff import local_path, login_resident
+from municipalities.line.richmenus_simulator import talk_rich_menus
 from municipalities.line.webhook import webhook_view
-from municipalities.models import Municipality, Resident, SimulatedDelivery, TalkMessage
+from municipalities.models import Municipality, Resident, SimulatedDelivery, SimulatedRichMenu, TalkMessage
 from municipalities.permissions import policy_for
 from municipalities.services import resident_simulated_create
 
@@ -326,12 +327,31 @@ def simulator_talk(request: HttpRequest) -> JsonResponse:
                 }
             )
     items.sort(key=lambda item: (item["at"], item["id"].startswith("out"), item["id"]))
+
+    def image_url(rich_menu_id: str) -> str:
+        path = reverse("line:simulator_richmenu_image", kwargs={"rich_menu_id": rich_menu_id})
+        return f"{path}?municipality={municipality.pk}"
+
     return JsonResponse(
         {
             "resident": {"name": resident.display_name or user_id[-6:], "following": resident.is_following},
             "items": items[-TALK_LIMIT:],
+            **talk_rich_menus(municipality, user_id, image_url),
         }
     )
+
+
+@simulator_view
+@require_GET
+def simulator_richmenu_image(request: HttpRequest, rich_menu_id: str) -> HttpResponse:
+    """The image of a rich menu at the simulated LINE of a town the user may simulate."""
+    municipality = _municipality(request, request.GET.get("municipality"))
+    menu = SimulatedRichMenu.objects.filter(municipality=municipality, rich_menu_id=rich_menu_id).first()
+    if menu is None or not menu.image:
+        raise Http404
+    response = HttpResponse(bytes(menu.image), content_type=menu.content_type or "image/png")
+    response["Cache-Control"] = "private, max-age=3600"  # a menu's image never changes at LINE
+    return response
 
 
 @simulator_view

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image
@@ -35,7 +36,7 @@ POSTBACK_PREFIX = "rm"
 
 def tap_path(tile: RichMenuTile) -> str:
     """The counting page a feature tile opens in a town with a LIFF app (richmenus.views)."""
-    return f"/liff/richmenus/tap/{tile.pk}/"
+    return reverse("richmenus:tile_tap", kwargs={"tile_id": tile.pk})
 
 
 def tile_action(tile: RichMenuTile, *, liff_id: str) -> dict[str, Any]:

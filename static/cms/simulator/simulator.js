@@ -213,6 +213,7 @@
     return botRow;
   }
   function renderTalk(data) {
+    renderRichMenu(data);
     var ids = data.items.map(function (i) { return i.id; }).join(",");
     sub.textContent = data.resident.name + (data.resident.following ? "" : "（ブロック中）");
     if (ids === state.lastIds) { return; }
@@ -235,9 +236,62 @@
     talk.scrollTop = talk.scrollHeight;
   }
 
+  // --- the rich menu under the talk (the one LINE shows this resident; a tab switch changes it
+  // on the phone only, as LINE does, and sends the tile's postback) ---------------------------
+  var richMenu = document.getElementById("rich-menu");
+  var richMenuBody = document.getElementById("rich-menu-body");
+  var richMenuBar = document.getElementById("rich-menu-bar");
+  var menuState = { base: "", shown: null, open: true, aliases: {} };
+  function tapRichMenu(action) {
+    if (action.type === "richmenuswitch") {
+      var target = menuState.aliases[action.richMenuAliasId];
+      if (target) { drawRichMenu(target); }
+      if (action.data) { send({ type: "postback", data: action.data, displayText: "" }); }
+      return;
+    }
+    runAction(action);
+  }
+  function drawRichMenu(menu) {
+    menuState.shown = menu;
+    richMenuBody.textContent = "";
+    richMenuBar.textContent = (menu.chatBarText || "メニュー") + (menuState.open ? " ▾" : " ▴");
+    var frame = el("div", "rich-menu-frame");
+    frame.style.paddingTop = (menu.size.height * 100 / menu.size.width) + "%";
+    var img = el("img");
+    img.src = menu.imageUrl; img.alt = menu.chatBarText || "リッチメニュー";
+    frame.appendChild(img);
+    (menu.areas || []).forEach(function (area, i) {
+      var b = area.bounds, a = area.action || {};
+      var button = el("button", "rich-menu-area");
+      button.type = "button";
+      button.style.left = (b.x * 100 / menu.size.width) + "%";
+      button.style.top = (b.y * 100 / menu.size.height) + "%";
+      button.style.width = (b.width * 100 / menu.size.width) + "%";
+      button.style.height = (b.height * 100 / menu.size.height) + "%";
+      button.setAttribute("aria-label", a.label || ("ボタン" + (i + 1)));
+      button.setAttribute("data-action-type", a.type || "");
+      button.addEventListener("click", function () { tapRichMenu(a); });
+      frame.appendChild(button);
+    });
+    richMenuBody.appendChild(frame);
+    richMenuBody.hidden = !menuState.open;
+  }
+  function renderRichMenu(data) {
+    menuState.aliases = data.richMenuAliases || {};
+    var menu = data.richMenu;
+    if (!menu) { richMenu.hidden = true; menuState.base = ""; menuState.shown = null; return; }
+    richMenu.hidden = false;
+    // A new menu from LINE (published, disaster mode) replaces whatever tab is shown.
+    if (menu.id !== menuState.base) { menuState.base = menu.id; drawRichMenu(menu); }
+  }
+  richMenuBar.addEventListener("click", function () {
+    menuState.open = !menuState.open;
+    if (menuState.shown) { drawRichMenu(menuState.shown); }
+  });
+
   // --- talking to the server ----------------------------------------------------------------
   function loadTalk() {
-    if (!state.userId) { talk.textContent = ""; quickReplies.textContent = ""; state.lastIds = ""; return Promise.resolve(); }
+    if (!state.userId) { talk.textContent = ""; quickReplies.textContent = ""; state.lastIds = ""; renderRichMenu({}); return Promise.resolve(); }
     var url = config.talkUrl + "?municipality=" + encodeURIComponent(state.town) + "&userId=" + encodeURIComponent(state.userId);
     return fetch(url, { credentials: "same-origin" }).then(function (r) {
       if (!r.ok) { throw new Error(String(r.status)); }
