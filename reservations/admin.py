@@ -19,10 +19,10 @@ from django.utils.translation import gettext_lazy as _
 from municipalities import jp
 from municipalities.permissions import policy_for
 from municipalities.resources import ProjectExportMixin
-from municipalities.scoping import DepartmentScopedAdmin
+from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 
 from . import admin_views
-from .models import Menu, Reservation, ReservationStatus, Slot
+from .models import Menu, Reservation, ReservationStatus, Slot, WaitlistEntry
 from .resources import SlotResource
 from .rules import normalize_code
 from .services import (
@@ -56,6 +56,14 @@ class MenuAdmin(DepartmentScopedAdmin):
             },
         ),
         (_("1 人あたりの上限"), {"fields": ["max_active_per_resident", "max_per_resident_per_day"]}),
+        (
+            _("対象者"),
+            {"fields": ["eligible_age_from_months", "eligible_age_until_months", "eligible_areas"]},
+        ),
+        (
+            _("キャンセル待ち"),
+            {"fields": ["waitlist_enabled", "waitlist_hold_minutes", "waitlist_auto_book"]},
+        ),
         (_("予約時の質問とお知らせ"), {"fields": ["questions", "confirmation_text", "reminder_offsets"]}),
     ]
 
@@ -293,3 +301,41 @@ class ReservationAdmin(DepartmentScopedAdmin):
             lambda r: reservation_cancel(reservation=r, actor=request.user),
             _("%(n)d 件をキャンセルしました。"),
         )
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
+    """キャンセル待ち across slots, and each entry's history; residents join and leave in LINE,
+    offers and expiries are the system's (read-only here, like a log)."""
+
+    list_display = [
+        "slot",
+        "menu_name",
+        "resident",
+        "member",
+        "status",
+        "created_at",
+        "hold_until",
+        "reservation",
+    ]
+    list_select_related = ["slot__menu", "resident", "member", "reservation"]
+    list_filter = ["status", "slot__menu"]
+    search_fields = ["resident__display_name", "member__name", "member__kana"]
+    date_hierarchy = "created_at"
+    fields = [
+        "slot",
+        "resident",
+        "member",
+        "status",
+        "answers",
+        "created_at",
+        "offered_at",
+        "hold_until",
+        "closed_at",
+        "reservation",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("予約メニュー"), ordering="slot__menu__name")
+    def menu_name(self, obj: WaitlistEntry) -> str:
+        return obj.slot.menu.name

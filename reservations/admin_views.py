@@ -21,8 +21,9 @@ from municipalities.files import export_response
 from municipalities.models import Department, Resident
 from municipalities.permissions import departments_for_staff, policy_for
 
+from .eligibility import member_age_text
 from .forms import PhoneBookingForm, SlotFileForm, SlotPatternForm
-from .models import ImportStatus, Menu, Reservation, ReservationStatus, Slot, SlotImportJob
+from .models import ImportStatus, Menu, Reservation, ReservationStatus, Slot, SlotImportJob, WaitlistStatus
 from .resources import RosterResource
 from .selectors import (
     callers_for_department,
@@ -33,6 +34,7 @@ from .selectors import (
     slots_bookable_by_staff,
     slots_for_day,
     slots_offered_for_booking,
+    waitlist_for_slot,
 )
 from .services import (
     ASYNC_THRESHOLD_ROWS,
@@ -144,11 +146,24 @@ class RosterView(StaffPage):
                 messages.error(request, exc.message)
             return HttpResponseRedirect(request.path)
         rows = list(roster_for_slot(slot=slot))
+        for r in rows:
+            if r.member_id:
+                r.member_birth_wareki = jp.format_wareki(r.member.birth_date)
+                r.member_age = member_age_text(r)
+        waitlist, position = [], 0
+        for entry in waitlist_for_slot(slot=slot):
+            if entry.status == WaitlistStatus.WAITING:
+                position += 1
+            waitlist.append(
+                {"e": entry, "position": position if entry.status == WaitlistStatus.WAITING else None}
+            )
         return self.render(
             request,
             {
                 "slot": slot,
                 "rows": rows,
+                "waitlist": waitlist,
+                "waiting_count": position,
                 "title": f"名簿: {slot.menu.name} {slot}",
                 "can_change": policy_for(Reservation).user_has_permission_for_instance(
                     request.user, "change", Reservation(slot=slot)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from municipalities.models import HouseholdMember, Resident
 from municipalities.models.households import age_on, format_age
 
-from .models import Menu
+from .models import Menu, Reservation
 
 
 def _months_label(months: int) -> str:
@@ -116,3 +116,10 @@ def candidates_for(
             )
         )
     return out
+
+
+def member_age_text(reservation: Reservation) -> str:
+    """The household member's age on the slot's day (「1歳7か月」) for rosters and exports; "" for others."""
+    if reservation.member_id is None:
+        return ""
+    return format_age(*age_on(reservation.member.birth_date, reservation.slot_date))

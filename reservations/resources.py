@@ -17,6 +17,7 @@ from import_export import fields, resources
 from municipalities import jp
 from municipalities.resources import DepartmentResource
 
+from .eligibility import member_age_text
 from .models import Reservation, Slot
 
 
@@ -56,8 +57,11 @@ class RosterResource(resources.ModelResource):
 
     code = fields.Field(column_name="予約番号", attribute="code")
     name = fields.Field(column_name="氏名")
-    kana = fields.Field(column_name="フリガナ", attribute="kana")
+    kana = fields.Field(column_name="フリガナ")
     phone = fields.Field(column_name="電話番号", attribute="phone")
+    member = fields.Field(column_name="予約した住民との続柄")
+    birth_date = fields.Field(column_name="生年月日")
+    age = fields.Field(column_name="当日の年齢")
     status = fields.Field(column_name="状態")
     answers = fields.Field(column_name="質問への回答")
     channel = fields.Field(column_name="予約方法")
@@ -72,6 +76,9 @@ class RosterResource(resources.ModelResource):
             "name",
             "kana",
             "phone",
+            "member",
+            "birth_date",
+            "age",
             "status",
             "answers",
             "channel",
@@ -83,6 +90,19 @@ class RosterResource(resources.ModelResource):
 
     def dehydrate_name(self, r: Reservation) -> str:
         return r.display_name
+
+    # The household member booked for (a child's checkup): who comes, and their age on the day.
+    def dehydrate_kana(self, r: Reservation) -> str:
+        return r.member.kana if r.member_id else r.kana
+
+    def dehydrate_member(self, r: Reservation) -> str:
+        return r.member.get_relationship_display() if r.member_id else ""
+
+    def dehydrate_birth_date(self, r: Reservation) -> str:
+        return jp.format_wareki(r.member.birth_date) if r.member_id else ""
+
+    def dehydrate_age(self, r: Reservation) -> str:
+        return member_age_text(r)
 
     def dehydrate_status(self, r: Reservation) -> str:
         return r.get_status_display()

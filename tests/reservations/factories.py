@@ -9,8 +9,8 @@ import factory
 from django.utils import timezone
 
 from municipalities.models import Department
-from reservations.models import Menu, Reservation, Slot
-from reservations.services import reservation_book
+from reservations.models import Menu, Reservation, Slot, WaitlistEntry
+from reservations.services import reservation_book, waitlist_join
 from tests.matrix import matrix_builder
 from tests.municipalities.factories import resident_in
 
@@ -63,3 +63,10 @@ def _slot(department: Department) -> Slot:
 def _reservation(department: Department) -> Reservation:
     slot = SlotFactory(menu=MenuFactory(department=department))
     return reservation_book(slot=slot, resident=resident_in(department.municipality))
+
+
+@matrix_builder(WaitlistEntry)
+def _waitlist_entry(department: Department) -> WaitlistEntry:
+    slot = SlotFactory(menu=MenuFactory(department=department), capacity=1)
+    reservation_book(slot=slot, resident=resident_in(department.municipality))
+    return waitlist_join(slot=slot, resident=resident_in(department.municipality))

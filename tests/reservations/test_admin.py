@@ -74,7 +74,7 @@ def test_roster_exports_csv_with_bom_and_xlsx(staff_client, booked_slot):
     )
     assert csv_response.content.startswith(b"\xef\xbb\xbf")
     text = csv_response.content.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("予約番号,氏名,フリガナ,電話番号,状態")
+    assert text.splitlines()[0].startswith("予約番号,氏名,フリガナ,電話番号,予約した住民との続柄,生年月日,当日の年齢,状態")
     assert "山田 花子" in text and "アレルギー: 卵" in text
     xlsx = staff_client.get(reverse("admin:reservations_slot_roster_export", args=[booked_slot.pk, "xlsx"]))
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
