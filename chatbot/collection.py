@@ -8,6 +8,11 @@ A calendar cell of ``area_days.csv`` is a space-separated list of tokens, option
     金4:4 6 8 10 12 2    the 4th Friday, only in April, June, … February
     20240301 20240325    irregular dates (always apply)
     *1                   a remark (remarks.csv), shown with the answer
+    e2w20240401          every 2 (or n) weeks on the weekday of that date, counted from it
+                         (forks that added 隔週 and 4 週ごと; months do not restrict it)
+    隔月20240401          every other week on the named weekday, from that date on (and before it)
+
+The last two are extensions found in public forks of the 5374 app (``regularFlg = 2``).
 
 Center holidays (``center.csv``) cancel the collection days inside the period, as the 5374 app
 does (``isBlankDay``); a holiday with the 「振替」 policy moves them to the first day after it.
@@ -31,6 +36,8 @@ _NTH_AFTER = re.compile(rf"^([{WEEKDAYS}])([1-5])$")
 _NTH_BEFORE = re.compile(rf"^([1-5])([{WEEKDAYS}])$")
 _DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _REMARK = re.compile(r"^\*(\d+)$")
+_EVERY_N_WEEKS = re.compile(r"^e(\d{1,2})w(\d{4})(\d{2})(\d{2})$")
+_BIWEEKLY = re.compile(rf"^隔([{WEEKDAYS}])(\d{{4}})(\d{{2}})(\d{{2}})$")
 
 
 class RuleSyntaxError(ValueError):
@@ -44,15 +51,22 @@ class Rule:
     dates: frozenset[dt.date] = frozenset()
     months: frozenset[int] | None = None  # None: every month
     remarks: tuple[int, ...] = ()
+    # (first day, every n weeks): the first day is a collection day, and so is every n-th week
+    # after (and before) it on the same weekday.
+    periodic: frozenset[tuple[dt.date, int]] = frozenset()
 
     @property
     def is_empty(self) -> bool:
-        return not (self.weekly or self.nth or self.dates)
+        return not (self.weekly or self.nth or self.dates or self.periodic)
 
     def occurs_on(self, day: dt.date) -> bool:
         """Whether the rule collects on ``day`` (before center holidays)."""
         if day in self.dates:
             return True
+        for start, weeks in self.periodic:
+            delta = (day - start).days
+            if delta % 7 == 0 and (delta // 7) % weeks == 0:
+                return True
         if self.months is not None and day.month not in self.months:
             return False
         weekday = day.weekday()
@@ -70,6 +84,11 @@ class Rule:
             by_weekday.setdefault(weekday, []).append(n)
         for weekday, ns in by_weekday.items():
             parts.append("・".join(f"第{n}" for n in ns) + " " + WEEKDAY_NAMES[weekday])
+        for start, weeks in sorted(self.periodic):
+            every = "隔週" if weeks == 2 else f"{weeks}週ごと"
+            parts.append(
+                f"{every} {WEEKDAY_NAMES[start.weekday()]}（{start.year}/{start.month}/{start.day} から）"
+            )
         text = "、".join(parts)
         if text and self.months is not None:
             text += "（" + "・".join(f"{m}月" for m in _fiscal_order(self.months)) + "）"
@@ -107,6 +126,7 @@ def parse_rule(cell: str) -> Rule:
     weekly: set[int] = set()
     nth: set[tuple[int, int]] = set()
     dates: set[dt.date] = set()
+    periodic: set[tuple[dt.date, int]] = set()
     remarks: list[int] = []
     for token in days_part.split():
         if len(token) == 1 and token in WEEKDAYS:
@@ -122,15 +142,35 @@ def parse_rule(cell: str) -> Rule:
                 raise RuleSyntaxError(f"日付「{token}」は存在しません") from None
         elif match := _REMARK.match(token):
             remarks.append(int(match[1]))
+        elif match := _EVERY_N_WEEKS.match(token):
+            weeks = int(match[1])
+            if weeks < 1:
+                raise RuleSyntaxError(f"「{token}」の週の間隔は 1 以上にしてください")
+            periodic.add((_token_date(token, match[2], match[3], match[4]), weeks))
+        elif match := _BIWEEKLY.match(token):
+            base = _token_date(token, match[2], match[3], match[4])
+            weekday = WEEKDAYS.index(match[1])
+            # The first named weekday on or after the base date (the base date itself when it is one).
+            periodic.add((base + dt.timedelta(days=(weekday - base.weekday()) % 7), 2))
         else:
-            raise RuleSyntaxError(f"「{token}」が読めません（例: 月 木 / 火2 / 2土 / 20240301 / *1）")
+            raise RuleSyntaxError(
+                f"「{token}」が読めません（例: 月 木 / 火2 / 2土 / 20240301 / *1 / e2w20240401 / 隔月20240401）"
+            )
     return Rule(
         weekly=frozenset(weekly),
         nth=frozenset(nth),
         dates=frozenset(dates),
         months=months,
         remarks=tuple(remarks),
+        periodic=frozenset(periodic),
     )
+
+
+def _token_date(token: str, year: str, month: str, day: str) -> dt.date:
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        raise RuleSyntaxError(f"「{token}」の日付は存在しません") from None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from chatbot.errors import ChatbotError
 from municipalities import jp
 from municipalities.files import TextDecodeError, decode_text
 
-FILES = ("area_days.csv", "center.csv", "description.csv", "remarks.csv", "target.csv")
+FILES = ("area_days.csv", "area.csv", "center.csv", "description.csv", "remarks.csv", "target.csv")
 REQUIRED = ("area_days.csv", "target.csv")
 AREA_HEADERS = {"地名", "地区", "地区名", "地域", "地域名", "町名"}
 
@@ -91,6 +91,8 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
     labels: dict[str, dict[str, str]] = {}
     _parse_description(_records("description.csv", files.get("description.csv", b""), parsed), parsed, labels)
     _parse_area_days(_records("area_days.csv", files.get("area_days.csv", b""), parsed), parsed, labels)
+    if "area.csv" in files:
+        _parse_area_map(_records("area.csv", files["area.csv"], parsed), parsed)
     _parse_center(_records("center.csv", files.get("center.csv", b""), parsed), parsed)
     _parse_remarks(_records("remarks.csv", files.get("remarks.csv", b""), parsed), parsed)
     _parse_target(_records("target.csv", files.get("target.csv", b""), parsed), parsed, labels)
@@ -194,6 +196,34 @@ def _parse_area_days(
                 continue
             cells_by_label[label] = cell
         parsed.areas.append((name, center, cells_by_label))
+
+
+def _parse_area_map(rows: list[tuple[int, list[str]]], parsed: Parsed) -> None:
+    """area.csv (forks with ``IsUseArea``): 地名, センター, 収集地区 — many town names share the
+    calendar of one area_days.csv row. The towns named here become the areas, each with the
+    rules of its 収集地区 and its own センター."""
+    by_name = {name: cells for name, _center, cells in parsed.areas}
+    areas: list[tuple[str, str, dict[str, str]]] = []
+    seen: set[str] = set()
+    for line, cells in rows[1:]:
+        name = jp.normalise_text(cells[0])
+        ref = jp.normalise_text(cells[2]) if len(cells) > 2 else ""
+        if not name or len(name) > 100:
+            parsed.problems.append(Problem("area.csv", line, _("地名が空か、100 文字を超えています")))
+        elif name in seen:
+            parsed.problems.append(Problem("area.csv", line, _("地名「%(a)s」が 2 回あります") % {"a": name}))
+        elif ref not in by_name:
+            parsed.problems.append(
+                Problem("area.csv", line, _("収集地区「%(r)s」が area_days.csv にありません") % {"r": ref})
+            )
+        else:
+            seen.add(name)
+            center = jp.normalise_text(cells[1])[:100] if len(cells) > 1 else ""
+            areas.append((name, center, dict(by_name[ref])))
+    parsed.areas = areas
+    parsed.notes.append(
+        f"area.csv: {len(areas)} 地名を area_days.csv の {len(by_name)} 地区の収集日で取り込みました"
+    )
 
 
 def _parse_center(rows: list[tuple[int, list[str]]], parsed: Parsed) -> None:

@@ -41,6 +41,19 @@ class GarbageUploadForm(forms.Form):
     )
     center = forms.FileField(label="center.csv", required=False, help_text=gettext_lazy("センターの休止期間"))
     remarks = forms.FileField(label="remarks.csv", required=False, help_text=gettext_lazy("注意事項"))
+    area = forms.FileField(
+        label="area.csv",
+        required=False,
+        help_text=gettext_lazy("地名と収集地区の対応（地名ごとに area_days.csv のどの地区の収集日かを示すファイル）"),
+    )
+    skip_invalid = forms.BooleanField(
+        label=gettext_lazy("読めない行を飛ばして取り込む"),
+        required=False,
+        help_text=gettext_lazy(
+            "オフ（標準）: 1 行でも読めなければ何も変更しません。"
+            "オン: 読めるものをすべて取り込み、飛ばした行をファイル・行・理由で表示します。"
+        ),
+    )
 
     MAX_BYTES = 5 * 1024 * 1024
 
@@ -116,10 +129,19 @@ class GarbageUploadPage(AdminPage):
                     municipality=form.cleaned_data["municipality"],
                     files=form.files_by_name(),
                     actor=request.user,
+                    skip_invalid=form.cleaned_data["skip_invalid"],
                 )
             except GarbageImportError as exc:
                 problems = [str(p) for p in exc.problems]
                 messages.error(request, exc.message.splitlines()[0])
+                if not form.cleaned_data["skip_invalid"]:
+                    messages.info(
+                        request,
+                        _(
+                            "読める行だけを取り込むときは「読めない行を飛ばして取り込む」をオンにして、"
+                            "もう一度ファイルを選んで取り込んでください。"
+                        ),
+                    )
             except forms.ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
             else:
@@ -136,6 +158,9 @@ class GarbageUploadPage(AdminPage):
                 )
                 for note in result.notes[:20]:
                     messages.warning(request, note)
+                if result.skipped:
+                    # Shown on this page in full (file, row, reason), not as a flash message.
+                    return self.render(request, {"form": form, "problems": [], "skipped": result.skipped})
                 return HttpResponseRedirect(reverse("admin:chatbot_garbagecategory_changelist"))
         return self.render(request, {"form": form, "problems": problems})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -35,16 +35,23 @@ class ImportResult:
     holidays: int
     remarks: int
     notes: list[str]
+    skipped: list[str] = field(default_factory=list)  # 「<file> <n>行目: <reason>」, with skip_invalid
 
 
 @transaction.atomic(durable=True)
 def garbage_import(
-    *, municipality: Municipality, files: dict[str, bytes], actor: StaffUser | None = None
+    *,
+    municipality: Municipality,
+    files: dict[str, bytes],
+    actor: StaffUser | None = None,
+    skip_invalid: bool = False,
 ) -> ImportResult:
     """Replace ``municipality``'s garbage data with the 5374 files (by file name).
 
-    All or nothing: on any problem raises GarbageImportError listing every problem by file and
-    row, and nothing is written. The areas of ``area_days.csv`` become the town's Areas (missing
+    All or nothing by default: on any problem raises GarbageImportError listing every problem by
+    file and row, and nothing is written. With ``skip_invalid`` everything readable is imported
+    and each row or cell left out is listed in ``ImportResult.skipped`` (file, row, reason); a
+    missing or unreadable file, or no item or area left, still refuses. The areas of ``area_days.csv`` become the town's Areas (missing
     ones are created; others are kept, since residents may have chosen them). Audited.
     Invalidates the answer index on commit.
     """
@@ -58,7 +65,11 @@ def garbage_import(
         )
     parsed = parse_5374(files)
     if parsed.problems:
-        raise GarbageImportError(parsed.problems)
+        # A missing or unreadable file, or nothing left to import, refuses even with skip_invalid:
+        # "everything readable" must still be a town's garbage data.
+        fatal = any(p.row == 0 for p in parsed.problems) or not parsed.items or not parsed.areas
+        if not skip_invalid or fatal:
+            raise GarbageImportError(parsed.problems)
     # Lock the town so two imports of the same town run one after the other.
     Municipality.objects.select_for_update().filter(pk=municipality.pk).first()
 
@@ -121,12 +132,16 @@ def garbage_import(
         holidays=len(parsed.holidays),
         remarks=len(dict(parsed.remarks)),
         notes=parsed.notes,
+        skipped=[str(p) for p in parsed.problems],
     )
     audit_log(
         actor=actor,
         action="chatbot.garbage.imported",
         obj=municipality,
-        data={k: v for k, v in result.__dict__.items() if k != "notes"},
+        data={
+            **{k: v for k, v in result.__dict__.items() if k not in {"notes", "skipped"}},
+            "skipped": len(result.skipped),
+        },
     )
     invalidate_on_commit(municipality.pk)
     return result

@@ -18,6 +18,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug", help="自治体の識別子（例: midori）")
         parser.add_argument("directory", help="5374 の CSV があるフォルダ")
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="読めない行・セルを飛ばして、読めるものをすべて取り込む（飛ばしたものはファイル・行・理由を表示）",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         municipality = Municipality.objects.filter(slug=options["slug"]).first()
@@ -25,7 +30,9 @@ class Command(BaseCommand):
             raise CommandError(f"自治体「{options['slug']}」がありません。")
         try:
             result = garbage_import(
-                municipality=municipality, files=files_from_directory(options["directory"])
+                municipality=municipality,
+                files=files_from_directory(options["directory"]),
+                skip_invalid=options["skip_invalid"],
             )
         except ChatbotError as exc:
             raise CommandError(exc.message) from exc
@@ -37,3 +44,7 @@ class Command(BaseCommand):
         )
         for note in result.notes:
             self.stdout.write(f"  {note}")
+        if result.skipped:
+            self.stdout.write(self.style.WARNING(f"飛ばしたもの（{len(result.skipped)} 件）:"))
+            for line in result.skipped:
+                self.stdout.write(f"  {line}")
