@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.urls import resolve
 
-from municipalities.line.liff import read_resident_token
+from municipalities.line.liff import SESSION_KEY, read_resident_token
 from municipalities.models import Area, Department, Interest, Municipality, Resident, Role, StaffUser
 from municipalities.services import (
     municipality_create_or_update,
@@ -104,6 +105,15 @@ def make_town(slug: str, name: str) -> Municipality:
         channel_id="1234567890",
     )
     return municipality
+
+
+def resident_client(resident: Resident) -> Client:
+    """A browser signed in as ``resident`` (what the LIFF sign-in leaves in the session)."""
+    client = Client()
+    session = client.session
+    session[SESSION_KEY] = resident.pk
+    session.save()
+    return client
 
 
 def make_staff(

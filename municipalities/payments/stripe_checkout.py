@@ -87,7 +87,7 @@ class StripeProvider:
         return Checkout(
             reference=session.id,
             redirect_url=session.url,
-            detail={"payment_intent": session.get("payment_intent") or ""},
+            detail={"payment_intent": session.payment_intent or ""},
         )
 
     def verify_callback(
@@ -99,6 +99,7 @@ class StripeProvider:
             )
         except (ValueError, stripe.SignatureVerificationError) as exc:
             raise PaymentVerificationError(f"bad Stripe webhook: {exc}") from None
+        event = event.to_dict()  # plain dicts: StripeObject has no .get()
         session = event["data"]["object"]
         if event["type"] == "checkout.session.completed":
             # A card is paid now; a konbini slip is only issued ("unpaid") and is paid later.
