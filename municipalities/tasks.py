@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 import uuid
@@ -45,11 +46,14 @@ LANE_AGAIN_KEY = "line:webhook:drain-again:{municipality_id}:{lane}"
 # and stops before its next event.
 LANE_LOCK_SECONDS = 15
 LANE_LOCK_EXTEND_SECONDS = 5
+# Set while a run turned away from its lane is due to look at it again (see _check_lane_later).
+LANE_CHECK_KEY = "line:webhook:lane-check:{municipality_id}:{lane}"
 
 
 class _LaneLock(Protocol):
     def acquire(self) -> bool: ...
     def extend(self) -> bool: ...
+    def remaining(self) -> float | None: ...
     def release(self) -> None: ...
 
 
@@ -66,6 +70,9 @@ class _CacheLaneLock:
 
     def extend(self) -> bool:
         return cache.get(self.key) == self.token and cache.touch(self.key, LANE_LOCK_SECONDS)
+
+    def remaining(self) -> float | None:
+        return None  # one process: a turned-away run is never left behind a dead one
 
     def release(self) -> None:
         if cache.get(self.key) == self.token:
@@ -93,6 +100,11 @@ class _RedisLaneLock:
             return bool(self.lock.reacquire())  # the lease starts again from now
         except redis.exceptions.LockNotOwnedError:
             return False
+
+    def remaining(self) -> float | None:
+        """Seconds left of the holder's lease (whoever holds it); None when nobody does."""
+        left = self.lock.redis.pttl(self.lock.name)
+        return left / 1000 if left and left > 0 else None
 
     def release(self) -> None:
         try:
@@ -159,6 +171,19 @@ def _take_lane(lock: _LaneLock, again: str) -> bool:
     return lock.acquire()
 
 
+def _check_lane_later(lock: _LaneLock, keys: dict[str, int]) -> None:
+    """A run turned away from its lane comes back when the holder's lease would end: if the
+    holder died (a worker killed, or Redis restarted with the lock in its data), the lane is
+    drained then instead of at the sweep; if it lives, it has extended its lease and this run is
+    turned away again (one such check per lane at a time, ``LANE_CHECK_KEY``)."""
+    remaining = lock.remaining()
+    # the flag lapses just before the check runs, so that a check that is turned away again
+    # (the holder lives) can set the next one
+    if remaining is None or not cache.add(LANE_CHECK_KEY.format(**keys), 1, max(1, math.floor(remaining))):
+        return
+    _drain_again(keys["municipality_id"], keys["lane"], remaining + 0.1)
+
+
 def _release_quietly(lock: _LaneLock) -> None:
     try:
         lock.release()
@@ -202,6 +227,8 @@ def webhook_events_drain_task(
         if not follow_up:
             cache.delete(wake)
         if not _take_lane(lock, again):
+            if not self.request.is_eager:
+                _check_lane_later(lock, keys)
             return 0
     except TRANSIENT_ERRORS as exc:
         logger.warning("drain of %s lane %s could not start (%r)", municipality_id, lane, exc)

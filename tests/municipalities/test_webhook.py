@@ -49,12 +49,17 @@ def broker(settings, monkeypatch, town):
     monkeypatch.setattr(
         tasks.webhook_events_drain_task,
         "apply_async",
-        lambda args, kwargs, countdown: sent.follow_ups.append((args, kwargs, countdown)),
+        lambda args, kwargs=None, countdown=None: sent.follow_ups.append((args, kwargs, countdown)),
     )
 
     def clear() -> None:
         for lane in range(settings.LINE_WEBHOOK_LANES):
-            for template in (webhook.WAKE_KEY, tasks.LANE_LOCK_KEY, tasks.LANE_AGAIN_KEY):
+            for template in (
+                webhook.WAKE_KEY,
+                tasks.LANE_LOCK_KEY,
+                tasks.LANE_AGAIN_KEY,
+                tasks.LANE_CHECK_KEY,
+            ):
                 cache.delete(template.format(municipality_id=town.pk, lane=lane))
 
     clear()
@@ -661,11 +666,16 @@ def test_a_lane_is_drained_by_one_run_at_a_time(client, town, resident, broker, 
     monkeypatch.setattr(tasks, "webhook_events_drain", drain_while_a_second_run_starts)
     # when
     processed = tasks.webhook_events_drain_task.run(town.pk, lane)
-    # then: the second run drained nothing; the first processed the message, and because word
-    # was left, woke a new run instead of a follow-up
+    # then: the second run drained nothing (it comes back when the holder's lease would end,
+    # in case the holder died); the first processed the message, and because word was left,
+    # woke a new run instead of a follow-up
     assert turned_away == [0]
     assert processed == 1
-    assert woken == [(town.pk, lane)] and follow_ups == []
+    [((check_args, check_kwargs, countdown))] = follow_ups
+    assert check_args == (town.pk, lane) and check_kwargs is None
+    assert tasks.LANE_LOCK_SECONDS - 1 < countdown <= tasks.LANE_LOCK_SECONDS + 0.1
+    follow_ups.clear()
+    assert woken == [(town.pk, lane)]
     assert cache.get(tasks.LANE_LOCK_KEY.format(**keys)) is None
     # when: that run comes, nobody else draining
     monkeypatch.setattr(tasks, "webhook_events_drain", drain)

@@ -54,7 +54,12 @@ def broker(settings, monkeypatch, town):
 
     def clear() -> None:
         for lane in range(settings.LINE_WEBHOOK_LANES):
-            for template in (webhook.WAKE_KEY, tasks.LANE_LOCK_KEY, tasks.LANE_AGAIN_KEY):
+            for template in (
+                webhook.WAKE_KEY,
+                tasks.LANE_LOCK_KEY,
+                tasks.LANE_AGAIN_KEY,
+                tasks.LANE_CHECK_KEY,
+            ):
                 cache.delete(template.format(municipality_id=town.pk, lane=lane))
 
     clear()
@@ -423,3 +428,23 @@ def test_giving_an_event_back_costs_one_query(town, resident):
     assert len(queries) == 1
     event.refresh_from_db()
     assert event.status == WebhookEvent.Status.RECEIVED and event.processed_at is None
+
+
+def test_a_run_turned_away_by_a_dead_runs_lock_comes_back_when_its_lease_ends(client, town, resident, broker):
+    # given: the lane held by a run that died (its lock has 2 s of its lease left) and a message
+    lane = webhook.lane_of(resident.line_user_id)
+    lock_key = cache.make_key(tasks.LANE_LOCK_KEY.format(municipality_id=town.pk, lane=lane))
+    tasks._redis().set(lock_key, "a dead run", px=2000)
+    post(client, town, webhook_event("message", resident.line_user_id, text="一"))
+    broker.clear()
+    # when: the woken run is turned away
+    assert tasks.webhook_events_drain_task.run(town.pk, lane) == 0
+    # then: it comes back when the lease ends (once, however many runs are turned away)
+    [(args, kwargs, countdown)] = broker
+    assert args == (town.pk, lane) and 1 < countdown <= 2.1
+    assert tasks.webhook_events_drain_task.run(town.pk, lane) == 0
+    assert len(broker) == 1
+    # and then drains the lane
+    time.sleep(countdown)
+    assert tasks.webhook_events_drain_task.run(town.pk, lane) == 1
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
