@@ -19,6 +19,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from municipalities.claims import ClaimedWork
 from municipalities.models import Area, DepartmentOwned, Interest, TimeStampedModel
 
 BATCH_SIZE = 500  # LINE's multicast limit; the fan-out never writes a larger batch
@@ -182,6 +183,9 @@ class Broadcast(TimeStampedModel, DepartmentOwned):
     # when it wrote the last ones (a broadcast is finished only after that).
     fanout_after_resident_id = models.BigIntegerField(null=True, blank=True, editable=False)
     fanned_out_at = models.DateTimeField(_("配信対象の確定日時"), null=True, blank=True, editable=False)
+    # Batches seq < this have their send task in the queue: a fan-out killed between a step's
+    # commit and its enqueue leaves it behind batch_count, and the sweep enqueues the rest.
+    enqueued_batch_count = models.PositiveIntegerField(_("送信を依頼したバッチ数"), default=0, editable=False)
     recipient_count = models.PositiveIntegerField(_("配信対象数"), default=0, editable=False)
     batch_count = models.PositiveIntegerField(_("バッチ数"), default=0, editable=False)
     delivered_count = models.PositiveIntegerField(_("配信成功数"), default=0, editable=False)
@@ -323,12 +327,14 @@ class BatchStatus(models.TextChoices):
     CANCELLED = "cancelled", _("取消")
 
 
-class DeliveryBatch(TimeStampedModel):
+class DeliveryBatch(TimeStampedModel, ClaimedWork):
     """Up to 500 recipients of a broadcast, sent in one multicast with one retry key.
 
     The batch is claimed by a status flip before it is sent, so a task that runs twice sends it
     once; the retry key is derived from (broadcast, seq), so a resend after a crash is answered
-    409 by LINE and counted as delivered.
+    409 by LINE and counted as delivered. The claim records the worker and a heartbeat
+    (``municipalities.claims``): a batch whose worker stopped answering is offered again within
+    seconds. ``attempts`` counts requests to LINE, ``claim_count`` the claims.
     """
 
     municipality_path: ClassVar[str] = "broadcast__department__municipality"
@@ -347,7 +353,6 @@ class DeliveryBatch(TimeStampedModel):
         _("状態"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(_("試行回数"), default=0)
-    claimed_at = models.DateTimeField(_("送信開始日時"), null=True, blank=True)
     next_attempt_at = models.DateTimeField(_("次の再試行"), null=True, blank=True)
     sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
     already_accepted = models.BooleanField(

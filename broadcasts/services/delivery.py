@@ -206,12 +206,13 @@ def _write_batches_in_sql(
               FROM ({inner_sql}) AS r(id, line_user_id)
         ), written AS (
             INSERT INTO {table} (created_at, updated_at, broadcast_id, seq, retry_key, line_user_ids, size,
-                                 status, attempts, already_accepted, request_id, error_message)
+                                 status, attempts, already_accepted, request_id, error_message,
+                                 claimed_by, claim_count)
             SELECT %s, %s, %s, %s + s.seq, md5(%s || (%s + s.seq)::text)::uuid,
                    jsonb_path_query_array(
                        a.ids, ('$[' || s.seq * {size} || ' to ' || least(s.seq * {size} + {size - 1}, a.n - 1) || ']')::jsonpath
                    ),
-                   least({size}, a.n - s.seq * {size}), %s, 0, false, '', ''
+                   least({size}, a.n - s.seq * {size}), %s, 0, false, '', '', '', 0
               FROM a, generate_series(0, (a.n + {size - 1}) / {size} - 1) AS s(seq)
         )
         SELECT n, last_id FROM a
