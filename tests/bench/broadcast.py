@@ -33,9 +33,11 @@ from _support import ROOT, descendants, ensure_database, migrate, process_cpu_se
 
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "cms_bench_broadcast"
+# BENCH_BROADCAST_DB / BENCH_BROADCAST_REDIS_URL: a database and Redis of one's own, when
+# several people run this benchmark on one machine (each run deletes the batches of the last).
+DB_NAME = os.environ.get("BENCH_BROADCAST_DB", "cms_bench_broadcast")
 PG_URL = "postgres://postgres@127.0.0.1:5432/"
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = os.environ.get("BENCH_BROADCAST_REDIS_URL", "redis://127.0.0.1:6379/11")
 LINE_CEILING = 100_000  # recipients per second: 200 multicast requests/s × 500 ids
 MULTICAST_RATE = 200
 
