@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from broadcasts.services.preferences import receive_settings_update
+from broadcasts.services.preferences import receive_settings_left, receive_settings_update
 from municipalities.errors import ServiceError
 from municipalities.line.liff import resident_required
 from municipalities.models import AgeBand, Area, Interest
@@ -17,12 +17,18 @@ from municipalities.models import AgeBand, Area, Interest
 @resident_required
 @require_http_methods(["GET", "POST"])
 def receive_settings(request: HttpRequest) -> HttpResponse:
-    """One page, one tap per change: every control is its own small form that saves at once.
+    """One page, one tap per change: every control is its own small form that saves at once and
+    is confirmed on the page; LINE gets one summary when the resident leaves (``action=leave``).
 
     Looks interests and areas up through the resident's town, so another town's ids are a 404.
     """
     resident = request.resident  # type: ignore[attr-defined]
     town = resident.municipality
+    if request.method == "POST" and request.POST.get("action") == "leave":
+        # The page's beacon when the resident leaves it: one summary in LINE if they changed
+        # anything (nothing to show: the page is gone).
+        receive_settings_left(resident=resident)
+        return HttpResponse(status=204)
     if request.method == "POST":
         try:
             notice = _apply(request, resident)

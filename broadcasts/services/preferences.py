@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable
 
 from django.core.cache import cache
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from broadcasts.errors import BroadcastError
@@ -13,12 +14,17 @@ from municipalities.models import AgeBand, Area, Interest, Resident
 from municipalities.services import resident_update_preferences
 from municipalities.tasks_queue import enqueue_on_commit
 
-# Several taps in a row end in one LINE confirmation, with the settings as they ended up.
-CONFIRM_DELAY_SECONDS = 20
+# The page confirms each tap itself; LINE gets one summary when the resident leaves the page
+# (receive_settings_left), not a push per tap (each push counts against the town's quota).
+CHANGED_TTL_SECONDS = 3600
 
 
 def confirm_cache_key(resident_id: int) -> str:
     return f"broadcasts:receive-settings-confirm:{resident_id}"
+
+
+def changed_cache_key(resident_id: int) -> str:
+    return f"broadcasts:receive-settings-changed:{resident_id}"
 
 
 def receive_settings_update(
@@ -30,12 +36,12 @@ def receive_settings_update(
     notices_paused: bool | None = None,
     confirm: bool = True,
 ) -> Resident:
-    """Change a resident's receive settings through the core service, then confirm in LINE.
+    """Change a resident's receive settings through the core service.
 
     The core service is the transaction (and validates that interests and the area belong to
-    the resident's town). The confirmation push is enqueued after it committed, delayed a few
-    seconds so that several taps in a row produce one message; ``confirm=False`` when the
-    change is already answered by a chat reply. Raises MunicipalityError.
+    the resident's town). With ``confirm`` (the 受信設定 page) the change is remembered for the
+    summary sent when the resident leaves the page (``receive_settings_left``); ``confirm=False``
+    when the change is already answered by a chat reply. Raises MunicipalityError.
     """
     if age_band is not None and age_band not in {*AgeBand.values, ""}:
         raise BroadcastError(_("年代の選び方が正しくありません。"))
@@ -43,15 +49,23 @@ def receive_settings_update(
         resident=resident, interests=interests, area=area, age_band=age_band, notices_paused=notices_paused
     )
     if confirm:
-        nonce = uuid.uuid4().hex
-        cache.set(confirm_cache_key(resident.pk), nonce, timeout=3600)
-        enqueue_on_commit(
-            "broadcasts.tasks.receive_settings_confirm_task",
-            resident.pk,
-            nonce,
-            countdown=CONFIRM_DELAY_SECONDS,
+        resident_id = resident.pk
+        transaction.on_commit(
+            lambda: cache.set(changed_cache_key(resident_id), 1, timeout=CHANGED_TTL_SECONDS)
         )
     return resident
+
+
+def receive_settings_left(*, resident: Resident) -> bool:
+    """The resident left the 受信設定 page: if they changed anything there, push one summary of
+    the settings as they ended up (enqueued now; nothing inside a transaction). Returns whether
+    a summary was enqueued. Leaving twice, or without a change, sends nothing."""
+    if not cache.delete(changed_cache_key(resident.pk)):
+        return False
+    nonce = uuid.uuid4().hex
+    cache.set(confirm_cache_key(resident.pk), nonce, timeout=CHANGED_TTL_SECONDS)
+    enqueue_on_commit("broadcasts.tasks.receive_settings_confirm_task", resident.pk, nonce)
+    return True
 
 
 def settings_summary(resident: Resident) -> str:

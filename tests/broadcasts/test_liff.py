@@ -1,4 +1,5 @@
-"""The 受信設定 page: one tap per change, saved through the core service, confirmed in LINE."""
+"""The 受信設定 page: one tap per change, saved through the core service and confirmed on the page;
+LINE gets one summary when the resident leaves the page, not a push per tap."""
 
 from __future__ import annotations
 
@@ -40,23 +41,37 @@ def test_page_shows_the_towns_choices_and_the_residents_settings(signed_in, resi
     assert body.count('aria-checked="true"') == 1
 
 
-def test_one_tap_turns_an_interest_on_and_confirms_in_line(
-    signed_in, resident, interests, django_capture_on_commit_callbacks
+def test_taps_push_nothing_and_leaving_sends_one_summary(
+    signed_in, resident, interests, areas, django_capture_on_commit_callbacks
 ):
-    # when
+    # when the resident makes three changes on the page
     with django_capture_on_commit_callbacks(execute=True):
         response = signed_in.post(
             URL, {"action": "interest", "interest": interests["kosodate"].pk, "on": "1"}
         )
-    # then
+        signed_in.post(URL, {"action": "area", "area": areas["東区"].pk})
+        signed_in.post(URL, {"action": "age", "age_band": "40s"})
+    # then each is saved and confirmed on the page, and nothing is pushed yet
     assert response.status_code == 302
     assert list(resident.interests.all()) == [interests["kosodate"]]
+    assert "「子育て」のお知らせを受け取ります。" in signed_in.get(URL).content.decode()
+    assert not SimulatedDelivery.objects.filter(endpoint="push").exists()
+    # when they leave the page (the page's beacon), twice
+    with django_capture_on_commit_callbacks(execute=True):
+        left = signed_in.post(URL, {"action": "leave"})
+        signed_in.post(URL, {"action": "leave"})
+    # then one summary of the settings as they ended up
+    assert left.status_code == 204
     push = SimulatedDelivery.objects.get(endpoint="push", line_user_id=resident.line_user_id)
-    assert "受信設定を変更しました" in shown_text(push.messages[0])
-    assert "子育て" in shown_text(push.messages[0])
+    text = shown_text(push.messages[0])
+    assert "受信設定を変更しました" in text and "子育て" in text and "東区" in text and "40代" in text
     assert link_button(push.messages[0]) == ("受信設定を開く", URL)
-    page = signed_in.get(URL).content.decode()
-    assert "「子育て」のお知らせを受け取ります。" in page
+
+
+def test_leaving_without_a_change_sends_nothing(signed_in, resident, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert signed_in.post(URL, {"action": "leave"}).status_code == 204
+    assert not SimulatedDelivery.objects.filter(endpoint="push").exists()
 
 
 def test_turning_an_interest_off(signed_in, resident, interests):

@@ -17,6 +17,7 @@ LINE_SENDING_TASKS = [
     "broadcasts.tasks.receive_settings_confirm_task",
     "chatbot.tasks.garbage_reminder_send_task",
     "chatbot.tasks.talk_reply_push_task",
+    "chatbot.tasks.unanswered_answer_push_task",
     "reservations.tasks.reminder_send_task",
     "reservations.tasks.reservation_notify_task",
 ]
