@@ -69,8 +69,10 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[str, int]]]], *, title
         f'<text x="{left - 4}" y="{py(low):.1f}" text-anchor="end" font-size="11">{low:,}</text>',
     ]
     for i in sorted({0, len(xs) // 2, len(xs) - 1}):
+        # the first label starts at its point and the last ends at it, so neither leaves the chart
+        anchor = "start" if i == 0 else "end" if i == len(xs) - 1 else "middle"
         parts.append(
-            f'<text x="{px(i):.1f}" y="{height - 8}" text-anchor="middle" font-size="11">{escape(xs[i])}</text>'
+            f'<text x="{px(i):.1f}" y="{height - 8}" text-anchor="{anchor}" font-size="11">{escape(xs[i])}</text>'
         )
     for n, (label, points) in enumerate(series):
         colour = COLOURS[n % len(COLOURS)]

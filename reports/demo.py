@@ -28,11 +28,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from municipalities.metrics import day_bounds, providers
-from municipalities.models import Department, Interest, Municipality
+from municipalities.models import AgeBand, Area, Department, Interest, Municipality
 from reports.models import DailyMetric
 from reports.services import daily_metrics_rollup
 
 DAYS = 183
+AREAS = 20  # the demo town has every district of its 5374 data; a chart shows the first 20
 SEED = 20260401
 
 
@@ -41,6 +42,7 @@ def seed(municipality: Municipality) -> None:
     if DailyMetric.objects.filter(municipality=municipality, day__lt=today - dt.timedelta(days=7)).exists():
         return
     shapes = _discover(municipality, today)
+    _core_shapes(municipality, shapes)
     departments = list(Department.objects.filter(municipality=municipality).order_by("sort_order", "pk"))
     if not departments:
         return
@@ -72,6 +74,26 @@ def _discover(municipality: Municipality, today: dt.date) -> dict[tuple[str, str
                     (row.department_id, row.dimension, str(row.label), max(row.value, 1))
                 )
     return shapes
+
+
+def _core_shapes(municipality: Municipality, shapes: dict[tuple[str, str], list[tuple[Any, ...]]]) -> None:
+    """The demo's residents are simulated (not counted as friends): shape the friends'
+    distributions on the town's own areas, the age bands and the notice categories instead."""
+    if not shapes.get(("friends", "by_area")):
+        shapes[("friends", "by_area")] = [
+            (None, str(a.pk), a.name, 10 + 7 * (n % 4))
+            for n, a in enumerate(Area.objects.filter(municipality=municipality)[:AREAS])
+        ]
+    if not shapes.get(("friends", "by_age")):
+        weights = {"u20": 3, "20s": 9, "30s": 18, "40s": 20, "50s": 16, "60s": 12, "70p": 7}
+        shapes[("friends", "by_age")] = [
+            (None, band, str(label), weights.get(band, 5)) for band, label in AgeBand.choices
+        ]
+    if not shapes.get(("friends", "by_interest")):
+        shapes[("friends", "by_interest")] = [
+            (None, str(i.pk), i.name, 30 - 4 * n)
+            for n, i in enumerate(Interest.objects.filter(municipality=municipality))
+        ]
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
