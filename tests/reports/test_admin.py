@@ -119,3 +119,10 @@ def test_an_editor_cannot_change_the_assumptions(town, kenko_editor) -> None:
     )
     assert response.status_code == 403
     assert not TimeSavingAssumption.objects.exists()
+
+
+def test_the_admin_home_links_to_the_dashboard_for_those_who_may_see_it(town, kenko_viewer) -> None:
+    nobody = make_staff("rpt_nobody2", town)
+    home = reverse("admin:index")
+    assert reverse(DASHBOARD) in client_for(kenko_viewer).get(home).content.decode()
+    assert reverse(DASHBOARD) not in client_for(nobody).get(home).content.decode()
