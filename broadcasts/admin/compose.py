@@ -15,6 +15,7 @@ from broadcasts import rendering
 from broadcasts.models import Broadcast, BroadcastMessage, SendMode
 from broadcasts.selectors import recipients_for_segment
 from municipalities.admin_pages import AdminPage
+from municipalities.line import quota
 from municipalities.models import AgeBand, Interest
 from municipalities.permissions import departments_for_staff, policy_for
 from municipalities.scoping import ScopedStackedInline
@@ -183,7 +184,9 @@ class RecipientCountPage(AdminPage):
             label = _("この条件に当てはまる住民がいません。")
         else:
             label = _("約 %(n)s 人に届きます") % {"n": f"{count:,}"}
-        return JsonResponse({"count": count, "label": label})
+        # The town's monthly message budget (its LINE plan): warn before composing past it.
+        warning = quota.budget_check(municipality, adding=count).warning()
+        return JsonResponse({"count": count, "label": f"{label} {warning}".strip(), "warning": warning})
 
 
 def _int(value: Any) -> int:

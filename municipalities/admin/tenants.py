@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from municipalities.fields import mask_secret
+from municipalities.line import quota
 from municipalities.models import (
     Area,
     Department,
@@ -120,6 +121,7 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
                         "talk_log_retention_days",
                         "broadcast_needs_second_approver",
                         "monthly_push_budget",
+                        "push_usage",
                     ]
                 },
             ),
@@ -154,6 +156,20 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
             fields.append("slug")
         return fields
 
+    @admin.display(description=_("今月の送信数"))
+    def push_usage(self, obj: Municipality) -> str:
+        if not obj.pk:
+            return "-"
+        used = quota.used_this_month(obj)
+        if used is None:
+            return _("LINE から取得できませんでした。")
+        if obj.monthly_push_budget:
+            return _("%(used)s 通 / 上限 %(budget)s 通") % {
+                "used": f"{used:,}",
+                "budget": f"{obj.monthly_push_budget:,}",
+            }
+        return _("%(used)s 通（上限の設定なし）") % {"used": f"{used:,}"}
+
     @admin.display(description=_("Webhook URL"))
     def webhook_url(self, obj: Municipality) -> str:
         if not obj.pk:
@@ -180,7 +196,7 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
             return _("保存すると表示されます。")
         path = reverse("payments:stripe_webhook", kwargs={"slug": obj.slug})
         return format_html(
-            "<code>{}</code><div class=\"help\">{}</div>",
+            '<code>{}</code><div class="help">{}</div>',
             f"{settings.SITE_URL}{path}" if settings.SITE_URL else path,
             _("Stripe ダッシュボードの Webhook に、checkout.session の各イベントを送る先として登録します。"),
         )
