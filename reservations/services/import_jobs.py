@@ -25,6 +25,7 @@ from municipalities.claims import (
     claim,
     claims_reoffer_stale,
     release_fields,
+    stale_after,
     stale_q,
     worker_identity,
 )
@@ -152,7 +153,9 @@ def slot_import_jobs_recover(*, now: dt.datetime | None = None) -> dict[str, lis
     A check without a heartbeat for ``claims.stale_after()`` goes back to 待機中 and is checked
     again; an import goes back to 確認済 with the checked counts and is imported again (its
     transaction rolled back, so nothing of it was written). A job already claimed
-    IMPORT_MAX_CLAIMS times ends in エラー with a message, for 「やり直す」. Enqueues on commit.
+    IMPORT_MAX_CLAIMS times ends in エラー with a message, for 「やり直す」. A job 待機中 for
+    that long whose check task never started (the message lost with a Redis that restarted
+    empty) is enqueued again. Enqueues on commit.
     """
     now = now or timezone.now()
     jobs = SlotImportJob.objects
@@ -186,6 +189,10 @@ def slot_import_jobs_recover(*, now: dt.datetime | None = None) -> dict[str, lis
     )
     # The checked figures are the check's again: the import that was counting rows is gone.
     jobs.filter(pk__in=imports).update(processed_rows=F("total_rows"))
+    waiting = jobs.filter(status=ImportStatus.QUEUED, claimed_by="", updated_at__lt=now - stale_after())
+    lost = list(waiting.exclude(pk__in=checks).values_list("pk", flat=True)[:100])
+    jobs.filter(pk__in=lost).update(updated_at=now)  # sent again once per stale period, not every minute
+    checks += lost
     for stopped in jobs.filter(pk__in=failed).select_related("department"):
         audit_log(
             actor=None,

@@ -87,6 +87,21 @@ def test_an_import_whose_worker_died_goes_back_to_checked_and_is_imported_once(
     assert checked_job.status == ImportStatus.DONE and Slot.objects.count() == expected
 
 
+def test_a_job_whose_check_task_was_lost_is_enqueued_again(job, django_capture_on_commit_callbacks, settings):
+    # given: 待機中 for ten minutes, never claimed (the broker lost its message)
+    settings.CLAIM_STALE_AFTER_SECONDS = 60
+    SlotImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=10))
+    # when: two sweeps within one stale period (60 s), before a worker takes the task
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        recovered = slot_import_jobs_recover()
+    again = slot_import_jobs_recover(now=timezone.now() + dt.timedelta(seconds=30))
+    # then: sent again once, not at every sweep; the task checks it
+    assert recovered["checks"] == [job.pk] and again["checks"] == [] and len(sent) == 1
+    sent[0]()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.CHECKED and job.claim_count == 1
+
+
 def test_a_live_claim_is_left_alone(job):
     # given: claimed just now (the worker is alive)
     _dead_claim(job, ImportStatus.CHECKING, minutes_ago=0)
