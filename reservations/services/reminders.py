@@ -26,9 +26,8 @@ def reminder_claims_reoffer_stale(*, now: dt.datetime | None = None) -> list[int
     A row is stale when its worker has not heartbeaten for ``claims.stale_after()`` (a claim
     is one push, so its only beat is the claim itself; see ``CLAIM_STALE_AFTER_SECONDS``).
     The re-send carries the same retry key, so LINE answers 409 if the first push had arrived.
-    One claimed
-    REMINDER_MAX_CLAIMS times already becomes 失敗 instead (a message that kills every worker
-    must not be retried for ever). Runs inside the caller's transaction or its own.
+    A row claimed REMINDER_MAX_CLAIMS times already becomes 失敗 instead (a message that kills
+    every worker must not be retried for ever). Runs inside the caller's transaction or its own.
     """
     now = now or timezone.now()
     sending = ReminderDelivery.objects.filter(status=ReminderStatus.SENDING)
