@@ -31,6 +31,7 @@ from applications.services import (
 from applications.services.forms import form_reopen
 from applications.views import render_form_page
 from municipalities.admin_pages import AdminPage
+from municipalities.payments import get_provider
 from municipalities.scoping import DepartmentScopedAdmin, ScopedStackedInline
 
 # --- form builder ---------------------------------------------------------------------------
@@ -64,6 +65,18 @@ class ApplicationFormForm(forms.ModelForm):
         data = super().clean()
         if data.get("fee") and not data.get("payment_methods"):
             self.add_error("payment_methods", _("手数料があるときは支払方法を 1 つ以上選んでください。"))
+        department = data.get("department")
+        unusable = [
+            str(PaymentMethod(m).label)
+            for m in data.get("payment_methods") or []
+            if department is not None and not get_provider(m).is_configured(department.municipality)
+        ]
+        if unusable:
+            self.add_error(
+                "payment_methods",
+                _("%(methods)s は自治体の設定（オンライン決済）が済んでいないため選べません。")
+                % {"methods": "、".join(unusable)},
+            )
         return data
 
 

@@ -38,6 +38,7 @@ from applications.workflow import NEXT_STEP
 from applications.workflow import SubmissionStatus as S
 from municipalities import jp
 from municipalities.line.liff import resident_required
+from municipalities.payments import get_provider
 
 DRAFT_PREFIX = "applications.draft."
 
@@ -255,7 +256,9 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
                 reverse("applications:submission_detail", kwargs={"reference": result.reference}) + "?done=1"
             )
     method_choices = [
-        (m, PaymentMethod(m).label) for m in (form.payment_methods or []) if m in PaymentMethod.values
+        (m, PaymentMethod(m).label)
+        for m in (form.payment_methods or [])
+        if m in PaymentMethod.values and get_provider(m).is_configured(request.resident.municipality)
     ]
     context = {
         "form_obj": form,

@@ -232,3 +232,29 @@ def test_stripe_is_not_offered_by_a_town_without_keys(somu, resident):
     with pytest.raises(Exception, match="この支払方法は設定されていない"):
         submit(form, resident, payment_method="stripe")
     assert not Payment.objects.exists()
+
+
+def test_the_form_builder_refuses_stripe_until_the_town_has_its_keys(somu, town):
+    from applications.admin import ApplicationFormForm
+
+    data = {"department": somu.pk, "title": "証明書", "fee": 300, "payment_methods": ["stripe"]}
+    form = ApplicationFormForm(data=data)
+    assert not form.is_valid()
+    assert "自治体の設定（オンライン決済）が済んでいない" in str(form.errors["payment_methods"])
+    municipality_update(
+        municipality=town, actor=None, data={"stripe_secret_key": "sk_test_x", "stripe_webhook_secret": WHSEC}
+    )
+    somu.municipality.refresh_from_db()
+    assert "payment_methods" not in ApplicationFormForm(data=data).errors
+
+
+def test_the_resident_is_offered_only_the_methods_the_town_can_take(somu, resident):
+    from tests.applications.test_views import confirm_url
+
+    form = simple_form(somu, fee=300, payment_methods=["stripe", "counter"])
+    client = client_for(resident)
+    page = client.get(
+        confirm_url(client.post(reverse("applications:form", args=[form.pk]), {"name": "山田 花子"}))
+    )
+    body = page.content.decode()
+    assert "窓口払い" in body and "クレジットカード" not in body
