@@ -59,7 +59,10 @@ def checkout_view(request: HttpRequest, pk: int) -> HttpResponse:
         url = payment_checkout_url(payment=payment, return_url=return_url)
     except PaymentError as exc:
         return render(
-            request, "liff/payments/error.html", {"message": exc.message, "page_title": "お支払い"}, status=400
+            request,
+            "liff/payments/error.html",
+            {"message": exc.message, "page_title": "お支払い"},
+            status=400,
         )
     return HttpResponseRedirect(url)
 
