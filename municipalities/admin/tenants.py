@@ -93,6 +93,7 @@ class MunicipalityAdmin(DepartmentScopedAdmin):
         "channel_access_token_masked",
         "stripe_webhook_url",
         "stripe_secret_key_masked",
+        "push_usage",
     ]
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
