@@ -17,11 +17,13 @@ from reports.models import DailyMetric
 from reports.services import daily_metrics_backfill, daily_metrics_rollup, monthly_report_prepare
 from reservations.models import Reservation, ReservationStatus
 from reservations.services import reservation_book
+from richmenus.models import RichMenuTap
 from tests.applications.factories import simple_form, submit
 from tests.broadcasts.factories import make_broadcast
 from tests.conftest import make_staff
 from tests.municipalities.factories import resident_in, serial
 from tests.reservations.factories import MenuFactory, SlotFactory
+from tests.richmenus.factories import make_menu
 
 JST = ZoneInfo("Asia/Tokyo")
 DAY = dt.date(2026, 11, 10)
@@ -254,3 +256,20 @@ def test_monthly_prepare_rolls_up_the_month_and_records_it(town) -> None:
     entry = AuditEntry.objects.get(action="reports.monthly.prepared")
     assert entry.municipality_id == town.pk
     assert entry.data == {"month": "2026-10", "days": 31}
+
+
+def test_rich_menu_taps_per_tile(town) -> None:
+    # given: the day's tap counters of two tiles, and a tap of the next day
+    menu = make_menu(town, name="通常メニュー")
+    first, second = list(menu.tiles.order_by("position"))[:2]
+    RichMenuTap.objects.create(menu=menu, tile=first, day=DAY, count=5)
+    RichMenuTap.objects.create(menu=menu, tile=second, day=DAY, count=2)
+    RichMenuTap.objects.create(menu=menu, tile=first, day=DAY + dt.timedelta(days=1), count=9)
+
+    # when
+    daily_metrics_rollup(municipality=town, day=DAY)
+
+    # then
+    got = figures(town, "richmenu", day=DAY)
+    assert got[("taps", "")] == 7
+    assert got[("taps_by_tile", str(first.pk))] == 5
