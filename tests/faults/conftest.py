@@ -252,13 +252,18 @@ class Workers:
         self.directory = directory
         self.started: list[Worker] = []
 
-    def start(self, env: dict[str, str], *, beat: bool = False) -> Worker:
+    def start(self, env: dict[str, str], *, beat: bool = False, wait: bool = True) -> Worker:
+        """A worker with ``env`` (see ``process_env``), and its beat with ``beat``; with ``wait``,
+        returned once it consumes (a worker takes seconds to import the project)."""
         n = len(self.started)
         args = ["--hostname", f"fault{n}@%h"]
         if beat:
             args += ["--beat", "--schedule", str(self.directory / f"beat-{n}")]
-        worker = Worker(env=env, extra_args=args, log=self.directory / f"worker-{n}.log")
+        log = self.directory / f"worker-{n}.log"
+        worker = Worker(env=env, extra_args=args, log=log)
         self.started.append(worker)
+        if wait:  # connected to the broker and consuming: what it is sent from now on, it runs
+            wait_until(lambda: worker.assert_alive() or " ready." in log.read_text(), timeout=60)
         return worker
 
     def stop_all(self) -> None:
