@@ -21,7 +21,7 @@ from municipalities.permissions import policy_for
 from municipalities.resources import ProjectExportMixin
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 
-from . import admin_views
+from . import admin_phone, admin_views
 from .models import Menu, Reservation, ReservationStatus, Slot, WaitlistEntry
 from .resources import SlotResource
 from .rules import normalize_code
@@ -158,7 +158,7 @@ class SlotAdmin(ProjectExportMixin, DepartmentScopedAdmin):
             ),
             path(
                 "phone-booking/",
-                admin_views.PhoneBookingView(self).as_view(),
+                admin_phone.PhoneBookingView(self).as_view(),
                 name="reservations_slot_phone_booking",
             ),
             path("generate/", admin_views.GenerateView(self).as_view(), name="reservations_slot_generate"),

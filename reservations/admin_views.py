@@ -18,28 +18,22 @@ from django.utils import timezone
 from municipalities import jp
 from municipalities.admin_pages import AdminPage
 from municipalities.files import export_response
-from municipalities.models import Department, Resident
+from municipalities.models import Department
 from municipalities.permissions import departments_for_staff, policy_for
 
 from .eligibility import member_age_text
-from .forms import PhoneBookingForm, SlotFileForm, SlotPatternForm
+from .forms import SlotFileForm, SlotPatternForm
 from .models import ImportStatus, Menu, Reservation, ReservationStatus, Slot, SlotImportJob, WaitlistStatus
 from .resources import RosterResource
 from .selectors import (
-    callers_for_department,
     menu_day_summary,
-    resident_for_phone_booking,
-    residents_for_phone_booking,
     roster_for_slot,
-    slots_bookable_by_staff,
     slots_for_day,
-    slots_offered_for_booking,
     waitlist_for_slot,
 )
 from .services import (
     ASYNC_THRESHOLD_ROWS,
     ReservationError,
-    reservation_book,
     reservation_cancel,
     reservation_mark_attendance,
     slot_import_job_create,
@@ -188,75 +182,6 @@ class RosterExportView(StaffPage):
             raise Http404
         dataset.title = "名簿"
         return export_response(dataset, fmt=fmt, filename=name)
-
-
-class PhoneBookingView(StaffPage):
-    """代理予約: pick a slot, then a resident found by name, or name/kana/phone of the caller."""
-
-    template = "admin/reservations/phone_booking.html"
-    title = "代理予約（電話予約）"
-    action = "book"
-
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        slots = slots_bookable_by_staff(user=request.user, now=timezone.now())
-        slot_id = request.POST.get("slot") or request.GET.get("slot")
-        chosen = slots.filter(pk=slot_id).first() if str(slot_id or "").isdigit() else None
-        menu_id = request.GET.get("menu")
-        choices = slots_offered_for_booking(
-            slots=slots, chosen=chosen, menu_id=int(menu_id) if str(menu_id or "").isdigit() else None
-        )
-        questions = chosen.menu.question_list if chosen else []
-        initial = {"slot": chosen, **{k: request.GET.get(k, "") for k in ("name", "kana", "phone")}}
-        form = PhoneBookingForm(request.POST or None, slots=choices, questions=questions, initial=initial)
-        query = jp.normalise_text(request.GET.get("q", ""))
-        residents: list[Resident] = []
-        callers: list[dict[str, str]] = []
-        if query and chosen is not None:
-            # Callers who phoned this department before: found by phone digits or フリガナ, to prefill.
-            department = chosen.menu.department
-            callers = callers_for_department(department=department, user=request.user, query=query)
-            residents = list(residents_for_phone_booking(department=department, query=query))
-        if request.method == "POST" and form.is_valid():
-            slot = form.cleaned_data["slot"]
-            resident = None
-            if form.cleaned_data.get("resident"):
-                resident = resident_for_phone_booking(
-                    department=slot.menu.department, resident_id=form.cleaned_data["resident"]
-                )
-            try:
-                reservation = reservation_book(
-                    slot=slot,
-                    resident=resident,
-                    actor=request.user,
-                    answers=form.answers(),
-                    name="" if resident else form.cleaned_data["name"],
-                    kana=form.cleaned_data["kana"],
-                    phone=form.cleaned_data["phone"],
-                )
-            except ReservationError as exc:
-                form.add_error(None, exc.message)
-            else:
-                messages.success(
-                    request,
-                    f"予約しました。予約番号 {reservation.code}（{reservation.display_name} さん・{slot}）。"
-                    "予約番号を電話でお伝えください。",
-                )
-                nxt = reverse("admin:reservations_slot_phone_booking") + f"?menu={slot.menu_id}"
-                if request.POST.get("_then") == "roster":
-                    nxt = reverse("admin:reservations_slot_roster", args=[slot.pk])
-                return HttpResponseRedirect(nxt)
-        return self.render(
-            request,
-            {
-                "form": form,
-                "chosen": chosen,
-                "residents": residents,
-                "query": query,
-                "callers": callers,
-                "menus": self.menus(request, "view"),
-                "menu_id": request.GET.get("menu", ""),
-            },
-        )
 
 
 class GenerateView(StaffPage):

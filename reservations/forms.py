@@ -43,7 +43,7 @@ class PhoneBookingForm(forms.Form):
             else:
                 field = forms.CharField(label=q["label"], required=False, max_length=500)
             self.fields[q["key"]] = field
-        self.fields["name"].widget.attrs.update({"autofocus": True, "autocomplete": "off"})
+        self.fields["name"].widget.attrs.update({"autocomplete": "off"})
         self.fields["phone"].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
 
     def clean(self):
@@ -51,6 +51,10 @@ class PhoneBookingForm(forms.Form):
         if not data.get("resident") and not (data.get("name") or "").strip():
             raise forms.ValidationError(_("住民を選ぶか、氏名と電話番号を入力してください。"))
         return data
+
+    def question_fields(self) -> list[forms.BoundField]:
+        """The menu's questions, shown at once on the phone-booking page."""
+        return [self[q["key"]] for q in self.questions]
 
     def answers(self) -> dict[str, str]:
         return {q["key"]: self.cleaned_data.get(q["key"], "") for q in self.questions}

@@ -320,3 +320,35 @@ def waitlist_for_slot(*, slot: Slot) -> QuerySet[WaitlistEntry]:
         .select_related("resident", "member", "reservation")
         .order_by("created_at", "pk")
     )
+
+
+def phone_booking_week(*, slots: QuerySet[Slot], start: dt.date) -> list[tuple[dt.date, list[Slot]]]:
+    """The 代理予約 week calendar: seven days from ``start``, each with its slots (of ``slots``,
+    already narrowed to one menu and to what the clerk may book) in time order."""
+    tz = timezone.get_current_timezone()
+    begin = timezone.make_aware(dt.datetime.combine(start, dt.time(0, 0)), tz)
+    by_day: dict[dt.date, list[Slot]] = {start + dt.timedelta(days=i): [] for i in range(7)}
+    for slot in slots.filter(starts_at__gte=begin, starts_at__lt=begin + dt.timedelta(days=7)).order_by(
+        "starts_at", "venue", "pk"
+    ):
+        by_day[timezone.localtime(slot.starts_at).date()].append(slot)
+    return list(by_day.items())
+
+
+def upcoming_booking_of(*, menu: Menu, phone: str = "", resident_id: int | None = None) -> Reservation | None:
+    """The caller's next active booking of ``menu`` (by LINE account, or by phone for phone
+    bookings), for the duplicate-booking warning of 代理予約."""
+    if resident_id is not None:
+        person = Q(resident_id=resident_id)
+    elif phone:
+        person = Q(phone=phone, resident__isnull=True)
+    else:
+        return None
+    return (
+        Reservation.objects.filter(
+            person, menu=menu, status=ReservationStatus.BOOKED, slot__starts_at__gt=timezone.now()
+        )
+        .select_related("slot")
+        .order_by("slot__starts_at")
+        .first()
+    )

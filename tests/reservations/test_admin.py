@@ -74,7 +74,9 @@ def test_roster_exports_csv_with_bom_and_xlsx(staff_client, booked_slot):
     )
     assert csv_response.content.startswith(b"\xef\xbb\xbf")
     text = csv_response.content.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("予約番号,氏名,フリガナ,電話番号,予約した住民との続柄,生年月日,当日の年齢,状態")
+    assert text.splitlines()[0].startswith(
+        "予約番号,氏名,フリガナ,電話番号,予約した住民との続柄,生年月日,当日の年齢,状態"
+    )
     assert "山田 花子" in text and "アレルギー: 卵" in text
     xlsx = staff_client.get(reverse("admin:reservations_slot_roster_export", args=[booked_slot.pk, "xlsx"]))
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
@@ -84,7 +86,14 @@ def test_roster_exports_csv_with_bom_and_xlsx(staff_client, booked_slot):
 def test_phone_booking_form_books_with_normalised_contact(staff_client, slot):
     url = reverse("admin:reservations_slot_phone_booking")
     response = staff_client.post(
-        url, {"slot": slot.pk, "name": "鈴木 一郎", "kana": "すずき いちろう", "phone": "090-1111-2222"}
+        url,
+        {
+            "menu": slot.menu_id,
+            "slot": slot.pk,
+            "name": "鈴木 一郎",
+            "kana": "すずき いちろう",
+            "phone": "090-1111-2222",
+        },
     )
     assert response.status_code == 302
     r = Reservation.objects.get(slot=slot)
@@ -96,18 +105,19 @@ def test_phone_booking_full_slot_shows_the_error(staff_client, menu, town):
     reservation_book(slot=slot, resident=resident_in(town))
     response = staff_client.post(
         reverse("admin:reservations_slot_phone_booking"),
-        {"slot": slot.pk, "name": "鈴木", "phone": "0311112222"},
+        {"menu": menu.pk, "slot": slot.pk, "name": "鈴木", "phone": "0311112222"},
     )
     assert response.status_code == 200
     assert "満席" in response.content.decode()
+    assert Reservation.objects.filter(slot=slot).count() == 1
 
 
 def test_phone_booking_for_an_existing_resident_found_by_search(staff_client, slot, town):
     someone = resident_in(town, display_name="高橋 ふみ")
     url = reverse("admin:reservations_slot_phone_booking")
-    page = staff_client.get(url, {"slot": slot.pk, "q": "高橋"}).content.decode()
-    assert "高橋 ふみ" in page
-    staff_client.post(url, {"slot": slot.pk, "resident": someone.pk})
+    found = staff_client.get(url, {"menu": slot.menu_id, "callers": "高橋"}).json()["results"]
+    assert [(r["name"], r["resident"], r["kind"]) for r in found] == [("高橋 ふみ", str(someone.pk), "LINE")]
+    staff_client.post(url, {"menu": slot.menu_id, "slot": slot.pk, "resident": someone.pk})
     assert Reservation.objects.get(slot=slot).resident == someone
 
 
@@ -116,7 +126,7 @@ def test_viewer_cannot_book_on_behalf(kenko_viewer, slot):
     client.force_login(kenko_viewer, backend=BACKEND)
     response = client.post(
         reverse("admin:reservations_slot_phone_booking"),
-        {"slot": slot.pk, "name": "a", "phone": "0311112222"},
+        {"menu": slot.menu_id, "slot": slot.pk, "name": "a", "phone": "0311112222"},
     )
     assert response.status_code == 403
     assert not Reservation.objects.exists()
@@ -229,11 +239,13 @@ def test_phone_booking_finds_a_previous_caller_by_phone(staff_client, menu, kenk
     new = SlotFactory(menu=menu)
     url = reverse("admin:reservations_slot_phone_booking")
     # when: staff type part of the number
-    page = staff_client.get(url, {"slot": new.pk, "q": "0265-12"}).content.decode()
-    # then: the caller is offered, and the link prefills the form
-    assert "田中 トメ" in page and "この人の情報を入れる" in page
+    found = staff_client.get(url, {"menu": menu.pk, "callers": "0265-12"}).json()["results"]
+    # then: the caller is offered with what fills the form, and the booking they already hold
+    assert [(r["name"], r["kana"], r["phone"]) for r in found] == [("田中 トメ", "タナカ トメ", "0265123456")]
+    assert "予約があります" in found[0]["warning"] and found[0]["phone_display"] == "0265-12-3456"
     prefilled = staff_client.get(
-        url, {"slot": new.pk, "name": "田中 トメ", "kana": "タナカ トメ", "phone": "0265123456"}
+        url,
+        {"menu": menu.pk, "slot": new.pk, "name": "田中 トメ", "kana": "タナカ トメ", "phone": "0265123456"},
     )
     assert 'value="0265123456"' in prefilled.content.decode()
 
@@ -268,7 +280,9 @@ def test_close_and_reopen_slots_with_admin_actions(staff_client, menu):
 def _caller_search(user, slot, query):
     client = Client()
     client.force_login(user, backend=BACKEND)
-    return client.get(reverse("admin:reservations_slot_phone_booking"), {"slot": slot.pk, "q": query})
+    return client.get(
+        reverse("admin:reservations_slot_phone_booking"), {"menu": slot.menu_id, "callers": query}
+    )
 
 
 def test_phone_booking_offers_only_callers_of_the_slots_department(
