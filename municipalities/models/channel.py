@@ -19,6 +19,8 @@ class WebhookEvent(TimeStampedModel, MunicipalityOwned):
 
     class Status(models.TextChoices):
         RECEIVED = "received", _("受信")
+        # taken by a drain run; a run that dies leaves it here, and the lane's next run offers it again
+        PROCESSING = "processing", _("処理中")
         PROCESSED = "processed", _("処理済み")
         FAILED = "failed", _("失敗")
         SKIPPED = "skipped", _("対象外")
@@ -64,7 +66,7 @@ class WebhookEvent(TimeStampedModel, MunicipalityOwned):
                 name="municipalities_webhookevent_once",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["received", "processed", "failed", "skipped"]),
+                condition=Q(status__in=["received", "processing", "processed", "failed", "skipped"]),
                 name="municipalities_webhookevent_status_valid",
             ),
         ]
@@ -82,6 +84,13 @@ class WebhookEvent(TimeStampedModel, MunicipalityOwned):
                 fields=["municipality", "lane", "created_at", "id"],
                 condition=Q(status="received"),
                 name="munic_webhookevent_lane_idx",
+            ),
+            # A lane's run offers again the events a dead run left 処理中, and the sweep finds
+            # the lanes that have such events: only the few rows being processed are in it.
+            models.Index(
+                fields=["municipality", "lane", "processed_at"],
+                condition=Q(status="processing"),
+                name="munic_webhookevent_taken_idx",
             ),
             # A broadcast's unfollow count looks its recipients up among the unfollow events.
             # Every webhook post writes this table, so the message events, nearly all of them,
