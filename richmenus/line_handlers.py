@@ -1,4 +1,6 @@
-"""Postbacks from rich-menu tiles (prefix ``rm``).
+"""LINE events rich menus answer: tile postbacks (prefix ``rm``), 「避難所」 and location messages
+(the nearest open shelters), the follow (the segment's menu, the disaster notice) and, during
+災害モード, a note before the bot's fallback answer.
 
 ``rm:t:<tile id>`` is a tap on a tile that LINE cannot carry out by itself: a feature page in a
 town without a LIFF app (the answer is a card whose button signs the resident in), or a staff
@@ -12,10 +14,13 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from municipalities.jp import normalise_text
 from municipalities.line import destinations, dispatch
 from municipalities.line import messages as m
 from municipalities.line.liff import resident_link
-from richmenus.models import RichMenuTile, TileAction
+from municipalities.tasks_queue import enqueue_on_commit
+from richmenus.models import DisasterMode, RichMenuTile, ShelterStatus, TileAction
+from richmenus.selectors import shelters_near
 from richmenus.services import tap_count
 
 PREFIX = "rm"
@@ -67,3 +72,116 @@ def on_postback(context: dispatch.InboundContext) -> list[dict[str, Any]] | None
             )
         ]
     return []
+
+
+SHELTER_WORDS = {"避難所", "避難場所", "近くの避難所", "避難所はどこ", "避難所を探す"}
+SHELTER_LIMIT = 5
+STATUS_COLOURS = {
+    ShelterStatus.OPEN: "#2E7D32",
+    ShelterStatus.CROWDED: "#F9A825",
+    ShelterStatus.FULL: "#C62828",
+    ShelterStatus.CLOSED: "#757575",
+}
+
+
+def _location_quick_reply() -> list[dict[str, Any]]:
+    return [{"type": "action", "action": {"type": "location", "label": str(_("位置情報を送る"))}}]
+
+
+def _mode(context: dispatch.InboundContext) -> DisasterMode | None:
+    return DisasterMode.objects.filter(municipality=context.municipality, is_on=True).first()
+
+
+def on_text(context: dispatch.InboundContext) -> list[dict[str, Any]] | None:
+    """「避難所」: ask for the resident's location (one tap), answered by ``on_location``."""
+    if normalise_text(context.text).strip().rstrip("?？") not in SHELTER_WORDS:
+        return None
+    return [
+        m.text(
+            _("近くの避難所をお知らせします。下の「位置情報を送る」を押して、今いる場所を送ってください。"),
+            quick_reply=_location_quick_reply(),
+        )
+    ]
+
+
+def _distance(metres: int) -> str:
+    return _("約 %(km).1f km") % {"km": metres / 1000} if metres >= 1000 else _("約 %(m)d m") % {"m": metres}
+
+
+def _shelter_bubble(near: Any) -> dict[str, Any]:
+    shelter = near.shelter
+    status = ShelterStatus(shelter.status)
+    map_url = f"https://www.google.com/maps/search/?api=1&query={shelter.latitude},{shelter.longitude}"
+    card = m.flex_card(
+        title=shelter.name,
+        body=shelter.address,
+        alt_text=shelter.name,
+        fields=[(str(_("状況")), str(status.label)), (str(_("距離")), _distance(near.metres))],
+        link=m.uri_action(str(_("地図を開く")), map_url),
+    )
+    bubble = card["contents"]
+    bubble["header"] = {
+        "type": "box",
+        "layout": "vertical",
+        "backgroundColor": STATUS_COLOURS[status],
+        "contents": [{"type": "text", "text": str(status.label), "color": "#FFFFFF", "weight": "bold"}],
+    }
+    return bubble
+
+
+def on_location(context: dispatch.InboundContext) -> list[dict[str, Any]] | None:
+    """A location message: the nearest shelters for the current disaster type, open ones first
+    (then 混雑; 満 and 未開設 only after them), as a carousel with distance, status and a map."""
+    point = context.location
+    if point is None:
+        return None
+    mode = _mode(context)
+    found = shelters_near(
+        municipality=context.municipality,
+        latitude=point[0],
+        longitude=point[1],
+        disaster_type=mode.disaster_type if mode else "",
+        limit=SHELTER_LIMIT,
+    )
+    if not found:
+        return [m.text(_("登録されている避難所が見つかりませんでした。町の防災担当にお問い合わせください。"))]
+    intro = (
+        _("開設中の近い避難所です。")
+        if found[0].shelter.status in (ShelterStatus.OPEN, ShelterStatus.CROWDED)
+        else _("開設中の避難所はまだありません。近い避難所です（開設前です）。")
+    )
+    carousel = {
+        "type": "flex",
+        "altText": str(_("近くの避難所")),
+        "contents": {"type": "carousel", "contents": [_shelter_bubble(near) for near in found]},
+    }
+    return [m.text(intro), carousel]
+
+
+def disaster_notice(context: dispatch.InboundContext) -> list[dict[str, Any]]:
+    mode = _mode(context)
+    if mode is None:
+        return []
+    kind = f"（{mode.get_disaster_type_display()}）" if mode.disaster_type else ""
+    return [
+        m.text(
+            _(
+                "ただいま災害モードです%(kind)s。下のメニューから避難所・緊急のお知らせ・安否の連絡ができます。"
+            )
+            % {"kind": kind},
+            quick_reply=_location_quick_reply(),
+        )
+    ]
+
+
+def on_follow(context: dispatch.InboundContext) -> list[dict[str, Any]] | None:
+    """A follow: link the resident's segment menu (a returning friend keeps their settings), and
+    during 災害モード tell them about the disaster menu."""
+    if context.resident is not None:
+        enqueue_on_commit("richmenus.tasks.resident_rich_menu_sync_task", context.resident.pk)
+    return disaster_notice(context)
+
+
+def fallback_note(context: dispatch.InboundContext) -> list[dict[str, Any]] | None:
+    """Before the bot's fallback answer during 災害モード: point to the disaster menu."""
+    return disaster_notice(context)

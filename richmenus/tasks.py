@@ -7,6 +7,7 @@ from typing import Any
 from celery import shared_task
 
 from municipalities.line.tasks import LineSendTask
+from municipalities.tasks_queue import enqueue
 from richmenus import services
 
 
@@ -27,3 +28,18 @@ class DisasterModeTask(LineSendTask):
 @shared_task(ignore_result=True, base=DisasterModeTask, failure_model="richmenus.DisasterMode")
 def disaster_mode_apply_task(mode_id: int) -> None:
     services.disaster_mode_apply(mode_id=mode_id)
+
+
+@shared_task(ignore_result=True, base=LineSendTask, failure_model="municipalities.Resident")
+def resident_rich_menu_sync_task(resident_id: int) -> None:
+    """A resident's settings changed (on commit), or they followed: link their segment's menu."""
+    services.resident_rich_menu_sync(resident_id=resident_id)
+
+
+@shared_task(ignore_result=True, base=LineSendTask, failure_model="municipalities.Municipality")
+def richmenu_links_refresh_task(municipality_id: int, after: int) -> None:
+    """One step (500 residents) of re-linking a town; enqueues the next step. A killed worker's
+    step runs again (acks_late) and the steps before it are not repeated."""
+    last = services.richmenu_links_refresh(municipality_id=municipality_id, after=after)
+    if last is not None:
+        enqueue("richmenus.tasks.richmenu_links_refresh_task", municipality_id, last)

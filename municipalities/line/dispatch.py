@@ -6,6 +6,8 @@ Apps register in ``AppConfig.ready()``::
     dispatch.register_postback("rsv", reservations.line_handlers.on_postback)
     dispatch.register_text(reservations.line_handlers.on_text, priority=50)
     dispatch.set_text_fallback(chatbot.line_handlers.answer)   # the chatbot answers the rest
+    dispatch.register_message("location", richmenus.line_handlers.on_location)
+    dispatch.register_follow(richmenus.line_handlers.on_follow)   # messages after the greeting
 
 A handler takes an ``InboundContext`` and returns the messages to reply with (a list of LINE
 message dicts; ``[]`` means handled, reply nothing), or ``None`` when it does not handle the
@@ -68,6 +70,19 @@ class InboundContext:
         return as_str(as_dict(as_dict(self.event).get("postback")).get("data"))
 
     @property
+    def location(self) -> tuple[float, float] | None:
+        """(latitude, longitude) of a location message, else None."""
+        message = as_dict(as_dict(self.event).get("message"))
+        lat, lon = message.get("latitude"), message.get("longitude")
+        if (
+            message.get("type") != "location"
+            or not isinstance(lat, int | float)
+            or not isinstance(lon, int | float)
+        ):
+            return None
+        return float(lat), float(lon)
+
+    @property
     def postback_params(self) -> dict[str, Any]:
         params = as_dict(as_dict(as_dict(self.event).get("postback")).get("params"))
         return {key: value for key, value in params.items() if isinstance(value, str)}
@@ -78,6 +93,9 @@ Handler = Callable[[InboundContext], Messages | None]
 _postback_handlers: dict[str, Handler] = {}
 _text_handlers: list[tuple[int, str, Handler]] = []
 _text_fallback: list[Handler] = []
+_message_handlers: dict[str, Handler] = {}
+_follow_handlers: dict[str, Handler] = {}
+_fallback_notes: dict[str, Handler] = {}
 
 
 def register_postback(prefix: str, handler: Handler) -> None:
@@ -108,4 +126,39 @@ def postback_handler(data: str) -> Handler | None:
 
 
 def text_handlers() -> list[Handler]:
-    return [handler for _, _, handler in _text_handlers] + list(_text_fallback)
+    return [handler for _, _, handler in _text_handlers] + [_fallback_with_notes for _ in _text_fallback[:1]]
+
+
+def register_fallback_note(handler: Handler) -> None:
+    """Messages put before the fallback's answer (when it answers), e.g. 「ただいま災害モードです」."""
+    _fallback_notes[f"{handler.__module__}.{handler.__qualname__}"] = handler
+
+
+def _fallback_with_notes(context: InboundContext) -> Messages | None:
+    answer = _text_fallback[0](context)
+    if not answer:
+        return answer
+    notes = [message for note in _fallback_notes.values() for message in (note(context) or [])]
+    return (notes + answer)[:5] if notes else answer
+
+
+def register_message(kind: str, handler: Handler) -> None:
+    """The handler of messages of type ``kind`` other than text ("location", "image" …): one per kind."""
+    existing = _message_handlers.get(kind)
+    if existing is not None and existing is not handler:
+        raise ValueError(f"a handler for {kind!r} messages is already registered")
+    _message_handlers[kind] = handler
+
+
+def message_handler(kind: str) -> Handler | None:
+    return _message_handlers.get(kind)
+
+
+def register_follow(handler: Handler) -> None:
+    """Called after a follow is recorded (``context.resident`` is the follower); the messages it
+    returns follow the greeting (None or [] adds nothing)."""
+    _follow_handlers[f"{handler.__module__}.{handler.__qualname__}"] = handler
+
+
+def follow_handlers() -> list[Handler]:
+    return list(_follow_handlers.values())

@@ -260,7 +260,11 @@ def _handle_follow(
     )
     resident.municipality = municipality
     talk_log_inbound(resident=resident, kind="follow", text=_("友だち追加"), payload=event.payload)
-    return greeting_messages(resident)
+    answer = greeting_messages(resident)
+    context = dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload)
+    for handler in dispatch.follow_handlers():  # apps add to the greeting (a reply holds 5 messages)
+        answer += handler(context) or []
+    return answer[:5]
 
 
 def _handle_message(
@@ -278,6 +282,10 @@ def _handle_message(
             answer = handler(context)
             if answer is not None:  # [] = handled, answer nothing (e.g. staff have taken over)
                 return answer, context.talk_log_text
+    elif (message_handler := dispatch.message_handler(kind)) is not None:  # location, …
+        answer = message_handler(context)
+        if answer is not None:
+            return answer, context.talk_log_text
     return help_messages(resident), ""
 
 

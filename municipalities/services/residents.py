@@ -14,6 +14,18 @@ from municipalities import permissions
 from municipalities.audit import audit_log
 from municipalities.errors import MunicipalityError, full_clean_or
 from municipalities.models import AgeBand, Area, Interest, Municipality, Resident, StaffUser
+from municipalities.tasks_queue import enqueue_on_commit
+
+# Tasks that apps want run, with the resident's id, once a resident's preferences have changed
+# (after the commit): apps register their task's name in AppConfig.ready() (rich menus re-link).
+_preferences_changed_tasks: list[str] = []
+
+
+def on_preferences_changed(task_name: str) -> None:
+    """Run task ``task_name`` (``"<app>.tasks.<name>_task"``) with the resident's id after every
+    committed change of their area, age band or interests."""
+    if task_name not in _preferences_changed_tasks:
+        _preferences_changed_tasks.append(task_name)
 
 
 @transaction.atomic(durable=True)
@@ -132,6 +144,9 @@ def resident_update_preferences(
             data=diff,
             actor_resident=resident if actor is None else None,
         )
+    if {"area", "age_band", "interests"} & diff.keys():
+        for task_name in _preferences_changed_tasks:
+            enqueue_on_commit(task_name, resident.pk)
     return resident
 
 

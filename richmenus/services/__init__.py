@@ -1,4 +1,5 @@
-"""Rich-menu services, by topic: menus (check, body, image, publish), disaster mode, taps."""
+"""Rich-menu services, by topic: menus (check, body, image, publish), per-segment links,
+disaster mode, shelters, taps."""
 
 from richmenus.services.disaster import (
     disaster_mode_applied,
@@ -6,6 +7,11 @@ from richmenus.services.disaster import (
     disaster_mode_failed,
     disaster_mode_is_on,
     disaster_mode_switch,
+)
+from richmenus.services.links import (
+    resident_rich_menu_sync,
+    richmenu_links_refresh,
+    richmenu_links_refresh_start,
 )
 from richmenus.services.menus import (
     richmenu_body,
@@ -15,6 +21,7 @@ from richmenus.services.menus import (
     richmenu_publish,
     richmenu_published_record,
 )
+from richmenus.services.shelters import shelter_status_set, shelters_import
 from richmenus.services.taps import tap_count
 
 __all__ = [
@@ -23,11 +30,16 @@ __all__ = [
     "disaster_mode_failed",
     "disaster_mode_is_on",
     "disaster_mode_switch",
+    "resident_rich_menu_sync",
     "richmenu_body",
     "richmenu_check",
     "richmenu_image",
     "richmenu_line_sync",
     "richmenu_publish",
+    "richmenu_links_refresh",
+    "richmenu_links_refresh_start",
     "richmenu_published_record",
+    "shelter_status_set",
+    "shelters_import",
     "tap_count",
 ]

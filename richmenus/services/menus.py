@@ -30,6 +30,7 @@ from municipalities.tasks_queue import enqueue_on_commit
 from richmenus import image, limits
 from richmenus.errors import RichMenuError
 from richmenus.models import DisasterMode, ResidentRichMenu, RichMenu, RichMenuTile, TileAction
+from richmenus.selectors import has_targets
 
 POSTBACK_PREFIX = "rm"
 
@@ -236,6 +237,12 @@ def richmenu_line_sync(*, menu_id: int) -> RichMenu:
     menu = richmenu_published_record(menu=menu, rich_menu_id=new, content_print=content_print, replaced=old)
     if old and old != new:
         client.rich_menu_delete(old)
+    if menu.kind == RichMenu.Kind.NORMAL and (
+        has_targets(menu) or ResidentRichMenu.objects.filter(menu=menu).exists()
+    ):
+        # A segment menu (or one that was): link the residents it targets now (links.py), 500 a
+        # request, only those whose menu differs.
+        enqueue_on_commit("richmenus.tasks.richmenu_links_refresh_task", menu.municipality_id, 0)
     return menu
 
 
