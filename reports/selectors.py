@@ -19,14 +19,13 @@ from django.db.models import Max, Q, QuerySet, Subquery, Sum
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from municipalities.metrics import PROCEDURES, SECTIONS, MetricSpec, Provider, provider_for, providers
+from municipalities.metrics import SECTIONS, MetricSpec, Provider, provider_for, providers
 from municipalities.models import Department, Municipality
 from municipalities.permissions import departments_for_staff, policy_for
-from reports.models import DailyMetric, TimeSavingAssumption
+from reports.models import DailyMetric
+from reports.savings import WORKDAY_HOURS, Assumption, Saving, assumptions_for_town, savings_per_month
 
 TOP_ROWS = 20
-# 地方公務員の勤務時間（1 日 7 時間 45 分）: hours saved → staff days.
-WORKDAY_HOURS = Decimal("7.75")
 SMALL_NUMBER = 3
 
 
@@ -109,26 +108,6 @@ class Section:
 
 
 @dataclass
-class Saving:
-    month: str
-    department: str
-    procedure: str
-    count: int
-    minutes: Decimal
-    hours: Decimal
-
-
-@dataclass
-class Assumption:
-    key: str
-    label: str
-    minutes: Decimal
-    source: str
-    is_default: bool
-    pk: int | None
-
-
-@dataclass
 class Dashboard:
     municipality: Municipality
     department: Department | None
@@ -166,25 +145,6 @@ def sees_town(*, user: Any, municipality: Municipality) -> bool:
     """Whether the user sees the town-wide rows (friends, chatbot): 自治体管理者 and superusers."""
     probe = DailyMetric(municipality=municipality, department=None)
     return policy_for(DailyMetric).user_has_permission_for_instance(user, "view", probe)
-
-
-def assumptions_for_town(*, municipality: Municipality) -> list[Assumption]:
-    """The minutes of each procedure: the town's own figure, else the project's default."""
-    own = {a.procedure: a for a in TimeSavingAssumption.objects.filter(municipality=municipality)}
-    result = []
-    for key, procedure in PROCEDURES.items():
-        row = own.get(key)
-        result.append(
-            Assumption(
-                key=key,
-                label=str(procedure.label),
-                minutes=row.minutes if row else Decimal(procedure.minutes),
-                source=row.source if row else str(procedure.source),
-                is_default=row is None,
-                pk=row.pk if row else None,
-            )
-        )
-    return result
 
 
 # --- the dashboard -------------------------------------------------------------------------------
@@ -284,7 +244,7 @@ def dashboard_data(
             continue
         sections.append(_section(provider, specs, sums, snap_now, snap_before, daily, period))
 
-    savings = _savings(daily, assumptions)
+    savings = savings_per_month(daily, assumptions)
     saved_hours = sum((s.hours for s in savings), Decimal(0))
     return Dashboard(
         municipality=municipality,
@@ -439,22 +399,3 @@ def _buckets(period: Period, step: str) -> list[str]:
             keys.append(key)
         day += dt.timedelta(days=1)
     return keys
-
-
-def _savings(daily: list[dict[str, Any]], assumptions: list[Assumption]) -> list[Saving]:
-    """Procedures done online × minutes, per month, department and procedure."""
-    minutes = {a.key: a for a in assumptions}
-    counts: dict[tuple[str, str, str], int] = defaultdict(int)
-    for p in providers():
-        for row in daily:
-            if row["source"] == p.key and row["metric"] in p.saves:
-                department = row["department__name"] or _("町全体")
-                counts[(row["day"].strftime("%Y-%m"), department, p.saves[row["metric"]])] += row["value"]
-    result = []
-    for (month, department, procedure), count in sorted(counts.items()):
-        if not count:
-            continue
-        assumption = minutes[procedure]
-        hours = (assumption.minutes * count / 60).quantize(Decimal("0.1"))
-        result.append(Saving(month, department, assumption.label, count, assumption.minutes, hours))
-    return result
