@@ -1,9 +1,12 @@
 """Processing stored webhook events: the resident lifecycle and the dispatch to apps.
 
 ``webhook_events_process(municipality_id=, webhook_event_ids=)`` is what the Celery task runs.
-Each event is **claimed** first with a conditional UPDATE (``received`` → ``processed``), so a
-redelivery, a second identical post or a task that runs twice does nothing. The handlers call
-durable services (each its own transaction), so processing cannot be one transaction.
+Each event is **claimed** first with a conditional UPDATE (``received`` → ``processing``), so a
+redelivery, a second identical post or a task that runs twice does nothing; it is ``processed``
+once its answer went out. The handlers call durable services (each its own transaction), so
+processing cannot be one transaction. An event a dead run left ``processing`` (a worker killed)
+is offered again by the lane's next run (``webhook_events_reoffer_interrupted``); its reply may
+have gone out, so it is not pushed after LINE refuses the token.
 
 Faults (``retry.is_transient``: Redis down, a database connection cut, LINE's 429/5xx):
 
@@ -30,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connection
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -143,10 +147,37 @@ def _write_fresh(write: Callable[[], object]) -> None:
 
 
 def _claim(event: WebhookEvent) -> bool:
+    """``received`` → ``processing`` (``processed_at``: when it was taken), once."""
     return bool(
         WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.RECEIVED).update(
+            status=WebhookEvent.Status.PROCESSING, processed_at=timezone.now()
+        )
+    )
+
+
+def _done(event: WebhookEvent) -> None:
+    """``processing`` → ``processed`` once the answer went out (a failure recorded meanwhile stays)."""
+    _write_fresh(
+        lambda: WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.PROCESSING).update(
             status=WebhookEvent.Status.PROCESSED, processed_at=timezone.now()
         )
+    )
+
+
+# What the row says of an event a dead run left 処理中 and that is offered again; its reply may
+# have gone out before the run died, so a token LINE then refuses is not followed by a push.
+INTERRUPTED = "処理中に中断されたため、もう一度処理します"
+
+
+def webhook_events_reoffer_interrupted(*, municipality_id: int, lane: int) -> int:
+    """Offer again the events of a lane that a run left ``processing`` (killed, or its
+    database connection gone for good). Called by the run that holds the lane's lock, so no
+    live run is answering them (a run that lost its lock stops before its next event). Returns
+    how many."""
+    return WebhookEvent.objects.filter(
+        municipality_id=municipality_id, lane=lane, status=WebhookEvent.Status.PROCESSING
+    ).update(
+        status=WebhookEvent.Status.RECEIVED, attempts=F("attempts") + 1, error=INTERRUPTED, processed_at=None
     )
 
 
@@ -165,7 +196,7 @@ def _give_back(event: WebhookEvent, exc: BaseException) -> int:
         n=attempts, error=f"{type(exc).__name__}: {exc}"
     )
     _write_fresh(
-        lambda: WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.PROCESSED).update(
+        lambda: WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.PROCESSING).update(
             status=WebhookEvent.Status.RECEIVED, processed_at=None, attempts=attempts, error=error[:2000]
         )
     )
@@ -191,7 +222,7 @@ def _reply(
     then refuses is recorded instead of pushed (the resident is not answered twice)."""
     if not messages or not event.reply_token:
         return
-    may_have_arrived = False
+    may_have_arrived = event.error == INTERRUPTED  # a dead run may have replied
     waited = 0.0
     for attempt in range(1, LINE_MAX_ATTEMPTS + 1):
         try:
@@ -340,6 +371,7 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
         _record_failure(event, f"{type(exc).__name__}: {exc}")
         answer = sorry_messages()
     _reply(client, event, answer, talk_log_text)
+    _done(event)
     return True
 
 
@@ -387,18 +419,23 @@ ANSWER_WITHIN = timedelta(hours=6)
 
 def webhook_lanes_pending(*, now: datetime | None = None) -> list[tuple[int, int]]:
     """The (municipality id, lane) pairs with an event still ``received`` ``SWEEP_AFTER`` after
-    it arrived: its wake-up or drain task was lost (e.g. the broker was down)."""
+    it arrived (its wake-up or drain task was lost, e.g. the broker was down), or ``processing``
+    for as long (its run may have died)."""
     now = now or timezone.now()
-    return list(
-        WebhookEvent.objects.filter(
-            status=WebhookEvent.Status.RECEIVED,
-            created_at__lt=now - SWEEP_AFTER,
-            created_at__gte=now - ANSWER_WITHIN,
-        )
-        .order_by("municipality_id", "lane")
-        .values_list("municipality_id", "lane")
-        .distinct()
+    waiting = WebhookEvent.objects.filter(
+        status=WebhookEvent.Status.RECEIVED,
+        created_at__lt=now - SWEEP_AFTER,
+        created_at__gte=now - ANSWER_WITHIN,
     )
+    taken = WebhookEvent.objects.filter(
+        status=WebhookEvent.Status.PROCESSING, processed_at__lt=now - SWEEP_AFTER
+    )
+    lanes = {
+        pair
+        for queryset in (waiting, taken)
+        for pair in queryset.order_by().values_list("municipality_id", "lane").distinct()
+    }
+    return sorted(lanes)
 
 
 DRAIN_BATCH = 100
@@ -418,6 +455,13 @@ def webhook_events_drain(
     Raises ``EventDeferred`` (see ``webhook_event_process``)."""
     deadline = time.monotonic() + budget_seconds
     processed = 0
+    if reoffered := webhook_events_reoffer_interrupted(municipality_id=municipality_id, lane=lane):
+        logger.warning(
+            "lane %s of %s: %d events a dead run had taken are offered again",
+            lane,
+            municipality_id,
+            reoffered,
+        )
     while time.monotonic() < deadline and (keep_going is None or keep_going()):
         event_ids = list(
             WebhookEvent.objects.filter(

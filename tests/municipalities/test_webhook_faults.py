@@ -422,7 +422,7 @@ def test_giving_an_event_back_costs_one_query(town, resident):
     [fields] = webhook.parse_events(
         {"events": [webhook_event("message", resident.line_user_id, text="一")]}, municipality_id=town.pk
     )
-    event = WebhookEvent.objects.create(**{**fields, "status": WebhookEvent.Status.PROCESSED})
+    event = WebhookEvent.objects.create(**{**fields, "status": WebhookEvent.Status.PROCESSING})
     with CaptureQueriesContext(connection) as queries:
         assert inbound._give_back(event, redis.exceptions.ConnectionError("down")) == 1
     assert len(queries) == 1
@@ -448,3 +448,56 @@ def test_a_run_turned_away_by_a_dead_runs_lock_comes_back_when_its_lease_ends(cl
     time.sleep(countdown)
     assert tasks.webhook_events_drain_task.run(town.pk, lane) == 1
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+
+
+# --- a run killed while it answered --------------------------------------------------------------
+
+
+def _taken_by_a_dead_run(town, resident, text: str) -> WebhookEvent:
+    [fields] = webhook.parse_events(
+        {"events": [webhook_event("message", resident.line_user_id, text=text)]}, municipality_id=town.pk
+    )
+    from django.utils import timezone
+
+    return WebhookEvent.objects.create(
+        **{**fields, "status": WebhookEvent.Status.PROCESSING, "processed_at": timezone.now()}
+    )
+
+
+def test_an_event_a_killed_run_left_taken_is_answered_by_the_lanes_next_run(town, resident, handlers, broker):
+    # given: an event a run had taken (処理中) when its worker was killed, before it replied
+    handlers.register_text(lambda ctx: [m.text(f"答え: {ctx.text}")])
+    event = _taken_by_a_dead_run(town, resident, "一")
+    # when: the lane's next run drains it
+    assert tasks.webhook_events_drain_task.run(town.pk, event.lane) == 1
+    # then: answered once, and 処理済み
+    assert replies(resident.line_user_id) == ["答え: 一"]
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.PROCESSED and event.attempts == 1
+
+
+def test_an_event_a_killed_run_may_have_answered_is_not_pushed_again(town, resident, handlers, broker):
+    # given: the dead run had replied (the token is used) but died before it marked the event
+    from municipalities.line.client import get_line_client
+
+    handlers.register_text(lambda ctx: [m.text("答えです")])
+    event = _taken_by_a_dead_run(town, resident, "一")
+    get_line_client(town).reply(event.reply_token, [m.text("答えです")])
+    # when
+    tasks.webhook_events_drain_task.run(town.pk, event.lane)
+    # then: LINE refused the token; nothing is pushed in its stead, and the row says why
+    assert replies(resident.line_user_id) == ["答えです"]
+    assert SimulatedDelivery.objects.filter(endpoint="push").count() == 0
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.FAILED and "確認できません" in event.error
+
+
+def test_the_sweep_wakes_a_lane_whose_event_was_left_taken(town, resident):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    event = _taken_by_a_dead_run(town, resident, "一")
+    assert inbound.webhook_lanes_pending() == []  # a run may still be answering it
+    WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now() - timedelta(seconds=16))
+    assert inbound.webhook_lanes_pending() == [(town.pk, event.lane)]
