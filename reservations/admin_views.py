@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import tablib
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -224,6 +225,8 @@ class UploadView(StaffPage):
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         departments = self.departments(request, "reservations.import_slot")
+        if request.GET.get("template") in ("xlsx", "csv"):
+            return self.template_download(request, departments, request.GET["template"])
         form = SlotFileForm(request.POST or None, request.FILES or None, departments=departments)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
@@ -247,6 +250,24 @@ class UploadView(StaffPage):
         return self.render(
             request, {"form": form, "jobs": self._jobs(request), "threshold": ASYNC_THRESHOLD_ROWS}
         )
+
+    def template_download(self, request: HttpRequest, departments: Any, fmt: str) -> HttpResponse:
+        """A file to fill in: the six headings the import reads, and two example rows with a menu
+        and a venue of the clerk's own department (on the same URL, so the page's policy applies)."""
+        menu = (
+            Menu.objects.filter(department__in=departments)
+            .order_by("department_id", "sort_order", "pk")
+            .first()
+        )
+        name = menu.name if menu else "乳幼児歯科健診"
+        venue = (menu.venue_list[0] if menu and menu.venue_list else "") or "保健センター"
+        day = timezone.localdate() + dt.timedelta(days=14)
+        while day.weekday() >= 5:
+            day += dt.timedelta(days=1)
+        dataset = tablib.Dataset(headers=["サービス", "会場", "日付", "開始", "終了", "定員"], title="予約枠")
+        dataset.append([name, venue, f"{day:%Y/%m/%d}", "9:00", "9:30", 5])
+        dataset.append([name, venue, jp.format_wareki(day), "9:30", "10:00", 5])
+        return export_response(dataset, fmt=fmt, filename="slot_import_template")
 
     def _jobs(self, request: HttpRequest) -> QuerySet[SlotImportJob]:
         return jobs_for_import(request)[:10]
@@ -286,7 +307,14 @@ class UploadJobView(StaffPage):
             else:
                 messages.info(request, "もう一度確認しています。終わるまでこの画面でお待ちください。")
             return HttpResponseRedirect(request.path)
+        closed_rows = [p for p in job.preview or [] if p.get("closed")]
         if request.method == "POST" and job.status == ImportStatus.CHECKED:
+            if closed_rows and not request.POST.get("confirm_closed_days"):
+                messages.error(
+                    request,
+                    "祝日・年末年始の枠があります。確かめて「祝日・年末年始の枠も取り込む」にチェックしてください。",
+                )
+                return HttpResponseRedirect(request.path)
             if job.total_rows > ASYNC_THRESHOLD_ROWS:
                 slot_import_job_apply_task.delay(job.pk, request.user.pk)
                 messages.info(request, "取込を開始しました。完了までこの画面でお待ちください。")
@@ -299,4 +327,7 @@ class UploadJobView(StaffPage):
                     )
             return HttpResponseRedirect(request.path)
         running = job.status in (ImportStatus.QUEUED, ImportStatus.CHECKING, ImportStatus.IMPORTING)
-        return self.render(request, {"job": job, "running": running, "title": f"取込: {job.file_name}"})
+        return self.render(
+            request,
+            {"job": job, "running": running, "closed_rows": closed_rows, "title": f"取込: {job.file_name}"},
+        )

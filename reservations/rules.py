@@ -37,6 +37,14 @@ def is_business_day(day: dt.date) -> bool:
     return not ((day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3))
 
 
+@lru_cache(maxsize=4096)
+def closed_day_reason(day: dt.date) -> str:
+    """Why a day is not a town-hall day besides the weekend: the holiday's name or 年末年始; "" otherwise."""
+    if (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3):
+        return "年末年始"
+    return jpholiday.is_holiday_name(day) or ""
+
+
 def business_days_before(day: dt.date, n: int) -> dt.date:
     current = day
     counted = 0

@@ -20,9 +20,10 @@ from municipalities.permissions import require
 
 from ..errors import ReservationError
 from ..models import Menu, Slot
-from ..rules import is_business_day
+from ..rules import closed_day_reason, is_business_day
 from ..slot_import import CheckResult, SlotFileError, check_file
 from .booking import _on_commit_bump
+from .waitlist import waitlist_offer_freed
 
 _SLOT_DENIED = gettext_lazy("この課の枠を変更する権限がありません。")
 BULK_BATCH = 5000
@@ -41,9 +42,17 @@ class ImportOutcome:
         return {"created": self.created, "unchanged": self.unchanged, "errors": self.errors}
 
 
-def _preview(result: CheckResult, limit: int = 50) -> list[dict[str, str]]:
+def _preview(result: CheckResult, limit: int = 50, closed_limit: int = 200) -> list[dict[str, str]]:
+    """The first ``limit`` rows to create, then every row on a public holiday or 12/29–1/3 (up to
+    ``closed_limit``), each with its weekday and, for those days, ``closed`` (the holiday's name or
+    年末年始), so staff see them and confirm before importing."""
+    closed = [
+        item for item in result.to_create if closed_day_reason(timezone.localtime(item.starts_at).date())
+    ][:closed_limit]
+    first = result.to_create[:limit]
+    shown = {id(item) for item in first}
     out = []
-    for item in result.to_create[:limit]:
+    for item in first + [item for item in closed if id(item) not in shown]:
         start = timezone.localtime(item.starts_at)
         out.append(
             {
@@ -51,6 +60,8 @@ def _preview(result: CheckResult, limit: int = 50) -> list[dict[str, str]]:
                 "menu": item.menu.name,
                 "venue": item.venue,
                 "date": f"{start:%Y/%m/%d}",
+                "weekday": "月火水木金土日"[start.weekday()],
+                "closed": closed_day_reason(start.date()),
                 "start": f"{start:%H:%M}",
                 "end": f"{timezone.localtime(item.ends_at):%H:%M}",
                 "capacity": str(item.capacity),
@@ -241,7 +252,8 @@ def slots_generate(
 
 @transaction.atomic(durable=True)
 def slot_save(*, slot: Slot, actor: StaffUser | None = None) -> Slot:
-    """Create or change one slot. Capacity may not drop below the places already booked."""
+    """Create or change one slot. Capacity may not drop below the places already booked; places
+    added to a slot with a waitlist are offered to those waiting (see ``waitlist_offer_freed``)."""
     if actor is not None:
         require(actor, "change" if slot.pk else "add", slot, error=ReservationError, message=_SLOT_DENIED)
     if slot.pk:
@@ -261,6 +273,11 @@ def slot_save(*, slot: Slot, actor: StaffUser | None = None) -> Slot:
         obj=slot,
         data={"capacity": slot.capacity, "is_open": slot.is_open},
     )
+    if not created:
+        # More capacity (or reopened): the new places go to the waitlist first, in order.
+        for _place in range(max(slot.capacity - slot.reserved, 0)):
+            if waitlist_offer_freed(slot=slot) is None:
+                break
     _on_commit_bump(slot.menu_id)
     return slot
 

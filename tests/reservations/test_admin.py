@@ -226,7 +226,9 @@ def test_a_large_file_is_checked_and_imported_in_celery_with_progress(
         "total": 2500,
         "label": "確認済",
     }
-    staff_client.post(response["Location"])
+    # the file has rows on 1/1–1/3 and on holidays: staff confirm them
+    assert "祝日・年末年始（12/29〜1/3）の枠が" in staff_client.get(response["Location"]).content.decode()
+    staff_client.post(response["Location"], {"confirm_closed_days": "1"})
     job.refresh_from_db()
     assert (job.status, job.created_count) == ("done", 2500)
     assert Slot.objects.count() == 2500

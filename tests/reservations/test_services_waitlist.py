@@ -14,6 +14,7 @@ from reservations.services import (
     reservation_cancel,
     reservation_change,
     slot_counters_reconcile,
+    slot_save,
     waitlist_accept,
     waitlist_auto_book,
     waitlist_expire_holds,
@@ -212,3 +213,20 @@ def test_one_open_entry_constraint(full_slot, resident):
 def test_offer_needs_a_hold_constraint(full_slot, resident):
     with pytest.raises(IntegrityError), transaction.atomic():
         WaitlistEntry.objects.create(slot=full_slot, resident=resident, status="offered")
+
+
+def test_more_capacity_offers_the_new_places_in_order(
+    full_slot, resident, other_resident, town, kenko_editor
+):
+    # given: three waiting for a full slot of one
+    first = waitlist_join(slot=full_slot, resident=resident)
+    second = waitlist_join(slot=full_slot, resident=other_resident)
+    third = waitlist_join(slot=full_slot, resident=resident_in(town))
+    # when: staff add two places
+    full_slot.capacity = 3
+    slot_save(slot=full_slot, actor=kenko_editor)
+    # then: the first two are offered, the third still waits
+    statuses = [WaitlistEntry.objects.get(pk=e.pk).status for e in (first, second, third)]
+    assert statuses == [WaitlistStatus.OFFERED, WaitlistStatus.OFFERED, WaitlistStatus.WAITING]
+    full_slot.refresh_from_db()
+    assert full_slot.reserved == 3
