@@ -12,7 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
-from municipalities.models import AuditEntry, Department, Municipality, Resident
+from municipalities.models import AgeBand, AuditEntry, Department, Municipality, Resident
 from municipalities.permissions import walk_id
 
 SECRET_MARKERS = ("secret", "token", "password", "key")
@@ -136,6 +136,40 @@ VERB_LABELS: dict[str, str] = {
     "unlocked": "ログイン制限を解除",
     "two_factor_enrolled": "二段階認証を設定",
     "two_factor_reset": "二段階認証をリセット",
+    "password_changed": "パスワードを変更",
+    "booked": "予約を受付",
+    "attendance_marked": "出欠を記録",
+    "offered": "キャンセル待ちの順番を案内",
+    "joined": "キャンセル待ちに登録",
+    "left": "キャンセル待ちを取消",
+    "expired": "期限切れ",
+    "generated": "枠を作成",
+    "copied": "複製",
+    "applied": "反映",
+    "status_changed": "状態を変更",
+    "returned": "差し戻し",
+    "reopened": "再開",
+    "closed": "終了",
+    "opened": "開始",
+    "paid": "支払い済み",
+    "refunded": "返金",
+    "removed": "削除",
+    "started": "配信を開始",
+    "finished": "配信を完了",
+    "interrupted": "中断",
+    "retried": "再実行",
+    "failed": "失敗",
+    "prepared": "準備",
+    "test_sent": "テスト送信",
+    "emergency_sent": "緊急配信",
+    "publish_requested": "公開を申請",
+    "next_scheduled": "次回の配信を予約",
+    "on": "オン",
+    "requested": "職員との会話を依頼",
+    "bot_paused": "自動応答を停止",
+    "handoff_ended": "職員対応を完了",
+    "resolved": "FAQ に登録",
+    "answer_sent": "回答を質問した住民に送信",
 }
 
 
@@ -167,6 +201,13 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
+# Data keys that hold codes without a model field to name them: label and the codes' words.
+CODED_KEYS: dict[str, tuple[str, dict[str, str]]] = {
+    "age_band": ("年代", {k: str(v) for k, v in AgeBand.choices}),
+    "age_bands": ("年代", {k: str(v) for k, v in AgeBand.choices}),
+}
+
+
 def data_lines(entry: AuditEntry) -> list[tuple[str, str]]:
     """The entry's data as (label, text) for staff: field names in Japanese, "before → after"."""
     model = entry.content_type.model_class() if entry.content_type_id else None
@@ -181,6 +222,8 @@ def data_lines(entry: AuditEntry) -> list[tuple[str, str]]:
             if field is not None and hasattr(field, "verbose_name"):
                 label = str(field.verbose_name)
                 choices = {k: str(v) for k, v in getattr(field, "flatchoices", []) or []}
+        if not choices and key in CODED_KEYS:  # codes kept in JSON (a segment's 年代: ["70p"])
+            label, choices = CODED_KEYS[key]
         if choices:
             value = (
                 [choices.get(v, v) for v in value] if isinstance(value, list) else choices.get(value, value)

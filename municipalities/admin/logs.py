@@ -18,6 +18,49 @@ from municipalities.models import (
 )
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 
+# The talk log's message kinds (LINE's type names) as staff say them.
+TALK_KINDS = {
+    "text": _("文章"),
+    "postback": _("ボタンの操作"),
+    "follow": _("友だち追加"),
+    "unfollow": _("ブロック"),
+    "image": _("画像"),
+    "sticker": _("スタンプ"),
+    "location": _("位置情報"),
+    "video": _("動画"),
+    "audio": _("音声"),
+    "file": _("ファイル"),
+    "template": _("ボタン付きメッセージ"),
+    "flex": _("カード"),
+    "imagemap": _("画像リンク"),
+    "summary": _("一覧（要約）"),
+}
+
+
+class ActionFilter(admin.SimpleListFilter):
+    """操作 by what it was (「予約: 予約を受付」), not by its internal code."""
+
+    title = _("操作")
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        actions = model_admin.get_queryset(request).order_by().values_list("action", flat=True).distinct()
+        return sorted(((a, action_label(a)) for a in actions), key=lambda pair: pair[1])
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+class TalkKindFilter(admin.SimpleListFilter):
+    title = _("種類")
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return list(TALK_KINDS.items())
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
@@ -25,7 +68,7 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
 
     list_display = ["created_at", "actor_label", "action_display", "object_repr", "department"]
     list_select_related = ["department"]
-    list_filter = ["action", "department"]
+    list_filter = [ActionFilter, "department"]
     search_fields = ["object_repr", "actor_label", "action"]
     date_hierarchy = "created_at"
     fields = [
@@ -80,13 +123,26 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
 
 @admin.register(TalkMessage)
 class TalkMessageAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
-    list_display = ["created_at", "resident", "direction", "kind", "text", "sent_by"]
+    list_display = ["created_at", "resident", "direction", "kind_display", "text", "sent_by"]
     list_select_related = ["resident", "sent_by"]
-    list_filter = ["direction", "kind"]
+    list_filter = ["direction", TalkKindFilter]
     search_fields = ["text", "resident__display_name"]
     date_hierarchy = "created_at"
-    fields = ["created_at", "municipality", "resident", "direction", "kind", "text", "payload", "sent_by"]
+    fields = [
+        "created_at",
+        "municipality",
+        "resident",
+        "direction",
+        "kind_display",
+        "text",
+        "payload",
+        "sent_by",
+    ]
     readonly_fields = fields
+
+    @admin.display(description=_("種類"), ordering="kind")
+    def kind_display(self, obj: TalkMessage) -> str:
+        return str(TALK_KINDS.get(obj.kind, obj.kind))
 
 
 @admin.register(WebhookEvent)

@@ -31,6 +31,11 @@ MUNICIPALITY_UPDATABLE_FIELDS = frozenset(
         "stripe_secret_key",
         "stripe_webhook_secret",
         "stripe_payment_methods",
+        "garbage_collection_time",
+        "office_hours",
+        "handoff_notify_email",
+        "handoff_pause_minutes",
+        "monthly_push_budget",
     }
 )
 

@@ -83,6 +83,10 @@ def test_changing_the_channel_secret_keeps_it_encrypted_and_audited(town, town_a
             "liff_id": "",
             "follow_greeting": "",
             "talk_log_retention_days": "365",
+            "garbage_collection_time": "8:30",
+            "office_hours": "平日 8:30〜17:15",
+            "handoff_pause_minutes": "30",
+            "monthly_push_budget": "0",
         },
     )
     # then
