@@ -5,16 +5,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet, Sum
+from django.conf import settings
+from django.db.models import F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from broadcasts.models import BatchStatus, Broadcast, BroadcastStatus, DeliveryBatch
+from municipalities.claims import stale_q
+from municipalities.line.ratelimit import DEFAULT_MAX_WAIT_SECONDS
 from municipalities.models import Municipality, Resident
 from municipalities.selectors import residents_for_segment
 
-# A batch claimed longer ago than this is taken to belong to a dead worker (a multicast
-# answers within seconds; the client's own timeout is 10 s and the rate limiter waits less).
+# How the sweep (delivery_batches_requeue_stuck, every few seconds) tells work that a dead
+# worker or a lost message left behind from work that is merely waiting:
+#
+# - a claimed batch whose heartbeat is older than batch_claim_timeout(): one try holds the claim
+#   for at most one rate-limit wait and one request to LINE, and each try moves the heartbeat;
+# - a pending batch whose retry was due RETRY_LOST_AFTER ago: the task that held the retry died;
+# - a pending batch never claimed while a batch enqueued LOST_MARGIN after it was claimed
+#   LOST_AFTER ago: the queue hands out a fan-out's messages in order, so its message is gone
+#   (a worker killed after taking it, before claiming);
+# - a fan-out that has not written or enqueued a step for FANOUT_STALE_AFTER (a step takes well
+#   under a second), or whose last step's batches were never enqueued;
+# - STUCK_AFTER: the backstop for a broker that lost every message (Redis restarted empty).
+#
+# Re-offering work that was in fact alive costs a no-op: the batch is claimed once, and a
+# re-send carries the same retry key, which LINE answers 409.
+RETRY_LOST_AFTER = timedelta(seconds=10)
+LOST_AFTER = timedelta(seconds=10)
+LOST_MARGIN = 100
+FANOUT_STALE_AFTER = timedelta(seconds=15)
 STUCK_AFTER = timedelta(minutes=2)
+
+
+def batch_claim_timeout() -> timedelta:
+    """How long a batch's claim may go without a heartbeat: the longest one try can take (the
+    rate limiter's longest wait, LINE's timeout) and 5 s for the database."""
+    return timedelta(seconds=DEFAULT_MAX_WAIT_SECONDS + float(settings.LINE_API_TIMEOUT_SECONDS) + 5)
 
 
 def recipients_for_segment(
@@ -60,25 +86,48 @@ def broadcasts_due(*, now: datetime | None = None) -> QuerySet[Broadcast]:
     ).order_by("scheduled_at", "pk")
 
 
-def batches_stuck(*, now: datetime | None = None) -> QuerySet[DeliveryBatch]:
-    """Open batches of broadcasts that are sending, left behind by a dead worker or a lost
-    message: claimed longer than STUCK_AFTER ago, or pending with no retry due
-    (index bc_batch_open_idx)."""
+def batches_claimed_by_dead_workers(*, now: datetime | None = None) -> QuerySet[DeliveryBatch]:
+    """Batches in 送信中 of sending broadcasts whose worker stopped heartbeating for
+    ``batch_claim_timeout()`` (index bc_batch_open_idx)."""
+    return DeliveryBatch.objects.filter(
+        broadcast__status=BroadcastStatus.SENDING, status=BatchStatus.SENDING
+    ).filter(stale_q(after=batch_claim_timeout(), now=now or timezone.now()))
+
+
+def batches_lost(*, now: datetime | None = None) -> QuerySet[DeliveryBatch]:
+    """Pending batches of sending broadcasts whose send task is gone (see the rules above):
+    a retry overdue by RETRY_LOST_AFTER, a batch passed over in the queue, or one never
+    claimed for STUCK_AFTER (index bc_batch_open_idx; one grouped read for the queue marks)."""
     now = now or timezone.now()
-    cutoff = now - STUCK_AFTER
-    return DeliveryBatch.objects.filter(broadcast__status=BroadcastStatus.SENDING).filter(
-        Q(status=BatchStatus.SENDING, claimed_at__lt=cutoff)
-        | Q(status=BatchStatus.PENDING, next_attempt_at__lt=cutoff)
-        | Q(status=BatchStatus.PENDING, next_attempt_at__isnull=True, created_at__lt=cutoff)
+    lost = Q(next_attempt_at__lt=now - RETRY_LOST_AFTER) | Q(
+        claim_count=0, next_attempt_at__isnull=True, created_at__lt=now - STUCK_AFTER
     )
+    marks = (
+        DeliveryBatch.objects.filter(
+            broadcast__status=BroadcastStatus.SENDING, claimed_at__lt=now - LOST_AFTER
+        )
+        .order_by()
+        .values("broadcast_id")
+        .annotate(last_seq=Max("seq"))
+        .values_list("broadcast_id", "last_seq")
+    )
+    for broadcast_id, last_seq in marks:
+        if last_seq >= LOST_MARGIN:
+            lost |= Q(broadcast_id=broadcast_id, claim_count=0, seq__lt=last_seq - LOST_MARGIN)
+    return DeliveryBatch.objects.filter(
+        broadcast__status=BroadcastStatus.SENDING, status=BatchStatus.PENDING
+    ).filter(lost)
 
 
 def fan_outs_stalled(*, now: datetime | None = None) -> QuerySet[Broadcast]:
-    """Sending broadcasts whose fan-out has not moved for STUCK_AFTER: its worker died between
-    two steps (a step takes well under a second)."""
+    """Sending broadcasts whose fan-out has not moved for FANOUT_STALE_AFTER although it has
+    recipients left to write, or batches it wrote but did not enqueue: its worker died
+    between two steps, or between a step's commit and its enqueue."""
     now = now or timezone.now()
     return Broadcast.objects.filter(
-        status=BroadcastStatus.SENDING, fanned_out_at__isnull=True, updated_at__lt=now - STUCK_AFTER
+        Q(fanned_out_at__isnull=True) | Q(enqueued_batch_count__lt=F("batch_count")),
+        status=BroadcastStatus.SENDING,
+        updated_at__lt=now - FANOUT_STALE_AFTER,
     )
 
 

@@ -90,10 +90,13 @@ app.conf.beat_schedule = {
         "task": "broadcasts.tasks.broadcasts_start_due_task",
         "schedule": crontab(minute="*"),
     },
-    # "At every minute": re-queue broadcast batches stuck in sending (dead worker, lost message).
+    # Every 5 seconds (finer than crontab can say): re-offer broadcast batches whose worker died
+    # (stale heartbeat) or whose task was lost, and resume stopped fan-outs, so that a broadcast
+    # goes on within seconds of the workers' return. A tick not run within 5 s is dropped.
     "broadcasts-requeue-stuck-batches": {
         "task": "broadcasts.tasks.delivery_batches_requeue_stuck_task",
-        "schedule": crontab(minute="*"),
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
     },
     # "At minute 15" every hour: count the blocks in the 24 hours after each recent broadcast.
     "broadcasts-unfollows-count": {

@@ -16,10 +16,13 @@ The data flow (ARCHITECTURE "Data flow, one broadcast"):
    writes the final counts.
 
 A task that runs twice finds the batch already claimed and does nothing. A worker killed after
-claiming leaves the batch in 送信中; ``delivery_batches_requeue_stuck`` (beat, every minute)
-re-enqueues it after STUCK_AFTER, and the re-claimed batch is sent with the same retry key, so
-LINE answers 409 if the first attempt had arrived: nobody receives it twice, nobody is skipped.
-A fan-out that stopped half-way (its worker died) is resumed by the same beat.
+claiming leaves the batch in 送信中 with a heartbeat that stops; ``delivery_batches_requeue_stuck``
+(beat, every 5 seconds) offers it again once the claim is stale (``batch_claim_timeout()``, 25 s),
+and the re-claimed batch is sent with the same retry key, so LINE answers 409 if the first try
+had arrived: nobody receives it twice, nobody is skipped. The same sweep enqueues batches whose
+task was lost with a worker (an overdue retry, a message passed over in the queue), and resumes
+a fan-out that stopped between two steps or between a step's commit and its enqueue
+(``enqueued_batch_count`` stays behind ``batch_count``). The thresholds are in ``selectors``.
 
 This module holds steps 1 and 3 and the beat; sending one batch is in ``batch_send``, the next
 date of a repeating broadcast in ``recurrence``, the blocks after a broadcast in ``unfollows``.
@@ -40,13 +43,17 @@ from django.utils import timezone
 
 from broadcasts.models import BATCH_SIZE, BatchStatus, Broadcast, BroadcastStatus, DeliveryBatch
 from broadcasts.selectors import (
-    batches_stuck,
+    batch_claim_timeout,
+    batches_claimed_by_dead_workers,
+    batches_lost,
     fan_outs_stalled,
     progress_for_broadcasts,
     recipients_for_broadcast,
 )
 from broadcasts.services.recurrence import schedule_next_occurrence
 from municipalities.audit import audit_log
+from municipalities.claims import claims_reoffer_stale
+from municipalities.line.retry import LINE_MAX_ATTEMPTS
 from municipalities.tasks_queue import enqueue, task_named
 
 logger = logging.getLogger(__name__)
@@ -56,6 +63,11 @@ ENQUEUE_PIPELINE = 100  # task messages per round trip to the broker (the first 
 
 
 RETRY_KEY_PREFIX = "cms/broadcast/{broadcast_id}/batch/"
+
+# A batch claimed this many times (the LINE retry policy's bound) whose worker then died
+# fails instead of being offered again: its sending keeps killing workers.
+MAX_CLAIMS = LINE_MAX_ATTEMPTS
+_WORKER_LOST = "送信中に処理が繰り返し中断されたため、このバッチの送信を取りやめました。"
 
 
 def batch_retry_key(broadcast_id: int, seq: int) -> uuid.UUID:
@@ -116,6 +128,7 @@ def broadcast_fan_out(*, broadcast_id: int) -> Broadcast:
     The last step sets ``fanned_out_at``: until then the broadcast is not finished, even when
     every batch written so far has been sent.
     """
+    _enqueue_missing(broadcast_id)
     while True:
         broadcast = _fan_out_step(broadcast_id)
         if broadcast.fanned_out_at or broadcast.status != BroadcastStatus.SENDING:
@@ -155,7 +168,8 @@ def _fan_out_step(broadcast_id: int) -> Broadcast:
         ]
     )
     if written.batches:
-        transaction.on_commit(lambda: _enqueue_batches(broadcast_id, first_seq=first_seq))
+        upto = first_seq + written.batches
+        transaction.on_commit(lambda: _enqueue_batches(broadcast_id, first_seq=first_seq, upto=upto))
     return broadcast
 
 
@@ -226,12 +240,24 @@ def _write_batches_in_sql(
     return Written(-(-count // size), count, last_id)
 
 
-def _enqueue_batches(broadcast_id: int, *, first_seq: int) -> None:
-    """One send task per pending batch from ``first_seq`` on, in order."""
+def _enqueue_missing(broadcast_id: int) -> None:
+    """Enqueue the batches a fan-out wrote but did not enqueue (killed between the two)."""
+    counts = (
+        Broadcast.objects.filter(pk=broadcast_id).values_list("enqueued_batch_count", "batch_count").first()
+    )
+    if counts and counts[0] < counts[1]:
+        logger.warning("enqueueing batches %s to %s of broadcast %s", counts[0], counts[1] - 1, broadcast_id)
+        _enqueue_batches(broadcast_id, first_seq=counts[0], upto=counts[1])
+
+
+def _enqueue_batches(broadcast_id: int, *, first_seq: int, upto: int) -> None:
+    """One send task per pending batch with ``first_seq <= seq < upto``, in order; then
+    ``enqueued_batch_count`` moves to ``upto`` (a fan-out killed before that is found by the
+    sweep, which enqueues the rest)."""
     delivery_batch_send_task = task_named("broadcasts.tasks.delivery_batch_send_task")
     batch_ids = (
         DeliveryBatch.objects.filter(
-            broadcast_id=broadcast_id, seq__gte=first_seq, status=BatchStatus.PENDING
+            broadcast_id=broadcast_id, seq__gte=first_seq, seq__lt=upto, status=BatchStatus.PENDING
         )
         .order_by("seq")
         .values_list("pk", flat=True)
@@ -244,6 +270,7 @@ def _enqueue_batches(broadcast_id: int, *, first_seq: int) -> None:
     with app.producer_or_acquire() as producer, producer.batch(max_size=ENQUEUE_PIPELINE):
         for batch_id in batch_ids:
             delivery_batch_send_task.apply_async((batch_id,), producer=producer)
+    Broadcast.objects.filter(pk=broadcast_id, enqueued_batch_count__lt=upto).update(enqueued_batch_count=upto)
 
 
 # --- 3. finish --------------------------------------------------------------------------------
@@ -312,15 +339,45 @@ def broadcast_finish_if_done(*, broadcast_id: int) -> Broadcast | None:
 
 
 def delivery_batches_requeue_stuck(*, now: datetime | None = None) -> int:
-    """Re-enqueue batches a dead worker or a lost message left open, and fan-outs that stopped
-    half-way; finish broadcasts whose batches are all closed. Returns how many batches were
-    re-enqueued (the send task re-claims them, so a batch that is in fact still in flight is not
-    sent twice; a fan-out that is in fact still running takes turns with the resumed one)."""
-    batch_ids = list(batches_stuck(now=now).values_list("pk", flat=True)[:10_000])
+    """Take up the work that dead workers and lost messages left behind; returns how many
+    batches were enqueued again.
+
+    - Batches in 送信中 whose worker stopped heartbeating go back to 送信待ち and are enqueued
+      (one claimed MAX_CLAIMS times already, a batch that kills its workers, fails instead).
+    - Pending batches whose send task is gone (an overdue retry, a message passed over in the
+      queue, or none for STUCK_AFTER) are enqueued.
+    - Fan-outs that stopped between two steps, or between a step's commit and its enqueue,
+      are resumed (the resumed run enqueues what was not, then writes the rest).
+    - Broadcasts whose batches are all closed are finished.
+
+    Work that was in fact alive loses nothing: a batch is claimed once (the extra task finds it
+    taken), a re-send carries the same retry key (LINE answers 409), and two fan-outs of one
+    broadcast take turns under its row lock. The thresholds are in ``broadcasts.selectors``.
+    """
+    now = now or timezone.now()
+    stale = batches_claimed_by_dead_workers(now=now)
+    claims_reoffer_stale(
+        stale.filter(claim_count__gte=MAX_CLAIMS),
+        after=batch_claim_timeout(),
+        now=now,
+        status=BatchStatus.FAILED,
+        error_message=_WORKER_LOST,
+    )
+    reoffered = claims_reoffer_stale(
+        stale, after=batch_claim_timeout(), now=now, status=BatchStatus.PENDING, next_attempt_at=now
+    )
+    lost = list(batches_lost(now=now).order_by("broadcast_id", "seq").values_list("pk", flat=True)[:10_000])
+    again = set(reoffered)
+    batch_ids = [*reoffered, *(pk for pk in lost if pk not in again)]
     for batch_id in batch_ids:
         enqueue("broadcasts.tasks.delivery_batch_send_task", batch_id)
     if batch_ids:
-        logger.warning("re-enqueued %d stuck broadcast batches", len(batch_ids))
+        logger.warning(
+            "re-enqueued %d broadcast batches (%d from dead workers, %d lost messages)",
+            len(batch_ids),
+            len(reoffered),
+            len(batch_ids) - len(reoffered),
+        )
     for broadcast_id in fan_outs_stalled(now=now).values_list("pk", flat=True):
         logger.warning("resuming the fan-out of broadcast %s", broadcast_id)
         enqueue("broadcasts.tasks.broadcast_fan_out_task", broadcast_id)

@@ -6,7 +6,8 @@ channel access token of the municipality and, for push/multicast/broadcast, the 
 
 - 2xx → ``SendResult(request_id)``; 409 on a retry key → ``SendResult(already_accepted=True)``
   (LINE accepted that key before: the messages went out);
-- 429 → ``LineRateLimited``; 5xx, timeouts and connection failures → ``LineRetryableError``;
+- 429 → ``LineRateLimited`` (and reported to the rate limiter: a burst of them pauses every
+  caller, see ratelimit.throttled); 5xx, timeouts and connection failures → ``LineRetryableError``;
   a reply with a used or expired token → ``LineReplyTokenExpired``; other 4xx →
   ``LineClientError`` carrying LINE's message and details.
 
@@ -125,6 +126,8 @@ class ApiClient(RichMenuApiMixin):
             if exc.status == 409 and kwargs.get("x_line_retry_key"):
                 accepted = _header(exc.headers, "x-line-accepted-request-id")
                 return SendResult(request_id=accepted, already_accepted=True)
+            if exc.status == 429:  # LINE counted more than our window: a burst pauses every caller
+                ratelimit.throttled(self.channel, endpoint)
             raise _error_from(exc, endpoint) from exc
         except urllib3.exceptions.HTTPError as exc:  # timeouts, refused connections, resets
             raise LineRetryableError(f"{type(exc).__name__}: {exc}") from exc

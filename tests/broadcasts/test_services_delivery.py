@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from broadcasts.models import BatchStatus, Broadcast, BroadcastStatus, DeliveryBatch
-from broadcasts.selectors import STUCK_AFTER
+from broadcasts.selectors import FANOUT_STALE_AFTER, batch_claim_timeout
 from broadcasts.services import (
     batch_send,
     broadcast_approve,
@@ -24,7 +24,7 @@ from broadcasts.services import (
     delivery_batch_send,
     delivery_batches_requeue_stuck,
 )
-from broadcasts.services.batch_send import MAX_ATTEMPTS, backoff_seconds
+from broadcasts.services.batch_send import IMMEDIATE_RETRIES, MAX_ATTEMPTS, backoff_seconds
 from broadcasts.services.delivery import (
     Written,
     _write_batches_in_sql,
@@ -187,7 +187,7 @@ def test_a_fan_out_cut_off_half_way_is_resumed_by_the_beat(
     with mock.patch.object(delivery, "FANOUT_BATCHES", 1), django_capture_on_commit_callbacks(execute=True):
         delivery_batches_requeue_stuck()
         assert DeliveryBatch.objects.filter(broadcast=broadcast).count() == 1
-        delivery_batches_requeue_stuck(now=timezone.now() + STUCK_AFTER + timedelta(seconds=1))
+        delivery_batches_requeue_stuck(now=timezone.now() + FANOUT_STALE_AFTER + timedelta(seconds=1))
     # then: the rest were written after the first 500 and sent; everyone received it once
     per_user = SimulatedDelivery.objects.filter(endpoint="multicast").values_list("line_user_id", flat=True)
     assert len(per_user) == len(set(per_user)) == 1201
@@ -312,12 +312,14 @@ def test_retries_are_bounded(kenko, kenko_head, kenko_editor, interests, town, f
     make_residents(town, 3, interests=[interests["kenko"]])
     broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
     broadcast_start(broadcast_id=broadcast.pk)
-    fake_line.fail("multicast", *([503] * MAX_ATTEMPTS))
-    # when
+    tries = MAX_ATTEMPTS * (1 + IMMEDIATE_RETRIES)
+    fake_line.fail("multicast", *([503] * tries))
+    # when: eager Celery runs each deferred claim at once
     delivery_batch_send_task(DeliveryBatch.objects.get(broadcast=broadcast).pk)
-    # then
+    # then: MAX_ATTEMPTS claims of 1 + IMMEDIATE_RETRIES tries each, then failed
     batch = DeliveryBatch.objects.get(broadcast=broadcast)
-    assert (batch.status, batch.attempts) == (BatchStatus.FAILED, MAX_ATTEMPTS)
+    assert (batch.status, batch.claim_count, batch.attempts) == (BatchStatus.FAILED, MAX_ATTEMPTS, tries)
+    assert (batch.claimed_by, batch.heartbeat_at) == ("", None)
     assert batch.error_message.startswith("再試行の上限")
     assert fake_line.unique_recipients() == 0
     assert Broadcast.objects.get(pk=broadcast.pk).status == BroadcastStatus.PARTIAL
@@ -333,8 +335,14 @@ def test_worker_killed_after_sending_is_covered_by_the_retry_key(
     get_line_client(kenko.municipality).multicast(
         batch.line_user_ids, [{"type": "text", "text": "x"}], retry_key=batch.retry_key
     )
+    stale = timezone.now() - batch_claim_timeout() - timedelta(seconds=1)
     DeliveryBatch.objects.filter(pk=batch.pk).update(
-        status=BatchStatus.SENDING, attempts=1, claimed_at=timezone.now() - STUCK_AFTER - timedelta(seconds=1)
+        status=BatchStatus.SENDING,
+        attempts=1,
+        claim_count=1,
+        claimed_by="dead-host:1",
+        claimed_at=stale,
+        heartbeat_at=stale,
     )
     # when: the periodic sweeper finds it
     requeued = delivery_batches_requeue_stuck()
@@ -342,6 +350,7 @@ def test_worker_killed_after_sending_is_covered_by_the_retry_key(
     batch.refresh_from_db()
     assert requeued == 1
     assert (batch.status, batch.already_accepted, batch.http_status) == (BatchStatus.SENT, True, 409)
+    assert (batch.claim_count, batch.claimed_by, batch.heartbeat_at) == (2, "", None)
     assert fake_line.duplicate_deliveries() == {}
     assert len(fake_line.recipients_by_key[str(batch.retry_key)]) == 500
 
@@ -350,13 +359,20 @@ def test_a_freshly_claimed_batch_is_not_taken_over(kenko, kenko_head, kenko_edit
     broadcast = approved(kenko, kenko_head, kenko_editor, category=interests["kenko"])
     broadcast_start(broadcast_id=broadcast.pk)
     batch = DeliveryBatch.objects.get(broadcast=broadcast, seq=0)
+    # a heartbeat just under the claim timeout ago: the worker is alive
+    beat = timezone.now() - batch_claim_timeout() + timedelta(seconds=2)
     DeliveryBatch.objects.filter(pk=batch.pk).update(
-        status=BatchStatus.SENDING, attempts=1, claimed_at=timezone.now()
+        status=BatchStatus.SENDING,
+        attempts=1,
+        claim_count=1,
+        claimed_by="live-host:1",
+        claimed_at=beat - timedelta(seconds=30),
+        heartbeat_at=beat,
     )
     assert delivery_batch_send(batch_id=batch.pk).status == "skipped"
     assert delivery_batches_requeue_stuck() == 0
     batch.refresh_from_db()
-    assert (batch.status, batch.attempts) == (BatchStatus.SENDING, 1)
+    assert (batch.status, batch.attempts, batch.claimed_by) == (BatchStatus.SENDING, 1, "live-host:1")
 
 
 def test_cancel_while_sending_stops_the_batches_not_yet_sent(
