@@ -142,6 +142,12 @@ class FieldKind(models.TextChoices):
     EXPLANATION = "explanation", _("説明文（入力なし）")
 
 
+class DateRange(models.TextChoices):
+    ANY = "", _("制限なし")
+    PAST = "past", _("今日以前（生年月日など）")
+    FUTURE = "future", _("今日より後（収集日・希望日など）")
+
+
 class FileType(models.TextChoices):
     PDF = "pdf", _("PDF")
     JPEG = "jpeg", _("JPEG 画像")
@@ -197,6 +203,20 @@ class FormField(TimeStampedModel):
     max_file_mb = models.PositiveIntegerField(
         _("最大ファイルサイズ（MB）"), default=5, help_text=_("ファイル添付のとき、1 ファイルの上限。")
     )
+    date_range = models.CharField(
+        _("選べる日付"),
+        max_length=8,
+        choices=DateRange.choices,
+        blank=True,
+        default="",
+        help_text=_("日付のとき。生年月日は「今日以前」、収集日・希望日は「今日より後」にします。"),
+    )
+    allowed_weekdays = models.CharField(
+        _("選べる曜日"),
+        max_length=7,
+        blank=True,
+        help_text=_("日付のとき、その曜日だけを受け付けます（例: 火金）。空欄はすべての曜日。"),
+    )
 
     class Meta:
         verbose_name = _("項目")
@@ -208,6 +228,9 @@ class FormField(TimeStampedModel):
             ),
             models.UniqueConstraint(
                 fields=["form", "key"], condition=~Q(key=""), name="applications_formfield_key_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(date_range__in=DateRange.values), name="applications_formfield_date_range_valid"
             ),
             models.CheckConstraint(
                 condition=Q(min_choices__isnull=True)
