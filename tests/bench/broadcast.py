@@ -195,19 +195,19 @@ def start_workers(env: dict[str, str], workers: int, concurrency: int, pool: str
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
-                stderr=open(f"/tmp/bench-broadcast-worker{n}.log", "w"),  # noqa: SIM115 - lives as long as the worker
+                stderr=open(f"/tmp/bench-broadcast-{DB_NAME}-worker{n}.log", "w"),  # noqa: SIM115 - lives as long as the worker
             )
         )
     return procs
 
 
-def wait_for_workers(app: object, count: int, timeout: float = 60) -> None:
+def wait_for_workers(app: object, count: int, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         replies = app.control.ping(timeout=1.0) or []  # type: ignore[attr-defined]
         if len(replies) >= count:
             return
-    raise SystemExit("the Celery workers did not start (see /tmp/bench-broadcast-worker*.log)")
+    raise SystemExit(f"the Celery workers did not start (see /tmp/bench-broadcast-{DB_NAME}-worker*.log)")
 
 
 def stop_workers(procs: list[subprocess.Popen]) -> None:
