@@ -170,6 +170,8 @@ def Heartbeat(  # noqa: N802 - used as ``with Heartbeat(qs):`` like a class
                     heartbeat(queryset.using(alias), worker=worker)
                 except DatabaseError:
                     logger.warning("claims: heartbeat failed", exc_info=True)
+                    # A cut connection stays broken in this thread; the next beat opens a new one.
+                    connections[alias].close()
         finally:
             connections[alias].close()
 

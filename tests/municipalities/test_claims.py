@@ -4,6 +4,7 @@ import datetime as dt
 import time
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from municipalities.claims import Heartbeat, claim, claims_reoffer_stale, heartbeat, worker_identity
@@ -84,3 +85,26 @@ def test_heartbeat_beats_from_its_own_thread_while_the_block_runs(row):
     # then: it beat while the block ran, and stopped with it
     assert during > start + dt.timedelta(seconds=59)
     assert after - during < dt.timedelta(seconds=0.25)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_heartbeat_goes_on_after_its_connection_is_cut(row):
+    # given: work under a heartbeat every 0.1 s
+    claim(ReminderDelivery.objects.filter(pk=row.pk), status=ReminderStatus.SENDING)
+    with Heartbeat(ReminderDelivery.objects.filter(pk=row.pk), every=0.1):
+        time.sleep(0.3)
+        # when: the database ends the heartbeat's session (a restart, pg_terminate_backend)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND query LIKE %s",
+                ['UPDATE "reservations_reminderdelivery" SET "heartbeat_at"%'],
+            )
+            [cut] = cursor.fetchone()
+        cut_at = timezone.now()
+        time.sleep(0.6)
+        beat = ReminderDelivery.objects.get(pk=row.pk).heartbeat_at
+    # then: the next beats came on a new connection
+    assert cut == 1 and beat > cut_at
