@@ -37,9 +37,17 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from municipalities.errors import ServiceError
-from municipalities.models import Department, Role, StaffRole
+from municipalities.models import Department, Municipality, Role, StaffRole
 
-PROJECT_APPS = ("municipalities", "broadcasts", "reservations", "applications", "chatbot", "reports", "richmenus")
+PROJECT_APPS = (
+    "municipalities",
+    "broadcasts",
+    "reservations",
+    "applications",
+    "chatbot",
+    "reports",
+    "richmenus",
+)
 
 ROLE_GROUP_NAMES: dict[str, str] = {
     Role.MUNICIPALITY_ADMIN: "自治体管理者",
@@ -330,6 +338,16 @@ def departments_for_staff(*, user: Any, perm: str = "municipalities.view_departm
     if user.is_superuser:
         return qs
     return qs.filter(Scope(user, perm).q(Department))
+
+
+def towns_for_staff(*, user: Any, perm: str) -> QuerySet[Municipality]:
+    """Towns in which ``user`` holds ``perm`` through any role (every town for a superuser): for
+    pages about a town as a whole (rich menus, 災害モード, shelters)."""
+    if not (user.is_authenticated and user.is_active):
+        return Municipality.objects.none()
+    if user.is_superuser:
+        return Municipality.objects.all()
+    return Municipality.objects.filter(pk__in=Scope(user, perm).municipality_ids)
 
 
 def require(

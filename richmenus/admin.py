@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from municipalities.admin_pages import AdminPage
 from municipalities.line import destinations
-from municipalities.models import AgeBand, Municipality
-from municipalities.permissions import policy_for
+from municipalities.models import AgeBand
+from municipalities.permissions import policy_for, towns_for_staff
 from municipalities.scoping import DepartmentScopedAdmin, ScopedTabularInline
 from richmenus import services
 from richmenus.errors import RichMenuError
@@ -261,8 +261,7 @@ class DisasterPage(AdminPage):
     title = "災害モード"
 
     def towns(self, request: HttpRequest) -> Any:
-        visible = policy_for(RichMenu).instances_user_has_permission_for(request.user, "view")
-        return Municipality.objects.filter(pk__in=visible.values("municipality_id")).order_by("pk")
+        return towns_for_staff(user=request.user, perm="richmenus.view_richmenu").order_by("pk")
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         towns = list(self.towns(request))

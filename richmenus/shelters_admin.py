@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from municipalities.admin_pages import AdminPage
 from municipalities.models import Municipality
-from municipalities.permissions import policy_for
+from municipalities.permissions import towns_for_staff
 from municipalities.scoping import DepartmentScopedAdmin
 from richmenus.models import Shelter, ShelterStatus
 from richmenus.services.shelters import shelter_status_set, shelters_import
@@ -107,15 +107,7 @@ class ImportPage(AdminPage):
     title = "避難所の取込（国土地理院の形式）"
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        towns = (
-            Municipality.objects.filter(
-                pk__in=policy_for(Shelter)
-                .instances_user_has_permission_for(request.user, "view")
-                .values("municipality_id")
-            )
-            if not request.user.is_superuser
-            else Municipality.objects.all()
-        )
+        towns = towns_for_staff(user=request.user, perm="richmenus.import_shelter")
         form = ShelterImportForm(request.POST or None, request.FILES or None)
         form.fields["municipality"].queryset = towns
         outcome = None
