@@ -55,6 +55,12 @@ class WebhookEvent(TimeStampedModel, MunicipalityOwned):
         db_default=0,
         help_text=_("一時的な障害（Redis・データベース・LINE）で処理をやり直した回数。"),
     )
+    retry_at = models.DateTimeField(
+        _("再試行予定"),
+        null=True,
+        blank=True,
+        help_text=_("一時的な障害の後、この日時まで処理を待ちます（同じ方の後のメッセージも順番を守って待ちます）。"),
+    )
 
     class Meta:
         verbose_name = _("Webhook イベント")
