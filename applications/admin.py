@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from applications.forms import AnswersForm
+from applications.forms import WEEKDAY_CHARS, AnswersForm
 from applications.models import (
     ApplicationForm,
     FieldKind,
@@ -30,6 +30,7 @@ from applications.services import (
 )
 from applications.services.forms import form_reopen
 from applications.views import render_form_page
+from municipalities import jp
 from municipalities.admin_pages import AdminPage
 from municipalities.payments import get_provider
 from municipalities.scoping import DepartmentScopedAdmin, ScopedStackedInline
@@ -100,6 +101,8 @@ class FormFieldForm(forms.ModelForm):
             "max_choices",
             "file_types",
             "max_file_mb",
+            "date_range",
+            "allowed_weekdays",
             "key",
         ]
         widgets = {
@@ -112,6 +115,7 @@ class FormFieldForm(forms.ModelForm):
             "max_choices": forms.NumberInput(attrs={"style": "width:4em"}),
             "max_file_mb": forms.NumberInput(attrs={"style": "width:4em"}),
             "key": forms.TextInput(attrs={"size": 8}),
+            "allowed_weekdays": forms.TextInput(attrs={"size": 8}),
         }
 
     def clean(self) -> dict[str, Any]:
@@ -123,6 +127,14 @@ class FormFieldForm(forms.ModelForm):
         low, high = data.get("min_choices"), data.get("max_choices")
         if low and high and low > high:
             self.add_error("max_choices", _("最大選択数は最少選択数以上にしてください。"))
+        weekdays = jp.normalise_text(data.get("allowed_weekdays") or "").replace("曜", "")
+        weekdays = "".join(c for c in weekdays if c not in " ・、,")
+        if any(c not in WEEKDAY_CHARS for c in weekdays):
+            self.add_error(
+                "allowed_weekdays", _("曜日は「月火水木金土日」の文字で入力してください（例: 火金）。")
+            )
+        else:
+            data["allowed_weekdays"] = "".join(c for c in WEEKDAY_CHARS if c in weekdays)
         return data
 
 
@@ -144,6 +156,7 @@ class FormFieldInline(ScopedStackedInline):
         ),
         (_("選択肢（選択・プルダウン）"), {"fields": ["choices", ("min_choices", "max_choices")]}),
         (_("ファイル添付"), {"fields": [("file_types", "max_file_mb")]}),
+        (_("日付"), {"fields": [("date_range", "allowed_weekdays")]}),
     ]
 
 

@@ -15,9 +15,10 @@ from typing import Any
 import puremagic
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applications.models import Attachment, FieldKind, FileType, FormField
+from applications.models import Attachment, DateRange, FieldKind, FileType, FormField
 from municipalities import jp
 
 DEFAULT_MAX_LENGTH = {FieldKind.LONG_TEXT: 2000}
@@ -153,6 +154,53 @@ REQUIRED_MESSAGES = {
 }
 
 
+WEEKDAY_CHARS = "月火水木金土日"  # date.weekday(): Monday is 0
+
+
+def allowed_weekdays(field: FormField) -> list[int]:
+    """The weekdays a date question accepts (0 = Monday), from its 「火金」; [] = every day."""
+    text = jp.normalise_text(field.allowed_weekdays or "")
+    return sorted({WEEKDAY_CHARS.index(c) for c in text if c in WEEKDAY_CHARS})
+
+
+def date_placeholder(field: FormField) -> str:
+    """An example that obeys the question's own rule (a 生年月日 is never shown a future date)."""
+    if field.date_range == DateRange.PAST:
+        return "例: 昭和30年4月1日、1955/4/1"
+    return "例: 令和8年4月1日、2026/4/1"
+
+
+def date_normaliser(field: FormField) -> Callable[[str], str]:
+    """``jp.normalise_date`` plus the question's rules: past only, future only, some weekdays.
+    The errors say what is accepted, in the resident's words."""
+    weekdays = allowed_weekdays(field)
+
+    def normalise(value: str) -> str:
+        iso = jp.normalise_date(value)
+        day = date.fromisoformat(iso)
+        today = timezone.localdate()
+        if field.date_range == DateRange.PAST and day > today:
+            raise forms.ValidationError(
+                _("今日（%(today)s）より後の日付は選べません。") % {"today": jp.format_wareki(today)},
+                code="future",
+            )
+        if field.date_range == DateRange.FUTURE and day <= today:
+            raise forms.ValidationError(_("明日以降の日付を入力してください。"), code="past")
+        if weekdays and day.weekday() not in weekdays:
+            raise forms.ValidationError(
+                _("%(day)sは%(weekday)s曜日です。%(allowed)s曜日の日付を入力してください。")
+                % {
+                    "day": jp.format_wareki(day),
+                    "weekday": WEEKDAY_CHARS[day.weekday()],
+                    "allowed": "・".join(WEEKDAY_CHARS[w] for w in weekdays),
+                },
+                code="weekday",
+            )
+        return iso
+
+    return normalise
+
+
 def build_field(field: FormField, *, has_existing_file: bool = False) -> forms.Field | None:
     """The Django form field for one FormField (None for explanatory text)."""
     kind = field.kind
@@ -183,7 +231,7 @@ def build_field(field: FormField, *, has_existing_file: bool = False) -> forms.F
             jp.normalise_address,
             _text_input(autocomplete="street-address", **{"data-address": "1"}),
         ),
-        FieldKind.DATE: (jp.normalise_date, _text_input(placeholder="例: 令和8年4月1日、2026/4/1")),
+        FieldKind.DATE: (date_normaliser(field), _text_input(placeholder=date_placeholder(field))),
         FieldKind.FURIGANA: (jp.normalise_furigana, _text_input(placeholder="例: ヤマダ ハナコ")),
     }
     if kind in text_kinds:

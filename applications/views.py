@@ -223,7 +223,7 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
         list(Attachment.objects.filter(pk__in=draft["attachments"].values(), resident=request.resident))
     )
     files = {**(_files_by_key(list(submission.attachments.all())) if submission else {}), **staged}
-    error = ""
+    error = method_error = ""
     if request.method == "POST":
         method = request.POST.get("payment_method", "")
         try:
@@ -245,7 +245,10 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
                     token=uuid.UUID(token),
                 )
         except ApplicationError as exc:
-            error = exc.message
+            if exc.code == "payment_method":
+                method_error = exc.message  # shown next to the choice, not at the top
+            else:
+                error = exc.message
         else:
             request.session.pop(_draft_key(token), None)
             if result.status == S.AWAITING_PAYMENT and result.payment_method != PaymentMethod.COUNTER:
@@ -266,6 +269,7 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
         "token": token,
         "submission": submission,
         "error": error,
+        "method_error": method_error,
         "method_choices": method_choices if submission is None and form.fee else [],
         "selected_method": request.POST.get(
             "payment_method", method_choices[0][0] if len(method_choices) == 1 else ""

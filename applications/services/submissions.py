@@ -166,7 +166,7 @@ def submission_submit(
     if not form.is_accepting():
         raise ApplicationError(_("このフォームは現在受け付けていません。"))
     if form.fee and payment_method not in (form.payment_methods or []):
-        raise ApplicationError(_("支払方法を選んでください。"))
+        raise ApplicationError(_("支払方法を選んでください。"), code="payment_method")
     has_live = Submission.objects.filter(
         form=form, resident=resident, status__in=workflow.LIVE_STATUSES
     ).exists()
