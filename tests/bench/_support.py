@@ -210,8 +210,9 @@ def postgres_cpu_seconds(env: dict[str, str]) -> float:
 
     with psycopg.connect(env["DATABASE_URL"]) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    with open(f"/proc/{backend}/stat") as fh:
-        postmaster = int(fh.read().rsplit(")", 1)[1].split()[1])
+        # Read while connected: once the connection closes, the backend exits and its /proc entry goes.
+        with open(f"/proc/{backend}/stat") as fh:
+            postmaster = int(fh.read().rsplit(")", 1)[1].split()[1])
     return tree_cpu_seconds(postmaster, include_parent=True)
 
 
