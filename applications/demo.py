@@ -13,7 +13,7 @@ from typing import Any
 import jaconv
 from django.db import transaction
 
-from applications.models import ApplicationForm, FieldKind, FileType, FormField, PaymentMethod
+from applications.models import ApplicationForm, DateRange, FieldKind, FileType, FormField, PaymentMethod
 from applications.services import (
     payment_record_counter,
     submission_cancel,
@@ -47,7 +47,8 @@ CERTIFICATE_FIELDS: list[dict[str, Any]] = [
         "label": "生年月日",
         "key": "birthday",
         "required": True,
-        "help_text": "例: 昭和50年1月2日、1975/1/2",
+        "date_range": DateRange.PAST,
+        "help_text": "和暦でも西暦でも入力できます（例: 昭和50年1月2日、1975/1/2）。",
     },
     {"kind": FieldKind.PHONE, "label": "日中の電話番号", "key": "tel", "required": True},
     {
@@ -122,7 +123,15 @@ BULKY_FIELDS: list[dict[str, Any]] = [
         "min_choices": 1,
         "max_choices": 5,
     },
-    {"kind": FieldKind.DATE, "label": "収集希望日", "key": "wish_date", "required": True},
+    {
+        "kind": FieldKind.DATE,
+        "label": "収集希望日",
+        "key": "wish_date",
+        "required": True,
+        "date_range": DateRange.FUTURE,
+        "allowed_weekdays": "水",
+        "help_text": "粗大ごみの戸別収集は水曜日です。明日以降の水曜日を入力してください。",
+    },
     {
         "kind": FieldKind.FILE,
         "label": "品物の写真",

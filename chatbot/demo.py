@@ -12,7 +12,8 @@ from pathlib import Path
 from chatbot.garbage_import import files_from_directory
 from chatbot.models import Faq, GarbageItem, KeywordRule
 from chatbot.services import faq_save, garbage_import, keyword_rule_save
-from municipalities.models import Department, Municipality
+from municipalities.files import decode_text
+from municipalities.models import Area, Department, Municipality
 
 DEMO_5374 = Path(__file__).resolve().parent / "demo_data" / "5374" / "kyotango"
 
@@ -37,7 +38,8 @@ FAQS = {
         (
             "住民票の写しの取り方",
             "住民票が欲しい\n住民票はどこでとれる\n住民票の写し",
-            "役場 1 階の総務課窓口（平日 8:30〜17:15）で請求できます。本人確認書類をお持ちください。",
+            "LINE の「申請」メニューの「住民票の写しの請求」から申し込めます（手数料 300 円、郵送でお届けします）。"
+            "役場 1 階の総務課窓口（平日 8:30〜17:15）でも請求できます。窓口では本人確認書類をお見せください。",
             "",
             "",
         ),
@@ -62,9 +64,28 @@ KEYWORDS = {
 }
 
 
+def _with_town_areas(area_days: bytes, municipality: Municipality) -> bytes:
+    """kyotango's area_days.csv plus one row per area of the demo town (本町, 東区 …) that the
+    file does not name, with the collection days of a kyotango row: the areas residents choose
+    in 受信設定 are garbage areas too, so the bot never asks for an area it cannot answer for."""
+    lines = decode_text(area_days).replace("\r\n", "\n").strip("\ufeff\n").split("\n")
+    named = {line.split(",", 1)[0] for line in lines[1:]}
+    rows = lines[1:]
+    extra = [
+        ",".join([area.name, *rows[i % len(rows)].split(",")[1:]])
+        for i, area in enumerate(
+            Area.objects.filter(municipality=municipality).order_by("sort_order", "name")
+        )
+        if area.name not in named
+    ]
+    return "\n".join([*lines, *extra]).encode("utf-8") + b"\n"
+
+
 def seed(municipality: Municipality) -> None:
     if not GarbageItem.objects.filter(municipality=municipality).exists():
-        garbage_import(municipality=municipality, files=files_from_directory(DEMO_5374))
+        files = files_from_directory(DEMO_5374)
+        files["area_days.csv"] = _with_town_areas(files["area_days.csv"], municipality)
+        garbage_import(municipality=municipality, files=files)
     for code, entries in FAQS.items():
         department = Department.objects.filter(municipality=municipality, code=code).first()
         if department is None:

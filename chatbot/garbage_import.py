@@ -26,6 +26,9 @@ from municipalities.files import TextDecodeError, decode_text
 FILES = ("area_days.csv", "area.csv", "center.csv", "description.csv", "remarks.csv", "target.csv")
 REQUIRED = ("area_days.csv", "target.csv")
 AREA_HEADERS = {"地名", "地区", "地区名", "地域", "地域名", "町名"}
+# A column with the area's reading (some towns publish it): used for 地区 instead of a machine
+# reading (峰山町 is みねやまちょう, not みねやままち).
+READING_HEADERS = {"よみ", "読み", "よみがな", "ふりがな", "フリガナ", "かな", "地名よみ", "地区よみ"}
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Parsed:
     items: list[tuple[str, str, str, str]] = field(default_factory=list)  # (label, name, notice, furigana)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # tolerated oddities, for the staff report
+    area_kana: dict[str, str] = field(default_factory=dict)  # area name → reading from the data
 
 
 def _records(name: str, data: bytes, parsed: Parsed) -> list[tuple[int, list[str]]]:
@@ -154,9 +158,10 @@ def _parse_area_days(
         )
         return
     center_col = 1 if len(header) > 1 and header[1].startswith("センター") else None
+    kana_col = next((i for i, h in enumerate(header) if i and h in READING_HEADERS), None)
     columns: list[tuple[int, str]] = []
     for i, label in enumerate(header):
-        if i == 0 or i == center_col:
+        if i == 0 or i == center_col or i == kana_col:
             continue
         if not label or len(label) > 100:
             parsed.problems.append(
@@ -186,6 +191,10 @@ def _parse_area_days(
             if center_col is not None and center_col < len(cells)
             else ""
         )
+        if kana_col is not None and kana_col < len(cells):
+            kana = jp.to_hiragana(jp.normalise_text(cells[kana_col])) if cells[kana_col] else ""
+            if kana:
+                parsed.area_kana[name] = kana[:200]
         cells_by_label: dict[str, str] = {}
         for i, label in columns:
             cell = jp.normalise_text(cells[i]) if i < len(cells) else ""

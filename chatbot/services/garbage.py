@@ -102,9 +102,14 @@ def garbage_import(
     calendars = []
     for i, (name, center, _cells) in enumerate(parsed.areas):
         area = existing.get(key(name))
+        if area is not None and not area.kana and parsed.area_kana.get(name):
+            # A reading staff have not set yet comes from the data; one they set is kept.
+            Area.objects.filter(pk=area.pk).update(kana=parsed.area_kana[name])
         if area is None:
+            # The reading the town published, else a machine reading staff can correct on 地区.
+            kana = parsed.area_kana.get(name) or reading(name)[:200]
             area = Area.objects.create(
-                municipality=municipality, name=name, kana=reading(name)[:200], sort_order=next_order + i
+                municipality=municipality, name=name, kana=kana, sort_order=next_order + i
             )
             existing[key(name)] = area
             created += 1

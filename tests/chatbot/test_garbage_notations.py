@@ -131,3 +131,26 @@ def test_import_garbage_command_skip_invalid(town, tmp_path):
     text = out.getvalue()
     assert "飛ばしたもの（2 件）" in text
     assert "target.csv 4行目: 分類か品目が空です" in text
+
+
+def test_area_readings_come_from_the_data_and_staff_corrections_stay(town):
+    # given an area staff already gave a reading, and one without
+    Area.objects.create(municipality=town, name="本町", kana="もとまち")
+    Area.objects.create(municipality=town, name="新町", kana="")
+    files = {
+        "area_days.csv": "地名,よみ,可燃ごみ\n峰山町,ミネヤマチョウ,月 木\n本町,ほんまち,火 金\n新町,しんまち,水\n".encode(),
+        "target.csv": TARGET.encode(),
+    }
+    garbage_import(municipality=town, files=files)
+    kana = dict(Area.objects.filter(municipality=town).values_list("name", "kana"))
+    # then the data's reading is used (in hiragana), not a machine one; staff's stays
+    assert kana == {"峰山町": "みねやまちょう", "本町": "もとまち", "新町": "しんまち"}
+    assert AreaCalendar.objects.filter(municipality=town).count() == 3  # よみ is not a category
+
+
+def test_demo_town_areas_all_have_a_collection_calendar(town, areas):
+    from chatbot import demo
+
+    demo.seed(town)
+    without = Area.objects.filter(municipality=town, garbage_calendar__isnull=True)
+    assert list(without.values_list("name", flat=True)) == []
