@@ -1,6 +1,9 @@
 """Demo data: two services of 健康福祉課 with slots for the next 30 days, some booked, one nearly full.
 
-Idempotent: menus are found by name, slots by their natural key, bookings made only once.
+乳幼児歯科健診 is for children of 1歳6か月 up to 4歳 (age on the slot's day): some simulated
+residents have a child registered in 家族の登録 and it is booked for the child; one slot is full
+with someone on its waitlist. Idempotent: menus are found by name, slots by their natural key,
+members by resident and name, bookings made only once.
 """
 
 from __future__ import annotations
@@ -9,10 +12,37 @@ import datetime as dt
 
 from django.utils import timezone
 
-from municipalities.models import Department, Municipality, Resident, StaffUser
+from municipalities.models import Department, HouseholdMember, Municipality, Resident, StaffUser
+from municipalities.services import household_member_save
 
 from .models import Menu, Reservation, Slot
-from .services import ReservationError, reservation_book, slots_generate
+from .services import ReservationError, reservation_book, slots_generate, waitlist_join
+
+CHILDREN = [  # (name, kana, months old today)
+    ("みどり はると", "ミドリ ハルト", 20),
+    ("みどり さくら", "ミドリ サクラ", 26),
+    ("みどり ゆい", "ミドリ ユイ", 31),
+    ("みどり そら", "ミドリ ソラ", 40),
+    ("みどり れん", "ミドリ レン", 22),
+    ("みどり ひなた", "ミドリ ヒナタ", 12),  # too young yet: shown with the reason
+]
+
+
+def _months_ago(months: int) -> str:
+    today = timezone.localdate()
+    y, m = divmod(today.year * 12 + today.month - 1 - months, 12)
+    return f"{y}/{m + 1}/{min(today.day, 28)}"
+
+
+def _child_of(resident: Resident, n: int) -> HouseholdMember:
+    existing = HouseholdMember.objects.filter(resident=resident, relationship="child", is_active=True).first()
+    if existing is not None:
+        return existing
+    name, kana, months = CHILDREN[n % len(CHILDREN)]
+    return household_member_save(
+        resident=resident, name=name, kana=kana, birth_date=_months_ago(months), relationship="child"
+    )
+
 
 MENUS = [
     {
@@ -24,7 +54,9 @@ MENUS = [
         "cancel_deadline_hours": 24,
         "max_active_per_resident": 1,
         "max_per_resident_per_day": 1,
-        "questions": "*お子さんの月齢: 1歳6か月/2歳/2歳6か月/3歳\nお子さんのお名前（ふりがな）",
+        "eligible_age_from_months": 18,
+        "eligible_age_until_months": 48,
+        "questions": "歯のことで気になること\n*当日の付き添い: 保護者/祖父母/その他",
         "reminder_offsets": "1日前 18:00\n2時間前",
         "confirmation_text": "母子健康手帳と歯ブラシをお持ちください。",
         "sort_order": 1,
@@ -102,21 +134,37 @@ def seed(municipality: Municipality) -> None:
     )
     pool = iter(residents)
 
-    def book(slot: Slot, answers: dict[str, str]) -> None:
+    def book(slot: Slot, answers: dict[str, str], *, child: bool = False) -> Resident | None:
         resident = next(pool, None)
         if resident is None:
-            return
+            return None
         try:
-            reservation_book(slot=slot, resident=resident, answers=answers)
+            member = _child_of(resident, resident.pk % 5) if child else None
+            reservation_book(slot=slot, resident=resident, member=member, answers=answers)
         except ReservationError:
             pass
+        return resident
 
+    # The first simulated residents each have a child registered (家族の登録), of various ages.
+    for n, resident in enumerate(residents[:6]):
+        _child_of(resident, n)
     if dental:
         nearly_full = dental[0]
         for _ in range(nearly_full.capacity - 1):  # one place left: 「△ 残りわずか」
-            book(nearly_full, {"q0": "1歳6か月"})
+            book(nearly_full, {"q1": "保護者"}, child=True)
         for slot in dental[3:12:2]:
-            book(slot, {"q0": "3歳"})
+            book(slot, {"q1": "祖父母"}, child=True)
+        full = dental[1]  # full, with one child on its waitlist (キャンセル待ち)
+        for _ in range(full.capacity):
+            book(full, {"q1": "保護者"}, child=True)
+        waiting = next(pool, None)
+        if waiting is not None:
+            try:
+                waitlist_join(
+                    slot=full, resident=waiting, member=_child_of(waiting, 1), answers={"q1": "保護者"}
+                )
+            except ReservationError:
+                pass
     for slot in checkup[:18:3]:
         book(slot, {"q0": "特定健診＋がん検診"})
         book(slot, {"q0": "特定健診のみ"})
