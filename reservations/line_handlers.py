@@ -10,7 +10,7 @@ from municipalities.line.dispatch import InboundContext
 from municipalities.line.liff import resident_link
 
 from .rules import format_dt
-from .selectors import menu_list, reservations_for_resident
+from .selectors import menu_list, reservations_for_resident, waitlist_for_resident
 
 PREFIX = "rsv"
 CHECK_WORDS = {"予約確認", "予約の確認", "予約一覧", "予約を確認", "予約確認したい", "私の予約"}
@@ -27,10 +27,25 @@ def _quick_replies(ctx: InboundContext) -> list[dict[str, Any]]:
     ]
 
 
+def _waitlist_lines(waiting: list[tuple[Any, int | None]]) -> list[str]:
+    """「キャンセル待ち」 in the 予約確認 answer: each entry with its place in line, or the offer."""
+    if not waiting:
+        return []
+    lines = ["", "キャンセル待ち"]
+    for entry, position in waiting[:MAX_LISTED]:
+        who = f"（{entry.member.name}）" if entry.member_id else ""
+        state = (
+            f"{position} 番目" if position else f"空きが出ました。{format_dt(entry.hold_until)} まで確保中"
+        )
+        lines += [f"■ {entry.slot.menu.name}{who}", f"{format_dt(entry.slot.starts_at)} {state}"]
+    return lines
+
+
 def upcoming_messages(ctx: InboundContext) -> list[dict[str, Any]]:
     resident = ctx.resident
     items = list(reservations_for_resident(resident=resident)[: MAX_LISTED + 1])
-    if not items:
+    waiting = waitlist_for_resident(resident=resident)
+    if not items and not waiting:
         return [
             m.text_with_button(
                 "これからの予約はありません。\n予約はこちらから:",
@@ -44,10 +59,11 @@ def upcoming_messages(ctx: InboundContext) -> list[dict[str, Any]]:
     for r in items[:MAX_LISTED]:
         lines += [
             "",
-            f"■ {r.slot.menu.name}",
+            f"■ {r.slot.menu.name}{f'（{r.member.name}）' if r.member_id else ''}",
             f"{format_dt(r.slot.starts_at)} {r.slot.venue}",
             f"予約番号 {r.code}",
         ]
+    lines += _waitlist_lines(waiting)
     lines += ["", "変更・キャンセルはこちら:"]
     # The list may hold bookings of several departments; the town-wide chat log does not.
     ctx.talk_log_text = f"（予約確認: これからの予約 {min(len(items), MAX_LISTED)} 件の一覧を送りました）"

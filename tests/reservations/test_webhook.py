@@ -4,9 +4,12 @@ import itertools
 
 from municipalities.models import Role, SimulatedDelivery, TalkMessage
 from municipalities.permissions import policy_for
-from reservations.services import reservation_book
+from municipalities.services import household_member_save
+from reservations.services import reservation_book, waitlist_join
 from tests.conftest import link_button, make_staff, shown_text
 from tests.fakeline import post_webhook, webhook_event
+from tests.municipalities.factories import resident_in
+from tests.reservations.factories import SlotFactory
 
 _ids = itertools.count()
 
@@ -66,3 +69,30 @@ def test_yoyaku_kakunin_answer_is_kept_out_of_the_town_wide_talk_log(
     visible = policy_for(TalkMessage).instances_user_has_permission_for(somu_editor, "view")
     shown = " ".join(visible.filter(resident=resident).values_list("text", flat=True))
     assert reservation.code not in shown and slot.menu.name not in shown
+
+
+def test_yoyaku_kakunin_shows_the_member_and_the_place_in_the_waitlist(
+    client, town, menu, resident, django_capture_on_commit_callbacks
+):
+    # given: a booking for a child, and a place second in line on a full slot
+    child = household_member_save(
+        resident=resident,
+        name="山田 はると",
+        kana="ヤマダハルト",
+        birth_date="令和6年1月1日",
+        relationship="child",
+    )
+    reservation_book(slot=SlotFactory(menu=menu), resident=resident, member=child)
+    full = SlotFactory(menu=menu, capacity=1)
+    reservation_book(slot=full, resident=resident_in(town))
+    waitlist_join(slot=full, resident=resident_in(town))
+    waitlist_join(slot=full, resident=resident)
+    n = next(_ids)
+    event = webhook_event(
+        "message", resident.line_user_id, text="予約確認", event_id=f"RSV{n:023d}", reply_token=f"rsv{n}"
+    )
+    # when
+    text = shown_text(_send(client, town, event, django_capture_on_commit_callbacks)[-1])
+    # then
+    assert f"■ {menu.name}（山田 はると）" in text
+    assert "キャンセル待ち" in text and "2 番目" in text
