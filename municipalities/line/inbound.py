@@ -116,12 +116,13 @@ def _profile(client: LineClient, municipality: Municipality, user_id: str) -> tu
 
 
 class EventDeferred(Exception):  # noqa: N818 - not an error: the event is processed later
-    """A transient fault stopped an event's processing: the event is ``received`` again, and
-    its lane's drain should run again in ``retry_in`` seconds (the retry policy's wait)."""
+    """A transient fault stopped an event's processing (now, or earlier and its wait is not
+    over): the event is ``received``, and its lane's drain should run again in ``retry_in``
+    seconds (the retry policy's wait); the resident's later events wait behind it."""
 
-    def __init__(self, event: WebhookEvent, attempts: int, cause: BaseException) -> None:
-        super().__init__(f"{event.webhook_event_id}: attempt {attempts}: {type(cause).__name__}: {cause}")
-        self.retry_in = line_backoff_seconds(attempts)
+    def __init__(self, event: WebhookEvent, retry_in: float, why: str) -> None:
+        super().__init__(f"{event.webhook_event_id}: {why}; again in {retry_in:.1f} s")
+        self.retry_in = retry_in
 
 
 # A write about an event (its failure, giving it back) is tried this often, each time on a
@@ -189,18 +190,24 @@ def _record_failure(event: WebhookEvent, error: str) -> None:
     )
 
 
-def _give_back(event: WebhookEvent, exc: BaseException) -> int:
-    """Make a claimed event ``received`` again after a transient fault; its attempts so far."""
+def _give_back(event: WebhookEvent, exc: BaseException) -> float:
+    """Make a claimed event ``received`` again after a transient fault, not to be tried before
+    the retry policy's wait for its attempts so far; that wait in seconds."""
     attempts = event.attempts + 1
+    wait = line_backoff_seconds(attempts)
     error = _("一時的な障害のため再試行します（{n}回目）: {error}").format(
         n=attempts, error=f"{type(exc).__name__}: {exc}"
     )
     _write_fresh(
         lambda: WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.PROCESSING).update(
-            status=WebhookEvent.Status.RECEIVED, processed_at=None, attempts=attempts, error=error[:2000]
+            status=WebhookEvent.Status.RECEIVED,
+            processed_at=None,
+            attempts=attempts,
+            error=error[:2000],
+            retry_at=timezone.now() + timedelta(seconds=wait),
         )
     )
-    return attempts
+    return wait
 
 
 # How long a reply waits in place, in all, for a transient LINE fault to pass (the lane waits
@@ -365,7 +372,7 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
         if is_transient(exc) and event.attempts + 1 < LINE_MAX_ATTEMPTS:
             # Redis, the database or LINE failed for a moment: answer later, not with an apology
             logger.warning("webhook event %s met a transient fault: %r", event.webhook_event_id, exc)
-            raise EventDeferred(event, _give_back(event, exc), exc) from exc
+            raise EventDeferred(event, _give_back(event, exc), f"{type(exc).__name__}: {exc}") from exc
         # a bug in a handler (or a fault that did not pass) must not lose the answer or the record
         logger.exception("webhook event %s failed", event.webhook_event_id)
         _record_failure(event, f"{type(exc).__name__}: {exc}")
@@ -404,6 +411,9 @@ def webhook_events_process(
             break
         if keep_going is not None and not keep_going():
             break
+        if event.retry_at is not None and (wait := (event.retry_at - timezone.now()).total_seconds()) > 0:
+            # a transient fault's wait is not over: this event, and the lane behind it, wait
+            raise EventDeferred(event, wait, "waiting after a transient fault")
         processed += webhook_event_process(event=event, municipality=municipality, client=client)
     return processed
 

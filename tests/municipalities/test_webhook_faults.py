@@ -199,8 +199,17 @@ def test_a_transient_fault_in_a_handler_gives_the_event_back_instead_of_an_apolo
     assert second.status == WebhookEvent.Status.RECEIVED and second.attempts == 0
     [(args, kwargs, countdown)] = broker
     assert args == (town.pk, lane) and kwargs == {} and 1 <= countdown <= 2
+    assert first.retry_at is not None
     assert cache.get(tasks.LANE_LOCK_KEY.format(municipality_id=town.pk, lane=lane)) is None
-    # when: the drain runs again, the fault gone
+    # when: a run woken before the wait is over (a new post, the sweep)
+    broker.clear()
+    assert tasks.webhook_events_drain_task.run(town.pk, lane) == 0
+    # then: the lane still waits, and is drained again when the wait ends
+    [(args, kwargs, countdown)] = broker
+    assert args == (town.pk, lane) and 0 < countdown <= 2
+    assert replies(resident.line_user_id) == []
+    # when: the drain runs again after the wait, the fault gone
+    time.sleep(countdown)
     assert tasks.webhook_events_drain_task.run(town.pk, lane) == 2
     # then: both are answered once, in order
     assert replies(resident.line_user_id) == ["答え: 一", "答え: 二"]
@@ -217,7 +226,7 @@ def test_a_transient_fault_that_does_not_pass_ends_in_the_apology(client, town, 
         post(client, town, webhook_event("postback", resident.line_user_id, data="rsv:1")).status_code == 200
     )
     assert WebhookEvent.objects.get().attempts == 1 and replies(resident.line_user_id) == []
-    WebhookEvent.objects.update(attempts=LINE_MAX_ATTEMPTS - 1)
+    WebhookEvent.objects.update(attempts=LINE_MAX_ATTEMPTS - 1, retry_at=None)
     # when
     event = WebhookEvent.objects.get()
     inbound.webhook_events_process(municipality_id=town.pk, webhook_event_ids=[event.webhook_event_id])
@@ -424,10 +433,11 @@ def test_giving_an_event_back_costs_one_query(town, resident):
     )
     event = WebhookEvent.objects.create(**{**fields, "status": WebhookEvent.Status.PROCESSING})
     with CaptureQueriesContext(connection) as queries:
-        assert inbound._give_back(event, redis.exceptions.ConnectionError("down")) == 1
+        wait = inbound._give_back(event, redis.exceptions.ConnectionError("down"))
     assert len(queries) == 1
     event.refresh_from_db()
     assert event.status == WebhookEvent.Status.RECEIVED and event.processed_at is None
+    assert event.attempts == 1 and 1 <= wait <= 2 and event.retry_at is not None
 
 
 def test_a_run_turned_away_by_a_dead_runs_lock_comes_back_when_its_lease_ends(client, town, resident, broker):
