@@ -76,24 +76,60 @@ def register() -> None:
                 "failed": MetricSpec(_("配信失敗"), unit="人"),
                 "unfollows": MetricSpec(_("24時間以内のブロック"), series=True, unit="人"),
                 "broadcast_recipients": MetricSpec(
-                    _("配信ごとの配信対象"), unit="人", dimension_label=_("配信")
+                    _("配信ごとの配信対象"),
+                    unit="人",
+                    dimension_label=_("配信"),
+                    group="broadcast",
+                    column=_("配信対象"),
                 ),
                 "broadcast_delivered": MetricSpec(
-                    _("配信ごとの配信成功"), unit="人", dimension_label=_("配信")
+                    _("配信ごとの配信成功"),
+                    unit="人",
+                    dimension_label=_("配信"),
+                    group="broadcast",
+                    column=_("配信成功"),
                 ),
-                "broadcast_failed": MetricSpec(_("配信ごとの配信失敗"), unit="人", dimension_label=_("配信")),
+                "broadcast_failed": MetricSpec(
+                    _("配信ごとの配信失敗"),
+                    unit="人",
+                    dimension_label=_("配信"),
+                    group="broadcast",
+                    column=_("配信失敗"),
+                ),
                 "broadcast_unfollows": MetricSpec(
-                    _("配信ごとの24時間以内のブロック"), unit="人", dimension_label=_("配信")
+                    _("配信ごとの24時間以内のブロック"),
+                    unit="人",
+                    dimension_label=_("配信"),
+                    group="broadcast",
+                    column=_("24時間以内のブロック"),
                 ),
                 "category_recipients": MetricSpec(
-                    _("分野ごとの配信対象"), unit="人", dimension_label=_("分野")
+                    _("分野ごとの配信対象"),
+                    unit="人",
+                    dimension_label=_("分野"),
+                    group="category",
+                    column=_("配信対象"),
                 ),
                 "category_delivered": MetricSpec(
-                    _("分野ごとの配信成功"), unit="人", dimension_label=_("分野")
+                    _("分野ごとの配信成功"),
+                    unit="人",
+                    dimension_label=_("分野"),
+                    group="category",
+                    column=_("配信成功"),
                 ),
-                "category_failed": MetricSpec(_("分野ごとの配信失敗"), unit="人", dimension_label=_("分野")),
+                "category_failed": MetricSpec(
+                    _("分野ごとの配信失敗"),
+                    unit="人",
+                    dimension_label=_("分野"),
+                    group="category",
+                    column=_("配信失敗"),
+                ),
                 "category_unfollows": MetricSpec(
-                    _("分野ごとの24時間以内のブロック"), unit="人", dimension_label=_("分野")
+                    _("分野ごとの24時間以内のブロック"),
+                    unit="人",
+                    dimension_label=_("分野"),
+                    group="category",
+                    column=_("24時間以内のブロック"),
                 ),
             },
             ratios=(

@@ -71,6 +71,10 @@ class MetricSpec:
     # An admin URL name taking the dimension as its one argument: each breakdown row links there
     # (an unanswered question → the page that makes it an FAQ).
     link: str = ""
+    # Breakdowns of one ``group`` are shown as one table, a ``column`` each (per broadcast:
+    # recipients, delivered, failed, blocks); the export keeps one block per metric.
+    group: str = ""
+    column: str = ""
 
 
 @dataclass(frozen=True)

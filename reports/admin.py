@@ -32,8 +32,12 @@ MAX_PERIOD_DAYS = 3 * 366
 
 
 class PeriodForm(forms.Form):
-    start = forms.DateField(label=_("開始日"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("終了日"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label=_("開始日"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    end = forms.DateField(
+        label=_("終了日"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -133,7 +137,7 @@ class ReportPage(AdminPage):
                 if section.series
                 else []
             )
-            for breakdown in section.breakdowns:
+            for breakdown in section.tables:
                 shown = breakdown.rows[: selectors.TOP_ROWS]
                 breakdown.shown = shown
                 breakdown.chart = charts.bar_chart(

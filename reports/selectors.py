@@ -92,6 +92,7 @@ class Breakdown:
     total_rows: int
     median: float | None = None
     p90: float | None = None
+    columns: list[str] = field(default_factory=list)  # a group's table: rows carry "values"
 
 
 @dataclass
@@ -102,7 +103,8 @@ class Section:
     available: bool = True
     figures: list[Figure] = field(default_factory=list)
     rates: list[Rate] = field(default_factory=list)
-    breakdowns: list[Breakdown] = field(default_factory=list)
+    breakdowns: list[Breakdown] = field(default_factory=list)  # one per metric (the export)
+    tables: list[Breakdown] = field(default_factory=list)  # shown: a group's metrics in one table
     series: list[tuple[str, list[tuple[str, int]]]] = field(default_factory=list)  # (label, points)
     series_step: str = "day"
 
@@ -349,6 +351,7 @@ def _section(
         ]
         section.breakdowns.append(Breakdown(metric, spec, rows, len(rows)))
 
+    section.tables = _tables(section.breakdowns)
     charted = [m for m, s in provider.metrics.items() if s.series]
     if charted:
         step = "day" if period.days <= 62 else "month"
@@ -361,6 +364,44 @@ def _section(
                     values[_bucket(row["day"], step)] += row["value"]
             section.series.append((str(provider.metrics[metric].label), list(values.items())))
     return section
+
+
+def _tables(breakdowns: list[Breakdown]) -> list[Breakdown]:
+    """The breakdowns as shown: those of one group merged into one table whose rows hold each
+    metric's value (``values``, in the group's order), sorted by the first; the others as they are."""
+    tables: list[Breakdown] = []
+    groups: dict[str, Breakdown] = {}
+    for b in breakdowns:
+        if not b.spec.group:
+            tables.append(b)
+            continue
+        table = groups.get(b.spec.group)
+        if table is None:
+            table = groups[b.spec.group] = Breakdown(b.metric, b.spec, [], 0, columns=[])
+            table.index = {}  # type: ignore[attr-defined]
+            tables.append(table)
+        column = len(table.columns)
+        table.columns.append(str(b.spec.column or b.spec.label))
+        for row in b.rows:
+            merged = table.index.setdefault(  # type: ignore[attr-defined]
+                row["dimension"], {**row, "values": []}
+            )
+            merged["values"] += [0] * (column - len(merged["values"])) + [row["value"]]
+    for table in groups.values():
+        width = len(table.columns)
+        table.rows = sorted(
+            (
+                {
+                    **r,
+                    "values": r["values"] + [0] * (width - len(r["values"])),
+                    "value": r["values"][0] if r["values"] else 0,
+                }
+                for r in table.index.values()  # type: ignore[attr-defined]
+            ),
+            key=lambda r: (-r["values"][0], r["label"]),
+        )
+        table.total_rows = len(table.rows)
+    return tables
 
 
 def _percentile(hist: list[tuple[int, int]], q: float) -> float | None:

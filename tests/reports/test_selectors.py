@@ -162,3 +162,37 @@ def test_time_saved_uses_the_town_figure_or_the_default(town, kenko, town_admin)
     booking = next(a for a in dashboard.assumptions if a.key == "phone_booking")
     assert (booking.is_default, booking.source) == (False, "2026年の窓口調査")
     assert next(a for a in dashboard.assumptions if a.key == "paper_notice").is_default
+
+
+def test_a_broadcast_is_one_row_with_its_four_figures(town, kenko, town_admin) -> None:
+    # given
+    for name, value in (("recipients", 120), ("delivered", 118), ("failed", 2), ("unfollows", 3)):
+        metric(
+            kenko,
+            day=DAY,
+            source="broadcasts",
+            metric=f"broadcast_{name}",
+            dimension="7",
+            label="健診",
+            value=value,
+        )
+    metric(
+        kenko,
+        day=DAY,
+        source="broadcasts",
+        metric="broadcast_recipients",
+        dimension="8",
+        label="防災",
+        value=500,
+    )
+
+    # when
+    dashboard = dashboard_data(user=town_admin, municipality=town, department=None, period=NOVEMBER)
+
+    # then: one table, the larger broadcast first, a column per figure
+    table = next(t for t in section(dashboard, "broadcasts").tables if t.spec.group == "broadcast")
+    assert table.columns == ["配信対象", "配信成功", "配信失敗", "24時間以内のブロック"]
+    assert [(r["label"], r["values"]) for r in table.rows] == [
+        ("防災", [500, 0, 0, 0]),
+        ("健診", [120, 118, 2, 3]),
+    ]
