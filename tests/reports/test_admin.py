@@ -7,7 +7,9 @@ import io
 
 import openpyxl
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -126,3 +128,23 @@ def test_the_admin_home_links_to_the_dashboard_for_those_who_may_see_it(town, ke
     home = reverse("admin:index")
     assert reverse(DASHBOARD) in client_for(kenko_viewer).get(home).content.decode()
     assert reverse(DASHBOARD) not in client_for(nobody).get(home).content.decode()
+
+
+def test_the_daily_rows_changelist_does_not_query_per_row(town, kenko, somu, town_admin) -> None:
+    # given
+    client = client_for(town_admin)
+    url = reverse("admin:reports_dailymetric_changelist")
+    metric(kenko, metric="booked_line")
+    client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    for n in range(10):
+        metric(somu if n % 2 else kenko, metric=f"m{n}")
+
+    # when
+    with CaptureQueriesContext(connection) as eleven:
+        response = client.get(url)
+
+    # then
+    assert response.status_code == 200
+    assert len(eleven) == len(one)
