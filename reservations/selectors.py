@@ -36,6 +36,7 @@ class DayCell:
     label: str
     bookable: bool
     in_month: bool
+    waitlist: bool = False  # full, still inside the window, and the menu takes a waitlist
 
 
 def _day_totals(menu: Menu, first: dt.date, last: dt.date) -> dict[str, tuple[int, int, str, str]]:
@@ -91,16 +92,25 @@ def menu_month_calendar(
             if t is None:
                 row.append(DayCell(day, "", "予約枠なし", False, day.month == month))
                 continue
-            capacity, reserved, _first, _last, last_free_ts = t
+            capacity, reserved, _first, last_start, last_free_ts = t
             symbol = symbol_for(capacity, reserved)
             bookable = False
+            # A whole day full: the day page offers each slot's waitlist (one tap).
+            waitlist = (
+                symbol == "×"
+                and menu.waitlist_enabled
+                and not menu.is_suspended
+                and window_state(menu, dt.datetime.fromisoformat(last_start), now) == "open"
+            )
             if symbol != "×" and not menu.is_suspended:
                 last_free = dt.datetime.fromtimestamp(last_free_ts, tz=dt.UTC)
                 bookable = window_state(menu, last_free, now) == "open"
                 if not bookable:
                     symbol = "×"
             label = {"○": "空きあり", "△": "残りわずか", "×": "満席または受付時間外"}[symbol]
-            row.append(DayCell(day, symbol, label, bookable, day.month == month))
+            if waitlist:
+                label = "満席（キャンセル待ちできます）"
+            row.append(DayCell(day, symbol, label, bookable, day.month == month, waitlist))
         out.append(row)
     return out
 

@@ -42,7 +42,9 @@ def test_calendar_marks_days_and_updates_after_a_booking(
     with django_capture_on_commit_callbacks(execute=True):
         reservation_book(slot=slot, resident=resident_in(town))
     page = client.get(url).content.decode()
-    assert day_link not in page and "満席または受付時間外" in page
+    # full: no longer offered as a day with room, but still leads to its waitlist (待)
+    assert f"{day_link} aria-label" not in page and f"{day_link} data-waitlist-day" in page
+    assert "満席（キャンセル待ちできます）" in page
 
 
 def test_booking_through_the_page(menu, slot, resident):

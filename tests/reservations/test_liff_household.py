@@ -6,7 +6,7 @@ from django.urls import reverse
 from municipalities.models import HouseholdMember
 from municipalities.services import household_member_save
 from reservations.models import Reservation, ReservationStatus, WaitlistEntry, WaitlistStatus
-from reservations.services import reservation_book, reservation_cancel
+from reservations.services import availability_bump, reservation_book, reservation_cancel
 from tests.municipalities.factories import resident_in
 from tests.reservations.factories import MenuFactory, SlotFactory, in_days
 from tests.reservations.test_liff import signed_in
@@ -205,3 +205,24 @@ def test_cancel_page_shows_the_booking(kenko, resident):
     html = signed_in(resident).post(reverse("reservations:my_cancel", args=[reservation.pk])).content.decode()
     assert "予約をキャンセルしました" in html and "集団健診" in html and reservation.code in html
     assert Reservation.objects.get(pk=reservation.pk).status == ReservationStatus.CANCELLED
+
+
+def test_a_whole_day_full_still_leads_to_its_waitlist(kenko, town, resident):
+    # given: the only slot of a day is full
+    menu = MenuFactory(department=kenko)
+    slot = SlotFactory(menu=menu, starts_at=in_days(6), capacity=1)
+    reservation_book(slot=slot, resident=resident_in(town))
+    client = signed_in(resident)
+    # when
+    html = client.get(
+        reverse("reservations:calendar", args=[menu.pk]) + f"?ym={in_days(6):%Y-%m}"
+    ).content.decode()
+    # then: the × day links to its day page, marked 待
+    assert f'data-day="{in_days(6).date().isoformat()}" data-waitlist-day' in html
+    menu.waitlist_enabled = False
+    menu.save(update_fields=["waitlist_enabled"])
+    availability_bump(menu.pk)  # the cached month grid follows the menu's version
+    html = client.get(
+        reverse("reservations:calendar", args=[menu.pk]) + f"?ym={in_days(6):%Y-%m}"
+    ).content.decode()
+    assert "data-waitlist-day" not in html
