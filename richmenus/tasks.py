@@ -7,6 +7,7 @@ from typing import Any
 from celery import shared_task
 
 from municipalities.line.tasks import LineSendTask
+from municipalities.models import Municipality
 from municipalities.tasks_queue import enqueue
 from richmenus import services
 
@@ -43,3 +44,9 @@ def richmenu_links_refresh_task(municipality_id: int, after: int) -> None:
     last = services.richmenu_links_refresh(municipality_id=municipality_id, after=after)
     if last is not None:
         enqueue("richmenus.tasks.richmenu_links_refresh_task", municipality_id, last)
+
+
+@shared_task(ignore_result=True, base=LineSendTask, failure_model="municipalities.Municipality")
+def disaster_menu_prepare_task(municipality_id: int) -> None:
+    """The disaster menu was published: create its copies for the segment menus at LINE now."""
+    services.disaster_menu_prepare(municipality=Municipality.objects.get(pk=municipality_id))

@@ -133,10 +133,12 @@ def build_event(
     data: str = "",
     display_text: str = "",
     params: dict[str, str] | None = None,
+    location: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """One webhook event in LINE's shape (Messaging API, webhook event objects)."""
+    """One webhook event in LINE's shape (Messaging API, webhook event objects); ``event_type``
+    "location" is a message event with a location message (the resident's position)."""
     event: dict[str, Any] = {
-        "type": event_type,
+        "type": "message" if event_type == "location" else event_type,
         "mode": "active",
         "timestamp": int(time.time() * 1000),
         "source": {"type": "user", "userId": user_id},
@@ -153,6 +155,15 @@ def build_event(
             "type": "text",
             "text": text,
             "quoteToken": uuid.uuid4().hex,
+        }
+    elif event_type == "location":
+        latitude, longitude = location or (0.0, 0.0)
+        event["message"] = {
+            "id": str(int(time.time() * 1000)),
+            "type": "location",
+            "latitude": latitude,
+            "longitude": longitude,
+            "address": "",
         }
     elif event_type == "postback":
         event["postback"] = {"data": data}
@@ -232,7 +243,7 @@ def simulator_residents(request: HttpRequest) -> JsonResponse:
 @require_POST
 def simulator_send(request: HttpRequest) -> JsonResponse:
     """Body (JSON): municipality, userId (or displayName for a new resident), type
-    (follow|unfollow|text|postback), text, data, displayText.
+    (follow|unfollow|text|postback|location), text, data, displayText, latitude, longitude.
 
     A follow without userId first creates a simulated resident, then posts their follow event;
     everything else acts only as an existing simulated resident of the town.
@@ -276,6 +287,14 @@ def simulator_send(request: HttpRequest) -> JsonResponse:
             display_text=str(payload.get("displayText") or "")[:300],
             params=params or None,
         )
+    elif kind == "location":  # the location action of a quick reply (避難所)
+        try:
+            latitude, longitude = float(payload.get("latitude")), float(payload.get("longitude"))
+        except (TypeError, ValueError):
+            return JsonResponse({"message": "緯度・経度が正しくありません。"}, status=400)
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            return JsonResponse({"message": "緯度・経度が正しくありません。"}, status=400)
+        event = build_event(event_type="location", user_id=user_id, location=(latitude, longitude))
     elif kind in {"follow", "unfollow"}:
         event = build_event(event_type=kind, user_id=user_id)
     else:

@@ -2,6 +2,7 @@
 disaster mode, shelters, taps."""
 
 from richmenus.services.disaster import (
+    disaster_menu_prepare,
     disaster_mode_applied,
     disaster_mode_apply,
     disaster_mode_failed,
@@ -25,6 +26,7 @@ from richmenus.services.shelters import shelter_status_set, shelters_import
 from richmenus.services.taps import tap_count
 
 __all__ = [
+    "disaster_menu_prepare",
     "disaster_mode_applied",
     "disaster_mode_apply",
     "disaster_mode_failed",

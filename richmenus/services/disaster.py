@@ -26,22 +26,23 @@ from django.utils.translation import gettext as _
 
 from municipalities.audit import audit_log
 from municipalities.line.client import get_line_client
-from municipalities.line.errors import LineRetryableError
+from municipalities.line.errors import LineRateLimited, LineRetryableError
 from municipalities.models import Municipality, Role, StaffRole
 from municipalities.tasks_queue import enqueue_on_commit
 from richmenus.errors import RichMenuError
 from richmenus.models import DisasterMode, DisasterType, ResidentRichMenu, RichMenu
 from richmenus.services.menus import (
     _link_residents,
-    fingerprint,
     richmenu_body,
     richmenu_check,
     richmenu_image,
+    richmenu_is_current,
     richmenu_line_sync,
 )
 
-BATCH_POLL_SECONDS = 1.0
-BATCH_POLL_ATTEMPTS = 60
+BATCH_POLL_FIRST_SECONDS = 0.05
+BATCH_POLL_LONGEST_SECONDS = 2.0
+BATCH_POLL_MAX_SECONDS = 300.0
 
 
 def _may_switch(actor: Any, municipality: Municipality) -> bool:
@@ -108,23 +109,25 @@ def _segment_menus(municipality: Municipality) -> list[RichMenu]:
 def _ensure_copies(
     client: Any, mode: DisasterMode, disaster: RichMenu, menus: list[RichMenu]
 ) -> dict[str, str]:
-    """A LINE copy of the disaster menu per segment menu, created only when missing or stale."""
-    body = richmenu_body(menu=disaster)
-    data, content_type = richmenu_image(menu=disaster)
-    content_print = fingerprint(body, data)
+    """A LINE copy of the disaster menu per segment menu, created only when missing or stale
+    (the image is drawn only then)."""
+    content_print = disaster.published_fingerprint
     copies: dict[str, Any] = dict(mode.line_copies or {})
-    changed = False
+    drawn: tuple[dict[str, Any], bytes, str] | None = None
     for menu in menus:
         copy = copies.get(str(menu.pk)) or {}
         if copy.get("fingerprint") == content_print and copy.get("id"):
             continue
+        if drawn is None:
+            drawn = (richmenu_body(menu=disaster), *richmenu_image(menu=disaster))
+        body, data, content_type = drawn
         new = client.rich_menu_create({**body, "name": f"{body['name']}:copy:{menu.pk}"[:300]})
         client.rich_menu_upload_image(new, data, content_type)
         copies[str(menu.pk)] = {"id": new, "fingerprint": content_print}
-        changed = True
         _record_copies(mode=mode, copies=copies)
-    if changed:
-        mode.line_copies = copies
+        if copy.get("id") and not mode.is_on:  # a stale copy nobody is linked to: gone at LINE
+            client.rich_menu_delete(copy["id"])
+    mode.line_copies = copies
     return {key: value["id"] for key, value in copies.items()}
 
 
@@ -133,12 +136,35 @@ def _record_copies(*, mode: DisasterMode, copies: dict[str, Any]) -> None:
     DisasterMode.objects.filter(pk=mode.pk).update(line_copies=copies)
 
 
+def _prepare(client: Any, mode: DisasterMode, menus: list[RichMenu]) -> tuple[RichMenu, dict[str, str]]:
+    disaster = RichMenu.objects.select_related("municipality").get(
+        municipality=mode.municipality, kind=RichMenu.Kind.DISASTER
+    )
+    if not richmenu_is_current(menu=disaster):  # prepared already: nothing to draw or send
+        disaster = richmenu_line_sync(menu_id=disaster.pk)
+        mode.refresh_from_db(fields=["line_copies"])  # the publish may have prepared copies
+    return disaster, _ensure_copies(client, mode, disaster, menus)
+
+
+def disaster_menu_prepare(*, municipality: Municipality) -> DisasterMode:
+    """Have the disaster menu and its copies at LINE before they are needed (after the disaster
+    menu is published or edited), so that the switch itself is the default swap and one batch."""
+    mode, _created = DisasterMode.objects.get_or_create(municipality=municipality)
+    _prepare(get_line_client(municipality), mode, _segment_menus(municipality))
+    return mode
+
+
 def _wait_for_batch(client: Any) -> str:
-    for _attempt in range(BATCH_POLL_ATTEMPTS):
+    """Poll the batch's progress: soon at first (a small town's batch is done in a moment), then
+    every few seconds (LINE allows 2,000 such calls a second), for at most BATCH_POLL_MAX_SECONDS."""
+    waited, pause = 0.0, BATCH_POLL_FIRST_SECONDS
+    while waited <= BATCH_POLL_MAX_SECONDS:
         phase = client.rich_menu_batch_progress()
         if phase != "ongoing":
             return phase
-        time.sleep(BATCH_POLL_SECONDS)
+        time.sleep(pause)
+        waited += pause
+        pause = min(pause * 1.5, BATCH_POLL_LONGEST_SECONDS)
     raise LineRetryableError("the rich-menu batch is still ongoing")  # the task polls again later
 
 
@@ -151,10 +177,7 @@ def disaster_mode_apply(*, mode_id: int) -> DisasterMode:
     client = get_line_client(municipality)
     menus = _segment_menus(municipality)
     if mode.is_on:
-        disaster = richmenu_line_sync(
-            menu_id=RichMenu.objects.get(municipality=municipality, kind=RichMenu.Kind.DISASTER).pk
-        )
-        copies = _ensure_copies(client, mode, disaster, menus)
+        disaster, copies = _prepare(client, mode, menus)
         client.rich_menu_set_default(disaster.line_rich_menu_id)
         moves = [(m, m.line_rich_menu_id, copies[str(m.pk)]) for m in menus]
     else:
@@ -170,8 +193,11 @@ def disaster_mode_apply(*, mode_id: int) -> DisasterMode:
     method = "default"
     if moves:
         operations = [{"type": "link", "from": source, "to": target} for _m, source, target in moves]
-        client.rich_menu_batch(operations, resume_request_key=mode.request_key)
-        phase = _wait_for_batch(client)
+        try:
+            client.rich_menu_batch(operations, resume_request_key=mode.request_key)
+            phase = _wait_for_batch(client)
+        except LineRateLimited:  # LINE's 3 batches an hour are used up: link in bulk instead
+            phase = "failed"
         method = "batch"
         if phase == "failed":  # LINE moved some, not all: link each segment's residents
             for menu, _source, target in moves:

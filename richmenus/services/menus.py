@@ -170,6 +170,16 @@ def richmenu_image(*, menu: RichMenu, tiles: list[RichMenuTile] | None = None) -
     return image.render(size=menu.size, tiles=drawings, background=menu.background_color, logo=logo)
 
 
+def richmenu_is_current(*, menu: RichMenu) -> bool:
+    """LINE has this menu as it is now: published, and neither it nor a tile changed since (the
+    disaster switch then skips drawing the image again)."""
+    if not (menu.line_rich_menu_id and menu.published_at and menu.published_fingerprint):
+        return False
+    if menu.updated_at > menu.published_at:
+        return False
+    return not menu.tiles.filter(updated_at__gt=menu.published_at).exists()
+
+
 def fingerprint(body: dict[str, Any], data: bytes) -> str:
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
     digest.update(data)
@@ -237,7 +247,10 @@ def richmenu_line_sync(*, menu_id: int) -> RichMenu:
     menu = richmenu_published_record(menu=menu, rich_menu_id=new, content_print=content_print, replaced=old)
     if old and old != new:
         client.rich_menu_delete(old)
-    if menu.kind == RichMenu.Kind.NORMAL and (
+    if menu.kind == RichMenu.Kind.DISASTER:
+        # Its copies for the segment menus, before 災害モード needs them (disaster.py).
+        enqueue_on_commit("richmenus.tasks.disaster_menu_prepare_task", menu.municipality_id)
+    elif menu.kind == RichMenu.Kind.NORMAL and (
         has_targets(menu) or ResidentRichMenu.objects.filter(menu=menu).exists()
     ):
         # A segment menu (or one that was): link the residents it targets now (links.py), 500 a
@@ -251,14 +264,17 @@ def richmenu_published_record(
     *, menu: RichMenu, rich_menu_id: str, content_print: str, replaced: str
 ) -> RichMenu:
     """Record that LINE shows ``rich_menu_id`` for ``menu`` (audited: published / replaced)."""
-    menu = RichMenu.objects.select_for_update().get(pk=menu.pk)
-    menu.line_rich_menu_id = rich_menu_id
-    menu.published_fingerprint = content_print
-    menu.published_at = timezone.now()
-    menu.status = RichMenu.Status.PUBLISHED
-    menu.save(
-        update_fields=["line_rich_menu_id", "published_fingerprint", "published_at", "status", "updated_at"]
+    now = timezone.now()
+    # One moment for both: ``richmenu_is_current`` compares later edits with it (a save()
+    # would stamp updated_at after published_at).
+    RichMenu.objects.filter(pk=menu.pk).select_for_update().update(
+        line_rich_menu_id=rich_menu_id,
+        published_fingerprint=content_print,
+        published_at=now,
+        status=RichMenu.Status.PUBLISHED,
+        updated_at=now,
     )
+    menu = RichMenu.objects.select_related("municipality").get(pk=menu.pk)
     action = "richmenus.richmenu.published" if not replaced else "richmenus.richmenu.replaced"
     audit_log(
         actor=None,

@@ -88,6 +88,12 @@
       send({ type: "text", text: action.text });
     } else if (action.type === "uri") {
       openUri(action.uri);
+    } else if (action.type === "location") {
+      // LINE shows a map to pick a place; the simulator asks for 緯度,経度 (the town's shelters' area).
+      var place = window.prompt("送る位置（緯度,経度）", config.demoLocation || "35.6212,135.0610");
+      if (!place) { return; }
+      var parts = place.split(/[,、，\s]+/);
+      send({ type: "location", latitude: parts[0], longitude: parts[1] });
     } else if (action.type === "datetimepicker") {
       // LINE shows a native picker; the simulator asks in a prompt in the same format.
       var mode = action.mode || "datetime";
