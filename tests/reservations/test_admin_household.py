@@ -3,6 +3,9 @@
 import io
 
 import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -10,7 +13,7 @@ from municipalities.services import household_member_save
 from reservations.services import reservation_book, reservation_cancel, waitlist_join
 from tests.municipalities.factories import resident_in
 from tests.reservations.factories import MenuFactory, SlotFactory, in_days
-from tests.reservations.test_admin import staff_client  # noqa: F401 - fixture
+from tests.reservations.test_admin import BACKEND, staff_client  # noqa: F401 - fixture
 from tests.reservations.test_services_household import born_months_before
 
 
@@ -58,3 +61,36 @@ def test_roster_export_has_the_member_columns(staff_client, child_booking):  # n
     assert row["氏名"] == "山田 はると" and row["フリガナ"] == "ヤマダ ハルト"
     assert row["予約した住民との続柄"] == "子" and row["当日の年齢"] == "1歳7か月"
     assert row["生年月日"].startswith("令和")
+
+
+def _waiting_child(kenko, town) -> None:
+    slot = SlotFactory(menu=MenuFactory(department=kenko), capacity=1)
+    reservation_book(slot=slot, resident=resident_in(town))
+    parent = resident_in(town)
+    child = household_member_save(
+        resident=parent,
+        name="山田 はると",
+        kana="ヤマダハルト",
+        birth_date="令和6年1月1日",
+        relationship="child",
+    )
+    waitlist_join(slot=slot, resident=parent, member=child)
+
+
+@pytest.mark.parametrize(
+    "url", ["admin:reservations_waitlistentry_changelist", "admin:municipalities_householdmember_changelist"]
+)
+def test_waitlist_and_household_changelists_use_a_fixed_number_of_queries(kenko_head, kenko, town, url):
+    # given
+    client = Client()
+    client.force_login(kenko_head, backend=BACKEND)
+    _waiting_child(kenko, town)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(reverse(url)).status_code == 200
+    # when: five more rows
+    for _ in range(5):
+        _waiting_child(kenko, town)
+    with CaptureQueriesContext(connection) as six:
+        assert client.get(reverse(url)).status_code == 200
+    # then
+    assert len(six) == len(one)
