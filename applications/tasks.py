@@ -9,6 +9,7 @@ from celery import shared_task
 from applications.models import Submission
 from applications.notices import submission_message
 from applications.services import attachments_purge_stale
+from applications.workflow import SubmissionStatus
 from municipalities.line.client import get_line_client, retry_key_for
 from municipalities.line.errors import LineClientError
 from municipalities.line.tasks import LineSendTask
@@ -35,6 +36,9 @@ def submission_notify_task(submission_id: int, version: int, status: str = "") -
     resident = submission.resident
     if not resident.is_following:
         return "not-following"
+    if status == SubmissionStatus.AWAITING_PAYMENT and version == 1 and submission.paid_at:
+        # Paid before the delayed 支払待ち notice went out: the payment's notice says it all.
+        return "superseded"
     client = get_line_client(submission.form.department.municipality)
     try:
         result = client.push(

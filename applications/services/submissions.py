@@ -23,7 +23,7 @@ from applications.models import ApplicationForm, Attachment, FieldKind, Submissi
 from applications.workflow import SubmissionStatus as S
 from municipalities import permissions
 from municipalities.audit import audit_log
-from municipalities.models import Resident, StaffUser
+from municipalities.models import PaymentMethod, Resident, StaffUser
 from municipalities.services.payments import payments_cancel_pending
 from municipalities.tasks_queue import enqueue_on_commit
 
@@ -43,9 +43,25 @@ STAMPS = {
 }
 
 
+# A resident who submits and pays online in one go is sent to checkout at once: the 支払待ち
+# notice waits this long and is dropped when the payment arrived first, so they get one
+# message (「お支払いを確認しました。申請を受け付けました。」), not two within a minute.
+PAYMENT_NOTICE_DELAY_SECONDS = 15 * 60
+
+
 def _notify_on_commit(submission: Submission) -> None:
+    online_payment = (
+        submission.status == S.AWAITING_PAYMENT
+        and submission.version == 1
+        and submission.payment_method
+        and submission.payment_method != PaymentMethod.COUNTER
+    )
     enqueue_on_commit(
-        "applications.tasks.submission_notify_task", submission.pk, submission.version, submission.status
+        "applications.tasks.submission_notify_task",
+        submission.pk,
+        submission.version,
+        submission.status,
+        countdown=PAYMENT_NOTICE_DELAY_SECONDS if online_payment else None,
     )
 
 

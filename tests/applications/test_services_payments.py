@@ -208,3 +208,40 @@ def test_refund_is_for_heads_with_a_reason(online, somu_editor, somu_head):
     assert AuditEntry.objects.filter(action="municipalities.payment.refunded").exists()
     with pytest.raises(PaymentError, match="返金できません"):
         payment_refund(payment=refunded, actor=somu_head, reason="二重")
+
+
+def test_submit_and_pay_in_one_go_is_one_message(fee_form, resident, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    from applications.tasks import submission_notify_task
+
+    # given the resident submits with an online payment: the 支払待ち notice is delayed, not sent
+    with (
+        mock.patch("municipalities.tasks_queue.enqueue") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        submission = submit(fee_form, resident, payment_method="sandbox")
+    [(args, kwargs)] = [(c.args, c.kwargs) for c in enqueue.call_args_list if "notify" in c.args[0]]
+    assert args[1:] == (submission.pk, 1, S.AWAITING_PAYMENT) and kwargs["countdown"] >= 600
+    # when they pay at once, and the delayed notice runs afterwards
+    with django_capture_on_commit_callbacks(execute=True):
+        callback(opened(submission.payments.get()), "paid")
+    assert submission_notify_task.apply(args=[submission.pk, 1, S.AWAITING_PAYMENT]).get() == "superseded"
+    # then the resident got one message, which says both what was paid and that it was received
+    texts = [
+        shown_text(d.messages[0])
+        for d in SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id)
+    ]
+    assert len(texts) == 1 and "お支払いを確認しました。申請を受け付けました。" in texts[0]
+
+
+def test_counter_payment_notice_is_not_delayed(fee_form, resident, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    with (
+        mock.patch("municipalities.tasks_queue.enqueue") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        submission = submit(fee_form, resident, payment_method="counter")
+    [kwargs] = [c.kwargs for c in enqueue.call_args_list if "notify" in c.args[0]]
+    assert submission.status == S.AWAITING_PAYMENT and kwargs["countdown"] is None
