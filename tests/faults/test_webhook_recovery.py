@@ -9,8 +9,8 @@ What must hold (issue 26):
 - connections cut during a burst: no event ``processed`` without an answer or ``failed``
   without its error, nothing left unprocessed once the cuts stop;
 - a worker killed while draining a lane, and Redis restarted with its data (the dead run's
-  lock in it): the lane's later events are answered within the lock's short lease and the
-  sweep, not after minutes.
+  lock in it): the lane's events, the one the killed run had taken included, are answered once
+  within the lock's short lease, not after minutes.
 
 Each test prints its recovery time (``-s`` shows it); the README quotes them.
 """
@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -106,12 +107,22 @@ def residents(n: int) -> list[str]:
     return [f"U{uuid.uuid4().hex}" for _ in range(n)]
 
 
+@pytest.fixture
+def quick_line() -> Iterator[FakeLine]:
+    """The fake LINE without schema validation (the replies' shape is the unit tests' business):
+    on a busy two-core machine the burst's CPU goes to the product."""
+    with FakeLine(validate=False) as fake:
+        yield fake
+
+
 def test_redis_down_six_seconds_during_a_burst(
-    town, redis_server: RedisServer, celery_workers, web_server, fake_line
+    town, redis_server: RedisServer, celery_workers, web_server, quick_line
 ):
-    # given: gunicorn, a worker with its beat, residents posting twenty messages a second
+    # given: gunicorn, two workers (one with the beat), residents posting twenty messages a second
+    fake_line = quick_line
     env = process_env(redis_server, fake_line)
     celery_workers.start(env, beat=True)
+    celery_workers.start(env)
     web = web_server(env)
     with Burst(web, town, residents(40)) as burst:
         time.sleep(3)
@@ -207,17 +218,21 @@ def test_a_dead_runs_lane_lock_survives_a_redis_restart_only_for_its_short_lease
         restarted_at = time.monotonic()
         celery_workers.start(env, beat=True)
         burst.post_one(user, "まだですか")
-        # then: the lane is drained again once the short lease ends, not after minutes
+        # then: the lane is drained again once the short lease ends, not after minutes, the
+        # event the killed run had taken included
+        waiting = (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.PROCESSING)
         wait_until(
-            lambda: not WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).exists(),
+            lambda: not WebhookEvent.objects.filter(status__in=waiting).exists(),
             timeout=tasks.LANE_LOCK_SECONDS + 30,
             interval=0.5,
         )
         drained_in = time.monotonic() - restarted_at
-        wait_until(lambda: sum(answers(fake).values()) >= 4, timeout=15)
         replied = answers(fake)
-    assert max(replied.values()) == 1
-    assert sum(replied.values()) >= 4  # the killed run's event in flight may have been lost with it
+    # and every event was answered once (the killed run's reply, if LINE had taken it, or the
+    # next run's), none pushed a second time
+    tokens = {token for _, token, _ in burst.posts}
+    assert set(replied) == tokens and max(replied.values()) == 1
+    assert pushed_to(fake) == Counter()
     print(
         f"\nlane lock of a killed run after a Redis restart with its data: drained {drained_in:.1f} s later"
     )

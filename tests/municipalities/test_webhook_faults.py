@@ -8,19 +8,23 @@ cut with ``pg_terminate_backend``) are in ``tests/faults/test_webhook_*.py``.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 import redis
 from django.core.cache import cache
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from municipalities import tasks
 from municipalities.line import dispatch, inbound, webhook
 from municipalities.line import messages as m
+from municipalities.line.client import get_line_client
 from municipalities.line.errors import LineRateLimited, LineReplyTokenExpired, LineRetryableError
 from municipalities.line.retry import LINE_MAX_ATTEMPTS, is_transient
+from municipalities.line.simulator import SimulatorClient
 from municipalities.models import SimulatedDelivery, WebhookEvent
 from tests.fakeline import post_webhook, webhook_event
 
@@ -96,8 +100,6 @@ def replies(user_id: str) -> list[str]:
 def test_transient_faults_are_told_from_permanent_ones():
     assert is_transient(redis.exceptions.ConnectionError("Redis is loading"))
     assert is_transient(LineRetryableError("502", status=502)) and is_transient(LineRateLimited("429"))
-    from django.db import InterfaceError, OperationalError
-
     assert is_transient(OperationalError("terminating connection due to administrator command"))
     assert is_transient(InterfaceError("connection already closed"))
     wrapped = RuntimeError("handler")
@@ -290,8 +292,6 @@ def test_a_failure_after_the_connection_was_cut_is_recorded_on_a_fresh_one(clien
 @pytest.fixture
 def reply_faults(monkeypatch):
     """Make the simulator's reply fail with the queued errors first."""
-    from municipalities.line.simulator import SimulatorClient
-
     queued: list[Exception] = []
     real_reply = SimulatorClient.reply
     slept: list[float] = []
@@ -411,10 +411,6 @@ def test_a_dead_runs_lock_holds_its_lane_for_the_short_lease_only(town):
 
 
 def test_the_sweep_wakes_lanes_waiting_over_its_threshold(town, resident):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     [fields] = webhook.parse_events(
         {"events": [webhook_event("message", resident.line_user_id, text="一")]}, municipality_id=town.pk
     )
@@ -467,8 +463,6 @@ def _taken_by_a_dead_run(town, resident, text: str) -> WebhookEvent:
     [fields] = webhook.parse_events(
         {"events": [webhook_event("message", resident.line_user_id, text=text)]}, municipality_id=town.pk
     )
-    from django.utils import timezone
-
     return WebhookEvent.objects.create(
         **{**fields, "status": WebhookEvent.Status.PROCESSING, "processed_at": timezone.now()}
     )
@@ -488,8 +482,6 @@ def test_an_event_a_killed_run_left_taken_is_answered_by_the_lanes_next_run(town
 
 def test_an_event_a_killed_run_may_have_answered_is_not_pushed_again(town, resident, handlers, broker):
     # given: the dead run had replied (the token is used) but died before it marked the event
-    from municipalities.line.client import get_line_client
-
     handlers.register_text(lambda ctx: [m.text("答えです")])
     event = _taken_by_a_dead_run(town, resident, "一")
     get_line_client(town).reply(event.reply_token, [m.text("答えです")])
@@ -503,10 +495,6 @@ def test_an_event_a_killed_run_may_have_answered_is_not_pushed_again(town, resid
 
 
 def test_the_sweep_wakes_a_lane_whose_event_was_left_taken(town, resident):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     event = _taken_by_a_dead_run(town, resident, "一")
     assert inbound.webhook_lanes_pending() == []  # a run may still be answering it
     WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now() - timedelta(seconds=16))
