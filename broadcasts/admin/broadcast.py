@@ -31,7 +31,7 @@ from broadcasts.services import (
     broadcast_test_send,
 )
 from municipalities.admin_pages import AdminPage
-from municipalities.models import Interest
+from municipalities.models import AgeBand, Interest
 from municipalities.permissions import departments_for_staff
 from municipalities.scoping import DepartmentScopedAdmin
 
@@ -90,12 +90,22 @@ class BroadcastAdmin(DepartmentScopedAdmin):
             ),
             (_("配信日時"), {"fields": ["send_mode", "scheduled_at", "recurrence", "recurrence_until"]}),
         ]
+        if obj is not None and not obj.is_editable:
+            # Read-only, 年代 is shown in words (「70代以上」), not as the stored codes (["70p"]).
+            main[1][1]["fields"] = [
+                f if f != "age_bands" else "age_bands_display" for f in main[1][1]["fields"]
+            ]
         return [summary, *main] if obj is not None else main
 
     def get_readonly_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> Any:
         if obj is not None and not obj.is_editable:
-            return [*self.readonly_fields, *BroadcastForm.Meta.fields]
+            return [*self.readonly_fields, *BroadcastForm.Meta.fields, "age_bands_display"]
         return self.readonly_fields
+
+    @admin.display(description=_("年代"))
+    def age_bands_display(self, obj: Broadcast) -> str:
+        labels = dict(AgeBand.choices)
+        return "、".join(str(labels.get(b, b)) for b in obj.age_bands or []) or _("すべての年代")
 
     def get_queryset(self, request: HttpRequest) -> Any:
         done = (

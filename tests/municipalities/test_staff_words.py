@@ -48,3 +48,18 @@ def test_audit_and_talk_filters_are_in_japanese(client, town, resident, town_adm
     talk_page = client.get(reverse("admin:municipalities_talkmessage_changelist")).content.decode()
     assert "ボタンの操作" in talk_page
     assert AuditEntry.objects.exists()
+
+
+def test_a_sent_broadcasts_age_bands_read_as_words(client, town, kenko, kenko_editor, interests):
+    from broadcasts.models import Broadcast
+    from broadcasts.services import broadcast_submit
+    from tests.broadcasts.factories import make_broadcast, make_residents
+
+    make_residents(town, 1, interests=[interests["kenko"]], age_band="70p")
+    broadcast = make_broadcast(kenko, category=interests["kenko"])
+    Broadcast.objects.filter(pk=broadcast.pk).update(age_bands=["70p", "60s"])
+    broadcast.refresh_from_db()
+    broadcast_submit(broadcast=broadcast, actor=kenko_editor)  # no longer editable: read-only page
+    client.force_login(kenko_editor, backend="municipalities.auth.RoleBackend")
+    page = client.get(reverse("admin:broadcasts_broadcast_change", args=[broadcast.pk])).content.decode()
+    assert "70代以上、60代" in page and "70p" not in page
