@@ -57,9 +57,10 @@ def broadcasts_start_due_task() -> int:
 
 @shared_task(base=LineSendTask, failure_model="broadcasts.DeliveryBatch")
 def delivery_batch_send_task(batch_id: int) -> str:
-    """Send one batch. Its attempts are counted on its row (a batch re-queued by the beat keeps
-    its count), so the service records LINE's errors there and returns the wait before the
-    next attempt (the LINE retry policy's back-off), and the batch is enqueued again."""
+    """Send one batch. Its tries and claims are counted on its row (a batch re-queued by the
+    sweep keeps its counts): the service tries a 5xx or 429 again at once, records LINE's
+    errors there and, when LINE keeps failing, returns the wait before the next claim (the
+    LINE retry policy's back-off), and the batch is enqueued again."""
     outcome = batch_send.delivery_batch_send(batch_id=batch_id)
     if outcome.retry_in is not None:
         delivery_batch_send_task.apply_async((batch_id,), countdown=outcome.retry_in)
@@ -73,7 +74,8 @@ def broadcast_finish_task(broadcast_id: int) -> None:
 
 @shared_task
 def delivery_batches_requeue_stuck_task() -> int:
-    """Beat, every minute: batches left open by a dead worker go back to the queue."""
+    """Beat, every 5 seconds: batches of dead workers and lost tasks go back to the queue, and
+    stopped fan-outs go on."""
     return delivery.delivery_batches_requeue_stuck()
 
 
