@@ -417,6 +417,7 @@ def reservation_delete(*, reservation: Reservation, actor: StaffUser) -> None:
         error=ReservationError,
         message=_("この課の予約を削除する権限がありません。"),
     )
+    freed = current.status == ReservationStatus.BOOKED
     if current.status in HOLDS_PLACE:
         release_place(current.slot_id)
     audit_log(
@@ -426,4 +427,6 @@ def reservation_delete(*, reservation: Reservation, actor: StaffUser) -> None:
         data={"code": current.code, "name": current.display_name, "slot": str(current.slot)},
     )
     current.delete()
+    if freed:
+        waitlist_offer_freed(slot=current.slot)  # a place that was still to come goes to the waitlist
     on_commit_bump(current.slot.menu_id)

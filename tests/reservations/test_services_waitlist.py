@@ -13,6 +13,7 @@ from reservations.services import (
     reservation_book,
     reservation_cancel,
     reservation_change,
+    reservation_delete,
     slot_counters_reconcile,
     slot_save,
     waitlist_accept,
@@ -230,3 +231,10 @@ def test_more_capacity_offers_the_new_places_in_order(
     assert statuses == [WaitlistStatus.OFFERED, WaitlistStatus.OFFERED, WaitlistStatus.WAITING]
     full_slot.refresh_from_db()
     assert full_slot.reserved == 3
+
+
+def test_deleting_a_booking_offers_its_place(full_slot, resident, kenko_head):
+    entry = waitlist_join(slot=full_slot, resident=resident)
+    reservation_delete(reservation=full_slot.reservation_of_holder, actor=kenko_head)
+    entry.refresh_from_db()
+    assert entry.status == WaitlistStatus.OFFERED
