@@ -22,6 +22,7 @@ from municipalities.resources import ProjectExportMixin
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 
 from . import admin_phone, admin_views
+from .forms import MenuForm
 from .models import Menu, Reservation, ReservationStatus, Slot, WaitlistEntry
 from .resources import SlotResource
 from .rules import normalize_code
@@ -38,6 +39,7 @@ from .services import (
 
 @admin.register(Menu)
 class MenuAdmin(DepartmentScopedAdmin):
+    form = MenuForm
     list_display = ["name", "department", "is_suspended", "window", "links"]
     list_select_related = ["department"]
     list_filter = ["department", "is_suspended"]

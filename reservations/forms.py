@@ -118,3 +118,52 @@ class SlotFileForm(forms.Form):
         self.fields["department"].queryset = departments
         if departments is not None and departments.count() == 1:
             self.fields["department"].initial = departments.first()
+
+
+_AGE_RE = re.compile(r"^(?:(\d+)\s*歳)?\s*(?:(\d+)\s*(?:か月|ヶ月|カ月|ケ月|ヵ月|月))?$")
+
+
+class AgeMonthsField(forms.CharField):
+    """An age typed as staff say it (「1歳6か月」「65歳」「18か月」, full width too, or plain months
+    「18」), stored as months; shown back as 「1歳6か月」."""
+
+    def prepare_value(self, value: object) -> object:
+        if isinstance(value, int):
+            years, months = divmod(value, 12)
+            return f"{years}歳{months}か月" if months else f"{years}歳"
+        return value
+
+    def to_python(self, value: object) -> int | None:
+        text = jp.normalise_text(str(value or "")).replace(" ", "")
+        if not text:
+            return None
+        if text.isdigit():
+            return int(text)
+        m = _AGE_RE.match(text)
+        if not m or not any(m.groups()):
+            raise forms.ValidationError(_("「1歳6か月」「65歳」「18か月」のように入力してください。"))
+        return int(m.group(1) or 0) * 12 + int(m.group(2) or 0)
+
+
+class MenuForm(forms.ModelForm):
+    eligible_age_from_months = AgeMonthsField(
+        label=_("対象年齢（から）"),
+        required=False,
+        help_text=_("枠の日にこの年齢以上の人だけが予約できます（例: 1歳6か月、65歳）。空欄なら制限なし。"),
+    )
+    eligible_age_until_months = AgeMonthsField(
+        label=_("対象年齢（未満）"),
+        required=False,
+        help_text=_("枠の日にこの年齢未満の人だけが予約できます（例: 2歳）。空欄なら制限なし。"),
+    )
+
+    class Meta:
+        model = Menu
+        fields = ["eligible_age_from_months", "eligible_age_until_months"]  # the admin adds its fieldsets
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        low, high = data.get("eligible_age_from_months"), data.get("eligible_age_until_months")
+        if low is not None and high is not None and low >= high:
+            self.add_error("eligible_age_until_months", _("「未満」は「から」より上の年齢にしてください。"))
+        return data

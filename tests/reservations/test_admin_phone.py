@@ -2,12 +2,13 @@
 
 import datetime as dt
 
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from reservations.models import Reservation
+from reservations.models import Menu, Reservation
 from tests.reservations.factories import MenuFactory, SlotFactory
-from tests.reservations.test_admin import staff_client  # noqa: F401 - fixture
+from tests.reservations.test_admin import BACKEND, staff_client  # noqa: F401 - fixture
 
 
 def _at(day: dt.date, hour: int) -> dt.datetime:
@@ -54,3 +55,26 @@ def test_answers_are_normalised_by_their_kind(staff_client, kenko):  # noqa: F81
         url, {"menu": menu.pk, "slot": slot.pk, "name": "鈴木", "phone": "0311112222", "q0": "すずき"}
     )
     assert Reservation.objects.get(slot=slot).answers == {"お名前(ふりがな)": "スズキ"}
+
+
+def test_menu_age_rule_is_typed_as_staff_say_it(kenko, kenko_head):
+    # given
+    menu = MenuFactory(department=kenko, name="乳幼児歯科健診")
+    client = Client()
+    client.force_login(kenko_head, backend=BACKEND)
+    url = reverse("admin:reservations_menu_change", args=[menu.pk])
+    form = client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and not isinstance(v, list)}
+    data.update(
+        {"department": kenko.pk, "eligible_age_from_months": "１歳６か月", "eligible_age_until_months": "2歳"}
+    )
+    # when
+    response = client.post(url, data)
+    # then
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    menu.refresh_from_db()
+    assert (menu.eligible_age_from_months, menu.eligible_age_until_months) == (18, 24)
+    assert "1歳6か月" in client.get(url).content.decode()
+    data.update({"eligible_age_from_months": "3歳", "eligible_age_until_months": "2歳"})
+    assert "より上の年齢" in client.post(url, data).content.decode()
+    assert Menu.objects.get(pk=menu.pk).eligible_age_from_months == 18
