@@ -55,7 +55,10 @@ class RichMenuTileInline(ScopedTabularInline):
     model = RichMenuTile
     form = RichMenuTileForm
     fk_name = "menu"
-    extra = 0
+
+    def get_extra(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> int:
+        # A new menu shows a row per tile of the largest template (6); rows left empty are ignored.
+        return 6 if obj is None else 0
 
 
 class RichMenuForm(forms.ModelForm):
