@@ -61,7 +61,11 @@ def test_the_webhook_index_migrations_run_backwards_and_forwards():
         "municipalities_webhookevent_line_user_id_cc86b9ca_like",
     }
     fk = foreign_keys()
-    assert indexes() == {"munic_webhookevent_lane_idx", "munic_webhookevent_unfol_idx"}
+    assert indexes() == {
+        "munic_webhookevent_lane_idx",
+        "munic_webhookevent_unfol_idx",
+        "munic_webhookevent_taken_idx",
+    }
     call_command("migrate", "municipalities", "0004", verbosity=0)
     assert indexes() == {"munic_webhookevent_lane_idx", *field_indexes}
     call_command("migrate", "municipalities", "0003", verbosity=0)
@@ -69,5 +73,9 @@ def test_the_webhook_index_migrations_run_backwards_and_forwards():
     call_command("migrate", "municipalities", "0002", verbosity=0)
     assert indexes() == field_indexes
     call_command("migrate", "municipalities", verbosity=0)
-    assert indexes() == {"munic_webhookevent_lane_idx", "munic_webhookevent_unfol_idx"}
+    assert indexes() == {
+        "munic_webhookevent_lane_idx",
+        "munic_webhookevent_unfol_idx",
+        "munic_webhookevent_taken_idx",
+    }
     assert foreign_keys() == fk and len(fk) == 1
