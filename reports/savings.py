@@ -72,7 +72,7 @@ def savings_per_month(daily: list[dict[str, Any]], assumptions: list[Assumption]
         for row in daily:
             if row["source"] == p.key and row["metric"] in p.saves:
                 department = row["department__name"] or _("町全体")
-                counts[(row["day"].strftime("%Y-%m"), department, p.saves[row["metric"]])] += row["value"]
+                counts[(row["month"], department, p.saves[row["metric"]])] += row["value"]
     result = []
     for (month, department, procedure), count in sorted(counts.items()):
         if not count:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, Q, QuerySet, Subquery, Sum
+from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncMonth
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
@@ -216,13 +217,22 @@ def dashboard_data(
     last_day, snap_now = snapshot(period)
     _prev_day, snap_before = snapshot(previous)
 
+    # Long periods are charted (and read) month by month, short ones day by day.
+    step = "day" if period.days <= 62 else "month"
+
     # 4. The daily series (and the monthly splits, and the time saved) of the current period.
     daily: list[dict[str, Any]] = list(
         qs.filter(series_q, day__gte=period.start, day__lte=period.end)
-        .values("source", "metric", "department_id", "department__name", "day")
+        .annotate(bucket=TruncMonth("day") if step == "month" else F("day"))
+        .values("source", "metric", "department_id", "department__name", "bucket")
         .annotate(value=Sum("value"))
-        .order_by("day")
+        .order_by("bucket")
     )
+    # Each row's chart bucket and month as text, once (a year has thousands of rows otherwise).
+    for row in daily:
+        bucket = row["bucket"]
+        row["month"] = f"{bucket.year:04d}-{bucket.month:02d}"
+        row["key"] = row["month"] if step == "month" else bucket.isoformat()
 
     # 5. The assumptions; 6. whether the user sees the town-wide figures.
     assumptions = assumptions_for_town(municipality=municipality)
@@ -301,7 +311,7 @@ def _section(
             months: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
             for row in daily:
                 if row["source"] == key:
-                    months[row["day"].strftime("%Y-%m")][row["metric"]] += row["value"]
+                    months[row["month"]][row["metric"]] += row["value"]
             for month, values in sorted(months.items()):
                 num = values.get(ratio.numerator, 0)
                 den = sum(values.get(d, 0) for d in ratio.denominator)
@@ -354,14 +364,14 @@ def _section(
     section.tables = _tables(section.breakdowns)
     charted = [m for m, s in provider.metrics.items() if s.series]
     if charted:
-        step = "day" if period.days <= 62 else "month"
+        step = "day" if period.days <= 62 else "month"  # as in dashboard_data
         section.series_step = step
         buckets = _buckets(period, step)
         for metric in charted:
             values: dict[str, int] = dict.fromkeys(buckets, 0)
             for row in daily:
                 if row["source"] == key and row["metric"] == metric:
-                    values[_bucket(row["day"], step)] += row["value"]
+                    values[row["key"]] += row["value"]
             section.series.append((str(provider.metrics[metric].label), list(values.items())))
     return section
 
