@@ -62,6 +62,15 @@ def test_resident_asks_and_staff_take_over(page, live_server, garbage_town, town
     # then: the reply is in the talk with the sender, the page is back at the talk, the bot paused
     page.locator(".chatbot-msg.out", has_text="担当者です。").wait_for()
     assert page.url.endswith("#talk-end")
+    # the newest message is in view at the bottom of the talk, and so is the reply box
+    at_bottom = (
+        "(l => l.scrollTop + l.clientHeight >= l.scrollHeight - 2)(document.getElementById('talk-log'))"
+    )
+    page.wait_for_function(at_bottom)
+    assert page.locator("textarea[name=text]").is_visible()
+    assert (
+        page.evaluate("document.querySelector('textarea[name=text]').getBoundingClientRect().bottom") <= 900
+    )
     assert "自動応答しません" in page.locator(".chatbot-silenced").inner_text()
     assert StaffReply.objects.get(resident=resident).sent_at is not None
     assert ChatState.objects.get(resident=resident).silenced_until is not None
