@@ -44,7 +44,9 @@ class GarbageUploadForm(forms.Form):
     area = forms.FileField(
         label="area.csv",
         required=False,
-        help_text=gettext_lazy("地名と収集地区の対応（地名ごとに area_days.csv のどの地区の収集日かを示すファイル）"),
+        help_text=gettext_lazy(
+            "地名と収集地区の対応（地名ごとに area_days.csv のどの地区の収集日かを示すファイル）"
+        ),
     )
     skip_invalid = forms.BooleanField(
         label=gettext_lazy("読めない行を飛ばして取り込む"),
