@@ -39,6 +39,7 @@ class RichMenuState:
     batch_phase: str = ""
     batch_keys: set[str] = field(default_factory=set)
     batch_operations: int = 0
+    batch_seconds: float = 0.0  # how long the latest batch took at this LINE (its floor)
     hourly: dict[str, collections.deque[float]] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
 
@@ -254,25 +255,32 @@ class RichMenuFake:
         return 202, {}
 
     def _run_batch(self, operations: list[dict[str, Any]]) -> None:
+        """Apply the operations as one change (every "from" read before anything moves), taking
+        ``batch_seconds_per_million`` per million links moved in all (this work included)."""
+        started = time.monotonic()
         moved = 0
         with self.state.lock:
+            by_menu: dict[str, list[str]] = collections.defaultdict(list)
+            for user_id, menu_id in self.state.links.items():
+                by_menu[menu_id].append(user_id)
             for operation in operations:
                 kind = operation["type"]
                 if kind == "unlinkAll":
                     moved += len(self.state.links)
                     self.state.links.clear()
                     continue
-                source, target = operation.get("from"), operation.get("to")
-                users = [u for u, m in self.state.links.items() if m == source]
-                for user_id in users:
-                    if kind == "link":
-                        self.state.links[user_id] = target
-                    else:
-                        del self.state.links[user_id]
+                users = by_menu.get(operation.get("from"), [])
+                if kind == "link":
+                    self.state.links.update(dict.fromkeys(users, operation["to"]))
+                else:
+                    for user_id in users:
+                        self.state.links.pop(user_id, None)
                 moved += len(users)
             self.state.batch_operations += len(operations)
-        if self.batch_seconds_per_million:
-            time.sleep(self.batch_seconds_per_million * moved / 1_000_000)
+        remaining = self.batch_seconds_per_million * moved / 1_000_000 - (time.monotonic() - started)
+        if remaining > 0:
+            time.sleep(remaining)
+        self.state.batch_seconds = time.monotonic() - started
         self.state.batch_phase = "succeeded"
 
     def _progress(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:

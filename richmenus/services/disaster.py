@@ -21,6 +21,7 @@ import uuid
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,7 +42,7 @@ from richmenus.services.menus import (
 )
 
 BATCH_POLL_FIRST_SECONDS = 0.05
-BATCH_POLL_LONGEST_SECONDS = 2.0
+BATCH_POLL_LONGEST_SECONDS = 0.25
 BATCH_POLL_MAX_SECONDS = 300.0
 
 
@@ -98,11 +99,12 @@ def disaster_mode_switch(
 
 def _segment_menus(municipality: Municipality) -> list[RichMenu]:
     """Published normal menus that residents are linked to (the default needs no link)."""
-    linked = ResidentRichMenu.objects.filter(menu__municipality=municipality).values("menu_id").distinct()
+    # EXISTS per menu on the (menu, resident) index: no scan of a city's two million links.
+    linked = ResidentRichMenu.objects.filter(menu=OuterRef("pk"))
     return list(
-        RichMenu.objects.filter(municipality=municipality, kind=RichMenu.Kind.NORMAL, pk__in=linked).exclude(
-            line_rich_menu_id=""
-        )
+        RichMenu.objects.filter(municipality=municipality, kind=RichMenu.Kind.NORMAL)
+        .filter(Exists(linked))
+        .exclude(line_rich_menu_id="")
     )
 
 
@@ -156,7 +158,7 @@ def disaster_menu_prepare(*, municipality: Municipality) -> DisasterMode:
 
 def _wait_for_batch(client: Any) -> str:
     """Poll the batch's progress: soon at first (a small town's batch is done in a moment), then
-    every few seconds (LINE allows 2,000 such calls a second), for at most BATCH_POLL_MAX_SECONDS."""
+    every quarter second (LINE allows 2,000 such calls a second), for at most BATCH_POLL_MAX_SECONDS."""
     waited, pause = 0.0, BATCH_POLL_FIRST_SECONDS
     while waited <= BATCH_POLL_MAX_SECONDS:
         phase = client.rich_menu_batch_progress()
