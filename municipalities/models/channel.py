@@ -59,7 +59,9 @@ class WebhookEvent(TimeStampedModel, MunicipalityOwned):
         _("再試行予定"),
         null=True,
         blank=True,
-        help_text=_("一時的な障害の後、この日時まで処理を待ちます（同じ方の後のメッセージも順番を守って待ちます）。"),
+        help_text=_(
+            "一時的な障害の後、この日時まで処理を待ちます（同じ方の後のメッセージも順番を守って待ちます）。"
+        ),
     )
 
     class Meta:
