@@ -35,48 +35,51 @@ def _submission(form, resident, status="awaiting_payment") -> Submission:
 @pytest.fixture
 def old_rows(town, somu, resident, other_resident):
     """Three payments as applications 0001 stored them: paid at the counter, a failed and a
-    pending online attempt."""
-    call_command("migrate", *BEFORE, verbosity=0)
-    OldPayment = _old_payment_model()
+    pending online attempt. The form and submissions are made first, with today's schema (going
+    back to 0001 also takes back the app's later migrations)."""
     form = simple_form(somu, title="住民票の写しの請求", fee=300, payment_methods=["sandbox", "counter"])
     cashier = make_staff("cashier", town, "editor", somu)
     paid_submission = _submission(form, resident, status="received")
     waiting = _submission(form, other_resident)
-    created = timezone.now() - timedelta(days=40)
-    rows = [
-        OldPayment.objects.create(
-            submission_id=paid_submission.pk,
-            provider="counter",
-            amount=300,
-            status="paid",
-            reference="C000001-ABC",
-            paid_at=created + timedelta(minutes=5),
-            recorded_by_id=cashier.pk,
-            detail={"receipt_number": "R-1"},
-            created_at=created,
-        ),
-        OldPayment.objects.create(
-            submission_id=waiting.pk,
-            provider="sandbox",
-            amount=300,
-            status="failed",
-            reference="SBX-000002-aaaa",
-            failed_at=created,
-            detail={"redirect_url": "/x/"},
-            created_at=created,
-        ),
-        OldPayment.objects.create(
-            submission_id=waiting.pk,
-            provider="sandbox",
-            amount=300,
-            status="pending",
-            reference="SBX-000003-bbbb",
-            detail={"redirect_url": "/y/"},
-            created_at=created,
-        ),
-    ]
-    yield {"rows": rows, "form": form, "paid": paid_submission, "waiting": waiting, "cashier": cashier}
-    call_command("migrate", verbosity=0)
+    call_command("migrate", *BEFORE, verbosity=0)
+    try:
+        OldPayment = _old_payment_model()
+        created = timezone.now() - timedelta(days=40)
+        rows = [
+            OldPayment.objects.create(
+                submission_id=paid_submission.pk,
+                provider="counter",
+                amount=300,
+                status="paid",
+                reference="C000001-ABC",
+                paid_at=created + timedelta(minutes=5),
+                recorded_by_id=cashier.pk,
+                detail={"receipt_number": "R-1"},
+                created_at=created,
+            ),
+            OldPayment.objects.create(
+                submission_id=waiting.pk,
+                provider="sandbox",
+                amount=300,
+                status="failed",
+                reference="SBX-000002-aaaa",
+                failed_at=created,
+                detail={"redirect_url": "/x/"},
+                created_at=created,
+            ),
+            OldPayment.objects.create(
+                submission_id=waiting.pk,
+                provider="sandbox",
+                amount=300,
+                status="pending",
+                reference="SBX-000003-bbbb",
+                detail={"redirect_url": "/y/"},
+                created_at=created,
+            ),
+        ]
+        yield {"rows": rows, "form": form, "paid": paid_submission, "waiting": waiting, "cashier": cashier}
+    finally:
+        call_command("migrate", verbosity=0)
 
 
 FIELDS = (
