@@ -1,6 +1,6 @@
 """Demo data of rich menus: the town's published 6-tile menu (予約 / 申請 / ごみ / 受信設定 /
 お知らせ / 防災), a prepared disaster menu, and a few shelters. Idempotent: menus are created when
-missing and the default menu is published when it is not yet (through the LINE simulator)."""
+missing and published when they are not yet (through the LINE simulator)."""
 
 from __future__ import annotations
 
@@ -62,9 +62,12 @@ def _menu(municipality: Municipality, name: str, kind: str, tiles: list, *, is_d
 
 def seed(municipality: Municipality) -> None:
     default = _menu(municipality, "みどり町メニュー", RichMenu.Kind.NORMAL, DEFAULT_TILES, is_default=True)
-    _menu(municipality, "災害時メニュー", RichMenu.Kind.DISASTER, DISASTER_TILES, is_default=False)
-    if default.status != RichMenu.Status.PUBLISHED:
-        richmenu_publish(menu=default, actor=None)
+    disaster = _menu(municipality, "災害時メニュー", RichMenu.Kind.DISASTER, DISASTER_TILES, is_default=False)
+    # Both are sent to LINE (the simulator's): the default is shown, the disaster menu waits,
+    # prepared, for 災害モード.
+    for menu in (default, disaster):
+        if menu.status != RichMenu.Status.PUBLISHED:
+            richmenu_publish(menu=menu, actor=None)
     for code, name, address, lat, lon, status in SHELTERS:
         Shelter.objects.get_or_create(
             municipality=municipality,
