@@ -72,7 +72,10 @@ class Payment(TimeStampedModel, DepartmentOwned):
         help_text=_("LINE で申し込んだ住民（窓口で代理に記録した支払いでは空のこともあります）。"),
     )
     description = models.CharField(
-        _("内容"), max_length=200, blank=True, help_text=_("何の料金か（例: 住民票の写しの請求）。入金の照合はこれで分けて集計します。")
+        _("内容"),
+        max_length=200,
+        blank=True,
+        help_text=_("何の料金か（例: 住民票の写しの請求）。入金の照合はこれで分けて集計します。"),
     )
     provider = models.CharField(_("支払方法"), max_length=20, choices=PaymentMethod.choices)
     amount = models.PositiveIntegerField(_("金額（円）"))

@@ -127,7 +127,9 @@ class Municipality(TimeStampedModel):
         _("Stripe で受け付ける支払手段"),
         default=list,
         blank=True,
-        help_text=_("card（クレジットカード）、konbini（コンビニ）、paypay のうち、Stripe アカウントで使えるもの。"),
+        help_text=_(
+            "card（クレジットカード）、konbini（コンビニ）、paypay のうち、Stripe アカウントで使えるもの。"
+        ),
     )
 
     class Meta:
