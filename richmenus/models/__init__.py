@@ -1,0 +1,36 @@
+"""Rich menus (リッチメニュー), 災害モード and shelters (避難所).
+
+One module per topic; every model is re-exported here (``from richmenus.models import RichMenu``)."""
+
+from richmenus.models.disaster import DisasterMode, DisasterType, Shelter, ShelterStatus
+from richmenus.models.menus import (
+    EDIT_ACTIONS,
+    ResidentRichMenu,
+    RichMenu,
+    RichMenuKind,
+    RichMenuLayout,
+    RichMenuStatus,
+    RichMenuTap,
+    RichMenuTile,
+    TileAction,
+    TileIcon,
+    colour,
+)
+
+__all__ = [
+    "DisasterMode",
+    "DisasterType",
+    "EDIT_ACTIONS",
+    "ResidentRichMenu",
+    "RichMenu",
+    "RichMenuKind",
+    "RichMenuLayout",
+    "RichMenuStatus",
+    "RichMenuTap",
+    "RichMenuTile",
+    "Shelter",
+    "ShelterStatus",
+    "TileAction",
+    "TileIcon",
+    "colour",
+]
