@@ -19,7 +19,7 @@ It speaks the parts of LINE's API the product uses:
   message requests (reply/push/multicast/broadcast) with 500 and 429, drawn from a seeded random
   (``fault_seed``), before anything is accepted; ``fail_after_accept`` makes that share of the
   500s come after LINE accepted the request (the retry then meets 409). ``fake.faults_injected``
-  counts them by status. ``python tests/fakeline.py --fail-rate 0.05 --throttle-rate 0.03``
+  counts them by status. ``python -m tests.fakeline --fail-rate 0.05 --throttle-rate 0.03``
   serves such a LINE on its own (for a benchmark's ``--line-api-base-url``).
 - Rate limits: ``FakeLine(rate_limits={"multicast": 200})`` answers 429 beyond N requests in
   any one-second window per endpoint.
