@@ -4,12 +4,14 @@ Every periodic task is listed here, each with its crontab and a crontab.guru rea
 Tasks take ids (JSON only) and are idempotent: see STYLE R10.
 """
 
+import logging
 import math
 import os
 import time
 
 from celery import Celery, signals
 from celery.schedules import crontab
+from celery.worker.consumer.consumer import Consumer
 from django.db import connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -30,6 +32,35 @@ app.conf.CELERY_DB_REUSE_MAX = 1000
 # again: at 200 broadcast batches a second the check would be a quarter of the worker's
 # statements. After a pause, or after a long task, it runs as Django runs it.
 HEALTH_CHECK_AFTER_IDLE_SECONDS = 1.0
+
+
+# A Redis outage must not stop the worker. After the broker connection breaks, Celery 5.7's
+# consumer collects the connection (which clears its client) and then closes it; closing a
+# channel with unacknowledged messages reads that client and raises AttributeError, which
+# ignore_errors() does not cover, so the worker shut down instead of reconnecting (seen in
+# tests/faults/test_webhook_recovery.py about one run in three). The broken connection is thrown
+# away either way: its close may fail quietly, and the consumer restarts and reconnects as usual.
+_on_connection_error_after_connected = Consumer.on_connection_error_after_connected
+_log = logging.getLogger(__name__)
+
+
+def _tolerant_close(close):  # noqa: ANN001, ANN202 - a bound kombu method
+    def close_broken_connection() -> None:
+        try:
+            close()
+        except AttributeError:
+            _log.warning("closing the broken broker connection failed; reconnecting anyway", exc_info=True)
+
+    return close_broken_connection
+
+
+def _on_connection_error_keep_running(self: Consumer, exc: BaseException) -> None:
+    if self.connection is not None:
+        self.connection.close = _tolerant_close(self.connection.close)
+    _on_connection_error_after_connected(self, exc)
+
+
+Consumer.on_connection_error_after_connected = _on_connection_error_keep_running
 
 
 @signals.task_prerun.connect
