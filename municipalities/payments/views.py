@@ -52,9 +52,8 @@ def _own_payment(request: HttpRequest, pk: int) -> Payment:
 def checkout_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Send the resident to the provider's checkout for their pending online payment."""
     payment = _own_payment(request, pk)
-    return_url = f"{settings.SITE_URL}{reverse('payments:return', kwargs={'pk': payment.pk})}"
-    if not settings.SITE_URL:
-        return_url = request.build_absolute_uri(reverse("payments:return", kwargs={"pk": payment.pk}))
+    path = reverse("payments:return", kwargs={"pk": payment.pk})
+    return_url = f"{settings.SITE_URL}{path}" if settings.SITE_URL else request.build_absolute_uri(path)
     try:
         url = payment_checkout_url(payment=payment, return_url=return_url)
     except PaymentError as exc:

@@ -11,22 +11,14 @@ from django.urls import reverse
 from applications.models import Attachment, FieldKind, Submission
 from applications.services import submission_transition
 from applications.workflow import SubmissionStatus as S
-from municipalities.line.liff import SESSION_KEY
 from municipalities.models import Payment
 from municipalities.payments.sandbox import signed_result
 from municipalities.services.payments import payment_checkout_url
 from tests.applications.factories import FormFieldFactory, simple_form, submit
 from tests.applications.files import EXE, PNG, upload
+from tests.conftest import resident_client as client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(resident) -> Client:
-    client = Client()
-    session = client.session
-    session[SESSION_KEY] = resident.pk
-    session.save()
-    return client
 
 
 @pytest.fixture
