@@ -5,20 +5,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from municipalities.line.liff import SESSION_KEY
 from reservations.models import ReservationStatus
 from reservations.services import reservation_book
+from tests.conftest import resident_client
 from tests.municipalities.factories import resident_in
 from tests.reservations.factories import MenuFactory, SlotFactory, in_days
-
-
-def signed_in(resident) -> Client:
-    client = Client()
-    session = client.session
-    session[SESSION_KEY] = resident.pk
-    session.save()
-    client.cookies["sessionid"] = session.session_key
-    return client
 
 
 def test_pages_need_a_signed_in_resident(menu):
@@ -30,7 +21,7 @@ def test_calendar_marks_days_and_updates_after_a_booking(
 ):
     # given
     slot = SlotFactory(menu=menu, starts_at=in_days(3), capacity=2)
-    client = signed_in(resident)
+    client = resident_client(resident)
     url = reverse("reservations:calendar", args=[menu.pk]) + f"?ym={in_days(3):%Y-%m}"
     day_link = f'data-day="{in_days(3).date().isoformat()}"'
     # when / then: ○ with room, × once full (the cached grid is invalidated by the booking)
@@ -48,7 +39,7 @@ def test_calendar_marks_days_and_updates_after_a_booking(
 
 
 def test_booking_through_the_page(menu, slot, resident):
-    client = signed_in(resident)
+    client = resident_client(resident)
     response = client.post(reverse("reservations:confirm", args=[slot.pk]))
     assert response.status_code == 302
     assert "予約が確定しました" in client.get(response["Location"]).content.decode()
@@ -59,7 +50,7 @@ def test_window_closed_message_with_alternatives(menu, resident):
     menu.save()
     soon = SlotFactory(menu=menu, starts_at=timezone.now() + dt.timedelta(hours=5))
     later = SlotFactory(menu=menu, starts_at=in_days(4))
-    page = signed_in(resident).get(reverse("reservations:confirm", args=[soon.pk])).content.decode()
+    page = resident_client(resident).get(reverse("reservations:confirm", args=[soon.pk])).content.decode()
     assert "締め切りました" in page
     assert f'data-alt="{later.pk}"' in page
 
@@ -68,28 +59,30 @@ def test_limit_reached_message(menu, resident):
     a = SlotFactory(menu=menu, starts_at=in_days(3))
     b = SlotFactory(menu=menu, starts_at=in_days(4))
     reservation_book(slot=a, resident=resident)
-    response = signed_in(resident).post(reverse("reservations:confirm", args=[b.pk]))
+    response = resident_client(resident).post(reverse("reservations:confirm", args=[b.pk]))
     assert response.status_code == 409
     assert "1 人 1 件まで" in response.content.decode()
 
 
 def test_another_residents_booking_is_a_404(menu, slot, resident, other_resident):
     r = reservation_book(slot=slot, resident=other_resident)
-    client = signed_in(resident)
+    client = resident_client(resident)
     assert client.get(reverse("reservations:my_detail", args=[r.pk])).status_code == 404
     assert client.post(reverse("reservations:my_cancel", args=[r.pk])).status_code == 404
 
 
 def test_another_towns_menu_is_a_404(other_department, resident):
     foreign = MenuFactory(department=other_department)
-    assert signed_in(resident).get(reverse("reservations:calendar", args=[foreign.pk])).status_code == 404
+    assert (
+        resident_client(resident).get(reverse("reservations:calendar", args=[foreign.pk])).status_code == 404
+    )
 
 
 def test_change_and_cancel_from_my_reservations(menu, resident):
     a = SlotFactory(menu=menu, starts_at=in_days(3))
     b = SlotFactory(menu=menu, starts_at=in_days(4))
     r = reservation_book(slot=a, resident=resident)
-    client = signed_in(resident)
+    client = resident_client(resident)
     assert "日時を変更する" in client.get(reverse("reservations:my_detail", args=[r.pk])).content.decode()
     client.post(reverse("reservations:my_change", args=[r.pk]), {"slot": b.pk})
     r.refresh_from_db()
@@ -106,13 +99,13 @@ def test_deadline_passed_hides_change_and_explains(menu, resident, kenko, hours)
     r = reservation_book(
         slot=SlotFactory(menu=menu, starts_at=timezone.now() + dt.timedelta(hours=hours)), resident=resident
     )
-    page = signed_in(resident).get(reverse("reservations:my_detail", args=[r.pk])).content.decode()
+    page = resident_client(resident).get(reverse("reservations:my_detail", args=[r.pk])).content.decode()
     assert "締切を過ぎました" in page and kenko.name in page
     assert 'id="cancel"' not in page
 
 
 def test_a_double_tap_lands_on_the_same_booking(menu, slot, resident):
-    client = signed_in(resident)
+    client = resident_client(resident)
     first = client.post(reverse("reservations:confirm", args=[slot.pk]))
     second = client.post(reverse("reservations:confirm", args=[slot.pk]))
     assert first["Location"] == second["Location"]
