@@ -63,25 +63,32 @@ def test_turns_are_booked_in_one_step_and_a_late_caller_delays_nobody(settings, 
     ratelimit.reset_local()
     book = ratelimit._redis_book if shared else ratelimit._local.book
     key = f"chan-turns-{time.time_ns()}"
-    # when: twelve callers ask at once
-    started = time.monotonic()  # the turns are counted from the first booking, just after this
-    waits = [book(key, 50, 10.0) for _ in range(12)]
+    # when: twelve callers ask at once; each turn is known as a span of time (now + wait, now
+    # being somewhere within the call), so a busy machine pausing between calls changes nothing
+    turns = []
+    for _ in range(12):
+        before = time.monotonic()
+        booked, wait = book(key, 50, 10.0)
+        turns.append((booked, before + wait, time.monotonic() + wait))
     # then: five go now, five one window (100 ms and the margin) later, two two windows later
     window = 0.1 * ratelimit.WINDOW_MARGIN
-    assert all(booked for booked, _ in waits)
-    assert [wait for _, wait in waits] == [
-        pytest.approx(w, abs=0.01) for w in [0.0] * 5 + [window] * 5 + [2 * window] * 2
-    ]
-    # and: a caller that will not wait that long books nothing and learns at once how long it would
-    # be: until two windows after the start (a busy machine may have let some of that time pass)
+    _, first_from, first_to = turns[0]
+    for (booked, turn_from, turn_to), k in zip(turns, [0] * 5 + [1] * 5 + [2] * 2, strict=True):
+        assert booked and turn_from - 0.005 <= first_to + k * window
+        assert first_from + k * window <= turn_to + 0.005
+    # and: a caller that will not wait that long books nothing and learns at once how long it
+    # would be: until two windows after the first turn
+    before = time.monotonic()
     booked, wait = book(key, 50, 0.05)
-    assert not booked and 2 * window - (time.monotonic() - started) - 0.01 <= wait <= 2 * window + 0.01
+    assert not booked and before + wait - 0.005 <= first_to + 2 * window
+    assert first_from + 2 * window <= time.monotonic() + wait + 0.005
     # when: the next caller comes 150 ms later (the callers of the first turns woke late, say)
     time.sleep(0.15)
+    before = time.monotonic()
     booked, wait = book(key, 50, 10.0)
-    elapsed = time.monotonic() - started
-    # then: its turn is still the one after the booked ones (two windows after the start), not later
-    assert booked and 2 * window - elapsed - 0.01 <= wait <= 2 * window - 0.15 + 0.01
+    # then: its turn is still the one after the booked ones (two windows after the first), not later
+    assert booked and before + wait - 0.005 <= first_to + 2 * window
+    assert first_from + 2 * window <= time.monotonic() + wait + 0.005
 
 
 @pytest.mark.redis
