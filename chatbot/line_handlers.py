@@ -251,7 +251,10 @@ def _handoff_reply(ctx: InboundContext, resident: Resident) -> Messages:
         resident=resident, since=timezone.now() - HANDOFF_TOPIC_WINDOW, skip=_STAFF_KEYS
     )
     department = None
-    if topic:
+    route = selectors.handoff_route_for(municipality_id=resident.municipality_id, text=topic) if topic else None
+    if route is not None:  # the town's 話題 → 課 table first
+        department = route.department
+    elif topic:
         match = get_index(ctx.municipality.pk).match(topic)
         owner = next((e.department_id for e in [*match.answer, *match.candidates] if e.department_id), None)
         if owner is not None:

@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 from rapidfuzz import fuzz
 
-from chatbot.models import ChatState, Faq
+from chatbot.models import ChatState, Faq, HandoffRoute
 from chatbot.normalize import key, reading
 from municipalities.models import Area, Resident, TalkMessage
 from municipalities.permissions import policy_for
@@ -102,3 +102,24 @@ def recent_question_of(*, resident: Resident, since: dt.datetime, skip: set[str]
         .values_list("text", flat=True)[:5]
     )
     return next((t for t in texts if key(t) not in skip), "")
+
+
+def handoff_route_for(*, municipality_id: int, text: str) -> HandoffRoute | None:
+    """The first active route (by ``sort_order``) whose words appear in ``text``: the 課 that
+    receives a hand-off about it. Words and text are compared folded (widths, kana), and a
+    word also matches the text's reading (「じゅうみんひょう」 finds 住民票)."""
+    folded = key(text)
+    if not folded:
+        return None
+    spoken = key(reading(text))
+    routes = (
+        HandoffRoute.objects.filter(department__municipality_id=municipality_id, is_active=True)
+        .select_related("department")
+        .order_by("sort_order", "pk")
+    )
+    for route in routes:
+        for word in route.keyword_list():
+            word_key = key(word)
+            if word_key and (word_key in folded or word_key in spoken or key(reading(word)) in spoken):
+                return route
+    return None

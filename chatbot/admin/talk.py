@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from chatbot import selectors, services
 from chatbot.errors import ChatbotError
-from chatbot.models import Handoff, TalkThread
+from chatbot.models import Handoff, HandoffRoute, TalkThread
 from municipalities.admin_pages import AdminPage
 from municipalities.line.talklog import tap_labels
 from municipalities.models import TalkMessage
@@ -207,3 +207,29 @@ class TalkPausePage(TalkReplyPage):
                 % {"until": timezone.localtime(state.silenced_until).strftime("%H:%M")},
             )
         return HttpResponseRedirect(self.error_redirect_url(request, pk=pk))
+
+
+# --- Topic routes -----------------------------------------------------------------------------
+
+
+@admin.register(HandoffRoute)
+class HandoffRouteAdmin(DepartmentScopedAdmin):
+    """話題 → 課: which department's inbox receives the hand-offs about a topic."""
+
+    list_display = ["topic", "department", "keywords_display", "sort_order", "is_active"]
+    list_filter = ["is_active", "department"]
+    search_fields = ["topic", "keywords"]
+    list_select_related = ["department"]
+    fields = ["department", "topic", "keywords", "sort_order", "is_active"]
+
+    @admin.display(description=gettext_lazy("言葉"))
+    def keywords_display(self, obj: HandoffRoute) -> str:
+        return "、".join(obj.keyword_list())
+
+    def save_with_service(
+        self, request: HttpRequest, obj: HandoffRoute, form: Any, formsets: Any, change: bool
+    ) -> HandoffRoute:
+        return services.handoff_route_save(route=obj, actor=request.user, created=not change)
+
+    def delete_model(self, request: HttpRequest, obj: HandoffRoute) -> None:
+        services.handoff_route_delete(route=obj, actor=request.user)

@@ -4,7 +4,7 @@ unanswered questions, and the conversation with staff (hand-off, replies, state)
 One module per topic; every model is re-exported here (``from chatbot.models import Faq``)."""
 
 from chatbot.models.answers import Faq, KeywordRule, UnansweredAsk, UnansweredQuestion
-from chatbot.models.conversation import ChatState, Handoff, StaffReply, TalkThread
+from chatbot.models.conversation import ChatState, Handoff, HandoffRoute, StaffReply, TalkThread
 from chatbot.models.garbage import (
     AreaCalendar,
     CenterHoliday,
@@ -26,6 +26,7 @@ __all__ = [
     "GarbageRemark",
     "GarbageReminder",
     "Handoff",
+    "HandoffRoute",
     "KeywordRule",
     "StaffReply",
     "TalkThread",

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from municipalities.models import MunicipalityOwned, Resident, TimeStampedModel
+from municipalities.models import DepartmentOwned, MunicipalityOwned, Resident, TimeStampedModel
 
 
 class Handoff(TimeStampedModel, MunicipalityOwned):
@@ -91,6 +91,43 @@ class Handoff(TimeStampedModel, MunicipalityOwned):
 
     def __str__(self) -> str:
         return self.topic[:40] or str(self.requested_at)
+
+
+class HandoffRoute(TimeStampedModel, DepartmentOwned):
+    """Which 課 receives the hand-offs about a topic (「住民票・戸籍」→ 市民課).
+
+    When a resident asks for a person, the question they asked just before is read for the
+    route's words; the first route (in ``sort_order``) whose word it contains sends the hand-off
+    to its department's inbox. Without a route, the department that owns the matching FAQ gets
+    it, else the town-wide inbox.
+    """
+
+    topic = models.CharField(_("話題"), max_length=100, help_text=_("例: 住民票・戸籍、粗大ごみ、予防接種"))
+    keywords = models.TextField(
+        _("言葉"),
+        help_text=_(
+            "住民の質問にこの言葉が入っていれば、この課におつなぎします。1 行に 1 つ"
+            "（全角・半角、かなの違いは無視します）。"
+        ),
+    )
+    sort_order = models.PositiveIntegerField(
+        _("優先順"), default=0, help_text=_("複数の話題に当てはまるときは、小さい数の話題が優先です。")
+    )
+    is_active = models.BooleanField(_("有効"), default=True)
+
+    class Meta:
+        verbose_name = _("問い合わせの振り分け")
+        verbose_name_plural = _("問い合わせの振り分け")
+        ordering = ["sort_order", "topic"]
+        constraints = [
+            models.UniqueConstraint(fields=["department", "topic"], name="chatbot_handoffroute_topic_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.topic
+
+    def keyword_list(self) -> list[str]:
+        return [line.strip() for line in self.keywords.splitlines() if line.strip()]
 
 
 class ChatState(TimeStampedModel, MunicipalityOwned):

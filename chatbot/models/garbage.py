@@ -116,12 +116,16 @@ class CenterHoliday(TimeStampedModel, MunicipalityOwned):
     """A period in which a collection center (清掃センター) does not collect (``center.csv``).
 
     As in the 5374 app, collection days inside the period are cancelled; a town that moves them
-    to the first day after the period instead sets the policy to 「振替」.
+    to the first day after the period instead sets the policy to 「振替」. 「1 週ずらし」 is the 5374
+    app's ``WeekShift`` (金沢の仕様, ``setting.js``): in the month of the period, a weekday's
+    collection that falls inside it and every later one of that weekday in the month move one
+    week on (a 「第1金曜」 in a holiday is collected on the next Friday, the 「第2」 a week later).
     """
 
     class Policy(models.TextChoices):
         CANCEL = "cancel", _("休止（収集なし）")
         SHIFT = "shift", _("振替（休止明けに収集）")
+        WEEK = "week", _("1 週ずらし（5374 の WeekShift）")
 
     municipality = models.ForeignKey(
         "municipalities.Municipality",
@@ -143,7 +147,8 @@ class CenterHoliday(TimeStampedModel, MunicipalityOwned):
                 condition=Q(ends_on__gte=models.F("starts_on")), name="chatbot_centerholiday_period_valid"
             ),
             models.CheckConstraint(
-                condition=Q(policy__in=["cancel", "shift"]), name="chatbot_centerholiday_policy_valid"
+                condition=Q(policy__in=["cancel", "shift", "week"]),
+                name="chatbot_centerholiday_policy_valid",
             ),
         ]
 

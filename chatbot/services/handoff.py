@@ -14,10 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chatbot.errors import ChatbotError
-from chatbot.models import ChatState, Handoff, StaffReply
+from chatbot.models import ChatState, Handoff, HandoffRoute, StaffReply
 from chatbot.services.state import state_for_update
 from municipalities import permissions
 from municipalities.audit import audit_log
+from municipalities.errors import full_clean_or
 from municipalities.line import messages as line_messages
 from municipalities.line.client import get_line_client, retry_key_for
 from municipalities.line.talklog import talk_log_outbound
@@ -263,3 +264,47 @@ def handoff_notify(*, handoff_id: int) -> bool:
         recipient_list=[address],
     )
     return True
+
+
+# --- Topic routes (which 課 receives which hand-offs) -------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def handoff_route_save(*, route: HandoffRoute, actor: StaffUser | None, created: bool) -> HandoffRoute:
+    """Create or change a topic route (話題 → 課). Checks the policy in the route's department,
+    needs at least one word, audited."""
+    if actor is not None:
+        permissions.require_save(
+            actor,
+            route,
+            created=created,
+            error=ChatbotError,
+            message=_("この課の問い合わせの振り分けを変更する権限がありません。"),
+        )
+    route.keywords = "\n".join(dict.fromkeys(route.keyword_list()))
+    if not route.keywords:
+        raise ChatbotError(_("振り分けに使う言葉を 1 つ以上入力してください。"))
+    full_clean_or(route, error=ChatbotError)
+    route.save()
+    audit_log(
+        actor=actor,
+        action="chatbot.handoffroute." + ("created" if created else "changed"),
+        obj=route,
+        data={"topic": route.topic, "keywords": route.keyword_list(), "is_active": route.is_active},
+    )
+    return route
+
+
+@transaction.atomic(durable=True)
+def handoff_route_delete(*, route: HandoffRoute, actor: StaffUser | None) -> None:
+    """Delete a topic route; its hand-offs go to the FAQ's department or the town-wide inbox. Audited."""
+    if actor is not None:
+        permissions.require(
+            actor,
+            "delete",
+            route,
+            error=ChatbotError,
+            message=_("この課の問い合わせの振り分けを削除する権限がありません。"),
+        )
+    audit_log(actor=actor, action="chatbot.handoffroute.deleted", obj=route, data={"topic": route.topic})
+    route.delete()

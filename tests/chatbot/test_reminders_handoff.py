@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from chatbot import line_handlers
 from chatbot.errors import ChatbotError
-from chatbot.matching import get_index
-from chatbot.models import ChatState, GarbageReminder, StaffReply
+from chatbot.matching import get_index, invalidate
+from chatbot.models import ChatState, CollectionRule, GarbageReminder, StaffReply
 from chatbot.services import chat_state_update, talk_reply_send
 from chatbot.tasks import garbage_reminders_dispatch_task
 from municipalities.line.dispatch import InboundContext
@@ -19,9 +19,16 @@ from municipalities.services import resident_update_preferences
 
 
 def _area_collecting_tomorrow(town) -> Area:
+    """An area with a collection tomorrow; on a day no area collects (a Sunday for 京丹後市), one
+    area's 可燃ごみ also gets tomorrow's date, as a town lists an extra collection day."""
     tomorrow = timezone.localdate() + dt.timedelta(days=1)
     index = get_index(town.pk)
-    area_id = next(a for a, calendar in index.calendars.items() if calendar.categories_on(tomorrow))
+    area_id = next((a for a, calendar in index.calendars.items() if calendar.categories_on(tomorrow)), None)
+    if area_id is None:
+        rule = CollectionRule.objects.filter(calendar__municipality=town).order_by("pk").first()
+        CollectionRule.objects.filter(pk=rule.pk).update(rule=f"{rule.rule} {tomorrow:%Y%m%d}")
+        invalidate(town.pk)
+        area_id = rule.calendar.area_id
     return Area.objects.get(pk=area_id)
 
 
