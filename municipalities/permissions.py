@@ -21,7 +21,14 @@ What each role may do on a model:
   ``{"approve"}``).
 - 所属長 and 自治体管理者: every action.
 
-Core models that are about the channel and the staff have their own rules (CORE_RULES).
+Core models that are about the channel and the staff have their own rules (CORE_RULES); a feature
+model may state its own table the same way (``role_rules``, e.g. the town's rich menus).
+
+A row owned by the town as a whole can still be *edited* by departments: a model that names
+``edit_departments_path`` (lookup to the Department(s) owning parts of the row, e.g. a rich
+menu's tiles) is seen by every role of the town, while every other action is for 自治体管理者
+and for the department roles of a department on that path (a head whose department owns a tile
+changes the menu; other heads only read it).
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ ROLE_GROUP_NAMES: dict[str, str] = {
 
 DEFAULT_HEAD_ONLY_ACTIONS = frozenset({"approve"})
 VIEWER_ACTIONS = frozenset({"view", "export"})
+READ_ACTIONS = VIEWER_ACTIONS  # actions that ``edit_departments_path`` does not narrow
 ALL = None  # every action the model has
 
 _VIEW = frozenset({"view"})
@@ -128,6 +136,8 @@ def permission_action(codename: str, model_name: str) -> str:
 def role_allows(model: type[models.Model], role: str, action: str) -> bool:
     """Whether ``role`` may perform ``action`` on ``model`` at all (ignoring where)."""
     rules = CORE_RULES.get(model._meta.label_lower)
+    if rules is None:
+        rules = getattr(model, "role_rules", None)
     if rules is not None:
         allowed = rules.get(role, frozenset())
         return allowed is ALL or action in allowed
@@ -213,6 +223,14 @@ class Scope:
         self.admin_municipality_ids = {r.municipality_id for r in roles if r.role == Role.MUNICIPALITY_ADMIN}
         self.municipality_ids = {r.municipality_id for r in roles}
         self._roles, self._perms = roles, perms
+        self.codename = perm.partition(".")[2]
+
+    def _edit_path(self, model: type[models.Model]) -> str | None:
+        """``edit_departments_path`` of ``model`` when this scope's action is a write on it."""
+        path = getattr(model, "edit_departments_path", None)
+        if not path or permission_action(self.codename, model._meta.model_name) in READ_ACTIONS:
+            return None
+        return path
 
     def _town_wide_ids(self, model: type[models.Model]) -> set[int] | None:
         """Towns where rows of ``model`` without a department are in scope, for models that declare
@@ -230,6 +248,15 @@ class Scope:
         muni_path = getattr(model, "municipality_path", None)
         if dept_path is None and muni_path is None:
             return Q(pk__in=[])  # not a tenant model: nobody but superusers
+        edit_path = self._edit_path(model) if dept_path is None else None
+        if edit_path:
+            owned = model._default_manager.filter(
+                **{
+                    _lookup(edit_path, "in"): self.department_ids,
+                    _lookup(muni_path, "in"): self.municipality_ids,
+                }
+            ).values("pk")
+            return Q(**{_lookup(muni_path, "in"): self.admin_municipality_ids}) | Q(pk__in=owned)
         if dept_path is None:
             return Q(**{_lookup(muni_path, "in"): self.municipality_ids})
         q = Q(**{_lookup(dept_path, "in"): self.department_ids}) | Q(
@@ -247,6 +274,11 @@ class Scope:
         if muni_path is None:
             return False
         municipality_id = walk_id(obj, muni_path)
+        edit_path = self._edit_path(model) if dept_path is None else None
+        if edit_path:
+            return municipality_id in self.admin_municipality_ids or (
+                municipality_id in self.municipality_ids and self._edits_through(obj, edit_path)
+            )
         if dept_path is None:
             return municipality_id in self.municipality_ids
         department_id = walk_id(obj, dept_path)
@@ -254,6 +286,30 @@ class Scope:
             return True
         town_wide = self._town_wide_ids(model)
         return department_id is None and bool(town_wide) and municipality_id in town_wide
+
+    def _edits_through(self, obj: models.Model, path: str) -> bool:
+        """A department of the user's on ``edit_departments_path`` of ``obj`` (read from the object
+        for a path of foreign keys, so an unsaved row counts as it will be saved; from the database
+        for a path through many rows)."""
+        if _single_valued(type(obj), path):
+            return walk_id(obj, path) in self.department_ids
+        if obj.pk is None:
+            return False
+        return (
+            type(obj)
+            ._default_manager.filter(pk=obj.pk, **{_lookup(path, "in"): self.department_ids})
+            .exists()
+        )
+
+
+def _single_valued(model: type[models.Model], path: str) -> bool:
+    """Whether ``path`` follows foreign keys only (one value per row)."""
+    for hop in path.split("__"):
+        field = model._meta.get_field(hop)
+        if not (field.is_relation and field.concrete and (field.many_to_one or field.one_to_one)):
+            return False
+        model = field.related_model
+    return True
 
 
 def _lookup(path: str, op: str) -> str:

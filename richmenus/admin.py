@@ -37,6 +37,7 @@ class RichMenuTileForm(forms.ModelForm):
         model = RichMenuTile
         fields = [
             "position",
+            "department",
             "label",
             "icon",
             "background_color",

@@ -4,7 +4,7 @@ missing and published when they are not yet (through the LINE simulator)."""
 
 from __future__ import annotations
 
-from municipalities.models import Municipality
+from municipalities.models import Department, Municipality
 from richmenus.models import RichMenu, RichMenuTile, Shelter, ShelterStatus
 from richmenus.services import richmenu_publish
 
@@ -28,6 +28,10 @@ DISASTER_TILES = [
     ("町のホームページ", "home", "#37474F", Action.URI, {"uri": "https://example.jp/"}),
 ]
 
+# The department that owns a tile: its 所属長 may change and publish the menu (健康福祉課 runs the
+# checkup bookings); the other tiles are the information team's (自治体管理者).
+TILE_DEPARTMENTS = {"予約": "kenko"}
+
 SHELTERS = [
     ("D001", "みどり町立中央小学校", "みどり町中央1-2-3", "35.621200", "135.061000", ShelterStatus.OPEN),
     ("D002", "みどり町公民館", "みどり町本町4-5", "35.625800", "135.055400", ShelterStatus.CROWDED),
@@ -48,9 +52,13 @@ def _menu(municipality: Municipality, name: str, kind: str, tiles: list, *, is_d
         chat_bar_text="メニュー" if kind == RichMenu.Kind.NORMAL else "災害時メニュー",
     )
     for position, (label, icon, colour, action, extra) in enumerate(tiles, 1):
+        code = TILE_DEPARTMENTS.get(label) if kind == RichMenu.Kind.NORMAL else None
         RichMenuTile.objects.create(
             menu=menu,
             position=position,
+            department=Department.objects.filter(municipality=municipality, code=code).first()
+            if code
+            else None,
             label=label,
             icon=icon,
             background_color=colour,

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from municipalities.models import Area, Interest, MunicipalityOwned, TimeStampedModel
+from municipalities.models import Area, Department, Interest, MunicipalityOwned, Role, TimeStampedModel
 from richmenus import layouts
 
 # Every write on a town's menus changes what all its residents see: heads and 自治体管理者.
 EDIT_ACTIONS: frozenset[str] = frozenset({"add", "change", "delete", "import", "approve", "publish"})
+READ: frozenset[str] = frozenset({"view", "export"})
 
 
 colour = RegexValidator(r"^#[0-9A-Fa-f]{6}$", _("色は #1E88E5 のように # と 16 進 6 桁で入力してください。"))
@@ -58,6 +60,16 @@ class RichMenu(TimeStampedModel, MunicipalityOwned):
     """
 
     head_only_actions: ClassVar[frozenset[str]] = EDIT_ACTIONS
+    # Seen by every role of the town. Laid out, added and deleted by 自治体管理者 (the
+    # information team); changed and published also by the 所属長 of a department that owns a
+    # tile (municipalities.permissions: ``edit_departments_path``); the others read it.
+    role_rules: ClassVar[dict[str, frozenset[str] | None]] = {
+        Role.MUNICIPALITY_ADMIN: None,  # every action
+        Role.HEAD: READ | {"change", "publish"},
+        Role.EDITOR: READ,
+        Role.VIEWER: READ,
+    }
+    edit_departments_path: ClassVar[str] = "tiles__department"
 
     Kind = RichMenuKind
     Status = RichMenuStatus
@@ -231,6 +243,9 @@ class RichMenuTile(TimeStampedModel):
     municipality_path: ClassVar[str] = "menu__municipality"
     department_path: ClassVar[str | None] = None
     head_only_actions: ClassVar[frozenset[str]] = EDIT_ACTIONS
+    # Every role of the town sees the tiles; a tile is changed by 自治体管理者 and by the 所属長
+    # of its department (a tile without one: 自治体管理者 only).
+    edit_departments_path: ClassVar[str] = "department"
 
     Icon = TileIcon
     Action = TileAction
@@ -240,6 +255,18 @@ class RichMenuTile(TimeStampedModel):
     )
     position = models.PositiveSmallIntegerField(
         _("位置"), help_text=_("レイアウトの何番目のマスか（左上から右へ、1 から）。")
+    )
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("担当課"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rich_menu_tiles",
+        help_text=_(
+            "このボタンの担当課です。担当課の所属長は、このメニューを編集・公開できます。"
+            "空なら自治体管理者だけが編集します。"
+        ),
     )
     label = models.CharField(_("表示する文字"), max_length=20)
     icon = models.CharField(_("アイコン"), max_length=16, choices=TileIcon.choices, blank=True, default="")
@@ -293,6 +320,14 @@ class RichMenuTile(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.label}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.department_id and self.menu_id:
+            town = Department.objects.filter(pk=self.department_id).values_list("municipality_id", flat=True)
+            menu_town = RichMenu.objects.filter(pk=self.menu_id).values_list("municipality_id", flat=True)
+            if list(town) != list(menu_town):
+                raise ValidationError({"department": _("メニューと同じ自治体の課を選んでください。")})
 
 
 class RichMenuTap(models.Model):

@@ -14,6 +14,9 @@ table below and each model's ``head_only_actions``), never from the policy's own
   自治体管理者 do everything; the core models have their own table (CORE_RULES below).
 - Department roles apply in their department; 自治体管理者 in every department of the town;
   for models owned by the town as a whole (no department) any role of the town applies.
+- A town's rich menu (RichMenu) is seen by every role of the town and laid out, added and deleted
+  by 自治体管理者; the 所属長 of a department that owns one of its tiles may also change (and
+  publish) it, other roles read it (the builder gives the menu a tile of its department).
 - A superuser does everything; a staff member without roles nothing; models that are not
   tenant data (no ``municipality_path``) are for superusers only.
 - Logs (admins built on ``ReadOnlyAdminMixin``) are never changed or deleted by anyone.
@@ -100,6 +103,19 @@ CORE_RULES: dict[type[models.Model], dict[str, frozenset[str]]] = {
     SimulatedDelivery: {},
 }
 
+# Feature models with a table of their own (the others follow the general rules above).
+FEATURE_RULES: dict[str, dict[str, frozenset[str]]] = {
+    "richmenus.richmenu": {
+        ADMIN: ALL,
+        HEAD: frozenset({"view", "export", "change"}),
+        EDITOR: frozenset({"view", "export"}),
+        VIEWER: frozenset({"view", "export"}),
+    },
+}
+# Town-owned models that departments edit through a part they own (a menu's tiles): writes
+# follow the department roles of the place, reads every role of the town.
+EDITED_THROUGH_DEPARTMENTS = {"richmenus.richmenu"}
+
 SUPERUSER, NO_ROLE, MIXED = "superuser", "no_role", "mixed"
 USERS = [ADMIN, HEAD, EDITOR, VIEWER, MIXED, SUPERUSER, NO_ROLE]
 OWN, SIBLING, FOREIGN = "own department", "other department of the same town", "another town"
@@ -122,10 +138,12 @@ def held_roles(user: str) -> set[str]:
     return {role for roles in USER_ROLES[user].values() for role in roles}
 
 
-def roles_reaching(model: type[models.Model], user: str, place: str) -> set[str]:
-    """The roles of ``user`` that apply to an object in ``place``."""
+def roles_reaching(model: type[models.Model], user: str, place: str, action: str = "view") -> set[str]:
+    """The roles of ``user`` that apply to ``action`` on an object in ``place``."""
     if place == FOREIGN:
         return set()
+    if model._meta.label_lower in EDITED_THROUGH_DEPARTMENTS and action not in {"view", "export"}:
+        return set(USER_ROLES[user].get(place, []))
     if getattr(model, "department_path", None) is None:
         return held_roles(user)  # owned by the whole town: any role in the town
     return set(USER_ROLES[user].get(place, []))
@@ -134,6 +152,8 @@ def roles_reaching(model: type[models.Model], user: str, place: str) -> set[str]
 def role_actions(model: type[models.Model], role: str) -> frozenset[str]:
     if model in CORE_RULES:
         return CORE_RULES[model].get(role, frozenset())
+    if model._meta.label_lower in FEATURE_RULES:
+        return FEATURE_RULES[model._meta.label_lower].get(role, frozenset())
     if role == VIEWER:
         return frozenset({"view", "export"})
     if role == EDITOR:
@@ -148,11 +168,11 @@ def expected(model: type[models.Model], model_admin: Any, user: str, place: str,
         return True
     if user == NO_ROLE or getattr(model, "municipality_path", None) is None:
         return False
-    for role in roles_reaching(model, user, place):
-        actions = role_actions(model, role)
-        if action in actions or (action == "view" and "change" in actions):
-            return True
-    return False
+    if any(action in role_actions(model, role) for role in roles_reaching(model, user, place, action)):
+        return True
+    return action == "view" and any(
+        "change" in role_actions(model, role) for role in roles_reaching(model, user, place, "change")
+    )
 
 
 def expected_anywhere(model: type[models.Model], model_admin: Any, user: str, action: str) -> bool:

@@ -65,7 +65,10 @@ def make_shelter(municipality: Municipality, **fields) -> Shelter:
 
 @matrix_builder(RichMenu)
 def _richmenu(department):
-    return make_menu(department.municipality, name=f"メニュー{next(_codes)}")
+    # A menu with one tile of ``department``: its 所属長 may change it, other heads only read it.
+    menu = make_menu(department.municipality, name=f"メニュー{next(_codes)}")
+    menu.tiles.filter(position=1).update(department=department)
+    return menu
 
 
 @matrix_builder(Shelter)

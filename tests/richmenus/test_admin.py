@@ -47,8 +47,11 @@ def test_preview_shows_why_it_cannot_be_published(town, town_admin):
     assert "公開できません: 6 番目のマスにボタンがありません" in html
 
 
-def test_publish_button_publishes_through_the_simulator(town, kenko_head, django_capture_on_commit_callbacks):
+def test_publish_button_publishes_through_the_simulator(
+    town, kenko, kenko_head, django_capture_on_commit_callbacks
+):
     menu = make_menu(town, is_default=True)
+    menu.tiles.filter(position=1).update(department=kenko)  # 健康福祉課 owns the 予約 tile
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for(kenko_head).post(reverse("admin:richmenus_richmenu_publish", args=[menu.pk]))
     assert response.status_code == 302
