@@ -53,6 +53,8 @@ _STAFF_KEYS = {
         "職員につないで",
     )
 }
+# The collection-day questions, as the reports name them.
+COLLECTION_KINDS = {"today": "今日", "tomorrow": "明日", "next": "品目の次回", "schedule": "一覧"}
 # A question asked this recently is the topic of a hand-off requested after it.
 HANDOFF_TOPIC_WINDOW = dt.timedelta(minutes=30)
 
@@ -80,7 +82,12 @@ def keyword_reply(ctx: InboundContext) -> Messages | None:
             m.text(_("ごみ収集日の前夜通知を停止しました。再開するときは「ごみ通知オン」と送ってください。"))
         ]
     reply = get_index(ctx.municipality.pk).keyword_reply(ctx.text)
-    return [m.text(reply)] if reply else None
+    if not reply:
+        return None
+    services.chat_outcome_record(
+        resident=resident, outcome=services.Outcome.ANSWERED, topic="keyword", label=_("キーワード応答")
+    )
+    return [m.text(reply)]
 
 
 def answer(ctx: InboundContext) -> Messages | None:
@@ -114,6 +121,7 @@ def on_postback(ctx: InboundContext) -> Messages | None:
         entry = index.entry(parts[1], int(parts[2]))
         if entry is None:
             return [m.text(_("この情報は更新されたため表示できません。もう一度お尋ねください。"))]
+        _record(resident, services.Outcome.CHOSEN, entry)
         return _entries_reply(resident, index, [entry])
     if len(parts) == 3 and parts[1] == "area" and parts[2].isdigit():
         area = Area.objects.filter(municipality_id=resident.municipality_id, pk=int(parts[2])).first()
@@ -216,21 +224,35 @@ def _staff_item() -> dict[str, Any]:
     )
 
 
+def _record(resident: Resident, outcome: services.Outcome, entry: Entry) -> None:
+    services.chat_outcome_record(
+        resident=resident, outcome=outcome, topic=f"{entry.kind}:{entry.pk}", label=entry.title
+    )
+
+
 def _match_answer(resident: Resident, index: Index, text: str) -> Messages:
     match = index.match(text)
     if match.confident:
+        _record(resident, services.Outcome.ANSWERED, match.answer[0])
         return _entries_reply(resident, index, match.answer)
     if services.handoff_open_get(resident=resident) is not None:
         # Staff are handling this resident: what the bot is unsure of is theirs to answer.
         return _busy_reply(resident)
     if match.candidates and match.score >= 65:
+        _record(resident, services.Outcome.SUGGESTED, match.candidates[0])
         return [
             m.text(
                 _("もしかして、次のどれかですか？下から選んでください。"),
                 quick_reply=[*_candidate_items(match.candidates), _staff_item()],
             )
         ]
-    services.unanswered_record(resident=resident, text=text)
+    question = services.unanswered_record(resident=resident, text=text)
+    services.chat_outcome_record(
+        resident=resident,
+        outcome=services.Outcome.NOT_UNDERSTOOD,
+        topic=f"unanswered:{question.pk}" if question else "",
+        label=question.text if question else "",
+    )
     body = _(
         "ごめんなさい、「%(q)s」にはまだお答えできません。いただいた質問は職員が確認し、回答を増やしていきます。"
     ) % {"q": text[:60]}
@@ -265,6 +287,13 @@ def _handoff_reply(ctx: InboundContext, resident: Resident) -> Messages:
         return [m.text(exc.message)]
     hours = ctx.municipality.office_hours
     inbox = handoff.department.name if handoff.department_id else _("担当の職員")
+    if not already:
+        services.chat_outcome_record(
+            resident=resident,
+            outcome=services.Outcome.HANDED_OFF,
+            topic=f"department:{handoff.department_id}" if handoff.department_id else "department:",
+            label=handoff.department.name if handoff.department_id else _("担当課なし"),
+        )
     if already:
         body = _("すでに%(inbox)sにおつなぎしています。ご用件はこのトークにそのまま送ってください。") % {
             "inbox": inbox
@@ -408,6 +437,12 @@ def _collection_reply(
                 lines.append(f"・{index.categories[category_id].label}: {format_day(day, today=now)}")
         body = _("%(area)sの次の収集日です。\n%(lines)s") % {"area": area_name, "lines": "\n".join(lines)}
     body += "\n" + _("前の晩 20 時にお知らせが欲しいときは「ごみ通知オン」と送ってください。")
+    services.chat_outcome_record(
+        resident=resident,
+        outcome=services.Outcome.ANSWERED,
+        topic=f"collection:{kind}",
+        label=_("収集日（%(kind)s）") % {"kind": COLLECTION_KINDS.get(kind, kind)},
+    )
     return [m.text(body, quick_reply=_settings_item(resident) or None)]
 
 

@@ -1,61 +1,63 @@
 """The chatbot's daily figures for the reports (registered in municipalities.metrics).
 
-Read from the talk log (the messages residents typed and the bot's answers, kept for the town's
-retention period; the nightly rollup runs well inside it), the staff hand-offs (StaffReply) and
-the unanswered-question list. All of it belongs to the town as a whole (no department): the
-general chat is the town's.
+Counted from the outcome the bot records for each question (``chatbot.services.outcomes``: a
+MetricEvent with the outcome and its topic), never from the wording of its replies; the open
+unanswered questions from the unanswered-question list. All of it belongs to the town as a whole
+(no department): the general chat is the town's. Days before the outcomes were recorded have no
+chatbot figures when rolled up again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections import Counter
+from collections import defaultdict
 
+from django.db.models import Count, Max
 from django.utils.translation import gettext_lazy as _
 
-from chatbot.models import StaffReply, UnansweredQuestion
+from chatbot.models import UnansweredQuestion
+from chatbot.services.outcomes import SOURCE, Outcome
 from municipalities.metrics import MetricRow, MetricSpec, Provider, Ratio, register_provider
-from municipalities.models import Municipality, TalkMessage
+from municipalities.models import MetricEvent, Municipality
 
-# Keep in sync with line_handlers._match_answer and _entries_reply: the beginning of the answer
-# to a question the bot could not answer, and the line naming a garbage item's category.
-UNANSWERED_PREFIX = "ごめんなさい、「"
-UNANSWERED_MARK = "」にはまだお答えできません"
-ITEM_LINE = re.compile(r"^「(?P<name>.+?)」は【(?P<label>.+?)】です。$", re.MULTILINE)
 TOP = 20
 
 
 def chatbot_rollup(municipality: Municipality, start: dt.datetime, end: dt.datetime) -> list[MetricRow]:
-    """Questions typed, not answered, hand-offs, garbage items asked, open unanswered questions."""
-    day = TalkMessage.objects.filter(municipality=municipality, created_at__gte=start, created_at__lt=end)
-    questions = day.filter(direction=TalkMessage.Direction.INBOUND, kind="text").count()
-    unanswered = day.filter(
-        direction=TalkMessage.Direction.OUTBOUND,
-        department__isnull=True,
-        text__startswith=UNANSWERED_PREFIX,
-        text__contains=UNANSWERED_MARK,
-    ).count()
-    handoffs = (
-        StaffReply.objects.filter(municipality=municipality, sent_at__gte=start, sent_at__lt=end)
-        .values("resident_id")
-        .distinct()
-        .count()
-    )
+    """Questions, answered (at once or from the candidates), not understood, hand-offs (per
+    department), FAQ and garbage items answered, and the open unanswered questions. Two queries."""
+    counts: dict[str, int] = defaultdict(int)
+    topics: dict[tuple[str, str], list] = {}
+    for kind, topic, label, n in (
+        MetricEvent.objects.filter(
+            municipality=municipality, source=SOURCE, created_at__gte=start, created_at__lt=end
+        )
+        .values_list("kind", "topic")
+        .annotate(label=Max("label"), n=Count("pk"))
+        .values_list("kind", "topic", "label", "n")
+        .order_by()
+    ):
+        counts[kind] += n
+        topics[(kind, topic)] = [label, n]
+    # Each typed question ends in exactly one of these; a tap on a candidate answers a question
+    # that was counted when the candidates were offered.
+    questions = counts[Outcome.ANSWERED] + counts[Outcome.SUGGESTED] + counts[Outcome.NOT_UNDERSTOOD]
     rows = [
         MetricRow("questions", questions),
-        MetricRow("unanswered", unanswered),
-        MetricRow("answered", max(0, questions - unanswered)),
-        MetricRow("handoffs", handoffs),
+        MetricRow("answered", counts[Outcome.ANSWERED] + counts[Outcome.CHOSEN]),
+        MetricRow("suggested", counts[Outcome.SUGGESTED]),
+        MetricRow("unanswered", counts[Outcome.NOT_UNDERSTOOD]),
+        MetricRow("handoffs", counts[Outcome.HANDED_OFF]),
     ]
-    items: Counter[str] = Counter()
-    replies = day.filter(
-        direction=TalkMessage.Direction.OUTBOUND, department__isnull=True, text__contains="」は【"
-    ).values_list("text", flat=True)
-    for text in replies.iterator(chunk_size=2000):
-        for match in ITEM_LINE.finditer(text):
-            items[match["name"]] += 1
-    rows += [MetricRow("garbage_items", n, None, name[:100], name) for name, n in items.most_common()]
+    answered: dict[str, list] = {}
+    for (kind, topic), (label, n) in topics.items():
+        if kind in (Outcome.ANSWERED, Outcome.CHOSEN) and topic.startswith(("item:", "faq:")):
+            answered.setdefault(topic, [label, 0])[1] += n
+        elif kind == Outcome.HANDED_OFF:
+            rows.append(MetricRow("handoffs_by_department", n, None, topic, label))
+    for topic, (label, n) in answered.items():
+        metric = "garbage_items" if topic.startswith("item:") else "faqs_answered"
+        rows.append(MetricRow(metric, n, None, topic, label))
     open_questions = (
         UnansweredQuestion.objects.filter(municipality=municipality, status=UnansweredQuestion.Status.OPEN)
         .order_by("-count", "-last_asked_at")
@@ -73,11 +75,14 @@ def register() -> None:
             rollup=chatbot_rollup,
             town_wide=True,
             metrics={
-                "questions": MetricSpec(_("質問（住民が送った文字）"), series=True),
+                "questions": MetricSpec(_("質問（チャットボットが受けたもの）"), series=True),
                 "answered": MetricSpec(_("回答できた質問"), series=True),
+                "suggested": MetricSpec(_("候補を示した質問（もしかして）")),
                 "unanswered": MetricSpec(_("回答できなかった質問")),
-                "handoffs": MetricSpec(_("職員への引き継ぎ（有人対応した住民）"), unit="人"),
+                "handoffs": MetricSpec(_("職員への引き継ぎ")),
+                "handoffs_by_department": MetricSpec(_("引き継ぎ先の課"), dimension_label=_("課")),
                 "garbage_items": MetricSpec(_("よく聞かれたごみの品目"), dimension_label=_("品目")),
+                "faqs_answered": MetricSpec(_("よく回答した FAQ"), dimension_label=_("FAQ")),
                 "open_unanswered": MetricSpec(
                     _("答えられなかった質問（未対応・回数順、期間末）"),
                     snapshot=True,

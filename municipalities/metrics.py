@@ -7,6 +7,10 @@ town and the bounds of one day in Asia/Tokyo, returns that day's rows (``MetricR
 description of its metrics (``MetricSpec``) so that the dashboard can label, chart, total and
 suppress them without knowing the app.
 
+A feature that wants an event counted without the rollup reading the wording of messages records
+it with ``metric_event_record`` (a MetricEvent row: source, kind, topic); its rollup counts those
+rows (the chatbot's answered / not understood / handed off, with the topic).
+
 The friends figures come from the core's own data (webhook follow/unfollow events and the
 residents' receive settings) and are registered here.
 
@@ -34,7 +38,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
-from municipalities.models import AgeBand, Municipality, Resident, WebhookEvent
+from municipalities.models import AgeBand, MetricEvent, Municipality, Resident, WebhookEvent
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,23 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     zone = ZoneInfo(settings.TIME_ZONE)
     start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
     return start, start + dt.timedelta(days=1)
+
+
+def metric_event_record(
+    *, municipality_id: int, source: str, kind: str, topic: str = "", label: str = ""
+) -> MetricEvent:
+    """Record one countable event of ``source`` (``kind``, on ``topic`` shown as ``label``) now.
+
+    One INSERT, in the caller's transaction if there is one (a rollback takes it back), in its
+    own otherwise; nothing is enqueued. Keep resident-identifying text out of ``label``.
+    """
+    return MetricEvent.objects.create(
+        municipality_id=municipality_id,
+        source=source[:32],
+        kind=kind[:32],
+        topic=topic[:100],
+        label=str(label)[:300],
+    )
 
 
 # --- the core's own provider: friends ----------------------------------------------------------

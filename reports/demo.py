@@ -256,10 +256,23 @@ def _day(
     questions = _poisson(rng, (38 if weekday else 22) * growth)
     unanswered = _poisson(rng, questions * (0.22 - 0.1 * growth))
     unanswered = min(unanswered, questions)
+    suggested = min(_poisson(rng, questions * 0.08), questions - unanswered)
+    handoffs = _poisson(rng, 0.8)
     add("chatbot", "questions", questions)
     add("chatbot", "unanswered", unanswered)
-    add("chatbot", "answered", questions - unanswered)
-    add("chatbot", "handoffs", _poisson(rng, 0.8))
+    add("chatbot", "suggested", suggested)
+    add("chatbot", "answered", questions - unanswered - suggested + round(suggested * 0.6))
+    add("chatbot", "handoffs", handoffs)
+    if handoffs:
+        department = departments[rng.randrange(len(departments))]
+        add(
+            "chatbot",
+            "handoffs_by_department",
+            handoffs,
+            None,
+            f"department:{department.pk}",
+            department.name,
+        )
     items = ["乾電池", "スプレー缶", "ペットボトル", "蛍光灯", "傘", "フライパン", "段ボール", "布団"]
     asked = _split(
         rng, round((questions - unanswered) * 0.45), [(None, i, i, 8 - n) for n, i in enumerate(items)], None

@@ -6,6 +6,7 @@
 - ``handoff``: the hand-off to a person (request, staff replies, pause, done, e-mail notice)
 - ``reminders``: the nightly garbage reminder
 - ``garbage``: replacing a town's garbage data with its 5374 files
+- ``outcomes``: what became of each question (answered, not understood, handed off), for the reports
 """
 
 from chatbot.services.faq import (
@@ -29,6 +30,7 @@ from chatbot.services.handoff import (
     talk_reply_push,
     talk_reply_send,
 )
+from chatbot.services.outcomes import Outcome, chat_outcome_record
 from chatbot.services.reminders import (
     garbage_reminder_message,
     garbage_reminder_send,
@@ -44,6 +46,8 @@ from chatbot.services.unanswered import (
 
 __all__ = [
     "ImportResult",
+    "Outcome",
+    "chat_outcome_record",
     "chat_state_update",
     "faq_delete",
     "faq_save",

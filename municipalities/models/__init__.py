@@ -10,6 +10,7 @@ from municipalities.models.audit import AuditEntry
 from municipalities.models.base import DepartmentOwned, MunicipalityOwned, TimeStampedModel
 from municipalities.models.channel import SimulatedDelivery, TalkMessage, WebhookEvent
 from municipalities.models.households import HouseholdMember, Relationship
+from municipalities.models.metrics import MetricEvent
 from municipalities.models.payments import Payment, PaymentMethod, PaymentStatus
 from municipalities.models.residents import AgeBand, Area, Interest, Resident, ResidentLinkUse
 from municipalities.models.simulated_richmenus import SimulatedRichMenu, SimulatedRichMenuLink
@@ -24,6 +25,7 @@ __all__ = [
     "DepartmentOwned",
     "HouseholdMember",
     "Interest",
+    "MetricEvent",
     "Municipality",
     "MunicipalityOwned",
     "Payment",

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from applications.services import submission_transition
 from broadcasts.models import Broadcast, BroadcastStatus
-from municipalities.models import AuditEntry, Resident, Role, TalkMessage, WebhookEvent
+from municipalities.models import AuditEntry, Resident, Role, WebhookEvent
 from reports.errors import ReportError
 from reports.models import DailyMetric
 from reports.services import daily_metrics_backfill, daily_metrics_rollup, monthly_report_prepare
@@ -165,29 +165,6 @@ def test_applications_submissions_completion_hours_and_corrections(town, kenko) 
     assert got[("completed", "")] == 1
     assert got[("completion_hours", "6")] == 1
     assert got[("corrections", "")] == 1
-
-
-def test_chatbot_questions_unanswered_and_garbage_items(town, resident) -> None:
-    # given: the talk log of DAY
-    def log(direction: str, text: str, hour: int) -> None:
-        message = TalkMessage.objects.create(
-            municipality=town, resident=resident, direction=direction, kind="text", text=text
-        )
-        TalkMessage.objects.filter(pk=message.pk).update(created_at=at(DAY, hour))
-
-    for hour in (9, 10, 11):
-        log("in", "乾電池", hour)
-    log("out", "ごめんなさい、「ほげ」にはまだお答えできません。いただいた質問は職員が確認し…", 9)
-    log("out", "「乾電池」は【有害ごみ】です。\n次の収集日: 12月1日（月）", 10)
-    log("out", "「乾電池」は【有害ごみ】です。", 11)
-
-    # when
-    daily_metrics_rollup(municipality=town, day=DAY)
-
-    # then
-    got = figures(town, "chatbot", day=DAY)
-    assert (got[("questions", "")], got[("unanswered", "")], got[("answered", "")]) == (3, 1, 2)
-    assert got[("garbage_items", "乾電池")] == 2
 
 
 def test_rollup_twice_writes_the_same_rows(town, kenko) -> None:
