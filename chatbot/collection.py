@@ -15,7 +15,11 @@ A calendar cell of ``area_days.csv`` is a space-separated list of tokens, option
 The last two are extensions found in public forks of the 5374 app (``regularFlg = 2``).
 
 Center holidays (``center.csv``) cancel the collection days inside the period, as the 5374 app
-does (``isBlankDay``); a holiday with the 「振替」 policy moves them to the first day after it.
+does (``isBlankDay``); a holiday with the 「振替」 policy moves them to the first day after it, and
+one with 「1 週ずらし」 is the 5374 app's ``WeekShift`` (``setting.js``, 金沢の仕様): in a month, the
+first day of a weekday inside the period and every later one of that weekday in the month move
+one week on (a day moved into the next month is dropped), so 「金1」 in a January whose first
+Friday is a holiday is collected on the second Friday, and 「金2」 on the third.
 This module is pure: no database access, so the rules are easy to test and cheap to evaluate.
 """
 
@@ -177,7 +181,8 @@ def _token_date(token: str, year: str, month: str, day: str) -> dt.date:
 class Holiday:
     starts_on: dt.date
     ends_on: dt.date
-    shift: bool = False
+    shift: bool = False  # 振替: collected on the first day after the period
+    week: bool = False  # 1 週ずらし (5374 WeekShift): the month's later days of the weekday move a week
 
     def covers(self, day: dt.date) -> bool:
         return self.starts_on <= day <= self.ends_on
@@ -189,11 +194,20 @@ class Calendar:
 
     rules: dict[int, Rule]
     holidays: list[Holiday] = field(default_factory=list)
+    # (category id, year, month) → the weekday collections of that month after a WeekShift
+    _shifted: dict[tuple[int, int, int], frozenset[dt.date]] = field(default_factory=dict, repr=False)
 
     def collects_on(self, category_id: int, day: dt.date) -> bool:
         rule = self.rules.get(category_id)
         if rule is None or rule.is_empty:
             return False
+        if any(h.week for h in self.holidays) and (rule.weekly or rule.nth):
+            if day in self._week_shifted(category_id, rule, day.year, day.month):
+                return True
+            # The weekday tokens are answered; the dates and periodic tokens follow below.
+            rule = Rule(dates=rule.dates, periodic=rule.periodic, remarks=rule.remarks)
+            if rule.is_empty:
+                return False
         for holiday in self.holidays:
             if holiday.covers(day):
                 return False  # cancelled, or moved to the day after the period
@@ -206,6 +220,34 @@ class Calendar:
                 if any(rule.occurs_on(holiday.starts_on + dt.timedelta(days=i)) for i in range(span)):
                     return True
         return False
+
+    def _week_shifted(self, category_id: int, rule: Rule, year: int, month: int) -> frozenset[dt.date]:
+        """The weekday collections of one month with the WeekShift holidays applied, as the 5374
+        app computes them: per weekday, the n-th occurrence counts from the month's first one;
+        from the first occurrence inside a WeekShift period on, each is collected a week later;
+        one moved out of the month is dropped. Holidays of the other policies still apply."""
+        cache_key = (category_id, year, month)
+        cached = self._shifted.get(cache_key)
+        if cached is not None:
+            return cached
+        days: set[dt.date] = set()
+        if rule.months is None or month in rule.months:
+            first = dt.date(year, month, 1)
+            week_holidays = [h for h in self.holidays if h.week]
+            for weekday in rule.weekly | {w for w, _n in rule.nth}:
+                start = first + dt.timedelta(days=(weekday - first.weekday()) % 7)
+                shifted = False
+                for week in range(5):
+                    day = start + dt.timedelta(weeks=week)
+                    shifted = shifted or any(h.covers(day) for h in week_holidays)
+                    collected = day + dt.timedelta(weeks=1) if shifted else day
+                    if collected.month != month:
+                        continue
+                    if weekday in rule.weekly or (weekday, week + 1) in rule.nth:
+                        days.add(collected)
+            days = {d for d in days if not any(h.covers(d) for h in self.holidays if not h.week)}
+        self._shifted[cache_key] = result = frozenset(days)
+        return result
 
     def categories_on(self, day: dt.date) -> list[int]:
         return [category_id for category_id in self.rules if self.collects_on(category_id, day)]

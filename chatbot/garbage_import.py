@@ -23,7 +23,15 @@ from chatbot.errors import ChatbotError
 from municipalities import jp
 from municipalities.files import TextDecodeError, decode_text
 
-FILES = ("area_days.csv", "area.csv", "center.csv", "description.csv", "remarks.csv", "target.csv")
+FILES = (
+    "area_days.csv",
+    "area.csv",
+    "center.csv",
+    "description.csv",
+    "remarks.csv",
+    "target.csv",
+    "setting.js",
+)
 REQUIRED = ("area_days.csv", "target.csv")
 AREA_HEADERS = {"地名", "地区", "地区名", "地域", "地域名", "町名"}
 # A column with the area's reading (some towns publish it): used for 地区 instead of a machine
@@ -54,6 +62,13 @@ class Parsed:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # tolerated oddities, for the staff report
     area_kana: dict[str, str] = field(default_factory=dict)  # area name → reading from the data
+    # How center holidays move collections, from setting.js's WeekShift (None: the file says nothing)
+    holiday_policy: str | None = None
+
+
+# setting.js of the 5374 app: ``var WeekShift = true; // 休止期間なら週をずらすときは、true``
+# (金沢の仕様); false means a collection day inside the period is skipped.
+_WEEK_SHIFT = re.compile(r"^\s*(?:var|let|const)?\s*WeekShift\s*=\s*(true|false)\b", re.MULTILINE)
 
 
 def _records(name: str, data: bytes, parsed: Parsed) -> list[tuple[int, list[str]]]:
@@ -100,8 +115,34 @@ def parse_5374(files: dict[str, bytes]) -> Parsed:
     _parse_center(_records("center.csv", files.get("center.csv", b""), parsed), parsed)
     _parse_remarks(_records("remarks.csv", files.get("remarks.csv", b""), parsed), parsed)
     _parse_target(_records("target.csv", files.get("target.csv", b""), parsed), parsed, labels)
+    if "setting.js" in files:
+        _parse_setting(files["setting.js"], parsed)
     parsed.categories = list(labels.values())
     return parsed
+
+
+def _parse_setting(data: bytes, parsed: Parsed) -> None:
+    """setting.js: only ``WeekShift`` matters here (how center holidays move collections).
+    Comments are skipped: forks keep the old value in a commented-out block."""
+    try:
+        text = decode_text(data)
+    except TextDecodeError:
+        parsed.problems.append(Problem("setting.js", 0, _("文字コードが読めません")))
+        return
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
+    text = re.sub(r"//[^\n]*", "", text)
+    found = _WEEK_SHIFT.findall(text)
+    if found:
+        week = found[-1] == "true"  # the last assignment is the one the app runs with
+        parsed.holiday_policy = "week" if week else "cancel"
+        parsed.notes.append(
+            "setting.js: WeekShift = "
+            + (
+                "true（休止期間の収集はその月の後の週へ 1 週ずらし）"
+                if week
+                else "false（休止期間の収集はなし）"
+            )
+        )
 
 
 def _add_category(labels: dict[str, dict[str, str]], label: str) -> None:
@@ -309,4 +350,9 @@ def files_from_directory(path: str | Path) -> dict[str, bytes]:
     directory = Path(path)
     if not directory.is_dir():
         raise ChatbotError(_("フォルダ %(p)s がありません。") % {"p": path})
-    return {name: (directory / name).read_bytes() for name in FILES if (directory / name).is_file()}
+    files = {name: (directory / name).read_bytes() for name in FILES if (directory / name).is_file()}
+    # A 5374 repository keeps its settings in js/setting.js beside the data folder.
+    for candidate in (directory / "js" / "setting.js", directory.parent / "js" / "setting.js"):
+        if "setting.js" not in files and candidate.is_file():
+            files["setting.js"] = candidate.read_bytes()
+    return files

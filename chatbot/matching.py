@@ -223,7 +223,14 @@ def build_index(municipality_id: int) -> Index:
     for center, starts_on, ends_on, policy in CenterHoliday.objects.filter(
         municipality_id=municipality_id
     ).values_list("center", "starts_on", "ends_on", "policy"):
-        holidays[key(center)].append(Holiday(starts_on, ends_on, shift=policy == CenterHoliday.Policy.SHIFT))
+        holidays[key(center)].append(
+            Holiday(
+                starts_on,
+                ends_on,
+                shift=policy == CenterHoliday.Policy.SHIFT,
+                week=policy == CenterHoliday.Policy.WEEK,
+            )
+        )
     with_calendar: set[int] = set()
     area_names: dict[int, str] = {}
     for calendar in (

@@ -41,6 +41,22 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # request is at hand (Celery tasks). Empty: links are built from the incoming request.
 SITE_URL = env("SITE_URL", default="").rstrip("/")
 
+# Outgoing mail (staff notices such as a resident asking for a person). The console backend
+# writes mails to the log; production sets the SMTP backend and its host.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+
 INSTALLED_APPS = [
     "municipalities.apps.CmsAdminConfig",  # replaces django.contrib.admin
     "django.contrib.auth",

@@ -48,6 +48,16 @@ class GarbageUploadForm(forms.Form):
             "地名と収集地区の対応（地名ごとに area_days.csv のどの地区の収集日かを示すファイル）"
         ),
     )
+    setting = forms.FileField(
+        label="setting.js",
+        required=False,
+        help_text=gettext_lazy("5374 アプリの設定（WeekShift: 休止期間の収集を 1 週ずらすか）"),
+    )
+    holiday_policy = forms.ChoiceField(
+        label=gettext_lazy("センター休止期間の収集"),
+        required=False,
+        choices=[("", gettext_lazy("setting.js に従う（なければ休止）")), *CenterHoliday.Policy.choices],
+    )
     skip_invalid = forms.BooleanField(
         label=gettext_lazy("読めない行を飛ばして取り込む"),
         required=False,
@@ -62,7 +72,7 @@ class GarbageUploadForm(forms.Form):
     def files_by_name(self) -> dict[str, bytes]:
         result = {}
         for name in FILES:
-            upload = self.cleaned_data.get(name.removesuffix(".csv"))
+            upload = self.cleaned_data.get(name.removesuffix(".csv").removesuffix(".js"))
             if upload:
                 if upload.size > self.MAX_BYTES:
                     raise forms.ValidationError(_("%(n)s が大きすぎます（5MB まで）。") % {"n": name})
@@ -132,6 +142,7 @@ class GarbageUploadPage(AdminPage):
                     files=form.files_by_name(),
                     actor=request.user,
                     skip_invalid=form.cleaned_data["skip_invalid"],
+                    holiday_policy=form.cleaned_data["holiday_policy"] or None,
                 )
             except GarbageImportError as exc:
                 problems = [str(p) for p in exc.problems]

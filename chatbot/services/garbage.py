@@ -34,6 +34,7 @@ class ImportResult:
     areas_created: int
     holidays: int
     remarks: int
+    holiday_policy: str
     notes: list[str]
     skipped: list[str] = field(default_factory=list)  # 「<file> <n>行目: <reason>」, with skip_invalid
 
@@ -45,13 +46,16 @@ def garbage_import(
     files: dict[str, bytes],
     actor: StaffUser | None = None,
     skip_invalid: bool = False,
+    holiday_policy: str | None = None,
 ) -> ImportResult:
     """Replace ``municipality``'s garbage data with the 5374 files (by file name).
 
     All or nothing by default: on any problem raises GarbageImportError listing every problem by
     file and row, and nothing is written. With ``skip_invalid`` everything readable is imported
     and each row or cell left out is listed in ``ImportResult.skipped`` (file, row, reason); a
-    missing or unreadable file, or no item or area left, still refuses. The areas of ``area_days.csv`` become the town's Areas (missing
+    missing or unreadable file, or no item or area left, still refuses. ``holiday_policy`` (休止,
+    振替, 1 週ずらし) is how center holidays move collections; without it, ``setting.js``'s
+    ``WeekShift`` decides, else 休止. The areas of ``area_days.csv`` become the town's Areas (missing
     ones are created; others are kept, since residents may have chosen them). Audited.
     Invalidates the answer index on commit.
     """
@@ -64,6 +68,9 @@ def garbage_import(
             message=_("この自治体のごみ分別データを取り込む権限がありません。"),
         )
     parsed = parse_5374(files)
+    policy = holiday_policy or parsed.holiday_policy or CenterHoliday.Policy.CANCEL
+    if policy not in CenterHoliday.Policy.values:
+        raise ChatbotError(_("休止期間の扱い「%(p)s」は選べません。") % {"p": policy})
     if parsed.problems:
         # A missing or unreadable file, or nothing left to import, refuses even with skip_invalid:
         # "everything readable" must still be a town's garbage data.
@@ -126,7 +133,7 @@ def garbage_import(
         for number, text in dict(parsed.remarks).items()
     )
     CenterHoliday.objects.bulk_create(
-        CenterHoliday(municipality=municipality, center=center, starts_on=start, ends_on=end)
+        CenterHoliday(municipality=municipality, center=center, starts_on=start, ends_on=end, policy=policy)
         for center, start, end in parsed.holidays
     )
     result = ImportResult(
@@ -135,6 +142,7 @@ def garbage_import(
         areas=len(parsed.areas),
         areas_created=created,
         holidays=len(parsed.holidays),
+        holiday_policy=policy,
         remarks=len(dict(parsed.remarks)),
         notes=parsed.notes,
         skipped=[str(p) for p in parsed.problems],

@@ -24,6 +24,13 @@ class Command(BaseCommand):
             help="読めない行・セルを飛ばして、読めるものをすべて取り込む（飛ばしたものはファイル・行・理由を表示）",
         )
 
+        parser.add_argument(
+            "--holiday-policy",
+            choices=["cancel", "shift", "week"],
+            help="センター休止期間の収集: cancel=休止、shift=休止明けに振替、week=1 週ずらし（5374 の WeekShift）。"
+            "省略時は setting.js の WeekShift、なければ休止",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         municipality = Municipality.objects.filter(slug=options["slug"]).first()
         if municipality is None:
@@ -33,6 +40,7 @@ class Command(BaseCommand):
                 municipality=municipality,
                 files=files_from_directory(options["directory"]),
                 skip_invalid=options["skip_invalid"],
+                holiday_policy=options["holiday_policy"],
             )
         except ChatbotError as exc:
             raise CommandError(exc.message) from exc
