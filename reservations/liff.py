@@ -7,9 +7,10 @@ another town's menu or another resident's booking is a 404.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -23,7 +24,7 @@ from municipalities.services import household_members_for_resident
 
 from .eligibility import Candidate, age_rule_text, candidates_for, has_age_rule, rule_text
 from .models import Menu, Reservation, Slot
-from .rules import cancel_deadline, closes_at, format_dt, opens_at, window_state
+from .rules import cancel_deadline, closes_at, format_dt, opens_at, waitlist_when, window_state
 from .selectors import (
     menu_list,
     menu_month_calendar,
@@ -115,6 +116,31 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
         )
         start_day = timezone.localtime(first_open).date() if first_open else today
         year, month = start_day.year, start_day.month
+    # The whole page is the same for every resident of the town (nothing per resident on it):
+    # one rendering per menu edit, availability version, month, day and 30 s, and a repeat view
+    # with the same ETag is a 304.
+    version = cache.get(availability_version_key(menu.pk), 0)
+    bucket = int(timezone.now().timestamp()) // CALENDAR_HTML_SECONDS
+    stamp = f"{menu.pk}:{menu.updated_at.timestamp()}:{version}:{year}-{month}:{today}:{bucket}"
+    etag = f'"cal-{hashlib.blake2b(stamp.encode(), digest_size=12).hexdigest()}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        return _calendar_response(HttpResponseNotModified(), etag)
+    key = f"rsv:calpage:{stamp}"
+    page = cache.get(key)
+    if page is None:
+        page = _calendar_page(request, menu, year, month, today)
+        cache.set(key, page, CALENDAR_HTML_SECONDS * 2)
+    return _calendar_response(HttpResponse(page), etag)
+
+
+def _calendar_response(response: HttpResponse, etag: str) -> HttpResponse:
+    response["ETag"] = etag
+    # Behind the resident's session: the browser may keep it but asks again each time.
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _calendar_page(request: HttpRequest, menu: Menu, year: int, month: int, today: dt.date) -> str:
     table_html, any_bookable = _calendar_table(menu, year, month)
     first = dt.date(year, month, 1)
     prev_month = (first - dt.timedelta(days=1)).replace(day=1)
@@ -130,7 +156,10 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
     }
     if not context["any_bookable"] and not menu.is_suspended:
         context["alternatives"] = nearest_alternatives(menu=menu, around=timezone.now())
-    return render(request, "liff/reservations/calendar.html", context)
+    # Rendered without the request (no context processors): the cached page holds nothing of the
+    # visitor (messages, user); the town is the menu's, the same for every resident who sees it.
+    context["municipality"] = request.resident.municipality
+    return render_to_string("liff/reservations/calendar.html", context)
 
 
 @resident_required
@@ -298,7 +327,7 @@ def my_list(request: HttpRequest) -> HttpResponse:
         for r in reservations_for_resident(resident=request.resident)
     ]
     waiting = [
-        {"e": e, "position": position, "when": format_dt(e.slot.starts_at)}
+        {"e": e, "position": position, "when": waitlist_when(e)}
         for e, position in waitlist_for_resident(resident=request.resident)
     ]
     return render(

@@ -38,6 +38,41 @@ def test_calendar_marks_days_and_updates_after_a_booking(
     assert "満席（キャンセル待ちできます）" in page
 
 
+def test_calendar_repeat_view_is_a_304_until_availability_changes(
+    menu, resident, other_resident, town, django_capture_on_commit_callbacks
+):
+    # given: a page seen once
+    slot = SlotFactory(menu=menu, starts_at=in_days(3), capacity=5)
+    url = reverse("reservations:calendar", args=[menu.pk]) + f"?ym={in_days(3):%Y-%m}"
+    client = resident_client(resident)
+    first = client.get(url)
+    etag = first["ETag"]
+    assert first.status_code == 200 and "private" in first["Cache-Control"]
+    # when / then: the same page again is a 304, for another resident of the town too
+    assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    again = resident_client(other_resident).get(url)
+    assert again.status_code == 200 and again.content == first.content
+    # a booking changes the page: a new ETag and the new symbol
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(4):
+            reservation_book(slot=slot, resident=resident_in(town))
+    changed = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert "残りわずか" in changed.content.decode()
+    # an edit of the menu shows at once (suspended)
+    menu.is_suspended = True
+    menu.save()
+    assert "予約の受付を停止しています" in client.get(url).content.decode()
+
+
+def test_calendar_of_another_town_stays_a_404_when_cached(other_department, resident):
+    foreign = MenuFactory(department=other_department)
+    url = reverse("reservations:calendar", args=[foreign.pk])
+    outsider = resident_in(foreign.department.municipality)
+    assert resident_client(outsider).get(url).status_code == 200
+    assert resident_client(resident).get(url).status_code == 404
+
+
 def test_booking_through_the_page(menu, slot, resident):
     client = resident_client(resident)
     response = client.post(reverse("reservations:confirm", args=[slot.pk]))
