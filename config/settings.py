@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "applications",
     "chatbot",
     "richmenus",
+    "facilities",
     "reports",  # after the feature apps: its rollups read the providers they register
 ]
 

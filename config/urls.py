@@ -15,5 +15,6 @@ urlpatterns = [
     path("liff/reservations/", include("reservations.urls")),
     path("liff/applications/", include("applications.urls")),
     path("liff/richmenus/", include("richmenus.urls")),
+    path("liff/facilities/", include("facilities.urls")),
     path("payments/", include("municipalities.payments.urls")),
 ]

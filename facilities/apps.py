@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class FacilitiesConfig(AppConfig):
+    name = "facilities"
+    verbose_name = _("施設予約")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Services import models: only ready() runs after the app registry is loaded.
+        # A booking is what its fee's payments are for (municipalities.payments).
+        from facilities.services import payments as booking_payments
+        from municipalities.payments import register_payable
+
+        register_payable(
+            "facilities.facilitybooking",
+            on_paid=booking_payments.booking_paid,
+            resident_path=booking_payments.booking_resident_path,
+        )
