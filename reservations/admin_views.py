@@ -145,6 +145,9 @@ class RosterView(StaffPage):
             if r.member_id:
                 r.member_birth_wareki = jp.format_wareki(r.member.birth_date)
                 r.member_age = member_age_text(r)
+            elif r.birth_date is not None:
+                r.birth_wareki = jp.format_wareki(r.birth_date)
+                r.member_age = member_age_text(r)
         waitlist, position = [], 0
         for entry in waitlist_for_slot(slot=slot):
             if entry.status == WaitlistStatus.WAITING:

@@ -9,7 +9,7 @@ from municipalities.line import messages as m
 from municipalities.line.dispatch import InboundContext
 from municipalities.line.liff import resident_link
 
-from .rules import format_dt
+from .rules import format_dt, waitlist_when
 from .selectors import menu_list, reservations_for_resident, waitlist_for_resident
 
 PREFIX = "rsv"
@@ -37,7 +37,12 @@ def _waitlist_lines(waiting: list[tuple[Any, int | None]]) -> list[str]:
         state = (
             f"{position} 番目" if position else f"空きが出ました。{format_dt(entry.hold_until)} まで確保中"
         )
-        lines += [f"■ {entry.slot.menu.name}{who}", f"{format_dt(entry.slot.starts_at)} {state}"]
+        when = (
+            format_dt(entry.slot.starts_at)
+            if entry.slot_id is not None and position is None
+            else waitlist_when(entry)
+        )
+        lines += [f"■ {entry.menu.name}{who}", f"{when} {state}"]
     return lines
 
 

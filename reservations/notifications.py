@@ -90,7 +90,7 @@ def waitlist_offer_messages(entry: Any) -> list[dict[str, Any]]:
     body = [
         f"キャンセル待ちの枠に空きが出ました{who}。",
         "",
-        f"■ {slot.menu.name}",
+        f"■ {entry.menu.name}",
         f"日時: {format_dt(slot.starts_at)}〜{end:%H:%M}",
         f"会場: {slot.venue}",
         "",
@@ -101,6 +101,31 @@ def waitlist_offer_messages(entry: Any) -> list[dict[str, Any]]:
             "\n".join(body),
             "予約する",
             waitlist_offer_url(entry),
-            alt_text=f"キャンセル待ちの枠に空きが出ました。{slot.menu.name} {format_dt(slot.starts_at)}",
+            alt_text=f"キャンセル待ちの枠に空きが出ました。{entry.menu.name} {format_dt(slot.starts_at)}",
+        )
+    ]
+
+
+def waitlist_expired_messages(entry: Any) -> list[dict[str, Any]]:
+    """The held place was passed on: what it was, that the waitlist entry has ended, and a button
+    back to the menu's calendar (to book another day or join the waitlist again)."""
+    slot = entry.slot
+    who = f"（{entry.member.name}さん）" if entry.member_id else ""
+    body = [
+        f"キャンセル待ちでご案内した席の確保期限が過ぎました{who}。",
+        "",
+        f"■ {entry.menu.name}",
+        f"日時: {format_dt(slot.starts_at)}〜{timezone.localtime(slot.ends_at):%H:%M}",
+        f"会場: {slot.venue}",
+        "",
+        f"{format_dt(entry.hold_until)} までにご予約がなかったため、次の方にご案内しました。"
+        "このキャンセル待ちは終了しています。ほかの日の予約や、もう一度キャンセル待ちをする場合はこちらから:",
+    ]
+    return [
+        line_messages.text_with_button(
+            "\n".join(body),
+            "予約ページを開く",
+            resident_link(entry.resident, f"/liff/reservations/menu/{entry.menu_id}/"),
+            alt_text=f"キャンセル待ちの席の確保期限が過ぎました。{entry.menu.name} {format_dt(slot.starts_at)}",
         )
     ]

@@ -99,7 +99,9 @@ class RosterResource(resources.ModelResource):
         return r.member.get_relationship_display() if r.member_id else ""
 
     def dehydrate_birth_date(self, r: Reservation) -> str:
-        return jp.format_wareki(r.member.birth_date) if r.member_id else ""
+        if r.member_id:
+            return jp.format_wareki(r.member.birth_date)
+        return jp.format_wareki(r.birth_date) if r.birth_date else ""
 
     def dehydrate_age(self, r: Reservation) -> str:
         return member_age_text(r)

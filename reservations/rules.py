@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from municipalities import jp
 
-from .models import Menu
+from .models import Menu, WaitlistEntry
 
 # No 0/O, 1/I/L, 2/Z, 5/S, 8/B: a code read out on the phone cannot be misheard or mistyped.
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
@@ -81,7 +81,20 @@ def window_state(menu: Menu, starts_at: dt.datetime, now: dt.datetime) -> str:
     return "open"
 
 
+def format_day(day: dt.date) -> str:
+    """「6月3日(火)」."""
+    return f"{day.month}月{day.day}日({'月火水木金土日'[day.weekday()]})"
+
+
 def format_dt(value: dt.datetime) -> str:
     local = timezone.localtime(value)
     weekday = "月火水木金土日"[local.weekday()]
     return f"{local.month}月{local.day}日({weekday}) {local:%H:%M}"
+
+
+def waitlist_when(entry: WaitlistEntry) -> str:
+    """「6月3日(火) 10:00」 of a waitlist entry's slot, or for a whole-day entry still waiting
+    「6月3日(火) のどの時間でも」 (select_related the slot)."""
+    if entry.slot_id is not None and (not entry.whole_day or entry.status != "waiting"):
+        return format_dt(entry.slot.starts_at)
+    return f"{format_day(entry.day)} のどの時間でも"

@@ -301,9 +301,13 @@ def menu_day_summary(*, menu: Menu, first: dt.date, days: int = 14) -> list[dict
 
 
 def waitlist_position(*, entry: WaitlistEntry) -> int:
-    """1 for the first in line: the entries of the slot still waiting that were made before it, plus one."""
+    """1 for the first in line. A slot's entry: the entries still waiting before it for that slot
+    or for its whole day (both are served from the slot's freed places), plus one. A whole-day
+    entry: the whole-day entries of that menu and day waiting before it, plus one."""
+    same_day = Q(menu_id=entry.menu_id, day=entry.day, whole_day=True)
+    competitors = same_day if entry.whole_day else Q(slot_id=entry.slot_id, whole_day=False) | same_day
     return (
-        WaitlistEntry.objects.filter(slot_id=entry.slot_id, status=WaitlistStatus.WAITING)
+        WaitlistEntry.objects.filter(competitors, status=WaitlistStatus.WAITING)
         .filter(Q(created_at__lt=entry.created_at) | Q(created_at=entry.created_at, pk__lt=entry.pk))
         .count()
         + 1
@@ -311,23 +315,29 @@ def waitlist_position(*, entry: WaitlistEntry) -> int:
 
 
 def waitlist_for_resident(*, resident: Resident) -> list[tuple[WaitlistEntry, int | None]]:
-    """The resident's open waitlist entries of slots still ahead, each with its place in line
-    (None while a place is offered to them), for 「予約確認」."""
+    """The resident's open waitlist entries of days still ahead (a slot entry: of its slot still
+    ahead), each with its place in line (None while a place is offered to them), for 「予約確認」."""
+    now = timezone.now()
     entries = list(
         WaitlistEntry.objects.filter(
-            resident=resident, status__in=WAITLIST_OPEN, slot__starts_at__gt=timezone.now()
+            resident=resident, status__in=WAITLIST_OPEN, day__gte=timezone.localdate()
         )
-        .select_related("slot__menu", "member")
-        .order_by("slot__starts_at", "pk")
+        .filter(Q(slot__isnull=True) | Q(slot__starts_at__gt=now))
+        .select_related("menu", "slot", "member")
+        .order_by("day", "slot__starts_at", "pk")
     )
     return [(e, waitlist_position(entry=e) if e.status == WaitlistStatus.WAITING else None) for e in entries]
 
 
 def waitlist_for_slot(*, slot: Slot) -> QuerySet[WaitlistEntry]:
-    """Staff: every entry of a slot, open first then history, in the order they were made."""
+    """Staff: every entry of a slot, open first then history, in the order they were made, with
+    those still waiting for any slot of its day (they are served from this slot's places too)."""
+    day = timezone.localtime(slot.starts_at).date()
     return (
-        WaitlistEntry.objects.filter(slot=slot)
-        .select_related("resident", "member", "reservation")
+        WaitlistEntry.objects.filter(
+            Q(slot=slot) | Q(menu_id=slot.menu_id, day=day, whole_day=True, status=WaitlistStatus.WAITING)
+        )
+        .select_related("resident", "member", "reservation", "added_by")
         .order_by("created_at", "pk")
     )
 

@@ -20,6 +20,7 @@ from .services import (
     slot_import_jobs_recover,
     waitlist_auto_book,
     waitlist_expire_holds,
+    waitlist_expired_notify,
     waitlist_offer_notify,
 )
 
@@ -90,6 +91,11 @@ def slot_import_jobs_recover_task() -> int:
 @shared_task(base=LineSendTask, failure_model="reservations.WaitlistEntry")
 def waitlist_offer_notify_task(entry_id: int) -> bool:
     return waitlist_offer_notify(entry_id=entry_id)
+
+
+@shared_task(base=LineSendTask, failure_model="reservations.WaitlistEntry")
+def waitlist_expired_notify_task(entry_id: int) -> bool:
+    return waitlist_expired_notify(entry_id=entry_id)
 
 
 @shared_task

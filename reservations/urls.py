@@ -17,5 +17,6 @@ urlpatterns = [
     path("family/", liff_family.family, name="family"),
     path("family/<int:member_id>/remove/", liff_family.family_remove, name="family_remove"),
     path("slot/<int:slot_id>/waitlist/", liff_waitlist.join, name="waitlist_join"),
+    path("menu/<int:menu_id>/day/<str:day>/waitlist/", liff_waitlist.join_day, name="waitlist_join_day"),
     path("waitlist/<int:entry_id>/", liff_waitlist.entry_page, name="waitlist"),
 ]

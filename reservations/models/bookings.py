@@ -72,6 +72,13 @@ class Reservation(TimeStampedModel):
     name = models.CharField(_("氏名"), max_length=100, blank=True, help_text=_("電話予約のときの氏名。"))
     kana = models.CharField(_("フリガナ"), max_length=100, blank=True)
     phone = models.CharField(_("電話番号"), max_length=20, blank=True, help_text=_("数字のみで保存します。"))
+    birth_date = models.DateField(
+        _("生年月日"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("電話予約で対象年齢を確かめたときに伺った、来る方の生年月日。"),
+    )
     code = models.CharField(_("予約番号"), max_length=12, editable=False)
     status = models.CharField(
         _("状態"), max_length=16, choices=ReservationStatus.choices, default=ReservationStatus.BOOKED
@@ -169,29 +176,50 @@ WAITLIST_OPEN = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
 
 
 class WaitlistEntry(TimeStampedModel):
-    """A resident waiting for a place in a full slot (キャンセル待ち), for themselves or a family member.
+    """A person waiting for a place (キャンセル待ち): in one full slot, or in any slot of a full day.
 
-    Entries are served in the order they were made. When a place frees up (a cancellation, a
-    change away, more capacity), the first one waiting is offered it: the place is counted in
-    the slot's ``reserved`` while the offer lasts (``hold_until``), so nobody else can take it,
-    and the resident gets a LINE push with a button. Accepting turns the held place into a
-    booking; when the hold runs out the beat marks the entry 期限切れ once and offers the place
-    to the next in line (or frees it). With the menu's 自動予約 the place is booked at once.
+    The person is a resident (or a household member they book for), who joins in LINE, or a
+    caller that staff put on the list on the phone (name, kana, phone; no LINE account).
+    Entries are served in the order they were made: when a place frees up in a slot (a
+    cancellation, a change away, more capacity, a slot reopened), the first entry waiting for
+    that slot or for its whole day (``whole_day``) is offered it. The place is counted in the
+    slot's ``reserved`` while the offer lasts (``hold_until``), so nobody else can take it; a
+    resident gets a LINE push with a button, a caller is phoned by staff (the entry shows 案内中
+    on the roster). Accepting turns the held place into a booking; when the hold runs out the
+    beat marks the entry 期限切れ once, tells the resident, and offers the place to the next in
+    line (or frees it). With the menu's 自動予約 a resident's place is booked at once.
     """
 
-    municipality_path: ClassVar[str] = "slot__menu__department__municipality"
-    department_path: ClassVar[str | None] = "slot__menu__department"
+    municipality_path: ClassVar[str] = "menu__department__municipality"
+    department_path: ClassVar[str | None] = "menu__department"
 
     Status = WaitlistStatus
 
+    menu = models.ForeignKey(
+        Menu, verbose_name=_("予約メニュー"), on_delete=models.PROTECT, related_name="waitlist"
+    )
+    day = models.DateField(_("日付"), help_text=_("待っている枠の日付（その日のどの枠でもよい場合も）。"))
+    whole_day = models.BooleanField(
+        _("その日のどの枠でも"),
+        default=False,
+        help_text=_("オンの人は、その日のどの枠に空きが出ても順番に案内されます。"),
+    )
     slot = models.ForeignKey(
-        Slot, verbose_name=_("予約枠"), on_delete=models.PROTECT, related_name="waitlist"
+        Slot,
+        verbose_name=_("予約枠"),
+        on_delete=models.PROTECT,
+        related_name="waitlist",
+        null=True,
+        blank=True,
+        help_text=_("「その日のどの枠でも」の人は、空きを案内した枠がここに入ります。"),
     )
     resident = models.ForeignKey(
         "municipalities.Resident",
         verbose_name=_("住民"),
         on_delete=models.PROTECT,
         related_name="waitlist_entries",
+        null=True,
+        blank=True,
     )
     member = models.ForeignKey(
         "municipalities.HouseholdMember",
@@ -200,6 +228,19 @@ class WaitlistEntry(TimeStampedModel):
         related_name="waitlist_entries",
         null=True,
         blank=True,
+    )
+    name = models.CharField(_("氏名"), max_length=100, blank=True, help_text=_("電話で登録した方の氏名。"))
+    kana = models.CharField(_("フリガナ"), max_length=100, blank=True)
+    phone = models.CharField(_("電話番号"), max_length=20, blank=True, help_text=_("数字のみで保存します。"))
+    birth_date = models.DateField(_("生年月日"), null=True, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("登録した職員"),
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+        editable=False,
     )
     status = models.CharField(
         _("状態"), max_length=16, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING
@@ -220,7 +261,7 @@ class WaitlistEntry(TimeStampedModel):
     class Meta:
         verbose_name = _("キャンセル待ち")
         verbose_name_plural = _("キャンセル待ち")
-        ordering = ["slot_id", "created_at", "pk"]
+        ordering = ["day", "created_at", "pk"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=WaitlistStatus.values), name="reservations_waitlistentry_status_valid"
@@ -229,22 +270,62 @@ class WaitlistEntry(TimeStampedModel):
                 condition=~Q(status="offered") | Q(hold_until__isnull=False),
                 name="reservations_waitlistentry_offer_has_hold",
             ),
-            # One open entry per person and slot (the resident, or each member).
+            # A slot entry names its slot; a whole-day entry gets one when a place is offered.
+            models.CheckConstraint(
+                condition=Q(whole_day=True) | Q(slot__isnull=False),
+                name="reservations_waitlistentry_slot_unless_whole_day",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["offered", "booked"]) | Q(slot__isnull=False),
+                name="reservations_waitlistentry_offer_has_slot",
+            ),
+            models.CheckConstraint(
+                condition=Q(resident__isnull=False) | (~Q(name="") & Q(member__isnull=True)),
+                name="reservations_waitlistentry_resident_or_caller",
+            ),
+            # One open entry per person and slot (the resident, each member, or a caller by phone) ...
             models.UniqueConstraint(
                 fields=["slot", "resident"],
-                condition=Q(status__in=["waiting", "offered"], member__isnull=True),
+                condition=Q(status__in=["waiting", "offered"], member__isnull=True, whole_day=False),
                 name="reservations_waitlistentry_one_open_per_resident",
             ),
             models.UniqueConstraint(
                 fields=["slot", "member"],
-                condition=Q(status__in=["waiting", "offered"], member__isnull=False),
+                condition=Q(status__in=["waiting", "offered"], member__isnull=False, whole_day=False),
                 name="reservations_waitlistentry_one_open_per_member",
+            ),
+            models.UniqueConstraint(
+                fields=["slot", "phone"],
+                condition=Q(status__in=["waiting", "offered"], resident__isnull=True, whole_day=False),
+                name="reservations_waitlistentry_one_open_per_caller",
+            ),
+            # ... and one open whole-day entry per person, menu and day.
+            models.UniqueConstraint(
+                fields=["menu", "day", "resident"],
+                condition=Q(status__in=["waiting", "offered"], member__isnull=True, whole_day=True),
+                name="reservations_waitlistentry_one_open_day_per_resident",
+            ),
+            models.UniqueConstraint(
+                fields=["menu", "day", "member"],
+                condition=Q(status__in=["waiting", "offered"], member__isnull=False, whole_day=True),
+                name="reservations_waitlistentry_one_open_day_per_member",
+            ),
+            models.UniqueConstraint(
+                fields=["menu", "day", "phone"],
+                condition=Q(status__in=["waiting", "offered"], resident__isnull=True, whole_day=True),
+                name="reservations_waitlistentry_one_open_day_per_caller",
             ),
         ]
         indexes = [
             # waitlist_offer_freed(): the first one waiting for a slot.
             models.Index(
                 fields=["slot", "created_at"], name="rsv_waitlist_waiting_idx", condition=Q(status="waiting")
+            ),
+            # waitlist_offer_freed(): the first one waiting for any slot of the slot's day.
+            models.Index(
+                fields=["menu", "day", "created_at"],
+                name="rsv_waitlist_day_waiting_idx",
+                condition=Q(status="waiting", whole_day=True),
             ),
             # waitlist_expire_holds() on beat: offers whose hold ran out.
             models.Index(
@@ -258,4 +339,13 @@ class WaitlistEntry(TimeStampedModel):
         return f"{self.get_status_display()} #{self.pk}"
 
     def __repr__(self) -> str:
-        return f"<WaitlistEntry {self.pk} slot={self.slot_id} {self.status}>"
+        return f"<WaitlistEntry {self.pk} slot={self.slot_id} day={self.day} {self.status}>"
+
+    @property
+    def display_name(self) -> str:
+        """Who waits: the caller, the household member, or the resident (select_related them)."""
+        if self.name:
+            return self.name
+        if self.member_id is not None:
+            return self.member.name
+        return self.resident.display_name if self.resident_id is not None else ""

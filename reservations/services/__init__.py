@@ -38,11 +38,13 @@ from .waitlist import (
     waitlist_accept,
     waitlist_auto_book,
     waitlist_expire_holds,
+    waitlist_expired_notify,
     waitlist_hold_release,
     waitlist_join,
     waitlist_leave,
     waitlist_offer_freed,
     waitlist_offer_notify,
+    waitlist_offer_places,
 )
 
 __all__ = [
@@ -75,9 +77,11 @@ __all__ = [
     "waitlist_accept",
     "waitlist_auto_book",
     "waitlist_expire_holds",
+    "waitlist_expired_notify",
     "waitlist_hold_release",
     "waitlist_join",
     "waitlist_leave",
     "waitlist_offer_freed",
     "waitlist_offer_notify",
+    "waitlist_offer_places",
 ]

@@ -14,10 +14,10 @@ from django.utils.translation import gettext_lazy
 
 from municipalities import jp
 from municipalities.audit import audit_log
-from municipalities.models import HouseholdMember, Resident, StaffUser
+from municipalities.models import Area, HouseholdMember, Resident, StaffUser
 from municipalities.permissions import require
 
-from ..eligibility import eligibility_problem
+from ..eligibility import booking_problem
 from ..errors import ReservationError
 from ..models import Menu, Reservation, ReservationStatus, Slot, WaitlistEntry, WaitlistStatus
 from ..questions import validate_answers
@@ -28,6 +28,7 @@ from ..rules import cancel_deadline, format_dt, opens_at, window_state
 from .places import (  # noqa: F401
     availability_bump,
     availability_version_key,
+    caller_contact,
     check_limits,
     lock_residents,
     lock_slots,
@@ -86,9 +87,26 @@ def _member_of(resident: Resident, member: HouseholdMember | None) -> HouseholdM
     return current
 
 
-def _check_eligible(menu: Menu, slot: Slot, *, resident: Resident, member: HouseholdMember | None) -> None:
-    problem = eligibility_problem(
-        menu=menu, on=timezone.localtime(slot.starts_at).date(), resident=resident, member=member
+def _check_eligible(
+    menu: Menu,
+    slot: Slot,
+    *,
+    resident: Resident | None,
+    member: HouseholdMember | None,
+    staff: bool,
+    birth_date: dt.date | None,
+    area: Area | None,
+    name: str,
+) -> None:
+    problem = booking_problem(
+        menu=menu,
+        on=timezone.localtime(slot.starts_at).date(),
+        resident=resident,
+        member=member,
+        staff=staff,
+        birth_date=birth_date,
+        area_id=area.pk if area is not None else None,
+        name=name,
     )
     if problem:
         raise ReservationError(problem, code="eligibility")
@@ -105,6 +123,8 @@ def reservation_book(
     kana: str = "",
     phone: str = "",
     member: HouseholdMember | None = None,
+    birth_date: dt.date | None = None,
+    area: Area | None = None,
     now: dt.datetime | None = None,
 ) -> Reservation:
     """Book one place in ``slot`` for a resident (or a member of their household, ``member``), or
@@ -115,8 +135,10 @@ def reservation_book(
     (partial UNIQUE); the per-menu and per-day limits hold under concurrency (the resident row
     is locked and the bookings recounted under the lock). Residents must book inside the window;
     staff (``actor``, 代理予約) may book after it closed but obey capacity and limits.
-    The menu's eligibility rule (age at the slot date, area) is checked here again, for the
-    resident's own bookings; a staff booking for a caller has no birth date to check.
+    The menu's eligibility rule (age at the slot date, area) is checked here again for everyone:
+    a member by their birth date, a resident booking in LINE by their 本人 entry, and a person
+    staff book on the phone by the ``birth_date`` (and, for a caller, the ``area``) they gave;
+    a birth date so taken is kept on the booking for the roster.
     Raises ReservationError (``code`` says why). Enqueues the confirmation push on commit.
     """
     now = now or timezone.now()
@@ -127,16 +149,7 @@ def reservation_book(
     if resident is None:
         if actor is None:
             raise ReservationError(_("予約する人を指定してください。"), code="person")
-        name = jp.normalise_text(name)
-        if not name:
-            raise ReservationError(_("氏名を入力してください。"), code="person")
-        kana = jp.to_katakana(kana)
-        try:
-            phone = jp.normalise_phone(phone) if phone.strip() else ""
-        except ValueError as exc:
-            raise ReservationError(str(exc), code="person") from None
-        if not phone:
-            raise ReservationError(_("電話番号を入力してください。"), code="person")
+        name, kana, phone = caller_contact(name, kana, phone)
         member = None  # a caller has no household list here
     elif resident.municipality_id != menu.department.municipality_id:
         raise ReservationError(_("この予約メニューは見つかりません。"), code="not_found")
@@ -145,7 +158,18 @@ def reservation_book(
     if resident is not None:
         lock_residents([resident.pk])
         member = _member_of(resident, member)
-        _check_eligible(menu, slot, resident=resident, member=member)
+    if actor is None or member is not None:
+        birth_date = None  # only staff take a birth date on the phone; a member has their own
+    _check_eligible(
+        menu,
+        slot,
+        resident=resident,
+        member=member,
+        staff=actor is not None,
+        birth_date=birth_date,
+        area=area,
+        name=name,
+    )
     check_limits(
         menu, slot, now=now, resident=resident, phone=phone if resident is None else "", member=member
     )
@@ -159,6 +183,7 @@ def reservation_book(
         phone=phone if resident is None else "",
         answers=cleaned_answers,
         booked_by=actor,
+        birth_date=birth_date,
     )
     audit_log(
         actor=actor,

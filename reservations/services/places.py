@@ -15,6 +15,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from municipalities import jp
 from municipalities.models import HouseholdMember, Resident, StaffUser
 from municipalities.tasks_queue import enqueue_on_commit
 
@@ -96,6 +97,7 @@ def reservation_insert(
     phone: str = "",
     answers: dict[str, str] | None = None,
     booked_by: StaffUser | None = None,
+    birth_date: dt.date | None = None,
 ) -> Reservation:
     """Insert the booking row for a place already taken (caller's transaction).
 
@@ -118,6 +120,7 @@ def reservation_insert(
             code=reservation_code_new(),
             answers=answers or {},
             booked_by=booked_by,
+            birth_date=birth_date,
         )
         try:
             with transaction.atomic():
@@ -179,3 +182,21 @@ def check_limits(
             % {"menu": menu.name, "n": menu.max_per_resident_per_day},
             code="limit_day",
         )
+
+
+def caller_contact(name: str, kana: str, phone: str) -> tuple[str, str, str]:
+    """A phone caller's name, kana and phone as staff typed them, normalised by the kernel.
+
+    Raises ReservationError (``person``) when the name or the phone number is missing or the
+    number cannot be read.
+    """
+    name = jp.normalise_text(name)
+    if not name:
+        raise ReservationError(_("氏名を入力してください。"), code="person")
+    try:
+        phone = jp.normalise_phone(phone) if phone.strip() else ""
+    except ValueError as exc:
+        raise ReservationError(str(exc), code="person") from None
+    if not phone:
+        raise ReservationError(_("電話番号を入力してください。"), code="person")
+    return name, jp.to_katakana(kana), phone

@@ -23,7 +23,7 @@ from ..models import Menu, Slot
 from ..rules import closed_day_reason, is_business_day
 from ..slot_import import CheckResult, SlotFileError, check_file
 from .booking import _on_commit_bump
-from .waitlist import waitlist_offer_freed
+from .waitlist import waitlist_offer_places
 
 _SLOT_DENIED = gettext_lazy("この課の枠を変更する権限がありません。")
 BULK_BATCH = 5000
@@ -275,9 +275,7 @@ def slot_save(*, slot: Slot, actor: StaffUser | None = None) -> Slot:
     )
     if not created:
         # More capacity (or reopened): the new places go to the waitlist first, in order.
-        for _place in range(max(slot.capacity - slot.reserved, 0)):
-            if waitlist_offer_freed(slot=slot) is None:
-                break
+        waitlist_offer_places(slot=slot)
     _on_commit_bump(slot.menu_id)
     return slot
 
@@ -300,7 +298,10 @@ def slot_delete(*, slot: Slot, actor: StaffUser | None = None) -> None:
 
 @transaction.atomic(durable=True)
 def slot_set_open(*, slot: Slot, is_open: bool, actor: StaffUser | None = None) -> Slot:
-    """Open or close one slot for new bookings (its bookings stay). Audited."""
+    """Open or close one slot for new bookings (its bookings stay). Audited.
+
+    Reopening offers the slot's free places to its waitlist first (and to those waiting for any
+    slot of its day), in order, before anyone can book them from the calendar."""
     if actor is not None:
         require(actor, "change", slot, error=ReservationError, message=_SLOT_DENIED)
     if (
@@ -314,6 +315,8 @@ def slot_set_open(*, slot: Slot, is_open: bool, actor: StaffUser | None = None) 
             obj=slot,
             data={"slot": str(slot)},
         )
+        if is_open:
+            waitlist_offer_places(slot=Slot.objects.select_related("menu").get(pk=slot.pk))
         _on_commit_bump(slot.menu_id)
     slot.is_open = is_open
     return slot

@@ -7,9 +7,9 @@ from municipalities.models import HouseholdMember
 from municipalities.services import household_member_save
 from reservations.models import Reservation, ReservationStatus, WaitlistEntry, WaitlistStatus
 from reservations.services import availability_bump, reservation_book, reservation_cancel
+from tests.conftest import resident_client as signed_in
 from tests.municipalities.factories import resident_in
 from tests.reservations.factories import MenuFactory, SlotFactory, in_days
-from tests.reservations.test_liff import signed_in
 from tests.reservations.test_services_household import born_months_before
 
 
