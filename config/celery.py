@@ -139,6 +139,12 @@ app.conf.beat_schedule = {
         "task": "applications.tasks.attachments_purge_stale_task",
         "schedule": crontab(minute=40, hour=4),
     },
+    # "At 01:05" every day: LINE's own figures (Insight) of the last three days, every town, through
+    # the LINE gateway (before the daily rollup at 01:20 reads them).
+    "reports-line-insight": {
+        "task": "reports.tasks.line_insight_nightly_task",
+        "schedule": crontab(minute=5, hour=1),
+    },
     # "At 01:20" every day: the reports' daily figures of the last three days, every town (before
     # the talk-log retention at 03:30 deletes the webhook events and talk messages they count).
     "reports-daily-rollup": {

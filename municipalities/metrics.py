@@ -116,6 +116,11 @@ class Provider:
 # its note (the rich menu: its taps join when the rich-menu feature registers "richmenu").
 SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("friends", _("友だち"), ""),
+    (
+        "line_insight",
+        _("LINE の統計"),
+        _("LINE 公式アカウントの統計（LINE Insight）は、毎晩 LINE から取得した日から表示されます。"),
+    ),
     ("broadcasts", _("配信"), ""),
     ("reservations", _("予約"), ""),
     ("applications", _("電子申請"), ""),

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from municipalities.metrics import day_bounds, providers
 from municipalities.models import AgeBand, Area, Department, Interest, Municipality
+from reports.metrics import DELIVERY_LABELS, TILE_LABELS
 from reports.models import DailyMetric
 from reports.services import daily_metrics_rollup
 
@@ -193,6 +194,24 @@ def _day(
             add("broadcasts", name, value, department_id)
             add("broadcasts", f"broadcast_{name}", value, department_id, key, title)
             add("broadcasts", f"category_{name}", value, department_id, dim, label)
+
+    # LINE's own figures (Insight), as the nightly task would have stored them: everyone who ever
+    # added the account, those a message reaches, the blocks, and the messages sent.
+    blocked = round(total * 0.08)
+    add("line_insight", "line_followers", total + blocked)
+    add("line_insight", "line_targeted_reaches", total)
+    add("line_insight", "line_blocks", blocked)
+    sent = {
+        "apiMulticast": recipients if day.weekday() in (1, 4) else 0,
+        "apiReply": _poisson(rng, 30 * growth),
+    }
+    sent["apiPush"] = _poisson(rng, 12 * growth)
+    add("line_insight", "line_deliveries", sum(sent.values()))
+    for kind, n in sent.items():
+        if n:
+            add("line_insight", "line_deliveries_by_kind", n, None, kind, str(DELIVERY_LABELS[kind]))
+    for key, share in (("from30to34", 0.18), ("from40to44", 0.22), ("from50", 0.25), ("from70", 0.15)):
+        add("line_insight", "line_by_age", round(total * share), None, key, str(TILE_LABELS[key]))
 
     # Reservations: LINE bookings grow, phone bookings (代理予約) fall.
     venues = shapes.get(("reservations", "bookings_by_venue"), [])

@@ -140,3 +140,51 @@ class TimeSavingAssumption(TimeStampedModel, MunicipalityOwned):
 
     def __str__(self) -> str:
         return f"{self.get_procedure_display()}: {self.minutes} 分"
+
+
+class LineInsightDay(TimeStampedModel, MunicipalityOwned):
+    """LINE's own figures of the town's account for one day (LINE Insight), fetched through the
+    LINE gateway by the nightly task and kept here, because LINE keeps no history of some of them
+    (the demographics) and answers only a while back for the others.
+
+    ``followers`` are everyone who ever added the account as LINE counts them, ``targeted_reaches``
+    the friends a message can reach, ``blocks`` those who blocked it; ``deliveries`` the messages
+    the account sent that day per LINE's kind; ``demographics`` LINE's percentages of the friends
+    as they stood when fetched (the day after). A figure LINE had not counted yet stays empty and
+    the next night's run fills it; fetching a day again replaces it with LINE's latest answer.
+    """
+
+    municipality = models.ForeignKey(
+        Municipality, verbose_name=_("自治体"), on_delete=models.PROTECT, related_name="line_insight_days"
+    )
+    day = models.DateField(_("日付"), help_text=_("日本時間の 1 日です（LINE の集計日）。"))
+    followers = models.BigIntegerField(_("友だち追加の累計"), null=True, blank=True)
+    targeted_reaches = models.BigIntegerField(
+        _("メッセージが届く友だち"), null=True, blank=True, help_text=_("LINE の targetedReaches。")
+    )
+    blocks = models.BigIntegerField(_("ブロックの累計"), null=True, blank=True)
+    deliveries = models.JSONField(
+        _("送信数（種類別）"), default=dict, blank=True, help_text=_("LINE の種類別の送信メッセージ数。")
+    )
+    demographics = models.JSONField(
+        _("友だちの属性"), default=dict, blank=True, help_text=_("LINE の推計（性別・年代・地域など、％）。")
+    )
+    fetched_at = models.DateTimeField(_("取得日時"))
+
+    class Meta:
+        verbose_name = _("LINE の統計（日別）")
+        verbose_name_plural = _("LINE の統計（日別）")
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "day"], name="reports_lineinsightday_once_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} LINE"
+
+    @property
+    def complete(self) -> bool:
+        """LINE had counted both the friends and the deliveries of the day."""
+        return self.followers is not None and bool(self.deliveries)

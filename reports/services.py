@@ -1,18 +1,24 @@
-"""Writes of the reports app: the daily rollup, the backfill and the monthly preparation."""
+"""Writes of the reports app: the daily rollup, the backfill, the monthly preparation, and
+LINE's own figures (Insight) fetched through the LINE gateway."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from municipalities.audit import audit_log
+from municipalities.line.client import get_line_client
+from municipalities.line.insight import InsightDemographics
 from municipalities.metrics import day_bounds, providers
 from municipalities.models import Municipality
 from reports.errors import ReportError
-from reports.models import DailyMetric
+from reports.models import DailyMetric, LineInsightDay
+
+logger = logging.getLogger(__name__)
 
 # How many days the nightly rollup re-reads: yesterday, and the two days before it, whose
 # figures may still change (a broadcast's blocks within 24 hours, events that arrived late).
@@ -102,3 +108,65 @@ def monthly_report_prepare(*, municipality: Municipality, month: dt.date) -> int
             data={"month": first.strftime("%Y-%m"), "days": days},
         )
     return days
+
+
+# --- LINE's own figures (Insight) ---------------------------------------------------------------
+
+
+def line_insight_fetch(
+    *, municipality: Municipality, day: dt.date, with_demographics: bool = False
+) -> LineInsightDay | None:
+    """Ask LINE (through the town's gateway client) for its figures of ``day`` and store them:
+    followers, targeted reaches and blocks, and the messages sent per kind; with
+    ``with_demographics`` also the friends' demographics as they stand now.
+
+    A figure LINE has not counted yet (``unready``) is left as it was, so a later run fills it;
+    a figure LINE has is replaced by its latest answer (running it twice stores the same row).
+    Returns the row, or None when LINE had nothing for the day yet. Calls LINE outside any
+    transaction, then writes in one (STYLE R3); raises the gateway's LineError.
+    """
+    client = get_line_client(municipality)
+    followers = client.insight_followers(day)
+    deliveries = client.insight_message_deliveries(day)
+    demographics: InsightDemographics | None = client.insight_demographics() if with_demographics else None
+    values: dict[str, object] = {}
+    if followers.ready:
+        values.update(
+            followers=followers.followers,
+            targeted_reaches=followers.targeted_reaches,
+            blocks=followers.blocks,
+        )
+    if deliveries.ready:
+        values["deliveries"] = dict(deliveries.counts)
+    if demographics is not None and demographics.available:
+        values["demographics"] = {
+            name: [list(t) for t in tiles] for name, tiles in demographics.tiles.items()
+        }
+    if not values:
+        return None
+    with transaction.atomic(durable=True):
+        row, _created = LineInsightDay.objects.update_or_create(
+            municipality=municipality, day=day, defaults={**values, "fetched_at": timezone.now()}
+        )
+    return row
+
+
+def line_insight_nightly(*, municipality: Municipality, today: dt.date | None = None) -> int:
+    """The nightly run for one town: the last NIGHTLY_DAYS days before ``today`` that LINE had not
+    fully counted at the last run (the demographics with the newest day). Returns the days
+    stored. A day LINE still has not counted is simply asked again the next night."""
+    today = today or timezone.localdate()
+    yesterday = today - dt.timedelta(days=1)
+    days = [today - dt.timedelta(days=n) for n in range(NIGHTLY_DAYS, 0, -1)]
+    complete = {
+        row.day
+        for row in LineInsightDay.objects.filter(municipality=municipality, day__in=days)
+        if row.complete and (row.day != yesterday or row.demographics)
+    }
+    stored = 0
+    for day in days:
+        if day in complete:
+            continue
+        if line_insight_fetch(municipality=municipality, day=day, with_demographics=day == yesterday):
+            stored += 1
+    return stored

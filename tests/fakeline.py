@@ -24,6 +24,8 @@ It speaks the parts of LINE's API the product uses:
 - Rate limits: ``FakeLine(rate_limits={"multicast": 200})`` answers 429 beyond N requests in
   any one-second window per endpoint.
 - A multicast with more than 500 ids answers 400; a reply token is usable once.
+- LINE Insight (``tests/fakeline_insight.py``, ``fake.insight``): followers, message deliveries
+  and demographics as a test sets them; an uncounted day is ``unready``.
 - Rich menus (``tests/fakeline_richmenus.py``, ``fake.richmenus``): create/validate/delete,
   image upload, default, aliases, bulk link/unlink, batch control and its progress, with
   LINE's hourly limits; ``fake.richmenus.menu_of(user_id)`` is the menu a user sees.
@@ -52,7 +54,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from tests import fakeline_richmenus
+from tests import fakeline_insight, fakeline_richmenus
 
 # The repository sits next to ``shared/`` (``../shared/line-openapi/``).
 _SPEC_CANDIDATES = [
@@ -209,6 +211,7 @@ class FakeLine:
         self.count_recipients = count_recipients
         self.state = _State()
         self.richmenus = fakeline_richmenus.RichMenuFake(self)  # rich menus: tests/fakeline_richmenus.py
+        self.insight = fakeline_insight.InsightFake()  # LINE Insight: tests/fakeline_insight.py
         self.port = 0  # 0: any free port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -574,7 +577,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, {"message": "Not found"})
 
     def do_GET(self) -> None:  # noqa: N802 - http.server API
-        path = self.path.split("?", 1)[0]
+        path, _sep, query = self.path.partition("?")
+        if fakeline_insight.paths(path):
+            if not self._authorised():
+                self._record("insight", None, 401)
+                self._send(401, _error_body(401))
+                return
+            failure = self.fake._take_failure(fakeline_insight.PATHS[path])
+            if failure is not None:
+                self._record(fakeline_insight.PATHS[path], {"query": query}, failure)
+                self._send(failure, _error_body(failure))
+                return
+            endpoint, status, answer = self.fake.insight.handle(path, query)
+            self._record(endpoint, {"query": query}, status)
+            self._send(status, answer)
+            return
         if fakeline_richmenus.paths(path) and not path.startswith("/v2/bot/profile/"):
             self._richmenu("GET", path, b"")
             return

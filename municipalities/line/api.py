@@ -47,6 +47,7 @@ from municipalities.line.errors import (
     LineReplyTokenExpired,
     LineRetryableError,
 )
+from municipalities.line.insight import InsightApiMixin
 from municipalities.line.messages import validate_messages
 from municipalities.line.richmenus_gateway import RichMenuApiMixin
 from municipalities.line.talklog import talk_log_outbound
@@ -106,7 +107,7 @@ def _error_from(exc: ApiException, endpoint: str) -> LineError:
     return LineClientError(message, status=status, details=details)
 
 
-class ApiClient(RichMenuApiMixin):
+class ApiClient(RichMenuApiMixin, InsightApiMixin):
     """The real thing (or any server that speaks LINE's API at ``LINE_API_BASE_URL``)."""
 
     def __init__(self, municipality: Municipality) -> None:

@@ -7,6 +7,7 @@
 - ``api``: line-bot-sdk v3 against ``settings.LINE_API_BASE_URL``.
 
 Rich menus (create, image, default, aliases, links, batch control): ``richmenus_gateway.py``.
+LINE's own statistics (followers, deliveries, demographics): ``insight.py``.
 
 All methods take message dicts in LINE's JSON shape (see messages.py for builders). Reply and
 push take ``department`` when a feature sends a notice on a department's behalf (booking,
@@ -29,6 +30,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from municipalities.line.insight import InsightGateway
 from municipalities.line.richmenus_gateway import RichMenuGateway
 from municipalities.models import Department, Municipality
 
@@ -57,7 +59,7 @@ class Profile:
     status_message: str = ""
 
 
-class LineClient(RichMenuGateway, Protocol):
+class LineClient(RichMenuGateway, InsightGateway, Protocol):
     municipality: Municipality
 
     def reply(

@@ -55,6 +55,8 @@ DEFAULT_LIMITS: dict[str, int] = {
     "richmenu_batch": 1,
     "richmenu": 2000,
     "richmenu_bulk": 2000,
+    # Insight (followers, deliveries, demographics): read once a night per town.
+    "insight": 2000,
 }
 DEFAULT_MAX_WAIT_SECONDS = 10.0
 # 429s in one second that count as a burst: a tenth of the requests a second allows, at least 3.

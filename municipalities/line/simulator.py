@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from municipalities.line.client import MULTICAST_MAX_RECIPIENTS, Profile, SendResult
 from municipalities.line.errors import LineClientError, LineReplyTokenExpired
+from municipalities.line.insight import InsightSimulatorMixin
 from municipalities.line.liff import redact_resident_links
 from municipalities.line.messages import validate_messages
 from municipalities.line.richmenus_simulator import RichMenuSimulatorMixin
@@ -16,7 +17,7 @@ from municipalities.line.talklog import talk_log_outbound
 from municipalities.models import Department, Municipality, Resident, SimulatedDelivery, WebhookEvent
 
 
-class SimulatorClient(RichMenuSimulatorMixin):
+class SimulatorClient(RichMenuSimulatorMixin, InsightSimulatorMixin):
     """Records what would be sent; answers as LINE would (409 on a reused retry key)."""
 
     def __init__(self, municipality: Municipality) -> None:

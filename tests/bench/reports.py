@@ -3,7 +3,7 @@
     python tests/bench/reports.py [--scale 1.0] [--reseed] [--days 365]
 
 Issue 21's sizes at ``--scale 1``: a town with 100,000 friends, 1,000,000 reservations,
-10,000,000 webhook events and 200,000 submissions over a year (plus 365,000 talk-log rows and
+10,000,000 webhook events and 200,000 submissions over a year (plus 365,000 chatbot outcomes and
 two broadcasts a week). ``--scale 0.05`` is a quick run. The data is generated with set-based SQL
 (``INSERT … SELECT … FROM generate_series``) into the bench's own database
 ``cms_bench_reports`` and kept for the next run at the same scale (``--reseed`` starts over).
@@ -79,7 +79,6 @@ def seed(scale: float, year_start: dt.date) -> None:
         Interest,
         Resident,
         StaffUser,
-        TalkMessage,
         WebhookEvent,
     )
     from reports.models import DailyMetric
@@ -87,7 +86,7 @@ def seed(scale: float, year_start: dt.date) -> None:
     from tests.conftest import make_town
 
     n_friends, n_res, n_events = int(FRIENDS * scale), int(RESERVATIONS * scale), int(EVENTS * scale)
-    n_subs, n_talk = int(SUBMISSIONS * scale), int(TALK * scale)
+    n_subs = int(SUBMISSIONS * scale)
     t0 = time.perf_counter()
     town = make_town("bench", "ベンチ市")
     kenko = Department.objects.create(municipality=town, code="kenko", name="健康福祉課", sort_order=1)
@@ -213,21 +212,6 @@ def seed(scale: float, year_start: dt.date) -> None:
                 "updated_at": sub_at,
             },
         )
-        talk_at = f"{start} + ((g::float8 * 365 * 86400) / {n_talk}) * interval '1 second'"
-        insert_series(
-            TalkMessage,
-            n_talk,
-            {
-                "municipality": str(town.pk),
-                "resident": f"{first_resident} + g % {n_friends}",
-                "direction": "CASE WHEN g % 2 = 0 THEN 'in' ELSE 'out' END",
-                "kind": "'text'",
-                "text": "CASE WHEN g % 2 = 0 THEN '乾電池' WHEN g % 10 = 1 THEN 'ごめんなさい、「ほげ」にはまだお答えできません。' ELSE '「乾電池」は【有害ごみ】です。' END",
-                "payload": "'{}'::jsonb",
-                "created_at": talk_at,
-                "updated_at": talk_at,
-            },
-        )
         broadcasts = []
         for week in range(52):
             for offset, department in ((1, kenko), (4, somu)):
@@ -251,6 +235,54 @@ def seed(scale: float, year_start: dt.date) -> None:
         Broadcast.objects.bulk_create(broadcasts)
         DailyMetric.objects.filter(municipality=town).delete()
     print(f"seeded scale {scale} in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def seed_late(town, scale: float, year_start: dt.date) -> bool:
+    """Records the bench gained after a database was first seeded (the chatbot's outcomes, LINE's
+    daily figures), added to a kept database when missing. Returns True when it added some (the
+    year's daily rows are then rolled up again)."""
+    from municipalities.models import MetricEvent
+    from reports.models import LineInsightDay
+
+    added = False
+    n_talk = int(TALK * scale)
+    start = f"TIMESTAMPTZ '{year_start.isoformat()} 00:00:00+09'"
+    if not MetricEvent.objects.filter(municipality=town).exists():
+        event_at = f"{start} + ((g::float8 * 365 * 86400) / {n_talk}) * interval '1 second'"
+        insert_series(
+            MetricEvent,
+            n_talk,
+            {
+                "municipality": str(town.pk),
+                "source": "'chatbot'",
+                "kind": "(ARRAY['answered','answered','answered','suggested','not_understood','chosen','handed_off'])[1 + g % 7]",
+                "topic": "CASE WHEN g % 7 = 4 THEN 'unanswered:' || (g % 500) WHEN g % 7 = 6 THEN 'department:' ELSE 'item:' || (g % 300) END",
+                "label": "CASE WHEN g % 7 = 4 THEN '質問' || (g % 500) WHEN g % 7 = 6 THEN '担当課なし' ELSE '品目' || (g % 300) END",
+                "created_at": event_at,
+                "updated_at": event_at,
+            },
+        )
+        added = True
+    if not LineInsightDay.objects.filter(municipality=town).exists():
+        friends = int(FRIENDS * scale)
+        insert_series(
+            LineInsightDay,
+            366,
+            {
+                "municipality": str(town.pk),
+                "day": f"DATE '{year_start.isoformat()}' + (g - 1)::int",
+                "followers": f"{friends} * g / 366 + {friends} / 9",
+                "targeted_reaches": f"{friends} * g / 366",
+                "blocks": f"{friends} / 9",
+                "deliveries": """jsonb_build_object('apiMulticast', 60000 * (g % 2), 'apiPush', 300, 'apiReply', 500)""",
+                "demographics": """'{"ages": [["from30to34", 40.0], ["from70", 60.0]], "genders": [["female", 55.0], ["male", 45.0]]}'::jsonb""",
+                "fetched_at": "now()",
+                "created_at": "now()",
+                "updated_at": "now()",
+            },
+        )
+        added = True
+    return added
 
 
 def main() -> None:
@@ -309,6 +341,9 @@ def main() -> None:
             database_url, "municipalities_webhookevent", "reservations_reservation", "applications_submission"
         )
     town = Municipality.objects.get(slug="bench")
+    if seed_late(town, args.scale, year_start):
+        DailyMetric.objects.filter(municipality=town).delete()  # roll the year up again with them
+        vacuum(database_url, "municipalities_metricevent", "reports_lineinsightday")
 
     # 1. the nightly rollup of one day
     day = year_start + dt.timedelta(days=180)
