@@ -192,9 +192,12 @@ def _slot_problem(slot: Slot) -> str:
     return ""
 
 
-def people_for_slot(request: HttpRequest, menu: Menu, slot: Slot) -> tuple[list[Candidate], bool]:
+def people_for_slot(
+    request: HttpRequest, menu: Menu, slot: Slot, members: list[HouseholdMember] | None = None
+) -> tuple[list[Candidate], bool]:
     """Who the resident may book this slot for, and whether to ask (members registered or an age rule)."""
-    members = list(household_members_for_resident(resident=request.resident))
+    if members is None:
+        members = list(household_members_for_resident(resident=request.resident))
     on = timezone.localtime(slot.starts_at).date()
     people = candidates_for(menu=menu, on=on, resident=request.resident, members=members)
     return people, bool(members) or has_age_rule(menu)
@@ -220,14 +223,19 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
     slot = slot_for_resident(request, slot_id)
     menu = slot.menu
     questions = menu.question_list
-    people, ask_person = people_for_slot(request, menu, slot)
+    members = list(household_members_for_resident(resident=request.resident))
     error = ""
     error_code = ""
     answers = {}
     person = ""
     if request.method == "POST":
         answers = {q["key"]: request.POST.get(q["key"], "") for q in questions}
-        member, person = chosen_member(request, people)
+        if members:
+            member, person = chosen_member(request, people_for_slot(request, menu, slot, members)[0])
+        else:
+            # Nobody registered: the booking is for the resident, whatever was posted (the
+            # service checks the menu's rule); the page's candidates are not worked out.
+            member, person = None, "self"
         try:
             reservation = reservation_book(
                 slot=slot, resident=request.resident, member=member, answers=answers
@@ -246,7 +254,8 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
             slot.refresh_from_db()
         else:
             return redirect("reservations:done", reservation_id=reservation.pk)
-    else:
+    people, ask_person = people_for_slot(request, menu, slot, members)
+    if request.method != "POST":
         error = _slot_problem(slot)
         if error and slot.reserved >= slot.capacity:
             error_code = "full"
