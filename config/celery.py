@@ -129,6 +129,12 @@ app.conf.beat_schedule = {
         "schedule": 5.0,
         "options": {"expires": 5.0},
     },
+    # "At every minute": rich-menu re-linking jobs whose next step was lost (a worker died between
+    # a step's commit and the next step's enqueue) go on from their cursor.
+    "richmenus-link-jobs-resume": {
+        "task": "richmenus.tasks.richmenu_link_jobs_resume_stalled_task",
+        "schedule": crontab(minute="*"),
+    },
     # "At minute 15" every hour: count the blocks in the 24 hours after each recent broadcast.
     "broadcasts-unfollows-count": {
         "task": "broadcasts.tasks.broadcast_unfollows_count_task",

@@ -22,6 +22,7 @@ from municipalities.permissions import policy_for, towns_for_staff
 from municipalities.scoping import DepartmentScopedAdmin, ScopedTabularInline
 from richmenus import services
 from richmenus.errors import RichMenuError
+from richmenus.link_jobs_admin import RichMenuLinkJobAdmin  # noqa: F401 - registers the job admin
 from richmenus.models import DisasterMode, DisasterType, RichMenu, RichMenuTap, RichMenuTile
 from richmenus.shelters_admin import ShelterAdmin  # noqa: F401 - registers the shelter admin
 

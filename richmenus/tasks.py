@@ -8,7 +8,6 @@ from celery import shared_task
 
 from municipalities.line.tasks import LineSendTask
 from municipalities.models import Municipality
-from municipalities.tasks_queue import enqueue
 from richmenus import services
 
 
@@ -37,13 +36,32 @@ def resident_rich_menu_sync_task(resident_id: int) -> None:
     services.resident_rich_menu_sync(resident_id=resident_id)
 
 
-@shared_task(ignore_result=True, base=LineSendTask, failure_model="municipalities.Municipality")
-def richmenu_links_refresh_task(municipality_id: int, after: int) -> None:
-    """One step (500 residents) of re-linking a town; enqueues the next step. A killed worker's
-    step runs again (acks_late) and the steps before it are not repeated."""
-    last = services.richmenu_links_refresh(municipality_id=municipality_id, after=after)
-    if last is not None:
-        enqueue("richmenus.tasks.richmenu_links_refresh_task", municipality_id, last)
+@shared_task(ignore_result=True)
+def richmenu_link_job_start_task(municipality_id: int, reason: str) -> None:
+    """A segment menu was published (its LINE work is done): re-link the town as a job."""
+    services.richmenu_link_job_start(municipality=Municipality.objects.get(pk=municipality_id), reason=reason)
+
+
+class LinkJobStepTask(LineSendTask):
+    """After the last retry the job stops at its cursor, marked failed (staff resume it)."""
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        super().on_failure(exc, task_id, args, kwargs, einfo)
+        if args:
+            services.richmenu_link_job_failed(job_id=args[0], error=f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(ignore_result=True, base=LinkJobStepTask, failure_model="richmenus.RichMenuLinkJob")
+def richmenu_link_job_step_task(job_id: int, generation: int, after: int) -> None:
+    """One step (500 residents) of a re-linking job; the service enqueues the next step when it
+    moved the cursor. A killed worker's step runs again (acks_late) and changes nothing twice."""
+    services.richmenu_link_job_step(job_id=job_id, generation=generation, after=after)
+
+
+@shared_task(ignore_result=True)
+def richmenu_link_jobs_resume_stalled_task() -> None:
+    """Beat: a job whose next step was lost (a worker died between commit and enqueue) goes on."""
+    services.richmenu_link_jobs_resume_stalled()
 
 
 @shared_task(ignore_result=True, base=LineSendTask, failure_model="municipalities.Municipality")

@@ -3,6 +3,7 @@
 One module per topic; every model is re-exported here (``from richmenus.models import RichMenu``)."""
 
 from richmenus.models.disaster import DisasterMode, DisasterType, Shelter, ShelterStatus
+from richmenus.models.links import LinkJobStatus, RichMenuLinkJob
 from richmenus.models.menus import (
     EDIT_ACTIONS,
     ResidentRichMenu,
@@ -21,10 +22,12 @@ __all__ = [
     "DisasterMode",
     "DisasterType",
     "EDIT_ACTIONS",
+    "LinkJobStatus",
     "ResidentRichMenu",
     "RichMenu",
     "RichMenuKind",
     "RichMenuLayout",
+    "RichMenuLinkJob",
     "RichMenuStatus",
     "RichMenuTap",
     "RichMenuTile",

@@ -11,6 +11,11 @@ from richmenus.services.disaster import (
 )
 from richmenus.services.links import (
     resident_rich_menu_sync,
+    richmenu_link_job_failed,
+    richmenu_link_job_resume,
+    richmenu_link_job_start,
+    richmenu_link_job_step,
+    richmenu_link_jobs_resume_stalled,
     richmenu_links_refresh,
     richmenu_links_refresh_start,
 )
@@ -36,6 +41,11 @@ __all__ = [
     "richmenu_body",
     "richmenu_check",
     "richmenu_image",
+    "richmenu_link_job_failed",
+    "richmenu_link_job_resume",
+    "richmenu_link_job_start",
+    "richmenu_link_job_step",
+    "richmenu_link_jobs_resume_stalled",
     "richmenu_line_sync",
     "richmenu_publish",
     "richmenu_links_refresh",

@@ -253,9 +253,13 @@ def richmenu_line_sync(*, menu_id: int) -> RichMenu:
     elif menu.kind == RichMenu.Kind.NORMAL and (
         has_targets(menu) or ResidentRichMenu.objects.filter(menu=menu).exists()
     ):
-        # A segment menu (or one that was): link the residents it targets now (links.py), 500 a
-        # request, only those whose menu differs.
-        enqueue_on_commit("richmenus.tasks.richmenu_links_refresh_task", menu.municipality_id, 0)
+        # A segment menu (or one that was): link the residents it targets now, as a job with its
+        # progress (links.py), 500 a request, only those whose menu differs.
+        enqueue_on_commit(
+            "richmenus.tasks.richmenu_link_job_start_task",
+            menu.municipality_id,
+            _("「%(name)s」を公開") % {"name": menu.name},
+        )
     return menu
 
 

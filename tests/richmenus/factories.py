@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from municipalities.models import Municipality
-from richmenus.models import RichMenu, RichMenuTile, Shelter
+from richmenus.models import RichMenu, RichMenuLinkJob, RichMenuTile, Shelter
 from tests.matrix import matrix_builder
 
 _codes = itertools.count(1)
@@ -74,3 +74,10 @@ def _richmenu(department):
 @matrix_builder(Shelter)
 def _shelter(department):
     return make_shelter(department.municipality)
+
+
+@matrix_builder(RichMenuLinkJob)
+def _link_job(department):
+    return RichMenuLinkJob.objects.create(
+        municipality=department.municipality, reason="テスト", status=RichMenuLinkJob.Status.FAILED, total=10
+    )

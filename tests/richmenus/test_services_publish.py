@@ -146,8 +146,9 @@ def test_editor_cannot_publish(town, kenko_editor):
     assert exc.value.code == "permission_denied"
 
 
-def test_head_may_publish(town, kenko_head, line_api, django_capture_on_commit_callbacks):
+def test_head_may_publish(town, kenko, kenko_head, line_api, django_capture_on_commit_callbacks):
     menu = make_menu(town)
+    menu.tiles.filter(position=1).update(department=kenko)  # 健康福祉課 owns a tile
     with django_capture_on_commit_callbacks(execute=True):
         richmenu_publish(menu=menu, actor=kenko_head)
     menu.refresh_from_db()
