@@ -1,1 +1,52 @@
-"""Every write of the facilities app that matters, one module per topic (STYLE R15)."""
+"""Every write of the facilities app that matters, one module per topic (STYLE R15).
+
+The lottery's services live in ``facilities.services.lottery`` (import them from there)."""
+
+from facilities.services.booking import (
+    TAKEN_MESSAGE,
+    GroupDetails,
+    booking_approve,
+    booking_cancel,
+    booking_create,
+    booking_create_for_lottery_win,
+    booking_payment_record_counter,
+    booking_payment_start,
+    booking_refund,
+    booking_reject,
+    bookings_lapse_unpaid,
+    lock_facility,
+    online_provider_codes,
+    payment_methods_for,
+)
+from facilities.services.bulk import BulkResult, FacilityBulkError, bookings_bulk_create
+from facilities.services.closures import ClosureResult, closure_confirm, closure_withdraw
+from facilities.services.fees import FeeBreakdown, RefundBreakdown, fee_compute, refund_compute
+from facilities.services.notices import booking_notify
+
+__all__ = [
+    "TAKEN_MESSAGE",
+    "BulkResult",
+    "ClosureResult",
+    "FacilityBulkError",
+    "FeeBreakdown",
+    "GroupDetails",
+    "RefundBreakdown",
+    "booking_approve",
+    "booking_cancel",
+    "booking_create",
+    "booking_create_for_lottery_win",
+    "booking_notify",
+    "booking_payment_record_counter",
+    "booking_payment_start",
+    "booking_refund",
+    "booking_reject",
+    "bookings_bulk_create",
+    "bookings_lapse_unpaid",
+    "closure_confirm",
+    "closure_withdraw",
+    "fee_compute",
+    "lock_facility",
+    "online_provider_codes",
+    "payment_methods_for",
+    "refund_compute",
+]

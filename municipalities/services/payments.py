@@ -238,9 +238,10 @@ def payments_cancel_pending(*, subject: models.Model) -> int:
     )
 
 
-def payment_refund(*, payment: Payment, actor: StaffUser, reason: str) -> Payment:
+def payment_refund(*, payment: Payment, actor: StaffUser, reason: str, amount: int | None = None) -> Payment:
     """Refund a paid payment through its provider (所属長). Reason required; audited.
 
+    ``amount`` refunds part of it (a facility keeps a cancellation fee); default all of it.
     The provider is asked first, outside any transaction, with the idempotency key
     ``refund-<payment id>`` (asking twice refunds once); then the record changes under a lock.
     Raises PaymentError.
@@ -259,11 +260,14 @@ def payment_refund(*, payment: Payment, actor: StaffUser, reason: str) -> Paymen
         raise PaymentError(
             _("%(ref)s は支払済みではないため返金できません。") % {"ref": payment.reference}, code="status"
         )
+    refund_amount = payment.amount if amount is None else amount
+    if not 0 < refund_amount <= payment.amount:
+        raise PaymentError(_("返金額が正しくありません。"), code="amount")
     try:
         result = get_provider(payment.provider).refund(
             municipality=payment.department.municipality,
             reference=payment.reference,
-            amount=payment.amount,
+            amount=refund_amount,
             detail=payment.detail,
             key=f"refund-{payment.pk}",
         )
@@ -272,21 +276,25 @@ def payment_refund(*, payment: Payment, actor: StaffUser, reason: str) -> Paymen
         raise PaymentError(
             _("決済サービスで返金できませんでした。時間をおいてもう一度お試しください。"), code="provider"
         ) from None
-    return _refund_record(payment=payment, actor=actor, reason=reason.strip(), detail=result.detail)
+    return _refund_record(
+        payment=payment, actor=actor, reason=reason.strip(), detail=result.detail, amount=refund_amount
+    )
 
 
 @transaction.atomic(durable=True)
-def _refund_record(*, payment: Payment, actor: StaffUser, reason: str, detail: dict[str, Any]) -> Payment:
+def _refund_record(
+    *, payment: Payment, actor: StaffUser, reason: str, detail: dict[str, Any], amount: int
+) -> Payment:
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == PaymentStatus.REFUNDED:
         return payment  # refunded by a concurrent request with the same key
     payment.status, payment.refunded_at = PaymentStatus.REFUNDED, timezone.now()
-    payment.detail = {**payment.detail, "refund": detail, "refund_reason": reason}
+    payment.detail = {**payment.detail, "refund": detail, "refund_reason": reason, "refund_amount": amount}
     payment.save(update_fields=["status", "refunded_at", "detail", "updated_at"])
     audit_log(
         actor=actor,
         action="municipalities.payment.refunded",
         obj=payment,
-        data={"amount": payment.amount, "reason": reason},
+        data={"amount": amount, "reason": reason},
     )
     return payment
