@@ -8,11 +8,14 @@ class FacilitiesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Services import models: only ready() runs after the app registry is loaded.
-        # A booking is what its fee's payments are for (municipalities.payments).
+        # Services and metrics import models: only ready() runs after the app registry is loaded.
+        from facilities import metrics
         from facilities.services import payments as booking_payments
         from municipalities.payments import register_payable
 
+        # The daily figures for the reports (municipalities.metrics).
+        metrics.register()
+        # A booking is what its fee's payments are for (municipalities.payments).
         register_payable(
             "facilities.facilitybooking",
             on_paid=booking_payments.booking_paid,

@@ -124,6 +124,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("broadcasts", _("配信"), ""),
     ("reservations", _("予約"), ""),
     ("applications", _("電子申請"), ""),
+    ("facilities", _("施設予約"), ""),
     ("chatbot", _("チャットボット"), ""),
     (
         "richmenu",
