@@ -20,6 +20,9 @@ What each role may do on a model:
 - 編集者: every action of the model except those in ``head_only_actions`` (default
   ``{"approve"}``).
 - 所属長 and 自治体管理者: every action.
+- 防災 (a department role granted by 自治体管理者 only): what an 編集者 does, and the actions a
+  model grants it by name in its ``role_rules`` (災害モード: switch it on and off); where a table
+  does not name 防災, it is read as the 編集者's line.
 
 Core models that are about the channel and the staff have their own rules (CORE_RULES); a feature
 model may state its own table the same way (``role_rules``, e.g. the town's rich menus).
@@ -62,6 +65,7 @@ ROLE_GROUP_NAMES: dict[str, str] = {
     Role.HEAD: "所属長",
     Role.EDITOR: "編集者",
     Role.VIEWER: "閲覧者",
+    Role.DISASTER: "防災",
 }
 
 DEFAULT_HEAD_ONLY_ACTIONS = frozenset({"approve"})
@@ -140,11 +144,13 @@ def role_allows(model: type[models.Model], role: str, action: str) -> bool:
     if rules is None:
         rules = getattr(model, "role_rules", None)
     if rules is not None:
+        if role == Role.DISASTER and role not in rules:
+            role = Role.EDITOR
         allowed = rules.get(role, frozenset())
         return allowed is ALL or action in allowed
     if role == Role.VIEWER:
         return action in VIEWER_ACTIONS
-    if role == Role.EDITOR:
+    if role in (Role.EDITOR, Role.DISASTER):
         return action not in getattr(model, "head_only_actions", DEFAULT_HEAD_ONLY_ACTIONS)
     return True
 

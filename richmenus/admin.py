@@ -289,8 +289,15 @@ class DisasterPage(AdminPage):
             )
             return HttpResponseRedirect(request.path)
         modes = {m.municipality_id: m for m in DisasterMode.objects.filter(municipality__in=towns)}
+        may_switch = set(
+            towns_for_staff(user=request.user, perm="richmenus.switch_disastermode").values_list(
+                "pk", flat=True
+            )
+        )
         rows = []
         for town in towns:
             menu = RichMenu.objects.filter(municipality=town, kind=RichMenu.Kind.DISASTER).first()
-            rows.append({"town": town, "mode": modes.get(town.pk), "menu": menu})
+            rows.append(
+                {"town": town, "mode": modes.get(town.pk), "menu": menu, "may_switch": town.pk in may_switch}
+            )
         return self.render(request, {"rows": rows, "disaster_types": DisasterType.choices})

@@ -72,6 +72,9 @@ class Role(models.TextChoices):
     HEAD = "head", _("所属長")
     EDITOR = "editor", _("編集者")
     VIEWER = "viewer", _("閲覧者")
+    # 防災担当: in its department what an 編集者 does; for the town, 災害モード and the shelters
+    # (permissions.py). Granted by 自治体管理者 only.
+    DISASTER = "disaster", _("防災")
 
 
 class StaffRole(TimeStampedModel):

@@ -37,6 +37,8 @@ def _check_grant(
     is_admin = user.municipality_id in scope.admin_municipality_ids
     if role == Role.MUNICIPALITY_ADMIN and not is_admin:
         raise MunicipalityError(_("自治体管理者の役割は自治体管理者だけが付与できます。"))
+    if role == Role.DISASTER and not is_admin:
+        raise MunicipalityError(_("防災の役割は自治体管理者だけが付与できます。"))
     if department is not None and not is_admin and department.pk not in scope.department_ids:
         raise MunicipalityError(_("自分の課以外の役割は付与できません。"))
 

@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from municipalities.models import MunicipalityOwned, TimeStampedModel
-from richmenus.models.menus import EDIT_ACTIONS
+from municipalities.models import MunicipalityOwned, Role, TimeStampedModel
+from richmenus.models.menus import READ
 
 
 class DisasterType(models.TextChoices):
@@ -27,7 +27,14 @@ class DisasterMode(TimeStampedModel, MunicipalityOwned):
     """The town's 災害モード: while on, every resident sees the disaster menu, the follow
     greeting and the bot's fallback point to it. One row per town; switched by services only."""
 
-    head_only_actions: ClassVar[frozenset[str]] = EDIT_ACTIONS
+    # Switched by 自治体管理者 and by the town's 防災 role (permissions.py); seen by every role.
+    role_rules: ClassVar[dict[str, frozenset[str] | None]] = {
+        Role.MUNICIPALITY_ADMIN: None,  # every action
+        Role.HEAD: READ,
+        Role.EDITOR: READ,
+        Role.VIEWER: READ,
+        Role.DISASTER: READ | {"switch"},
+    }
 
     municipality = models.OneToOneField(
         "municipalities.Municipality",
@@ -59,6 +66,7 @@ class DisasterMode(TimeStampedModel, MunicipalityOwned):
         verbose_name = _("災害モード")
         verbose_name_plural = _("災害モード")
         ordering = ["municipality"]
+        permissions = [("switch_disastermode", "災害モードを切り替えられる")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(disaster_type__in=[*DisasterType.values, ""]),

@@ -25,10 +25,11 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from municipalities import permissions
 from municipalities.audit import audit_log
 from municipalities.line.client import get_line_client
 from municipalities.line.errors import LineRateLimited, LineRetryableError
-from municipalities.models import Municipality, Role, StaffRole
+from municipalities.models import Municipality
 from municipalities.tasks_queue import enqueue_on_commit
 from richmenus.errors import RichMenuError
 from richmenus.models import DisasterMode, DisasterType, ResidentRichMenu, RichMenu
@@ -46,15 +47,6 @@ BATCH_POLL_LONGEST_SECONDS = 0.25
 BATCH_POLL_MAX_SECONDS = 300.0
 
 
-def _may_switch(actor: Any, municipality: Municipality) -> bool:
-    """自治体管理者 of the town (or a superuser) switches the whole account."""
-    if actor.is_superuser:
-        return True
-    return StaffRole.objects.filter(
-        user_id=actor.pk, municipality=municipality, role=Role.MUNICIPALITY_ADMIN
-    ).exists()
-
-
 @transaction.atomic(durable=True)
 def disaster_mode_switch(
     *, municipality: Municipality, on: bool, disaster_type: str = "", actor: Any | None, enqueue: bool = True
@@ -63,9 +55,13 @@ def disaster_mode_switch(
     prepared and passes LINE's limits; the switch at LINE runs on commit
     (``disaster_mode_apply_task``; ``enqueue=False``: the caller runs ``disaster_mode_apply``
     after the commit). Raises RichMenuError. Audited."""
-    if actor is not None and not _may_switch(actor, municipality):
-        raise RichMenuError(
-            _("災害モードを切り替えられるのは自治体管理者だけです。"), code="permission_denied"
+    if actor is not None:  # 自治体管理者, or the 防災 role of the town
+        permissions.require(
+            actor,
+            "switch",
+            DisasterMode(municipality=municipality),
+            error=RichMenuError,
+            message=_("災害モードを切り替えられるのは自治体管理者と防災の担当者だけです。"),
         )
     if disaster_type and disaster_type not in DisasterType.values:
         raise RichMenuError(_("災害の種類が正しくありません。"), code="invalid")

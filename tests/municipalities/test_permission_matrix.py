@@ -17,6 +17,8 @@ table below and each model's ``head_only_actions``), never from the policy's own
 - A town's rich menu (RichMenu) is seen by every role of the town and laid out, added and deleted
   by 自治体管理者; the 所属長 of a department that owns one of its tiles may also change (and
   publish) it, other roles read it (the builder gives the menu a tile of its department).
+- 防災 (granted by 自治体管理者) does what 編集者 does, and what a table names for it (災害モード:
+  switching it, not an admin model); where a table does not name 防災, the 編集者's line applies.
 - A superuser does everything; a staff member without roles nothing; models that are not
   tenant data (no ``municipality_path``) are for superusers only.
 - Logs (admins built on ``ReadOnlyAdminMixin``) are never changed or deleted by anyone.
@@ -80,6 +82,7 @@ _import_factories()
 ALL = frozenset({"view", "add", "change", "delete", "export", "import", "approve"})
 VIEW = frozenset({"view"})
 ADMIN, HEAD, EDITOR, VIEWER = Role.MUNICIPALITY_ADMIN, Role.HEAD, Role.EDITOR, Role.VIEWER
+DISASTER = Role.DISASTER
 
 CORE_RULES: dict[type[models.Model], dict[str, frozenset[str]]] = {
     # The channel settings: 自治体管理者 changes them, everyone in the town sees them.
@@ -117,7 +120,7 @@ FEATURE_RULES: dict[str, dict[str, frozenset[str]]] = {
 EDITED_THROUGH_DEPARTMENTS = {"richmenus.richmenu"}
 
 SUPERUSER, NO_ROLE, MIXED = "superuser", "no_role", "mixed"
-USERS = [ADMIN, HEAD, EDITOR, VIEWER, MIXED, SUPERUSER, NO_ROLE]
+USERS = [ADMIN, HEAD, EDITOR, VIEWER, DISASTER, MIXED, SUPERUSER, NO_ROLE]
 OWN, SIBLING, FOREIGN = "own department", "other department of the same town", "another town"
 PLACES = [OWN, SIBLING, FOREIGN]
 
@@ -128,6 +131,7 @@ USER_ROLES: dict[str, dict[str, list[str]]] = {
     HEAD: {OWN: [HEAD]},
     EDITOR: {OWN: [EDITOR]},
     VIEWER: {OWN: [VIEWER]},
+    DISASTER: {OWN: [DISASTER]},
     MIXED: {OWN: [EDITOR], SIBLING: [VIEWER]},
     SUPERUSER: {},
     NO_ROLE: {},
@@ -150,6 +154,10 @@ def roles_reaching(model: type[models.Model], user: str, place: str, action: str
 
 
 def role_actions(model: type[models.Model], role: str) -> frozenset[str]:
+    if role == DISASTER and DISASTER not in CORE_RULES.get(
+        model, FEATURE_RULES.get(model._meta.label_lower, {})
+    ):
+        role = EDITOR  # 防災 does what 編集者 does, unless a table names it
     if model in CORE_RULES:
         return CORE_RULES[model].get(role, frozenset())
     if model._meta.label_lower in FEATURE_RULES:
@@ -209,6 +217,7 @@ def world(town, kenko, somu, other_department, superuser) -> World:
         HEAD: make_staff("m_head", town, HEAD, kenko),
         EDITOR: make_staff("m_editor", town, EDITOR, kenko),
         VIEWER: make_staff("m_viewer", town, VIEWER, kenko),
+        DISASTER: make_staff("m_bosai", town, DISASTER, kenko),
         MIXED: mixed,
         SUPERUSER: superuser,
         NO_ROLE: make_staff("m_norole", town),
@@ -849,10 +858,10 @@ def staff_only_urls() -> dict[str, str]:
 def test_staff_only_urls_refuse_users_without_the_permission(world: World) -> None:
     """Each staff-only non-admin URL, asked about the user's own town (GET with
     ``?municipality=``, POST with a JSON body naming it): a user without the simulator
-    permission (編集者, 閲覧者, no role, and the mixed user) gets 403/404 (405 where the method
+    permission (編集者, 閲覧者, 防災, no role, and the mixed user) gets 403/404 (405 where the method
     is not served at all); nobody gets a 500."""
     problems: list[str] = []
-    without_permission = [EDITOR, VIEWER, MIXED, NO_ROLE]
+    without_permission = [EDITOR, VIEWER, DISASTER, MIXED, NO_ROLE]
     town = world.departments[OWN].municipality_id
     body = json.dumps({"municipality": town, "type": "text", "text": "申請状況", "userId": "U" + "a" * 32})
     for name, path in staff_only_urls().items():

@@ -99,7 +99,7 @@ def test_disaster_page_refuses_a_head(town, kenko_head):
     response = client_for(kenko_head).post(
         reverse("admin:richmenus_richmenu_disaster"), {"municipality": town.pk, "state": "on"}, follow=True
     )
-    assert "自治体管理者だけ" in response.content.decode()
+    assert "自治体管理者と防災の担当者だけ" in response.content.decode()
     assert not DisasterMode.objects.filter(municipality=town, is_on=True).exists()
 
 
