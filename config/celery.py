@@ -157,6 +157,12 @@ app.conf.beat_schedule = {
         "task": "reports.tasks.daily_metrics_nightly_task",
         "schedule": crontab(minute=20, hour=1),
     },
+    # "At every minute": 施設の抽選 — close rounds whose window ended, draw those whose draw time has
+    # come (once each), release the frames of unpaid wins that lapsed, finish rounds past the deadline.
+    "facilities-lottery-advance": {
+        "task": "facilities.tasks.lottery_rounds_advance_task",
+        "schedule": crontab(minute="*"),
+    },
     # "At 02:00 on day-of-month 1": last month's figures rolled up again and its report made final.
     "reports-monthly-prepare": {
         "task": "reports.tasks.monthly_report_prepare_task",

@@ -27,3 +27,21 @@ def bookings_lapse_unpaid_task() -> int:
 
 
 # --- lottery --- (owned by the lottery's helper: its tasks go below this line)
+
+from facilities.services.lottery import lottery_rounds_advance  # noqa: E402 - the lottery's section
+from facilities.services.lottery_notices import lottery_results_notify  # noqa: E402
+
+
+@shared_task
+def lottery_rounds_advance_task() -> dict[str, int]:
+    """Every minute (beat): close rounds whose window ended, draw those whose time has come
+    (once: a drawn round is left as it is), release the frames of lapsed wins, finish rounds."""
+    counts = lottery_rounds_advance()
+    if any(counts.values()):
+        logger.info("facilities: lottery rounds advanced %s", counts)
+    return counts
+
+
+@shared_task(base=LineSendTask, failure_model="facilities.LotteryRound")
+def lottery_results_notify_task(round_id: int, resident_id: int) -> bool:
+    return lottery_results_notify(round_id=round_id, resident_id=resident_id)

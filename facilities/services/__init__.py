@@ -21,6 +21,18 @@ from facilities.services.booking import (
 from facilities.services.bulk import BulkResult, FacilityBulkError, bookings_bulk_create
 from facilities.services.closures import ClosureResult, closure_confirm, closure_withdraw
 from facilities.services.fees import FeeBreakdown, RefundBreakdown, fee_compute, refund_compute
+from facilities.services.lottery import (
+    MarkResult,
+    lottery_apply,
+    lottery_draw,
+    lottery_draw_verify,
+    lottery_frame_remove,
+    lottery_frames_mark,
+    lottery_frames_release,
+    lottery_round_open,
+    lottery_rounds_advance,
+    lottery_withdraw,
+)
 from facilities.services.notices import booking_notify
 
 __all__ = [
@@ -30,6 +42,7 @@ __all__ = [
     "FacilityBulkError",
     "FeeBreakdown",
     "GroupDetails",
+    "MarkResult",
     "RefundBreakdown",
     "booking_approve",
     "booking_cancel",
@@ -46,6 +59,15 @@ __all__ = [
     "closure_withdraw",
     "fee_compute",
     "lock_facility",
+    "lottery_apply",
+    "lottery_draw",
+    "lottery_draw_verify",
+    "lottery_frame_remove",
+    "lottery_frames_mark",
+    "lottery_frames_release",
+    "lottery_round_open",
+    "lottery_rounds_advance",
+    "lottery_withdraw",
     "online_provider_codes",
     "payment_methods_for",
     "refund_compute",
