@@ -21,3 +21,14 @@ class FacilitiesConfig(AppConfig):
             on_paid=booking_payments.booking_paid,
             resident_path=booking_payments.booking_resident_path,
         )
+        # The resident side (LIFF helper): 「施設予約」 and the fac: postbacks, and the pages a
+        # rich-menu tile can open (municipalities.line.destinations).
+        from facilities import line_handlers
+        from municipalities.line import destinations, dispatch
+
+        dispatch.register_postback(line_handlers.PREFIX, line_handlers.on_postback)
+        dispatch.register_text(line_handlers.on_text, priority=35)
+        destinations.register(
+            "facilities.list", _("施設予約"), "facilities:list", one=("facilities:facility", "facility_id")
+        )
+        destinations.register("facilities.mine", _("施設の予約確認"), "facilities:my_list")
