@@ -31,7 +31,7 @@ from municipalities.metrics import day_bounds, providers
 from municipalities.models import AgeBand, Area, Department, Interest, Municipality
 from reports.metrics import DELIVERY_LABELS, TILE_LABELS
 from reports.models import DailyMetric
-from reports.services import daily_metrics_rollup
+from reports.services import daily_metrics_rollup, monthly_metrics_refresh
 
 DAYS = 183
 AREAS = 20  # the demo town has every district of its 5374 data; a chart shows the first 20
@@ -60,6 +60,8 @@ def seed(municipality: Municipality) -> None:
     with transaction.atomic():
         DailyMetric.objects.filter(municipality=municipality, day__lt=today).delete()
         DailyMetric.objects.bulk_create(rows, batch_size=2000)
+        for month in sorted({r.day.replace(day=1) for r in rows}):
+            monthly_metrics_refresh(municipality=municipality, month=month)
     daily_metrics_rollup(municipality=municipality, day=today)
 
 

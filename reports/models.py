@@ -78,6 +78,63 @@ class DailyMetric(TimeStampedModel, MunicipalityOwned):
         return f"<DailyMetric {self.pk} {self.municipality_id}/{self.department_id} {self.day} {self.metric}>"
 
 
+class MonthlyMetric(TimeStampedModel, MunicipalityOwned):
+    """The sum of a month's daily figures (日次集計の月計), kept beside the daily rows so that the
+    dashboard of a long period reads one row per month instead of thirty.
+
+    Written only by the daily rollup: after it replaces a day, it recomputes that day's month
+    from the daily rows in the same transaction, so the two always agree. Only figures that add
+    up (bookings, questions…) are kept here; a state at the end of a day (friends in total) is
+    read from its last day. Viewed under the daily rows' permissions (same town and department).
+    """
+
+    municipality_path: ClassVar[str] = "municipality"
+    department_path: ClassVar[str | None] = "department"
+
+    municipality = models.ForeignKey(
+        Municipality, verbose_name=_("自治体"), on_delete=models.PROTECT, related_name="monthly_metrics"
+    )
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("担当課"),
+        on_delete=models.PROTECT,
+        related_name="monthly_metrics",
+        null=True,
+        blank=True,
+        help_text=_("空欄は町全体の数値です。"),
+    )
+    month = models.DateField(_("月"), help_text=_("その月の 1 日です。"))
+    source = models.CharField(_("分野"), max_length=32)
+    metric = models.CharField(_("指標"), max_length=64)
+    dimension = models.CharField(_("内訳キー"), max_length=100, blank=True)
+    label = models.CharField(_("内訳"), max_length=300, blank=True)
+    value = models.BigIntegerField(_("値"))
+
+    class Meta:
+        verbose_name = _("月次集計")
+        verbose_name_plural = _("月次集計")
+        ordering = ["-month", "source", "metric", "dimension"]
+        indexes = [
+            # dashboard_data(): a town's months over a period (and the rollup replacing one month).
+            models.Index(fields=["municipality", "month", "source"], name="rpt_monthly_town_month_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "month", "source", "metric", "department", "dimension"],
+                condition=Q(department__isnull=False),
+                name="reports_monthlymetric_once_per_department",
+            ),
+            models.UniqueConstraint(
+                fields=["municipality", "month", "source", "metric", "dimension"],
+                condition=Q(department__isnull=True),
+                name="reports_monthlymetric_once_per_town",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.source}.{self.metric} {self.label}".strip()
+
+
 class Procedure(models.TextChoices):
     PHONE_BOOKING = "phone_booking", PROCEDURES["phone_booking"].label
     COUNTER_APPLICATION = "counter_application", PROCEDURES["counter_application"].label

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,7 +17,8 @@ from municipalities.line.insight import InsightDemographics
 from municipalities.metrics import day_bounds, providers
 from municipalities.models import Municipality
 from reports.errors import ReportError
-from reports.models import DailyMetric, LineInsightDay
+from reports.models import DailyMetric, LineInsightDay, MonthlyMetric
+from reports.selectors import flow_metrics_q
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,10 @@ def daily_metrics_rollup(*, municipality: Municipality, day: dt.date) -> int:
 
     Idempotent: running it again for the same day and data writes the same rows (the old ones
     are deleted first, in the same transaction, so a reader sees either the old day or the new
-    one, and the unique constraints hold). Raises ReportError for a day that has not ended.
+    one, and the unique constraints hold). The day's month (MonthlyMetric) is recomputed in the
+    same transaction. Locks the town's row (FOR NO KEY UPDATE: two rollups of one town, say the
+    nightly run and a backfill, take turns instead of writing the same month at once; inserts
+    that reference the town are not blocked). Raises ReportError for a day that has not ended.
     Enqueues nothing.
     """
     start, end = day_bounds(day)
@@ -58,8 +63,44 @@ def daily_metrics_rollup(*, municipality: Municipality, day: dt.date) -> int:
                 value=row.value,
             )
         rows += merged.values()
+    list(Municipality.objects.select_for_update(no_key=True).filter(pk=municipality.pk).values_list("pk"))
     DailyMetric.objects.filter(municipality=municipality, day=day).delete()
     DailyMetric.objects.bulk_create(rows, batch_size=2000)
+    monthly_metrics_refresh(municipality=municipality, month=day)
+    return len(rows)
+
+
+def monthly_metrics_refresh(*, municipality: Municipality, month: dt.date) -> int:
+    """Recompute ``municipality``'s month of ``month`` (MonthlyMetric) from its daily rows: the
+    sum of every figure that adds up, per department and breakdown. Runs inside the caller's
+    transaction (the daily rollup's), so the month always agrees with its days; returns the rows
+    written. Raises RuntimeError outside a transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("monthly_metrics_refresh runs inside the daily rollup's transaction")
+    first = month.replace(day=1)
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    MonthlyMetric.objects.filter(municipality=municipality, month=first).delete()
+    sums = (
+        DailyMetric.objects.filter(municipality=municipality, day__gte=first, day__lte=last)
+        .filter(flow_metrics_q())
+        .values_list("department_id", "source", "metric", "dimension")
+        .annotate(label=Max("label"), value=Sum("value"))
+        .order_by()
+    )
+    rows = [
+        MonthlyMetric(
+            municipality=municipality,
+            department_id=department_id,
+            month=first,
+            source=source,
+            metric=metric,
+            dimension=dimension,
+            label=label,
+            value=value,
+        )
+        for department_id, source, metric, dimension, label, value in sums
+    ]
+    MonthlyMetric.objects.bulk_create(rows, batch_size=2000)
     return len(rows)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.utils import timezone
 
 from municipalities.models import Department
 from reports.models import DailyMetric, Procedure, TimeSavingAssumption
+from reports.services import monthly_metrics_refresh
 from tests.matrix import matrix_builder
 
 
@@ -16,12 +18,15 @@ def metric(
 ) -> DailyMetric:
     """One daily row (as the rollup writes it) of ``department`` (or of the whole town)."""
     values = {"source": "reservations", "metric": "booked_line", "value": 5, **kwargs}
-    return DailyMetric.objects.create(
-        municipality=municipality or department.municipality,
-        department=department,
-        day=day or timezone.localdate() - dt.timedelta(days=1),
-        **values,
-    )
+    with transaction.atomic():
+        row = DailyMetric.objects.create(
+            municipality=municipality or department.municipality,
+            department=department,
+            day=day or timezone.localdate() - dt.timedelta(days=1),
+            **values,
+        )
+        monthly_metrics_refresh(municipality=row.municipality, month=row.day)  # as the rollup does
+    return row
 
 
 @matrix_builder(DailyMetric)

@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from municipalities.metrics import PROCEDURES, provider_for
 from reports import exports
 from reports.models import TimeSavingAssumption
-from reports.selectors import Period, _percentile, dashboard_data, month_period, suppressed
+from reports.sections import percentile
+from reports.selectors import Period, dashboard_data, month_period, suppressed
 from tests.reports.factories import metric
 
 DAY = dt.date(2026, 11, 10)
@@ -137,9 +138,9 @@ def test_periods_compare_with_the_period_before() -> None:
 
 def test_percentiles_of_the_completion_hours() -> None:
     hist = [(1, 5), (6, 4), (48, 1)]
-    assert _percentile(hist, 0.5) == 1.0
-    assert _percentile(hist, 0.9) == 6.0
-    assert _percentile([], 0.5) is None
+    assert percentile(hist, 0.5) == 1.0
+    assert percentile(hist, 0.9) == 6.0
+    assert percentile([], 0.5) is None
 
 
 def test_time_saved_uses_the_town_figure_or_the_default(town, kenko, town_admin) -> None:
