@@ -4,11 +4,13 @@ production path (no eager mode, JSON messages through Redis)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
 from celery import Celery
@@ -84,7 +86,10 @@ class Worker:
         return out
 
     def kill(self) -> None:
-        """``kill -9``: no task finishes, nothing is acknowledged, nothing cleans up."""
+        """``kill -9`` of the worker and of the processes it forked (the beat of ``--beat``): no
+        task finishes, nothing is acknowledged, nothing cleans up."""
+        for child in _children(self.process.pid):
+            os.kill(child, signal.SIGKILL)
         self.process.kill()
         self.output = self._read()
 
@@ -98,6 +103,19 @@ class Worker:
         self.output = self._read()
 
 
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
 @contextmanager
 def running_worker() -> Iterator[Worker]:
     """A worker on an empty broker database, stopped when the block ends."""
@@ -109,9 +127,12 @@ def running_worker() -> Iterator[Worker]:
         worker.stop()
 
 
-def send_task(name: str, args: list[object] | None = None) -> None:
-    """Send a task by name through Redis, as the beat sends it."""
+def send_task(
+    name: str, args: list[object] | None = None, *, broker: str = BROKER_URL, **options: Any
+) -> None:
+    """Send a task by name through Redis, as the beat or the web sends it."""
     # Not the current app: the project's tasks must keep finding the project's app.
-    sender = Celery("probe", broker=BROKER_URL, set_as_current=False)
+    sender = Celery("probe", broker=broker, set_as_current=False)
     sender.conf.task_serializer = "json"
-    sender.send_task(name, args=args or [])
+    with sender.connection_for_write() as conn:
+        sender.send_task(name, args=args or [], connection=conn, **options)

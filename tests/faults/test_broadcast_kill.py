@@ -13,14 +13,12 @@ times logged here are the ones the README gives.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -29,9 +27,9 @@ import pytest
 from broadcasts.models import BatchStatus, Broadcast, BroadcastStatus, DeliveryBatch
 from broadcasts.services import broadcast_approve, broadcast_submit
 from tests.broadcasts.factories import make_broadcast, make_residents
-from tests.celery_worker import ROOT, Worker
+from tests.celery_worker import ROOT
 from tests.fakeline import FakeLine
-from tests.faults.conftest import process_env, send_task, wait_until
+from tests.processes import process_env, send_task, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 logger = logging.getLogger(__name__)
@@ -64,20 +62,6 @@ class MulticastHold:
         return answer
 
 
-def _kill_with_children(worker: Worker) -> None:
-    """``kill -9`` a worker and the beat process it embeds (``--beat`` forks it)."""
-    pid = worker.process.pid
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                os.kill(int(entry.name), signal.SIGKILL)
-    worker.kill()
-
-
 def _approved(kenko, kenko_head, kenko_editor, interests) -> Broadcast:
     broadcast = broadcast_submit(
         broadcast=make_broadcast(kenko, category=interests["kenko"]), actor=kenko_editor
@@ -105,7 +89,7 @@ def test_every_worker_killed_mid_broadcast_resumes_within_seconds_of_their_retur
     # when: both workers (and the beat) are killed while LINE holds the 5th multicast it accepted
     assert hold.reached.wait(90), "the fifth multicast never came"
     for worker in celery_workers.started:
-        _kill_with_children(worker)
+        worker.kill()  # and the beat it forked
     hold.release.set()
     in_flight = DeliveryBatch.objects.filter(broadcast=broadcast, status=BatchStatus.SENDING).count()
     assert in_flight >= 1

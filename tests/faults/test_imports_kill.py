@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from reservations.models import ImportStatus, Slot, SlotImportJob
 from reservations.services import slot_import_job_create
-from tests.faults.conftest import _admin_dsn, process_env, send_task, wait_until
+from tests.processes import _admin_dsn, process_env, send_task, wait_until
 from tests.reservations.factories import MenuFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

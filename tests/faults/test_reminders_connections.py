@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from reservations.models import ReminderDelivery, ReminderStatus, Reservation
 from reservations.services import reservation_book
-from tests.faults.conftest import connection_cutter, process_env, send_task, wait_until
 from tests.municipalities.factories import resident_in
+from tests.processes import connection_cutter, process_env, send_task, wait_until
 from tests.reservations.factories import MenuFactory, SlotFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -20,8 +20,8 @@ from django.utils import timezone
 from reservations.models import ReminderDelivery, ReminderStatus, Reservation
 from reservations.services import reservation_book
 from tests.fakeline import FakeLine
-from tests.faults.conftest import process_env, send_task, wait_until
 from tests.municipalities.factories import resident_in
+from tests.processes import process_env, send_task, wait_until
 from tests.reservations.factories import MenuFactory, SlotFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -30,7 +30,7 @@ from municipalities import tasks
 from municipalities.line.webhook import lane_of
 from municipalities.models import Municipality, WebhookEvent
 from tests.fakeline import FakeLine, sign, webhook_body, webhook_event
-from tests.faults.conftest import RedisServer, WebServer, connection_cutter, process_env, wait_until
+from tests.processes import RedisServer, WebServer, connection_cutter, process_env, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

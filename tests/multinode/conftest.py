@@ -32,7 +32,7 @@ import pytest
 from tests.celery_worker import Worker
 from tests.conftest import IN_CI
 from tests.fakeline import FakeLine
-from tests.faults.conftest import RedisServer, WebServer, Workers, process_env, wait_until
+from tests.processes import RedisServer, WebServer, Workers, process_env, wait_until
 
 HERE = Path(__file__).resolve().parent
 GUNICORN_THREADS = 4

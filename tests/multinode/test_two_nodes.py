@@ -29,8 +29,8 @@ from reservations.models import Reservation, ReservationStatus, Slot
 from tests.broadcasts.factories import interest_of, make_broadcast, make_residents
 from tests.conftest import make_town
 from tests.fakeline import sign, webhook_body, webhook_event
-from tests.faults.conftest import send_task, wait_until
 from tests.multinode.conftest import Browser, Cluster
+from tests.processes import send_task, wait_until
 from tests.reservations.factories import MenuFactory, SlotFactory, in_days
 
 pytestmark = pytest.mark.django_db(transaction=True)
