@@ -10,6 +10,7 @@ with a tab switch (LINE switches the menu itself; the tap is counted).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -20,6 +21,7 @@ from municipalities.line import messages as m
 from municipalities.line.liff import resident_link
 from municipalities.tasks_queue import enqueue_on_commit
 from richmenus.models import DisasterMode, RichMenuTile, ShelterStatus, TileAction
+from richmenus.places import place_for_text
 from richmenus.selectors import shelters_near
 from richmenus.services import tap_count
 
@@ -92,16 +94,58 @@ def _mode(context: dispatch.InboundContext) -> DisasterMode | None:
     return DisasterMode.objects.filter(municipality=context.municipality, is_on=True).first()
 
 
+# 「避難所 中央1-2-3」「避難所は399-0001」「中央一丁目の避難所」「本町の近くの避難所はどこ？」
+_SHELTER_AT_RE = re.compile(r"^(?:近くの)?避難(?:所|場所)(?:は|を|:)?\s*(?P<where>.+)$")
+_SHELTER_OF_RE = re.compile(
+    r"^(?P<where>.+?)(?:の|から)(?:近くの|付近の|最寄りの)?避難(?:所|場所)(?:は|はどこ)?$"
+)
+
+
+def _where(text: str) -> str | None:
+    """The address, postal code or 町名 in a shelter question, or None for another text."""
+    for pattern in (_SHELTER_AT_RE, _SHELTER_OF_RE):
+        match = pattern.match(text)
+        if match:
+            where = match.group("where").strip(" 、,:")
+            return where if where and where not in {"どこ", "はどこ"} else None
+    return None
+
+
 def on_text(context: dispatch.InboundContext) -> list[dict[str, Any]] | None:
-    """「避難所」: ask for the resident's location (one tap), answered by ``on_location``."""
-    if normalise_text(context.text).strip().rstrip("?？") not in SHELTER_WORDS:
+    """「避難所」: ask for the resident's location (one tap), answered by ``on_location``; with an
+    address, a postal code or a 町名 (「避難所 中央1-2」): the shelters nearest that place."""
+    text = normalise_text(context.text).strip().rstrip("?？")
+    if text in SHELTER_WORDS:
+        return [
+            m.text(
+                _(
+                    "近くの避難所をお知らせします。下の「位置情報を送る」を押して、今いる場所を送ってください。"
+                    "住所・郵便番号・町名でも探せます（例:「避難所 中央1丁目」）。"
+                ),
+                quick_reply=_location_quick_reply(),
+            )
+        ]
+    where = _where(text)
+    if where is None:
         return None
-    return [
-        m.text(
-            _("近くの避難所をお知らせします。下の「位置情報を送る」を押して、今いる場所を送ってください。"),
-            quick_reply=_location_quick_reply(),
-        )
-    ]
+    place = place_for_text(municipality=context.municipality, text=where)
+    if place is None:
+        return [
+            m.text(
+                _(
+                    "「%(where)s」の場所が分かりませんでした。町名（例: 中央1丁目）や郵便番号で送るか、"
+                    "下の「位置情報を送る」を押してください。"
+                )
+                % {"where": where},
+                quick_reply=_location_quick_reply(),
+            )
+        ]
+    return _shelters_answer(
+        context,
+        place.latitude,
+        place.longitude,
+        origin=_("「%(place)s」付近（町丁目の代表地点）からの距離です。") % {"place": place.name},
+    )
 
 
 def _distance(metres: int) -> str:
@@ -135,11 +179,17 @@ def on_location(context: dispatch.InboundContext) -> list[dict[str, Any]] | None
     point = context.location
     if point is None:
         return None
+    return _shelters_answer(context, point[0], point[1])
+
+
+def _shelters_answer(
+    context: dispatch.InboundContext, latitude: float, longitude: float, *, origin: str = ""
+) -> list[dict[str, Any]]:
     mode = _mode(context)
     found = shelters_near(
         municipality=context.municipality,
-        latitude=point[0],
-        longitude=point[1],
+        latitude=latitude,
+        longitude=longitude,
         disaster_type=mode.disaster_type if mode else "",
         limit=SHELTER_LIMIT,
     )
@@ -150,6 +200,8 @@ def on_location(context: dispatch.InboundContext) -> list[dict[str, Any]] | None
         if found[0].shelter.status in (ShelterStatus.OPEN, ShelterStatus.CROWDED)
         else _("開設中の避難所はまだありません。近い避難所です（開設前です）。")
     )
+    if origin:
+        intro = f"{intro}\n{origin}"
     carousel = {
         "type": "flex",
         "altText": str(_("近くの避難所")),

@@ -15,8 +15,10 @@ from municipalities.admin_pages import AdminPage
 from municipalities.models import Municipality
 from municipalities.permissions import towns_for_staff
 from municipalities.scoping import DepartmentScopedAdmin
-from richmenus.models import Shelter, ShelterStatus
-from richmenus.services.shelters import shelter_status_set, shelters_import
+from richmenus.errors import RichMenuError
+from richmenus.models import AddressPoint, Shelter, ShelterStatus
+from richmenus.places import place_key
+from richmenus.services.shelters import address_points_import, shelter_status_set, shelters_import
 
 
 @admin.register(Shelter)
@@ -126,4 +128,68 @@ class ImportPage(AdminPage):
         return self.render(
             request,
             {"form": form, "outcome": outcome, "list_url": reverse("admin:richmenus_shelter_changelist")},
+        )
+
+
+@admin.register(AddressPoint)
+class AddressPointAdmin(DepartmentScopedAdmin):
+    """The town's 町丁目 points: how an address a resident sends is placed (richmenus.places)."""
+
+    list_display = ["name", "municipality", "postal_code", "latitude", "longitude"]
+    list_select_related = ["municipality"]
+    search_fields = ["name", "postal_code"]
+    fields = ["municipality", "name", "postal_code", ("latitude", "longitude")]
+
+    def save_with_service(
+        self, request: HttpRequest, obj: Any, form: Any, formsets: Any, change: bool
+    ) -> Any:
+        obj.key = place_key(obj.name, municipality=obj.municipality)
+        same = AddressPoint.objects.filter(municipality_id=obj.municipality_id, key=obj.key).exclude(
+            pk=obj.pk
+        )
+        if same.exists():
+            raise RichMenuError(_("同じ町丁目がすでに登録されています。"), code="duplicate")
+        return super().save_with_service(request, obj, form, formsets, change)
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "import/",
+                AddressPointImportPage(self, action="import").as_view(),
+                name="richmenus_addresspoint_import",
+            ),
+            *super().get_urls(),
+        ]
+
+
+class AddressPointImportForm(forms.Form):
+    municipality = forms.ModelChoiceField(label=_("自治体"), queryset=Municipality.objects.none())
+    file = forms.FileField(label=_("CSV ファイル（国土交通省「位置参照情報」大字・町丁目レベル）"))
+
+
+class AddressPointImportPage(AdminPage):
+    """Upload the prefecture's 位置参照情報 CSV: the town's rows are created or updated, or none
+    when one is wrong."""
+
+    template = "admin/richmenus/addresspoint_import.html"
+    title = "町丁目の位置の取込（位置参照情報）"
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        towns = towns_for_staff(user=request.user, perm="richmenus.import_addresspoint")
+        form = AddressPointImportForm(request.POST or None, request.FILES or None)
+        form.fields["municipality"].queryset = towns
+        outcome = None
+        if request.method == "POST" and form.is_valid():
+            outcome = address_points_import(
+                municipality=form.cleaned_data["municipality"],
+                data=form.cleaned_data["file"].read(),
+                actor=request.user,
+            )
+        return self.render(
+            request,
+            {
+                "form": form,
+                "outcome": outcome,
+                "list_url": reverse("admin:richmenus_addresspoint_changelist"),
+            },
         )

@@ -2,7 +2,7 @@
 
 One module per topic; every model is re-exported here (``from richmenus.models import RichMenu``)."""
 
-from richmenus.models.disaster import DisasterMode, DisasterType, Shelter, ShelterStatus
+from richmenus.models.disaster import AddressPoint, DisasterMode, DisasterType, Shelter, ShelterStatus
 from richmenus.models.links import LinkJobStatus, RichMenuLinkJob
 from richmenus.models.menus import (
     EDIT_ACTIONS,
@@ -19,6 +19,7 @@ from richmenus.models.menus import (
 )
 
 __all__ = [
+    "AddressPoint",
     "DisasterMode",
     "DisasterType",
     "EDIT_ACTIONS",

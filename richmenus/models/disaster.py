@@ -132,3 +132,44 @@ class Shelter(TimeStampedModel, MunicipalityOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AddressPoint(TimeStampedModel, MunicipalityOwned):
+    """A representative point of one 大字・町丁目 of the town (国土交通省「位置参照情報」, 大字・
+    町丁目レベル, or entered by staff): how an address or a postal code a resident sends is
+    placed on the map without a geocoding service (the precision is the 町丁目's, not the 番地's)."""
+
+    municipality = models.ForeignKey(
+        "municipalities.Municipality",
+        verbose_name=_("自治体"),
+        on_delete=models.PROTECT,
+        related_name="address_points",
+    )
+    name = models.CharField(
+        _("大字・町丁目名"),
+        max_length=100,
+        help_text=_("例: 中央一丁目、本町、大字上原。自治体名は含めません。"),
+    )
+    key = models.CharField(
+        _("照合用の名前"),
+        max_length=100,
+        editable=False,
+        help_text=_("丁目を数字にし、空白を除いた名前（住所との照合に使います）。"),
+    )
+    postal_code = models.CharField(
+        _("郵便番号"), max_length=8, blank=True, help_text=_("例: 399-0001（任意）")
+    )
+    latitude = models.DecimalField(_("緯度"), max_digits=9, decimal_places=6)
+    longitude = models.DecimalField(_("経度"), max_digits=9, decimal_places=6)
+
+    class Meta:
+        verbose_name = _("町丁目の位置")
+        verbose_name_plural = _("町丁目の位置")
+        ordering = ["municipality", "key"]
+        permissions = [("import_addresspoint", "町丁目の位置を取り込める")]
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "key"], name="richmenus_addresspoint_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

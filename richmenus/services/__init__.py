@@ -27,10 +27,11 @@ from richmenus.services.menus import (
     richmenu_publish,
     richmenu_published_record,
 )
-from richmenus.services.shelters import shelter_status_set, shelters_import
+from richmenus.services.shelters import address_points_import, shelter_status_set, shelters_import
 from richmenus.services.taps import tap_count
 
 __all__ = [
+    "address_points_import",
     "disaster_menu_prepare",
     "disaster_mode_applied",
     "disaster_mode_apply",

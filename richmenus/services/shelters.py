@@ -22,10 +22,11 @@ from django.utils.translation import gettext as _
 from municipalities import permissions
 from municipalities.audit import audit_log
 from municipalities.files import TextDecodeError, decode_text
-from municipalities.jp import normalise_text
+from municipalities.jp import InputError, normalise_text, parse_postal_code
 from municipalities.models import Municipality
 from richmenus.errors import RichMenuError
-from richmenus.models import DisasterType, Shelter, ShelterStatus
+from richmenus.models import AddressPoint, DisasterType, Shelter, ShelterStatus
+from richmenus.places import place_key
 
 # Header (NFKC, without spaces) → disaster type. Keep in sync with DisasterType.
 TYPE_COLUMNS: dict[str, str] = {
@@ -178,3 +179,91 @@ def shelter_status_set(*, shelter: Shelter, status: str, actor: Any | None) -> S
         data={"from": before, "to": status},
     )
     return shelter
+
+
+# 国土交通省「位置参照情報」 大字・町丁目レベル (one file per prefecture; the town's rows are taken)
+POINT_NAME_HEADERS = ("大字町丁目名", "町丁目名", "大字・町丁目名", "町名")
+POINT_CITY_HEADERS = ("市区町村名",)
+POINT_POSTAL_HEADERS = ("郵便番号",)
+
+
+@dataclass
+class AddressPointImport:
+    created: int = 0
+    updated: int = 0
+    other_towns: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+@transaction.atomic(durable=True)
+def address_points_import(
+    *, municipality: Municipality, data: bytes, actor: Any | None
+) -> AddressPointImport:
+    """Create or update the town's 町丁目 points from a 位置参照情報 CSV (大字・町丁目レベル; UTF-8
+    or Shift_JIS): rows of other towns in the prefecture's file are skipped; a row without a name
+    or coordinates is an error and nothing is imported. Audited."""
+    if actor is not None:
+        permissions.require(actor, "import", AddressPoint(municipality=municipality), error=RichMenuError)
+    outcome = AddressPointImport()
+    try:
+        text = decode_text(data)
+    except TextDecodeError as exc:
+        outcome.errors.append({"row": 0, "message": exc.message})
+        return outcome
+    reader = csv.reader(io.StringIO(text))
+    keys = [_key(h) for h in next(reader, [])]
+    if not any(k in keys for k in map(_key, POINT_NAME_HEADERS)) or not {"緯度", "経度"} <= set(keys):
+        outcome.errors.append(
+            {
+                "row": 1,
+                "message": _(
+                    "見出しに「大字町丁目名」「緯度」「経度」がありません。位置参照情報の CSV を選んでください。"
+                ),
+            }
+        )
+        return outcome
+    rows: dict[str, dict[str, Any]] = {}
+    for number, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        row = dict(zip(keys, values, strict=False))
+        city = _pick(row, POINT_CITY_HEADERS)
+        if city and not city.endswith(municipality.name):
+            outcome.other_towns += 1
+            continue
+        name = _pick(row, POINT_NAME_HEADERS)
+        latitude = _coordinate(_pick(row, LAT_HEADERS), -90, 90)
+        longitude = _coordinate(_pick(row, LON_HEADERS), -180, 180)
+        if not name or latitude is None or longitude is None:
+            outcome.errors.append(
+                {"row": number, "message": _("大字町丁目名・緯度・経度のいずれかがありません。")}
+            )
+            continue
+        postal = _pick(row, POINT_POSTAL_HEADERS)
+        try:
+            postal = parse_postal_code(postal) if postal else ""
+        except InputError as exc:
+            outcome.errors.append({"row": number, "message": exc.message})
+            continue
+        key = place_key(name, municipality=municipality)
+        rows[key] = {"name": name[:100], "latitude": latitude, "longitude": longitude, "postal_code": postal}
+    if outcome.errors:
+        return outcome
+    existing = {p.key: p for p in AddressPoint.objects.filter(municipality=municipality)}
+    for key, values in rows.items():
+        point = existing.get(key)
+        if point is None:
+            AddressPoint.objects.create(municipality=municipality, key=key, **values)
+            outcome.created += 1
+        else:
+            for name, value in values.items():
+                setattr(point, name, value)
+            point.save(update_fields=[*values, "updated_at"])
+            outcome.updated += 1
+    audit_log(
+        actor=actor,
+        action="richmenus.address_point.imported",
+        obj=municipality,
+        data={"created": outcome.created, "updated": outcome.updated, "other_towns": outcome.other_towns},
+    )
+    return outcome

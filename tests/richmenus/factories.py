@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from municipalities.models import Municipality
-from richmenus.models import RichMenu, RichMenuLinkJob, RichMenuTile, Shelter
+from richmenus.models import AddressPoint, RichMenu, RichMenuLinkJob, RichMenuTile, Shelter
 from tests.matrix import matrix_builder
 
 _codes = itertools.count(1)
@@ -80,4 +80,16 @@ def _shelter(department):
 def _link_job(department):
     return RichMenuLinkJob.objects.create(
         municipality=department.municipality, reason="テスト", status=RichMenuLinkJob.Status.FAILED, total=10
+    )
+
+
+@matrix_builder(AddressPoint)
+def _address_point(department):
+    number = next(_codes)
+    return AddressPoint.objects.create(
+        municipality=department.municipality,
+        name=f"中央{number}丁目",
+        key=f"中央{number}丁目",
+        latitude="35.620000",
+        longitude="135.060000",
     )
