@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from broadcasts.models import BatchStatus, Broadcast, BroadcastStatus, DeliveryBatch
 from municipalities.claims import stale_q
+from municipalities.line import quota
 from municipalities.line.ratelimit import DEFAULT_MAX_WAIT_SECONDS
 from municipalities.models import Municipality, Resident
 from municipalities.selectors import residents_for_segment
@@ -181,3 +182,14 @@ def broadcasts_for_unfollow_count(*, now: datetime | None = None) -> QuerySet[Br
     return Broadcast.objects.filter(
         unfollows_counted_at__isnull=True, finished_at__isnull=False, started_at__isnull=False
     ).order_by("finished_at")
+
+
+def budget_warning_for(*, broadcast: Broadcast) -> str:
+    """A sentence for staff when sending ``broadcast`` now would pass the town's monthly message
+    budget (its LINE plan: one message per recipient), else "". Reads the recipients only when
+    the town set a budget."""
+    municipality = broadcast.department.municipality
+    if not municipality.monthly_push_budget:
+        return ""
+    adding = broadcast.recipient_count or recipients_for_broadcast(broadcast=broadcast).count()
+    return quota.budget_check(municipality, adding=adding).warning()

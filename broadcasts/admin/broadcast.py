@@ -20,7 +20,7 @@ from broadcasts.admin.compose import BroadcastForm, BroadcastMessageInline, Reci
 from broadcasts.admin.delivery import FailedBatchInline, ProgressPage, progress_bar_html, status_badge_html
 from broadcasts.errors import BroadcastError
 from broadcasts.models import BatchStatus, Broadcast, BroadcastStatus, DeliveryBatch, SendMode
-from broadcasts.selectors import broadcast_progress, recipients_for_broadcast
+from broadcasts.selectors import broadcast_progress, budget_warning_for, recipients_for_broadcast
 from broadcasts.services import (
     broadcast_approve,
     broadcast_cancel,
@@ -295,7 +295,16 @@ class BroadcastAdmin(DepartmentScopedAdmin):
 
     @admin.action(description=gettext_lazy("承認する"), permissions=["approve"])
     def approve_action(self, request: HttpRequest, queryset: Any) -> None:
+        warnings = {
+            b.pk: budget_warning_for(broadcast=b)
+            for b in queryset.filter(status=BroadcastStatus.PENDING).select_related(
+                "department__municipality"
+            )
+        }
         self._run(request, queryset, broadcast_approve, _("%(n)d 件を承認しました。"))
+        for pk, warning in warnings.items():
+            if warning:
+                messages.warning(request, _("配信 %(pk)d: %(w)s") % {"pk": pk, "w": warning})
 
     @admin.action(description=gettext_lazy("下書きに戻す（差し戻し）"), permissions=["change"])
     def return_action(self, request: HttpRequest, queryset: Any) -> None:
@@ -368,6 +377,14 @@ class BroadcastAdmin(DepartmentScopedAdmin):
             )
             if can_change and status in cancellable:
                 buttons.append(("cancel", _("取り消す"), "danger"))
+            # The town's monthly message budget (its LINE plan), before approving and while the
+            # broadcast waits for its time: the figure may have grown since it was composed.
+            waiting = {BroadcastStatus.PENDING, BroadcastStatus.APPROVED, BroadcastStatus.SCHEDULED}
+            if status in waiting or (obj.is_emergency and status == BroadcastStatus.DRAFT and can_approve):
+                warning = budget_warning_for(broadcast=obj)
+                if warning:
+                    context["budget_warning"] = warning
+                    messages.warning(request, warning)
         context["transition_buttons"] = [
             {
                 "url": reverse("admin:broadcasts_broadcast_transition", args=[obj.pk, verb]),
@@ -394,8 +411,12 @@ class TransitionPage(AdminPage):
             kwargs: dict[str, Any] = {"broadcast": broadcast, "actor": request.user}
             if verb == "return":
                 kwargs["comment"] = request.POST.get("comment", "")[:1000]
+            # Approving (or sending an emergency) past the monthly budget is allowed, with a warning.
+            warning = budget_warning_for(broadcast=broadcast) if verb in {"approve", "emergency"} else ""
             service(**kwargs)
             messages.success(request, str(done_message))
+            if warning:
+                messages.warning(request, warning)
         return HttpResponseRedirect(self.error_redirect_url(request, pk=pk))
 
     def error_redirect_url(self, request: HttpRequest, **kwargs: Any) -> str:

@@ -46,6 +46,7 @@ from broadcasts.selectors import (
     batch_claim_timeout,
     batches_claimed_by_dead_workers,
     batches_lost,
+    budget_warning_for,
     fan_outs_stalled,
     progress_for_broadcasts,
     recipients_for_broadcast,
@@ -109,8 +110,17 @@ def _claim_broadcast(broadcast_id: int, now: datetime) -> bool:
     ).update(status=BroadcastStatus.SENDING, started_at=now, updated_at=now)
     if not claimed:
         return False
-    broadcast = Broadcast.objects.select_related("department").get(pk=broadcast_id)
-    audit_log(actor=None, action="broadcasts.broadcast.started", obj=broadcast, data={})
+    broadcast = Broadcast.objects.select_related("department__municipality").get(pk=broadcast_id)
+    # Sent anyway (it was approved), but the town learns it passed its monthly message budget.
+    warning = budget_warning_for(broadcast=broadcast)
+    if warning:
+        logger.warning("broadcast %s passes the monthly budget of %s", broadcast_id, broadcast.department_id)
+    audit_log(
+        actor=None,
+        action="broadcasts.broadcast.started",
+        obj=broadcast,
+        data={"budget_warning": warning} if warning else {},
+    )
     if broadcast.recurrence:
         schedule_next_occurrence(broadcast)
     return True
