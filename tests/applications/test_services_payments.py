@@ -235,6 +235,44 @@ def test_submit_and_pay_in_one_go_is_one_message(fee_form, resident, django_capt
     assert len(texts) == 1 and "お支払いを確認しました。申請を受け付けました。" in texts[0]
 
 
+def test_submit_and_pay_in_one_go_is_one_message_when_tasks_run_eagerly(
+    fee_form, resident, django_capture_on_commit_callbacks
+):
+    """The demo runs tasks eagerly: the delayed 支払待ち notice runs at once, before the payment."""
+    # given the resident submits with an online payment, tasks running in process (no mock)
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = submit(fee_form, resident, payment_method="sandbox")
+    # then nothing is pushed while they are at the checkout
+    assert not SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id).exists()
+    # when they pay
+    with django_capture_on_commit_callbacks(execute=True):
+        callback(opened(submission.payments.get()), "paid")
+    # then one message says both
+    [delivery] = SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id)
+    assert "お支払いを確認しました。申請を受け付けました。" in shown_text(delivery.messages[0])
+
+
+def test_a_resident_who_left_the_checkout_is_reminded_once_the_delay_passed(
+    fee_form, resident, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from applications.models import Submission
+    from applications.services.submissions import PAYMENT_NOTICE_DELAY_SECONDS
+    from applications.tasks import submission_notify_task
+
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = submit(fee_form, resident, payment_method="sandbox")
+    assert submission_notify_task.apply(args=[submission.pk, 1, S.AWAITING_PAYMENT]).get() == "too-early"
+    # when the worker runs it after the delay, and they have not paid
+    Submission.objects.filter(pk=submission.pk).update(
+        submitted_at=timezone.now() - timedelta(seconds=PAYMENT_NOTICE_DELAY_SECONDS + 1)
+    )
+    assert submission_notify_task.apply(args=[submission.pk, 1, S.AWAITING_PAYMENT]).get() != "too-early"
+    # then the 支払待ち notice goes out, once
+    assert SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id).count() == 1
+
+
 def test_counter_payment_notice_is_not_delayed(fee_form, resident, django_capture_on_commit_callbacks):
     from unittest import mock
 
