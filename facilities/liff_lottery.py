@@ -101,29 +101,27 @@ def _own_application(request: HttpRequest, application_id: int) -> LotteryApplic
 
 
 def free_frames_after_loss(application: LotteryApplication) -> list[dict[str, object]]:
-    """Free frames of the same room from the frame's week to the end of its month (booking links)."""
+    """Free frames of the same room in the frame's month, the nearest to the lost frame first
+    (booking links: first come, first served)."""
     lottery_frame = application.lottery_frame
     room = lottery_frame.room
-    today = timezone.localdate()
-    start = max(today, lottery_frame.use_date - dt.timedelta(days=lottery_frame.use_date.weekday()))
-    month_end = (lottery_frame.use_date.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-    days = max((month_end - start).days, 1)
-    grid = week_grid(room=room, start=start, days=min(days, 42))
-    offered = []
-    for cell in sorted(grid.cells.values(), key=lambda c: (c.day, c.frame.starts_at)):
-        if cell.state == "free":
-            offered.append(
-                {
-                    "label": f"{day_label(cell.day)} {cell.frame.name} "
-                    f"{cell.frame.starts_at:%H:%M}〜{cell.frame.ends_at:%H:%M}",
-                    "url": reverse("facilities:book", args=[room.pk, cell.day.isoformat(), cell.frame.pk]),
-                    "day": cell.day,
-                    "frame": cell.frame.pk,
-                }
-            )
-        if len(offered) >= OFFERED:
-            break
-    return offered
+    lost_day = lottery_frame.use_date
+    start = max(timezone.localdate(), lost_day.replace(day=1))
+    month_end = (lost_day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    if start >= month_end:
+        return []
+    grid = week_grid(room=room, start=start, days=(month_end - start).days)
+    free = [c for c in grid.cells.values() if c.state == "free"]
+    free.sort(key=lambda c: (abs((c.day - lost_day).days), c.day, c.frame.starts_at))
+    return [
+        {
+            "label": f"{day_label(c.day)} {c.frame.name} {c.frame.starts_at:%H:%M}〜{c.frame.ends_at:%H:%M}",
+            "url": reverse("facilities:book", args=[room.pk, c.day.isoformat(), c.frame.pk]),
+            "day": c.day,
+            "frame": c.frame.pk,
+        }
+        for c in free[:OFFERED]
+    ]
 
 
 @resident_required
