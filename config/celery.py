@@ -163,6 +163,12 @@ app.conf.beat_schedule = {
         "task": "facilities.tasks.lottery_rounds_advance_task",
         "schedule": crontab(minute="*"),
     },
+    # "At every 5th minute": 施設予約 still unpaid after their payment deadline lapse (失効) and
+    # their frames are free again (once each; the lottery's beat above releases lottery frames).
+    "facilities-bookings-lapse": {
+        "task": "facilities.tasks.bookings_lapse_unpaid_task",
+        "schedule": crontab(minute="*/5"),
+    },
     # "At 02:00 on day-of-month 1": last month's figures rolled up again and its report made final.
     "reports-monthly-prepare": {
         "task": "reports.tasks.monthly_report_prepare_task",
