@@ -51,7 +51,7 @@ from municipalities.line.insight import InsightApiMixin
 from municipalities.line.messages import validate_messages
 from municipalities.line.richmenus_gateway import RichMenuApiMixin
 from municipalities.line.talklog import talk_log_outbound
-from municipalities.models import Department, Municipality, WebhookEvent
+from municipalities.models import Department, Municipality, Resident, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -168,12 +168,17 @@ class ApiClient(RichMenuApiMixin, InsightApiMixin):
         *,
         department: Department | None = None,
         talk_log_text: str = "",
+        resident: Resident | None = None,
     ) -> SendResult:
+        """``resident``: whom the token answers, when the caller has them (the webhook's
+        processing): the talk log is written without reading the event and the resident."""
         validate_messages(messages)
         request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
         result = self._result(self._call("reply", self._api.reply_message_with_http_info, request))
         line_user_id = (
-            WebhookEvent.objects.filter(municipality=self.municipality, reply_token=reply_token)
+            resident.line_user_id
+            if resident is not None
+            else WebhookEvent.objects.filter(municipality=self.municipality, reply_token=reply_token)
             .values_list("line_user_id", flat=True)
             .first()
         )
@@ -184,6 +189,7 @@ class ApiClient(RichMenuApiMixin, InsightApiMixin):
                 messages=messages,
                 department=department,
                 log_text=talk_log_text,
+                resident=resident,
             )
         return result
 

@@ -32,7 +32,7 @@ from django.conf import settings
 
 from municipalities.line.insight import InsightGateway
 from municipalities.line.richmenus_gateway import RichMenuGateway
-from municipalities.models import Department, Municipality
+from municipalities.models import Department, Municipality, Resident
 
 # Namespace for deterministic retry keys (uuid5 of a caller's stable description).
 RETRY_KEY_NAMESPACE = uuid.UUID("6f0c3a52-8d7e-4b8f-9a55-2c1f4d0e7b10")
@@ -69,6 +69,7 @@ class LineClient(RichMenuGateway, InsightGateway, Protocol):
         *,
         department: Department | None = None,
         talk_log_text: str = "",
+        resident: Resident | None = None,
     ) -> SendResult: ...
 
     def push(

@@ -216,7 +216,11 @@ REPLY_RETRY_SECONDS = 30.0
 
 
 def _reply(
-    client: LineClient, event: WebhookEvent, messages: list[dict[str, Any]] | None, talk_log_text: str = ""
+    client: LineClient,
+    event: WebhookEvent,
+    messages: list[dict[str, Any]] | None,
+    talk_log_text: str = "",
+    resident: Resident | None = None,
 ) -> None:
     """Answer with the event's reply token; when LINE no longer takes it (a backlog after a
     rush or a worker outage outlived it), push the same answer instead, so the resident still
@@ -226,7 +230,8 @@ def _reply(
     A transient fault (429, 5xx, a timeout, Redis or the database failing around the call) is
     tried again with the retry policy's waits, up to ``REPLY_RETRY_SECONDS`` in all. A 429
     means LINE took nothing; after any other fault the reply may have arrived, so a token LINE
-    then refuses is recorded instead of pushed (the resident is not answered twice)."""
+    then refuses is recorded instead of pushed (the resident is not answered twice).
+    ``resident`` (the sender, when a handler loaded them) saves the gateway reading them again."""
     if not messages or not event.reply_token:
         return
     may_have_arrived = event.error == INTERRUPTED  # a dead run may have replied
@@ -234,7 +239,7 @@ def _reply(
     for attempt in range(1, LINE_MAX_ATTEMPTS + 1):
         try:
             try:
-                client.reply(event.reply_token, messages, talk_log_text=talk_log_text)
+                client.reply(event.reply_token, messages, talk_log_text=talk_log_text, resident=resident)
             except LineReplyTokenExpired:
                 if may_have_arrived:
                     _record_failure(
@@ -288,7 +293,7 @@ def _resident_for(client: LineClient, municipality: Municipality, user_id: str) 
 
 def _handle_follow(
     client: LineClient, municipality: Municipality, event: WebhookEvent
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], Resident]:
     display_name, picture_url = _profile(client, municipality, event.line_user_id)
     resident, _created = resident_follow(
         municipality=municipality,
@@ -302,13 +307,13 @@ def _handle_follow(
     context = dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload)
     for handler in dispatch.follow_handlers():  # apps add to the greeting (a reply holds 5 messages)
         answer += handler(context) or []
-    return answer[:5]
+    return answer[:5], resident
 
 
 def _handle_message(
     client: LineClient, municipality: Municipality, event: WebhookEvent
-) -> tuple[list[dict[str, Any]] | None, str]:
-    """The answer to a message, and what the talk log keeps of it instead ("" = the answer)."""
+) -> tuple[list[dict[str, Any]] | None, str, Resident]:
+    """The answer to a message, what the talk log keeps of it instead ("" = the answer), and the sender."""
     resident = _resident_for(client, municipality, event.line_user_id)
     message = dispatch.as_dict(dispatch.as_dict(event.payload).get("message"))
     kind = dispatch.as_str(message.get("type"))
@@ -319,18 +324,18 @@ def _handle_message(
         for handler in dispatch.text_handlers():
             answer = handler(context)
             if answer is not None:  # [] = handled, answer nothing (e.g. staff have taken over)
-                return answer, context.talk_log_text
+                return answer, context.talk_log_text, resident
     elif (message_handler := dispatch.message_handler(kind)) is not None:  # location, …
         answer = message_handler(context)
         if answer is not None:
-            return answer, context.talk_log_text
-    return help_messages(resident), ""
+            return answer, context.talk_log_text, resident
+    return help_messages(resident), "", resident
 
 
 def _handle_postback(
     client: LineClient, municipality: Municipality, event: WebhookEvent
-) -> tuple[list[dict[str, Any]] | None, str]:
-    """The answer to a postback, and what the talk log keeps of it instead ("" = the answer)."""
+) -> tuple[list[dict[str, Any]] | None, str, Resident]:
+    """The answer to a postback, what the talk log keeps of it instead ("" = the answer), and the sender."""
     resident = _resident_for(client, municipality, event.line_user_id)
     postback = dispatch.as_dict(dispatch.as_dict(event.payload).get("postback"))
     data = dispatch.as_str(postback.get("data"))
@@ -338,9 +343,13 @@ def _handle_postback(
     handler = dispatch.postback_handler(data)
     if handler is None:
         logger.info("no postback handler for %r", data.split(":", 1)[0])
-        return [m.text(_("この操作は現在ご利用いただけません。メニューからもう一度お試しください。"))], ""
+        return (
+            [m.text(_("この操作は現在ご利用いただけません。メニューからもう一度お試しください。"))],
+            "",
+            resident,
+        )
     context = dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload)
-    return handler(context), context.talk_log_text
+    return handler(context), context.talk_log_text, resident
 
 
 def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, client: LineClient) -> bool:
@@ -353,16 +362,17 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
         WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEvent.Status.SKIPPED)
         return True
     talk_log_text = ""
+    resident: Resident | None = None
     try:
         if event.event_type == "follow":
-            answer = _handle_follow(client, municipality, event)
+            answer, resident = _handle_follow(client, municipality, event)
         elif event.event_type == "unfollow":
             resident_unfollow(municipality=municipality, line_user_id=event.line_user_id)
             answer = None
         elif event.event_type == "message":
-            answer, talk_log_text = _handle_message(client, municipality, event)
+            answer, talk_log_text, resident = _handle_message(client, municipality, event)
         elif event.event_type == "postback":
-            answer, talk_log_text = _handle_postback(client, municipality, event)
+            answer, talk_log_text, resident = _handle_postback(client, municipality, event)
         else:  # join, leave, beacon, accountLink, …: nothing to do yet
             answer = None
     except ServiceError as exc:  # a handler's service refused: tell the resident why
@@ -377,7 +387,7 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
         logger.exception("webhook event %s failed", event.webhook_event_id)
         _record_failure(event, f"{type(exc).__name__}: {exc}")
         answer = sorry_messages()
-    _reply(client, event, answer, talk_log_text)
+    _reply(client, event, answer, talk_log_text, resident)
     _done(event)
     return True
 

@@ -31,6 +31,7 @@ class SimulatorClient(RichMenuSimulatorMixin, InsightSimulatorMixin):
         retry_key: uuid.UUID | None,
         department: Department | None = None,
         talk_log_text: str = "",
+        resident: Resident | None = None,
     ) -> SendResult:
         validate_messages(messages)
         request_id = uuid.uuid4().hex
@@ -61,6 +62,7 @@ class SimulatorClient(RichMenuSimulatorMixin, InsightSimulatorMixin):
                     messages=stored,
                     department=department,
                     log_text=talk_log_text,
+                    resident=resident,
                 )
         except IntegrityError:  # the same key raced in: LINE answers 409
             return SendResult(request_id=request_id, already_accepted=True)
@@ -73,16 +75,24 @@ class SimulatorClient(RichMenuSimulatorMixin, InsightSimulatorMixin):
         *,
         department: Department | None = None,
         talk_log_text: str = "",
+        resident: Resident | None = None,
     ) -> SendResult:
-        event = (
-            WebhookEvent.objects.filter(municipality=self.municipality, reply_token=reply_token)
-            .only("line_user_id")
-            .first()
-        )
-        if event is None or not event.line_user_id:
-            raise LineReplyTokenExpired("Invalid reply token", status=400)
+        # ``resident``: whom the token answers, when the caller has them (the webhook's processing
+        # of the stored event the token came with): no read of the event. A token is still good
+        # for one reply (its retry key).
+        if resident is not None:
+            line_user_id = resident.line_user_id
+        else:
+            event = (
+                WebhookEvent.objects.filter(municipality=self.municipality, reply_token=reply_token)
+                .only("line_user_id")
+                .first()
+            )
+            if event is None or not event.line_user_id:
+                raise LineReplyTokenExpired("Invalid reply token", status=400)
+            line_user_id = event.line_user_id
         result = self._record(
-            "reply", [event.line_user_id], messages, _reply_key(reply_token), department, talk_log_text
+            "reply", [line_user_id], messages, _reply_key(reply_token), department, talk_log_text, resident
         )
         if result.already_accepted:  # a reply token is good for one reply
             raise LineReplyTokenExpired("Invalid reply token", status=400)

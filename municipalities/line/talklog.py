@@ -30,6 +30,7 @@ def talk_log_outbound(
     sent_by: Any = None,
     department: Department | None = None,
     log_text: str = "",
+    resident: Resident | None = None,
 ) -> None:
     """Log messages sent to residents. Broadcast fan-outs are logged by their delivery records
     instead (one row per recipient and message would be millions of rows).
@@ -42,6 +43,9 @@ def talk_log_outbound(
     ``log_text`` replaces the messages in the log when they list a resident's own records of
     several departments (「予約確認」「申請状況」): the town-wide chat shows that the list was sent,
     and no department reads another's bookings or applications in it.
+
+    ``resident`` is the one recipient when the caller already has them (a reply to their
+    event): the row is written without looking them up.
     """
     if len(line_user_ids) > 1:
         return
@@ -49,11 +53,15 @@ def talk_log_outbound(
         logged = [("summary", log_text, {})]
     else:
         logged = [(m.get("type", ""), summary(m), m) for m in redact_resident_links(messages)]
-    residents = Resident.objects.filter(municipality=municipality, line_user_id__in=line_user_ids).only("pk")
+    residents = (
+        [resident]
+        if resident is not None
+        else Resident.objects.filter(municipality=municipality, line_user_id__in=line_user_ids).only("pk")
+    )
     TalkMessage.objects.bulk_create(
         TalkMessage(
             municipality=municipality,
-            resident=resident,
+            resident=recipient,
             direction=TalkMessage.Direction.OUTBOUND,
             kind=kind,
             text=text,
@@ -61,7 +69,7 @@ def talk_log_outbound(
             sent_by=sent_by,
             department=department,
         )
-        for resident in residents
+        for recipient in residents
         for kind, text, payload in logged
     )
 

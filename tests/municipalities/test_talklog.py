@@ -187,3 +187,26 @@ def test_the_hand_off_page_shows_only_the_talk_the_user_may_see(talk, staff, res
     assert response.status_code == 200
     shown = {row.pk for row in response.context["talk"]}
     assert {name for name, row in talk.items() if row.pk in shown} == VISIBLE[who]
+
+
+def test_a_reply_to_a_known_resident_is_logged_without_reading_them_again(town, resident):
+    # given: the webhook's processing has the sender and the event's reply token
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from municipalities.line.simulator import SimulatorClient
+
+    client = SimulatorClient(town)
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        client.reply("token-1", [{"type": "text", "text": "こんにちは"}], resident=resident)
+    # then: the answer is in the talk log, and neither the event nor the resident was read
+    row = TalkMessage.objects.get(direction=TalkMessage.Direction.OUTBOUND)
+    assert (row.resident_id, row.text) == (resident.pk, "こんにちは")
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert not [sql for sql in reads if "webhookevent" in sql or "municipalities_resident" in sql]
+    # and the token is still good for one reply only
+    from municipalities.line.errors import LineReplyTokenExpired
+
+    with pytest.raises(LineReplyTokenExpired):
+        client.reply("token-1", [{"type": "text", "text": "二度目"}], resident=resident)
