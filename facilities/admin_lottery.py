@@ -94,6 +94,7 @@ class LotteryRoundAdmin(DepartmentScopedAdmin):
                     "applications", filter=~Q(applications__status="withdrawn"), distinct=True
                 ),
             )
+            .order_by(*LotteryRound._meta.ordering)  # an aggregate drops Meta.ordering
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj: LotteryRound | None = None) -> list[str]:
@@ -282,6 +283,7 @@ class LotteryFrameAdmin(DepartmentScopedAdmin):
             super()
             .get_queryset(request)
             .annotate(n_applications=Count("applications", filter=~Q(applications__status="withdrawn")))
+            .order_by(*LotteryFrame._meta.ordering)  # an aggregate drops Meta.ordering
         )
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:

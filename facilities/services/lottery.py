@@ -159,6 +159,9 @@ def lottery_frames_mark(
         raise FacilityError(_("抽選の申込を締め切った後は、枠を追加できません。"), code="status")
     if room.facility_id != round_.facility_id or any(f.facility_id != round_.facility_id for f in frames):
         raise FacilityError(_("この部屋・時間枠はこの抽選の施設のものではありません。"), code="not_found")
+    if not room.is_exclusive:
+        # One winner per frame: a shared room (人数で分け合う部屋) is first come, first served.
+        raise FacilityError(_("抽選の対象にできるのは専用で使う部屋・コートだけです。"), code="shared_room")
     if not frames:
         raise FacilityError(_("時間枠を選んでください。"), code="frames")
     if not weekdays and not holidays:

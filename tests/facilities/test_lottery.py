@@ -141,6 +141,15 @@ def test_a_viewer_cannot_mark_frames(world, kenko_viewer):
     assert exc.value.code == "permission_denied"
 
 
+def test_a_shared_room_is_not_drawn(world, kenko_editor):
+    round_ = make_round(world.facility)
+    with pytest.raises(FacilityError) as exc:
+        lottery_frames_mark(
+            round=round_, room=world.training, frames=[world.evening], weekdays=[SAT], actor=kenko_editor
+        )
+    assert exc.value.code == "shared_room"
+
+
 def test_a_frame_without_applications_can_be_taken_out(world, kenko_editor, lottery):
     frame = lottery.frames.first()
     lottery_frame_remove(lottery_frame=frame, actor=kenko_editor)
@@ -486,3 +495,35 @@ def test_opening_needs_frames_and_a_deadline_before_use(world, kenko_editor):
     with pytest.raises(FacilityError) as exc:
         lottery_round_open(round=late, actor=kenko_editor)
     assert exc.value.code == "due"
+
+
+def test_a_result_is_pushed_once_even_if_the_task_runs_twice(world, resident, lottery):
+    from facilities.tasks import lottery_results_notify_task
+
+    frame = lottery.frames.first()
+    lottery_apply(lottery_frame=frame, group=group("みどりバレー部"), resident=resident)
+    lottery_draw(round=lottery, now=after_close(lottery))
+    lottery_results_notify_task.delay(lottery.pk, resident.pk)
+    lottery_results_notify_task.delay(lottery.pk, resident.pk)
+    assert SimulatedDelivery.objects.filter(line_user_id=resident.line_user_id).count() == 1
+
+
+def test_a_frame_closed_after_the_marking_has_no_winner(world, town, kenko_editor, lottery):
+    # given: a closure planned on the first frame's day after groups applied
+    from facilities.models import Closure
+
+    frame = lottery.frames.order_by("use_date").first()
+    apply_many(lottery, residents(town, 2), frame)
+    Closure.objects.create(
+        facility=world.facility, starts_on=frame.use_date, ends_on=frame.use_date, reason="床の改修"
+    )
+    # when
+    lottery_draw(round=lottery, now=after_close(lottery))
+    # then: nobody wins it, everyone is told they lost, and the log says why
+    assert set(LotteryApplication.objects.filter(lottery_frame=frame).values_list("status", flat=True)) == {
+        "lost"
+    }
+    assert not FacilityBooking.objects.exists()
+    lottery.refresh_from_db()
+    refused = lottery.draw_log["frames"][0]["refused"]
+    assert refused[0][1] == "closed"
