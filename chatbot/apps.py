@@ -22,6 +22,9 @@ class ChatbotConfig(AppConfig):
         from municipalities import notices
 
         notices.register(chatbot_notices)
+        from chatbot.notices import handoff_badge
+
+        notices.register_badge(handoff_badge)
         # (the same reason) the daily figures for the reports: municipalities.metrics
         from chatbot import metrics
 

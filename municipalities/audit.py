@@ -10,8 +10,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from municipalities.jp import format_wareki
 from municipalities.models import AgeBand, AuditEntry, Department, Municipality, Resident
 from municipalities.permissions import walk_id
 
@@ -191,6 +193,104 @@ def action_label(action: str) -> str:
     return f"{model_label}: {VERB_LABELS.get(verb, verb)}"
 
 
+# Each verb as the end of a sentence; ``{target}`` is 「<model>「<object>」」. Keep in step with
+# VERB_LABELS (tests/municipalities/test_staff_words.py holds every verb in the code to both).
+VERB_SENTENCES: dict[str, str] = {
+    "created": "{target}を作成しました",
+    "changed": "{target}を変更しました",
+    "updated": "{target}を変更しました",
+    "deleted": "{target}を削除しました",
+    "granted": "{target}を付与しました",
+    "revoked": "{target}を取り消しました",
+    "submitted": "{target}を申請しました",
+    "approved": "{target}を承認しました",
+    "rejected": "{target}を差し戻しました",
+    "cancelled": "{target}を取り消しました",
+    "canceled": "{target}を取り消しました",
+    "published": "{target}を公開しました",
+    "unpublished": "{target}の公開を停止しました",
+    "scheduled": "{target}を予約しました",
+    "sent": "{target}を送信しました",
+    "imported": "{target}を取り込みました",
+    "exported": "{target}を書き出しました",
+    "replied": "{target}に返信しました",
+    "preferences_changed": "{target}の受信設定を変更しました",
+    "unlocked": "{target}のログイン制限を解除しました",
+    "two_factor_enrolled": "{target}の二段階認証を設定しました",
+    "two_factor_reset": "{target}の二段階認証をリセットしました",
+    "password_changed": "{target}のパスワードを変更しました",
+    "booked": "{target}を受け付けました",
+    "attendance_marked": "{target}の出欠を記録しました",
+    "offered": "{target}に空きの順番を案内しました",
+    "joined": "{target}に登録しました",
+    "left": "{target}を取り消しました",
+    "expired": "{target}の期限が切れました",
+    "generated": "{target}の枠を作成しました",
+    "copied": "{target}を複製しました",
+    "applied": "{target}を反映しました",
+    "status_changed": "{target}の状態を変更しました",
+    "returned": "{target}を差し戻しました",
+    "reopened": "{target}を再開しました",
+    "closed": "{target}を締め切りました",
+    "opened": "{target}を開きました",
+    "paid": "{target}の支払いを受け付けました",
+    "refunded": "{target}を返金しました",
+    "removed": "{target}を削除しました",
+    "started": "{target}の配信を開始しました",
+    "finished": "{target}の配信を完了しました",
+    "interrupted": "{target}を中断しました",
+    "retried": "{target}を再実行しました",
+    "failed": "{target}に失敗しました",
+    "prepared": "{target}を作成しました",
+    "test_sent": "{target}をテスト送信しました",
+    "emergency_sent": "{target}を緊急配信しました",
+    "publish_requested": "{target}の公開を申請しました",
+    "next_scheduled": "{target}の次回の配信を予約しました",
+    "on": "{target}をオンにしました",
+    "requested": "職員との会話を依頼しました（{target}）",
+    "bot_paused": "住民とのトークでチャットボットの自動応答を止めました",
+    "handoff_ended": "住民との職員対応を完了にしました",
+    "resolved": "{target}を FAQ に登録しました",
+    "answer_sent": "{target}の回答を、質問した住民に送りました",
+}
+
+
+def register_sentences(sentences: dict[str, str]) -> None:
+    """Let an app word its own verbs as sentence ends ("reserved": "{target}を予約しました")."""
+    VERB_SENTENCES.update(sentences)
+
+
+def _actor_phrase(entry: AuditEntry) -> str:
+    label = entry.actor_label or _("システム")
+    if label == _("システム"):
+        return label
+    resident_prefix = _("住民: ")
+    if label.startswith(resident_prefix):  # 「住民: 山田 花子」 → 住民の山田 花子さん
+        return _("住民の%(name)sさん") % {"name": label.removeprefix(resident_prefix)}
+    return _("%(name)sさん") % {"name": label}
+
+
+def audit_sentence(entry: AuditEntry, *, with_time: bool = True) -> str:
+    """The entry as a sentence staff read: 「令和8年12月4日 10:15、kenko_head さんが
+    お知らせ「健診のご案内」を承認しました。」 (who did what to what, and when). Unknown verbs fall
+    back to the action's label; no query (the content type is cached by Django)."""
+    parts = entry.action.split(".")
+    model_label = ""
+    if len(parts) == 3:
+        try:
+            model_label = str(apps.get_model(parts[0], parts[1])._meta.verbose_name)
+        except LookupError:
+            model_label = ""
+    target = f"{model_label}「{entry.object_repr}」" if model_label else f"「{entry.object_repr}」"
+    template = VERB_SENTENCES.get(parts[-1]) if len(parts) == 3 else None
+    what = template.format(target=target) if template else f"{target}: {action_label(entry.action)}"
+    sentence = _("%(actor)sが%(what)s。") % {"actor": _actor_phrase(entry), "what": what}
+    if not with_time or entry.created_at is None:
+        return sentence
+    local = timezone.localtime(entry.created_at)
+    return f"{format_wareki(local.date())} {local:%H:%M}、{sentence}"
+
+
 def _value_text(value: Any) -> str:
     if value is None or value == "":
         return "（空）"
@@ -205,6 +305,15 @@ def _value_text(value: Any) -> str:
 CODED_KEYS: dict[str, tuple[str, dict[str, str]]] = {
     "age_band": ("年代", {k: str(v) for k, v in AgeBand.choices}),
     "age_bands": ("年代", {k: str(v) for k, v in AgeBand.choices}),
+    "budget_warning": ("月間の送信上限", {}),
+    "holiday_policy": (
+        "センター休止期間の収集",
+        {
+            "cancel": "休止（収集なし）",
+            "shift": "振替（休止明けに収集）",
+            "week": "1 週ずらし（5374 の WeekShift）",
+        },
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from chatbot.errors import ChatbotError
 from chatbot.models import ChatState, Handoff, HandoffRoute, StaffReply
+from chatbot.notices import handoffs_changed_on_commit
 from chatbot.services.state import state_for_update
 from municipalities import permissions
 from municipalities.audit import audit_log
@@ -76,6 +77,7 @@ def handoff_request(*, resident: Resident, topic: str = "", department: Departme
         obj=handoff,
         data={"department": department.pk if department else None},
     )
+    handoffs_changed_on_commit(resident.municipality_id)
     if resident.municipality.handoff_notify_email:
         enqueue_on_commit("chatbot.tasks.handoff_notify_task", handoff.pk)
     return handoff
@@ -92,6 +94,7 @@ def handoff_note_message(*, resident: Resident) -> bool:
     if handoff is None:
         return False
     Handoff.objects.filter(pk=handoff.pk).update(unread=F("unread") + 1, updated_at=timezone.now())
+    handoffs_changed_on_commit(resident.municipality_id)
     return bool(Handoff.objects.filter(pk=handoff.pk, busy_notice_sent=False).update(busy_notice_sent=True))
 
 
@@ -158,6 +161,7 @@ def talk_reply_send(
         obj=reply,
         data={"resident": resident.pk, "length": len(text), "pause_bot": pause_bot},
     )
+    handoffs_changed_on_commit(resident.municipality_id)
     enqueue_on_commit("chatbot.tasks.talk_reply_push_task", reply.pk)
     return reply
 
@@ -180,6 +184,7 @@ def talk_bot_pause(*, resident: Resident, actor: StaffUser) -> ChatState:
     state.silenced_until = _pause_until(resident)
     state.save(update_fields=["silenced_until", "updated_at"])
     audit_log(actor=actor, action="chatbot.chatstate.bot_paused", obj=state, data={"resident": resident.pk})
+    handoffs_changed_on_commit(resident.municipality_id)
     return state
 
 
@@ -202,6 +207,7 @@ def talk_handoff_end(*, resident: Resident, actor: StaffUser) -> ChatState:
     audit_log(
         actor=actor, action="chatbot.chatstate.handoff_ended", obj=state, data={"resident": resident.pk}
     )
+    handoffs_changed_on_commit(resident.municipality_id)
     return state
 
 

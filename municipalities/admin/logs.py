@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from municipalities.audit import action_label, data_lines
+from municipalities.audit import action_label, audit_sentence, data_lines
 from municipalities.models import (
     AuditEntry,
     TalkMessage,
@@ -66,13 +66,14 @@ class TalkKindFilter(admin.SimpleListFilter):
 class AuditEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     """The audit log: read-only; each object's own entries are also its 「履歴」 page."""
 
-    list_display = ["created_at", "actor_label", "action_display", "object_repr", "department"]
+    list_display = ["created_at", "sentence_display", "department"]
     list_select_related = ["department"]
     list_filter = [ActionFilter, "department"]
     search_fields = ["object_repr", "actor_label", "action"]
     date_hierarchy = "created_at"
     fields = [
         "created_at",
+        "sentence_display",
         "municipality",
         "department",
         "actor_label",
@@ -93,10 +94,15 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
         entry = self.get_object(request, object_id)
         if entry is not None:  # "職員の役割: 役割を付与 – newcomer（健康福祉課・編集者）", not the raw code
             extra_context = {
-                "subtitle": f"{action_label(entry.action)} – {entry.object_repr}",
+                "subtitle": audit_sentence(entry),
                 **(extra_context or {}),
             }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=_("できごと"))
+    def sentence_display(self, obj: AuditEntry) -> str:
+        # 「kenko_head さんがお知らせ「健診のご案内」を承認しました。」 (the date is its own column)
+        return audit_sentence(obj, with_time=False)
 
     @admin.display(description=_("操作"), ordering="action")
     def action_display(self, obj: AuditEntry) -> str:
@@ -130,6 +136,7 @@ class TalkMessageAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     date_hierarchy = "created_at"
     fields = [
         "created_at",
+        "sentence_display",
         "municipality",
         "resident",
         "direction",
@@ -161,6 +168,7 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     search_fields = ["webhook_event_id", "line_user_id"]
     fields = [
         "created_at",
+        "sentence_display",
         "municipality",
         "webhook_event_id",
         "event_type",

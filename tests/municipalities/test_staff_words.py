@@ -6,7 +6,14 @@ from __future__ import annotations
 from django.db import transaction
 from django.urls import reverse
 
-from municipalities.audit import VERB_LABELS, action_label, audit_log, data_lines
+from municipalities.audit import (
+    VERB_LABELS,
+    VERB_SENTENCES,
+    action_label,
+    audit_log,
+    audit_sentence,
+    data_lines,
+)
 from municipalities.models import AuditEntry, TalkMessage
 
 
@@ -22,6 +29,7 @@ def test_every_audited_verb_in_the_code_has_words():
                 re.findall(r'action="[a-z_]+\.[a-z_]+\.([a-z_]+)"', path.read_text(encoding="utf-8"))
             )
     assert verbs and sorted(v for v in verbs if v not in VERB_LABELS) == []
+    assert sorted(v for v in verbs if v not in VERB_SENTENCES) == []
 
 
 def test_action_label_and_age_band_words(town, resident):
@@ -63,3 +71,44 @@ def test_a_sent_broadcasts_age_bands_read_as_words(client, town, kenko, kenko_ed
     client.force_login(kenko_editor, backend="municipalities.auth.RoleBackend")
     page = client.get(reverse("admin:broadcasts_broadcast_change", args=[broadcast.pk])).content.decode()
     assert "70代以上、60代" in page and "70p" not in page
+
+
+def test_audit_entries_read_as_sentences_of_who_did_what_to_what_and_when(
+    client, town, kenko, resident, kenko_head, town_admin
+):
+    from chatbot.models import HandoffRoute
+    from chatbot.services import handoff_route_save
+
+    # given an entry by a member of staff, one by a resident and one by the system
+    route = handoff_route_save(
+        route=HandoffRoute(department=kenko, topic="予防接種", keywords="予防接種"),
+        actor=kenko_head,
+        created=True,
+    )
+    with transaction.atomic():
+        by_resident = audit_log(
+            actor=None, actor_resident=resident, action="chatbot.handoff.requested", obj=resident
+        )
+        by_system = audit_log(actor=None, action="reservations.reservation.booked", obj=resident)
+    staff_entry = AuditEntry.objects.get(action="chatbot.handoffroute.created")
+    # then each is a sentence: who, what, to what, and when (和暦)
+    assert (
+        audit_sentence(staff_entry, with_time=False)
+        == "kenko_headさんが問い合わせの振り分け「予防接種」を作成しました。"
+    )
+    assert audit_sentence(staff_entry).startswith("令和")
+    assert "、kenko_headさんが" in audit_sentence(staff_entry)
+    assert audit_sentence(by_resident, with_time=False).startswith(
+        "住民の山田 花子さんが職員との会話を依頼しました"
+    )
+    assert audit_sentence(by_system, with_time=False) == "システムが予約「山田 花子」を受け付けました。"
+    # and the audit log, an object's history and the admin home show the sentences, not codes
+    client.force_login(town_admin, backend="municipalities.auth.RoleBackend")
+    listing = client.get(reverse("admin:municipalities_auditentry_changelist")).content.decode()
+    assert "問い合わせの振り分け「予防接種」を作成しました。" in listing
+    assert ">chatbot.handoffroute.created<" not in listing  # (the code is only in the filter's links)
+    history = client.get(reverse("admin:chatbot_handoffroute_history", args=[route.pk])).content.decode()
+    assert "問い合わせの振り分け「予防接種」を作成しました。" in history
+    client.force_login(kenko_head, backend="municipalities.auth.RoleBackend")
+    home = client.get(reverse("admin:index")).content.decode()
+    assert "kenko_headさんが問い合わせの振り分け「予防接種」を作成しました。" in home
