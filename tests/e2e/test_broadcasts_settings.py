@@ -109,3 +109,54 @@ def test_a_transition_button_does_not_act_on_unsaved_edits(
     page.wait_for_selector(".messagelist li:has-text('承認を申請しました')")
     broadcast.refresh_from_db()
     assert (broadcast.status, broadcast.title) == (BroadcastStatus.PENDING, "特定健診のご案内（訂正）")
+
+
+def test_leaving_the_settings_page_sends_one_summary_by_beacon_not_a_push_per_tap(
+    live_server, mobile_page, resident, interests, areas
+):
+    """受信設定 in LIFF: each tap is confirmed on the page; when the resident leaves, the page's
+    beacon (navigator.sendBeacon on pagehide) asks for one summary in LINE."""
+    import json
+    import time
+
+    from municipalities.models import SimulatedDelivery
+
+    def pushes() -> list[str]:
+        return [
+            json.dumps(message, ensure_ascii=False)
+            for delivery in SimulatedDelivery.objects.filter(
+                line_user_id=resident.line_user_id, endpoint="push"
+            )
+            for message in delivery.messages
+        ]
+
+    def wait_for_pushes(n: int) -> list[str]:
+        deadline = time.monotonic() + 10
+        while len(found := pushes()) < n and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return found
+
+    # given the resident on their 受信設定 page
+    page = mobile_page
+    page.goto(resident_link(resident, "/liff/broadcasts/settings/", base_url=live_server.url))
+    # when they change three things, one tap each
+    page.click("button.toggle[data-interest='bosai']")
+    page.wait_for_selector("button.toggle[data-interest='bosai'][aria-checked='true']")
+    page.click("button.toggle[data-interest='kenko']")
+    page.wait_for_selector("button.toggle[data-interest='kenko'][aria-checked='true']")
+    page.click("button.chip:has-text('東区')")
+    page.wait_for_selector("button.chip.selected:has-text('東区')")
+    # then nothing was pushed while they were on the page (each push costs the town's quota)
+    assert pushes() == []
+    # when they leave the page (LIFF closed: the page is hidden and unloaded)
+    page.goto("about:blank")
+    # then the beacon brings one summary of the settings as they ended up
+    [summary] = wait_for_pushes(1)
+    assert "【受信設定】" in summary and "防災" in summary and "健康" in summary and "東区" in summary
+    # when they open the page again and leave without changing anything
+    page.goto(resident_link(resident, "/liff/broadcasts/settings/", base_url=live_server.url))
+    page.wait_for_selector("button.toggle[data-interest='bosai'][aria-checked='true']")
+    page.goto("about:blank")
+    time.sleep(1)
+    # then no second message
+    assert len(pushes()) == 1
