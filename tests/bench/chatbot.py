@@ -205,6 +205,63 @@ def main() -> None:
     print(f"item questions answered with the right category: {hits}/{total_items} = {hits / total_items:.1%}")
     goal = pct(everything, 95) < 20
     print(f"goal p95 < 20 ms: {'met' if goal else 'NOT met'} (shared machine: pessimistic)")
+    worker_path(town, resident, [text for kind, text, _ in questions if kind != "答えられない質問"])
+
+
+def worker_path(town, resident, texts: list[str], rounds: int = 3) -> None:
+    """What a Celery worker spends per stored text event, as the webhook's drain runs it: claim,
+    resident, talk log, the chatbot's answer, the reply through the gateway (simulator backend),
+    done. CPU time of this process (PostgreSQL's is not in it) and queries, median of ``rounds``."""
+    import uuid
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from municipalities.line.inbound import webhook_events_drain
+    from municipalities.models import WebhookEvent
+
+    sample = random.Random(3).sample(texts, min(300, len(texts)))
+    cpu_ms: list[float] = []
+    queries_per_event: list[float] = []
+    count = [0]
+
+    def counter(execute, sql, params, many, context):
+        count[0] += 1
+        return execute(sql, params, many, context)
+
+    for _round in range(rounds + 1):  # the first round warms the caches and is not counted
+        WebhookEvent.objects.filter(municipality=town).delete()
+        now = timezone.now()
+        WebhookEvent.objects.bulk_create(
+            WebhookEvent(
+                municipality=town,
+                webhook_event_id=uuid.uuid4().hex,
+                event_type="message",
+                line_user_id=resident.line_user_id,
+                reply_token=uuid.uuid4().hex,
+                occurred_at=now,
+                payload={
+                    "type": "message",
+                    "source": {"type": "user", "userId": resident.line_user_id},
+                    "message": {"id": str(n), "type": "text", "text": text},
+                },
+            )
+            for n, text in enumerate(sample)
+        )
+        count[0] = 0
+        with connection.execute_wrapper(counter):
+            started = time.process_time()
+            processed, _finished = webhook_events_drain(municipality_id=town.pk, lane=0, budget_seconds=600)
+            spent = time.process_time() - started
+        if _round:
+            cpu_ms.append(spent / max(processed, 1) * 1000)
+            queries_per_event.append(count[0] / max(processed, 1))
+    cpu, queries = statistics.median(cpu_ms), statistics.median(queries_per_event)
+    print(
+        f"worker path ({len(sample)} stored text events drained in process, median of {rounds}): "
+        f"{cpu:.2f} ms CPU and {queries:.1f} queries per event (goal ≤ 3 ms, ≤ 4 queries: "
+        f"{'met' if cpu <= 3 and queries <= 4 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":
