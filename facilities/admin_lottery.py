@@ -35,7 +35,9 @@ from .models import (
     TimeFrame,
 )
 from .selectors_lottery import lottery_result_rows
+from .services import GroupDetails
 from .services.lottery import (
+    lottery_apply,
     lottery_draw,
     lottery_draw_verify,
     lottery_frame_remove,
@@ -98,7 +100,7 @@ class LotteryRoundAdmin(DepartmentScopedAdmin):
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj: LotteryRound | None = None) -> list[str]:
-        if obj is not None and obj.status not in (LotteryRoundStatus.DRAFT, LotteryRoundStatus.OPEN):
+        if obj is not None and obj.status in (LotteryRoundStatus.DRAWN, LotteryRoundStatus.FINISHED):
             return list(self.fields)  # drawn: the dates are part of the record
         if obj is not None:
             return [*self.readonly_fields, "facility", "month"]
@@ -161,6 +163,11 @@ class LotteryRoundAdmin(DepartmentScopedAdmin):
                 name="facilities_lotteryround_frames",
             ),
             path(
+                "<int:pk>/apply/",
+                CounterApplyPage(self, action="change").as_view(),
+                name="facilities_lotteryround_apply",
+            ),
+            path(
                 "<int:pk>/step/<str:verb>/",
                 RoundStepPage(self, action="change").as_view(),
                 name="facilities_lotteryround_step",
@@ -211,6 +218,63 @@ class RoundStepPage(AdminPage):
 
     def error_redirect_url(self, request: HttpRequest, **kwargs: Any) -> str:
         return reverse("admin:facilities_lotteryround_result", args=[kwargs["pk"]])
+
+
+class CounterApplicationForm(forms.Form):
+    """窓口・電話で受けた申込 (a caller without LINE): the same fields a resident types."""
+
+    lottery_frame = forms.ModelChoiceField(label="抽選枠", queryset=LotteryFrame.objects.none())
+    group_name = forms.CharField(label="団体名", max_length=100, required=False, help_text="個人のときは空欄")
+    representative = forms.CharField(label="代表者", max_length=100)
+    phone = forms.CharField(label="電話番号", max_length=20, required=False)
+    headcount = forms.IntegerField(label="人数", min_value=1, initial=1)
+    purpose = forms.CharField(label="利用目的", max_length=200)
+    is_resident_rate = forms.BooleanField(label="町内料金", required=False, initial=True)
+
+    def __init__(self, *args: Any, round: LotteryRound, **kwargs: Any) -> None:  # noqa: A002
+        super().__init__(*args, **kwargs)
+        field = self.fields["lottery_frame"]
+        field.queryset = round.frames.filter(status="lottery").select_related("room")
+        field.label_from_instance = lambda f: (
+            f"{f.use_date:%m/%d}({WEEKDAY_LABELS[f.use_date.weekday()]}) {f.starts_at:%H:%M} {f.room.name}"
+        )
+
+
+class CounterApplyPage(AdminPage):
+    """窓口で申込を入力: staff apply for a caller, inside the same window and limits."""
+
+    template = "admin/facilities/lottery_apply.html"
+    title = "窓口で抽選の申込を入力"
+
+    def handle(self, request: HttpRequest, pk: int) -> HttpResponse:
+        round_ = self.get_object(request, pk, action="change")
+        form = CounterApplicationForm(request.POST or None, round=round_)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                application = lottery_apply(
+                    lottery_frame=data["lottery_frame"],
+                    group=GroupDetails(
+                        group_name=data["group_name"],
+                        representative=data["representative"],
+                        phone=data["phone"],
+                        headcount=data["headcount"],
+                        purpose=data["purpose"],
+                        is_resident_rate=data["is_resident_rate"],
+                    ),
+                    actor=request.user,
+                )
+            except FacilityError as exc:
+                form.add_error(None, exc.message)  # the input stays on the page
+            else:
+                messages.success(
+                    request, _("「%(name)s」の申込を受け付けました。") % {"name": application.group_name}
+                )
+                return HttpResponseRedirect(reverse("admin:facilities_lotteryround_result", args=[round_.pk]))
+        return self.render(
+            request,
+            {"round": round_, "form": form, "title": f"{round_.facility.name} {round_}：{self.title}"},
+        )
 
 
 class MarkFramesForm(forms.Form):

@@ -497,6 +497,13 @@ def lottery_draw(
             % {"when": _when_label(round_.applications_close_at)},
             code="window",
         )
+    if round_.payment_due_at <= now:
+        # Winners could not pay in time (the draw is late: workers were down, or staff waited).
+        raise FacilityError(
+            _("当選者の支払期限（%(when)s）を過ぎています。支払期限を延ばしてから抽選してください。")
+            % {"when": _when_label(round_.payment_due_at)},
+            code="due",
+        )
     round_.seed = seed or secrets.token_hex(16)
     frames = list(
         round_.frames.select_related("room", "frame").order_by("use_date", "starts_at", "room_id", "pk")

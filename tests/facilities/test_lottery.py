@@ -527,3 +527,12 @@ def test_a_frame_closed_after_the_marking_has_no_winner(world, town, kenko_edito
     lottery.refresh_from_db()
     refused = lottery.draw_log["frames"][0]["refused"]
     assert refused[0][1] == "closed"
+
+
+def test_a_draw_past_the_payment_deadline_is_refused(world, town, kenko_editor, lottery):
+    apply_many(lottery, residents(town, 2), lottery.frames.first())
+    with pytest.raises(FacilityError) as exc:
+        lottery_draw(round=lottery, actor=kenko_editor, now=lottery.payment_due_at)
+    assert exc.value.code == "due"
+    lottery.refresh_from_db()
+    assert lottery.status == LotteryRoundStatus.OPEN and not FacilityBooking.objects.exists()

@@ -182,3 +182,37 @@ def test_changelists_open_with_constant_queries(world, town, kenko_editor, round
     with CaptureQueriesContext(connection) as many:
         assert client.get(url).status_code == 200
     assert len(many) == len(few)
+
+
+def test_staff_enter_a_callers_application_at_the_counter(world, kenko_editor, round_):
+    # given: an open round
+    lottery_frames_mark(
+        round=round_, room=world.arena, frames=[world.evening], weekdays=[SAT], actor=kenko_editor
+    )
+    lottery_round_open(round=round_, actor=kenko_editor)
+    frame = round_.frames.order_by("use_date").first()
+    client = client_for(kenko_editor)
+    url = reverse("admin:facilities_lotteryround_apply", args=[round_.pk])
+    data = {
+        "lottery_frame": frame.pk,
+        "group_name": "",
+        "representative": "鈴木 一郎",
+        "phone": "0263-12-3456",
+        "headcount": "8",
+        "purpose": "卓球",
+        "is_resident_rate": "on",
+    }
+    # when
+    response = client.post(url, data)
+    # then
+    assert response.status_code == 302
+    application = LotteryApplication.objects.get(round=round_)
+    assert (application.group_name, application.phone, application.entered_by) == (
+        "鈴木 一郎",
+        "0263123456",
+        kenko_editor,
+    )
+    # the same caller again: the reason on the page, the input kept
+    page = client.post(url, data).content.decode()
+    assert "この団体はこの枠にすでに申し込んでいます。" in page
+    assert "鈴木 一郎" in page
