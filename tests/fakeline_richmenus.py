@@ -11,7 +11,9 @@ the endpoint names below. ``menu_of(user_id)`` is the menu a user sees (linked, 
 from __future__ import annotations
 
 import collections
+import functools
 import json
+import re
 import threading
 import time
 import uuid
@@ -42,6 +44,30 @@ class RichMenuState:
     batch_seconds: float = 0.0  # how long the latest batch took at this LINE (its floor)
     hourly: dict[str, collections.deque[float]] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
+
+
+@functools.cache
+def retry_key_operations() -> frozenset[tuple[str, str]]:
+    """(METHOD, path template) of every operation whose parameters in LINE's spec include the
+    ``X-Line-Retry-Key`` header: the only calls where LINE takes one."""
+    import yaml
+
+    spec = yaml.safe_load(fakeline._spec_path().read_text(encoding="utf-8"))
+    found = set()
+    for template, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            parameters = operation.get("parameters") or [] if isinstance(operation, dict) else []
+            if any(
+                p.get("in") == "header" and p.get("name", "").lower() == "x-line-retry-key"
+                for p in parameters
+            ):
+                found.add((method.upper(), template))
+    return frozenset(found)
+
+
+def _template_matches(template: str, path: str) -> bool:
+    pattern = "^" + re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template)) + "$"
+    return re.match(pattern, path) is not None
 
 
 def paths(path: str) -> bool:
@@ -94,6 +120,13 @@ class RichMenuFake:
         endpoint, handler, schema = self._route(method, path)
         if handler is None:
             return "unknown", 404, {"message": "Not found"}
+        if any(name.lower() == "x-line-retry-key" for name in headers) and not any(
+            m == method and _template_matches(t, path) for m, t in retry_key_operations()
+        ):  # LINE's spec has no such parameter here: a contract error, not a deduplication
+            with self.fake.state.lock:
+                self.fake.state.schema_errors.append(
+                    f"{method} {path}: X-Line-Retry-Key is not in LINE's spec"
+                )
         body: Any = None
         if schema is not None or (method == "POST" and endpoint != "richmenu_image"):
             try:
