@@ -36,9 +36,10 @@ def daily_metrics_rollup(*, municipality: Municipality, day: dt.date) -> int:
     Idempotent: running it again for the same day and data writes the same rows (the old ones
     are deleted first, in the same transaction, so a reader sees either the old day or the new
     one, and the unique constraints hold). The day's month (MonthlyMetric) is recomputed in the
-    same transaction. Locks the town's row (FOR NO KEY UPDATE: two rollups of one town, say the
-    nightly run and a backfill, take turns instead of writing the same month at once; inserts
-    that reference the town are not blocked). Raises ReportError for a day that has not ended.
+    same transaction. Before writing, locks the town's row (FOR NO KEY UPDATE: two rollups of one
+    town, say the nightly run and a backfill, take turns writing instead of writing the same
+    month at once, while their reads of the raw records overlap; inserts that reference the town
+    are not blocked). Raises ReportError for a day that has not ended.
     Enqueues nothing.
     """
     start, end = day_bounds(day)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import template
@@ -34,3 +35,13 @@ def signed(value: int | None) -> str:
     if value is None:
         return "—"
     return f"+{value:,}" if value > 0 else f"{value:,}"
+
+
+@register.filter
+def num(value: Any) -> Any:
+    """A number with thousands separators (1,234; 12.5 hours stays 12.5), like humanize's
+    intcomma but without its locale machinery: a year's dashboard prints hundreds of numbers.
+    Anything else (「3未満」, None) is returned as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return value
+    return f"{value:,}"
