@@ -136,7 +136,6 @@ class TalkMessageAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     date_hierarchy = "created_at"
     fields = [
         "created_at",
-        "sentence_display",
         "municipality",
         "resident",
         "direction",
@@ -168,7 +167,6 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     search_fields = ["webhook_event_id", "line_user_id"]
     fields = [
         "created_at",
-        "sentence_display",
         "municipality",
         "webhook_event_id",
         "event_type",
