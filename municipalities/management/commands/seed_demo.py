@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from municipalities.demo import DEMO_PASSWORD, LOGINS, seed_core
 
 # reports last: its demo history is shaped on what the others created.
-FEATURE_APPS = ["broadcasts", "reservations", "applications", "chatbot", "richmenus", "reports"]
+FEATURE_APPS = ["broadcasts", "reservations", "applications", "chatbot", "richmenus", "facilities", "reports"]
 
 
 class Command(BaseCommand):
