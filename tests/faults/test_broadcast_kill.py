@@ -144,13 +144,13 @@ delivery.broadcast_start(broadcast_id=int(sys.argv[1]))
 def test_a_fan_out_killed_between_its_commit_and_its_enqueue_goes_on_within_seconds(
     town, kenko, kenko_head, kenko_editor, interests, redis_server, fake_line, celery_workers
 ):
-    # given: a broadcast to 3,000 residents and a worker (with the beat) that is up
+    # given: a broadcast to 3,000 residents
     residents = make_residents(town, 3_000, interests=[interests["kenko"]])
     broadcast = _approved(kenko, kenko_head, kenko_editor, interests)
     env = process_env(redis_server, fake_line)
-    celery_workers.start(env, beat=True)
 
-    # when: the process fanning it out is killed right after its first step committed
+    # when: the process fanning it out is killed right after its first step committed (the
+    # workers start after it claimed the broadcast: a beat already up could claim it first)
     fan_out = subprocess.run(
         [sys.executable, "-c", _FAN_OUT_THEN_DIE, str(broadcast.pk)],
         cwd=ROOT,
@@ -167,6 +167,9 @@ def test_a_fan_out_killed_between_its_commit_and_its_enqueue_goes_on_within_seco
         2,
         0,
     )
+
+    # and: a worker with the beat comes up
+    celery_workers.start(env, beat=True, wait=False)
 
     # then: the sweep enqueues the two batches and resumes the fan-out; everyone gets it once
     first_in = wait_until(lambda: fake_line.unique_recipients() > 0, timeout=60)
