@@ -18,6 +18,14 @@ class ReservationsConfig(AppConfig):
         from . import line_handlers
 
         dispatch.register_postback(line_handlers.PREFIX, line_handlers.on_postback)
+        # (the same reason) an edited menu invalidates its cached calendar pages
+        from django.db.models.signals import post_delete, post_save
+
+        from .models import Menu
+        from .services.places import menu_edited
+
+        post_save.connect(menu_edited, sender=Menu, dispatch_uid="reservations.menu_edited")
+        post_delete.connect(menu_edited, sender=Menu, dispatch_uid="reservations.menu_deleted")
         dispatch.register_text(line_handlers.on_text, priority=40)
         # (the same reason) the daily figures for the reports: municipalities.metrics
         from reservations import metrics

@@ -95,14 +95,40 @@ def _calendar_table(menu: Menu, year: int, month: int) -> tuple[str, bool]:
     return mark_safe(html), any_bookable  # noqa: S308 - rendered from our own template above
 
 
+def _calendar_stamp(menu_id: int, year: int, month: int, today: dt.date) -> tuple[str, str]:
+    """The cache key of a month's page and its ETag: per availability version (bumped by every
+    change of places and every edit of the menu), month, day and 30 s."""
+    version = cache.get(availability_version_key(menu_id), 0)
+    bucket = int(timezone.now().timestamp()) // CALENDAR_HTML_SECONDS
+    stamp = f"{menu_id}:{version}:{year}-{month}:{today}:{bucket}"
+    etag = f'"cal-{hashlib.blake2b(stamp.encode(), digest_size=12).hexdigest()}"'
+    return f"rsv:calpage:{stamp}", etag
+
+
 @resident_required
 def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
-    menu = _menu(request, menu_id)
+    # The whole page is the same for every resident of the town (nothing per resident on it),
+    # so it is rendered once and kept with the menu's town; a repeat view with the same ETag is
+    # a 304. A cached page is served without reading the menu: the town kept with it is the
+    # tenancy check (another town's menu stays a 404).
     today = timezone.localdate()
     try:
         year, month = (int(x) for x in request.GET.get("ym", "").split("-"))
         dt.date(year, month, 1)
     except ValueError:
+        year = month = 0
+    if year:
+        key, etag = _calendar_stamp(menu_id, year, month, today)
+        cached = cache.get(key)
+        if cached is not None:
+            municipality_id, page = cached
+            if municipality_id != request.resident.municipality_id:
+                raise Http404
+            if etag in request.headers.get("If-None-Match", ""):
+                return _calendar_response(HttpResponseNotModified(), etag)
+            return _calendar_response(HttpResponse(page), etag)
+    menu = _menu(request, menu_id)
+    if not year:
         # Open on the month of the first slot still bookable, so a resident never starts on an empty month.
         first_open = (
             Slot.objects.filter(
@@ -116,21 +142,14 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
         )
         start_day = timezone.localtime(first_open).date() if first_open else today
         year, month = start_day.year, start_day.month
-    # The whole page is the same for every resident of the town (nothing per resident on it):
-    # one rendering per menu edit, availability version, month, day and 30 s, and a repeat view
-    # with the same ETag is a 304.
-    version = cache.get(availability_version_key(menu.pk), 0)
-    bucket = int(timezone.now().timestamp()) // CALENDAR_HTML_SECONDS
-    stamp = f"{menu.pk}:{menu.updated_at.timestamp()}:{version}:{year}-{month}:{today}:{bucket}"
-    etag = f'"cal-{hashlib.blake2b(stamp.encode(), digest_size=12).hexdigest()}"'
+    key, etag = _calendar_stamp(menu.pk, year, month, today)
+    cached = cache.get(key)
+    if cached is None:
+        cached = (menu.department.municipality_id, _calendar_page(request, menu, year, month, today))
+        cache.set(key, cached, CALENDAR_HTML_SECONDS * 2)
     if etag in request.headers.get("If-None-Match", ""):
         return _calendar_response(HttpResponseNotModified(), etag)
-    key = f"rsv:calpage:{stamp}"
-    page = cache.get(key)
-    if page is None:
-        page = _calendar_page(request, menu, year, month, today)
-        cache.set(key, page, CALENDAR_HTML_SECONDS * 2)
-    return _calendar_response(HttpResponse(page), etag)
+    return _calendar_response(HttpResponse(cached[1]), etag)
 
 
 def _calendar_response(response: HttpResponse, etag: str) -> HttpResponse:

@@ -41,6 +41,13 @@ def on_commit_bump(menu_id: int) -> None:
     transaction.on_commit(lambda: availability_bump(menu_id))
 
 
+def menu_edited(sender: type[Menu], instance: Menu, **kwargs: object) -> None:
+    """A menu was saved or deleted (its name, description, suspension, rules): the cached
+    calendar pages show the menu, so they go with the availability version (connected in
+    ``ReservationsConfig.ready``)."""
+    on_commit_bump(instance.pk)
+
+
 def notify_on_commit(reservation: Reservation, kind: str) -> None:
     """Tell the resident (LINE push) once the booking change is committed; phone bookings have nobody to push to."""
     if reservation.resident_id is None:

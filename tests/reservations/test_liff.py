@@ -61,16 +61,21 @@ def test_calendar_repeat_view_is_a_304_until_availability_changes(
     assert "残りわずか" in changed.content.decode()
     # an edit of the menu shows at once (suspended)
     menu.is_suspended = True
-    menu.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        menu.save()
     assert "予約の受付を停止しています" in client.get(url).content.decode()
 
 
 def test_calendar_of_another_town_stays_a_404_when_cached(other_department, resident):
+    # given: the page of another town's menu rendered and cached for one of its residents
     foreign = MenuFactory(department=other_department)
-    url = reverse("reservations:calendar", args=[foreign.pk])
+    url = reverse("reservations:calendar", args=[foreign.pk]) + f"?ym={in_days(3):%Y-%m}"
     outsider = resident_in(foreign.department.municipality)
-    assert resident_client(outsider).get(url).status_code == 200
+    seen = resident_client(outsider).get(url)
+    assert seen.status_code == 200
+    # when / then: served from the cache or not, it is not found for a resident of this town
     assert resident_client(resident).get(url).status_code == 404
+    assert resident_client(resident).get(url, HTTP_IF_NONE_MATCH=seen["ETag"]).status_code == 404
 
 
 def test_booking_through_the_page(menu, slot, resident):
