@@ -471,10 +471,31 @@ def test_the_beat_closes_then_draws_at_the_draw_time(world, town, lottery):
     assert lottery_rounds_advance(now=lottery.draw_at)["drawn"] == 0
 
 
-def test_the_beat_task_runs(world, lottery):
+def test_the_beat_task_runs_every_minute(world, lottery):
+    from config.celery import app
     from facilities.tasks import lottery_rounds_advance_task
 
+    (entry,) = [
+        v
+        for v in app.conf.beat_schedule.values()
+        if v["task"] == "facilities.tasks.lottery_rounds_advance_task"
+    ]
+    assert entry["schedule"].minute == set(range(60))
     assert lottery_rounds_advance_task.delay().get()["drawn"] == 0
+
+
+def test_a_resident_sees_their_applications_and_the_booking_to_pay(world, resident, lottery):
+    from facilities.selectors_lottery import (
+        lottery_application_for_resident,
+        lottery_applications_for_resident,
+    )
+
+    application = lottery_apply(lottery_frame=lottery.frames.first(), group=group("A"), resident=resident)
+    lottery_draw(round=lottery, now=after_close(lottery))
+    (mine,) = lottery_applications_for_resident(resident=resident)
+    assert mine.status == "won" and mine.booking.payment_state == BookingPaymentState.UNPAID
+    assert lottery_application_for_resident(resident=resident, pk=application.pk) == application
+    assert lottery_window_state(LotteryRound.objects.get(pk=lottery.pk)) == "drawn"
 
 
 def test_opening_needs_frames_and_a_deadline_before_use(world, kenko_editor):
