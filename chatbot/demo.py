@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatbot.garbage_import import files_from_directory
-from chatbot.models import Faq, GarbageItem, KeywordRule
-from chatbot.services import faq_save, garbage_import, keyword_rule_save
+from chatbot.models import Faq, GarbageItem, HandoffRoute, KeywordRule
+from chatbot.services import faq_save, garbage_import, handoff_route_save, keyword_rule_save
 from municipalities.files import decode_text
 from municipalities.models import Area, Department, Municipality
 
@@ -81,6 +81,13 @@ def _with_town_areas(area_days: bytes, municipality: Municipality) -> bytes:
     return "\n".join([*lines, *extra]).encode("utf-8") + b"\n"
 
 
+# 問い合わせの振り分け: which 課 receives the hand-offs about a topic (話題, words, 優先順).
+ROUTES = {
+    "somu": [("住民票・戸籍・証明書", "住民票\n戸籍\n印鑑\n証明書\nマイナンバー", 1)],
+    "kenko": [("健診・予防接種", "健診\n検診\n予防接種\nワクチン\n母子手帳", 2)],
+}
+
+
 def seed(municipality: Municipality) -> None:
     if not GarbageItem.objects.filter(municipality=municipality).exists():
         files = files_from_directory(DEMO_5374)
@@ -112,6 +119,19 @@ def seed(municipality: Municipality) -> None:
             if not KeywordRule.objects.filter(department=department, keyword=keyword).exists():
                 keyword_rule_save(
                     rule=KeywordRule(department=department, keyword=keyword, reply=reply),
+                    actor=None,
+                    created=True,
+                )
+    for code, routes in ROUTES.items():
+        department = Department.objects.filter(municipality=municipality, code=code).first()
+        if department is None:
+            continue
+        for topic, keywords, order in routes:
+            if not HandoffRoute.objects.filter(department=department, topic=topic).exists():
+                handoff_route_save(
+                    route=HandoffRoute(
+                        department=department, topic=topic, keywords=keywords, sort_order=order
+                    ),
                     actor=None,
                     created=True,
                 )

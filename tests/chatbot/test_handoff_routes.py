@@ -105,3 +105,12 @@ def test_routes_admin_lists_only_the_users_departments(client, kenko, somu, kenk
     assert response.status_code == 302
     assert HandoffRoute.objects.get(topic="健診").keyword_list() == ["健診", "検診"]
     assert AuditEntry.objects.filter(action="chatbot.handoffroute.created", actor=kenko_editor).exists()
+
+
+def test_the_demo_routes_residency_questions_to_somu(town, kenko, somu, areas, resident, say):
+    from chatbot import demo
+
+    demo.seed(town)
+    say(town, resident, "住民票の写しを郵送で取りたい")
+    say(town, resident, "職員と話す")
+    assert Handoff.objects.get(resident=resident).department == somu

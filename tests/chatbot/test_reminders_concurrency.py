@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
-from chatbot.matching import get_index
 from chatbot.models import GarbageReminder
 from chatbot.services import chat_state_update
 from chatbot.tasks import garbage_reminders_dispatch_task
-from municipalities.models import Area, SimulatedDelivery
+from municipalities.models import SimulatedDelivery
 from municipalities.services import resident_follow, resident_update_preferences
+from tests.chatbot.test_reminders_handoff import _area_collecting_tomorrow
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_send_one_reminder_per_resident(kyotango_town):
     # given ten residents with the reminder on in an area collecting tomorrow
-    tomorrow = timezone.localdate() + dt.timedelta(days=1)
-    index = get_index(kyotango_town.pk)
-    area = Area.objects.get(pk=next(a for a, c in index.calendars.items() if c.categories_on(tomorrow)))
+    area = _area_collecting_tomorrow(kyotango_town)
     for i in range(10):
         resident, _ = resident_follow(municipality=kyotango_town, line_user_id=f"U{i:032d}")
         resident_update_preferences(resident=resident, area=area)
