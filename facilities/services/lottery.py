@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -650,27 +650,56 @@ def _release_one(pk: int, now: dt.datetime) -> bool:
     return True
 
 
+@transaction.atomic(durable=True)
+def _round_move(pk: int, *, to: str, expect: str, action: str, now: dt.datetime) -> bool:
+    """Move one round from ``expect`` to ``to`` by the clock, once (the conditional UPDATE
+    claims it), with its audit row."""
+    if not LotteryRound.objects.filter(pk=pk, status=expect).update(status=to, updated_at=now):
+        return False
+    round_ = LotteryRound.objects.select_related("facility__department").get(pk=pk)
+    audit_log(actor=None, action=action, obj=round_, data={"status": to})
+    return True
+
+
 def lottery_rounds_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Beat: move rounds on by the clock, each step its own transaction and safe to repeat:
     受付中 rounds past their closing time → 締切; rounds whose ``draw_at`` has come → drawn
     (``lottery_draw``, which does nothing to a drawn round); frames of lapsed wins → released;
     drawn rounds past the payment deadline → 終了. Returns counts per step."""
     now = now or timezone.now()
-    closed = LotteryRound.objects.filter(
-        status=LotteryRoundStatus.OPEN, applications_close_at__lte=now
-    ).update(status=LotteryRoundStatus.CLOSED, updated_at=now)
+    closing = LotteryRound.objects.filter(status=LotteryRoundStatus.OPEN, applications_close_at__lte=now)
+    closed = sum(
+        _round_move(
+            pk,
+            to=LotteryRoundStatus.CLOSED,
+            expect=LotteryRoundStatus.OPEN,
+            action="facilities.lotteryround.closed",
+            now=now,
+        )
+        for pk in list(closing.values_list("pk", flat=True))
+    )
     drawn = 0
-    for pk in LotteryRound.objects.filter(
-        status__in=[LotteryRoundStatus.OPEN, LotteryRoundStatus.CLOSED], draw_at__lte=now
-    ).values_list("pk", flat=True):
+    for pk in list(
+        LotteryRound.objects.filter(
+            status__in=[LotteryRoundStatus.OPEN, LotteryRoundStatus.CLOSED], draw_at__lte=now
+        ).values_list("pk", flat=True)
+    ):
         try:
             lottery_draw(round=LotteryRound(pk=pk), now=now)
-        except FacilityError:  # e.g. a round whose data staff must fix; logged, tried again
+        except FacilityError:  # e.g. a deadline staff must move first; logged, tried again
             logger.exception("facilities: lottery round %s could not be drawn", pk)
             continue
         drawn += 1
     released = lottery_frames_release(now=now)
-    finished = LotteryRound.objects.filter(Q(status=LotteryRoundStatus.DRAWN), payment_due_at__lt=now).update(
-        status=LotteryRoundStatus.FINISHED, updated_at=now
+    ending = LotteryRound.objects.filter(status=LotteryRoundStatus.DRAWN, payment_due_at__lt=now)
+    finished = sum(
+        _round_move(
+            pk,
+            to=LotteryRoundStatus.FINISHED,
+            expect=LotteryRoundStatus.DRAWN,
+            action="facilities.lotteryround.finished",
+            now=now,
+        )
+        for pk in list(ending.values_list("pk", flat=True))
     )
     return {"closed": closed, "drawn": drawn, "released": released, "finished": finished}

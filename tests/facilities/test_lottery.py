@@ -469,6 +469,15 @@ def test_the_beat_closes_then_draws_at_the_draw_time(world, town, lottery):
     lottery.refresh_from_db()
     assert lottery.status == LotteryRoundStatus.DRAWN and lottery.drawn_by is None
     assert lottery_rounds_advance(now=lottery.draw_at)["drawn"] == 0
+    assert (
+        AuditEntry.objects.filter(action="facilities.lotteryround.closed", object_id=str(lottery.pk)).count()
+        == 1
+    )
+    late = lottery.payment_due_at + dt.timedelta(seconds=1)
+    assert lottery_rounds_advance(now=late)["finished"] == 1
+    assert lottery_rounds_advance(now=late)["finished"] == 0
+    lottery.refresh_from_db()
+    assert lottery.status == LotteryRoundStatus.FINISHED
 
 
 def test_the_beat_task_runs_every_minute(world, lottery):
