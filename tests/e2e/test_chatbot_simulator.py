@@ -106,7 +106,10 @@ def test_resident_with_a_settings_area_asks_for_a_person_and_staff_answer(
     staff_context.set_default_timeout(15_000)
     staff = staff_context.new_page()
     admin_login(staff, live_server, town_admin.username, PASSWORD)
-    # then: the notice shows the waiting resident; it leads to the talk
+    # then: every admin page's header shows the badge, and the home's notice the waiting resident
+    badge = staff.locator("#user-tools .cms-header-badge", has_text="職員対応待ち")
+    badge.wait_for()
+    assert badge.locator(".cms-badge-count").inner_text() == "1"
     notice = staff.locator("#staff-notices-module a", has_text="職員との会話を待っている住民 1 人")
     notice.wait_for()
     notice.click()
@@ -119,6 +122,7 @@ def test_resident_with_a_settings_area_asks_for_a_person_and_staff_answer(
     staff.locator(".chatbot-msg.out", has_text="審査には 1 週間").wait_for()
     staff.locator(".chatbot-done").click()
     staff.locator(".messagelist", has_text="対応完了にしました").wait_for()
+    assert staff.locator("#user-tools .cms-header-badge").count() == 0  # nobody waits any more
     staff_context.close()
     assert Handoff.objects.get(resident=resident).status == Handoff.Status.DONE
 
