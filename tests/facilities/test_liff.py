@@ -343,3 +343,17 @@ def test_the_page_prefills_the_groups_last_details(world, resident):
     )
     assert re.search(r'name="group_name"[^>]*value="みどりバレー部"', page)
     assert re.search(r'name="purpose"[^>]*value="バレーボールの練習"', page)
+
+
+def test_a_double_tap_shows_the_booking_already_made(world, resident):
+    # given: a shared room, where a second booking of the same frame would fit
+    day = next_weekday(2)
+    client = resident_client(resident)
+    url = book_url(world.training, day, world.morning)
+    first = client.post(url, form_data(headcount="2"))
+    # when: the same form again
+    second = client.post(url, form_data(headcount="2"))
+    # then
+    booking = FacilityBooking.objects.get(resident=resident)
+    assert first["Location"] == second["Location"]
+    assert booking.code in second["Location"]

@@ -3,7 +3,13 @@
   // Ask before a destructive form is sent.
   document.addEventListener("submit", function (event) {
     var question = event.target.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) { event.preventDefault(); }
+    if (question && !window.confirm(question)) { event.preventDefault(); return; }
+    // One submission per tap: a second tap while the page is sending does nothing.
+    var button = event.target.querySelector("button[type=submit]");
+    if (button && event.target.getAttribute("data-once") !== null) {
+      if (button.getAttribute("aria-disabled") === "true") { event.preventDefault(); return; }
+      button.setAttribute("aria-disabled", "true");
+    }
   });
 
   // The fee on the details form follows the choices (町内/町外, 減免, 付帯設備); the server computes it.
