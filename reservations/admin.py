@@ -34,8 +34,6 @@ from .services import (
     slot_delete,
     slot_save,
     slot_set_open,
-    waitlist_accept,
-    waitlist_leave,
 )
 
 
@@ -309,10 +307,10 @@ class ReservationAdmin(DepartmentScopedAdmin):
 
 @admin.register(WaitlistEntry)
 class WaitlistEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
-    """キャンセル待ち across slots and days, and each entry's history. Residents join and leave in
-    LINE, staff add callers on the 代理予約 page; offers and expiries are the system's. For a
-    person who phoned (or is phoned back about an offer) staff book the held place or decline it
-    with the actions here."""
+    """キャンセル待ち across slots and days, and each entry's history (read-only, like a log).
+    Residents join and leave in LINE, staff add callers on the 代理予約 page; offers and expiries
+    are the system's. For someone on the phone staff book a held place or decline it on the
+    slot's roster (名簿), where the offer shows."""
 
     list_display = [
         "slot_or_day",
@@ -349,7 +347,6 @@ class WaitlistEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
         "reservation",
     ]
     readonly_fields = fields
-    actions = ["accept_on_behalf", "decline_on_behalf"]
 
     @admin.display(description=_("枠・日付"), ordering="day")
     def slot_or_day(self, obj: WaitlistEntry) -> str:
@@ -360,34 +357,3 @@ class WaitlistEntryAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     @admin.display(description=_("氏名"))
     def person(self, obj: WaitlistEntry) -> str:
         return obj.name or (obj.resident.display_name if obj.resident_id else "")
-
-    def has_book_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return policy_for(Slot).user_has_permission(request.user, "book")
-
-    def _run(self, request: HttpRequest, queryset: QuerySet, service: Any, done_message: str) -> None:
-        self.run_service_per_row(
-            request,
-            queryset,
-            service,
-            done_message,
-            select_related=["menu__department", "slot"],
-            label=lambda entry: f"{self.slot_or_day(entry)} {entry.display_name}",
-        )
-
-    @admin.action(description=_("電話で確認して予約する（案内中の席）"), permissions=["book"])
-    def accept_on_behalf(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(
-            request,
-            queryset,
-            lambda e: waitlist_accept(entry=e, actor=request.user),
-            _("%(n)d 件を予約にしました。"),
-        )
-
-    @admin.action(description=_("辞退・取り下げにする（席は次の方へ）"), permissions=["book"])
-    def decline_on_behalf(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(
-            request,
-            queryset,
-            lambda e: waitlist_leave(entry=e, actor=request.user),
-            _("%(n)d 件を取り下げにしました。"),
-        )

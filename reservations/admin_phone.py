@@ -19,19 +19,23 @@ from django.urls import reverse
 from django.utils import timezone
 
 from municipalities import jp
+from municipalities.models import Area, Resident
+from municipalities.services import household_members_for_resident
 
 from .admin_views import StaffPage
+from .eligibility import age_rule_text, area_ids, has_age_rule, rule_text
 from .forms import PhoneBookingForm
 from .models import Menu, Slot
-from .rules import format_dt
+from .rules import format_day, format_dt
 from .selectors import (
     callers_for_department,
     phone_booking_week,
     resident_for_phone_booking,
     residents_for_phone_booking,
     upcoming_booking_of,
+    waitlist_position,
 )
-from .services import ReservationError, reservation_book
+from .services import ReservationError, reservation_book, waitlist_join
 
 WEEKDAYS = "月火水木金土日"
 
@@ -83,6 +87,11 @@ class PhoneBookingView(StaffPage):
                     "phone_display": "",
                     "resident": str(r.pk),
                     "kind": "LINE",
+                    # 予約する人: the household members the resident registered (a child's checkup).
+                    "members": [
+                        {"id": m.pk, "label": f"{m}・{m.birth_date_wareki}生"}
+                        for m in household_members_for_resident(resident=r)
+                    ],
                 }
             )
         for item in results:
@@ -109,38 +118,29 @@ class PhoneBookingView(StaffPage):
         chosen_id = request.POST.get("slot") or request.GET.get("slot") or ""
         chosen = bookable.filter(pk=chosen_id).first() if str(chosen_id).isdigit() else None
         initial = {"slot": chosen, **{k: request.GET.get(k, "") for k in ("name", "kana", "phone")}}
+        resident = None
+        if str(request.POST.get("resident") or "").isdigit():
+            resident = resident_for_phone_booking(
+                department=menu.department, resident_id=request.POST["resident"]
+            )
         form = PhoneBookingForm(
-            request.POST or None, slots=bookable, questions=menu.question_list, initial=initial
+            request.POST or None,
+            slots=bookable,
+            questions=menu.question_list,
+            initial=initial,
+            members=household_members_for_resident(resident=resident) if resident is not None else (),
+            areas=Area.objects.filter(municipality_id=menu.department.municipality_id),
         )
         if request.method == "POST" and form.is_valid():
-            slot = form.cleaned_data["slot"]
-            resident = None
-            if form.cleaned_data.get("resident"):
-                resident = resident_for_phone_booking(
-                    department=menu.department, resident_id=form.cleaned_data["resident"]
-                )
             try:
-                reservation = reservation_book(
-                    slot=slot,
-                    resident=resident,
-                    actor=request.user,
-                    answers=form.answers(),
-                    name="" if resident else form.cleaned_data["name"],
-                    kana=form.cleaned_data["kana"],
-                    phone=form.cleaned_data["phone"],
-                )
+                if "_waitlist" in request.POST:
+                    return self._join_waitlist(request, menu, form, resident)
+                return self._book(request, menu, form, resident)
             except ReservationError as exc:
-                form.add_error(None, exc.message)
-            else:
-                messages.success(
-                    request,
-                    f"予約しました。予約番号 {reservation.code}（{reservation.display_name} さん・"
-                    f"{format_dt(slot.starts_at)} {slot.venue}）。予約番号を電話でお伝えください。",
-                )
-                nxt = reverse("admin:reservations_slot_phone_booking") + f"?menu={menu.pk}"
-                if request.POST.get("_then") == "roster":
-                    nxt = reverse("admin:reservations_slot_roster", args=[slot.pk])
-                return HttpResponseRedirect(nxt)
+                message = exc.message
+                if exc.code == "full" and menu.waitlist_enabled:
+                    message += " 「キャンセル待ちに登録」を押すと、この方をキャンセル待ちにできます。"
+                form.add_error(None, message)
         selected = form["slot"].value() or (chosen.pk if chosen else None)
         start = self._week_start(request, bookable, chosen)
         days = phone_booking_week(slots=bookable, start=start)
@@ -160,8 +160,77 @@ class PhoneBookingView(StaffPage):
                 else "",
                 "next_week": (start + dt.timedelta(days=7)).isoformat(),
                 "week_label": f"{start.month}月{start.day}日（{WEEKDAYS[start.weekday()]}）からの 1 週間",
+                "age_rule": age_rule_text(menu) if has_age_rule(menu) else "",
+                "area_rule": bool(area_ids(menu)),
+                "rule": rule_text(menu),
             },
         )
+
+    def _person(self, form: PhoneBookingForm, resident: Resident | None) -> dict[str, Any]:
+        """Who the booking or the waitlist entry is for, as the services take it."""
+        member = None
+        if resident is not None and form.cleaned_data.get("member"):
+            member = (
+                household_members_for_resident(resident=resident)
+                .filter(pk=form.cleaned_data["member"])
+                .first()
+            )
+        return {
+            "resident": resident,
+            "member": member,
+            "name": "" if resident else form.cleaned_data["name"],
+            "kana": form.cleaned_data["kana"],
+            "phone": form.cleaned_data["phone"],
+            "birth_date": form.cleaned_data.get("birth_date"),
+            "area": form.cleaned_data.get("area"),
+        }
+
+    def _book(
+        self, request: HttpRequest, menu: Menu, form: PhoneBookingForm, resident: Resident | None
+    ) -> HttpResponse:
+        slot = form.cleaned_data["slot"]
+        reservation = reservation_book(
+            slot=slot, actor=request.user, answers=form.answers(), **self._person(form, resident)
+        )
+        messages.success(
+            request,
+            f"予約しました。予約番号 {reservation.code}（{reservation.display_name} さん・"
+            f"{format_dt(slot.starts_at)} {slot.venue}）。予約番号を電話でお伝えください。",
+        )
+        nxt = reverse("admin:reservations_slot_phone_booking") + f"?menu={menu.pk}"
+        if request.POST.get("_then") == "roster":
+            nxt = reverse("admin:reservations_slot_roster", args=[slot.pk])
+        return HttpResponseRedirect(nxt)
+
+    def _join_waitlist(
+        self, request: HttpRequest, menu: Menu, form: PhoneBookingForm, resident: Resident | None
+    ) -> HttpResponse:
+        """The chosen slot (or, with 「この日のどの時間でもよい」, its whole day) is full: the caller waits."""
+        slot = form.cleaned_data["slot"]
+        day = timezone.localtime(slot.starts_at).date()
+        whole_day = form.cleaned_data.get("whole_day")
+        entry = waitlist_join(
+            slot=None if whole_day else slot,
+            menu=menu,
+            day=day,
+            actor=request.user,
+            answers=form.answers(),
+            **self._person(form, resident),
+        )
+        when = (
+            f"{format_day(day)} のどの時間でも" if whole_day else f"{format_dt(slot.starts_at)} {slot.venue}"
+        )
+        then = (
+            "空きが出たら LINE でご案内します"
+            if resident is not None
+            else "空きが出たら名簿とキャンセル待ちの一覧に「案内中」と出ますので、お電話でご案内ください"
+        )
+        messages.success(
+            request,
+            f"キャンセル待ちに登録しました（{entry.display_name} さん・{when}・{waitlist_position(entry=entry)} 番目）。"
+            f"{then}（席の確保は {menu.waitlist_hold_minutes} 分）。",
+        )
+        return HttpResponseRedirect(reverse("admin:reservations_slot_phone_booking") + f"?menu={menu.pk}")
 
     def _week_start(self, request: HttpRequest, bookable: Any, chosen: Slot | None) -> dt.date:
         try:

@@ -41,6 +41,8 @@ from .services import (
     slot_import_job_retry,
     slot_import_job_run,
     slots_generate,
+    waitlist_accept,
+    waitlist_leave,
 )
 from .slot_import import SlotFileError, count_rows
 from .tasks import slot_import_job_apply_task
@@ -122,6 +124,8 @@ class RosterView(StaffPage):
 
     def handle(self, request: HttpRequest, slot_id: int) -> HttpResponse:
         slot = self.slot(request, slot_id)
+        if request.method == "POST" and "entry" in request.POST:
+            return self._waitlist_op(request, slot)
         if request.method == "POST":
             reservation = roster_for_slot(slot=slot).filter(pk=request.POST.get("reservation")).first()
             op = request.POST.get("op", "")
@@ -172,6 +176,25 @@ class RosterView(StaffPage):
                 "counts": {s: sum(1 for r in rows if r.status == s) for s in ReservationStatus.values},
             },
         )
+
+    def _waitlist_op(self, request: HttpRequest, slot: Slot) -> HttpResponse:
+        """For someone on the phone: book the place held for them (``op=accept``), or decline it /
+        take them off the list (``op=leave``); the services check the clerk's 代理予約 right."""
+        entry = waitlist_for_slot(slot=slot).filter(pk=request.POST.get("entry")).first()
+        if entry is None:
+            raise Http404
+        try:
+            if request.POST.get("op") == "accept":
+                reservation = waitlist_accept(entry=entry, actor=request.user)
+                messages.success(
+                    request, f"{entry.display_name} さんを予約しました（予約番号 {reservation.code}）。"
+                )
+            else:
+                waitlist_leave(entry=entry, actor=request.user)
+                messages.success(request, f"{entry.display_name} さんのキャンセル待ちを取り下げました。")
+        except ReservationError as exc:
+            messages.error(request, exc.message)
+        return HttpResponseRedirect(request.path)
 
 
 class RosterExportView(StaffPage):

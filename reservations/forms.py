@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from municipalities import jp
+from municipalities.models import Area
 
 from .models import Menu, Slot
 from .parsing import parse_time
@@ -29,10 +30,24 @@ class PhoneBookingForm(forms.Form):
         label=_("電話番号"), max_length=20, required=False, help_text=_("ハイフンなしでも可")
     )
     resident = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    member = forms.TypedChoiceField(
+        label=_("予約する人"), required=False, coerce=int, empty_value=None, choices=[("", "本人")]
+    )
+    birth_date = forms.CharField(
+        label=_("生年月日"),
+        max_length=40,
+        required=False,
+        help_text=_("来る方の。和暦（令和5年4月1日、R5.4.1）でも西暦でも可"),
+    )
+    area = forms.ModelChoiceField(queryset=None, label=_("お住まいの地区"), required=False, empty_label="―")
+    whole_day = forms.BooleanField(label=_("この日のどの時間でもよい"), required=False)
 
-    def __init__(self, *args, slots=None, questions=(), **kwargs) -> None:
+    def __init__(self, *args, slots=None, questions=(), members=(), areas=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["slot"].queryset = slots if slots is not None else Slot.objects.none()
+        # The LINE user's household members (予約する人); the page fills them in when one is picked.
+        self.fields["member"].choices = [("", "本人")] + [(m.pk, str(m)) for m in members]
+        self.fields["area"].queryset = areas if areas is not None else Area.objects.none()
         self.fields["slot"].label_from_instance = lambda s: f"{s.menu.name} {s}（{s.reserved}/{s.capacity}）"
         self.questions = list(questions)
         for q in self.questions:
@@ -45,6 +60,15 @@ class PhoneBookingForm(forms.Form):
             self.fields[q["key"]] = field
         self.fields["name"].widget.attrs.update({"autocomplete": "off"})
         self.fields["phone"].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
+
+    def clean_birth_date(self) -> dt.date | None:
+        raw = self.cleaned_data.get("birth_date", "")
+        if not jp.normalise_text(raw):
+            return None
+        try:
+            return jp.parse_date(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean(self):
         data = super().clean()

@@ -27,7 +27,8 @@ def test_menu_page_shows_the_week_with_weekdays_free_places_and_the_questions(st
     # then: the week of the first free place, each day with its weekday; the questions are there at once
     assert f"{monday.month}/{monday.day}（月）" in html and "（水）" in html
     assert f'value="{a.pk}"' in html and "残3" in html
-    assert f'value="{full.pk}" disabled' in html
+    # a full slot can still be chosen, to put the caller on its waitlist
+    assert f'value="{full.pk}" data-full' in html and "満席（キャンセル待ちできます）" in html
     assert "お子さんの月齢" in html and "連絡事項" in html and 'id="caller-q"' in html
     # and the question's choice starts empty
     assert '<option value="" selected>―</option>' in html or '<option value="">―</option>' in html

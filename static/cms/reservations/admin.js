@@ -37,7 +37,9 @@
   function field(name) { return form.querySelector("[name=" + name + "]"); }
 
   function focusWeek() {
-    var radio = form.querySelector("input[name=slot]:checked") || form.querySelector("input[name=slot]:not(:disabled)");
+    var radio = form.querySelector("input[name=slot]:checked") ||
+      form.querySelector("input[name=slot]:not(:disabled):not([data-full])") ||
+      form.querySelector("input[name=slot]:not(:disabled)");
     if (radio) { radio.checked = true; radio.focus(); }
   }
 
@@ -46,6 +48,23 @@
     field("kana").value = item.kana;
     field("phone").value = item.phone_display || item.phone;
     field("resident").value = item.resident;
+    // 予約する人: the LINE user themselves or one of the household members they registered.
+    var member = field("member");
+    var memberRow = document.getElementById("member-row");
+    if (member) {
+      member.innerHTML = "";
+      var self = document.createElement("option");
+      self.value = "";
+      self.textContent = "本人";
+      member.appendChild(self);
+      (item.members || []).forEach(function (m) {
+        var option = document.createElement("option");
+        option.value = m.id;
+        option.textContent = m.label;
+        member.appendChild(option);
+      });
+      if (memberRow) { memberRow.hidden = !(item.members && item.members.length); }
+    }
     picked.textContent = item.resident ? "LINE 利用者「" + item.name + "」さんとして予約します（予約確定が LINE に届きます）。" : "";
     warning.textContent = item.warning || "";
     list.innerHTML = "";
