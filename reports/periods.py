@@ -62,6 +62,32 @@ class Period:
             edges.append((after + dt.timedelta(days=1), self.end))
         return edges
 
+    def sum_pieces(
+        self,
+    ) -> tuple[list[dt.date], list[tuple[dt.date, dt.date]], list[tuple[dt.date, dt.date]]]:
+        """How the period's sums are read: (months whose monthly rows are added, day ranges whose
+        daily rows are added, day ranges whose daily rows are subtracted). A month partly inside
+        the period is read as its days when fewer than half are inside, else as its monthly row
+        minus the days outside: never more than half a month of daily rows per edge."""
+        months: list[dt.date] = []
+        add: list[tuple[dt.date, dt.date]] = []
+        sub: list[tuple[dt.date, dt.date]] = []
+        month = self.start.replace(day=1)
+        while month <= self.end:
+            last = month_end(month)
+            low, high = max(month, self.start), min(last, self.end)
+            inside, length = (high - low).days + 1, (last - month).days + 1
+            if inside * 2 <= length:
+                add.append((low, high))
+            else:
+                months.append(month)
+                if low > month:
+                    sub.append((month, low - dt.timedelta(days=1)))
+                if high < last:
+                    sub.append((high + dt.timedelta(days=1), last))
+            month = next_month(month)
+        return months, add, sub
+
     def month_keys(self) -> list[str]:
         """``YYYY-MM`` of every month the period touches, in order (no per-day loop)."""
         keys = []
@@ -83,6 +109,11 @@ def month_period(day: dt.date) -> Period:
 def months_q(months: tuple[dt.date, dt.date] | None) -> Q:
     """The monthly rows of these whole months (none: a filter that matches nothing)."""
     return Q(month__gte=months[0], month__lte=months[1]) if months else Q(month=NOTHING)
+
+
+def month_list_q(months: list[dt.date]) -> Q:
+    """The monthly rows of these months (none: a filter that matches nothing)."""
+    return Q(month__in=months) if months else Q(month=NOTHING)
 
 
 def days_q(ranges: list[tuple[dt.date, dt.date]]) -> Q:

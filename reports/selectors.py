@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Max, Q, QuerySet, Subquery, Sum
+from django.db.models import BigIntegerField, Case, F, Max, Q, QuerySet, Subquery, Sum, When
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext as _
 
@@ -22,7 +22,7 @@ from municipalities.metrics import SECTIONS, MetricSpec, provider_for, providers
 from municipalities.models import Department, Municipality
 from municipalities.permissions import departments_for_staff, policy_for
 from reports.models import DailyMetric, MonthlyMetric
-from reports.periods import Period, days_q, month_period, months_q  # noqa: F401 (month_period: read here by the pages)
+from reports.periods import Period, days_q, month_list_q, month_period, months_q  # noqa: F401 (month_period: read here by the pages)
 from reports.savings import WORKDAY_HOURS, Assumption, Saving, assumptions_for_town, savings_per_month
 from reports.sections import Section, build_section
 
@@ -130,19 +130,31 @@ def dashboard_data(
         snapshot_q |= Q(source=p.key, metric__in=snaps)
         series_q |= Q(source=p.key, metric__in=sorted(set(charted)), dimension="")
 
-    # 1 and 2. Sums of the flow metrics over both periods, per figure: whole months from the
-    # monthly rows, the days at the edges from the daily rows.
+    # 1 and 2. Sums of the flow metrics over both periods, per figure: months from the monthly
+    # rows, and from the daily rows the days of a month less than half inside a period (added)
+    # or the days outside it of a month more than half inside (subtracted from its month).
     sums: dict[tuple[str, str, str], dict[str, Any]] = {}
-    now_months, before_months = months_q(period.whole_months()), months_q(previous.whole_months())
-    now_days, before_days = days_q(period.edge_days()), days_q(previous.edge_days())
+    now_m, now_add, now_sub = period.sum_pieces()
+    before_m, before_add, before_sub = previous.sum_pieces()
+    now_months, before_months = month_list_q(now_m), month_list_q(before_m)
+    now_days, before_days = days_q(now_add + now_sub), days_q(before_add + before_sub)
+    signed_now = Case(
+        When(days_q(now_sub), then=-F("value")), default=F("value"), output_field=BigIntegerField()
+    )
+    signed_before = Case(
+        When(days_q(before_sub), then=-F("value")), default=F("value"), output_field=BigIntegerField()
+    )
     for rows, now, before in (
-        (monthly.filter(flow_q, now_months | before_months), now_months, before_months),
-        (qs.filter(flow_q, now_days | before_days), now_days, before_days),
+        # (the monthly rows hold only figures that add up: no filter on the metric needed)
+        (monthly.filter(now_months | before_months), (F("value"), now_months), (F("value"), before_months)),
+        (qs.filter(flow_q, now_days | before_days), (signed_now, now_days), (signed_before, before_days)),
     ):
         for row in (
             rows.values("source", "metric", "dimension")
             .annotate(
-                label=Max("label"), current=Sum("value", filter=now), previous=Sum("value", filter=before)
+                label=Max("label"),
+                current=Sum(now[0], filter=now[1]),
+                previous=Sum(before[0], filter=before[1]),
             )
             .order_by()
         ):
@@ -155,7 +167,7 @@ def dashboard_data(
                 have["current"] = _plus(have["current"], row["current"])
                 have["previous"] = _plus(have["previous"], row["previous"])
 
-    # 2 and 3. Snapshots: the last rolled-up day inside each period.
+    # 3 and 4. Snapshots: the last rolled-up day inside each period.
     def snapshot(p: Period) -> tuple[dt.date | None, dict[tuple[str, str, str], dict[str, Any]]]:
         last = (
             DailyMetric.objects.filter(municipality=municipality, day__gte=p.start, day__lte=p.end)

@@ -372,7 +372,7 @@ def main() -> None:
         f"({DailyMetric.objects.filter(municipality=town).count()} daily rows)",
         flush=True,
     )
-    vacuum(database_url, "reports_dailymetric")
+    vacuum(database_url, "reports_dailymetric", "reports_monthlymetric")
 
     # 3. the dashboard for a year, against /healthz through the same client
     admin, _created = StaffUser.objects.get_or_create(

@@ -96,6 +96,27 @@ def test_a_long_period_reads_the_same_figures_as_the_days(town, kenko, somu, tow
     assert (booked.current, booked.previous) == (days_sum(year), days_sum(year.previous()))
     mine = figure(own, "reservations", "LINE での予約")
     assert mine.current == days_sum(year, department=kenko)  # 総務課's months are not read
+    # and a period whose edge months are mostly inside (read as the month less its outside days)
+    for edges in (
+        Period(dt.date(2025, 11, 3), dt.date(2026, 10, 27)),
+        Period(dt.date(2026, 3, 2), dt.date(2026, 3, 30)),
+    ):
+        got = figure(
+            dashboard_data(user=town_admin, municipality=town, department=None, period=edges),
+            "reservations",
+            "LINE での予約",
+        )
+        assert (got.current, got.previous) == (days_sum(edges), days_sum(edges.previous()))
+        menus = section(
+            dashboard_data(user=town_admin, municipality=town, department=None, period=edges), "reservations"
+        )
+        by_menu = next(b for b in menus.breakdowns if b.metric == "bookings_by_menu")
+        assert sum(r["value"] for r in by_menu.rows) == (
+            DailyMetric.objects.filter(
+                metric="bookings_by_menu", day__gte=edges.start, day__lte=edges.end
+            ).aggregate(v=Sum("value"))["v"]
+            or 0
+        )
     # and the monthly series adds up to the same, month by month
     series = dict(section(dashboard, "reservations").series)["LINE での予約"]
     assert series[0][0] == "2025-11" and series[-1][0] == "2026-11"
