@@ -106,6 +106,48 @@ def test_full_slot_waitlist_offer_arrives_in_the_simulator_and_is_accepted(
     assert Reservation.objects.get(pk=entry.reservation_id).code in offered.inner_text("#done")
 
 
+def test_whole_day_waitlist_offer_for_a_cancellation_elsewhere_that_day(
+    page, live_server, town, kenko, town_admin
+):
+    # given: both slots of a day full; a resident of the simulator
+    menu = MenuFactory(department=kenko, name="集団健診", waitlist_hold_minutes=30)
+    day = in_days(4).date()
+    morning = SlotFactory(menu=menu, starts_at=in_days(4, 9), capacity=1)
+    afternoon = SlotFactory(menu=menu, starts_at=in_days(4, 14), capacity=1)
+    reservation_book(slot=morning, resident=resident_in(town))
+    afternoon_holder = reservation_book(slot=afternoon, resident=resident_in(town))
+    simulator_follow(page, live_server, town_admin.username, PASSWORD, "終日 待子")
+    waiting = Resident.objects.get(display_name="終日 待子")
+    simulator_say(page, "予約確認")
+    card = page.locator(".row.bot [data-kind=flex]").last
+    card.wait_for()
+    with page.context.expect_page() as opened:
+        card.locator(".flex-button.primary").click()
+    liff = opened.value
+    liff.wait_for_load_state()
+    # when: the month calendar marks the day 待; its day page joins the whole day with one tap
+    liff.goto(live_server.url + reverse("reservations:calendar", args=[menu.pk]) + f"?ym={day:%Y-%m}")
+    liff.locator(f"[data-day='{day.isoformat()}'][data-waitlist-day]").click()
+    liff.locator(f"[data-waitlist-day='{day.isoformat()}']").click()
+    liff.wait_for_selector("#position")
+    assert "1 番目" in liff.inner_text("#waitlist") and "のどの時間でも" in liff.inner_text("#waitlist")
+    # and a place frees elsewhere that day: the afternoon's holder cancels
+    reservation_cancel(reservation=afternoon_holder)
+    # then: the offer for the afternoon arrives in the simulator and is accepted
+    offer = page.locator(".row.bot [data-kind=flex]", has_text="キャンセル待ちの枠に空きが出ました")
+    offer.wait_for(timeout=20_000)
+    assert "14:00" in offer.inner_text()
+    with page.context.expect_page() as opened:
+        offer.locator(".flex-button.primary").click()
+    offered = opened.value
+    offered.wait_for_load_state()
+    offered.locator("#accept").click()
+    offered.wait_for_selector("#done")
+    entry = WaitlistEntry.objects.get(resident=waiting)
+    assert entry.status == WaitlistStatus.BOOKED and entry.whole_day
+    assert Reservation.objects.get(pk=entry.reservation_id).slot == afternoon
+
+
 def test_phone_booking_with_the_keyboard_in_eight_actions(page, live_server, kenko, kenko_editor):
     # given: 田中さん phoned before; a menu with a question; free places on two days
     menu = MenuFactory(department=kenko, name="集団健診", questions="*連絡事項")
