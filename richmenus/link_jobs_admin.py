@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.db.models import BooleanField, ExpressionWrapper, Q, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from municipalities.admin_pages import AdminPage
 from municipalities.scoping import DepartmentScopedAdmin, ReadOnlyAdminMixin
 from richmenus.models import RichMenuLinkJob
 from richmenus.services import richmenu_link_job_resume
@@ -38,10 +41,10 @@ class RichMenuLinkJobAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
         "changed",
         "calls",
         "finished_at",
+        "resume_link",
     ]
     list_select_related = ["municipality"]
     list_filter = ["status"]
-    actions = ["resume"]
     fields = [
         "municipality",
         "reason",
@@ -61,15 +64,48 @@ class RichMenuLinkJobAdmin(ReadOnlyAdminMixin, DepartmentScopedAdmin):
     def progress(self, obj: RichMenuLinkJob) -> str:
         return progress_html(obj)
 
-    def has_resume_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_action_permission(request, "resume", obj)
-
-    @admin.action(description=_("止まった再紐付けを再開する"), permissions=["resume"])
-    def resume(self, request: HttpRequest, queryset: Any) -> None:
-        self.run_service_per_row(
-            request,
-            queryset,
-            lambda job: richmenu_link_job_resume(job=job, actor=request.user),
-            str(_("%(n)d 件の再紐付けを再開しました。")),
-            select_related=["municipality"],
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # Whether the user may resume each row, decided by the policy in the same query.
+        may = self.policy.instances_user_has_permission_for(request.user, "resume").values("pk")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(may_resume=ExpressionWrapper(Q(pk__in=Subquery(may)), output_field=BooleanField()))
         )
+
+    @admin.display(description=_("操作"))
+    def resume_link(self, obj: RichMenuLinkJob) -> str:
+        if obj.status == RichMenuLinkJob.Status.DONE or not getattr(obj, "may_resume", False):
+            return ""
+        return format_html(
+            '<a class="rm-link-resume" href="{}">再開する…</a>',
+            reverse("admin:richmenus_richmenulinkjob_resume", args=[obj.pk]),
+        )
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<int:job_id>/resume/",
+                ResumePage(self, action="resume").as_view(),
+                name="richmenus_richmenulinkjob_resume",
+            ),
+            *super().get_urls(),
+        ]
+
+
+class ResumePage(AdminPage):
+    """GET: what resuming does; POST: run a stopped job on from its cursor."""
+
+    template = "admin/richmenus/link_job_resume.html"
+    title = "再紐付けの再開"
+
+    def handle(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        job = self.get_object(request, job_id, action="resume")
+        if request.method != "POST":
+            return self.render(request, {"job": job, "progress": progress_html(job)})
+        richmenu_link_job_resume(job=job, actor=request.user)
+        messages.success(request, _("再紐付けを再開しました。"))
+        return HttpResponseRedirect(reverse("admin:richmenus_richmenulinkjob_changelist"))
+
+    def error_redirect_url(self, request: HttpRequest, **kwargs: Any) -> str:
+        return reverse("admin:richmenus_richmenulinkjob_changelist")

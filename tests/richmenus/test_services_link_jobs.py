@@ -158,10 +158,10 @@ def test_admin_shows_the_progress_bar_and_resumes(town, elderly, town_admin, ken
     html = page.content.decode()
     assert '<progress class="rm-link-progress" max="700" value="500">' in html
     assert "500 / 700（71%）" in html
-    response = client.post(
-        reverse("admin:richmenus_richmenulinkjob_changelist"),
-        {"action": "resume", "_selected_action": [job.pk]},
-    )
+    assert 'class="rm-link-resume"' in html
+    confirm = client.get(reverse("admin:richmenus_richmenulinkjob_resume", args=[job.pk]))
+    assert confirm.status_code == 200 and "500 / 700" in confirm.content.decode()
+    response = client.post(reverse("admin:richmenus_richmenulinkjob_resume", args=[job.pk]))
     assert response.status_code == 302
     job.refresh_from_db()
     assert job.status == Status.QUEUED and queued[-1] == (job.pk, 1, job.after)
@@ -170,7 +170,8 @@ def test_admin_shows_the_progress_bar_and_resumes(town, elderly, town_admin, ken
     editor.force_login(kenko_editor, backend="municipalities.auth.RoleBackend")
     page = editor.get(reverse("admin:richmenus_richmenulinkjob_changelist"))
     assert page.status_code == 200 and "500 / 700" in page.content.decode()
-    assert "止まった再紐付けを再開する" not in page.content.decode()
+    assert 'class="rm-link-resume"' not in page.content.decode()
+    assert editor.post(reverse("admin:richmenus_richmenulinkjob_resume", args=[job.pk])).status_code == 403
     with pytest.raises(RichMenuError):
         richmenu_link_job_resume(job=job, actor=kenko_editor)
     assert RichMenu.objects.filter(pk=elderly.pk).exists()
