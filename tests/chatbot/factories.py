@@ -12,6 +12,7 @@ from chatbot.models import (
     Faq,
     GarbageCategory,
     GarbageItem,
+    HandoffRoute,
     KeywordRule,
     StaffReply,
     TalkThread,
@@ -62,6 +63,11 @@ def _faq(department):
 @matrix_builder(KeywordRule)
 def _keyword(department):
     return KeywordRuleFactory(department=department)
+
+
+@matrix_builder(HandoffRoute)
+def _route(department):
+    return HandoffRoute.objects.create(department=department, topic=f"話題{department.pk}", keywords="相談")
 
 
 @matrix_builder(GarbageCategory)
