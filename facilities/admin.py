@@ -20,7 +20,6 @@ from django.utils.translation import gettext_lazy as _
 from municipalities.scoping import DepartmentScopedAdmin, ScopedTabularInline
 
 from . import admin_lottery, admin_views  # noqa: F401 - admin_lottery registers the lottery's admins
-from .errors import FacilityError
 from .models import (
     WEEKDAY_LABELS,
     BookingStatus,
@@ -34,7 +33,14 @@ from .models import (
     Room,
     TimeFrame,
 )
-from .services import booking_approve, booking_cancel, booking_refund, closure_confirm, closure_withdraw
+from .services import (
+    booking_approve,
+    booking_cancel,
+    booking_delete,
+    booking_refund,
+    closure_confirm,
+    closure_withdraw,
+)
 from .services.closures import bookings_in_closure
 
 WEEKDAY_CHOICES = [(str(i), f"{label}曜") for i, label in enumerate(WEEKDAY_LABELS)]
@@ -361,9 +367,6 @@ class FacilityBookingAdmin(DepartmentScopedAdmin):
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return self.has_action_permission(request, "book")
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # a booking is cancelled (取消), never deleted: its fee and payments stay on record
-
     def has_book_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_action_permission(request, "book", obj)
 
@@ -373,7 +376,13 @@ class FacilityBookingAdmin(DepartmentScopedAdmin):
     def save_with_service(
         self, request: HttpRequest, obj: Any, form: Any, formsets: Any, change: bool
     ) -> Any:
-        raise FacilityError(str(_("予約の内容は変更できません。取り消してから予約し直してください。")))
+        # Every field is read-only: a booking changes only through the services (the buttons on
+        # its page); saving the form writes nothing.
+        return obj
+
+    def delete_model(self, request: HttpRequest, obj: FacilityBooking) -> None:
+        # Only a mistaken entry without payments is deleted; the service refuses the others.
+        booking_delete(booking=obj, actor=request.user)
 
     def _run(self, request: HttpRequest, queryset: QuerySet, service: Any, done: str) -> None:
         self.run_service_per_row(

@@ -804,6 +804,35 @@ def _refund_recorded(*, booking: FacilityBooking, actor: StaffUser) -> FacilityB
     return booking
 
 
+@transaction.atomic(durable=True)
+def booking_delete(*, booking: FacilityBooking, actor: StaffUser) -> None:
+    """Delete a booking entered by mistake (it frees its frame). A booking with any payment
+    record is kept: it is cancelled (取消) instead, so the money stays traceable. Audited.
+    Raises FacilityError."""
+    require(
+        actor,
+        "delete",
+        booking,
+        error=FacilityError,
+        message=_("この課の施設予約を削除する権限がありません。"),
+    )
+    booking = _locked_booking(booking)
+    if booking.payments.exists():
+        raise FacilityError(
+            _("%(code)s には支払の記録があるため削除できません。取消を使ってください。")
+            % {"code": booking.code},
+            code="has_payments",
+        )
+    audit_log(
+        actor=actor,
+        action="facilities.facilitybooking.deleted",
+        obj=booking,
+        data={"code": booking.code, "use_date": booking.use_date.isoformat(), "group": booking.display_name},
+    )
+    LotteryApplication.objects.filter(booking=booking).update(booking=None)
+    booking.delete()
+
+
 def bookings_lapse_unpaid(*, now: dt.datetime | None = None) -> int:
     """Beat: every active booking still unpaid after its ``payment_due_at`` lapses (失効), once
     each (a status flip claims it); its frame is free again. A lapsed lottery win marks its

@@ -8,7 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from facilities.errors import FacilityError
 from facilities.models import BookingStatus, Facility, FacilityBooking
+from facilities.services import booking_delete, booking_payment_record_counter
 from tests.facilities.factories import booking_row, facility_world, next_weekday
 from tests.facilities.helpers import book
 
@@ -200,3 +202,21 @@ def test_the_facility_form_takes_opening_weekdays_as_boxes(kenko_head, kenko):
     response = client.post(reverse("admin:facilities_facility_add"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Facility.objects.get(name="町営グラウンド").open_weekdays == "1235"
+
+
+def test_a_mistaken_booking_is_deleted_but_one_with_payments_is_kept(world, kenko_head):
+    day = next_weekday(2)
+    mistaken = booking_row(world.arena, world.evening, day)
+    paid = booking_row(world.arena, world.morning, day)
+    booking_payment_record_counter(booking=paid, actor=kenko_head)
+    client = client_for(kenko_head)
+    client.post(reverse("admin:facilities_facilitybooking_delete", args=[mistaken.pk]), {"post": "yes"})
+    response = client.post(
+        reverse("admin:facilities_facilitybooking_delete", args=[paid.pk]), {"post": "yes"}
+    )
+    assert not FacilityBooking.objects.filter(pk=mistaken.pk).exists()
+    # the payment record would go with it: refused (the admin's own check, then the service's)
+    assert response.status_code == 403
+    assert FacilityBooking.objects.filter(pk=paid.pk).exists()
+    with pytest.raises(FacilityError, match="支払の記録があるため削除できません"):
+        booking_delete(booking=paid, actor=kenko_head)
