@@ -102,3 +102,49 @@ def test_many_beats_at_once_release_each_hold_once(kenko, town):
     statuses = [WaitlistEntry.objects.get(pk=e.pk).status for e in entries]
     assert statuses == [WaitlistStatus.EXPIRED, WaitlistStatus.OFFERED, WaitlistStatus.WAITING]
     assert _held_and_booked(slot) == (1, 0, 1)
+
+
+def test_concurrent_cancels_across_a_day_lose_no_place_and_give_none_twice(kenko, town):
+    # given: three slots of one day, each of 2 places and full; four wait for the whole day and
+    # two for the first slot only, joined in turns; six residents try to book directly
+    menu = MenuFactory(department=kenko, max_per_resident_per_day=2)
+    slots = [SlotFactory(menu=menu, starts_at=in_days(5, 9 + i), capacity=2) for i in range(3)]
+    holders = [reservation_book(slot=s, resident=resident_in(town)) for s in slots for _ in range(2)]
+    day = in_days(5).date()
+    waiting = []
+    for i in range(6):
+        if i % 3 == 2:
+            waiting.append(waitlist_join(slot=slots[0], resident=resident_in(town)))
+        else:
+            waiting.append(waitlist_join(menu=menu, day=day, resident=resident_in(town)))
+    bookers = [resident_in(town) for _ in range(6)]
+    # when: all six holders cancel at once while six residents book
+    results = _run_all(
+        [lambda h=h: reservation_cancel(reservation=h) for h in holders]
+        + [
+            lambda s=s, r=r: reservation_book(slot=s, resident=r)
+            for s, r in zip(slots * 2, bookers, strict=True)
+        ]
+    )
+    # then: nothing but refusals went wrong
+    assert not [r for r in results if isinstance(r, Exception) and not isinstance(r, ReservationError)], (
+        results
+    )
+    entries = {e.pk: e for e in WaitlistEntry.objects.all()}
+    offered = [e for e in entries.values() if e.status == WaitlistStatus.OFFERED]
+    still_waiting = [e for e in entries.values() if e.status == WaitlistStatus.WAITING]
+    # each entry holds at most one place, a single-slot entry only in its own slot
+    assert len(offered) + len(still_waiting) == 6
+    assert all(e.slot_id == slots[0].pk for e in entries.values() if not e.whole_day and e.slot_id)
+    for slot in slots:
+        # every place is a booking or a held offer, never more than the capacity ...
+        reserved, booked, held = _held_and_booked(slot)
+        assert reserved == booked + held <= 2
+        # ... and a place left free has nobody waiting who could have had it
+        if reserved < 2:
+            assert not [e for e in still_waiting if e.whole_day or e.slot_id == slot.pk]
+    # nobody waiting for the day is passed over by a later one: the offered day entries came first
+    day_entries = sorted((e for e in entries.values() if e.whole_day), key=lambda e: (e.created_at, e.pk))
+    statuses = [e.status for e in day_entries]
+    assert statuses == sorted(statuses, key=lambda s: s != WaitlistStatus.OFFERED)
+    assert slot_counters_reconcile() == []
