@@ -82,7 +82,14 @@ def lock_facility(facility_id: int) -> Facility:
     writes (PostgreSQL; SQLite serialises writers anyway)."""
     if not connection.in_atomic_block:
         raise RuntimeError("lock_facility() needs the caller's transaction")
-    return Facility.objects.select_for_update().select_related("department__municipality").get(pk=facility_id)
+    # of=("self",): the facility row only. Locking the joined department and municipality too
+    # would deadlock with the FOR KEY SHARE that inserting an audit row takes on the municipality.
+    # no_key: FK checks of rows pointing at the facility (closures, rounds) need not wait.
+    return (
+        Facility.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("department__municipality")
+        .get(pk=facility_id)
+    )
 
 
 def starts_at_of(booking_or_day: dt.date, time: dt.time) -> dt.datetime:
