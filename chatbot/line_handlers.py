@@ -273,7 +273,9 @@ def _handoff_reply(ctx: InboundContext, resident: Resident) -> Messages:
         resident=resident, since=timezone.now() - HANDOFF_TOPIC_WINDOW, skip=_STAFF_KEYS
     )
     department = None
-    route = selectors.handoff_route_for(municipality_id=resident.municipality_id, text=topic) if topic else None
+    route = (
+        selectors.handoff_route_for(municipality_id=resident.municipality_id, text=topic) if topic else None
+    )
     if route is not None:  # the town's 話題 → 課 table first
         department = route.department
     elif topic:
