@@ -43,7 +43,8 @@ def test_head_grants_editor_and_sees_the_audit_entry(page, live_server, transact
     page.locator("#result_list").get_by_role("link", name=re.compile("newcomer")).click()
     page.click("a.historylink")
     history = page.locator("#audit-history")
-    expect(history).to_contain_text("職員の役割: 役割を付与")
+    expect(history).to_contain_text("さんが職員の役割「newcomer（")
+    expect(history).to_contain_text("を付与しました。")
     expect(history).to_contain_text("健康 花子（kenko_head）")
     expect(history).to_contain_text("編集者")
 

@@ -50,7 +50,7 @@ def test_index_shows_the_users_own_latest_changes(town_admin, kenko):
     staff_role_grant(user=newcomer, role=Role.VIEWER, department=kenko, actor=town_admin)
     html = client_for(town_admin).get(reverse("admin:index")).content.decode()
     assert "最近の自分の操作" in html
-    assert "職員の役割: 役割を付与" in html
+    assert "さんが職員の役割「newcomer（" in html and "を付与しました。" in html
 
 
 def test_municipality_page_masks_secrets_and_offers_the_webhook_url_to_copy(town, town_admin):
@@ -97,7 +97,7 @@ def test_changing_the_channel_secret_keeps_it_encrypted_and_audited(town, town_a
     history = client.get(
         reverse("admin:municipalities_municipality_history", args=[town.pk])
     ).content.decode()
-    assert "自治体: 変更" in history
+    assert "自治体「みどり町」を変更しました。" in history
     assert "brand-new-secret-9876" not in history
     assert "********" in history
 
@@ -114,7 +114,7 @@ def test_history_page_shows_the_audit_entries_in_words(town, kenko, kenko_head):
         .content.decode()
     )
     # then
-    assert "職員の役割: 役割を付与" in html
+    assert "さんが職員の役割「newcomer（" in html and "を付与しました。" in html
     assert "編集者 → 閲覧者" in html
     assert "令和" in html  # dates for staff in 和暦
     assert html.count("<tr>") >= 3
