@@ -11,7 +11,14 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from municipalities import permissions
-from municipalities.models import Municipality, Payment, PaymentMethod, PaymentStatus, Resident
+from municipalities.models import (
+    PAID_AFTER_CANCEL,
+    Municipality,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    Resident,
+)
 
 
 def residents_for_segment(
@@ -99,6 +106,18 @@ def payments_reconciliation(*, user: Any, start: date, end: date) -> list[dict[s
         }
         for r in rows
     ]
+
+
+def payments_to_refund_for_staff(*, user: Any) -> QuerySet[Payment]:
+    """Money taken after the payment was given up here (its subject lapsed or was cancelled):
+    paid and flagged, not yet refunded, oldest first."""
+    qs = (
+        Payment.objects.filter(status=PaymentStatus.PAID, **{f"detail__{PAID_AFTER_CANCEL}": True})
+        .select_related("department")
+        .prefetch_related("subject")
+        .order_by("paid_at", "pk")
+    )
+    return permissions.policy_for(Payment).instances_user_has_permission_for(user, "view", qs)
 
 
 def unpaid_payments_for_staff(*, user: Any) -> QuerySet[Payment]:

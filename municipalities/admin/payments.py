@@ -146,6 +146,7 @@ class ReconciliationPage(AdminPage):
             "form": form,
             "rows": rows,
             "unpaid": unpaid,
+            "to_refund": selectors.payments_to_refund_for_staff(user=request.user),
             "start": start,
             "end": end,
             "totals": {

@@ -11,7 +11,7 @@ from municipalities.models.base import DepartmentOwned, MunicipalityOwned, TimeS
 from municipalities.models.channel import SimulatedDelivery, TalkMessage, WebhookEvent
 from municipalities.models.households import HouseholdMember, Relationship
 from municipalities.models.metrics import MetricEvent
-from municipalities.models.payments import Payment, PaymentMethod, PaymentStatus
+from municipalities.models.payments import PAID_AFTER_CANCEL, Payment, PaymentMethod, PaymentStatus
 from municipalities.models.residents import AgeBand, Area, Interest, Resident, ResidentLinkUse
 from municipalities.models.simulated_richmenus import SimulatedRichMenu, SimulatedRichMenuLink
 from municipalities.models.staff import Role, StaffRole, StaffUser, StaffUserManager
@@ -30,6 +30,7 @@ __all__ = [
     "MunicipalityOwned",
     "Payment",
     "PaymentMethod",
+    "PAID_AFTER_CANCEL",
     "PaymentStatus",
     "Relationship",
     "Resident",

@@ -29,6 +29,10 @@ class PaymentMethod(models.TextChoices):
     STRIPE = "stripe", _("オンライン決済（クレジットカード・コンビニ・PayPay）")
 
 
+# ``Payment.detail`` flag: paid at the provider after the payment was given up here (to refund).
+PAID_AFTER_CANCEL = "paid_after_cancel"
+
+
 class PaymentStatus(models.TextChoices):
     PENDING = "pending", _("未払い")
     PAID = "paid", _("支払済み")

@@ -24,7 +24,15 @@ from django.utils.translation import gettext as _
 from municipalities import permissions
 from municipalities.audit import audit_log
 from municipalities.errors import ServiceError
-from municipalities.models import Department, Municipality, Payment, PaymentStatus, Resident, StaffUser
+from municipalities.models import (
+    PAID_AFTER_CANCEL,
+    Department,
+    Municipality,
+    Payment,
+    PaymentStatus,
+    Resident,
+    StaffUser,
+)
 from municipalities.payments import (
     CallbackRequest,
     PaymentProviderError,
@@ -142,6 +150,8 @@ def _record_outcome(
         raise PaymentError(_("お支払いの記録が見つかりません。"), code="unknown")
     if amount != payment.amount:
         raise PaymentError(_("お支払い金額が一致しません。窓口にお問い合わせください。"), code="amount")
+    if outcome == "paid" and payment.status in (PaymentStatus.CANCELLED, PaymentStatus.FAILED):
+        return _record_paid_after_cancel(payment, amount=amount, detail=detail)
     if payment.status != PaymentStatus.PENDING:
         return payment  # a replayed or late notification: already recorded
     payment.detail = {**payment.detail, **detail}
@@ -160,6 +170,25 @@ def _record_outcome(
     )
     if payment.status == PaymentStatus.PAID:
         payable_for(payment).on_paid(payment)
+    return payment
+
+
+def _record_paid_after_cancel(payment: Payment, *, amount: int, detail: dict) -> Payment:
+    """The provider took the money for a payment given up here: its subject lapsed or was
+    cancelled (or paid at the counter) while the resident was still paying, e.g. a konbini slip
+    paid late. The money is recorded as paid, flagged ``paid_after_cancel``, and listed on the
+    reconciliation page to refund; the subject is left as it is (its frame may be someone
+    else's by now)."""
+    payment.status, payment.paid_at = PaymentStatus.PAID, timezone.now()
+    payment.detail = {**payment.detail, **detail, PAID_AFTER_CANCEL: True}
+    payment.save(update_fields=["status", "paid_at", "detail", "updated_at"])
+    audit_log(
+        actor=None,
+        action="municipalities.payment.paid_after_cancel",
+        obj=payment,
+        data={"amount": amount},
+    )
+    logger.warning("payment %s paid after it was given up: to refund", payment.reference)
     return payment
 
 

@@ -9,9 +9,10 @@ from django.test import Client
 from django.urls import reverse
 
 from applications.workflow import SubmissionStatus as S
-from municipalities.models import AuditEntry, Payment, PaymentStatus
+from municipalities.audit import audit_sentence
+from municipalities.models import PAID_AFTER_CANCEL, AuditEntry, Payment, PaymentStatus, Role
 from municipalities.services import municipality_update
-from municipalities.services.payments import PaymentError, payment_refund
+from municipalities.services.payments import PaymentError, payment_refund, payments_cancel_pending
 from tests.applications.factories import simple_form, submit
 from tests.conftest import make_staff
 from tests.conftest import resident_client as client_for
@@ -132,6 +133,42 @@ def test_konbini_slip_waits_until_the_async_payment_succeeds(fake_stripe, opened
     payment.refresh_from_db()
     submission.refresh_from_db()
     assert payment.status == PaymentStatus.PAID and submission.status == S.RECEIVED
+
+
+def test_a_konbini_payment_made_after_the_fee_was_given_up_is_recorded_to_refund(
+    fake_stripe, opened, town, somu, somu_editor
+):
+    # given: a konbini slip was issued, then the fee was given up here (the subject lapsed)
+    submission, payment, _url = opened
+    fake_stripe.complete(payment.reference, payment_status="unpaid")
+    assert (
+        _post_event(
+            town.slug, *fake_stripe.event("checkout.session.completed", payment.reference, secret=WHSEC)
+        ).status_code
+        == 200
+    )
+    assert payments_cancel_pending(subject=submission) == 1
+    # when: the resident pays at the shop anyway, and Stripe says so (twice)
+    paid = fake_stripe.event("checkout.session.async_payment_succeeded", payment.reference, secret=WHSEC)
+    assert _post_event(town.slug, *paid).status_code == 200
+    assert _post_event(town.slug, *paid).status_code == 200
+    # then: the money is recorded once, flagged to refund; the subject is left as it was
+    payment.refresh_from_db()
+    submission.refresh_from_db()
+    assert (payment.status, payment.detail[PAID_AFTER_CANCEL]) == (PaymentStatus.PAID, True)
+    assert submission.status == S.AWAITING_PAYMENT
+    [entry] = AuditEntry.objects.filter(action="municipalities.payment.paid_after_cancel")
+    assert "取消後の入金を記録しました（要返金）" in audit_sentence(entry)
+    # and: the department's reconciliation lists it to refund, and a refund takes it off
+    staff = Client()
+    staff.force_login(somu_editor, backend="municipalities.auth.RoleBackend")
+    url = reverse("admin:municipalities_payment_reconciliation")
+    page = staff.get(url)
+    assert list(page.context_data["to_refund"]) == [payment]
+    assert "取消後の入金（要返金）" in page.content.decode()
+    head = make_staff("somu_head2", town, Role.HEAD, somu)
+    payment_refund(payment=payment, actor=head, reason="予約失効後の入金")
+    assert list(staff.get(url).context_data["to_refund"]) == []
 
 
 @pytest.mark.parametrize(
