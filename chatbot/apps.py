@@ -22,6 +22,7 @@ class ChatbotConfig(AppConfig):
         from municipalities import notices
 
         notices.register(chatbot_notices)
+        # (the same reason) the hand-off badge on every admin page
         from chatbot.notices import handoff_badge
 
         notices.register_badge(handoff_badge)

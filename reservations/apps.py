@@ -21,6 +21,7 @@ class ReservationsConfig(AppConfig):
         # (the same reason) an edited menu invalidates its cached calendar pages
         from django.db.models.signals import post_delete, post_save
 
+        # (the same reason: models and services load after the app registry)
         from .models import Menu
         from .services.places import menu_edited
 
