@@ -1,9 +1,10 @@
 """Staff console of the lottery (抽選): rounds, their frames and applications, the result page,
 marking frames in bulk, 公開 and 抽選実行.
 
-Thin (STYLE R9): every change is a service of ``facilities.services.lottery``; the pages are
-``AdminPage``s of the round's admin, so the policy decides before anything is read and a round of
-another department or town is a 404. Frames and applications are never edited by hand.
+Thin (STYLE R9): every change is a service of ``facilities.services.lottery`` or
+``facilities.services.lottery_draw``; the pages are ``AdminPage``s of the round's admin, so the
+policy decides before anything is read and a round of another department or town is a 404.
+Frames and applications are never edited by hand.
 """
 
 from __future__ import annotations
@@ -38,13 +39,12 @@ from .selectors_lottery import lottery_result_rows
 from .services import GroupDetails
 from .services.lottery import (
     lottery_apply,
-    lottery_draw,
-    lottery_draw_verify,
     lottery_frame_remove,
     lottery_frames_mark,
     lottery_round_open,
     lottery_withdraw,
 )
+from .services.lottery_draw import lottery_draw, lottery_draw_verify
 
 WEEKDAY_CHOICES = [(str(i), f"{label}曜") for i, label in enumerate(WEEKDAY_LABELS)]
 

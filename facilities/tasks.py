@@ -28,7 +28,7 @@ def bookings_lapse_unpaid_task() -> int:
 
 # --- lottery --- (owned by the lottery's helper: its tasks go below this line)
 
-from facilities.services.lottery import lottery_rounds_advance  # noqa: E402 - the lottery's section
+from facilities.services.lottery_draw import lottery_rounds_advance  # noqa: E402 - the lottery's section
 from facilities.services.lottery_notices import lottery_results_notify  # noqa: E402
 
 

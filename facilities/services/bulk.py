@@ -21,7 +21,8 @@ from facilities.calendar import closed_reason
 from facilities.errors import FacilityError
 from facilities.models import BookingOrigin, Discount, Extra, FacilityBooking, Room, TimeFrame
 from facilities.models.facilities import WEEKDAY_LABELS
-from facilities.services.booking import GroupDetails, booking_insert, lock_facility
+from facilities.services.booking import booking_insert
+from facilities.services.booking_common import GroupDetails, lock_facility
 from municipalities.audit import audit_log
 from municipalities.models import StaffUser
 from municipalities.permissions import require

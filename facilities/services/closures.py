@@ -20,7 +20,9 @@ from facilities.models import (
     FacilityBooking,
 )
 from facilities.notifications import booking_notify_on_commit
-from facilities.services.booking import booking_end, booking_refund, lock_facility
+from facilities.services.booking_common import lock_facility
+from facilities.services.booking_payments import booking_refund
+from facilities.services.cancel import booking_end
 from municipalities.audit import audit_log
 from municipalities.models import Payment, StaffUser
 from municipalities.permissions import policy_for, require

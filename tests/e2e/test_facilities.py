@@ -17,7 +17,8 @@ from facilities.models import (
     LotteryApplicationStatus,
 )
 from facilities.services import GroupDetails
-from facilities.services.lottery import lottery_apply, lottery_draw, lottery_frames_mark, lottery_round_open
+from facilities.services.lottery import lottery_apply, lottery_frames_mark, lottery_round_open
+from facilities.services.lottery_draw import lottery_draw
 from municipalities.line.liff import resident_token
 from tests.facilities.factories import facility_world, next_weekday
 from tests.facilities.test_models import make_round

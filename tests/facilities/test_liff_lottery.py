@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from facilities.models import LotteryApplication, LotteryApplicationStatus, LotteryRound
 from facilities.services import GroupDetails
-from facilities.services.lottery import lottery_apply, lottery_draw, lottery_frames_mark, lottery_round_open
+from facilities.services.lottery import lottery_apply, lottery_frames_mark, lottery_round_open
+from facilities.services.lottery_draw import lottery_draw
 from tests.conftest import resident_client
 from tests.facilities.test_liff import form_data
 from tests.facilities.test_models import make_round

@@ -28,15 +28,17 @@ from facilities.selectors_lottery import (
 )
 from facilities.services import GroupDetails, bookings_lapse_unpaid
 from facilities.services.lottery import (
-    draw_order,
     lottery_apply,
-    lottery_draw,
-    lottery_draw_verify,
     lottery_frame_remove,
     lottery_frames_mark,
     lottery_round_open,
-    lottery_rounds_advance,
     lottery_withdraw,
+)
+from facilities.services.lottery_draw import (
+    draw_order,
+    lottery_draw,
+    lottery_draw_verify,
+    lottery_rounds_advance,
 )
 from municipalities.models import AuditEntry, Resident, SimulatedDelivery
 from municipalities.services import resident_follow

@@ -12,7 +12,8 @@ from django.utils import timezone
 from facilities.errors import FacilityError
 from facilities.models import FacilityBooking, LotteryApplication, LotteryRound, LotteryRoundStatus
 from facilities.services import GroupDetails
-from facilities.services.lottery import lottery_apply, lottery_draw, lottery_frames_mark, lottery_round_open
+from facilities.services.lottery import lottery_apply, lottery_frames_mark, lottery_round_open
+from facilities.services.lottery_draw import lottery_draw
 from municipalities.models import AuditEntry
 from tests.conftest import make_staff
 from tests.facilities.factories import facility_world

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-from facilities.services.lottery import draw_order
+from facilities.services.lottery_draw import draw_order
 
 DRAWS = 2000
 # Frame id → applicants (application ids, one application per group), as in a real round:
