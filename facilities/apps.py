@@ -32,3 +32,10 @@ class FacilitiesConfig(AppConfig):
             "facilities.list", _("施設予約"), "facilities:list", one=("facilities:facility", "facility_id")
         )
         destinations.register("facilities.mine", _("施設の予約確認"), "facilities:my_list")
+        # 「予約確認」 (the reservations app) lists them too (municipalities.resident_bookings).
+        from facilities.selectors import upcoming_lines_for_resident
+        from municipalities import resident_bookings
+
+        resident_bookings.register(
+            "facilities", _("施設の予約"), "facilities:my_list", upcoming=upcoming_lines_for_resident
+        )

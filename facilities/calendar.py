@@ -15,6 +15,11 @@ from django.db.models import Q
 from facilities.models import WEEKDAY_LABELS, Closure, ClosureStatus, Facility, Room
 
 
+def day_label(day: dt.date) -> str:
+    """「12月5日(土)」: a day as residents read it on the pages and in LINE."""
+    return f"{day.month}月{day.day}日({WEEKDAY_LABELS[day.weekday()]})"
+
+
 def is_year_end(day: dt.date) -> bool:
     """年末年始: 12/29 to 1/3, the days public facilities close."""
     return (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3)

@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from facilities.calendar import day_label
 from facilities.models import (
-    WEEKDAY_LABELS,
     BookingPaymentState,
     BookingStatus,
     Facility,
@@ -32,10 +32,6 @@ from facilities.selectors import booking_for_resident, facilities_for_municipali
 from municipalities.line.liff import resident_required
 
 WEEK = 7
-
-
-def day_label(day: dt.date) -> str:
-    return f"{day.month}月{day.day}日({WEEKDAY_LABELS[day.weekday()]})"
 
 
 def _facility(request: HttpRequest, facility_id: int) -> Facility:

@@ -10,10 +10,11 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from facilities.calendar import closure_reason, closures_between, fixed_closed_reason, is_year_end
+from facilities.calendar import closure_reason, closures_between, day_label, fixed_closed_reason, is_year_end
 from facilities.models import (
     ACTIVE_BOOKING_STATUSES,
     BookingPaymentState,
+    BookingStatus,
     Facility,
     FacilityBooking,
     LotteryFrame,
@@ -26,6 +27,7 @@ from municipalities.models import Municipality, Resident
 
 __all__ = [
     "Cell",
+    "upcoming_lines_for_resident",
     "DayGrid",
     "WeekGrid",
     "booking_for_resident",
@@ -144,6 +146,23 @@ def bookings_for_resident(*, resident: Resident) -> QuerySet[FacilityBooking]:
         .select_related("facility", "room")
         .order_by("-use_date", "-starts_at", "-pk")
     )
+
+
+def upcoming_lines_for_resident(resident: Resident, limit: int) -> list[str]:
+    """A resident's upcoming facility bookings as lines for 「予約確認」, soonest first:
+    「12月5日(土) 19:00 町民体育館 アリーナA（未払い）」."""
+    bookings = (
+        FacilityBooking.objects.filter(
+            resident=resident, status__in=ACTIVE_BOOKING_STATUSES, use_date__gte=timezone.localdate()
+        )
+        .select_related("facility", "room")
+        .order_by("use_date", "starts_at", "pk")[:limit]
+    )
+    return [
+        f"{day_label(b.use_date)} {b.starts_at:%H:%M} {b.facility.name} {b.room.name}"
+        f"（{b.get_status_display() if b.status == BookingStatus.PENDING else b.get_payment_state_display()}）"
+        for b in bookings
+    ]
 
 
 def booking_for_resident(*, resident: Resident, code: str) -> FacilityBooking | None:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
+from municipalities import resident_bookings
 from municipalities.line.liff import resident_required
 from municipalities.models import HouseholdMember
 from municipalities.services import household_members_for_resident
@@ -361,7 +362,12 @@ def my_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "liff/reservations/my_list.html",
-        {"items": items, "waiting": waiting, "page_title": "予約の確認・変更"},
+        {
+            "items": items,
+            "waiting": waiting,
+            "elsewhere": resident_bookings.upcoming_elsewhere(request.resident),
+            "page_title": "予約の確認・変更",
+        },
     )
 
 

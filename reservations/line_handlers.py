@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from municipalities import jp
+from django.urls import reverse
+
+from municipalities import jp, resident_bookings
 from municipalities.line import messages as m
 from municipalities.line.dispatch import InboundContext
 from municipalities.line.liff import resident_link
@@ -46,18 +48,34 @@ def _waitlist_lines(waiting: list[tuple[Any, int | None]]) -> list[str]:
     return lines
 
 
+def _elsewhere(ctx: InboundContext) -> tuple[list[str], list[dict[str, Any]]]:
+    """Bookings other apps keep (施設予約): lines under their own heading, and a quick reply
+    to each app's page."""
+    lines: list[str] = []
+    items: list[dict[str, Any]] = []
+    for source in resident_bookings.upcoming_elsewhere(ctx.resident, limit=MAX_LISTED):
+        lines += ["", source.label, *(f"■ {line}" for line in source.lines)]
+        items.append(
+            m.quick_reply_item(
+                m.uri_action(source.label[:20], resident_link(ctx.resident, reverse(source.url_name)))
+            )
+        )
+    return lines, items
+
+
 def upcoming_messages(ctx: InboundContext) -> list[dict[str, Any]]:
     resident = ctx.resident
     items = list(reservations_for_resident(resident=resident)[: MAX_LISTED + 1])
     waiting = waitlist_for_resident(resident=resident)
+    elsewhere, elsewhere_replies = _elsewhere(ctx)
     if not items and not waiting:
         return [
             m.text_with_button(
-                "これからの予約はありません。\n予約はこちらから:",
+                "\n".join(["これからの予約はありません。", *elsewhere, "", "予約はこちらから:"]),
                 "予約する",
                 resident_link(resident, "/liff/reservations/"),
                 alt_text="これからの予約はありません。",
-                quick_reply=_quick_replies(ctx),
+                quick_reply=_quick_replies(ctx) + elsewhere_replies,
             )
         ]
     lines = [f"これからの予約（{min(len(items), MAX_LISTED)} 件{'以上' if len(items) > MAX_LISTED else ''}）"]
@@ -69,6 +87,7 @@ def upcoming_messages(ctx: InboundContext) -> list[dict[str, Any]]:
             f"予約番号 {r.code}",
         ]
     lines += _waitlist_lines(waiting)
+    lines += elsewhere
     lines += ["", "変更・キャンセルはこちら:"]
     # The list may hold bookings of several departments; the town-wide chat log does not.
     ctx.talk_log_text = f"（予約確認: これからの予約 {min(len(items), MAX_LISTED)} 件の一覧を送りました）"
@@ -78,7 +97,7 @@ def upcoming_messages(ctx: InboundContext) -> list[dict[str, Any]]:
             "予約を見る",
             resident_link(resident, "/liff/reservations/my/"),
             alt_text=lines[0],
-            quick_reply=_quick_replies(ctx),
+            quick_reply=_quick_replies(ctx) + elsewhere_replies,
         )
     ]
 

@@ -7,10 +7,11 @@ import itertools
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
 from municipalities.line import destinations
 from municipalities.models import SimulatedDelivery
-from tests.conftest import link_button, shown_text
+from tests.conftest import link_button, resident_client, shown_text
 from tests.facilities.factories import next_weekday
 from tests.facilities.helpers import book
 from tests.fakeline import post_webhook, webhook_event
@@ -49,6 +50,24 @@ def test_the_bookings_are_listed_with_their_payment_state(
     text = shown_text(replies[-1])
     assert booking.code in text and "未払い" in text and world.facility.name in text
     assert link_button(replies[-1]) == ("予約を見る", "/liff/facilities/my/")
+
+
+def test_yoyaku_kakunin_lists_the_facility_bookings_beside_the_checkups(
+    client, town, world, resident, django_capture_on_commit_callbacks
+):
+    # given: a facility booking and no checkup booked
+    booking = book(world.arena, world.morning, next_weekday(2), resident, payment_method="counter")
+    # when: the resident asks 「予約確認」 (answered by the reservations app)
+    replies = _send(client, town, django_capture_on_commit_callbacks, resident, text="予約確認")
+    # then: the facility booking is there under its own heading, with a way to its page
+    text = shown_text(replies[-1])
+    assert "施設の予約" in text and world.facility.name in text and "未払い" in text
+    labels = [i["action"]["label"] for i in replies[-1]["quickReply"]["items"]]
+    assert "施設の予約" in labels
+    # and: the 予約確認 page lists it too, linking to the facility bookings
+    page = resident_client(resident).get(reverse("reservations:my_list")).content.decode()
+    assert world.facility.name in page and 'href="/liff/facilities/my/"' in page
+    assert booking.code not in page  # the line says when and where; the code is on its own page
 
 
 def test_no_booking_yet(client, town, world, resident, django_capture_on_commit_callbacks):
