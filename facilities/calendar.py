@@ -13,11 +13,9 @@ import jpholiday
 from django.db.models import Q
 
 from facilities.models import WEEKDAY_LABELS, Closure, ClosureStatus, Facility, Room
+from municipalities import jp
 
-
-def day_label(day: dt.date) -> str:
-    """「12月5日(土)」: a day as residents read it on the pages and in LINE."""
-    return f"{day.month}月{day.day}日({WEEKDAY_LABELS[day.weekday()]})"
+day_label = jp.format_month_day  # 「12月5日(土)」
 
 
 def is_year_end(day: dt.date) -> bool:

@@ -272,6 +272,11 @@ def era_of(day: date) -> Era | None:
     return None
 
 
+def format_month_day(day: date) -> str:
+    """2026-06-02 → 「6月2日(火)」: a day as residents read it in LINE and on their pages."""
+    return f"{day.month}月{day.day}日({'月火水木金土日'[day.weekday()]})"
+
+
 def format_wareki(day: date) -> str:
     """2026-11-23 → 「令和8年11月23日」 (元年 for the first year; 西暦 before 明治)."""
     era = era_of(day)

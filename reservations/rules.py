@@ -81,15 +81,12 @@ def window_state(menu: Menu, starts_at: dt.datetime, now: dt.datetime) -> str:
     return "open"
 
 
-def format_day(day: dt.date) -> str:
-    """「6月3日(火)」."""
-    return f"{day.month}月{day.day}日({'月火水木金土日'[day.weekday()]})"
+format_day = jp.format_month_day  # 「6月3日(火)」
 
 
 def format_dt(value: dt.datetime) -> str:
     local = timezone.localtime(value)
-    weekday = "月火水木金土日"[local.weekday()]
-    return f"{local.month}月{local.day}日({weekday}) {local:%H:%M}"
+    return f"{jp.format_month_day(local.date())} {local:%H:%M}"
 
 
 def waitlist_when(entry: WaitlistEntry) -> str:
