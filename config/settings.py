@@ -97,6 +97,16 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a lockout into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
+# Resident pages (/liff/, /r/: config.stacks) run the same stack less what only staff use: staff
+# sign-in and its two-factor and lockout, and the static files (served under /static/ only).
+STAFF_ONLY_MIDDLEWARE = {
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "municipalities.two_factor.middleware.TwoFactorMiddleware",
+    "axes.middleware.AxesMiddleware",
+}
+RESIDENT_MIDDLEWARE = [name for name in MIDDLEWARE if name not in STAFF_ONLY_MIDDLEWARE]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -19,7 +19,12 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from municipalities import resident_bookings
-from municipalities.line.liff import resident_required
+from municipalities.line.liff import (
+    current_resident,
+    resident_required,
+    resident_town_required,
+    signin_required,
+)
 from municipalities.models import HouseholdMember
 from municipalities.services import household_members_for_resident
 
@@ -97,21 +102,23 @@ def _calendar_table(menu: Menu, year: int, month: int) -> tuple[str, bool]:
 
 
 def _calendar_stamp(menu_id: int, year: int, month: int, today: dt.date) -> tuple[str, str]:
-    """The cache key of a month's page and its ETag: per availability version (bumped by every
-    change of places and every edit of the menu), month, day and 30 s."""
-    version = cache.get(availability_version_key(menu_id), 0)
+    """The cache key of a month's page: per menu, month, day and 30 s. The availability version
+    (bumped by every change of places and every edit of the menu) is kept in the cached value and
+    read in the same round trip, so a page of an older version is never served."""
     bucket = int(timezone.now().timestamp()) // CALENDAR_HTML_SECONDS
-    stamp = f"{menu_id}:{version}:{year}-{month}:{today}:{bucket}"
-    etag = f'"cal-{hashlib.blake2b(stamp.encode(), digest_size=12).hexdigest()}"'
-    return f"rsv:calpage:{stamp}", etag
+    return f"rsv:calpage:{menu_id}:{year}-{month}:{today}:{bucket}", availability_version_key(menu_id)
 
 
-@resident_required
+def _calendar_etag(key: str, version: int) -> str:
+    return f'"cal-{hashlib.blake2b(f"{key}:{version}".encode(), digest_size=12).hexdigest()}"'
+
+
+@resident_town_required
 def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
     # The whole page is the same for every resident of the town (nothing per resident on it),
     # so it is rendered once and kept with the menu's town; a repeat view with the same ETag is
-    # a 304. A cached page is served without reading the menu: the town kept with it is the
-    # tenancy check (another town's menu stays a 404).
+    # a 304. A cached page is served from the session alone, without reading the resident or
+    # the menu: the town kept with it is the tenancy check (another town's menu stays a 404).
     today = timezone.localdate()
     try:
         year, month = (int(x) for x in request.GET.get("ym", "").split("-"))
@@ -119,15 +126,17 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
     except ValueError:
         year = month = 0
     if year:
-        key, etag = _calendar_stamp(menu_id, year, month, today)
-        cached = cache.get(key)
-        if cached is not None:
-            municipality_id, page = cached
-            if municipality_id != request.resident.municipality_id:
+        key, version_key = _calendar_stamp(menu_id, year, month, today)
+        found = cache.get_many([key, version_key])
+        version, cached = found.get(version_key, 0), found.get(key)
+        if cached is not None and cached[0] == version:
+            if cached[1] != request.resident_town_id:
                 raise Http404
-            if etag in request.headers.get("If-None-Match", ""):
-                return _calendar_response(HttpResponseNotModified(), etag)
-            return _calendar_response(HttpResponse(page), etag)
+            return _calendar_response(request, cached[2], _calendar_etag(key, version))
+    resident = current_resident(request)
+    if resident is None:
+        return signin_required(request)
+    request.resident = resident
     menu = _menu(request, menu_id)
     if not year:
         # Open on the month of the first slot still bookable, so a resident never starts on an empty month.
@@ -143,17 +152,18 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
         )
         start_day = timezone.localtime(first_open).date() if first_open else today
         year, month = start_day.year, start_day.month
-    key, etag = _calendar_stamp(menu.pk, year, month, today)
-    cached = cache.get(key)
-    if cached is None:
-        cached = (menu.department.municipality_id, _calendar_page(request, menu, year, month, today))
-        cache.set(key, cached, CALENDAR_HTML_SECONDS * 2)
+    key, version_key = _calendar_stamp(menu.pk, year, month, today)
+    version = cache.get(version_key, 0)
+    page = _calendar_page(request, menu, year, month, today)
+    cache.set(key, (version, menu.department.municipality_id, page), CALENDAR_HTML_SECONDS * 2)
+    return _calendar_response(request, page, _calendar_etag(key, version))
+
+
+def _calendar_response(request: HttpRequest, page: str, etag: str) -> HttpResponse:
     if etag in request.headers.get("If-None-Match", ""):
-        return _calendar_response(HttpResponseNotModified(), etag)
-    return _calendar_response(HttpResponse(cached[1]), etag)
-
-
-def _calendar_response(response: HttpResponse, etag: str) -> HttpResponse:
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = HttpResponse(page)
     response["ETag"] = etag
     # Behind the resident's session: the browser may keep it but asks again each time.
     response["Cache-Control"] = "private, no-cache"

@@ -14,9 +14,11 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.client import ClientHandler
 from django.urls import resolve
 
-from municipalities.line.liff import SESSION_KEY, read_resident_token
+from config.stacks import RESIDENT, WEBHOOK, WHOLE, MiddlewareStack, stack_for_path, stack_middleware
+from municipalities.line.liff import read_resident_token, resident_session_start
 from municipalities.models import Area, Department, Interest, Municipality, Resident, Role, StaffUser
 from municipalities.services import (
     municipality_create_or_update,
@@ -107,11 +109,35 @@ def make_town(slug: str, name: str) -> Municipality:
     return municipality
 
 
+class _StackClientHandler(MiddlewareStack, ClientHandler):
+    pass
+
+
+class StackedClient(Client):
+    """The test browser, with each request run through the middleware stack its path gets in
+    production (``config.stacks``, as ``config.wsgi`` does): resident pages on the resident
+    stack, LINE's webhook on none, the rest on the whole ``settings.MIDDLEWARE``."""
+
+    def __init__(self, enforce_csrf_checks: bool = False, **defaults: Any) -> None:
+        super().__init__(enforce_csrf_checks, **defaults)
+        stacks = {
+            WHOLE: self.handler,
+            RESIDENT: _StackClientHandler(stack_middleware(RESIDENT), enforce_csrf_checks),
+            WEBHOOK: _StackClientHandler(stack_middleware(WEBHOOK), enforce_csrf_checks),
+        }
+        self.handler = lambda environ: stacks[stack_for_path(environ["PATH_INFO"])](environ)
+
+
+@pytest.fixture
+def client() -> Client:
+    return StackedClient()
+
+
 def resident_client(resident: Resident) -> Client:
     """A browser signed in as ``resident`` (what the LIFF sign-in leaves in the session)."""
-    client = Client()
+    client = StackedClient()
     session = client.session
-    session[SESSION_KEY] = resident.pk
+    resident_session_start(session, resident)
     session.save()
     return client
 

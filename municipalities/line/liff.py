@@ -12,7 +12,9 @@ Copies staff can read (the talk log, the simulator's record) never hold such a t
 ``redact_resident_links`` replaces each by the plain page URL before they are stored.
 
 Views for residents are wrapped in ``resident_required`` and read ``request.resident``; they
-look every object up through it, so another resident's data is a 404.
+look every object up through it, so another resident's data is a 404. A page that is the same for
+every resident of a town (the availability calendar) may use ``resident_town_required`` instead:
+it reads the session only, not the resident.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from functools import wraps
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -34,11 +36,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from municipalities.fields import EncryptedTextField
 from municipalities.models import Municipality, Resident, ResidentLinkUse
 
 logger = logging.getLogger(__name__)
 
 SESSION_KEY = "resident_id"
+TOWN_SESSION_KEY = "resident_town_id"
 LINK_SALT = "municipalities.line.liff.resident_link"
 LIFF_URL = "https://liff.line.me/"
 
@@ -156,17 +160,42 @@ def next_from_liff_state(liff_state: str) -> str | None:
     return values[0] if values else None
 
 
+def resident_session_start(session: MutableMapping[str, Any], resident: Resident) -> None:
+    """What a signed-in resident's session holds: the resident and their town."""
+    session[SESSION_KEY] = resident.pk
+    session[TOWN_SESSION_KEY] = resident.municipality_id
+
+
 def login_resident(request: HttpRequest, resident: Resident) -> None:
     if request.session.get(SESSION_KEY) != resident.pk:
         request.session.cycle_key()
-    request.session[SESSION_KEY] = resident.pk
+    resident_session_start(request.session, resident)
+
+
+# The channel's secrets are never needed on a resident page: not decrypting them saves two
+# Fernet decryptions per request.
+_RESIDENT_PAGE_DEFERRED = tuple(
+    f"municipality__{field.name}"
+    for field in Municipality._meta.concrete_fields
+    if isinstance(field, EncryptedTextField)
+)
 
 
 def current_resident(request: HttpRequest) -> Resident | None:
     resident_id = request.session.get(SESSION_KEY)
     if not resident_id:
         return None
-    return Resident.objects.select_related("municipality").filter(pk=resident_id, is_following=True).first()
+    return (
+        Resident.objects.select_related("municipality")
+        .defer(*_RESIDENT_PAGE_DEFERRED)
+        .filter(pk=resident_id, is_following=True)
+        .first()
+    )
+
+
+def signin_required(request: HttpRequest) -> HttpResponse:
+    context = {"next": request.get_full_path(), "query": urlencode({"next": request.get_full_path()})}
+    return render(request, "liff/signin_required.html", context, status=403)
 
 
 def resident_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -176,9 +205,29 @@ def resident_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         resident = current_resident(request)
         if resident is None:
-            context = {"next": request.get_full_path(), "query": urlencode({"next": request.get_full_path()})}
-            return render(request, "liff/signin_required.html", context, status=403)
+            return signin_required(request)
         request.resident = resident  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def resident_town_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For a page every resident of a town sees alike: only a resident session gets through, and
+    ``request.resident_town_id`` is their town as the session holds it; the resident is not read.
+    A view that needs more (rendering a page not yet cached) calls ``current_resident``. A session
+    begun before the town was kept in it is read the long way once and completed."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        town_id = request.session.get(TOWN_SESSION_KEY) if request.session.get(SESSION_KEY) else None
+        if town_id is None:
+            resident = current_resident(request)
+            if resident is None:
+                return signin_required(request)
+            resident_session_start(request.session, resident)
+            town_id = resident.municipality_id
+        request.resident_town_id = town_id  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
     return wrapper
