@@ -41,7 +41,7 @@ from .selectors import (
     waitlist_for_resident,
 )
 from .services import ReservationError, reservation_book, reservation_cancel, reservation_change
-from .services.places import availability_version_key
+from .services.places import availability_version
 
 
 def _menu(request: HttpRequest, menu_id: int) -> Menu:
@@ -83,9 +83,10 @@ def _calendar_table(menu: Menu, year: int, month: int) -> tuple[str, bool]:
     """The month grid as HTML, cached per menu version (bumped by every booking) for 30 s.
 
     The 30 s bound only delays a day turning × because its booking window closed; a booking or
-    cancellation changes the version and shows at once.
+    cancellation changes the version and shows at once in the process that made it, within
+    ``VERSION_FRESH_SECONDS`` in the others.
     """
-    version = cache.get(availability_version_key(menu.pk), 0)
+    version = availability_version(menu.pk)
     bucket = int(timezone.now().timestamp()) // CALENDAR_HTML_SECONDS
     key = f"rsv:calhtml:{menu.pk}:{version}:{year}-{month}:{bucket}"
     cached = cache.get(key)
@@ -101,16 +102,35 @@ def _calendar_table(menu: Menu, year: int, month: int) -> tuple[str, bool]:
     return mark_safe(html), any_bookable  # noqa: S308 - rendered from our own template above
 
 
-def _calendar_stamp(menu_id: int, year: int, month: int, today: dt.date) -> tuple[str, str]:
-    """The cache key of a month's page: per menu, month, day and 30 s. The availability version
-    (bumped by every change of places and every edit of the menu) is kept in the cached value and
-    read in the same round trip, so a page of an older version is never served."""
+def _calendar_key(menu_id: int, year: int, month: int, today: dt.date) -> tuple[str, str]:
+    """The cache key of a month's page and its ETag: per availability version (bumped by every
+    change of places and every edit of the menu), month, day and 30 s."""
+    version = availability_version(menu_id)
     bucket = int(timezone.now().timestamp()) // CALENDAR_HTML_SECONDS
-    return f"rsv:calpage:{menu_id}:{year}-{month}:{today}:{bucket}", availability_version_key(menu_id)
+    stamp = f"{menu_id}:{version}:{year}-{month}:{today}:{bucket}"
+    etag = f'"cal-{hashlib.blake2b(stamp.encode(), digest_size=12).hexdigest()}"'
+    return f"rsv:calpage:{stamp}", etag
 
 
-def _calendar_etag(key: str, version: int) -> str:
-    return f'"cal-{hashlib.blake2b(f"{key}:{version}".encode(), digest_size=12).hexdigest()}"'
+# Pages this process served lately, by cache key: a key names one version of one page, so a page
+# kept here is never out of date; the dict is only bounded.
+_pages: dict[str, tuple[int, str]] = {}
+_PAGES_KEPT = 64
+
+
+def _calendar_cached(key: str) -> tuple[int, str] | None:
+    page = _pages.get(key)
+    if page is None:
+        page = cache.get(key)
+        if page is not None:
+            _calendar_keep(key, page)
+    return page
+
+
+def _calendar_keep(key: str, page: tuple[int, str]) -> None:
+    if len(_pages) >= _PAGES_KEPT:
+        _pages.clear()
+    _pages[key] = page
 
 
 @resident_town_required
@@ -126,13 +146,12 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
     except ValueError:
         year = month = 0
     if year:
-        key, version_key = _calendar_stamp(menu_id, year, month, today)
-        found = cache.get_many([key, version_key])
-        version, cached = found.get(version_key, 0), found.get(key)
-        if cached is not None and cached[0] == version:
-            if cached[1] != request.resident_town_id:
+        key, etag = _calendar_key(menu_id, year, month, today)
+        cached = _calendar_cached(key)
+        if cached is not None:
+            if cached[0] != request.resident_town_id:
                 raise Http404
-            return _calendar_response(request, cached[2], _calendar_etag(key, version))
+            return _calendar_response(request, cached[1], etag)
     resident = current_resident(request)
     if resident is None:
         return signin_required(request)
@@ -152,11 +171,11 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
         )
         start_day = timezone.localtime(first_open).date() if first_open else today
         year, month = start_day.year, start_day.month
-    key, version_key = _calendar_stamp(menu.pk, year, month, today)
-    version = cache.get(version_key, 0)
-    page = _calendar_page(request, menu, year, month, today)
-    cache.set(key, (version, menu.department.municipality_id, page), CALENDAR_HTML_SECONDS * 2)
-    return _calendar_response(request, page, _calendar_etag(key, version))
+    key, etag = _calendar_key(menu.pk, year, month, today)
+    page = (menu.department.municipality_id, _calendar_page(request, menu, year, month, today))
+    cache.set(key, page, CALENDAR_HTML_SECONDS * 2)
+    _calendar_keep(key, page)
+    return _calendar_response(request, page[1], etag)
 
 
 def _calendar_response(request: HttpRequest, page: str, etag: str) -> HttpResponse:

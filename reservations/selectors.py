@@ -16,7 +16,7 @@ from municipalities.permissions import departments_for_staff, policy_for
 
 from .models import WAITLIST_OPEN, Menu, Reservation, ReservationStatus, Slot, WaitlistEntry, WaitlistStatus
 from .rules import closes_at, opens_at, window_state
-from .services.places import availability_version_key
+from .services.places import availability_version
 
 AVAILABILITY_TTL_SECONDS = 300
 
@@ -41,7 +41,7 @@ class DayCell:
 
 def _day_totals(menu: Menu, first: dt.date, last: dt.date) -> dict[str, tuple[int, int, str, str]]:
     """{iso date: (capacity, reserved, first start iso, last start iso)} of open slots; cached per menu version."""
-    version = cache.get(availability_version_key(menu.pk), 0)
+    version = availability_version(menu.pk)
     key = f"rsv:avail:{menu.pk}:{version}:{first:%Y%m%d}:{last:%Y%m%d}"
     cached = cache.get(key)
     if cached is not None:

@@ -8,6 +8,7 @@ other's use cases.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
@@ -28,6 +29,24 @@ def availability_version_key(menu_id: int) -> str:
     return f"rsv:avail:v:{menu_id}"
 
 
+# How long a process trusts the availability version it last read. In a rush every booking bumps
+# the version; without this, every calendar view after a bump would render the month again. A
+# bump made in this process is seen at once, one made by another process within this time.
+VERSION_FRESH_SECONDS = 1.0
+_versions: dict[int, tuple[float, int]] = {}  # menu id → (trusted until, version)
+
+
+def availability_version(menu_id: int) -> int:
+    """The menu's availability version (part of every cached calendar key)."""
+    now = time.monotonic()
+    seen = _versions.get(menu_id)
+    if seen is not None and seen[0] > now:
+        return seen[1]
+    version = cache.get(availability_version_key(menu_id), 0)
+    _versions[menu_id] = (now + VERSION_FRESH_SECONDS, version)
+    return version
+
+
 def availability_bump(menu_id: int) -> None:
     """Invalidate the cached calendar of a menu (called on commit after any change of places)."""
     key = availability_version_key(menu_id)
@@ -35,6 +54,7 @@ def availability_bump(menu_id: int) -> None:
         cache.incr(key)
     except ValueError:
         cache.set(key, 1, None)
+    _versions.pop(menu_id, None)
 
 
 def on_commit_bump(menu_id: int) -> None:

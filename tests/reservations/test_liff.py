@@ -151,3 +151,22 @@ def test_a_double_tap_lands_on_the_same_booking(menu, slot, resident):
     assert first["Location"] == second["Location"]
     slot.refresh_from_db()
     assert slot.reserved == 1
+
+
+def test_a_process_trusts_the_availability_version_for_a_second(menu, monkeypatch):
+    # given: the version as this process last read it
+    from django.core.cache import cache
+
+    from reservations.services import places
+
+    clock = [1000.0]
+    monkeypatch.setattr(places.time, "monotonic", lambda: clock[0])
+    seen = places.availability_version(menu.pk)
+    # when another process bumps it, this one keeps its reading for VERSION_FRESH_SECONDS
+    cache.set(places.availability_version_key(menu.pk), seen + 5, None)
+    assert places.availability_version(menu.pk) == seen
+    clock[0] += places.VERSION_FRESH_SECONDS + 0.01
+    assert places.availability_version(menu.pk) == seen + 5
+    # a bump made here is seen at once
+    places.availability_bump(menu.pk)
+    assert places.availability_version(menu.pk) == seen + 6
