@@ -290,8 +290,9 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
                 slot=slot, resident=request.resident, member=member, answers=answers
             )
         except ReservationError as exc:
-            if exc.code == "duplicate":
-                # A double tap or a resubmitted form: show the booking they already have.
+            if exc.code in ("duplicate", "full"):
+                # A double tap or a resubmitted form (their own first booking may have taken the
+                # last place): show the booking they already have.
                 existing = (
                     reservations_for_resident(resident=request.resident)
                     .filter(slot=slot, member=member)

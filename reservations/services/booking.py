@@ -155,6 +155,10 @@ def reservation_book(
         raise ReservationError(_("この予約メニューは見つかりません。"), code="not_found")
     cleaned_answers = _validate_answers(menu, answers)
     _check_bookable(slot, now=now, staff=actor is not None)
+    if slot.reserved >= slot.capacity:
+        # Full as read: refused before the person is locked and counted, so that the refusals of
+        # a rush cost one read. A place freed meanwhile is there for the next try.
+        raise ReservationError(_("申し訳ありません。この枠は満席になりました。"), code="full")
     if resident is not None:
         lock_residents([resident.pk])
         member = _member_of(resident, member)

@@ -153,6 +153,14 @@ def test_a_double_tap_lands_on_the_same_booking(menu, slot, resident):
     assert slot.reserved == 1
 
 
+def test_a_double_tap_that_took_the_last_place_lands_on_the_booking(menu, resident):
+    last = SlotFactory(menu=menu, capacity=1)
+    client = resident_client(resident)
+    first = client.post(reverse("reservations:confirm", args=[last.pk]))
+    second = client.post(reverse("reservations:confirm", args=[last.pk]))
+    assert first.status_code == 302 and first["Location"] == second["Location"]
+
+
 def test_a_process_trusts_the_availability_version_for_a_second(menu, monkeypatch):
     # given: the version as this process last read it
     from django.core.cache import cache

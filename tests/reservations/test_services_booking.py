@@ -59,6 +59,20 @@ def test_full_slot_is_refused_with_code_full(menu, town):
     assert slot.reserved == 1
 
 
+def test_a_slot_full_as_read_is_refused_before_any_lock_or_write(menu, town):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    slot = SlotFactory(menu=menu, capacity=1)
+    reservation_book(slot=slot, resident=resident_in(town))
+    late = resident_in(town)
+    with CaptureQueriesContext(connection) as queries, pytest.raises(ReservationError) as exc:
+        reservation_book(slot=slot, resident=late)
+    assert exc.value.code == "full"
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not [sql for sql in statements if "FOR UPDATE" in sql or sql.startswith(("UPDATE", "INSERT"))]
+
+
 def test_same_resident_cannot_book_same_slot_twice(menu, resident):
     menu.max_active_per_resident = 5
     menu.max_per_resident_per_day = 5
