@@ -17,6 +17,8 @@ class ChatbotConfig(AppConfig):
         dispatch.register_text(line_handlers.keyword_reply, priority=10)
         dispatch.register_postback(line_handlers.POSTBACK_PREFIX, line_handlers.on_postback)
         dispatch.set_text_fallback(line_handlers.answer)
+        # The chat state is read with the sender (one query fewer per message).
+        dispatch.register_resident_preload(line_handlers.STATE_RELATION)
         # (the same reason) the staff notices on the admin home
         from chatbot.notices import chatbot_notices
         from municipalities import notices

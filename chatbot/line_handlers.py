@@ -21,6 +21,7 @@ from chatbot.matching import Entry, Index, find_category, get_index, today
 from chatbot.models import ChatState
 from chatbot.normalize import fold, key
 from municipalities.errors import ServiceError
+from municipalities.line import dispatch
 from municipalities.line import messages as m
 from municipalities.line.dispatch import InboundContext
 from municipalities.line.liff import resident_link
@@ -30,6 +31,9 @@ from municipalities.services import resident_update_preferences
 Messages = list[dict[str, Any]]
 POSTBACK_PREFIX = "cb"
 MAX_AREA_CHOICES = 12
+# The chat state read with the sender (dispatch.register_resident_preload in ChatbotConfig.ready).
+STATE_RELATION = "chat_state"
+PRELOADED_STATE = dispatch.preloaded_key(STATE_RELATION)
 
 _TODAY = re.compile(r"(今日|きょう|本日|ほんじつ)(の|は)?(ごみ|収集|しゅうしゅう|何の|なんの|なにの|なに|何)")
 _TOMORROW = re.compile(
@@ -137,10 +141,16 @@ def on_postback(ctx: InboundContext) -> Messages | None:
 
 
 def _state(ctx: InboundContext, resident: Resident) -> ChatState:
-    # Read once per message: the keyword handler and the fallback both need it.
+    # Read once per message: the keyword handler and the fallback both need it. The webhook's
+    # processing reads it with the resident (ChatbotConfig registers the preload).
     state = ctx.extras.get("chatbot.state")
     if state is None:
-        state = ctx.extras["chatbot.state"] = selectors.chat_state_get(resident=resident)
+        preloaded = ctx.extras.pop(PRELOADED_STATE, False)
+        if preloaded is False:
+            state = selectors.chat_state_get(resident=resident)
+        else:
+            state = selectors.chat_state_or_default(resident=resident, state=preloaded)
+        ctx.extras["chatbot.state"] = state
     return state
 
 

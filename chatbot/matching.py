@@ -1,8 +1,9 @@
 """The answer index of one municipality: garbage items, FAQ, keyword rules and calendars.
 
-Built once per municipality and kept in process memory; a version token in Django's cache
-(shared by every web process through Redis in production) tells a process that its copy is
-stale. Writers call ``invalidate(municipality_id)`` on commit (import, FAQ or keyword change).
+Built once per municipality and kept in process memory (``municipalities.line.towncache``); a
+version token in Django's cache (shared by every process through Redis in production) tells a
+process that its copy is stale. Writers call ``invalidate(municipality_id)`` on commit (import,
+FAQ or keyword change).
 
 Matching: exact key (name, reading, FAQ question or variant) first, then fuzzy matching with
 rapidfuzz's WRatio over every key. A confident hit answers; close hits become up to three
@@ -14,12 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import re
-import threading
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
 from django.utils import timezone
 from rapidfuzz import fuzz, process
 
@@ -34,6 +32,7 @@ from chatbot.models import (
     KeywordRule,
 )
 from chatbot.normalize import key, query_key, reading
+from municipalities.line.towncache import TownCache
 
 CONFIDENT_SCORE = 90.0
 CANDIDATE_SCORE = 65.0
@@ -313,40 +312,23 @@ def find_category(index: Index, text: str) -> Category | None:
 
 # --- the per-process cache --------------------------------------------------------------------
 
-_lock = threading.Lock()
-_local: dict[int, tuple[str, Index]] = {}
-
-
-def _token_key(municipality_id: int) -> str:
-    return f"chatbot:index-version:{municipality_id}"
+# One index per town and process, built again after ``invalidate`` (FAQ, keyword rule and garbage
+# services, on commit). The token key is the one this module has always used.
+_indexes: TownCache[Index] = TownCache("chatbot.index", build_index, version_key="chatbot:index-version:{}")
 
 
 def get_index(municipality_id: int) -> Index:
-    token = cache.get(_token_key(municipality_id))
-    if token is None:
-        token = uuid.uuid4().hex
-        cache.add(_token_key(municipality_id), token, None)
-        token = cache.get(_token_key(municipality_id), token)
-    current = _local.get(municipality_id)
-    if current is not None and current[0] == token:
-        return current[1]
-    index = build_index(municipality_id)
-    with _lock:
-        _local[municipality_id] = (token, index)
-    return index
+    return _indexes.get(municipality_id)
 
 
 def invalidate(municipality_id: int) -> None:
     """Make every process rebuild the index of this municipality at its next question."""
-    cache.set(_token_key(municipality_id), uuid.uuid4().hex, None)
-    with _lock:
-        _local.pop(municipality_id, None)
+    _indexes.invalidate(municipality_id)
 
 
 def clear_all() -> None:
     """Forget every cached index of this process (tests)."""
-    with _lock:
-        _local.clear()
+    _indexes.clear_local()
 
 
 def today() -> dt.date:

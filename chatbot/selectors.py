@@ -1,17 +1,22 @@
 """Reads of the chatbot beyond one-liners: chat state, the areas a resident names, the talk shown to
-staff. The garbage dictionary and FAQ index are read through ``chatbot.matching`` (cached)."""
+staff, the hand-off routes (cached per process, see ``handoff_route_for``). The garbage dictionary
+and FAQ index are read through ``chatbot.matching`` (cached)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from rapidfuzz import fuzz
 
 from chatbot.models import ChatState, Faq, HandoffRoute
 from chatbot.normalize import key, reading
+from municipalities.line.towncache import TownCache
 from municipalities.models import Area, Resident, TalkMessage
 from municipalities.permissions import policy_for
 
@@ -20,7 +25,11 @@ _AREA_TAIL = re.compile(r"(です|だよ|に住んでいます|にすんでい�
 
 def chat_state_get(*, resident: Resident) -> ChatState:
     """The resident's chat state (an unsaved default when there is none yet)."""
-    state = ChatState.objects.filter(resident=resident).first()
+    return chat_state_or_default(resident=resident, state=ChatState.objects.filter(resident=resident).first())
+
+
+def chat_state_or_default(*, resident: Resident, state: ChatState | None) -> ChatState:
+    """``state`` (read already, e.g. with the resident), or the unsaved default when there is none."""
     return state or ChatState(resident=resident, municipality_id=resident.municipality_id)
 
 
@@ -104,22 +113,60 @@ def recent_question_of(*, resident: Resident, since: dt.datetime, skip: set[str]
     return next((t for t in texts if key(t) not in skip), "")
 
 
+@dataclass(frozen=True)
+class _RouteWords:
+    """One active route of a town as ``handoff_route_for`` compares it: its words, folded and read."""
+
+    pk: int
+    words: tuple[tuple[str, str], ...]  # (key(word), key(reading(word)))
+
+
+def _route_words(municipality_id: int) -> tuple[_RouteWords, ...]:
+    routes = (
+        HandoffRoute.objects.filter(department__municipality_id=municipality_id, is_active=True)
+        .order_by("sort_order", "pk")
+        .values_list("pk", "keywords")
+    )
+    return tuple(
+        _RouteWords(pk, tuple((key(w), key(reading(w))) for w in HandoffRoute(keywords=words).keyword_list()))
+        for pk, words in routes
+    )
+
+
+# The routes and their readings, per process and town; built again after a route is saved or
+# deleted, whoever saved it (at once and after the commit: the receiver below).
+_routes: TownCache[tuple[_RouteWords, ...]] = TownCache(
+    "chatbot.handoff_routes", _route_words, version_key="chatbot:handoff-routes-version:{}"
+)
+
+
+@receiver([post_save, post_delete], sender=HandoffRoute, dispatch_uid="chatbot.handoff_routes_changed")
+def _routes_changed(sender: type[HandoffRoute], instance: HandoffRoute, **kwargs: Any) -> None:
+    # Cache invalidation only (no business logic): the route services, the admin, fixtures.
+    _routes.invalidate_now_and_on_commit(instance.department.municipality_id)
+
+
 def handoff_route_for(*, municipality_id: int, text: str) -> HandoffRoute | None:
     """The first active route (by ``sort_order``) whose words appear in ``text``: the 課 that
     receives a hand-off about it. Words and text are compared folded (widths, kana), and a
-    word also matches the text's reading (「じゅうみんひょう」 finds 住民票)."""
+    word also matches the text's reading (「じゅうみんひょう」 finds 住民票). The words are
+    cached per process (``_routes``); the route found is read with its department (one query,
+    none when no route matches)."""
     folded = key(text)
     if not folded:
         return None
     spoken = key(reading(text))
-    routes = (
-        HandoffRoute.objects.filter(department__municipality_id=municipality_id, is_active=True)
-        .select_related("department")
-        .order_by("sort_order", "pk")
-    )
-    for route in routes:
-        for word in route.keyword_list():
-            word_key = key(word)
-            if word_key and (word_key in folded or word_key in spoken or key(reading(word)) in spoken):
-                return route
+    for route in _routes.get(municipality_id):
+        for word_key, word_reading in route.words:
+            if word_key and (word_key in folded or word_key in spoken or word_reading in spoken):
+                found = (
+                    HandoffRoute.objects.filter(
+                        pk=route.pk, department__municipality_id=municipality_id, is_active=True
+                    )
+                    .select_related("department")
+                    .first()
+                )
+                if found is not None:  # else changed a moment ago: the next route, as a fresh read would
+                    return found
+                break
     return None

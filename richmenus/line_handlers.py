@@ -11,16 +11,20 @@ with a tab switch (LINE switches the menu itself; the tap is counted).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils.translation import gettext as _
 
 from municipalities.jp import normalise_text
 from municipalities.line import destinations, dispatch
 from municipalities.line import messages as m
 from municipalities.line.liff import resident_link
+from municipalities.line.towncache import TownCache
 from municipalities.tasks_queue import enqueue_on_commit
-from richmenus.models import DisasterMode, RichMenuTile, ShelterStatus, TileAction
+from richmenus.models import DisasterMode, DisasterType, RichMenuTile, ShelterStatus, TileAction
 from richmenus.places import place_for_text
 from richmenus.selectors import shelters_near
 from richmenus.services import tap_count
@@ -90,8 +94,40 @@ def _location_quick_reply() -> list[dict[str, Any]]:
     return [{"type": "action", "action": {"type": "location", "label": str(_("位置情報を送る"))}}]
 
 
-def _mode(context: dispatch.InboundContext) -> DisasterMode | None:
-    return DisasterMode.objects.filter(municipality=context.municipality, is_on=True).first()
+@dataclass(frozen=True)
+class ActiveDisaster:
+    """What the answers need of a town's 災害モード while it is on."""
+
+    disaster_type: str  # "" when staff did not say which
+
+    def get_disaster_type_display(self) -> str:
+        return str(DisasterType(self.disaster_type).label) if self.disaster_type else ""
+
+
+def _active_disaster(municipality_id: int) -> ActiveDisaster | None:
+    mode = (
+        DisasterMode.objects.filter(municipality_id=municipality_id, is_on=True)
+        .values_list("disaster_type", flat=True)
+        .first()
+    )
+    return None if mode is None else ActiveDisaster(disaster_type=mode)
+
+
+# Read on every fallback answer and location message: kept per process and town, and built again
+# when a DisasterMode row of the town is saved or deleted (at once and after the commit: below).
+_disasters: TownCache[ActiveDisaster | None] = TownCache(
+    "richmenus.disaster", _active_disaster, version_key="richmenus:disaster-version:{}"
+)
+
+
+@receiver([post_save, post_delete], sender=DisasterMode, dispatch_uid="richmenus.disaster_changed")
+def _disaster_changed(sender: type[DisasterMode], instance: DisasterMode, **kwargs: Any) -> None:
+    # Cache invalidation only (no business logic): the switch's service, the admin, a fixture.
+    _disasters.invalidate_now_and_on_commit(instance.municipality_id)
+
+
+def _mode(context: dispatch.InboundContext) -> ActiveDisaster | None:
+    return _disasters.get(context.municipality.pk)
 
 
 # 「避難所 中央1-2-3」「避難所は399-0001」「中央一丁目の避難所」「本町の近くの避難所はどこ？」

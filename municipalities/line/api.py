@@ -51,7 +51,7 @@ from municipalities.line.insight import InsightApiMixin
 from municipalities.line.messages import validate_messages
 from municipalities.line.richmenus_gateway import RichMenuApiMixin
 from municipalities.line.talklog import talk_log_outbound
-from municipalities.models import Department, Municipality, Resident, WebhookEvent
+from municipalities.models import Department, Municipality, Resident, TalkMessage, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -169,9 +169,11 @@ class ApiClient(RichMenuApiMixin, InsightApiMixin):
         department: Department | None = None,
         talk_log_text: str = "",
         resident: Resident | None = None,
+        inbound_log: TalkMessage | None = None,
     ) -> SendResult:
         """``resident``: whom the token answers, when the caller has them (the webhook's
-        processing): the talk log is written without reading the event and the resident."""
+        processing): the talk log is written without reading the event and the resident.
+        ``inbound_log``: the resident's message, written with the reply's row (one INSERT)."""
         validate_messages(messages)
         request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
         result = self._result(self._call("reply", self._api.reply_message_with_http_info, request))
@@ -190,7 +192,10 @@ class ApiClient(RichMenuApiMixin, InsightApiMixin):
                 department=department,
                 log_text=talk_log_text,
                 resident=resident,
+                inbound_log=inbound_log,
             )
+        elif inbound_log is not None:
+            TalkMessage.objects.bulk_create([inbound_log])
         return result
 
     def push(

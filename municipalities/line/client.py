@@ -13,7 +13,10 @@ All methods take message dicts in LINE's JSON shape (see messages.py for builder
 push take ``department`` when a feature sends a notice on a department's behalf (booking,
 application): the talk-log row belongs to that department (see talklog.talk_log_outbound); and
 ``talk_log_text`` when the answer lists a resident's own records of several departments (予約確認,
-申請状況): the talk log keeps that sentence instead of the records. Push,
+申請状況): the talk log keeps that sentence instead of the records. Reply takes ``resident`` (whom
+the token answers, when the caller has them) and ``inbound_log``: the resident's message it
+answers, not yet in the talk log, written in the same INSERT as the reply's row once the reply
+went through (returning normally means both rows are written; raising, neither). Push,
 multicast and broadcast take ``retry_key``: a UUID derived deterministically from what is sent
 (``retry_key_for(...)``), so a retry after a crash reuses it. A 409 from LINE means the key was
 already accepted: the call returns normally (``SendResult.already_accepted``).
@@ -32,7 +35,7 @@ from django.conf import settings
 
 from municipalities.line.insight import InsightGateway
 from municipalities.line.richmenus_gateway import RichMenuGateway
-from municipalities.models import Department, Municipality, Resident
+from municipalities.models import Department, Municipality, Resident, TalkMessage
 
 # Namespace for deterministic retry keys (uuid5 of a caller's stable description).
 RETRY_KEY_NAMESPACE = uuid.UUID("6f0c3a52-8d7e-4b8f-9a55-2c1f4d0e7b10")
@@ -70,6 +73,7 @@ class LineClient(RichMenuGateway, InsightGateway, Protocol):
         department: Department | None = None,
         talk_log_text: str = "",
         resident: Resident | None = None,
+        inbound_log: TalkMessage | None = None,
     ) -> SendResult: ...
 
     def push(

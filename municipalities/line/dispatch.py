@@ -8,6 +8,7 @@ Apps register in ``AppConfig.ready()``::
     dispatch.set_text_fallback(chatbot.line_handlers.answer)   # the chatbot answers the rest
     dispatch.register_message("location", richmenus.line_handlers.on_location)
     dispatch.register_follow(richmenus.line_handlers.on_follow)   # messages after the greeting
+    dispatch.register_resident_preload("chat_state")   # read with the sender (see below)
 
 A handler takes an ``InboundContext`` and returns the messages to reply with (a list of LINE
 message dicts; ``[]`` means handled, reply nothing), or ``None`` when it does not handle the
@@ -96,6 +97,7 @@ _text_fallback: list[Handler] = []
 _message_handlers: dict[str, Handler] = {}
 _follow_handlers: dict[str, Handler] = {}
 _fallback_notes: dict[str, Handler] = {}
+_resident_preloads: list[str] = []
 
 
 def register_postback(prefix: str, handler: Handler) -> None:
@@ -162,3 +164,21 @@ def register_follow(handler: Handler) -> None:
 
 def follow_handlers() -> list[Handler]:
     return list(_follow_handlers.values())
+
+
+def register_resident_preload(relation: str) -> None:
+    """A one-to-one relation of Resident (its reverse name, e.g. ``"chat_state"``) that the
+    processing of an event reads in the same query as the sender (``select_related``). The
+    handlers find it in ``context.extras["preloaded:<relation>"]``: the related row, or None when
+    the resident has none; the key is missing when the sender was not read that way (a new
+    friend, a handler called directly). Read it once per event, as the sender's row is."""
+    if relation not in _resident_preloads:
+        _resident_preloads.append(relation)
+
+
+def resident_preloads() -> list[str]:
+    return list(_resident_preloads)
+
+
+def preloaded_key(relation: str) -> str:
+    return f"preloaded:{relation}"

@@ -39,14 +39,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from municipalities.errors import ServiceError
-from municipalities.line import dispatch
+from municipalities.line import dispatch, towncache
 from municipalities.line import messages as m
 from municipalities.line.client import LineClient, get_line_client, retry_key_for
 from municipalities.line.errors import LineError, LineRateLimited, LineReplyTokenExpired
 from municipalities.line.liff import resident_link
 from municipalities.line.retry import LINE_MAX_ATTEMPTS, LINE_RETRYABLE, is_transient, line_backoff_seconds
-from municipalities.line.talklog import talk_log_inbound
-from municipalities.models import Municipality, Resident, WebhookEvent
+from municipalities.line.talklog import talk_log_inbound_row
+from municipalities.models import Municipality, Resident, TalkMessage, WebhookEvent
 from municipalities.services import resident_follow, resident_unfollow
 
 logger = logging.getLogger(__name__)
@@ -131,10 +131,12 @@ FRESH_WRITE_ATTEMPTS = 5
 
 
 def _write_fresh(write: Callable[[], object]) -> None:
-    """Run ``write`` (one autocommitted UPDATE) on a connection that works: the connection the
+    """Run ``write`` (one autocommitted statement) on a connection that works: the connection the
     handler used may be the one that was cut. Raises the last error after FRESH_WRITE_ATTEMPTS."""
     for attempt in range(1, FRESH_WRITE_ATTEMPTS + 1):
-        if not connection.in_atomic_block:
+        if connection.errors_occurred and not connection.in_atomic_block:
+            # Only after a database error on it (Django's flag): a healthy connection is kept,
+            # not closed for its age (CONN_MAX_AGE) or health-checked with a round trip per event.
             connection.close_if_unusable_or_obsolete()
         try:
             write()
@@ -221,6 +223,7 @@ def _reply(
     messages: list[dict[str, Any]] | None,
     talk_log_text: str = "",
     resident: Resident | None = None,
+    unlogged: list[TalkMessage] | None = None,
 ) -> None:
     """Answer with the event's reply token; when LINE no longer takes it (a backlog after a
     rush or a worker outage outlived it), push the same answer instead, so the resident still
@@ -231,7 +234,9 @@ def _reply(
     tried again with the retry policy's waits, up to ``REPLY_RETRY_SECONDS`` in all. A 429
     means LINE took nothing; after any other fault the reply may have arrived, so a token LINE
     then refuses is recorded instead of pushed (the resident is not answered twice).
-    ``resident`` (the sender, when a handler loaded them) saves the gateway reading them again."""
+    ``resident`` (the sender, when a handler loaded them) saves the gateway reading them again.
+    ``unlogged``: the sender's message, not yet in the talk log: the reply writes it with its
+    own row (one INSERT), and it is taken out of the list once the reply went through."""
     if not messages or not event.reply_token:
         return
     may_have_arrived = event.error == INTERRUPTED  # a dead run may have replied
@@ -239,7 +244,16 @@ def _reply(
     for attempt in range(1, LINE_MAX_ATTEMPTS + 1):
         try:
             try:
-                client.reply(event.reply_token, messages, talk_log_text=talk_log_text, resident=resident)
+                inbound_log = unlogged[0] if unlogged and resident is not None else None
+                client.reply(
+                    event.reply_token,
+                    messages,
+                    talk_log_text=talk_log_text,
+                    resident=resident,
+                    inbound_log=inbound_log,
+                )
+                if inbound_log is not None:
+                    unlogged.pop(0)
             except LineReplyTokenExpired:
                 if may_have_arrived:
                     _record_failure(
@@ -274,9 +288,26 @@ def _reply(
             waited += wait
 
 
-def _resident_for(client: LineClient, municipality: Municipality, user_id: str) -> Resident:
-    """The sender, with ``municipality`` (already loaded) attached for the handlers."""
-    resident = Resident.objects.filter(municipality=municipality, line_user_id=user_id).first()
+def _resident_for(
+    client: LineClient, municipality: Municipality, user_id: str
+) -> tuple[Resident, dict[str, Any]]:
+    """The sender, with ``municipality`` (already loaded) attached for the handlers, and the
+    rows the apps asked to read with them (``dispatch.register_resident_preload``) as the
+    context's extras (none for a sender recorded only now)."""
+    preloads = dispatch.resident_preloads()
+    resident = (
+        Resident.objects.select_related(*preloads)
+        .filter(municipality=municipality, line_user_id=user_id)
+        .first()
+    )
+    extras: dict[str, Any] = {}
+    if resident is not None:
+        for relation in preloads:
+            field = Resident._meta.get_field(relation)
+            if field.is_cached(resident):
+                extras[dispatch.preloaded_key(relation)] = field.get_cached_value(resident)
+                # the handlers read it from the context once: the resident does not keep a copy
+                field.delete_cached_value(resident)
     if resident is None or not resident.is_following:
         # A message from someone we have no (active) record of: they are a friend, or LINE would
         # not deliver their message (e.g. they followed before this system, or a follow was lost).
@@ -287,12 +318,13 @@ def _resident_for(client: LineClient, municipality: Municipality, user_id: str) 
             display_name=display_name,
             picture_url=picture_url,
         )
+        extras = {}
     resident.municipality = municipality
-    return resident
+    return resident, extras
 
 
 def _handle_follow(
-    client: LineClient, municipality: Municipality, event: WebhookEvent
+    client: LineClient, municipality: Municipality, event: WebhookEvent, unlogged: list[TalkMessage]
 ) -> tuple[list[dict[str, Any]], Resident]:
     display_name, picture_url = _profile(client, municipality, event.line_user_id)
     resident, _created = resident_follow(
@@ -302,7 +334,9 @@ def _handle_follow(
         picture_url=picture_url,
     )
     resident.municipality = municipality
-    talk_log_inbound(resident=resident, kind="follow", text=_("友だち追加"), payload=event.payload)
+    unlogged.append(
+        talk_log_inbound_row(resident=resident, kind="follow", text=_("友だち追加"), payload=event.payload)
+    )
     answer = greeting_messages(resident)
     context = dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload)
     for handler in dispatch.follow_handlers():  # apps add to the greeting (a reply holds 5 messages)
@@ -311,15 +345,22 @@ def _handle_follow(
 
 
 def _handle_message(
-    client: LineClient, municipality: Municipality, event: WebhookEvent
+    client: LineClient, municipality: Municipality, event: WebhookEvent, unlogged: list[TalkMessage]
 ) -> tuple[list[dict[str, Any]] | None, str, Resident]:
-    """The answer to a message, what the talk log keeps of it instead ("" = the answer), and the sender."""
-    resident = _resident_for(client, municipality, event.line_user_id)
+    """The answer to a message, what the talk log keeps of it instead ("" = the answer), and the
+    sender. The message's own talk-log row is put in ``unlogged`` (written with the reply's)."""
+    resident, extras = _resident_for(client, municipality, event.line_user_id)
     message = dispatch.as_dict(dispatch.as_dict(event.payload).get("message"))
     kind = dispatch.as_str(message.get("type"))
     text = dispatch.as_str(message.get("text")) if kind == "text" else ""
-    talk_log_inbound(resident=resident, kind=kind or "message", text=text or f"[{kind}]", payload=message)
-    context = dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload)
+    unlogged.append(
+        talk_log_inbound_row(
+            resident=resident, kind=kind or "message", text=text or f"[{kind}]", payload=message
+        )
+    )
+    context = dispatch.InboundContext(
+        municipality=municipality, resident=resident, event=event.payload, extras=extras
+    )
     if kind == "text" and text.strip():
         for handler in dispatch.text_handlers():
             answer = handler(context)
@@ -333,13 +374,14 @@ def _handle_message(
 
 
 def _handle_postback(
-    client: LineClient, municipality: Municipality, event: WebhookEvent
+    client: LineClient, municipality: Municipality, event: WebhookEvent, unlogged: list[TalkMessage]
 ) -> tuple[list[dict[str, Any]] | None, str, Resident]:
-    """The answer to a postback, what the talk log keeps of it instead ("" = the answer), and the sender."""
-    resident = _resident_for(client, municipality, event.line_user_id)
+    """The answer to a postback, what the talk log keeps of it instead ("" = the answer), and the
+    sender. The postback's own talk-log row is put in ``unlogged`` (written with the reply's)."""
+    resident, extras = _resident_for(client, municipality, event.line_user_id)
     postback = dispatch.as_dict(dispatch.as_dict(event.payload).get("postback"))
     data = dispatch.as_str(postback.get("data"))
-    talk_log_inbound(resident=resident, kind="postback", text=data, payload=postback)
+    unlogged.append(talk_log_inbound_row(resident=resident, kind="postback", text=data, payload=postback))
     handler = dispatch.postback_handler(data)
     if handler is None:
         logger.info("no postback handler for %r", data.split(":", 1)[0])
@@ -348,12 +390,33 @@ def _handle_postback(
             "",
             resident,
         )
-    context = dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload)
+    context = dispatch.InboundContext(
+        municipality=municipality, resident=resident, event=event.payload, extras=extras
+    )
     return handler(context), context.talk_log_text, resident
 
 
 def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, client: LineClient) -> bool:
-    """Process one stored event once. Returns False when it was already claimed (a no-op)."""
+    """Process one stored event once. Returns False when it was already claimed (a no-op).
+
+    The handlers read the town's cached answer data (index, 災害モード, routes) under one version
+    of each (``towncache.tokens_pinned``). The sender's message goes to the talk log with the
+    reply's row (one INSERT), or on its own when no reply carried it (no answer, a failure)."""
+    with towncache.tokens_pinned(municipality.pk):
+        return _process(event=event, municipality=municipality, client=client)
+
+
+def _write_unlogged(unlogged: list[TalkMessage]) -> None:
+    """The sender's message into the talk log, when no reply wrote it."""
+    if not unlogged:
+        return
+    for row in unlogged:
+        row.pk = None  # a reply that failed may have set it in a transaction that rolled back
+    TalkMessage.objects.bulk_create(unlogged)
+    unlogged.clear()
+
+
+def _process(*, event: WebhookEvent, municipality: Municipality, client: LineClient) -> bool:
     if not _claim(event):
         return False
     source_type = dispatch.as_dict(dispatch.as_dict(event.payload).get("source")).get("type")
@@ -363,16 +426,17 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
         return True
     talk_log_text = ""
     resident: Resident | None = None
+    unlogged: list[TalkMessage] = []
     try:
         if event.event_type == "follow":
-            answer, resident = _handle_follow(client, municipality, event)
+            answer, resident = _handle_follow(client, municipality, event, unlogged)
         elif event.event_type == "unfollow":
             resident_unfollow(municipality=municipality, line_user_id=event.line_user_id)
             answer = None
         elif event.event_type == "message":
-            answer, talk_log_text, resident = _handle_message(client, municipality, event)
+            answer, talk_log_text, resident = _handle_message(client, municipality, event, unlogged)
         elif event.event_type == "postback":
-            answer, talk_log_text, resident = _handle_postback(client, municipality, event)
+            answer, talk_log_text, resident = _handle_postback(client, municipality, event, unlogged)
         else:  # join, leave, beacon, accountLink, …: nothing to do yet
             answer = None
     except ServiceError as exc:  # a handler's service refused: tell the resident why
@@ -382,14 +446,31 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
         if is_transient(exc) and event.attempts + 1 < LINE_MAX_ATTEMPTS:
             # Redis, the database or LINE failed for a moment: answer later, not with an apology
             logger.warning("webhook event %s met a transient fault: %r", event.webhook_event_id, exc)
+            _write_unlogged_if_possible(unlogged)
             raise EventDeferred(event, _give_back(event, exc), f"{type(exc).__name__}: {exc}") from exc
         # a bug in a handler (or a fault that did not pass) must not lose the answer or the record
         logger.exception("webhook event %s failed", event.webhook_event_id)
         _record_failure(event, f"{type(exc).__name__}: {exc}")
         answer = sorry_messages()
-    _reply(client, event, answer, talk_log_text, resident)
+    _reply(client, event, answer, talk_log_text, resident, unlogged)
+    try:
+        _write_fresh(lambda: _write_unlogged(unlogged))
+    except Exception:  # the answer went out: the event is done even if its log row is lost
+        logger.exception("talk log of webhook event %s not written", event.webhook_event_id)
     _done(event)
     return True
+
+
+def _write_unlogged_if_possible(unlogged: list[TalkMessage]) -> None:
+    """Before an event is given back: its message is in the talk log from its first attempt, as
+    when the row was written before the handlers ran. When the fault is the database's (an error
+    on this connection), the next attempt writes it instead of a write that would meet it too."""
+    if connection.errors_occurred:
+        return
+    try:
+        _write_unlogged(unlogged)
+    except Exception as exc:
+        logger.warning("talk log of a deferred event not written: %r", exc)
 
 
 def webhook_events_process(

@@ -14,7 +14,14 @@ from municipalities.line.liff import redact_resident_links
 from municipalities.line.messages import validate_messages
 from municipalities.line.richmenus_simulator import RichMenuSimulatorMixin
 from municipalities.line.talklog import talk_log_outbound
-from municipalities.models import Department, Municipality, Resident, SimulatedDelivery, WebhookEvent
+from municipalities.models import (
+    Department,
+    Municipality,
+    Resident,
+    SimulatedDelivery,
+    TalkMessage,
+    WebhookEvent,
+)
 
 
 class SimulatorClient(RichMenuSimulatorMixin, InsightSimulatorMixin):
@@ -32,6 +39,7 @@ class SimulatorClient(RichMenuSimulatorMixin, InsightSimulatorMixin):
         department: Department | None = None,
         talk_log_text: str = "",
         resident: Resident | None = None,
+        inbound_log: TalkMessage | None = None,
     ) -> SendResult:
         validate_messages(messages)
         request_id = uuid.uuid4().hex
@@ -48,8 +56,11 @@ class SimulatorClient(RichMenuSimulatorMixin, InsightSimulatorMixin):
             )
             for user_id in user_ids
         ]
+        # A reply's key is its token's, for one recipient: the unique constraint (retry key and
+        # recipient) alone refuses it a second time, without a read first.
         if (
             retry_key is not None
+            and endpoint != "reply"
             and SimulatedDelivery.objects.filter(municipality=self.municipality, retry_key=retry_key).exists()
         ):
             return SendResult(request_id=request_id, already_accepted=True)
@@ -63,6 +74,7 @@ class SimulatorClient(RichMenuSimulatorMixin, InsightSimulatorMixin):
                     department=department,
                     log_text=talk_log_text,
                     resident=resident,
+                    inbound_log=inbound_log,
                 )
         except IntegrityError:  # the same key raced in: LINE answers 409
             return SendResult(request_id=request_id, already_accepted=True)
@@ -76,6 +88,7 @@ class SimulatorClient(RichMenuSimulatorMixin, InsightSimulatorMixin):
         department: Department | None = None,
         talk_log_text: str = "",
         resident: Resident | None = None,
+        inbound_log: TalkMessage | None = None,
     ) -> SendResult:
         # ``resident``: whom the token answers, when the caller has them (the webhook's processing
         # of the stored event the token came with): no read of the event. A token is still good
@@ -92,7 +105,14 @@ class SimulatorClient(RichMenuSimulatorMixin, InsightSimulatorMixin):
                 raise LineReplyTokenExpired("Invalid reply token", status=400)
             line_user_id = event.line_user_id
         result = self._record(
-            "reply", [line_user_id], messages, _reply_key(reply_token), department, talk_log_text, resident
+            "reply",
+            [line_user_id],
+            messages,
+            _reply_key(reply_token),
+            department,
+            talk_log_text,
+            resident,
+            inbound_log,
         )
         if result.already_accepted:  # a reply token is good for one reply
             raise LineReplyTokenExpired("Invalid reply token", status=400)

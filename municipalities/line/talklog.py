@@ -31,6 +31,7 @@ def talk_log_outbound(
     department: Department | None = None,
     log_text: str = "",
     resident: Resident | None = None,
+    inbound_log: TalkMessage | None = None,
 ) -> None:
     """Log messages sent to residents. Broadcast fan-outs are logged by their delivery records
     instead (one row per recipient and message would be millions of rows).
@@ -46,8 +47,14 @@ def talk_log_outbound(
 
     ``resident`` is the one recipient when the caller already has them (a reply to their
     event): the row is written without looking them up.
+
+    ``inbound_log`` (unsaved, see ``talk_log_inbound_row``) is the resident's message a reply
+    answers: written first, in the same INSERT.
     """
+    first = [inbound_log] if inbound_log is not None else []
     if len(line_user_ids) > 1:
+        if first:
+            TalkMessage.objects.bulk_create(first)
         return
     if log_text:
         logged = [("summary", log_text, {})]
@@ -59,23 +66,28 @@ def talk_log_outbound(
         else Resident.objects.filter(municipality=municipality, line_user_id__in=line_user_ids).only("pk")
     )
     TalkMessage.objects.bulk_create(
-        TalkMessage(
-            municipality=municipality,
-            resident=recipient,
-            direction=TalkMessage.Direction.OUTBOUND,
-            kind=kind,
-            text=text,
-            payload=payload,
-            sent_by=sent_by,
-            department=department,
-        )
-        for recipient in residents
-        for kind, text, payload in logged
+        first
+        + [
+            TalkMessage(
+                municipality=municipality,
+                resident=recipient,
+                direction=TalkMessage.Direction.OUTBOUND,
+                kind=kind,
+                text=text,
+                payload=payload,
+                sent_by=sent_by,
+                department=department,
+            )
+            for recipient in residents
+            for kind, text, payload in logged
+        ]
     )
 
 
-def talk_log_inbound(*, resident: Resident, kind: str, text: str, payload: dict[str, Any]) -> TalkMessage:
-    return TalkMessage.objects.create(
+def talk_log_inbound_row(*, resident: Resident, kind: str, text: str, payload: dict[str, Any]) -> TalkMessage:
+    """An inbound row, not yet saved: its time is now (when the message is handled), whenever it
+    is written (with the reply's row, ``talk_log_outbound(inbound_log=…)``)."""
+    return TalkMessage(
         municipality_id=resident.municipality_id,
         resident=resident,
         direction=TalkMessage.Direction.INBOUND,
@@ -83,6 +95,12 @@ def talk_log_inbound(*, resident: Resident, kind: str, text: str, payload: dict[
         text=text,
         payload=payload,
     )
+
+
+def talk_log_inbound(*, resident: Resident, kind: str, text: str, payload: dict[str, Any]) -> TalkMessage:
+    row = talk_log_inbound_row(resident=resident, kind=kind, text=text, payload=payload)
+    row.save(force_insert=True)
+    return row
 
 
 PURGE_BATCH_SIZE = 5000

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
-from chatbot import matching
+from municipalities.line import towncache
 from municipalities.models import SimulatedDelivery
 from tests.fakeline import post_webhook, webhook_event
 
@@ -20,11 +20,12 @@ KANAZAWA = SHARED_5374 / "kanazawa"
 
 @pytest.fixture(autouse=True)
 def _fresh_index():
-    # Ids can be reused between tests (SQLite rolls back sequences): never keep an index.
-    matching.clear_all()
+    # Ids can be reused between tests (SQLite rolls back sequences): never keep an index (nor
+    # the other per-process copies of a town's data: 災害モード, hand-off routes).
+    towncache.clear_all_local()
     cache.clear()
     yield
-    matching.clear_all()
+    towncache.clear_all_local()
 
 
 @pytest.fixture

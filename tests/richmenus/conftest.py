@@ -7,8 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from municipalities.line import ratelimit
+from municipalities.line import ratelimit, towncache
 from tests.fakeline import FakeLine
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_disaster_mode() -> Iterator[None]:
+    # 災害モード is cached per process and town (richmenus.line_handlers); ids can be reused
+    # between tests on SQLite, so no copy outlives its test.
+    towncache.clear_all_local()
+    yield
+    towncache.clear_all_local()
 
 
 @pytest.fixture

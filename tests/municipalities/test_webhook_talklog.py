@@ -1,0 +1,108 @@
+"""The talk log of a processed event: the resident's message is written with the reply's row
+(one INSERT, the message first), and on its own whenever no reply carried it."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from municipalities.line import dispatch, inbound, webhook
+from municipalities.line import messages as m
+from municipalities.line.client import get_line_client
+from municipalities.line.errors import LineClientError, LineReplyTokenExpired
+from municipalities.line.simulator import SimulatorClient
+from municipalities.models import TalkMessage, WebhookEvent
+from tests.fakeline import webhook_event
+
+pytestmark = pytest.mark.django_db
+
+IN, OUT = TalkMessage.Direction.INBOUND, TalkMessage.Direction.OUTBOUND
+
+
+@pytest.fixture
+def handlers(monkeypatch):
+    """Handler registries of this test only."""
+    monkeypatch.setattr(dispatch, "_postback_handlers", {})
+    monkeypatch.setattr(dispatch, "_text_handlers", [])
+    monkeypatch.setattr(dispatch, "_text_fallback", [])
+    monkeypatch.setattr(dispatch, "_fallback_notes", {})
+    return dispatch
+
+
+def _process(town, resident, text: str = "質問") -> WebhookEvent:
+    [fields] = webhook.parse_events(
+        {"events": [webhook_event("message", resident.line_user_id, text=text)]}, municipality_id=town.pk
+    )
+    event = WebhookEvent.objects.create(**fields)
+    inbound.webhook_event_process(event=event, municipality=town, client=get_line_client(town))
+    event.refresh_from_db()
+    return event
+
+
+def _log(resident) -> list[tuple[str, str]]:
+    return list(
+        TalkMessage.objects.filter(resident=resident)
+        .order_by("created_at", "pk")
+        .values_list("direction", "text")
+    )
+
+
+def test_the_message_and_the_answer_are_one_insert(town, resident, handlers, django_assert_num_queries):
+    handlers.register_text(lambda ctx: [m.text("答えです")])
+    [fields] = webhook.parse_events(
+        {"events": [webhook_event("message", resident.line_user_id, text="質問")]}, municipality_id=town.pk
+    )
+    event = WebhookEvent.objects.create(**fields)
+    # claim, sender, savepoint, delivery, talk log (both rows), release, done
+    with django_assert_num_queries(7):
+        inbound.webhook_event_process(event=event, municipality=town, client=get_line_client(town))
+    assert _log(resident) == [(IN, "質問"), (OUT, "答えです")]
+
+
+def test_a_message_answered_with_nothing_is_logged(town, resident, handlers):
+    handlers.register_text(lambda ctx: [])  # handled, no answer (e.g. staff have taken over)
+    assert _process(town, resident).status == WebhookEvent.Status.PROCESSED
+    assert _log(resident) == [(IN, "質問")]
+
+
+def test_a_handlers_bug_logs_the_message_before_the_apology(town, resident, handlers):
+    def bug(ctx):
+        raise RuntimeError("bug")
+
+    handlers.register_text(bug)
+    assert _process(town, resident).status == WebhookEvent.Status.FAILED
+    [(first, text), (second, apology)] = _log(resident)
+    assert (first, text) == (IN, "質問") and second == OUT and "ただいま処理できませんでした" in apology
+
+
+def test_a_message_given_back_after_a_transient_fault_is_logged_as_before(town, resident, handlers):
+    def redis_down(ctx):
+        raise redis.exceptions.ConnectionError("down")
+
+    handlers.register_text(redis_down)
+    with pytest.raises(inbound.EventDeferred):
+        _process(town, resident)
+    assert _log(resident) == [(IN, "質問")]
+
+
+def test_a_refused_token_pushes_and_the_message_is_logged_once(town, resident, handlers, monkeypatch):
+    handlers.register_text(lambda ctx: [m.text("答えです")])
+
+    def refused(self, *args, **kwargs):
+        raise LineReplyTokenExpired("Invalid reply token", status=400)
+
+    monkeypatch.setattr(SimulatorClient, "reply", refused)
+    assert _process(town, resident).status == WebhookEvent.Status.PROCESSED
+    assert _log(resident) == [(IN, "質問"), (OUT, "答えです")]  # by time: the message first
+
+
+def test_a_reply_line_refuses_leaves_the_message_logged(town, resident, handlers, monkeypatch):
+    handlers.register_text(lambda ctx: [m.text("答えです")])
+
+    def refused(self, *args, **kwargs):
+        raise LineClientError("bad request", status=400)
+
+    monkeypatch.setattr(SimulatorClient, "reply", refused)
+    event = _process(town, resident)
+    assert event.status == WebhookEvent.Status.FAILED and "bad request" in event.error
+    assert _log(resident) == [(IN, "質問")]
