@@ -295,11 +295,11 @@ def _resident_for(
     rows the apps asked to read with them (``dispatch.register_resident_preload``) as the
     context's extras (none for a sender recorded only now)."""
     preloads = dispatch.resident_preloads()
-    resident = (
-        Resident.objects.select_related(*preloads)
-        .filter(municipality=municipality, line_user_id=user_id)
-        .first()
+    # One row at most (municipalities_resident_line_user_unique): no ORDER BY to build or run.
+    found = Resident.objects.select_related(*preloads).filter(
+        municipality_id=municipality.pk, line_user_id=user_id
     )
+    resident = next(iter(found.order_by()[:1]), None)
     extras: dict[str, Any] = {}
     if resident is not None:
         for relation in preloads:
