@@ -18,8 +18,6 @@ from django.conf import settings
 
 WEBHOOK_PREFIX = "/line/webhook/"
 RESIDENT_PREFIXES = ("/liff/", "/r/")
-
-
 WHOLE, RESIDENT, WEBHOOK = "whole", "resident", "webhook"
 
 
@@ -40,7 +38,9 @@ class MiddlewareStack:
     ``settings.MIDDLEWARE`` (Django's ``load_middleware`` reads the setting, and runs once, at
     start-up, before any request)."""
 
-    middleware: list[str]
+    def __init__(self, middleware: list[str], *args: Any, **kwargs: Any) -> None:
+        self.middleware = middleware
+        super().__init__(*args, **kwargs)
 
     def load_middleware(self, is_async: bool = False) -> None:
         whole = settings.MIDDLEWARE
@@ -49,7 +49,3 @@ class MiddlewareStack:
             super().load_middleware(is_async)  # type: ignore[misc]
         finally:
             settings.MIDDLEWARE = whole
-
-    def __init__(self, middleware: list[str], *args: Any, **kwargs: Any) -> None:
-        self.middleware = middleware
-        super().__init__(*args, **kwargs)
