@@ -50,7 +50,7 @@ from municipalities.line.errors import (
 from municipalities.line.insight import InsightApiMixin
 from municipalities.line.messages import validate_messages
 from municipalities.line.richmenus_gateway import RichMenuApiMixin
-from municipalities.line.talklog import talk_log_outbound
+from municipalities.line.talklog import talk_log_insert, talk_log_outbound
 from municipalities.models import Department, Municipality, Resident, TalkMessage, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class ApiClient(RichMenuApiMixin, InsightApiMixin):
                 inbound_log=inbound_log,
             )
         elif inbound_log is not None:
-            TalkMessage.objects.bulk_create([inbound_log])
+            talk_log_insert([inbound_log])
         return result
 
     def push(

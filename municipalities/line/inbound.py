@@ -45,7 +45,7 @@ from municipalities.line.client import LineClient, get_line_client, retry_key_fo
 from municipalities.line.errors import LineError, LineRateLimited, LineReplyTokenExpired
 from municipalities.line.liff import resident_link
 from municipalities.line.retry import LINE_MAX_ATTEMPTS, LINE_RETRYABLE, is_transient, line_backoff_seconds
-from municipalities.line.talklog import talk_log_inbound_row
+from municipalities.line.talklog import talk_log_inbound_row, talk_log_insert
 from municipalities.models import Municipality, Resident, TalkMessage, WebhookEvent
 from municipalities.services import resident_follow, resident_unfollow
 
@@ -412,7 +412,7 @@ def _write_unlogged(unlogged: list[TalkMessage]) -> None:
         return
     for row in unlogged:
         row.pk = None  # a reply that failed may have set it in a transaction that rolled back
-    TalkMessage.objects.bulk_create(unlogged)
+    talk_log_insert(unlogged)
     unlogged.clear()
 
 

@@ -53,8 +53,7 @@ def talk_log_outbound(
     """
     first = [inbound_log] if inbound_log is not None else []
     if len(line_user_ids) > 1:
-        if first:
-            TalkMessage.objects.bulk_create(first)
+        talk_log_insert(first)
         return
     if log_text:
         logged = [("summary", log_text, {})]
@@ -65,7 +64,7 @@ def talk_log_outbound(
         if resident is not None
         else Resident.objects.filter(municipality=municipality, line_user_id__in=line_user_ids).only("pk")
     )
-    TalkMessage.objects.bulk_create(
+    talk_log_insert(
         first
         + [
             TalkMessage(
@@ -82,6 +81,15 @@ def talk_log_outbound(
             for kind, text, payload in logged
         ]
     )
+
+
+def talk_log_insert(rows: list[TalkMessage]) -> None:
+    """Write ``rows`` (unsaved) in one INSERT. One row is saved plainly: ``bulk_create``'s own
+    work costs more CPU than ``save()`` for a single row (about 0.15 ms)."""
+    if len(rows) == 1:
+        rows[0].save(force_insert=True)
+    elif rows:
+        TalkMessage.objects.bulk_create(rows)
 
 
 def talk_log_inbound_row(*, resident: Resident, kind: str, text: str, payload: dict[str, Any]) -> TalkMessage:
