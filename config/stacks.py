@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -29,8 +30,14 @@ def stack_for_path(path: str) -> str:
     return WHOLE
 
 
-def stack_middleware(stack: str) -> list[str]:
-    return {WHOLE: settings.MIDDLEWARE, RESIDENT: settings.RESIDENT_MIDDLEWARE, WEBHOOK: []}[stack]
+def stack_handlers(whole: Any, handler_on: Callable[[list[str]], Any]) -> dict[str, Any]:
+    """A handler per stack: ``whole`` (Django's own, on ``settings.MIDDLEWARE``) and, for the
+    others, ``handler_on(middleware)``. Built at start-up, before the first request."""
+    return {
+        WHOLE: whole,
+        RESIDENT: handler_on(settings.RESIDENT_MIDDLEWARE),
+        WEBHOOK: handler_on([]),
+    }
 
 
 class MiddlewareStack:

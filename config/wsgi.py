@@ -15,7 +15,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_application = get_wsgi_application()
 
-from config.stacks import RESIDENT, WEBHOOK, WHOLE, MiddlewareStack, stack_for_path, stack_middleware  # noqa: E402
+from config.stacks import MiddlewareStack, stack_for_path, stack_handlers  # noqa: E402
 
 
 class StackWSGIHandler(MiddlewareStack, WSGIHandler):
@@ -23,11 +23,7 @@ class StackWSGIHandler(MiddlewareStack, WSGIHandler):
 
 
 # Built here, at start-up, before the first request: each handler's chain is fixed from then on.
-handlers: dict[str, Any] = {
-    WHOLE: django_application,
-    RESIDENT: StackWSGIHandler(stack_middleware(RESIDENT)),
-    WEBHOOK: StackWSGIHandler(stack_middleware(WEBHOOK)),
-}
+handlers = stack_handlers(django_application, StackWSGIHandler)
 
 
 def application(environ: dict[str, Any], start_response: Any) -> Any:

@@ -17,7 +17,7 @@ from django.test import Client
 from django.test.client import ClientHandler
 from django.urls import resolve
 
-from config.stacks import RESIDENT, WEBHOOK, WHOLE, MiddlewareStack, stack_for_path, stack_middleware
+from config.stacks import MiddlewareStack, stack_for_path, stack_handlers
 from municipalities.line.liff import read_resident_token, resident_session_start
 from municipalities.models import Area, Department, Interest, Municipality, Resident, Role, StaffUser
 from municipalities.services import (
@@ -120,11 +120,9 @@ class StackedClient(Client):
 
     def __init__(self, enforce_csrf_checks: bool = False, **defaults: Any) -> None:
         super().__init__(enforce_csrf_checks, **defaults)
-        stacks = {
-            WHOLE: self.handler,
-            RESIDENT: _StackClientHandler(stack_middleware(RESIDENT), enforce_csrf_checks),
-            WEBHOOK: _StackClientHandler(stack_middleware(WEBHOOK), enforce_csrf_checks),
-        }
+        stacks = stack_handlers(
+            self.handler, lambda middleware: _StackClientHandler(middleware, enforce_csrf_checks)
+        )
         self.handler = lambda environ: stacks[stack_for_path(environ["PATH_INFO"])](environ)
 
 

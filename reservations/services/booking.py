@@ -36,6 +36,7 @@ from .places import (  # noqa: F401
     on_commit_bump,
     release_place,
     reservation_insert,
+    slot_full,
     take_place,
 )
 from .waitlist import waitlist_offer_freed
@@ -158,7 +159,7 @@ def reservation_book(
     if slot.reserved >= slot.capacity:
         # Full as read: refused before the person is locked and counted, so that the refusals of
         # a rush cost one read. A place freed meanwhile is there for the next try.
-        raise ReservationError(_("申し訳ありません。この枠は満席になりました。"), code="full")
+        raise slot_full()
     if resident is not None:
         lock_residents([resident.pk])
         member = _member_of(resident, member)

@@ -102,12 +102,16 @@ def lock_slots(slot_ids: list[int]) -> dict[int, Slot]:
     }
 
 
+def slot_full() -> ReservationError:
+    return ReservationError(_("申し訳ありません。この枠は満席になりました。"), code="full")
+
+
 def take_place(slot: Slot) -> None:
     # The conditional UPDATE is the capacity check (STYLE R4): 0 rows means full or closed.
     if not Slot.objects.filter(pk=slot.pk, is_open=True, reserved__lt=F("capacity")).update(
         reserved=F("reserved") + 1
     ):
-        raise ReservationError(_("申し訳ありません。この枠は満席になりました。"), code="full")
+        raise slot_full()
 
 
 def release_place(slot_id: int) -> None:
