@@ -25,7 +25,7 @@ import secrets
 from collections.abc import Sequence
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -291,22 +291,26 @@ def _round_move(pk: int, *, to: str, expect: str, action: str, now: dt.datetime)
     return True
 
 
+def _rounds_move(
+    rounds: QuerySet[LotteryRound], *, to: str, expect: str, action: str, now: dt.datetime
+) -> int:
+    """``_round_move`` for each of ``rounds``, one at a time; how many moved."""
+    pks = list(rounds.values_list("pk", flat=True))
+    return sum(_round_move(pk, to=to, expect=expect, action=action, now=now) for pk in pks)
+
+
 def lottery_rounds_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Beat: move rounds on by the clock, each step its own transaction and safe to repeat:
     受付中 rounds past their closing time → 締切; rounds whose ``draw_at`` has come → drawn
     (``lottery_draw``, which does nothing to a drawn round); frames of lapsed wins → released;
     drawn rounds past the payment deadline → 終了. Returns counts per step."""
     now = now or timezone.now()
-    closing = LotteryRound.objects.filter(status=LotteryRoundStatus.OPEN, applications_close_at__lte=now)
-    closed = sum(
-        _round_move(
-            pk,
-            to=LotteryRoundStatus.CLOSED,
-            expect=LotteryRoundStatus.OPEN,
-            action="facilities.lotteryround.closed",
-            now=now,
-        )
-        for pk in list(closing.values_list("pk", flat=True))
+    closed = _rounds_move(
+        LotteryRound.objects.filter(status=LotteryRoundStatus.OPEN, applications_close_at__lte=now),
+        to=LotteryRoundStatus.CLOSED,
+        expect=LotteryRoundStatus.OPEN,
+        action="facilities.lotteryround.closed",
+        now=now,
     )
     drawn = 0
     for pk in list(
@@ -321,15 +325,11 @@ def lottery_rounds_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
             continue
         drawn += 1
     released = lottery_frames_release(now=now)
-    ending = LotteryRound.objects.filter(status=LotteryRoundStatus.DRAWN, payment_due_at__lt=now)
-    finished = sum(
-        _round_move(
-            pk,
-            to=LotteryRoundStatus.FINISHED,
-            expect=LotteryRoundStatus.DRAWN,
-            action="facilities.lotteryround.finished",
-            now=now,
-        )
-        for pk in list(ending.values_list("pk", flat=True))
+    finished = _rounds_move(
+        LotteryRound.objects.filter(status=LotteryRoundStatus.DRAWN, payment_due_at__lt=now),
+        to=LotteryRoundStatus.FINISHED,
+        expect=LotteryRoundStatus.DRAWN,
+        action="facilities.lotteryround.finished",
+        now=now,
     )
     return {"closed": closed, "drawn": drawn, "released": released, "finished": finished}
