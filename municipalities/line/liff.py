@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable, MutableMapping
 from functools import wraps
 from typing import Any
@@ -34,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from municipalities.models import Municipality, Resident, ResidentLinkUse
@@ -199,23 +201,52 @@ def resident_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
     return wrapper
 
 
+# A resident's town as their session held it, by session key, for repeat views of a page every
+# resident of a town sees alike (a month calendar reloaded in a rush): trusted this long, so that
+# such a view reads no session. A session ended elsewhere still opens those pages, which hold
+# nothing of anyone, for at most this time; the dict is only bounded.
+TOWN_TRUST_SECONDS = 30.0
+_TOWNS_KEPT = 4096
+_towns: dict[str, tuple[float, int]] = {}
+
+
+def _session_town(request: HttpRequest) -> int | None:
+    """The town of the resident session the request carries, or None (not signed in)."""
+    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
+    now = time.monotonic()
+    seen = _towns.get(key)
+    if seen is not None and seen[0] > now:
+        return seen[1]
+    town_id = request.session.get(TOWN_SESSION_KEY) if request.session.get(SESSION_KEY) else None
+    if town_id is None:
+        resident = current_resident(request)
+        if resident is None:
+            return None
+        resident_session_start(request.session, resident)
+        town_id = resident.municipality_id
+    if key and request.session.session_key == key:
+        if len(_towns) >= _TOWNS_KEPT:
+            _towns.clear()
+        _towns[key] = (now + TOWN_TRUST_SECONDS, town_id)
+    return town_id
+
+
 def resident_town_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """For a page every resident of a town sees alike: only a resident session gets through, and
-    ``request.resident_town_id`` is their town as the session holds it; the resident is not read.
-    A view that needs more (rendering a page not yet cached) calls ``current_resident``. A session
-    begun before the town was kept in it is read the long way once and completed."""
+    ``request.resident_town_id`` is their town as the session holds it; the resident is not read,
+    and a repeat view within ``TOWN_TRUST_SECONDS`` reads no session either. A view that needs
+    more (rendering a page not yet cached) calls ``current_resident``. A session begun before the
+    town was kept in it is read the long way once and completed."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        town_id = request.session.get(TOWN_SESSION_KEY) if request.session.get(SESSION_KEY) else None
+        town_id = _session_town(request)
         if town_id is None:
-            resident = current_resident(request)
-            if resident is None:
-                return signin_required(request)
-            resident_session_start(request.session, resident)
-            town_id = resident.municipality_id
+            return signin_required(request)
         request.resident_town_id = town_id  # type: ignore[attr-defined]
-        return view(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        patch_vary_headers(response, ("Cookie",))  # as when the session is read
+        return response
 
     return wrapper
 

@@ -78,6 +78,38 @@ def test_calendar_of_another_town_stays_a_404_when_cached(other_department, resi
     assert resident_client(resident).get(url, HTTP_IF_NONE_MATCH=seen["ETag"]).status_code == 404
 
 
+def test_calendar_repeat_view_reads_no_session_while_the_town_is_trusted(menu, resident, monkeypatch):
+    # given: the page seen once by a resident (their session read, their town remembered)
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from municipalities.line import liff
+
+    SlotFactory(menu=menu, starts_at=in_days(3))
+    url = reverse("reservations:calendar", args=[menu.pk]) + f"?ym={in_days(3):%Y-%m}"
+    client = resident_client(resident)
+    assert client.get(url).status_code == 200
+    loads = []
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    original = store.load
+    monkeypatch.setattr(store, "load", lambda self: loads.append(1) or original(self))
+    # when / then: the repeat view reads no session, and still varies with the cookie
+    again = client.get(url)
+    assert again.status_code == 200 and not loads
+    assert "Cookie" in again["Vary"]
+    # a made-up session key is no resident; once the trust ran out, the session is read again
+    stranger = Client()
+    stranger.cookies["sessionid"] = "x" * 32
+    assert stranger.get(url).status_code == 403
+    loads.clear()
+    monkeypatch.setattr(liff, "TOWN_TRUST_SECONDS", 0.0)
+    liff._towns.clear()
+    client.get(url)  # read, and remembered with no trust left
+    client.get(url)
+    assert len(loads) == 2
+
+
 def test_booking_through_the_page(menu, slot, resident):
     client = resident_client(resident)
     response = client.post(reverse("reservations:confirm", args=[slot.pk]))
