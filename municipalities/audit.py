@@ -66,6 +66,31 @@ def audit_log(
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_log() must be called inside the service's transaction")
+    entry = audit_entry(
+        actor=actor,
+        action=action,
+        obj=obj,
+        data=data,
+        actor_label=actor_label,
+        object_repr=object_repr,
+        actor_resident=actor_resident,
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(
+    *,
+    actor: Any | None,
+    action: str,
+    obj: models.Model,
+    data: dict[str, Any] | None = None,
+    actor_label: str | None = None,
+    object_repr: str | None = None,
+    actor_resident: Resident | None = None,
+) -> AuditEntry:
+    """The entry ``audit_log`` writes, not saved: for a statement that writes it with ``obj``
+    (whose ``pk`` may not be known yet)."""
     municipality_id, department_id = _tenant_of(obj)
     if actor is not None:
         actor_resident = None
@@ -78,7 +103,7 @@ def audit_log(
             else _("システム")
         )
     clean = DjangoJSONEncoder().encode(mask(data or {}))
-    return AuditEntry.objects.create(
+    return AuditEntry(
         municipality_id=municipality_id,
         department_id=department_id,
         actor=actor if actor is not None and actor.pk else None,

@@ -73,6 +73,11 @@ def eligibility_problem(
     if allowed_areas and resident.area_id not in allowed_areas:
         names = "・".join(a.name for a in menu.eligible_areas.all())
         return f"「{menu.name}」は {names} にお住まいの方が対象です（受信設定の地区をご確認ください）。"
+    return age_problem(menu=menu, on=on, member=member)
+
+
+def age_problem(*, menu: Menu, on: dt.date, member: HouseholdMember | None) -> str:
+    """The age part of ``eligibility_problem`` (no query): "" when the menu has no age rule."""
     if not has_age_rule(menu):
         return ""
     if member is None:

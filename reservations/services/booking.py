@@ -13,15 +13,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from municipalities import jp
-from municipalities.audit import audit_log
+from municipalities.audit import audit_entry, audit_log
 from municipalities.models import Area, HouseholdMember, Resident, StaffUser
 from municipalities.permissions import require
 
-from ..eligibility import booking_problem
+from ..eligibility import age_problem, booking_problem
 from ..errors import ReservationError
 from ..models import Menu, Reservation, ReservationStatus, Slot, WaitlistEntry, WaitlistStatus
 from ..questions import validate_answers
 from ..rules import cancel_deadline, format_dt, opens_at, window_state
+from . import booking_pg
 
 # availability_bump, lock_residents and lock_slots are re-exported from reservations.services;
 # _on_commit_bump is the name slots.py imports.
@@ -36,6 +37,7 @@ from .places import (  # noqa: F401
     on_commit_bump,
     release_place,
     reservation_insert,
+    reservation_row,
     slot_full,
     take_place,
 )
@@ -113,6 +115,48 @@ def _check_eligible(
         raise ReservationError(problem, code="eligibility")
 
 
+def _booked_audit(
+    reservation: Reservation,
+    slot: Slot,
+    *,
+    resident: Resident | None,
+    member: HouseholdMember | None,
+    actor: StaffUser | None,
+) -> dict[str, Any]:
+    return {
+        "actor": actor,
+        "action": "reservations.reservation.booked",
+        "obj": reservation,
+        "data": {
+            "code": reservation.code,
+            "slot": str(slot),
+            "phone_booking": resident is None,
+            **({"member": member.name} if member is not None else {}),
+        },
+        "actor_resident": resident if actor is None else None,
+    }
+
+
+def _book_in_one_statement(
+    *,
+    menu: Menu,
+    slot: Slot,
+    resident: Resident,
+    member: HouseholdMember | None,
+    answers: dict[str, str],
+    now: dt.datetime,
+) -> Reservation | None:
+    """A resident's own booking on PostgreSQL (``booking_pg``), under the resident's lock; None
+    when it did not book, and then the ORM way books or says why. The age rule is checked here
+    (no query); the limits, the area rule and the place in the statement."""
+    if age_problem(menu=menu, on=timezone.localtime(slot.starts_at).date(), member=member):
+        return None
+    reservation = reservation_row(slot=slot, resident=resident, member=member, answers=answers)
+    audit = audit_entry(**_booked_audit(reservation, slot, resident=resident, member=member, actor=None))
+    booked = booking_pg.resident_book(reservation=reservation, audit=audit, menu=menu, now=now)
+    return reservation if booked else None
+
+
 @transaction.atomic(durable=True)
 def reservation_book(
     *,
@@ -165,43 +209,38 @@ def reservation_book(
         member = _member_of(resident, member)
     if actor is None or member is not None:
         birth_date = None  # only staff take a birth date on the phone; a member has their own
-    _check_eligible(
-        menu,
-        slot,
-        resident=resident,
-        member=member,
-        staff=actor is not None,
-        birth_date=birth_date,
-        area=area,
-        name=name,
-    )
-    check_limits(
-        menu, slot, now=now, resident=resident, phone=phone if resident is None else "", member=member
-    )
-    take_place(slot)
-    reservation = reservation_insert(
-        slot=slot,
-        resident=resident,
-        member=member,
-        name=name if resident is None else "",
-        kana=kana if resident is None else "",
-        phone=phone if resident is None else "",
-        answers=cleaned_answers,
-        booked_by=actor,
-        birth_date=birth_date,
-    )
-    audit_log(
-        actor=actor,
-        action="reservations.reservation.booked",
-        obj=reservation,
-        data={
-            "code": reservation.code,
-            "slot": str(slot),
-            "phone_booking": resident is None,
-            **({"member": member.name} if member is not None else {}),
-        },
-        actor_resident=resident if actor is None else None,
-    )
+    reservation = None
+    if actor is None and booking_pg.is_available():
+        reservation = _book_in_one_statement(
+            menu=menu, slot=slot, resident=resident, member=member, answers=cleaned_answers, now=now
+        )
+    if reservation is None:
+        _check_eligible(
+            menu,
+            slot,
+            resident=resident,
+            member=member,
+            staff=actor is not None,
+            birth_date=birth_date,
+            area=area,
+            name=name,
+        )
+        check_limits(
+            menu, slot, now=now, resident=resident, phone=phone if resident is None else "", member=member
+        )
+        take_place(slot)
+        reservation = reservation_insert(
+            slot=slot,
+            resident=resident,
+            member=member,
+            name=name if resident is None else "",
+            kana=kana if resident is None else "",
+            phone=phone if resident is None else "",
+            answers=cleaned_answers,
+            booked_by=actor,
+            birth_date=birth_date,
+        )
+        audit_log(**_booked_audit(reservation, slot, resident=resident, member=member, actor=actor))
     on_commit_bump(menu.pk)
     notify_on_commit(reservation, "booked")
     return reservation

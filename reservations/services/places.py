@@ -118,6 +118,35 @@ def release_place(slot_id: int) -> None:
     Slot.objects.filter(pk=slot_id, reserved__gt=0).update(reserved=F("reserved") - 1)
 
 
+def reservation_row(
+    *,
+    slot: Slot,
+    resident: Resident | None,
+    member: HouseholdMember | None = None,
+    name: str = "",
+    kana: str = "",
+    phone: str = "",
+    answers: dict[str, str] | None = None,
+    booked_by: StaffUser | None = None,
+    birth_date: dt.date | None = None,
+) -> Reservation:
+    """A new booking of a place in ``slot``, not saved, with a fresh code."""
+    return Reservation(
+        slot=slot,
+        menu_id=slot.menu_id,
+        slot_date=timezone.localtime(slot.starts_at).date(),
+        resident=resident,
+        member=member,
+        name=name,
+        kana=kana,
+        phone=phone,
+        code=reservation_code_new(),
+        answers=answers or {},
+        booked_by=booked_by,
+        birth_date=birth_date,
+    )
+
+
 def reservation_insert(
     *,
     slot: Slot,
@@ -139,17 +168,14 @@ def reservation_insert(
     if not connection.in_atomic_block:
         raise RuntimeError("reservation_insert() needs the caller's transaction")
     for _attempt in range(3):
-        candidate = Reservation(
+        candidate = reservation_row(
             slot=slot,
-            menu_id=slot.menu_id,
-            slot_date=timezone.localtime(slot.starts_at).date(),
             resident=resident,
             member=member,
             name=name,
             kana=kana,
             phone=phone,
-            code=reservation_code_new(),
-            answers=answers or {},
+            answers=answers,
             booked_by=booked_by,
             birth_date=birth_date,
         )
