@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 
 from django.core.cache import cache
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -36,6 +37,7 @@ from .selectors import (
     menu_month_calendar,
     nearest_alternatives,
     reservation_get_for_resident,
+    reservation_on_slot_for_resident,
     reservations_for_resident,
     slots_for_menu,
     waitlist_for_resident,
@@ -241,6 +243,24 @@ def _slot_problem(slot: Slot) -> str:
     return ""
 
 
+# The slots offered beside a refused one, by slot, availability version and 30 s (the booking
+# windows move with time): in a rush every refusal of a full slot offers the same ones. The dict
+# is only bounded.
+_alternatives: dict[tuple[int, int, int], list[Slot]] = {}
+_ALTERNATIVES_KEPT = 256
+
+
+def _alternatives_near(menu: Menu, slot: Slot) -> list[Slot]:
+    key = (slot.pk, availability_version(menu.pk), int(timezone.now().timestamp()) // CALENDAR_HTML_SECONDS)
+    found = _alternatives.get(key)
+    if found is None:
+        found = nearest_alternatives(menu=menu, around=slot.starts_at, exclude_slot_id=slot.pk)
+        if len(_alternatives) >= _ALTERNATIVES_KEPT:
+            _alternatives.clear()
+        _alternatives[key] = found
+    return found
+
+
 def people_for_slot(
     request: HttpRequest, menu: Menu, slot: Slot, members: list[HouseholdMember] | None = None
 ) -> tuple[list[Candidate], bool]:
@@ -287,23 +307,23 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
             member, person = None, "self"
         try:
             reservation = reservation_book(
-                slot=slot, resident=request.resident, member=member, answers=answers
+                slot=slot, resident=request.resident, member=member, answers=answers, slot_as_read=True
             )
         except ReservationError as exc:
             if exc.code in ("duplicate", "full"):
                 # A double tap or a resubmitted form (their own first booking may have taken the
                 # last place): show the booking they already have.
-                existing = (
-                    reservations_for_resident(resident=request.resident)
-                    .filter(slot=slot, member=member)
-                    .first()
+                existing = reservation_on_slot_for_resident(
+                    resident=request.resident, slot=slot, member=member
                 )
                 if existing is not None:
-                    return redirect("reservations:done", reservation_id=existing.pk)
+                    return redirect("reservations:done", reservation_id=existing)
             error, error_code = exc.message, exc.code
-            slot.refresh_from_db()
+            if error_code != "full" or slot.reserved < slot.capacity:
+                slot.refresh_from_db()  # what changed since the page read it (full as read: nothing)
         else:
             return redirect("reservations:done", reservation_id=reservation.pk)
+    prefetch_related_objects([menu], "eligible_areas")  # for the people and the rule alike
     people, ask_person = people_for_slot(request, menu, slot, members)
     if request.method != "POST":
         error = _slot_problem(slot)
@@ -344,9 +364,7 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
         "ends": timezone.localtime(slot.ends_at),
     }
     if error and error_code not in ("answers", "duplicate", "eligibility"):
-        context["alternatives"] = nearest_alternatives(
-            menu=menu, around=slot.starts_at, exclude_slot_id=slot.pk
-        )
+        context["alternatives"] = _alternatives_near(menu, slot)
     status = 409 if error and request.method == "POST" else 200
     return render(request, "liff/reservations/confirm.html", context, status=status)
 

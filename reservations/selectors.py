@@ -11,7 +11,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from municipalities import jp
-from municipalities.models import Department, Municipality, Resident, StaffUser
+from municipalities.models import Department, HouseholdMember, Municipality, Resident, StaffUser
 from municipalities.permissions import departments_for_staff, policy_for
 
 from .models import WAITLIST_OPEN, Menu, Reservation, ReservationStatus, Slot, WaitlistEntry, WaitlistStatus
@@ -179,6 +179,16 @@ def reservations_for_resident(*, resident: Resident, upcoming: bool = True) -> Q
     else:
         qs = qs.order_by("-slot__starts_at")
     return qs
+
+
+def reservation_on_slot_for_resident(
+    *, resident: Resident, slot: Slot, member: HouseholdMember | None
+) -> int | None:
+    """The id of the person's active booking on ``slot`` (a double tap's first one), or None."""
+    active = Reservation.objects.filter(
+        resident=resident, slot=slot, member=member, status=ReservationStatus.BOOKED
+    )
+    return active.values_list("pk", flat=True).first()
 
 
 def reservation_get_for_resident(*, resident: Resident, reservation_id: int) -> Reservation:

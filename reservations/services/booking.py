@@ -171,6 +171,7 @@ def reservation_book(
     birth_date: dt.date | None = None,
     area: Area | None = None,
     now: dt.datetime | None = None,
+    slot_as_read: bool = False,
 ) -> Reservation:
     """Book one place in ``slot`` for a resident (or a member of their household, ``member``), or
     (staff only) for a caller by name/kana/phone.
@@ -185,9 +186,14 @@ def reservation_book(
     staff book on the phone by the ``birth_date`` (and, for a caller, the ``area``) they gave;
     a birth date so taken is kept on the booking for the roster.
     Raises ReservationError (``code`` says why). Enqueues the confirmation push on commit.
+
+    ``slot`` is read again with its menu and department, unless ``slot_as_read``: the caller
+    read it so for this request (the resident's confirm page) and a second read would see no
+    more (no row of it is locked; the place is taken by the conditional UPDATE).
     """
     now = now or timezone.now()
-    slot = Slot.objects.select_related("menu__department").get(pk=slot.pk)
+    if not slot_as_read:
+        slot = Slot.objects.select_related("menu__department").get(pk=slot.pk)
     menu = slot.menu
     if actor is not None:
         require(actor, "book", slot, error=ReservationError, message=_BOOK_DENIED)
