@@ -193,6 +193,25 @@ def test_a_double_tap_that_took_the_last_place_lands_on_the_booking(menu, reside
     assert first.status_code == 302 and first["Location"] == second["Location"]
 
 
+def test_a_full_slot_offers_alternatives_that_follow_the_places(
+    menu, town, resident, django_capture_on_commit_callbacks
+):
+    # given: a full slot, and one with a place left the day after
+    full = SlotFactory(menu=menu, starts_at=in_days(3), capacity=1)
+    near = SlotFactory(menu=menu, starts_at=in_days(4), capacity=1)
+    reservation_book(slot=full, resident=resident_in(town))
+    client = resident_client(resident)
+    url = reverse("reservations:confirm", args=[full.pk])
+    # when / then: refused, with the other slot offered
+    refused = client.post(url)
+    assert refused.status_code == 409 and f'data-alt="{near.pk}"' in refused.content.decode()
+    # once that one is taken (the availability version moves on commit), it is offered no more
+    with django_capture_on_commit_callbacks(execute=True):
+        reservation_book(slot=near, resident=resident_in(town))
+    again = client.post(url)
+    assert again.status_code == 409 and f'data-alt="{near.pk}"' not in again.content.decode()
+
+
 def test_a_process_trusts_the_availability_version_for_a_second(menu, monkeypatch):
     # given: the version as this process last read it
     from django.core.cache import cache
