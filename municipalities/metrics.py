@@ -29,12 +29,15 @@ Contract of a rollup function:
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
@@ -213,21 +216,55 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
+@dataclass
+class _Deferred:
+    rows: list[MetricEvent]
+    depth: int  # the connection's atomic blocks when the block began
+
+
+_deferred: contextvars.ContextVar[_Deferred | None] = contextvars.ContextVar("metric_deferred", default=None)
+
+
+@contextmanager
+def metric_events_deferred() -> Iterator[list[MetricEvent]]:
+    """Within the block, ``metric_event_record`` keeps its row (unsaved) in the list it yields
+    instead of INSERTing it, and the caller writes them: the webhook worker, with the event's
+    talk log and its ``processed`` (one statement on PostgreSQL, ``line.pgwrites``). A row
+    recorded inside a transaction opened within the block is INSERTed at once, as before, so
+    that a rollback still takes it back. Rows the caller does not write are not recorded."""
+    # ``atomic_blocks``: Django's stack of the connection's open ``atomic()`` blocks (a test's
+    # own transaction is one of them, below the depth taken here).
+    deferred = _Deferred(rows=[], depth=len(connection.atomic_blocks))
+    reset = _deferred.set(deferred)
+    try:
+        yield deferred.rows
+    finally:
+        _deferred.reset(reset)
+
+
 def metric_event_record(
     *, municipality_id: int, source: str, kind: str, topic: str = "", label: str = ""
 ) -> MetricEvent:
     """Record one countable event of ``source`` (``kind``, on ``topic`` shown as ``label``) now.
 
     One INSERT, in the caller's transaction if there is one (a rollback takes it back), in its
-    own otherwise; nothing is enqueued. Keep resident-identifying text out of ``label``.
+    own otherwise; nothing is enqueued. Inside ``metric_events_deferred`` and outside a
+    transaction opened in it, the row is not written here but returned unsaved and kept for the
+    block's owner to write. Keep resident-identifying text out of ``label``.
     """
-    return MetricEvent.objects.create(
+    row = MetricEvent(
         municipality_id=municipality_id,
         source=source[:32],
         kind=kind[:32],
         topic=topic[:100],
         label=str(label)[:300],
     )
+    deferred = _deferred.get()
+    if deferred is not None and len(connection.atomic_blocks) == deferred.depth:
+        deferred.rows.append(row)
+    else:
+        row.save(force_insert=True)
+    return row
 
 
 # --- the core's own provider: friends ----------------------------------------------------------

@@ -25,7 +25,9 @@ def chat_outcome_record(*, resident: Resident, outcome: Outcome, topic: str = ""
     """Record that the bot ``outcome``-ed a question of ``resident``'s town on ``topic``
     (``faq:<id>``, ``item:<id>``, ``collection:<kind>``, ``keyword``, ``unanswered:<id>``,
     ``department:<id>``), shown as ``label`` (the FAQ's question, the item's name, the
-    department — never who asked). One INSERT; enqueues nothing."""
+    department — never who asked). One INSERT; enqueues nothing. While the webhook worker
+    processes the resident's event, the row is written after the reply, with the event's talk
+    log (``metrics.metric_event_record``, ``metric_events_deferred``)."""
     metric_event_record(
         municipality_id=resident.municipality_id,
         source=SOURCE,

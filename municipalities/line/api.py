@@ -50,7 +50,7 @@ from municipalities.line.errors import (
 from municipalities.line.insight import InsightApiMixin
 from municipalities.line.messages import validate_messages
 from municipalities.line.richmenus_gateway import RichMenuApiMixin
-from municipalities.line.talklog import talk_log_insert, talk_log_outbound
+from municipalities.line.talklog import talk_log_outbound
 from municipalities.models import Department, Municipality, Resident, TalkMessage, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -169,11 +169,11 @@ class ApiClient(RichMenuApiMixin, InsightApiMixin):
         department: Department | None = None,
         talk_log_text: str = "",
         resident: Resident | None = None,
-        inbound_log: TalkMessage | None = None,
+        talk_log_into: list[TalkMessage] | None = None,
     ) -> SendResult:
         """``resident``: whom the token answers, when the caller has them (the webhook's
         processing): the talk log is written without reading the event and the resident.
-        ``inbound_log``: the resident's message, written with the reply's row (one INSERT)."""
+        ``talk_log_into``: the reply's talk-log rows go there, for the caller to write."""
         validate_messages(messages)
         request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
         result = self._result(self._call("reply", self._api.reply_message_with_http_info, request))
@@ -192,10 +192,8 @@ class ApiClient(RichMenuApiMixin, InsightApiMixin):
                 department=department,
                 log_text=talk_log_text,
                 resident=resident,
-                inbound_log=inbound_log,
+                into=talk_log_into,
             )
-        elif inbound_log is not None:
-            talk_log_insert([inbound_log])
         return result
 
     def push(

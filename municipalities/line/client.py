@@ -14,9 +14,10 @@ push take ``department`` when a feature sends a notice on a department's behalf 
 application): the talk-log row belongs to that department (see talklog.talk_log_outbound); and
 ``talk_log_text`` when the answer lists a resident's own records of several departments (予約確認,
 申請状況): the talk log keeps that sentence instead of the records. Reply takes ``resident`` (whom
-the token answers, when the caller has them) and ``inbound_log``: the resident's message it
-answers, not yet in the talk log, written in the same INSERT as the reply's row once the reply
-went through (returning normally means both rows are written; raising, neither). Push,
+the token answers, when the caller has them) and ``talk_log_into``: a list the reply's talk-log
+rows are added to (unsaved) once the reply went through, instead of being written (returning
+normally means they are in the list; raising, not): the caller writes them with its own rows (the
+webhook's processing: the resident's message, the reply, the event's outcome). Push,
 multicast and broadcast take ``retry_key``: a UUID derived deterministically from what is sent
 (``retry_key_for(...)``), so a retry after a crash reuses it. A 409 from LINE means the key was
 already accepted: the call returns normally (``SendResult.already_accepted``).
@@ -73,7 +74,7 @@ class LineClient(RichMenuGateway, InsightGateway, Protocol):
         department: Department | None = None,
         talk_log_text: str = "",
         resident: Resident | None = None,
-        inbound_log: TalkMessage | None = None,
+        talk_log_into: list[TalkMessage] | None = None,
     ) -> SendResult: ...
 
     def push(

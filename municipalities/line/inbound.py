@@ -39,14 +39,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from municipalities.errors import ServiceError
-from municipalities.line import dispatch, towncache
+from municipalities.line import dispatch, pgwrites, towncache
 from municipalities.line import messages as m
 from municipalities.line.client import LineClient, get_line_client, retry_key_for
 from municipalities.line.errors import LineError, LineRateLimited, LineReplyTokenExpired
 from municipalities.line.liff import resident_link
 from municipalities.line.retry import LINE_MAX_ATTEMPTS, LINE_RETRYABLE, is_transient, line_backoff_seconds
 from municipalities.line.talklog import talk_log_inbound_row, talk_log_insert
-from municipalities.models import Municipality, Resident, TalkMessage, WebhookEvent
+from municipalities.metrics import metric_events_deferred
+from municipalities.models import MetricEvent, Municipality, Resident, TalkMessage, WebhookEvent
 from municipalities.services import resident_follow, resident_unfollow
 
 logger = logging.getLogger(__name__)
@@ -235,8 +236,8 @@ def _reply(
     means LINE took nothing; after any other fault the reply may have arrived, so a token LINE
     then refuses is recorded instead of pushed (the resident is not answered twice).
     ``resident`` (the sender, when a handler loaded them) saves the gateway reading them again.
-    ``unlogged``: the sender's message, not yet in the talk log: the reply writes it with its
-    own row (one INSERT), and it is taken out of the list once the reply went through."""
+    ``unlogged``: the talk-log rows not yet written (the sender's message): the reply's rows are
+    added to it once the reply went through, and the caller writes them all (``_finish``)."""
     if not messages or not event.reply_token:
         return
     may_have_arrived = event.error == INTERRUPTED  # a dead run may have replied
@@ -244,16 +245,13 @@ def _reply(
     for attempt in range(1, LINE_MAX_ATTEMPTS + 1):
         try:
             try:
-                inbound_log = unlogged[0] if unlogged and resident is not None else None
                 client.reply(
                     event.reply_token,
                     messages,
                     talk_log_text=talk_log_text,
                     resident=resident,
-                    inbound_log=inbound_log,
+                    talk_log_into=unlogged,
                 )
-                if inbound_log is not None:
-                    unlogged.pop(0)
             except LineReplyTokenExpired:
                 if may_have_arrived:
                     _record_failure(
@@ -400,23 +398,17 @@ def webhook_event_process(*, event: WebhookEvent, municipality: Municipality, cl
     """Process one stored event once. Returns False when it was already claimed (a no-op).
 
     The handlers read the town's cached answer data (index, 災害モード, routes) under one version
-    of each (``towncache.tokens_pinned``). The sender's message goes to the talk log with the
-    reply's row (one INSERT), or on its own when no reply carried it (no answer, a failure)."""
-    with towncache.tokens_pinned(municipality.pk):
-        return _process(event=event, municipality=municipality, client=client)
+    of each (``towncache.tokens_pinned``). What is written after the reply (the talk log: the
+    sender's message and the reply's rows; the metric events the handlers recorded, such as
+    the chatbot's outcome; the event's ``processed``) is written together by ``_finish``: one
+    statement on PostgreSQL (``pgwrites``)."""
+    with towncache.tokens_pinned(municipality.pk), metric_events_deferred() as metrics:
+        return _process(event=event, municipality=municipality, client=client, metrics=metrics)
 
 
-def _write_unlogged(unlogged: list[TalkMessage]) -> None:
-    """The sender's message into the talk log, when no reply wrote it."""
-    if not unlogged:
-        return
-    for row in unlogged:
-        row.pk = None  # a reply that failed may have set it in a transaction that rolled back
-    talk_log_insert(unlogged)
-    unlogged.clear()
-
-
-def _process(*, event: WebhookEvent, municipality: Municipality, client: LineClient) -> bool:
+def _process(
+    *, event: WebhookEvent, municipality: Municipality, client: LineClient, metrics: list[MetricEvent]
+) -> bool:
     if not _claim(event):
         return False
     source_type = dispatch.as_dict(dispatch.as_dict(event.payload).get("source")).get("type")
@@ -446,6 +438,8 @@ def _process(*, event: WebhookEvent, municipality: Municipality, client: LineCli
         if is_transient(exc) and event.attempts + 1 < LINE_MAX_ATTEMPTS:
             # Redis, the database or LINE failed for a moment: answer later, not with an apology
             logger.warning("webhook event %s met a transient fault: %r", event.webhook_event_id, exc)
+            # The metric events this attempt recorded are dropped: the next attempt's handlers
+            # record the outcome again (writing these too would count the question twice).
             _write_unlogged_if_possible(unlogged)
             raise EventDeferred(event, _give_back(event, exc), f"{type(exc).__name__}: {exc}") from exc
         # a bug in a handler (or a fault that did not pass) must not lose the answer or the record
@@ -453,12 +447,29 @@ def _process(*, event: WebhookEvent, municipality: Municipality, client: LineCli
         _record_failure(event, f"{type(exc).__name__}: {exc}")
         answer = sorry_messages()
     _reply(client, event, answer, talk_log_text, resident, unlogged)
-    try:
-        _write_fresh(lambda: _write_unlogged(unlogged))
-    except Exception:  # the answer went out: the event is done even if its log row is lost
-        logger.exception("talk log of webhook event %s not written", event.webhook_event_id)
-    _done(event)
+    _finish(event, unlogged, metrics)
     return True
+
+
+def _finish(event: WebhookEvent, unlogged: list[TalkMessage], metrics: list[MetricEvent]) -> None:
+    """The talk-log rows, the metric events and ``processed``, together (``pgwrites``), on a
+    connection that works. The answer went out: when rows cannot be written (a bug, a resident
+    deleted meanwhile), each list is tried on its own and the event is done all the same."""
+    try:
+        _write_fresh(
+            lambda: pgwrites.webhook_event_finish(event_id=event.pk, talk_rows=unlogged, metric_rows=metrics)
+        )
+        return
+    except (OperationalError, InterfaceError):  # the database stayed away: as ``_done`` would
+        raise
+    except Exception:
+        logger.exception("webhook event %s: its rows were refused; written one list at a time", event.pk)
+    for rows in (unlogged, metrics):
+        try:
+            _write_fresh(lambda rows=rows: pgwrites.rows_insert(rows))
+        except Exception:
+            logger.exception("webhook event %s: %d rows not written", event.pk, len(rows))
+    _done(event)
 
 
 def _write_unlogged_if_possible(unlogged: list[TalkMessage]) -> None:
@@ -468,7 +479,8 @@ def _write_unlogged_if_possible(unlogged: list[TalkMessage]) -> None:
     if connection.errors_occurred:
         return
     try:
-        _write_unlogged(unlogged)
+        talk_log_insert(unlogged)
+        unlogged.clear()
     except Exception as exc:
         logger.warning("talk log of a deferred event not written: %r", exc)
 

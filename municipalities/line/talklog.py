@@ -31,7 +31,7 @@ def talk_log_outbound(
     department: Department | None = None,
     log_text: str = "",
     resident: Resident | None = None,
-    inbound_log: TalkMessage | None = None,
+    into: list[TalkMessage] | None = None,
 ) -> None:
     """Log messages sent to residents. Broadcast fan-outs are logged by their delivery records
     instead (one row per recipient and message would be millions of rows).
@@ -48,12 +48,11 @@ def talk_log_outbound(
     ``resident`` is the one recipient when the caller already has them (a reply to their
     event): the row is written without looking them up.
 
-    ``inbound_log`` (unsaved, see ``talk_log_inbound_row``) is the resident's message a reply
-    answers: written first, in the same INSERT.
+    ``into``: the rows are added to this list, unsaved, instead of written: its owner writes
+    them with its own (the webhook's processing writes the resident's message, the reply's rows
+    and the event's ``processed`` together, see ``inbound``).
     """
-    first = [inbound_log] if inbound_log is not None else []
     if len(line_user_ids) > 1:
-        talk_log_insert(first)
         return
     if log_text:
         logged = [("summary", log_text, {})]
@@ -64,23 +63,24 @@ def talk_log_outbound(
         if resident is not None
         else Resident.objects.filter(municipality=municipality, line_user_id__in=line_user_ids).only("pk")
     )
-    talk_log_insert(
-        first
-        + [
-            TalkMessage(
-                municipality=municipality,
-                resident=recipient,
-                direction=TalkMessage.Direction.OUTBOUND,
-                kind=kind,
-                text=text,
-                payload=payload,
-                sent_by=sent_by,
-                department=department,
-            )
-            for recipient in residents
-            for kind, text, payload in logged
-        ]
-    )
+    rows = [
+        TalkMessage(
+            municipality=municipality,
+            resident=recipient,
+            direction=TalkMessage.Direction.OUTBOUND,
+            kind=kind,
+            text=text,
+            payload=payload,
+            sent_by=sent_by,
+            department=department,
+        )
+        for recipient in residents
+        for kind, text, payload in logged
+    ]
+    if into is not None:
+        into.extend(rows)
+    else:
+        talk_log_insert(rows)
 
 
 def talk_log_insert(rows: list[TalkMessage]) -> None:
@@ -94,7 +94,7 @@ def talk_log_insert(rows: list[TalkMessage]) -> None:
 
 def talk_log_inbound_row(*, resident: Resident, kind: str, text: str, payload: dict[str, Any]) -> TalkMessage:
     """An inbound row, not yet saved: its time is now (when the message is handled), whenever it
-    is written (with the reply's row, ``talk_log_outbound(inbound_log=…)``)."""
+    is written (with the reply's rows, see ``talk_log_outbound(into=…)``)."""
     return TalkMessage(
         municipality_id=resident.municipality_id,
         resident=resident,
