@@ -18,7 +18,9 @@ All on 127.0.0.1:
    gunicorn and PostgreSQL spent per request;
 4. availability: the same connections GET the month calendar for ``--seconds``: requests/s,
    p50/p99; for scale, the requests/s of ``/healthz`` (the middleware stack and nothing else)
-   on the same server.
+   on the same server. Both are measured before the rush and after it, and the faster counts:
+   on a shared machine everything slows for some seconds now and then (here most often right
+   after the rush's writes), and one window of 5–10 s may fall into such a spell.
 
 Goals (issue 22), as ratios to ``/healthz`` on the same server in the same run: bookings ≥ 30 %
 with p99 < 250 ms and 0 oversold; the calendar ≥ 70 %. wrk, PostgreSQL and Redis share the
@@ -175,6 +177,32 @@ def gunicorn_cpu(master: int) -> float:
     return tree_cpu_seconds(master, include_parent=True)
 
 
+def healthz(port: int, master: int, args: argparse.Namespace) -> tuple[float, float]:
+    """Requests/s of ``/healthz`` (5 s) and the gunicorn CPU seconds per request."""
+    cpu_before = gunicorn_cpu(master)
+    rate = ceiling(
+        port, request_line("GET", "/healthz", {}), threads=args.wrk_threads, connections=args.clients
+    )
+    return rate, (gunicorn_cpu(master) - cpu_before) / max(rate * 5.0, 1)
+
+
+def calendar_reads(
+    port: int, master: int, prefix: str, args: argparse.Namespace
+) -> tuple[float, float, float, float, int]:
+    """The month calendar for ``--seconds``: requests/s, gunicorn CPU seconds per request, p50
+    and p99 in ms, and the answers other than 200."""
+    cpu_before = gunicorn_cpu(master)
+    reads = wrk(port, prefix, threads=args.wrk_threads, connections=args.clients, seconds=args.seconds)
+    shown = status_count(reads, 200)
+    return (
+        shown / (reads["duration_us"] / 1e6),
+        (gunicorn_cpu(master) - cpu_before) / max(shown, 1),
+        reads["p50_us"] / 1000,
+        reads["p99_us"] / 1000,
+        status_count(reads) - shown + socket_errors(reads),
+    )
+
+
 def oversold(env: dict[str, str]) -> tuple[int, int, int]:
     import psycopg
 
@@ -232,6 +260,10 @@ def main() -> int:
             f"{args.workers}×{args.threads} (gthread); {os.cpu_count()} CPUs",
             flush=True,
         )
+        # /healthz and the calendar before the rush and again after it; the faster of each counts
+        # (a slow spell of the machine may take one window, see the module's docstring).
+        floors = [healthz(port, gunicorn.pid, args)]
+        calendars = [calendar_reads(port, gunicorn.pid, read_prefix, args)]
         cpu_before, pg_before, wrk_before = (
             gunicorn_cpu(gunicorn.pid),
             postgres_cpu_seconds(env),
@@ -264,30 +296,23 @@ def main() -> int:
             f"  CPU per booking request: gunicorn {rush_cpu / handled * 1000:.1f} ms, PostgreSQL "
             f"{pg_cpu / handled * 1000:.1f} ms; wrk {wrk_cpu:.1f}s of {elapsed * (os.cpu_count() or 1):.0f} CPU-seconds"
         )
-        cpu_before = gunicorn_cpu(gunicorn.pid)
-        reads = wrk(
-            port, read_prefix, threads=args.wrk_threads, connections=args.clients, seconds=args.seconds
-        )
-        read_cpu = gunicorn_cpu(gunicorn.pid) - cpu_before
-        elapsed = reads["duration_us"] / 1e6
-        shown = status_count(reads, 200)
-        read_errors = status_count(reads) - shown + socket_errors(reads)
+        calendars.append(calendar_reads(port, gunicorn.pid, read_prefix, args))
+        rate, cpu, p50, p99, read_errors = max(calendars)
         print(
-            f"availability calendar: {shown / elapsed:7.1f} requests/s ({read_errors} errors), "
-            f"p50 {reads['p50_us'] / 1000:.1f} ms p99 {reads['p99_us'] / 1000:.1f} ms"
+            f"availability calendar: {rate:7.1f} requests/s ({read_errors} errors), p50 {p50:.1f} ms "
+            f"p99 {p99:.1f} ms (the faster of {calendars[0][0]:,.0f} before the rush and "
+            f"{calendars[1][0]:,.0f} after it)"
         )
-        print(f"  gunicorn CPU {read_cpu / max(shown, 1) * 1000:.1f} ms per calendar request")
-        cpu_before = gunicorn_cpu(gunicorn.pid)
-        bare = ceiling(
-            port, request_line("GET", "/healthz", {}), threads=args.wrk_threads, connections=args.clients
-        )
-        bare_cpu = (gunicorn_cpu(gunicorn.pid) - cpu_before) / max(bare * 5.0, 1)
+        print(f"  gunicorn CPU {cpu * 1000:.1f} ms per calendar request")
+        floors.append(healthz(port, gunicorn.pid, args))
+        bare, bare_cpu = max(floors)
         print(
             f"for scale, the same server answering /healthz (the middleware, no session, no database): "
-            f"{bare:,.0f} requests/s, gunicorn CPU {bare_cpu * 1000:.2f} ms per request"
+            f"{bare:,.0f} requests/s, gunicorn CPU {bare_cpu * 1000:.2f} ms per request (the faster of "
+            f"{floors[0][0]:,.0f} before the rush and {floors[1][0]:,.0f} at the end)"
         )
         booking_ratio = booked_answers / rush["duration_us"] * 1e6 / bare
-        calendar_ratio = shown / elapsed / bare
+        calendar_ratio = rate / bare
         print(
             f"ratio to /healthz: bookings {booking_ratio:.1%} (goal ≥ 30 % with p99 < 250 ms: p99 "
             f"{rush['p99_us'] / 1000:.0f} ms), calendar {calendar_ratio:.1%} (goal ≥ 70 %); "
@@ -297,9 +322,9 @@ def main() -> int:
         print(
             f"gunicorn CPU of /healthz over that of a request: booking "
             f"{bare_cpu / (rush_cpu / handled):.1%} (PostgreSQL's CPU aside), calendar "
-            f"{bare_cpu / (read_cpu / max(shown, 1)):.1%}"
+            f"{bare_cpu / cpu:.1%}"
         )
-        return 0 if over == 0 and drift == 0 and not errors and not read_errors else 1
+        return 0 if over == 0 and drift == 0 and not errors and not any(c[4] for c in calendars) else 1
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
         gunicorn.wait(timeout=30)
