@@ -236,15 +236,17 @@ def reservation_book(
         )
         take_place(slot)
         reservation = reservation_insert(
-            slot=slot,
-            resident=resident,
-            member=member,
-            name=name if resident is None else "",
-            kana=kana if resident is None else "",
-            phone=phone if resident is None else "",
-            answers=cleaned_answers,
-            booked_by=actor,
-            birth_date=birth_date,
+            reservation_row(
+                slot=slot,
+                resident=resident,
+                member=member,
+                name=name if resident is None else "",
+                kana=kana if resident is None else "",
+                phone=phone if resident is None else "",
+                answers=cleaned_answers,
+                booked_by=actor,
+                birth_date=birth_date,
+            )
         )
         audit_log(**_booked_audit(reservation, slot, resident=resident, member=member, actor=actor))
     on_commit_bump(menu.pk)

@@ -149,19 +149,9 @@ def reservation_row(
     )
 
 
-def reservation_insert(
-    *,
-    slot: Slot,
-    resident: Resident | None,
-    member: HouseholdMember | None = None,
-    name: str = "",
-    kana: str = "",
-    phone: str = "",
-    answers: dict[str, str] | None = None,
-    booked_by: StaffUser | None = None,
-    birth_date: dt.date | None = None,
-) -> Reservation:
-    """Insert the booking row for a place already taken (caller's transaction).
+def reservation_insert(reservation: Reservation) -> Reservation:
+    """Insert ``reservation`` (unsaved, from ``reservation_row``) for a place already taken
+    (caller's transaction).
 
     The partial UNIQUEs (one active booking per person and slot) are the last word: a violation
     is ReservationError "duplicate", raised outside the savepoint so the caller's whole use case
@@ -169,26 +159,17 @@ def reservation_insert(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("reservation_insert() needs the caller's transaction")
-    for _attempt in range(3):
-        candidate = reservation_row(
-            slot=slot,
-            resident=resident,
-            member=member,
-            name=name,
-            kana=kana,
-            phone=phone,
-            answers=answers,
-            booked_by=booked_by,
-            birth_date=birth_date,
-        )
+    for attempt in range(3):
+        if attempt:
+            reservation.code = reservation_code_new()  # a code collision (1 in 10^11): draw another
         try:
             with transaction.atomic():
-                candidate.save(force_insert=True)
+                reservation.save(force_insert=True)
         except IntegrityError as exc:
             if "code" in str(exc):
-                continue  # a code collision (1 in 10^11): draw another
+                continue
             raise ReservationError(_("この枠はすでに予約済みです。"), code="duplicate") from None
-        return candidate
+        return reservation
     raise ReservationError(_("予約番号を発行できませんでした。もう一度お試しください。"), code="code")
 
 

@@ -58,6 +58,7 @@ from .places import (
     on_commit_bump,
     release_place,
     reservation_insert,
+    reservation_row,
     take_place,
 )
 
@@ -383,15 +384,17 @@ def waitlist_accept(
     if not flipped:
         raise ReservationError(_("申し訳ありません。ご案内した席の確保期限が過ぎました。"), code="expired")
     reservation = reservation_insert(
-        slot=slot,
-        resident=resident,
-        member=member,
-        name=current.name,
-        kana=current.kana,
-        phone=current.phone,
-        answers=current.answers,
-        booked_by=actor,
-        birth_date=current.birth_date if member is None else None,
+        reservation_row(
+            slot=slot,
+            resident=resident,
+            member=member,
+            name=current.name,
+            kana=current.kana,
+            phone=current.phone,
+            answers=current.answers,
+            booked_by=actor,
+            birth_date=current.birth_date if member is None else None,
+        )
     )
     WaitlistEntry.objects.filter(pk=current.pk).update(reservation=reservation)
     audit_log(

@@ -265,6 +265,21 @@ def test_partial_unique_is_enforced_by_the_database(slot, resident):
         )
 
 
+def test_a_code_already_taken_is_drawn_again_on_insert(slot, town, monkeypatch):
+    # given: a booking, and a new row that drew the same code
+    from reservations.services import places
+
+    first = reservation_book(slot=slot, resident=resident_in(town))
+    row = places.reservation_row(slot=slot, resident=resident_in(town))
+    row.code = first.code
+    monkeypatch.setattr(places, "reservation_code_new", lambda: "ZZZZ-ZZZZ")
+    # when
+    with transaction.atomic():
+        inserted = places.reservation_insert(row)
+    # then: stored with the code drawn again
+    assert inserted.pk and Reservation.objects.get(pk=inserted.pk).code == "ZZZZ-ZZZZ"
+
+
 def test_reconcile_recounts_reserved(slot, resident):
     reservation_book(slot=slot, resident=resident)
     Slot.objects.filter(pk=slot.pk).update(reserved=3)
