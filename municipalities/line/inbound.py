@@ -45,7 +45,7 @@ from municipalities.line.client import LineClient, get_line_client, retry_key_fo
 from municipalities.line.errors import LineError, LineRateLimited, LineReplyTokenExpired
 from municipalities.line.liff import resident_link
 from municipalities.line.retry import LINE_MAX_ATTEMPTS, LINE_RETRYABLE, is_transient, line_backoff_seconds
-from municipalities.line.talklog import talk_log_inbound_row, talk_log_insert
+from municipalities.line.talklog import talk_log_inbound_row
 from municipalities.metrics import metric_events_deferred
 from municipalities.models import MetricEvent, Municipality, Resident, TalkMessage, WebhookEvent
 from municipalities.services import resident_follow, resident_unfollow
@@ -479,7 +479,7 @@ def _write_unlogged_if_possible(unlogged: list[TalkMessage]) -> None:
     if connection.errors_occurred:
         return
     try:
-        talk_log_insert(unlogged)
+        pgwrites.rows_insert(unlogged)
         unlogged.clear()
     except Exception as exc:
         logger.warning("talk log of a deferred event not written: %r", exc)
