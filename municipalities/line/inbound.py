@@ -193,9 +193,10 @@ def _record_failure(event: WebhookEvent, error: str) -> None:
     )
 
 
-def _give_back(event: WebhookEvent, exc: BaseException) -> float:
+def _give_back(event: WebhookEvent, exc: BaseException, *, inbound_logged: bool) -> float:
     """Make a claimed event ``received`` again after a transient fault, not to be tried before
-    the retry policy's wait for its attempts so far; that wait in seconds."""
+    the retry policy's wait for its attempts so far; that wait in seconds. ``inbound_logged``:
+    this attempt wrote the resident's message to the talk log."""
     attempts = event.attempts + 1
     wait = line_backoff_seconds(attempts)
     error = _("一時的な障害のため再試行します（{n}回目）: {error}").format(
@@ -208,6 +209,7 @@ def _give_back(event: WebhookEvent, exc: BaseException) -> float:
             attempts=attempts,
             error=error[:2000],
             retry_at=timezone.now() + timedelta(seconds=wait),
+            inbound_logged=event.inbound_logged or inbound_logged,
         )
     )
     return wait
@@ -321,6 +323,13 @@ def _resident_for(
     return resident, extras
 
 
+def _log_inbound(event: WebhookEvent, unlogged: list[TalkMessage], **row: Any) -> None:
+    """Put the resident's message (``talk_log_inbound_row(**row)``) in ``unlogged``, unless an
+    earlier attempt given back after a transient fault wrote it already."""
+    if not event.inbound_logged:
+        unlogged.append(talk_log_inbound_row(**row))
+
+
 def _handle_follow(
     client: LineClient, municipality: Municipality, event: WebhookEvent, unlogged: list[TalkMessage]
 ) -> tuple[list[dict[str, Any]], Resident]:
@@ -332,8 +341,8 @@ def _handle_follow(
         picture_url=picture_url,
     )
     resident.municipality = municipality
-    unlogged.append(
-        talk_log_inbound_row(resident=resident, kind="follow", text=_("友だち追加"), payload=event.payload)
+    _log_inbound(
+        event, unlogged, resident=resident, kind="follow", text=_("友だち追加"), payload=event.payload
     )
     answer = greeting_messages(resident)
     context = dispatch.InboundContext(municipality=municipality, resident=resident, event=event.payload)
@@ -351,10 +360,8 @@ def _handle_message(
     message = dispatch.as_dict(dispatch.as_dict(event.payload).get("message"))
     kind = dispatch.as_str(message.get("type"))
     text = dispatch.as_str(message.get("text")) if kind == "text" else ""
-    unlogged.append(
-        talk_log_inbound_row(
-            resident=resident, kind=kind or "message", text=text or f"[{kind}]", payload=message
-        )
+    _log_inbound(
+        event, unlogged, resident=resident, kind=kind or "message", text=text or f"[{kind}]", payload=message
     )
     context = dispatch.InboundContext(
         municipality=municipality, resident=resident, event=event.payload, extras=extras
@@ -379,7 +386,7 @@ def _handle_postback(
     resident, extras = _resident_for(client, municipality, event.line_user_id)
     postback = dispatch.as_dict(dispatch.as_dict(event.payload).get("postback"))
     data = dispatch.as_str(postback.get("data"))
-    unlogged.append(talk_log_inbound_row(resident=resident, kind="postback", text=data, payload=postback))
+    _log_inbound(event, unlogged, resident=resident, kind="postback", text=data, payload=postback)
     handler = dispatch.postback_handler(data)
     if handler is None:
         logger.info("no postback handler for %r", data.split(":", 1)[0])
@@ -440,8 +447,9 @@ def _process(
             logger.warning("webhook event %s met a transient fault: %r", event.webhook_event_id, exc)
             # The metric events this attempt recorded are dropped: the next attempt's handlers
             # record the outcome again (writing these too would count the question twice).
-            _write_unlogged_if_possible(unlogged)
-            raise EventDeferred(event, _give_back(event, exc), f"{type(exc).__name__}: {exc}") from exc
+            logged = _write_unlogged_if_possible(unlogged)
+            wait = _give_back(event, exc, inbound_logged=logged)
+            raise EventDeferred(event, wait, f"{type(exc).__name__}: {exc}") from exc
         # a bug in a handler (or a fault that did not pass) must not lose the answer or the record
         logger.exception("webhook event %s failed", event.webhook_event_id)
         _record_failure(event, f"{type(exc).__name__}: {exc}")
@@ -472,17 +480,20 @@ def _finish(event: WebhookEvent, unlogged: list[TalkMessage], metrics: list[Metr
     _done(event)
 
 
-def _write_unlogged_if_possible(unlogged: list[TalkMessage]) -> None:
+def _write_unlogged_if_possible(unlogged: list[TalkMessage]) -> bool:
     """Before an event is given back: its message is in the talk log from its first attempt, as
     when the row was written before the handlers ran. When the fault is the database's (an error
-    on this connection), the next attempt writes it instead of a write that would meet it too."""
-    if connection.errors_occurred:
-        return
+    on this connection), the next attempt writes it instead of a write that would meet it too.
+    Whether it was written (the event then records it, and no later attempt writes it again)."""
+    if not unlogged or connection.errors_occurred:
+        return False
     try:
         pgwrites.rows_insert(unlogged)
-        unlogged.clear()
     except Exception as exc:
         logger.warning("talk log of a deferred event not written: %r", exc)
+        return False
+    unlogged.clear()
+    return True
 
 
 def webhook_events_process(

@@ -55,6 +55,9 @@ class WebhookEvent(TimeStampedModel, MunicipalityOwned):
         db_default=0,
         help_text=_("一時的な障害（Redis・データベース・LINE）で処理をやり直した回数。"),
     )
+    # Set when an attempt given back after a transient fault wrote the resident's message to
+    # the talk log: the next attempt does not write it again. db_default: as ``attempts``.
+    inbound_logged = models.BooleanField(_("メッセージ記録済み"), default=False, db_default=False)
     retry_at = models.DateTimeField(
         _("再試行予定"),
         null=True,

@@ -429,11 +429,11 @@ def test_giving_an_event_back_costs_one_query(town, resident):
     )
     event = WebhookEvent.objects.create(**{**fields, "status": WebhookEvent.Status.PROCESSING})
     with CaptureQueriesContext(connection) as queries:
-        wait = inbound._give_back(event, redis.exceptions.ConnectionError("down"))
+        wait = inbound._give_back(event, redis.exceptions.ConnectionError("down"), inbound_logged=True)
     assert len(queries) == 1
     event.refresh_from_db()
     assert event.status == WebhookEvent.Status.RECEIVED and event.processed_at is None
-    assert event.attempts == 1 and 1 <= wait <= 2 and event.retry_at is not None
+    assert event.attempts == 1 and 1 <= wait <= 2 and event.retry_at is not None and event.inbound_logged
 
 
 def test_a_run_turned_away_by_a_dead_runs_lock_comes_back_when_its_lease_ends(client, town, resident, broker):

@@ -88,6 +88,61 @@ def test_a_message_given_back_after_a_transient_fault_is_logged_as_before(town, 
     assert _log(resident) == [(IN, "質問")]
 
 
+def test_a_message_given_back_twice_is_logged_once_when_it_is_answered(town, resident, handlers):
+    # given: Redis is away for the first two attempts; the first writes the message
+    faults = [redis.exceptions.ConnectionError("down"), redis.exceptions.ConnectionError("down")]
+
+    def flaky(ctx):
+        if faults:
+            raise faults.pop()
+        return [m.text("答えです")]
+
+    handlers.register_text(flaky)
+    [fields] = webhook.parse_events(
+        {"events": [webhook_event("message", resident.line_user_id, text="質問")]}, municipality_id=town.pk
+    )
+    event = WebhookEvent.objects.create(**fields)
+    client = get_line_client(town)
+    for _attempt in range(2):
+        with pytest.raises(inbound.EventDeferred):
+            inbound.webhook_event_process(event=event, municipality=town, client=client)
+        event.refresh_from_db()
+        assert event.status == WebhookEvent.Status.RECEIVED and event.inbound_logged
+    # when: the fault has passed
+    assert inbound.webhook_event_process(event=event, municipality=town, client=client)
+    # then: the message is in the talk log once, before the answer
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.PROCESSED and event.attempts == 2
+    assert _log(resident) == [(IN, "質問"), (OUT, "答えです")]
+
+
+def test_a_message_the_database_kept_from_the_log_is_logged_by_the_next_attempt(
+    town, resident, handlers, monkeypatch
+):
+    # given: the first attempt cannot write the message before the event is given back
+    faults = [redis.exceptions.ConnectionError("down")]
+
+    def flaky(ctx):
+        if faults:
+            raise faults.pop()
+        return [m.text("答えです")]
+
+    handlers.register_text(flaky)
+    monkeypatch.setattr(inbound, "_write_unlogged_if_possible", lambda unlogged: False)
+    [fields] = webhook.parse_events(
+        {"events": [webhook_event("message", resident.line_user_id, text="質問")]}, municipality_id=town.pk
+    )
+    event = WebhookEvent.objects.create(**fields)
+    client = get_line_client(town)
+    with pytest.raises(inbound.EventDeferred):
+        inbound.webhook_event_process(event=event, municipality=town, client=client)
+    event.refresh_from_db()
+    assert not event.inbound_logged and _log(resident) == []
+    # when / then: the next attempt logs it with its answer
+    assert inbound.webhook_event_process(event=event, municipality=town, client=client)
+    assert _log(resident) == [(IN, "質問"), (OUT, "答えです")]
+
+
 def test_a_refused_token_pushes_and_the_message_is_logged_once(town, resident, handlers, monkeypatch):
     handlers.register_text(lambda ctx: [m.text("答えです")])
 
