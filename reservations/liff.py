@@ -26,6 +26,7 @@ from municipalities.line.liff import (
     resident_town_required,
     signin_required,
 )
+from municipalities.memo import ProcessMemo
 from municipalities.models import HouseholdMember
 from municipalities.services import household_members_for_resident
 
@@ -116,8 +117,7 @@ def _calendar_key(menu_id: int, year: int, month: int, today: dt.date) -> tuple[
 
 # Pages this process served lately, by cache key: a key names one version of one page, so a page
 # kept here is never out of date; the dict is only bounded.
-_pages: dict[str, tuple[int, str]] = {}
-_PAGES_KEPT = 64
+_pages: ProcessMemo[str, tuple[int, str]] = ProcessMemo(limit=64)
 
 
 def _calendar_cached(key: str) -> tuple[int, str] | None:
@@ -125,14 +125,8 @@ def _calendar_cached(key: str) -> tuple[int, str] | None:
     if page is None:
         page = cache.get(key)
         if page is not None:
-            _calendar_keep(key, page)
+            _pages.keep(key, page)
     return page
-
-
-def _calendar_keep(key: str, page: tuple[int, str]) -> None:
-    if len(_pages) >= _PAGES_KEPT:
-        _pages.clear()
-    _pages[key] = page
 
 
 @resident_town_required
@@ -176,7 +170,7 @@ def menu_calendar(request: HttpRequest, menu_id: int) -> HttpResponse:
     key, etag = _calendar_key(menu.pk, year, month, today)
     page = (menu.department.municipality_id, _calendar_page(request, menu, year, month, today))
     cache.set(key, page, CALENDAR_HTML_SECONDS * 2)
-    _calendar_keep(key, page)
+    _pages.keep(key, page)
     return _calendar_response(request, page[1], etag)
 
 
@@ -246,18 +240,16 @@ def _slot_problem(slot: Slot) -> str:
 # The slots offered beside a refused one, by slot, availability version and 30 s (the booking
 # windows move with time): in a rush every refusal of a full slot offers the same ones. The dict
 # is only bounded.
-_alternatives: dict[tuple[int, int, int], list[Slot]] = {}
-_ALTERNATIVES_KEPT = 256
+_alternatives: ProcessMemo[tuple[int, int, int], list[Slot]] = ProcessMemo(limit=256)
 
 
 def _alternatives_near(menu: Menu, slot: Slot) -> list[Slot]:
     key = (slot.pk, availability_version(menu.pk), int(timezone.now().timestamp()) // CALENDAR_HTML_SECONDS)
     found = _alternatives.get(key)
     if found is None:
-        found = nearest_alternatives(menu=menu, around=slot.starts_at, exclude_slot_id=slot.pk)
-        if len(_alternatives) >= _ALTERNATIVES_KEPT:
-            _alternatives.clear()
-        _alternatives[key] = found
+        found = _alternatives.keep(
+            key, nearest_alternatives(menu=menu, around=slot.starts_at, exclude_slot_id=slot.pk)
+        )
     return found
 
 

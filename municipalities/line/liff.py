@@ -38,6 +38,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from municipalities.memo import ProcessMemo
 from municipalities.models import Municipality, Resident, ResidentLinkUse
 
 logger = logging.getLogger(__name__)
@@ -206,8 +207,7 @@ def resident_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 # such a view reads no session. A session ended elsewhere still opens those pages, which hold
 # nothing of anyone, for at most this time; the dict is only bounded.
 TOWN_TRUST_SECONDS = 30.0
-_TOWNS_KEPT = 4096
-_towns: dict[str, tuple[float, int]] = {}
+_towns: ProcessMemo[str, tuple[float, int]] = ProcessMemo(limit=4096)
 
 
 def _session_town(request: HttpRequest) -> int | None:
@@ -225,9 +225,7 @@ def _session_town(request: HttpRequest) -> int | None:
         resident_session_start(request.session, resident)
         town_id = resident.municipality_id
     if key and request.session.session_key == key:
-        if len(_towns) >= _TOWNS_KEPT:
-            _towns.clear()
-        _towns[key] = (now + TOWN_TRUST_SECONDS, town_id)
+        _towns.keep(key, (now + TOWN_TRUST_SECONDS, town_id))
     return town_id
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from municipalities import jp
+from municipalities.memo import ProcessMemo
 from municipalities.models import HouseholdMember, Resident, StaffUser
 from municipalities.tasks_queue import enqueue_on_commit
 
@@ -33,7 +34,7 @@ def availability_version_key(menu_id: int) -> str:
 # the version; without this, every calendar view after a bump would render the month again. A
 # bump made in this process is seen at once, one made by another process within this time.
 VERSION_FRESH_SECONDS = 1.0
-_versions: dict[int, tuple[float, int]] = {}  # menu id → (trusted until, version)
+_versions: ProcessMemo[int, tuple[float, int]] = ProcessMemo(limit=4096)  # menu id → (trusted until, version)
 
 
 def availability_version(menu_id: int) -> int:
@@ -43,7 +44,7 @@ def availability_version(menu_id: int) -> int:
     if seen is not None and seen[0] > now:
         return seen[1]
     version = cache.get(availability_version_key(menu_id), 0)
-    _versions[menu_id] = (now + VERSION_FRESH_SECONDS, version)
+    _versions.keep(menu_id, (now + VERSION_FRESH_SECONDS, version))
     return version
 
 
