@@ -11,10 +11,11 @@ data-modifying CTE::
     UPDATE municipalities_webhookevent SET status = 'processed', processed_at = …
     WHERE id = … AND status = 'processing'
 
-one round trip and one commit instead of three. Its parts are the SQL Django builds for
-``bulk_create`` and ``update()`` (the same columns, defaults and field conversions), so the rows
-are the ORM's. Every part runs whatever the UPDATE matches: the rows of an event whose failure
-was recorded meanwhile (``failed``) are written, as with separate statements.
+one round trip and one commit instead of three. The INSERTs are ``municipalities.insert_sql``'s:
+the columns of ``bulk_create`` and the values each field prepares, so the rows are the ORM's;
+the SQL text is built once per shape, not compiled per event. Every part runs whatever the
+UPDATE matches: the rows of an event whose failure was recorded meanwhile (``failed``) are
+written, as with separate statements.
 
 Elsewhere (SQLite: development, the SQLite test run) the same writes go through the ORM, one
 statement each in one transaction (``webhook_event_finish_orm``).
@@ -27,10 +28,12 @@ the rows again (the event is then no longer ``processing``): as with the ORM's s
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.db import connection, models, transaction
-from django.db.models import sql
 from django.utils import timezone
 
+from municipalities.insert_sql import insert_values
 from municipalities.models import MetricEvent, TalkMessage, WebhookEvent
 
 
@@ -52,16 +55,14 @@ def webhook_event_finish_one_statement(
     """PostgreSQL: all of it in one statement (see the module's docstring)."""
     ctes: list[str] = []
     params: list[object] = []
-    for name, model, rows in (("talk", TalkMessage, talk_rows), ("metric", MetricEvent, metric_rows)):
+    for name, rows in (("talk", talk_rows), ("metric", metric_rows)):
         if rows:
-            statement, values = _insert_sql(model, rows)
+            statement, values = insert_values(rows)
             ctes.append(f"{name} AS ({statement})")
             params += values
-    query = _processing(event_id).query.chain(sql.UpdateQuery)
-    query.add_update_values({"status": WebhookEvent.Status.PROCESSED, "processed_at": timezone.now()})
-    update, values = query.get_compiler(connection=connection).as_sql()
+    params += [WebhookEvent.Status.PROCESSED, timezone.now(), event_id, WebhookEvent.Status.PROCESSING]
     with connection.cursor() as cursor:
-        cursor.execute((f"WITH {', '.join(ctes)} " if ctes else "") + update, [*params, *values])
+        cursor.execute((f"WITH {', '.join(ctes)} " if ctes else "") + _done_statement(), params)
     talk_rows.clear()
     metric_rows.clear()
 
@@ -92,11 +93,13 @@ def _processing(event_id: int) -> models.QuerySet[WebhookEvent]:
     return WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PROCESSING)
 
 
-def _insert_sql(model: type[models.Model], rows: list) -> tuple[str, list[object]]:
-    """The INSERT ``bulk_create(rows)`` runs (rows without a primary key, nothing returned)."""
-    opts = model._meta
-    fields = [f for f in opts.concrete_fields if not f.generated and f is not opts.auto_field]
-    query = sql.InsertQuery(model)
-    query.insert_values(fields, rows)
-    [(statement, params)] = query.get_compiler(connection=connection).as_sql()
-    return statement, list(params)
+@cache
+def _done_statement() -> str:
+    """``_processing(id).update(status=…, processed_at=…)``: status, processed_at, id, status."""
+    table = WebhookEvent._meta.db_table
+    status, processed_at = (WebhookEvent._meta.get_field(name).column for name in ("status", "processed_at"))
+    quote = connection.ops.quote_name
+    return (
+        f"UPDATE {quote(table)} SET {quote(status)} = %s, {quote(processed_at)} = %s "  # noqa: S608
+        f"WHERE {quote('id')} = %s AND {quote(status)} = %s"
+    )

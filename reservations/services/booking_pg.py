@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import connection, models
 
+from municipalities.insert_sql import insert_columns, insert_fields, insert_params
 from municipalities.models import AuditEntry
 
 from ..models import Menu, Reservation, ReservationStatus, Slot
@@ -28,26 +29,18 @@ def is_available() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _insert_columns(model: type[models.Model]) -> list[models.Field]:
-    return [f for f in model._meta.concrete_fields if not f.primary_key]
-
-
 def _insert_values(obj: models.Model, prefix: str) -> dict[str, Any]:
-    """The values the ORM would INSERT for ``obj`` (timestamps set, JSON and encrypted fields
-    prepared by their own fields), as named parameters ``<prefix><n>``."""
-    return {
-        f"{prefix}{n}": field.get_db_prep_save(field.pre_save(obj, True), connection)
-        for n, field in enumerate(_insert_columns(type(obj)))
-    }
+    """The values the ORM would INSERT for ``obj`` (``insert_sql.insert_params``), as named
+    parameters ``<prefix><n>``."""
+    return {f"{prefix}{n}": value for n, value in enumerate(insert_params(obj))}
 
 
 def _columns_and_values(model: type[models.Model], prefix: str, **replace: str) -> tuple[str, str]:
     """``"col", …`` and ``%(<prefix>n)s, …`` for an INSERT … SELECT; ``replace`` puts an SQL
     expression in place of a column's parameter."""
-    fields = _insert_columns(model)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    fields = insert_fields(model)
     values = ", ".join(replace.get(f.column, f"%({prefix}{n})s") for n, f in enumerate(fields))
-    return columns, values
+    return insert_columns(model), values
 
 
 @cache
