@@ -515,10 +515,20 @@ def webhook_events_process(
         webhook_event_id__in=webhook_event_ids,
         status=WebhookEvent.Status.RECEIVED,
     ).order_by("occurred_at", "pk")
-    events = list(events)
-    if not events:
-        return 0
-    client = get_line_client(municipality)
+    return _events_answer(
+        municipality, get_line_client(municipality), list(events), deadline=deadline, keep_going=keep_going
+    )
+
+
+def _events_answer(
+    municipality: Municipality,
+    client: LineClient,
+    events: list[WebhookEvent],
+    *,
+    deadline: float | None,
+    keep_going: Callable[[], bool] | None,
+) -> int:
+    """``webhook_events_process`` once its events are read."""
     processed = 0
     for event in events:
         if deadline is not None and time.monotonic() >= deadline:
@@ -579,6 +589,10 @@ def webhook_events_drain(
     Raises ``EventDeferred`` (see ``webhook_event_process``)."""
     deadline = time.monotonic() + budget_seconds
     processed = 0
+    municipality = Municipality.objects.filter(pk=municipality_id).first()
+    if municipality is None:  # the town was removed: nothing of it is answered any more
+        return 0, True
+    client = get_line_client(municipality)
     if reoffered := webhook_events_reoffer_interrupted(municipality_id=municipality_id, lane=lane):
         logger.warning(
             "lane %s of %s: %d events a dead run had taken are offered again",
@@ -587,22 +601,20 @@ def webhook_events_drain(
             reoffered,
         )
     while time.monotonic() < deadline and (keep_going is None or keep_going()):
-        event_ids = list(
-            WebhookEvent.objects.filter(
-                municipality_id=municipality_id,
-                lane=lane,
-                status=WebhookEvent.Status.RECEIVED,
-                created_at__gte=timezone.now() - ANSWER_WITHIN,
-            )
-            .order_by("created_at", "pk")
-            .values_list("webhook_event_id", flat=True)[:DRAIN_BATCH]
-        )
-        if not event_ids:
-            return processed, True
-        processed += webhook_events_process(
+        # the next DRAIN_BATCH in arrival order, answered in the order they occurred (as
+        # ``webhook_events_process`` answers a body's): one query
+        waiting = WebhookEvent.objects.filter(
             municipality_id=municipality_id,
-            webhook_event_ids=event_ids,
-            deadline=deadline,
-            keep_going=keep_going,
+            lane=lane,
+            status=WebhookEvent.Status.RECEIVED,
+            created_at__gte=timezone.now() - ANSWER_WITHIN,
+        ).order_by("created_at", "pk")
+        events = list(
+            WebhookEvent.objects.filter(pk__in=waiting.values("pk")[:DRAIN_BATCH]).order_by(
+                "occurred_at", "pk"
+            )
         )
+        if not events:
+            return processed, True
+        processed += _events_answer(municipality, client, events, deadline=deadline, keep_going=keep_going)
     return processed, False

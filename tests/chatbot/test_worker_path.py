@@ -121,6 +121,34 @@ def test_a_garbage_item_or_faq_answer_reads_only_the_sender(kyotango_town, kenko
     assert len(queries) == (6 if connection.vendor == "postgresql" else 10)
 
 
+def test_a_lanes_drain_reads_the_town_once_and_each_batch_in_one_query(kyotango_town, resident, monkeypatch):
+    # given: a warm worker and three stored messages of one lane, drained two at a time
+    _process(kyotango_town, resident, "こんにちは")
+    events = [_store(kyotango_town, resident, text) for text in ("アルバム", "乾電池", "アルバム")]
+    monkeypatch.setattr(inbound, "DRAIN_BATCH", 2)
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        processed, finished = inbound.webhook_events_drain(
+            municipality_id=kyotango_town.pk, lane=events[0].lane, budget_seconds=60
+        )
+    # then: each answered, and around them only the run's own reads
+    assert (processed, finished) == (3, True)
+    assert {e.status for e in WebhookEvent.objects.filter(pk__in=[e.pk for e in events])} == {"processed"}
+    statements = _statements(queries)
+    each = answered_text_event()
+    run = [
+        "SELECT municipalities_municipality",  # the town, once
+        "UPDATE municipalities_webhookevent",  # the events a dead run left 処理中
+        "SELECT municipalities_webhookevent",  # the first two
+        *each,
+        *each,
+        "SELECT municipalities_webhookevent",  # the third
+        *each,
+        "SELECT municipalities_webhookevent",  # none left
+    ]
+    assert statements == run
+
+
 def test_the_message_and_its_answer_are_logged_in_order_in_one_insert(kyotango_town, resident):
     _process(kyotango_town, resident, "アルバム")
     inbound_row, outbound_row = TalkMessage.objects.filter(resident=resident).order_by("created_at", "pk")
