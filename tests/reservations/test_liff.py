@@ -1,4 +1,5 @@
 import datetime as dt
+import logging
 
 import pytest
 from django.test import Client
@@ -210,6 +211,19 @@ def test_a_full_slot_offers_alternatives_that_follow_the_places(
         reservation_book(slot=near, resident=resident_in(town))
     again = client.post(url)
     assert again.status_code == 409 and f'data-alt="{near.pk}"' not in again.content.decode()
+
+
+def test_a_place_taken_meanwhile_is_not_logged_as_a_warning(menu, town, resident, caplog):
+    # given: a full slot
+    full = SlotFactory(menu=menu, starts_at=in_days(3), capacity=1)
+    reservation_book(slot=full, resident=resident_in(town))
+    # when: a resident asks for it, and a page that does not exist is asked for
+    with caplog.at_level(logging.INFO, logger="django.request"):
+        refused = resident_client(resident).post(reverse("reservations:confirm", args=[full.pk]))
+        missing = resident_client(resident).get("/liff/reservations/no-such-page/")
+    # then: the refusal (an expected answer in a rush) is not logged; the 404 still is
+    assert (refused.status_code, missing.status_code) == (409, 404)
+    assert [record.status_code for record in caplog.records if record.name == "django.request"] == [404]
 
 
 def test_a_process_trusts_the_availability_version_for_a_second(menu, monkeypatch):
