@@ -4,6 +4,7 @@ Django's ``RedisCacheClient.get_client`` builds a new ``redis.Redis`` for every 
 (hundreds of response callbacks registered each time, about 0.3 ms), and the hot paths make
 several calls per request: the session, the webhook's wake flag, rate limits. A ``redis.Redis``
 is safe to share between threads and keeps nothing but its pool, so one per pool is enough.
+``incr`` (each availability bump) is one round trip instead of Django's two.
 """
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.cache.backends import redis as django_redis
+
+# Django's ``incr`` asks EXISTS, then INCRBY: two round trips. The same in one, on the server.
+_INCR_EXISTING = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
+return false
+"""
 
 
 class RedisCacheClient(django_redis.RedisCacheClient):
@@ -24,6 +31,13 @@ class RedisCacheClient(django_redis.RedisCacheClient):
         if client is None:
             client = self._clients[pool] = self._client(connection_pool=pool)
         return client
+
+    def incr(self, key: Any, delta: int) -> int:
+        """Django's contract (ValueError when the key is missing), in one round trip."""
+        value = self.get_client(key, write=True).eval(_INCR_EXISTING, 1, key, delta)
+        if value is None:
+            raise ValueError(f"Key '{key}' not found.")
+        return value
 
 
 class RedisCache(django_redis.RedisCache):

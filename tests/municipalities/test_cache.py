@@ -46,3 +46,31 @@ def test_threads_share_the_client_safely():
     # then
     assert errors == []
     cache.delete_many([f"cache-test:t{n}:{i}" for n in range(8) for i in range(50)])
+
+
+def test_incr_keeps_djangos_contract_in_one_round_trip():
+    # given
+    cache = caches["default"]
+    cache.delete("cache-test:counter")
+    client = cache._cache.get_client(write=True)
+    sent: list[str] = []
+    execute = client.execute_command
+
+    def counting(*args, **kwargs):
+        sent.append(args[0])
+        return execute(*args, **kwargs)
+
+    client.execute_command = counting
+    try:
+        # when / then: a missing key is refused, as Django's backends refuse it; a stored
+        # number goes up by the delta, readable as the number it is
+        with pytest.raises(ValueError, match="not found"):
+            cache.incr("cache-test:counter")
+        cache.set("cache-test:counter", 5, 30)
+        assert cache.incr("cache-test:counter") == 6
+        assert cache.incr("cache-test:counter", 10) == 16
+        assert cache.get("cache-test:counter") == 16
+    finally:
+        del client.execute_command
+    assert sent == ["EVAL", "SET", "EVAL", "EVAL", "GET"]
+    cache.delete("cache-test:counter")
