@@ -96,10 +96,10 @@ def _processing(event_id: int) -> models.QuerySet[WebhookEvent]:
 @cache
 def _done_statement() -> str:
     """``_processing(id).update(status=…, processed_at=…)``: status, processed_at, id, status."""
-    table = WebhookEvent._meta.db_table
-    status, processed_at = (WebhookEvent._meta.get_field(name).column for name in ("status", "processed_at"))
+    opts = WebhookEvent._meta
+    status, processed_at = (opts.get_field(name).column for name in ("status", "processed_at"))
     quote = connection.ops.quote_name
     return (
-        f"UPDATE {quote(table)} SET {quote(status)} = %s, {quote(processed_at)} = %s "  # noqa: S608
-        f"WHERE {quote('id')} = %s AND {quote(status)} = %s"
+        f"UPDATE {quote(opts.db_table)} SET {quote(status)} = %s, {quote(processed_at)} = %s "  # noqa: S608
+        f"WHERE {quote(opts.pk.column)} = %s AND {quote(status)} = %s"
     )
