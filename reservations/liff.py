@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 
 from django.core.cache import cache
 from django.db.models import prefetch_related_objects
@@ -237,20 +238,22 @@ def _slot_problem(slot: Slot) -> str:
     return ""
 
 
-# The slots offered beside a refused one, by slot, availability version and 30 s (the booking
-# windows move with time): in a rush every refusal of a full slot offers the same ones. The dict
-# is only bounded.
-_alternatives: ProcessMemo[tuple[int, int, int], list[Slot]] = ProcessMemo(limit=256)
+# The slots offered beside a refused one, by slot, for ALTERNATIVES_FRESH_SECONDS: in a rush
+# every refusal of a full slot offers the same ones, while the bookings between them move the
+# availability version many times a second (a memo by version would hardly ever be used). A
+# slot offered may have filled within that second, as in another process's view of the
+# version: the resident who taps it is told so there, with the slots near it then.
+ALTERNATIVES_FRESH_SECONDS = 1.0
+_alternatives: ProcessMemo[int, tuple[float, list[Slot]]] = ProcessMemo(limit=256)
 
 
 def _alternatives_near(menu: Menu, slot: Slot) -> list[Slot]:
-    key = (slot.pk, availability_version(menu.pk), int(timezone.now().timestamp()) // CALENDAR_HTML_SECONDS)
-    found = _alternatives.get(key)
-    if found is None:
-        found = _alternatives.keep(
-            key, nearest_alternatives(menu=menu, around=slot.starts_at, exclude_slot_id=slot.pk)
-        )
-    return found
+    now = time.monotonic()
+    seen = _alternatives.get(slot.pk)
+    if seen is not None and seen[0] > now:
+        return seen[1]
+    found = nearest_alternatives(menu=menu, around=slot.starts_at, exclude_slot_id=slot.pk)
+    return _alternatives.keep(slot.pk, (now + ALTERNATIVES_FRESH_SECONDS, found))[1]
 
 
 def people_for_slot(

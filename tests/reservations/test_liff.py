@@ -2,10 +2,13 @@ import datetime as dt
 import logging
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from reservations import liff
 from reservations.models import ReservationStatus
 from reservations.services import reservation_book
 from tests.conftest import resident_client
@@ -195,9 +198,11 @@ def test_a_double_tap_that_took_the_last_place_lands_on_the_booking(menu, reside
 
 
 def test_a_full_slot_offers_alternatives_that_follow_the_places(
-    menu, town, resident, django_capture_on_commit_callbacks
+    menu, town, resident, django_capture_on_commit_callbacks, monkeypatch
 ):
     # given: a full slot, and one with a place left the day after
+    clock = [1000.0]
+    monkeypatch.setattr(liff.time, "monotonic", lambda: clock[0])
     full = SlotFactory(menu=menu, starts_at=in_days(3), capacity=1)
     near = SlotFactory(menu=menu, starts_at=in_days(4), capacity=1)
     reservation_book(slot=full, resident=resident_in(town))
@@ -206,11 +211,19 @@ def test_a_full_slot_offers_alternatives_that_follow_the_places(
     # when / then: refused, with the other slot offered
     refused = client.post(url)
     assert refused.status_code == 409 and f'data-alt="{near.pk}"' in refused.content.decode()
-    # once that one is taken (the availability version moves on commit), it is offered no more
+    # that one is taken meanwhile: within the second the same are offered without reading them
+    # again (in a rush, bookings between the refusals move the places many times a second) …
     with django_capture_on_commit_callbacks(execute=True):
         reservation_book(slot=near, resident=resident_in(town))
-    again = client.post(url)
+    with CaptureQueriesContext(connection) as within_queries:
+        within = client.post(url)
+    assert f'data-alt="{near.pk}"' in within.content.decode()
+    # … and after it, it is offered no more
+    clock[0] += liff.ALTERNATIVES_FRESH_SECONDS + 0.01
+    with CaptureQueriesContext(connection) as again_queries:
+        again = client.post(url)
     assert again.status_code == 409 and f'data-alt="{near.pk}"' not in again.content.decode()
+    assert len(within_queries) < len(again_queries)
 
 
 def test_a_place_taken_meanwhile_is_not_logged_as_a_warning(menu, town, resident, caplog):
