@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import time
 
 from django.core.cache import cache
 from django.db.models import prefetch_related_objects
@@ -27,7 +26,7 @@ from municipalities.line.liff import (
     resident_town_required,
     signin_required,
 )
-from municipalities.memo import ProcessMemo
+from municipalities.memo import ProcessMemo, TrustedMemo
 from municipalities.models import HouseholdMember
 from municipalities.services import household_members_for_resident
 
@@ -244,16 +243,14 @@ def _slot_problem(slot: Slot) -> str:
 # slot offered may have filled within that second, as in another process's view of the
 # version: the resident who taps it is told so there, with the slots near it then.
 ALTERNATIVES_FRESH_SECONDS = 1.0
-_alternatives: ProcessMemo[int, tuple[float, list[Slot]]] = ProcessMemo(limit=256)
+_alternatives: TrustedMemo[int, list[Slot]] = TrustedMemo(limit=256)
 
 
 def _alternatives_near(menu: Menu, slot: Slot) -> list[Slot]:
-    now = time.monotonic()
-    seen = _alternatives.get(slot.pk)
-    if seen is not None and seen[0] > now:
-        return seen[1]
+    if (trusted := _alternatives.trusted(slot.pk)) is not None:
+        return trusted
     found = nearest_alternatives(menu=menu, around=slot.starts_at, exclude_slot_id=slot.pk)
-    return _alternatives.keep(slot.pk, (now + ALTERNATIVES_FRESH_SECONDS, found))[1]
+    return _alternatives.trust(slot.pk, found, ALTERNATIVES_FRESH_SECONDS)
 
 
 def people_for_slot(

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import time
 from collections.abc import Callable, MutableMapping
 from functools import wraps
 from typing import Any
@@ -38,7 +37,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from municipalities.memo import ProcessMemo
+from municipalities.memo import TrustedMemo
 from municipalities.models import Municipality, Resident, ResidentLinkUse
 
 logger = logging.getLogger(__name__)
@@ -207,16 +206,14 @@ def resident_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 # such a view reads no session. A session ended elsewhere still opens those pages, which hold
 # nothing of anyone, for at most this time; the dict is only bounded.
 TOWN_TRUST_SECONDS = 30.0
-_towns: ProcessMemo[str, tuple[float, int]] = ProcessMemo(limit=4096)
+_towns: TrustedMemo[str, int] = TrustedMemo(limit=4096)
 
 
 def _session_town(request: HttpRequest) -> int | None:
     """The town of the resident session the request carries, or None (not signed in)."""
     key = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
-    now = time.monotonic()
-    seen = _towns.get(key)
-    if seen is not None and seen[0] > now:
-        return seen[1]
+    if (trusted := _towns.trusted(key)) is not None:
+        return trusted
     town_id = request.session.get(TOWN_SESSION_KEY) if request.session.get(SESSION_KEY) else None
     if town_id is None:
         resident = current_resident(request)
@@ -225,7 +222,7 @@ def _session_town(request: HttpRequest) -> int | None:
         resident_session_start(request.session, resident)
         town_id = resident.municipality_id
     if key and request.session.session_key == key:
-        _towns.keep(key, (now + TOWN_TRUST_SECONDS, town_id))
+        _towns.trust(key, town_id, TOWN_TRUST_SECONDS)
     return town_id
 
 

@@ -8,7 +8,6 @@ other's use cases.
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
@@ -17,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from municipalities import jp
-from municipalities.memo import ProcessMemo
+from municipalities.memo import TrustedMemo
 from municipalities.models import HouseholdMember, Resident, StaffUser
 from municipalities.tasks_queue import enqueue_on_commit
 
@@ -34,18 +33,14 @@ def availability_version_key(menu_id: int) -> str:
 # the version; without this, every calendar view after a bump would render the month again. A
 # bump made in this process is seen at once, one made by another process within this time.
 VERSION_FRESH_SECONDS = 1.0
-_versions: ProcessMemo[int, tuple[float, int]] = ProcessMemo(limit=4096)  # menu id → (trusted until, version)
+_versions: TrustedMemo[int, int] = TrustedMemo(limit=4096)  # menu id → version
 
 
 def availability_version(menu_id: int) -> int:
     """The menu's availability version (part of every cached calendar key)."""
-    now = time.monotonic()
-    seen = _versions.get(menu_id)
-    if seen is not None and seen[0] > now:
-        return seen[1]
-    version = cache.get(availability_version_key(menu_id), 0)
-    _versions.keep(menu_id, (now + VERSION_FRESH_SECONDS, version))
-    return version
+    if (trusted := _versions.trusted(menu_id)) is not None:
+        return trusted
+    return _versions.trust(menu_id, cache.get(availability_version_key(menu_id), 0), VERSION_FRESH_SECONDS)
 
 
 def availability_bump(menu_id: int) -> None:

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from municipalities import memo
 from reservations import liff
 from reservations.models import ReservationStatus
 from reservations.services import reservation_book
@@ -202,7 +203,7 @@ def test_a_full_slot_offers_alternatives_that_follow_the_places(
 ):
     # given: a full slot, and one with a place left the day after
     clock = [1000.0]
-    monkeypatch.setattr(liff.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(memo.time, "monotonic", lambda: clock[0])
     full = SlotFactory(menu=menu, starts_at=in_days(3), capacity=1)
     near = SlotFactory(menu=menu, starts_at=in_days(4), capacity=1)
     reservation_book(slot=full, resident=resident_in(town))
@@ -246,7 +247,7 @@ def test_a_process_trusts_the_availability_version_for_a_second(menu, monkeypatc
     from reservations.services import places
 
     clock = [1000.0]
-    monkeypatch.setattr(places.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(memo.time, "monotonic", lambda: clock[0])
     seen = places.availability_version(menu.pk)
     # when another process bumps it, this one keeps its reading for VERSION_FRESH_SECONDS
     cache.set(places.availability_version_key(menu.pk), seen + 5, None)
