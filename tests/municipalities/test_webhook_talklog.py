@@ -30,11 +30,26 @@ def handlers(monkeypatch):
     return dispatch
 
 
-def _process(town, resident, text: str = "質問") -> WebhookEvent:
+def _stored(town, resident, text: str = "質問") -> WebhookEvent:
     [fields] = webhook.parse_events(
         {"events": [webhook_event("message", resident.line_user_id, text=text)]}, municipality_id=town.pk
     )
-    event = WebhookEvent.objects.create(**fields)
+    return WebhookEvent.objects.create(**fields)
+
+
+def _answering_after(faults: list[Exception]):
+    """A text handler that raises each of ``faults`` in turn, then answers 答えです."""
+
+    def handler(ctx):
+        if faults:
+            raise faults.pop()
+        return [m.text("答えです")]
+
+    return handler
+
+
+def _process(town, resident, text: str = "質問") -> WebhookEvent:
+    event = _stored(town, resident, text)
     inbound.webhook_event_process(event=event, municipality=town, client=get_line_client(town))
     event.refresh_from_db()
     return event
@@ -50,10 +65,7 @@ def _log(resident) -> list[tuple[str, str]]:
 
 def test_the_message_and_the_answer_are_one_insert(town, resident, handlers, django_assert_num_queries):
     handlers.register_text(lambda ctx: [m.text("答えです")])
-    [fields] = webhook.parse_events(
-        {"events": [webhook_event("message", resident.line_user_id, text="質問")]}, municipality_id=town.pk
-    )
-    event = WebhookEvent.objects.create(**fields)
+    event = _stored(town, resident)
     # claim, sender, savepoint, delivery, release, then the talk log (both rows) and done: one
     # statement on PostgreSQL (municipalities.line.pgwrites), elsewhere two in a transaction
     # (savepoint, insert, update, release)
@@ -90,18 +102,10 @@ def test_a_message_given_back_after_a_transient_fault_is_logged_as_before(town, 
 
 def test_a_message_given_back_twice_is_logged_once_when_it_is_answered(town, resident, handlers):
     # given: Redis is away for the first two attempts; the first writes the message
-    faults = [redis.exceptions.ConnectionError("down"), redis.exceptions.ConnectionError("down")]
-
-    def flaky(ctx):
-        if faults:
-            raise faults.pop()
-        return [m.text("答えです")]
-
-    handlers.register_text(flaky)
-    [fields] = webhook.parse_events(
-        {"events": [webhook_event("message", resident.line_user_id, text="質問")]}, municipality_id=town.pk
+    handlers.register_text(
+        _answering_after([redis.exceptions.ConnectionError("down"), redis.exceptions.ConnectionError("down")])
     )
-    event = WebhookEvent.objects.create(**fields)
+    event = _stored(town, resident)
     client = get_line_client(town)
     for _attempt in range(2):
         with pytest.raises(inbound.EventDeferred):
@@ -120,19 +124,9 @@ def test_a_message_the_database_kept_from_the_log_is_logged_by_the_next_attempt(
     town, resident, handlers, monkeypatch
 ):
     # given: the first attempt cannot write the message before the event is given back
-    faults = [redis.exceptions.ConnectionError("down")]
-
-    def flaky(ctx):
-        if faults:
-            raise faults.pop()
-        return [m.text("答えです")]
-
-    handlers.register_text(flaky)
+    handlers.register_text(_answering_after([redis.exceptions.ConnectionError("down")]))
     monkeypatch.setattr(inbound, "_write_unlogged_if_possible", lambda unlogged: False)
-    [fields] = webhook.parse_events(
-        {"events": [webhook_event("message", resident.line_user_id, text="質問")]}, municipality_id=town.pk
-    )
-    event = WebhookEvent.objects.create(**fields)
+    event = _stored(town, resident)
     client = get_line_client(town)
     with pytest.raises(inbound.EventDeferred):
         inbound.webhook_event_process(event=event, municipality=town, client=client)
