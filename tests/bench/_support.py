@@ -93,6 +93,12 @@ def gunicorn_env(database_url: str, redis_url: str) -> dict[str, str]:
     return env
 
 
+def with_floor_pages(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the floor pages (``_floor_urls``) added to the product's URLs."""
+    bench = Path(__file__).resolve().parent
+    return {**env, "DJANGO_SETTINGS_MODULE": "_floor_settings", "PYTHONPATH": f"{ROOT}{os.pathsep}{bench}"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

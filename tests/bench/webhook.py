@@ -1,7 +1,7 @@
 """Benchmark: webhook ingest with gunicorn + PostgreSQL + Redis + a Celery worker.
 
     python tests/bench/webhook.py [--seconds 15] [--workers 2] [--threads 2] [--connections 16]
-                                  [--worker-processes 1 | --no-worker]
+                                  [--worker-processes 1 | --no-worker] [--floor]
 
 What it does, all on 127.0.0.1:
 
@@ -25,6 +25,10 @@ Goals: events acknowledged ≥ 60 % of the empty posts the same server answers w
 drains the backlog (issue 22: a ratio, measured in one run); issue 3's ≥ 1,500 events/s with
 p99 < 100 ms on 2 cores is printed too. wrk, PostgreSQL, Redis and the worker run on the same
 cores as gunicorn.
+
+``--floor`` posts the events to ``/line/webhook/floor/<slug>/`` (``_floor_urls``): the signature
+check, the INSERT and the wake-up, without the body's bounds; the empty posts still go to the
+webhook. Its ratio is the most an ingest that stores each event before its 200 can reach here.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from _support import (
     status_count,
     tree_cpu_seconds,
     wait_for,
+    with_floor_pages,
     wrk,
 )
 
@@ -73,8 +78,9 @@ SECRET = "bench-channel-secret"
 REDELIVERY_SHARE = 0.10
 
 
-def bench_env() -> dict[str, str]:
-    return gunicorn_env(f"{PG_URL}/{DB_NAME}", REDIS_URL)
+def bench_env(*, floor: bool = False) -> dict[str, str]:
+    env = gunicorn_env(f"{PG_URL}/{DB_NAME}", REDIS_URL)
+    return with_floor_pages(env) if floor else env
 
 
 def prepare_database(env: dict[str, str]) -> None:
@@ -96,7 +102,7 @@ def sign(body: bytes) -> str:
     return base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def body_line(user_index: int, event_id: str, *, redelivery: bool) -> str:
+def body_line(path: str, user_index: int, event_id: str, *, redelivery: bool) -> str:
     """One line of a requests file: the post of one message event, signed."""
     event = {
         "type": "message",
@@ -110,11 +116,11 @@ def body_line(user_index: int, event_id: str, *, redelivery: bool) -> str:
     }
     body = json.dumps({"destination": "Ubench", "events": [event]}, ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "X-Line-Signature": sign(body)}
-    return request_line("POST", PATH, headers, body.decode())
+    return request_line("POST", path, headers, body.decode())
 
 
-def write_bodies(prefix: str, threads: int, per_thread: int) -> tuple[list[list[str]], int]:
-    """``<prefix>.<n>`` for each wrk thread; returns the event id of each body per thread and
+def write_bodies(prefix: str, threads: int, per_thread: int, path: str) -> tuple[list[list[str]], int]:
+    """``<prefix>.<n>`` for each wrk thread, each body posted to ``path``; returns the event id of each body per thread and
     how many bodies are redeliveries (of an event the same thread posted before)."""
     rng = random.Random(1)
     event_ids: list[list[str]] = []
@@ -127,7 +133,7 @@ def write_bodies(prefix: str, threads: int, per_thread: int) -> tuple[list[list[
                 event_id = rng.choice(ids) if redelivery else uuid.uuid4().hex.upper()[:26]
                 redeliveries += redelivery
                 ids.append(event_id)
-                fh.write(body_line(rng.randrange(2000), event_id, redelivery=redelivery))
+                fh.write(body_line(path, rng.randrange(2000), event_id, redelivery=redelivery))
         event_ids.append(ids)
     return event_ids, redeliveries
 
@@ -188,10 +194,13 @@ def main() -> int:
     parser.add_argument(
         "--drain-seconds", type=float, default=120.0, help="how long to let the worker catch up"
     )
+    parser.add_argument(
+        "--floor", action="store_true", help="post the events to the floor ingest (_floor_urls)"
+    )
     args = parser.parse_args()
     require_wrk()
 
-    env = bench_env()
+    env = bench_env(floor=args.floor)
     print(f"preparing database {DB_NAME} …", flush=True)
     prepare_database(env)
     flush_redis(REDIS_URL)
@@ -200,7 +209,9 @@ def main() -> int:
     prefix = f"{folder.name}/bodies"
     # enough bodies that no thread starts over at 6,000 posts/s
     per_thread = int(args.seconds * 6000 / args.wrk_threads) + 1000
-    event_ids, redeliveries = write_bodies(prefix, args.wrk_threads, per_thread)
+    event_ids, redeliveries = write_bodies(
+        prefix, args.wrk_threads, per_thread, f"/line/webhook/floor/{SLUG}/" if args.floor else PATH
+    )
     procs: list[subprocess.Popen] = []
     try:
         procs.append(start_gunicorn(port, args.workers, args.threads, env))
@@ -219,6 +230,12 @@ def main() -> int:
             f"{args.worker_processes if args.worker else 'none'} process(es); {os.cpu_count()} CPUs",
             flush=True,
         )
+        if args.floor:
+            print(
+                "FLOOR: the events go to /line/webhook/floor/<slug>/ (signature, INSERT, wake-up; no "
+                "body bounds), the empty posts to the webhook",
+                flush=True,
+            )
         gunicorn_pid = procs[0].pid
         cpu_before = tree_cpu_seconds(gunicorn_pid, include_parent=False)
         wrk_cpu_before, pg_cpu_before = children_cpu_seconds(), postgres_cpu_seconds(env)
