@@ -192,14 +192,21 @@ def wrk(port: int, prefix: str, *, threads: int, connections: int, seconds: floa
     raise RuntimeError(f"wrk printed no figures:\n{out.stdout}\n{out.stderr}")
 
 
-def ceiling(port: int, line: str, *, threads: int, connections: int, seconds: float = 5.0) -> float:
+def ceiling(
+    port: int, line: str, *, threads: int, connections: int, seconds: float = 5.0, cpu_of: int | None = None
+) -> tuple[float, float]:
     """Requests/s answered 200 when wrk repeats one request (a ``request_line``): what the same
-    server manages for a request that does less than the one measured, printed for scale."""
+    server manages for a request that does less than the one measured, printed for scale. With
+    the CPU seconds one such answer cost the process tree of ``cpu_of`` (the gunicorn master and
+    its workers), else 0."""
+    cpu_before = gunicorn_cpu(cpu_of) if cpu_of else 0.0
     with tempfile.TemporaryDirectory() as folder:
         for number in range(threads):
             Path(f"{folder}/line.{number}").write_text(line, encoding="utf-8")
         figures = wrk(port, f"{folder}/line", threads=threads, connections=connections, seconds=seconds)
-    return status_count(figures, 200) / (figures["duration_us"] / 1e6)
+    answered = status_count(figures, 200)
+    cpu = gunicorn_cpu(cpu_of) - cpu_before if cpu_of else 0.0
+    return answered / (figures["duration_us"] / 1e6), cpu / max(answered, 1)
 
 
 def status_count(figures: dict, status: int | None = None) -> int:
@@ -237,6 +244,11 @@ def children_cpu_seconds() -> float:
 
 
 # --- CPU time of processes -----------------------------------------------------------------------
+
+
+def gunicorn_cpu(master: int) -> float:
+    """CPU seconds (user + system) used so far by the gunicorn master and its workers."""
+    return tree_cpu_seconds(master, include_parent=True)
 
 
 def tree_cpu_seconds(parent: int, *, include_parent: bool) -> float:

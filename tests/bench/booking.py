@@ -53,6 +53,7 @@ from _support import (
     ensure_database,
     flush_redis,
     free_port,
+    gunicorn_cpu,
     gunicorn_env,
     migrate,
     postgres_cpu_seconds,
@@ -61,7 +62,6 @@ from _support import (
     socket_errors,
     start_gunicorn,
     status_count,
-    tree_cpu_seconds,
     vacuum,
     wait_for,
     with_floor_pages,
@@ -179,18 +179,10 @@ def write_reads(prefix: str, threads: int, sessions: list[str], path: str) -> No
                 fh.write(request_line("GET", path, {"Cookie": f"sessionid={session}"}))
 
 
-def gunicorn_cpu(master: int) -> float:
-    """CPU seconds (user + system) used so far by the gunicorn master and its workers."""
-    return tree_cpu_seconds(master, include_parent=True)
-
-
 def healthz(port: int, master: int, args: argparse.Namespace) -> tuple[float, float]:
     """Requests/s of ``/healthz`` (5 s) and the gunicorn CPU seconds per request."""
-    cpu_before = gunicorn_cpu(master)
-    rate = ceiling(
-        port, request_line("GET", "/healthz", {}), threads=args.wrk_threads, connections=args.clients
-    )
-    return rate, (gunicorn_cpu(master) - cpu_before) / max(rate * 5.0, 1)
+    line = request_line("GET", "/healthz", {})
+    return ceiling(port, line, threads=args.wrk_threads, connections=args.clients, cpu_of=master)
 
 
 def calendar_reads(

@@ -57,6 +57,7 @@ from _support import (
     ensure_database,
     flush_redis,
     free_port,
+    gunicorn_cpu,
     gunicorn_env,
     migrate,
     postgres_cpu_seconds,
@@ -64,7 +65,6 @@ from _support import (
     require_wrk,
     start_gunicorn,
     status_count,
-    tree_cpu_seconds,
     wait_for,
     with_floor_pages,
     wrk,
@@ -237,12 +237,12 @@ def main() -> int:
                 flush=True,
             )
         gunicorn_pid = procs[0].pid
-        cpu_before = tree_cpu_seconds(gunicorn_pid, include_parent=False)
+        cpu_before = gunicorn_cpu(gunicorn_pid)
         wrk_cpu_before, pg_cpu_before = children_cpu_seconds(), postgres_cpu_seconds(env)
         figures = wrk(
             port, prefix, threads=args.wrk_threads, connections=args.connections, seconds=args.seconds
         )
-        gunicorn_cpu = tree_cpu_seconds(gunicorn_pid, include_parent=False) - cpu_before
+        load_cpu = gunicorn_cpu(gunicorn_pid) - cpu_before
         wrk_cpu = children_cpu_seconds() - wrk_cpu_before
         pg_cpu = postgres_cpu_seconds(env) - pg_cpu_before
         ingest_ended = time.monotonic()
@@ -283,14 +283,12 @@ def main() -> int:
             f"{len(not_sent)}; answered 200 but not stored: {len(not_stored)}"
         )
         print(
-            f"CPU during the load: gunicorn {gunicorn_cpu:.1f}s = {gunicorn_cpu / max(ok, 1) * 1000:.2f} ms per "
+            f"CPU during the load: gunicorn {load_cpu:.1f}s = {load_cpu / max(ok, 1) * 1000:.2f} ms per "
             f"event; PostgreSQL {pg_cpu:.1f}s = {pg_cpu / max(ok, 1) * 1000:.2f} ms per event; wrk {wrk_cpu:.1f}s "
             f"(of {elapsed * (os.cpu_count() or 1):.0f} CPU-seconds)"
         )
-        cpu_before = tree_cpu_seconds(gunicorn_pid, include_parent=False)
-        empty_rate = ceiling(port, verify_post(), threads=args.wrk_threads, connections=args.connections)
-        empty_cpu = (tree_cpu_seconds(gunicorn_pid, include_parent=False) - cpu_before) / max(
-            empty_rate * 5.0, 1
+        empty_rate, empty_cpu = ceiling(
+            port, verify_post(), threads=args.wrk_threads, connections=args.connections, cpu_of=gunicorn_pid
         )
         print(
             f"for scale, the same server answering the verify button's empty post (signature check, "
@@ -300,7 +298,7 @@ def main() -> int:
         print(
             f"ratio to the empty posts: {rate / max(empty_rate, 1):.1%} (goal ≥ 60 % while one worker "
             "drains the backlog, issue 22); CPU of an empty post over that of an event (gunicorn and "
-            f"PostgreSQL, steadier on a shared machine): {empty_cpu / max((gunicorn_cpu + pg_cpu) / max(ok, 1), 1e-9):.1%}"
+            f"PostgreSQL, steadier on a shared machine): {empty_cpu / max((load_cpu + pg_cpu) / max(ok, 1), 1e-9):.1%}"
         )
         goal_rate, goal_p99 = rate >= 1500, figures["p99_us"] < 100_000
         print(
