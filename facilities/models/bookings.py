@@ -318,6 +318,12 @@ class FacilityBooking(TimeStampedModel):
                 name="fac_booking_unpaid_due_idx",
                 condition=Q(status__in=["pending", "confirmed"], payment_state="unpaid"),
             ),
+            # the daily report's cancellations of a day (a booking enters it only when cancelled).
+            models.Index(
+                fields=["cancelled_at"],
+                name="fac_booking_cancelled_idx",
+                condition=Q(cancelled_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -140,6 +140,10 @@ class Reservation(TimeStampedModel):
             models.Index(fields=["resident", "status", "slot_date"], name="rsv_res_resident_idx"),
             # per-phone limits for phone bookings.
             models.Index(fields=["phone", "status"], name="rsv_res_phone_idx", condition=~Q(phone="")),
+            # the daily report's cancellations of a day (a booking enters it only when cancelled).
+            models.Index(
+                fields=["cancelled_at"], name="rsv_res_cancelled_idx", condition=Q(cancelled_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
