@@ -24,13 +24,14 @@ All on 127.0.0.1:
    after the rush's writes), and one window of 5–10 s may fall into such a spell.
 
 Goals (issue 22), as ratios to ``/healthz`` on the same server in the same run: bookings ≥ 30 %
-with p99 < 250 ms and 0 oversold; the calendar ≥ 70 %.
+with p99 < 250 ms and 0 oversold; the calendar ≥ 70 %. wrk, PostgreSQL and Redis share the
+cores with gunicorn (and this machine is shared), so the absolute figures vary from run to run;
+the last line compares the gunicorn CPU per request instead, which varies much less.
 
 ``--floor`` rushes ``/liff/floor/slot/<id>/`` (``_floor_urls``) instead of the confirm page:
 the resident session, the CSRF check and one statement that takes the place and writes the
-booking, and nothing else. Its ratio is the most any booking can reach on this stack and machine. wrk, PostgreSQL and Redis share the
-cores with gunicorn (and this machine is shared), so the absolute figures vary from run to run;
-the last line compares the gunicorn CPU per request instead, which varies much less.
+booking, and nothing else. Its ratio is the most any booking can reach on this stack and
+machine.
 """
 
 from __future__ import annotations
@@ -152,8 +153,9 @@ def prepare(env: dict[str, str], out: str) -> dict:
 
 def write_requests(prefix: str, threads: int, plan: dict, page: str) -> list[int]:
     """The booking rush for wrk: ``<prefix>.<n>`` per wrk thread, each line the form of one
-    slot (``page`` formatted with its id) posted as a different resident (a fifth aim at the hot slot). Returns the lines
-    per thread (a thread that runs out starts over, and a repeated resident is not a booking)."""
+    slot (``page`` formatted with its id) posted as a different resident (a fifth aim at the hot
+    slot). Returns the lines per thread (a thread that runs out starts over, and a repeated
+    resident is not a booking)."""
     rng = random.Random(1)
     body = f"csrfmiddlewaretoken={CSRF}"
     sizes = []

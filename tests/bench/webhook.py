@@ -27,8 +27,9 @@ p99 < 100 ms on 2 cores is printed too. wrk, PostgreSQL, Redis and the worker ru
 cores as gunicorn.
 
 ``--floor`` posts the events to ``/line/webhook/floor/<slug>/`` (``_floor_urls``): the signature
-check, the INSERT and the wake-up, without the body's bounds; the empty posts still go to the
-webhook. Its ratio is the most an ingest that stores each event before its 200 can reach here.
+check, the rows, their INSERT and the wake-up, without the body's bounds; the empty posts still
+go to the webhook. What it does, every stored and answered event needs; the webhook's ratio
+beside it shows what the bounds cost.
 """
 
 from __future__ import annotations
