@@ -355,7 +355,9 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
         "when": format_dt(slot.starts_at),
         "ends": timezone.localtime(slot.ends_at),
     }
-    if error and error_code not in ("answers", "duplicate", "eligibility"):
+    # Other slots help unless the answers, the person or their bookings are the problem: at the
+    # menu's limit every slot is refused alike, and the page leads to their bookings instead.
+    if error and error_code not in ("answers", "duplicate", "eligibility", "limit_menu"):
         context["alternatives"] = _alternatives_near(menu, slot)
     status = 409 if error and request.method == "POST" else 200
     return render(request, "liff/reservations/confirm.html", context, status=status)

@@ -138,7 +138,11 @@ def test_limit_reached_message(menu, resident):
     reservation_book(slot=a, resident=resident)
     response = resident_client(resident).post(reverse("reservations:confirm", args=[b.pk]))
     assert response.status_code == 409
-    assert "1 人 1 件まで" in response.content.decode()
+    page = response.content.decode()
+    assert "1 人 1 件まで" in page
+    # every slot of the menu is refused alike: the page leads to the booking to change or cancel
+    assert f'href="{reverse("reservations:my_list")}" id="my-bookings"' in page
+    assert "data-alt=" not in page
 
 
 def test_another_residents_booking_is_a_404(menu, slot, resident, other_resident):
