@@ -355,9 +355,16 @@ def slot_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
         "when": format_dt(slot.starts_at),
         "ends": timezone.localtime(slot.ends_at),
     }
-    # Other slots help unless the answers, the person or their bookings are the problem: at the
-    # menu's limit every slot is refused alike, and the page leads to their bookings instead.
-    if error and error_code not in ("answers", "duplicate", "eligibility", "limit_menu"):
+    # Other slots help unless the answers, the person or their bookings are the problem. At the
+    # menu's limit every slot is refused alike, and the page leads to their bookings instead; at
+    # the limit per day, every slot of that day is: slots of other days are offered.
+    if error_code == "limit_day":
+        context["alternatives"] = nearest_alternatives(
+            menu=menu,
+            around=slot.starts_at,
+            exclude_day=timezone.localtime(slot.starts_at).date(),
+        )
+    elif error and error_code not in ("answers", "duplicate", "eligibility", "limit_menu"):
         context["alternatives"] = _alternatives_near(menu, slot)
     status = 409 if error and request.method == "POST" else 200
     return render(request, "liff/reservations/confirm.html", context, status=status)

@@ -148,8 +148,10 @@ def nearest_alternatives(
     now: dt.datetime | None = None,
     limit: int = 3,
     exclude_slot_id: int | None = None,
+    exclude_day: dt.date | None = None,
 ) -> list[Slot]:
-    """The bookable slots of the menu closest in time to ``around`` (for 「満席です」 messages)."""
+    """The bookable slots of the menu closest in time to ``around`` (for 「満席です」 messages),
+    none on ``exclude_day`` (a day the person may book no more of) if given."""
     now = now or timezone.now()
     base = Slot.objects.filter(
         menu=menu,
@@ -159,6 +161,8 @@ def nearest_alternatives(
     )
     if exclude_slot_id:
         base = base.exclude(pk=exclude_slot_id)
+    if exclude_day is not None:
+        base = base.exclude(starts_at__date=exclude_day)
     after = list(base.filter(starts_at__gte=around).order_by("starts_at", "pk")[: limit * 3])
     before = list(base.filter(starts_at__lt=around).order_by("-starts_at", "-pk")[: limit * 3])
     pool = [

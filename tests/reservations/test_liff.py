@@ -145,6 +145,23 @@ def test_limit_reached_message(menu, resident):
     assert "data-alt=" not in page
 
 
+def test_limit_per_day_offers_slots_of_other_days(menu, resident):
+    menu.max_active_per_resident = 5
+    menu.save()
+    morning = SlotFactory(menu=menu, starts_at=in_days(3, hour=9))
+    noon = SlotFactory(menu=menu, starts_at=in_days(3, hour=12))
+    afternoon = SlotFactory(menu=menu, starts_at=in_days(3, hour=15))
+    next_day = SlotFactory(menu=menu, starts_at=in_days(4, hour=9))
+    reservation_book(slot=morning, resident=resident)
+    response = resident_client(resident).post(reverse("reservations:confirm", args=[noon.pk]))
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "同じ日" in page
+    # the nearest slot in time (the same afternoon) is refused alike: only other days are offered
+    assert f'data-alt="{afternoon.pk}"' not in page
+    assert f'data-alt="{next_day.pk}"' in page
+
+
 def test_another_residents_booking_is_a_404(menu, slot, resident, other_resident):
     r = reservation_book(slot=slot, resident=other_resident)
     client = resident_client(resident)
