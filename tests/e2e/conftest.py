@@ -6,6 +6,7 @@ No browser is downloaded; everything the pages load is served by the live server
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -36,30 +37,68 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+# How long a test's end waits at most for the server to answer what its pages sent.
+ANSWER_SECONDS = 10
+
+
+class TrackedContext:
+    """A browser context that keeps the requests its pages have sent and not yet had answered,
+    and closes only once they are (``close_when_answered``)."""
+
+    def __init__(self, browser, **options) -> None:
+        self.context = browser.new_context(**options)
+        self.context.set_default_timeout(15_000)
+        self.in_flight: set[object] = set()
+        self.context.on("request", self._sent)
+        self.context.on("requestfinished", self._ended)
+        self.context.on("requestfailed", self._ended)
+
+    def _sent(self, request: object) -> None:
+        self.in_flight.add(request)
+
+    def _ended(self, request: object) -> None:
+        self.in_flight.discard(request)
+
+    def close_when_answered(self) -> None:
+        """Close once the server has answered every request the pages sent. A request the live
+        server still runs when the test's database is flushed holds a table lock the flush waits
+        for, and the flush fails. Closing a page may also send one: the 受信設定 page's beacon on
+        ``pagehide``, which Playwright does not report. So beacons are turned off first (a test of
+        the beacon leaves the page within the test)."""
+        from playwright.sync_api import Error
+
+        for open_page in self.context.pages:
+            try:
+                open_page.evaluate("navigator.sendBeacon = () => true")
+            except Error:  # not a page that runs scripts (a download, a closed page)
+                pass
+        deadline = time.monotonic() + ANSWER_SECONDS
+        while self.in_flight and self.context.pages and time.monotonic() < deadline:
+            self.context.pages[0].wait_for_timeout(50)  # lets Playwright deliver the request events
+        self.context.close()
+
+
 @pytest.fixture
 def page(browser) -> Iterator[object]:
-    context = browser.new_context(
-        locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 1280, "height": 900}
+    tracked = TrackedContext(
+        browser, locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 1280, "height": 900}
     )
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    yield tracked.context.new_page()
+    tracked.close_when_answered()
 
 
 @pytest.fixture
 def mobile_page(browser) -> Iterator[object]:
-    context = browser.new_context(
+    tracked = TrackedContext(
+        browser,
         locale="ja-JP",
         timezone_id="Asia/Tokyo",
         viewport={"width": 390, "height": 844},
         is_mobile=True,
         has_touch=True,
     )
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    yield tracked.context.new_page()
+    tracked.close_when_answered()
 
 
 def admin_login(page, live_server, username: str, password: str) -> None:
