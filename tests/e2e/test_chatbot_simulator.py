@@ -16,7 +16,7 @@ from chatbot.services import garbage_import
 from municipalities.models import Area, Resident
 from municipalities.services import resident_update_preferences
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import admin_login, simulator_follow, simulator_say
+from tests.e2e.conftest import TrackedContext, admin_login, simulator_follow, simulator_say
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -102,9 +102,8 @@ def test_resident_with_a_settings_area_asks_for_a_person_and_staff_answer(
     page.locator(".row.bot .bubble", has_text="職員が対応する時間は").wait_for()
 
     # when: staff open the admin home in their own browser
-    staff_context = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
-    staff_context.set_default_timeout(15_000)
-    staff = staff_context.new_page()
+    staff_context = TrackedContext(browser, locale="ja-JP", timezone_id="Asia/Tokyo")
+    staff = staff_context.context.new_page()
     admin_login(staff, live_server, town_admin.username, PASSWORD)
     # then: every admin page's header shows the badge, and the home's notice the waiting resident
     badge = staff.locator("#user-tools .cms-header-badge", has_text="職員対応待ち")
@@ -123,7 +122,7 @@ def test_resident_with_a_settings_area_asks_for_a_person_and_staff_answer(
     staff.locator(".chatbot-done").click()
     staff.locator(".messagelist", has_text="対応完了にしました").wait_for()
     assert staff.locator("#user-tools .cms-header-badge").count() == 0  # nobody waits any more
-    staff_context.close()
+    staff_context.close_when_answered()
     assert Handoff.objects.get(resident=resident).status == Handoff.Status.DONE
 
     # then: the resident got the staff reply, and the bot answers again

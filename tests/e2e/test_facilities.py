@@ -20,6 +20,7 @@ from facilities.services import GroupDetails
 from facilities.services.lottery import lottery_apply, lottery_frames_mark, lottery_round_open
 from facilities.services.lottery_draw import lottery_draw
 from municipalities.line.liff import resident_token
+from tests.e2e.conftest import TrackedContext
 from tests.facilities.factories import facility_world, next_weekday
 from tests.facilities.test_models import make_round
 
@@ -111,13 +112,15 @@ def test_lottery_apply_draw_winner_pays_loser_books_another_frame(
     lottery_round_open(round=round_, actor=kenko_editor)
     frame = round_.frames.order_by("use_date").first()
     contexts = [
-        browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 390, "height": 844})
+        TrackedContext(
+            browser, locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 390, "height": 844}
+        )
         for _ in range(2)
     ]
     try:
-        pages = {r.pk: c.new_page() for r, c in zip((resident, other_resident), contexts, strict=True)}
-        for p in pages.values():
-            p.set_default_timeout(15_000)
+        pages = {
+            r.pk: c.context.new_page() for r, c in zip((resident, other_resident), contexts, strict=True)
+        }
         # when: a group applies from the week grid
         page = pages[resident.pk]
         sign_in(
@@ -176,4 +179,4 @@ def test_lottery_apply_draw_winner_pays_loser_books_another_frame(
         assert booking.status == BookingStatus.CONFIRMED
     finally:
         for c in contexts:
-            c.close()
+            c.close_when_answered()
