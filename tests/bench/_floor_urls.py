@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from config.urls import urlpatterns as product_urlpatterns
 from municipalities.line import webhook
 from municipalities.line.liff import SESSION_KEY
+from municipalities.models import WebhookEvent
 from reservations.models import Reservation, Slot
 
 BOOK = f"""
@@ -62,7 +63,9 @@ def floor_ingest(request: HttpRequest, slug: str) -> HttpResponse:
     rows = webhook.parse_events(json.loads(body), municipality_id=municipality_id, thorough=False)
     if rows:
         webhook._store(rows)
-        webhook._enqueue(municipality_id, [row for row in rows if row["status"] == "received"])
+        webhook._enqueue(
+            municipality_id, [row for row in rows if row["status"] == WebhookEvent.Status.RECEIVED]
+        )
     return HttpResponse(status=200)
 
 
